@@ -1,0 +1,237 @@
+//! The gateway's configuration: `weft.toml`, overlaid by environment
+//! variables.
+//!
+//! The file is read once at start-up. Every mistake (a typo in a key, a
+//! missing URL, an unknown source kind) is reported with the file and line,
+//! and relative paths are resolved against the file's directory so a config
+//! works from any working directory. One file per section:
+//! [`server`] (`[server]`), [`schema`] (`[schema]`), [`sources`]
+//! (`[sources.<name>]`).
+//!
+//! Environment overrides, applied after the file is read:
+//!
+//! | variable | overrides |
+//! |---|---|
+//! | `WEFT_LISTEN` | `server.listen` |
+//! | `WEFT_SOURCE_<NAME>_URL` | `url` (REST) or `endpoint` (gRPC) of source `<name>` |
+//! | `WEFT_SOURCE_<NAME>_TIMEOUT_MS` | `timeout_ms` of source `<name>` |
+//!
+//! `<NAME>` is the source name in upper case with `-` written as `_`.
+
+pub mod schema;
+pub mod server;
+pub mod sources;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Diagnostic, Diagnostics};
+pub use schema::SchemaConfig;
+pub use server::ServerConfig;
+pub use sources::{GrpcSourceConfig, RestSourceConfig, SourceConfig, SourceKind};
+
+/// The whole, validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from; diagnostics name it.
+    pub path: PathBuf,
+    /// `[server]`.
+    pub server: ServerConfig,
+    /// `[schema]`.
+    pub schema: SchemaConfig,
+    /// `[sources.<name>]`, by name.
+    pub sources: BTreeMap<String, SourceConfig>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    server: server::RawServer,
+    schema: toml::Spanned<schema::RawSchema>,
+    #[serde(default)]
+    sources: BTreeMap<String, toml::Spanned<sources::RawSource>>,
+}
+
+/// Where in a config file a piece of it stands, for diagnostics.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Origin<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Origin<'_> {
+    fn line_of(&self, offset: usize) -> usize {
+        self.text[..offset.min(self.text.len())].matches('\n').count() + 1
+    }
+
+    /// A diagnostic at the start of `span`.
+    pub(crate) fn error(&self, span: std::ops::Range<usize>, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::at(self.path, self.line_of(span.start), 0, message)
+    }
+
+    /// A path from the config, relative to the config file's directory.
+    pub(crate) fn resolve_path(&self, path: &str) -> PathBuf {
+        self.path.parent().unwrap_or(Path::new(".")).join(path)
+    }
+}
+
+impl Config {
+    /// Reads, validates and overlays the config at `path`, with environment
+    /// overrides taken from the process environment.
+    pub fn load(path: &Path) -> Result<Self, Diagnostics> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| Diagnostic::file(path, format!("cannot read config file: {error}")))?;
+        let mut config = Self::parse(path, &text)?;
+        config.apply_env(|name| std::env::var(name).ok())?;
+        Ok(config)
+    }
+
+    /// Parses and validates config text; `path` names it in diagnostics and
+    /// anchors relative paths.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, Diagnostics> {
+        let raw: RawConfig = toml::from_str(text).map_err(|error| toml_error(path, text, &error))?;
+        let origin = Origin { path, text };
+        let mut problems = Diagnostics::default();
+        let server = server::validate(raw.server, &origin, &mut problems);
+        let schema = schema::validate(raw.schema, &origin, &mut problems);
+        let sources = raw
+            .sources
+            .into_iter()
+            .filter_map(|(name, source)| {
+                let source = sources::validate(&name, source, &origin, &mut problems)?;
+                Some((name, source))
+            })
+            .collect();
+        problems.into_result(Self {
+            path: path.to_path_buf(),
+            server,
+            schema,
+            sources,
+        })
+    }
+
+    /// Applies the documented `WEFT_*` overrides, reading variables through
+    /// `var` (the process environment in production, a map in tests).
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), Diagnostics> {
+        let mut problems = Diagnostics::default();
+        if let Some(listen) = var("WEFT_LISTEN") {
+            match listen.parse() {
+                Ok(addr) => self.server.listen = addr,
+                Err(_) => problems.push(env_error("WEFT_LISTEN", "is not a socket address like 127.0.0.1:4000")),
+            }
+        }
+        for (name, source) in &mut self.sources {
+            let prefix = format!("WEFT_SOURCE_{}", name.to_uppercase().replace('-', "_"));
+            if let Some(url) = var(&format!("{prefix}_URL")) {
+                source.set_url(url);
+            }
+            let timeout_var = format!("{prefix}_TIMEOUT_MS");
+            if let Some(timeout) = var(&timeout_var) {
+                match timeout.parse() {
+                    Ok(ms) => source.timeout_ms = ms,
+                    Err(_) => problems.push(env_error(&timeout_var, "is not a whole number of milliseconds")),
+                }
+            }
+        }
+        problems.into_result(())
+    }
+}
+
+fn env_error(name: &str, problem: &str) -> Diagnostic {
+    Diagnostic::file(Path::new("environment"), format!("{name} {problem}"))
+}
+
+fn toml_error(path: &Path, text: &str, error: &toml::de::Error) -> Diagnostics {
+    let origin = Origin { path, text };
+    let line = error.span().map_or(0, |span| origin.line_of(span.start));
+    Diagnostic::at(path, line, 0, error.message().trim().to_owned()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"
+[server]
+listen = "127.0.0.1:4100"
+
+[schema]
+files = ["schema/demo.graphql"]
+
+[sources.users]
+kind = "rest"
+url = "http://127.0.0.1:4001"
+timeout_ms = 1500
+headers = { "x-api-key" = "secret" }
+
+[sources.catalog]
+kind = "grpc"
+endpoint = "http://127.0.0.1:4002"
+protos = ["proto/catalog/v1/catalog.proto"]
+"#;
+
+    fn parse(text: &str) -> Result<Config, Diagnostics> {
+        Config::parse(Path::new("/etc/weft/weft.toml"), text)
+    }
+
+    #[test]
+    fn a_full_config_parses_with_paths_relative_to_the_file() {
+        let config = parse(EXAMPLE).unwrap();
+        assert_eq!(config.server.listen.port(), 4100);
+        assert_eq!(config.schema.files[0].path, Path::new("/etc/weft/schema/demo.graphql"));
+        let SourceKind::Rest(users) = &config.sources["users"].kind else { panic!("users is REST") };
+        assert_eq!(users.url.as_str(), "http://127.0.0.1:4001/");
+        assert_eq!(config.sources["users"].timeout_ms, 1500);
+        let SourceKind::Grpc(catalog) = &config.sources["catalog"].kind else { panic!("catalog is gRPC") };
+        assert_eq!(catalog.include, vec![PathBuf::from("/etc/weft/proto")]);
+        assert_eq!(config.sources["catalog"].timeout_ms, sources::DEFAULT_TIMEOUT_MS);
+    }
+
+    #[test]
+    fn unknown_keys_are_reported_with_their_line() {
+        let text = EXAMPLE.replace("timeout_ms = 1500", "timeout = 1500");
+        let error = parse(&text).unwrap_err().to_string();
+        assert!(error.starts_with("error: /etc/weft/weft.toml:11:"), "{error}");
+        assert!(error.contains("unknown field `timeout`"), "{error}");
+    }
+
+    #[test]
+    fn every_invalid_source_is_reported_with_its_line() {
+        let text = EXAMPLE
+            .replace("kind = \"rest\"", "kind = \"soap\"")
+            .replace("endpoint = \"http://127.0.0.1:4002\"\n", "");
+        let errors = parse(&text).unwrap_err();
+        let lines: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
+        assert_eq!(errors.0.len(), 2, "{lines:?}");
+        assert!(lines.iter().any(|l| l.contains("weft.toml:14") && l.contains("`catalog` needs `endpoint`")), "{lines:?}");
+        assert!(lines.iter().any(|l| l.contains("weft.toml:9") && l.contains("unknown kind `soap`")), "{lines:?}");
+    }
+
+    #[test]
+    fn environment_overrides_listen_url_and_timeout() {
+        let mut config = parse(EXAMPLE).unwrap();
+        let env: BTreeMap<&str, &str> = [
+            ("WEFT_LISTEN", "0.0.0.0:9000"),
+            ("WEFT_SOURCE_CATALOG_URL", "http://catalog:50051"),
+            ("WEFT_SOURCE_USERS_TIMEOUT_MS", "250"),
+        ]
+        .into();
+        config.apply_env(|name| env.get(name).map(ToString::to_string)).unwrap();
+        assert_eq!(config.server.listen.port(), 9000);
+        assert_eq!(config.sources["users"].timeout_ms, 250);
+        let SourceKind::Grpc(catalog) = &config.sources["catalog"].kind else { panic!("catalog is gRPC") };
+        assert_eq!(catalog.endpoint, "http://catalog:50051");
+    }
+
+    #[test]
+    fn a_bad_environment_value_is_named() {
+        let mut config = parse(EXAMPLE).unwrap();
+        let error = config
+            .apply_env(|name| (name == "WEFT_SOURCE_USERS_TIMEOUT_MS").then(|| "soon".to_owned()))
+            .unwrap_err();
+        assert!(error.to_string().contains("WEFT_SOURCE_USERS_TIMEOUT_MS is not a whole number"), "{error}");
+    }
+}

@@ -1,0 +1,108 @@
+//! Prometheus metrics, served as text on `/metrics`.
+//!
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `weft_source_requests_total` | counter | `source`, `outcome` (`ok`, `unavailable`, `timeout`, `error_status`, `bad_response`, `bad_request`) |
+//! | `weft_source_request_duration_seconds` | histogram | `source` |
+//! | `weft_graphql_requests_total` | counter | `outcome` (`ok`, `error`) |
+//! | `weft_graphql_request_duration_seconds` | histogram | none |
+//!
+//! Sources record each backend call themselves; the HTTP layer records each
+//! GraphQL request.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabels {
+    source: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabel {
+    source: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: &'static str,
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.5 ms to about 16 s.
+    Histogram::new(exponential_buckets(0.000_5, 2.0, 16))
+}
+
+/// The gateway's metrics registry; cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    source_requests: Family<CallLabels, Counter>,
+    source_latency: Family<SourceLabel, Histogram, fn() -> Histogram>,
+    graphql_requests: Family<OutcomeLabel, Counter>,
+    graphql_latency: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let source_requests = Family::<CallLabels, Counter>::default();
+        let source_latency = Family::<SourceLabel, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        let graphql_requests = Family::<OutcomeLabel, Counter>::default();
+        let graphql_latency = latency_histogram();
+        registry.register("weft_source_requests", "Calls made to each backend source", source_requests.clone());
+        registry.register(
+            "weft_source_request_duration_seconds",
+            "Latency of backend calls",
+            source_latency.clone(),
+        );
+        registry.register("weft_graphql_requests", "GraphQL requests served", graphql_requests.clone());
+        registry.register(
+            "weft_graphql_request_duration_seconds",
+            "Latency of GraphQL requests",
+            graphql_latency.clone(),
+        );
+        Self {
+            registry,
+            source_requests,
+            source_latency,
+            graphql_requests,
+            graphql_latency,
+        }
+    }
+}
+
+impl Metrics {
+    /// Records one backend call of `source` that ended with `outcome`.
+    pub fn record_source_call(&self, source: &str, outcome: &'static str, elapsed: Duration) {
+        self.source_requests
+            .get_or_create(&CallLabels { source: source.to_owned(), outcome })
+            .inc();
+        self.source_latency
+            .get_or_create(&SourceLabel { source: source.to_owned() })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records one GraphQL request; `ok` is false when it returned errors.
+    pub fn record_graphql_request(&self, ok: bool, elapsed: Duration) {
+        let outcome = if ok { "ok" } else { "error" };
+        self.graphql_requests.get_or_create(&OutcomeLabel { outcome }).inc();
+        self.graphql_latency.observe(elapsed.as_secs_f64());
+    }
+
+    /// The metrics in the Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing to a String cannot fail");
+        text
+    }
+}

@@ -1,0 +1,268 @@
+//! Reads weft's directives off a field definition into typed specs.
+//!
+//! | directive | meaning |
+//! |---|---|
+//! | `@rest(source, get/post/put/patch/delete, body, headers, response)` | call a REST source |
+//! | `@grpc(source, method, request, response)` | call a gRPC method |
+//! | `@map(from: "a.b")` | read the value at this JSON path of the parent instead of the field's own name |
+//! | `@deprecated(reason)` | the standard GraphQL deprecation |
+//!
+//! This stage only checks the directives' own shape (known names, required
+//! arguments, types of argument values). Whether a source or method exists
+//! is checked where the connector is built.
+
+use async_graphql::parser::types::ConstDirective;
+use async_graphql::parser::{Pos, Positioned};
+use async_graphql::{Name, Value as ConstValue};
+use reqwest::Method;
+
+/// A directive argument's value with its position, for diagnostics.
+#[derive(Debug, Clone)]
+pub struct Arg<T> {
+    /// The value.
+    pub value: T,
+    /// Where it stands.
+    pub pos: Pos,
+}
+
+/// `@rest(...)`.
+#[derive(Debug, Clone)]
+pub struct RestSpec {
+    /// `source`: the name of a REST source in the config.
+    pub source: Arg<String>,
+    /// The method, from which of `get`/`post`/`put`/`patch`/`delete` is given.
+    pub method: Method,
+    /// That argument's value: the path and query template.
+    pub target: Arg<String>,
+    /// `body`: a value template for the JSON body.
+    pub body: Option<Arg<String>>,
+    /// `headers`: `"Name: value template"` entries.
+    pub headers: Vec<Arg<String>>,
+    /// `response`: a dotted path into the JSON answer.
+    pub response: Option<Arg<String>>,
+}
+
+/// `@grpc(...)`.
+#[derive(Debug, Clone)]
+pub struct GrpcSpec {
+    /// `source`: the name of a gRPC source in the config.
+    pub source: Arg<String>,
+    /// `method`: `package.Service/Method`.
+    pub method: Arg<String>,
+    /// `request`: a value template for the request message (default `$args`).
+    pub request: Option<Arg<String>>,
+    /// `response`: a dotted path into the response message.
+    pub response: Option<Arg<String>>,
+}
+
+/// How a field gets its value from a backend.
+#[derive(Debug, Clone)]
+pub enum FetchSpec {
+    /// From a REST call.
+    Rest(RestSpec),
+    /// From a gRPC call.
+    Grpc(GrpcSpec),
+}
+
+/// Everything weft reads from one field's directives.
+#[derive(Debug, Clone, Default)]
+pub struct FieldDirectives {
+    /// `@rest` or `@grpc`, with the directive's position.
+    pub fetch: Option<(Pos, FetchSpec)>,
+    /// `@map(from:)`, split into JSON keys.
+    pub map_from: Option<Arg<Vec<String>>>,
+    /// `@deprecated`, with its reason if one is given.
+    pub deprecated: Option<Option<String>>,
+}
+
+const METHODS: [(&str, Method); 5] = [
+    ("get", Method::GET),
+    ("post", Method::POST),
+    ("put", Method::PUT),
+    ("patch", Method::PATCH),
+    ("delete", Method::DELETE),
+];
+
+/// Reads a field's directives; errors carry the position they concern.
+pub fn read(directives: &[Positioned<ConstDirective>]) -> Result<FieldDirectives, Vec<(Pos, String)>> {
+    let mut read = FieldDirectives::default();
+    let mut errors = Vec::new();
+    for directive in directives {
+        let pos = directive.pos;
+        let mut args = Args::new(&directive.node);
+        let fetch = match directive.node.name.node.as_str() {
+            "rest" => rest(&mut args).map(FetchSpec::Rest),
+            "grpc" => grpc(&mut args).map(FetchSpec::Grpc),
+            "map" => {
+                read.map_from = args.required_string("from").map(|from| Arg {
+                    value: from.value.split('.').map(str::to_owned).collect(),
+                    pos: from.pos,
+                });
+                args.finish();
+                errors.append(&mut args.errors);
+                continue;
+            }
+            "deprecated" => {
+                read.deprecated = Some(args.string("reason").map(|reason| reason.value));
+                args.finish();
+                errors.append(&mut args.errors);
+                continue;
+            }
+            other => {
+                errors.push((pos, format!("unknown directive `@{other}`; weft knows @rest, @grpc, @map and @deprecated")));
+                continue;
+            }
+        };
+        args.finish();
+        errors.append(&mut args.errors);
+        if let Some(fetch) = fetch {
+            if read.fetch.is_some() {
+                errors.push((pos, "a field takes one of @rest and @grpc, once".to_owned()));
+            }
+            read.fetch = Some((pos, fetch));
+        }
+    }
+    if errors.is_empty() { Ok(read) } else { Err(errors) }
+}
+
+fn rest(args: &mut Args<'_>) -> Option<RestSpec> {
+    let source = args.required_string("source");
+    let mut given: Vec<(Method, Arg<String>)> = METHODS
+        .iter()
+        .filter_map(|(name, method)| args.string(name).map(|target| (method.clone(), target)))
+        .collect();
+    let body = args.string("body");
+    let headers = args.strings("headers");
+    let response = args.string("response");
+    if given.len() != 1 {
+        args.errors.push((
+            args.pos,
+            "@rest needs exactly one of `get`, `post`, `put`, `patch`, `delete` with the path".to_owned(),
+        ));
+        return None;
+    }
+    let (method, target) = given.remove(0);
+    Some(RestSpec { source: source?, method, target, body, headers, response })
+}
+
+fn grpc(args: &mut Args<'_>) -> Option<GrpcSpec> {
+    let source = args.required_string("source");
+    let method = args.required_string("method");
+    let request = args.string("request");
+    let response = args.string("response");
+    Some(GrpcSpec { source: source?, method: method?, request, response })
+}
+
+/// A directive's arguments, consumed one by one so that leftovers can be
+/// reported as unknown.
+struct Args<'d> {
+    directive: &'d str,
+    pos: Pos,
+    remaining: Vec<&'d (Positioned<Name>, Positioned<ConstValue>)>,
+    errors: Vec<(Pos, String)>,
+}
+
+impl<'d> Args<'d> {
+    fn new(directive: &'d ConstDirective) -> Self {
+        Self {
+            directive: directive.name.node.as_str(),
+            pos: directive.name.pos,
+            remaining: directive.arguments.iter().collect(),
+            errors: Vec::new(),
+        }
+    }
+
+    fn take(&mut self, name: &str) -> Option<&'d Positioned<ConstValue>> {
+        let index = self.remaining.iter().position(|(key, _)| key.node == name)?;
+        Some(&self.remaining.remove(index).1)
+    }
+
+    fn string(&mut self, name: &str) -> Option<Arg<String>> {
+        let value = self.take(name)?;
+        if let ConstValue::String(text) = &value.node {
+            Some(Arg { value: text.clone(), pos: value.pos })
+        } else {
+            self.errors.push((value.pos, format!("`{name}` of @{} takes a string", self.directive)));
+            None
+        }
+    }
+
+    fn required_string(&mut self, name: &str) -> Option<Arg<String>> {
+        let found = self.string(name);
+        if found.is_none() && !self.errors.iter().any(|(_, message)| message.starts_with(&format!("`{name}`"))) {
+            self.errors.push((self.pos, format!("@{} needs `{name}`", self.directive)));
+        }
+        found
+    }
+
+    fn strings(&mut self, name: &str) -> Vec<Arg<String>> {
+        let Some(value) = self.take(name) else { return Vec::new() };
+        let items = match &value.node {
+            ConstValue::List(items) => items.iter().collect(),
+            single => vec![single],
+        };
+        items
+            .into_iter()
+            .filter_map(|item| match item {
+                ConstValue::String(text) => Some(Arg { value: text.clone(), pos: value.pos }),
+                _ => {
+                    self.errors.push((value.pos, format!("`{name}` of @{} takes a list of strings", self.directive)));
+                    None
+                }
+            })
+            .collect()
+    }
+
+    fn finish(&mut self) {
+        for (key, _) in std::mem::take(&mut self.remaining) {
+            self.errors.push((key.pos, format!("@{} has no argument `{}`", self.directive, key.node)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn directives_of(sdl: &str) -> Vec<Positioned<ConstDirective>> {
+        let document = async_graphql::parser::parse_schema(sdl).unwrap();
+        let async_graphql::parser::types::TypeSystemDefinition::Type(ty) = &document.definitions[0] else {
+            panic!("a type")
+        };
+        let async_graphql::parser::types::TypeKind::Object(object) = &ty.node.kind else { panic!("an object") };
+        object.fields[0].node.directives.clone()
+    }
+
+    #[test]
+    fn rest_reads_method_path_body_headers_and_response() {
+        let read = read(&directives_of(
+            r#"type Query { x: Int @rest(source: "s", post: "/x", body: "$args", headers: ["a: b"], response: "data") }"#,
+        ))
+        .unwrap();
+        let Some((_, FetchSpec::Rest(rest))) = read.fetch else { panic!("a REST fetch") };
+        assert_eq!(rest.method, Method::POST);
+        assert_eq!(rest.target.value, "/x");
+        assert_eq!(rest.body.unwrap().value, "$args");
+        assert_eq!(rest.headers[0].value, "a: b");
+        assert_eq!(rest.response.unwrap().value, "data");
+    }
+
+    #[test]
+    fn mistakes_are_reported_where_they_stand() {
+        let errors = read(&directives_of(
+            "type Query {\n x: Int @rest(source: 1, get: \"/a\", post: \"/b\", retries: 3) @cache\n}",
+        ))
+        .unwrap_err();
+        let messages: Vec<String> = errors.iter().map(|(pos, m)| format!("{}:{m}", pos.line)).collect();
+        assert!(messages.contains(&"2:`source` of @rest takes a string".to_owned()), "{messages:?}");
+        assert!(messages.iter().any(|m| m.starts_with("2:@rest needs exactly one of")), "{messages:?}");
+        assert!(messages.contains(&"2:@rest has no argument `retries`".to_owned()), "{messages:?}");
+        assert!(messages.iter().any(|m| m.contains("unknown directive `@cache`")), "{messages:?}");
+    }
+
+    #[test]
+    fn map_splits_its_path() {
+        let read = read(&directives_of(r#"type T { x: Int @map(from: "a.b") }"#)).unwrap();
+        assert_eq!(read.map_from.unwrap().value, vec!["a".to_owned(), "b".to_owned()]);
+    }
+}

@@ -1,0 +1,215 @@
+//! Reads the schema files and merges them into one set of type definitions.
+//!
+//! Types may be declared in one file and extended (`extend type Query`) in
+//! another; every definition remembers the file it came from so diagnostics
+//! can name file and line.
+
+use std::path::{Path, PathBuf};
+
+use async_graphql::parser::types::{
+    EnumValueDefinition, FieldDefinition, InputValueDefinition, TypeDefinition, TypeKind, TypeSystemDefinition,
+};
+use async_graphql::parser::{Pos, Positioned};
+use indexmap::IndexMap;
+
+use crate::error::{Diagnostic, Diagnostics};
+
+/// A definition and the index of the file it came from.
+#[derive(Debug, Clone)]
+pub struct Located<T> {
+    /// Index into [`Document::files`].
+    pub file: usize,
+    /// The definition, with its position in that file.
+    pub node: Positioned<T>,
+}
+
+/// What kind of type a merged definition is, with its members.
+#[derive(Debug, Clone)]
+pub enum Kind {
+    /// An object type and its fields.
+    Object(Vec<Located<FieldDefinition>>),
+    /// An input object and its fields.
+    Input(Vec<Located<InputValueDefinition>>),
+    /// An enum and its values.
+    Enum(Vec<Positioned<EnumValueDefinition>>),
+    /// A custom scalar.
+    Scalar,
+}
+
+/// One type, merged from its definition and extensions.
+#[derive(Debug, Clone)]
+pub struct TypeDef {
+    /// The type's name.
+    pub name: String,
+    /// The file of its (first) definition.
+    pub file: usize,
+    /// Its position there.
+    pub pos: Pos,
+    /// Its description.
+    pub description: Option<String>,
+    /// Its kind and members.
+    pub kind: Kind,
+}
+
+/// The merged schema files.
+#[derive(Debug, Default)]
+pub struct Document {
+    /// The files read, in order.
+    pub files: Vec<PathBuf>,
+    /// The types, in the order first declared.
+    pub types: IndexMap<String, TypeDef>,
+    /// Root type names from a `schema { … }` block, if any.
+    pub roots: Roots,
+}
+
+/// The names of the root operation types.
+#[derive(Debug, Clone)]
+pub struct Roots {
+    /// The query root (`Query` by default).
+    pub query: String,
+    /// The mutation root (`Mutation` by default).
+    pub mutation: String,
+    /// The subscription root (`Subscription` by default).
+    pub subscription: String,
+}
+
+impl Default for Roots {
+    fn default() -> Self {
+        Self {
+            query: "Query".into(),
+            mutation: "Mutation".into(),
+            subscription: "Subscription".into(),
+        }
+    }
+}
+
+impl Document {
+    /// A diagnostic at a position in one of the files.
+    pub fn error(&self, file: usize, pos: Pos, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::at(&self.files[file], pos.line, pos.column, message)
+    }
+
+    /// Reads and merges `paths`; reports every unreadable file, syntax error
+    /// and conflicting definition.
+    pub fn load(paths: &[PathBuf]) -> Result<Self, Diagnostics> {
+        let mut sources = Vec::new();
+        let mut problems = Diagnostics::default();
+        for path in paths {
+            match std::fs::read_to_string(path) {
+                Ok(text) => sources.push((path.clone(), text)),
+                Err(error) => problems.push(Diagnostic::file(path, format!("cannot read schema file: {error}"))),
+            }
+        }
+        problems.into_result(())?;
+        Self::parse(&sources)
+    }
+
+    /// Parses and merges SDL texts, each named by its path.
+    pub fn parse(sources: &[(PathBuf, String)]) -> Result<Self, Diagnostics> {
+        let mut document = Self::default();
+        let mut problems = Diagnostics::default();
+        let mut extensions = Vec::new();
+        for (file, (path, text)) in sources.iter().enumerate() {
+            document.files.push(path.clone());
+            let parsed = match async_graphql::parser::parse_schema(text) {
+                Ok(parsed) => parsed,
+                Err(error) => {
+                    problems.push(syntax_error(path, &error));
+                    continue;
+                }
+            };
+            for definition in parsed.definitions {
+                match definition {
+                    TypeSystemDefinition::Type(ty) if ty.node.extend => extensions.push((file, ty)),
+                    TypeSystemDefinition::Type(ty) => document.define(file, ty, &mut problems),
+                    TypeSystemDefinition::Schema(schema) => document.set_roots(&schema.node),
+                    TypeSystemDefinition::Directive(_) => {}
+                }
+            }
+        }
+        for (file, extension) in extensions {
+            document.extend(file, extension, &mut problems);
+        }
+        problems.into_result(document)
+    }
+
+    fn set_roots(&mut self, schema: &async_graphql::parser::types::SchemaDefinition) {
+        let name = |root: &Option<Positioned<async_graphql::Name>>, default: &str| {
+            root.as_ref().map_or_else(|| default.to_owned(), |name| name.node.to_string())
+        };
+        self.roots = Roots {
+            query: name(&schema.query, "Query"),
+            mutation: name(&schema.mutation, "Mutation"),
+            subscription: name(&schema.subscription, "Subscription"),
+        };
+    }
+
+    fn define(&mut self, file: usize, ty: Positioned<TypeDefinition>, problems: &mut Diagnostics) {
+        let name = ty.node.name.node.to_string();
+        if let Some(existing) = self.types.get(&name) {
+            let first = format!("{}:{}", self.files[existing.file].display(), existing.pos.line);
+            problems.push(self.error(file, ty.pos, format!("type `{name}` is already defined at {first}")));
+            return;
+        }
+        let Some(kind) = members(file, ty.node.kind) else {
+            problems.push(self.error(
+                file,
+                ty.pos,
+                format!("type `{name}`: interfaces and unions are not supported; use object types"),
+            ));
+            return;
+        };
+        let description = ty.node.description.map(|d| d.node);
+        self.types.insert(name.clone(), TypeDef { name, file, pos: ty.pos, description, kind });
+    }
+
+    fn extend(&mut self, file: usize, ty: Positioned<TypeDefinition>, problems: &mut Diagnostics) {
+        let name = ty.node.name.node.to_string();
+        let Some(target) = self.types.get_mut(&name) else {
+            problems.push(self.error(file, ty.pos, format!("`extend type {name}` extends a type that is not defined")));
+            return;
+        };
+        match (&mut target.kind, members(file, ty.node.kind)) {
+            (Kind::Object(fields), Some(Kind::Object(more))) => fields.extend(more),
+            (Kind::Input(fields), Some(Kind::Input(more))) => fields.extend(more),
+            (Kind::Enum(values), Some(Kind::Enum(more))) => values.extend(more),
+            _ => problems.push(self.error(file, ty.pos, format!("this extension of `{name}` is not of the same kind"))),
+        }
+    }
+
+    /// The positions of duplicate field names within each type.
+    pub fn check_duplicate_fields(&self, problems: &mut Diagnostics) {
+        for ty in self.types.values() {
+            let Kind::Object(fields) = &ty.kind else { continue };
+            let mut seen = std::collections::HashSet::new();
+            for field in fields {
+                if !seen.insert(field.node.node.name.node.as_str()) {
+                    problems.push(self.error(
+                        field.file,
+                        field.node.pos,
+                        format!("field `{}.{}` is defined twice", ty.name, field.node.node.name.node),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn members(file: usize, kind: TypeKind) -> Option<Kind> {
+    Some(match kind {
+        TypeKind::Object(object) => Kind::Object(locate(file, object.fields)),
+        TypeKind::InputObject(input) => Kind::Input(locate(file, input.fields)),
+        TypeKind::Enum(values) => Kind::Enum(values.values),
+        TypeKind::Scalar => Kind::Scalar,
+        TypeKind::Interface(_) | TypeKind::Union(_) => return None,
+    })
+}
+
+fn locate<T>(file: usize, nodes: Vec<Positioned<T>>) -> Vec<Located<T>> {
+    nodes.into_iter().map(|node| Located { file, node }).collect()
+}
+
+fn syntax_error(path: &Path, error: &async_graphql::parser::Error) -> Diagnostic {
+    let pos = error.positions().next().unwrap_or(Pos { line: 0, column: 0 });
+    Diagnostic::at(path, pos.line, pos.column, format!("syntax error: {error}"))
+}

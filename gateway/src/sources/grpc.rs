@@ -1,0 +1,250 @@
+//! gRPC backends, called dynamically.
+//!
+//! A [`GrpcSource`] reads the source's `.proto` files at start-up (with
+//! `protox`, no `protoc` needed) into a descriptor pool, and keeps one lazily
+//! connected HTTP/2 channel. Requests and responses are
+//! [`DynamicMessage`]s converted to and from JSON with the canonical proto3
+//! JSON mapping: field names in lowerCamelCase, enums by name, 64-bit
+//! integers as strings, well-known types in their JSON forms, and default
+//! values included so that a `0` is a `0` and not a missing field. Adding a
+//! gRPC service is therefore configuration only.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use http::uri::PathAndQuery;
+use prost::Message;
+use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, MethodDescriptor, SerializeOptions};
+use serde_json::Value;
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Status};
+
+use super::{Connector, measured};
+use crate::config::GrpcSourceConfig;
+use crate::error::SourceError;
+use crate::metrics::Metrics;
+use crate::template::{ValueTemplate, Vars};
+
+/// A configured gRPC backend.
+#[derive(Debug)]
+pub struct GrpcSource {
+    name: String,
+    pool: DescriptorPool,
+    channel: Channel,
+    timeout: Duration,
+    metrics: Arc<Metrics>,
+}
+
+/// Reads `.proto` files into a descriptor pool.
+pub fn load_protos(config: &GrpcSourceConfig) -> Result<DescriptorPool, String> {
+    let mut compiler = protox::Compiler::new(&config.include).map_err(|error| error.to_string())?;
+    compiler.include_imports(true);
+    for proto in &config.protos {
+        compiler
+            .open_file(proto)
+            .map_err(|error| format!("cannot read `{}`: {error}", proto.display()))?;
+    }
+    Ok(compiler.descriptor_pool())
+}
+
+impl GrpcSource {
+    /// Builds the source from its proto files; the channel connects on first
+    /// use, so weft starts even while the backend is down. Must be called
+    /// inside a Tokio runtime.
+    pub fn new(
+        name: &str,
+        config: &GrpcSourceConfig,
+        timeout_ms: u64,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, String> {
+        let pool = load_protos(config)?;
+        let timeout = Duration::from_millis(timeout_ms);
+        let channel = Endpoint::from_str(&config.endpoint)
+            .map_err(|_| format!("`{}` is not a valid endpoint URI", config.endpoint))?
+            .connect_timeout(timeout)
+            .connect_lazy();
+        Ok(Self {
+            name: name.to_owned(),
+            pool,
+            channel,
+            timeout,
+            metrics,
+        })
+    }
+
+    /// The method named `package.Service/Method`, if the protos define it.
+    pub fn method(&self, full_name: &str) -> Option<MethodDescriptor> {
+        let (service, method) = full_name.split_once('/')?;
+        self.pool
+            .get_service_by_name(service)?
+            .methods()
+            .find(|candidate| candidate.name() == method)
+    }
+
+    /// Every `package.Service/Method` the protos define, for suggestions.
+    pub fn method_names(&self) -> Vec<String> {
+        self.pool
+            .services()
+            .flat_map(|service| {
+                service
+                    .methods()
+                    .map(|method| format!("{}/{}", service.full_name(), method.name()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// Calls a unary method with a JSON request; returns the JSON response.
+    pub async fn unary(&self, method: &MethodDescriptor, request: Value) -> Result<Value, SourceError> {
+        measured(&self.metrics, &self.name, self.exchange(method, request)).await
+    }
+
+    async fn exchange(&self, method: &MethodDescriptor, request: Value) -> Result<Value, SourceError> {
+        let message = DynamicMessage::deserialize(method.input(), request).map_err(|error| {
+            SourceError::BadRequest {
+                source_name: self.name.clone(),
+                reason: format!("the request does not fit {}: {error}", method.input().full_name()),
+            }
+        })?;
+        let mut grpc = tonic::client::Grpc::new(self.channel.clone());
+        let call = async {
+            grpc.ready().await.map_err(|error| Status::unavailable(error.to_string()))?;
+            let mut request = tonic::Request::new(message);
+            request.set_timeout(self.timeout);
+            grpc.unary(request, method_path(method), DynamicCodec(method.output())).await
+        };
+        let response = match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(response)) => response.into_inner(),
+            Ok(Err(status)) => return Err(self.status_error(&status)),
+            Err(_) => return Err(self.timeout_error()),
+        };
+        to_json(&response).map_err(|reason| SourceError::BadResponse {
+            source_name: self.name.clone(),
+            reason,
+        })
+    }
+
+    fn timeout_error(&self) -> SourceError {
+        SourceError::Timeout {
+            source_name: self.name.clone(),
+            timeout_ms: u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+
+    fn status_error(&self, status: &Status) -> SourceError {
+        match status.code() {
+            Code::Unavailable => SourceError::Unavailable {
+                source_name: self.name.clone(),
+                detail: status.to_string(),
+            },
+            Code::DeadlineExceeded => self.timeout_error(),
+            code => SourceError::GrpcStatus {
+                source_name: self.name.clone(),
+                status: code_name(code),
+                message: status.message().to_owned(),
+            },
+        }
+    }
+}
+
+/// A message as canonical proto3 JSON, default values included.
+pub fn to_json(message: &DynamicMessage) -> Result<Value, String> {
+    let options = SerializeOptions::new().skip_default_fields(false);
+    message
+        .serialize_with_options(serde_json::value::Serializer, &options)
+        .map_err(|error| error.to_string())
+}
+
+fn method_path(method: &MethodDescriptor) -> PathAndQuery {
+    let path = format!("/{}/{}", method.parent_service().full_name(), method.name());
+    PathAndQuery::from_str(&path).expect("service and method names form a valid path")
+}
+
+/// The canonical name of a gRPC status code, as shown to clients.
+fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// Encodes and decodes [`DynamicMessage`]s of a method known at run time.
+#[derive(Debug, Clone)]
+struct DynamicCodec(MessageDescriptor);
+
+#[derive(Debug)]
+struct DynamicEncoder;
+
+#[derive(Debug)]
+struct DynamicDecoder(MessageDescriptor);
+
+impl Codec for DynamicCodec {
+    type Encode = DynamicMessage;
+    type Decode = DynamicMessage;
+    type Encoder = DynamicEncoder;
+    type Decoder = DynamicDecoder;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        DynamicEncoder
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        DynamicDecoder(self.0.clone())
+    }
+}
+
+impl Encoder for DynamicEncoder {
+    type Item = DynamicMessage;
+    type Error = Status;
+
+    fn encode(&mut self, item: Self::Item, dst: &mut EncodeBuf<'_>) -> Result<(), Self::Error> {
+        item.encode(dst).map_err(|error| Status::internal(error.to_string()))
+    }
+}
+
+impl Decoder for DynamicDecoder {
+    type Item = DynamicMessage;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, Self::Error> {
+        DynamicMessage::decode(self.0.clone(), src)
+            .map(Some)
+            .map_err(|error| Status::internal(format!("cannot decode the response: {error}")))
+    }
+}
+
+/// One `@grpc` directive on a unary method, bound to its source.
+#[derive(Debug)]
+pub struct GrpcCall {
+    /// The source to call.
+    pub source: Arc<GrpcSource>,
+    /// The unary method.
+    pub method: MethodDescriptor,
+    /// The request message, as a JSON template.
+    pub request: ValueTemplate,
+}
+
+impl Connector for GrpcCall {
+    fn fetch<'a>(&'a self, vars: Vars<'a>) -> BoxFuture<'a, Result<Value, SourceError>> {
+        async move { self.source.unary(&self.method, self.request.render(&vars)).await }.boxed()
+    }
+}

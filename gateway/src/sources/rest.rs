@@ -1,0 +1,171 @@
+//! REST/JSON backends over HTTP, with `reqwest`.
+//!
+//! A [`RestSource`] holds the base URL, static headers, timeout and a pooled
+//! client. A [`RestCall`] is one `@rest` directive: method, URL template,
+//! header templates and an optional JSON body template. A 2xx answer's body
+//! is the result (`null` when empty); anything else is a [`SourceError`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Method, Url};
+use serde_json::Value;
+
+use super::{Connector, measured};
+use crate::config::RestSourceConfig;
+use crate::error::SourceError;
+use crate::metrics::Metrics;
+use crate::template::{StringTemplate, UrlTemplate, ValueTemplate, Vars};
+
+/// A configured REST backend.
+#[derive(Debug)]
+pub struct RestSource {
+    name: String,
+    base: String,
+    client: reqwest::Client,
+    headers: HeaderMap,
+    timeout: Duration,
+    metrics: Arc<Metrics>,
+}
+
+impl RestSource {
+    /// Builds the source; fails when a configured header is not a valid HTTP
+    /// header.
+    pub fn new(
+        name: &str,
+        config: &RestSourceConfig,
+        timeout_ms: u64,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, String> {
+        let mut headers = HeaderMap::new();
+        for (key, value) in &config.headers {
+            let key: HeaderName = key.parse().map_err(|_| format!("`{key}` is not a valid header name"))?;
+            let value: HeaderValue = value
+                .parse()
+                .map_err(|_| format!("the value of header `{key}` is not a valid header value"))?;
+            headers.insert(key, value);
+        }
+        Ok(Self {
+            name: name.to_owned(),
+            base: config.url.as_str().trim_end_matches('/').to_owned(),
+            client: reqwest::Client::new(),
+            headers,
+            timeout: Duration::from_millis(timeout_ms),
+            metrics,
+        })
+    }
+
+    /// Sends one request to `target` (a path and query, already encoded) and
+    /// returns the JSON answer.
+    pub async fn send(
+        &self,
+        method: Method,
+        target: &str,
+        headers: HeaderMap,
+        body: Option<&Value>,
+    ) -> Result<Value, SourceError> {
+        measured(&self.metrics, &self.name, self.exchange(method, target, headers, body)).await
+    }
+
+    async fn exchange(
+        &self,
+        method: Method,
+        target: &str,
+        headers: HeaderMap,
+        body: Option<&Value>,
+    ) -> Result<Value, SourceError> {
+        let url: Url = format!("{}{target}", self.base)
+            .parse()
+            .map_err(|_| self.bad_request(format!("`{target}` does not form a valid URL")))?;
+        let mut request = self
+            .client
+            .request(method, url)
+            .headers(self.headers.clone())
+            .headers(headers)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .timeout(self.timeout);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|error| self.transport_error(&error))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(SourceError::HttpStatus {
+                source_name: self.name.clone(),
+                status: status.as_u16(),
+            });
+        }
+        let bytes = response.bytes().await.map_err(|error| self.transport_error(&error))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(&bytes).map_err(|_| SourceError::BadResponse {
+            source_name: self.name.clone(),
+            reason: "the body is not JSON".to_owned(),
+        })
+    }
+
+    fn transport_error(&self, error: &reqwest::Error) -> SourceError {
+        if error.is_timeout() {
+            SourceError::Timeout {
+                source_name: self.name.clone(),
+                timeout_ms: u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX),
+            }
+        } else {
+            SourceError::Unavailable {
+                source_name: self.name.clone(),
+                detail: format!("{error:?}"),
+            }
+        }
+    }
+
+    fn bad_request(&self, reason: String) -> SourceError {
+        SourceError::BadRequest {
+            source_name: self.name.clone(),
+            reason,
+        }
+    }
+}
+
+/// One `@rest` directive bound to its source.
+#[derive(Debug)]
+pub struct RestCall {
+    /// The source to call.
+    pub source: Arc<RestSource>,
+    /// The HTTP method.
+    pub method: Method,
+    /// The path and query.
+    pub target: UrlTemplate,
+    /// Per-call headers (`headers: ["x-tenant: {$args.tenant}"]`).
+    pub headers: Vec<(HeaderName, StringTemplate)>,
+    /// The JSON body, if any.
+    pub body: Option<ValueTemplate>,
+}
+
+impl RestCall {
+    fn render_headers(&self, vars: &Vars<'_>) -> Result<HeaderMap, String> {
+        let mut headers = HeaderMap::new();
+        for (name, template) in &self.headers {
+            let value = template.render_raw(vars)?;
+            let value = HeaderValue::from_str(&value)
+                .map_err(|_| format!("the value of header `{name}` is not a valid header value"))?;
+            headers.insert(name.clone(), value);
+        }
+        Ok(headers)
+    }
+}
+
+impl Connector for RestCall {
+    fn fetch<'a>(&'a self, vars: Vars<'a>) -> BoxFuture<'a, Result<Value, SourceError>> {
+        async move {
+            let target = self.target.render(&vars).map_err(|reason| self.source.bad_request(reason))?;
+            let headers = self.render_headers(&vars).map_err(|reason| self.source.bad_request(reason))?;
+            let body = self.body.as_ref().map(|body| body.render(&vars));
+            self.source.send(self.method.clone(), &target, headers, body.as_ref()).await
+        }
+        .boxed()
+    }
+}

@@ -1,0 +1,141 @@
+//! Templates that turn a field's arguments and parent object into a backend
+//! request: URL paths and query strings, header values, JSON bodies and gRPC
+//! request messages.
+//!
+//! Templates are parsed and checked once, at start-up, from directive
+//! arguments; rendering at request time only reads JSON. Two forms exist:
+//!
+//! - [`StringTemplate`] / [`UrlTemplate`]: text with `{$args.id}` or
+//!   `{$this.userId}` placeholders (`/users/{$args.id}?expand={$args.expand}`).
+//! - [`ValueTemplate`]: a JSON-like value with bare variables
+//!   (`{ sku: $args.sku, page: { size: 20 } }` or just `$args.input`).
+//!
+//! A variable is `$args` (the field's arguments) or `$this` (the parent
+//! object) followed by a dotted path. Whoever parses a template passes a
+//! [`Resolve`] callback that checks each variable against the schema and may
+//! rewrite its path (a `$this` field renamed with `@map` reads another key).
+
+mod string;
+mod value;
+
+pub use string::{StringTemplate, UrlTemplate};
+pub use value::ValueTemplate;
+
+use serde_json::Value;
+
+/// Where a variable reads from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Root {
+    /// `$args`: the field's arguments, as a JSON object.
+    Args,
+    /// `$this`: the parent object's backend JSON.
+    This,
+}
+
+impl Root {
+    /// The variable's name as written in templates.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Args => "$args",
+            Self::This => "$this",
+        }
+    }
+}
+
+/// A variable reference such as `$args.input.name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Var {
+    /// Where the value is read from.
+    pub root: Root,
+    /// The JSON keys to follow from the root.
+    pub path: Vec<String>,
+}
+
+/// Checks a variable against the schema while a template is parsed; returns
+/// the JSON path to read at request time, or an error message.
+pub type Resolve<'a> = dyn Fn(Root, &[String]) -> Result<Vec<String>, String> + 'a;
+
+/// The values a template reads from while one field resolves.
+#[derive(Debug, Clone, Copy)]
+pub struct Vars<'a> {
+    /// The field's arguments (an object; `null` when it has none).
+    pub args: &'a Value,
+    /// The parent object's JSON, absent on root fields.
+    pub this: Option<&'a Value>,
+}
+
+impl<'a> Vars<'a> {
+    /// The value a variable names; `None` when a key on its path is missing
+    /// or the value is `null`.
+    pub fn get(&self, var: &Var) -> Option<&'a Value> {
+        let root = match var.root {
+            Root::Args => self.args,
+            Root::This => self.this?,
+        };
+        lookup(root, &var.path)
+    }
+}
+
+/// Follows a path of object keys; `None` when a key is missing or the value
+/// found is `null`.
+pub fn lookup<'v>(value: &'v Value, path: &[String]) -> Option<&'v Value> {
+    path.iter()
+        .try_fold(value, |current, key| current.get(key))
+        .filter(|found| !found.is_null())
+}
+
+/// Parses the variable starting at `$` in `text`; returns it and the number of
+/// bytes it spans.
+fn parse_var(text: &str, resolve: &Resolve<'_>) -> Result<(Var, usize), String> {
+    let end = text[1..]
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+        .map_or(text.len(), |i| i + 1);
+    let mut segments = text[1..end].split('.');
+    let root = match segments.next() {
+        Some("args") => Root::Args,
+        Some("this") => Root::This,
+        _ => {
+            return Err(format!(
+                "unknown variable `{}`: use `$args.<argument>` or `$this.<field>`",
+                &text[..end]
+            ));
+        }
+    };
+    let path: Vec<String> = segments.map(str::to_owned).collect();
+    if path.iter().any(String::is_empty) {
+        return Err(format!("malformed variable `{}`", &text[..end]));
+    }
+    let path = resolve(root, &path)?;
+    Ok((Var { root, path }, end))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A resolver that accepts every variable unchanged.
+    pub(crate) fn accept_all(_: Root, path: &[String]) -> Result<Vec<String>, String> {
+        Ok(path.to_vec())
+    }
+
+    #[test]
+    fn lookup_follows_keys_and_treats_null_as_missing() {
+        let value = serde_json::json!({"a": {"b": 1, "n": null}});
+        assert_eq!(
+            lookup(&value, &["a".into(), "b".into()]),
+            Some(&serde_json::json!(1))
+        );
+        assert_eq!(lookup(&value, &["a".into(), "n".into()]), None);
+        assert_eq!(lookup(&value, &["x".into()]), None);
+    }
+
+    #[test]
+    fn variables_must_name_a_known_root() {
+        let error = parse_var("$argz.id", &accept_all).unwrap_err();
+        assert!(error.contains("unknown variable `$argz.id`"), "{error}");
+        let (var, len) = parse_var("$this.user_id}", &accept_all).unwrap();
+        assert_eq!(var.root, Root::This);
+        assert_eq!(var.path, vec!["user_id".to_owned()]);
+        assert_eq!(len, "$this.user_id".len());
+    }
+}
