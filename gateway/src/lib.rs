@@ -9,8 +9,55 @@
 //! detail; [`metrics`] counts it all.
 
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod metrics;
 pub mod sources;
 pub mod template;
 pub mod schema;
+pub mod server;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// A built gateway: the executable schema and what the HTTP layer needs.
+pub struct Gateway {
+    /// The executable schema.
+    pub schema: async_graphql::dynamic::Schema,
+    /// The metrics every source and request records into.
+    pub metrics: Arc<metrics::Metrics>,
+    /// Whether browsers get GraphiQL on `GET /graphql`.
+    pub graphiql: bool,
+    ready: AtomicBool,
+}
+
+impl Gateway {
+    /// Builds the gateway from a loaded config: reads the schema files,
+    /// opens the sources and checks every directive. Must run inside a Tokio
+    /// runtime.
+    pub fn from_config(config: &config::Config) -> Result<Self, error::Diagnostics> {
+        let metrics = Arc::new(metrics::Metrics::default());
+        let schema = schema::compile(config, &metrics)?;
+        Ok(Self {
+            schema,
+            metrics,
+            graphiql: config.server.graphiql,
+            ready: AtomicBool::new(true),
+        })
+    }
+
+    /// The public schema clients see, as SDL (weft's directives removed).
+    pub fn sdl(&self) -> String {
+        self.schema.sdl()
+    }
+
+    /// Whether the gateway is serving (not shutting down).
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+
+    /// Marks the gateway as (not) serving; `/health` reports it.
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Relaxed);
+    }
+}

@@ -1,1 +1,114 @@
-fn main() {}
+//! The `weft` command line: `demo`, `serve`, `compose`, `check`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use weft::Gateway;
+use weft::config::Config;
+use weft::demo::{Demo, EXAMPLE_QUERY};
+use weft::error::Diagnostics;
+
+/// weft: one GraphQL API over REST services, gRPC services and broker
+/// events, declared in a schema file with directives.
+#[derive(Parser)]
+#[command(name = "weft", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the example services (users, catalog, orders) on free ports and
+    /// the gateway in front of them, in one process.
+    Demo {
+        /// The port the gateway listens on.
+        #[arg(long, default_value_t = 4000)]
+        port: u16,
+    },
+    /// Run the gateway against services that run elsewhere.
+    Serve {
+        /// The config file.
+        #[arg(long, short, default_value = "weft.toml")]
+        config: PathBuf,
+    },
+    /// Print the public schema that clients see, as SDL (directives removed).
+    Compose {
+        /// The config file.
+        #[arg(long, short, default_value = "weft.toml")]
+        config: PathBuf,
+    },
+    /// Validate the schema and config; print every problem, exit 1 if any.
+    Check {
+        /// The config file.
+        #[arg(long, short, default_value = "weft.toml")]
+        config: PathBuf,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WEFT_LOG").unwrap_or_else(|_| "weft=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match Cli::parse().command {
+        Command::Demo { port } => demo(port).await,
+        Command::Serve { config } => serve(&config).await,
+        Command::Compose { config } => build(&config).map(|gateway| print!("{}", gateway.sdl())),
+        Command::Check { config } => build(&config).map(|_| println!("{}: ok", config.display())),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn build(path: &Path) -> Result<Gateway, String> {
+    let config = Config::load(path).map_err(|problems| report(&problems))?;
+    Gateway::from_config(&config).map_err(|problems| report(&problems))
+}
+
+fn report(problems: &Diagnostics) -> String {
+    let count = problems.0.len();
+    format!("{problems}\n{count} problem{} found", if count == 1 { "" } else { "s" })
+}
+
+async fn serve(path: &Path) -> Result<(), String> {
+    let config = Config::load(path).map_err(|problems| report(&problems))?;
+    run(&config, None).await
+}
+
+async fn demo(port: u16) -> Result<(), String> {
+    let demo = Demo::start(port).map_err(|problems| report(&problems))?;
+    for service in &demo.services {
+        eprintln!("example service {:<8} {}", service.service().name(), service.url());
+    }
+    eprintln!("demo files in {}", demo.dir.display());
+    let result = run(&demo.config, Some(EXAMPLE_QUERY)).await;
+    drop(demo);
+    result
+}
+
+async fn run(config: &Config, example: Option<&str>) -> Result<(), String> {
+    let gateway = Arc::new(Gateway::from_config(config).map_err(|problems| report(&problems))?);
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .map_err(|error| format!("cannot listen on {}: {error}", config.server.listen))?;
+    let addr = listener.local_addr().map_err(|error| error.to_string())?;
+    println!("weft is serving GraphQL at http://{addr}/graphql");
+    if let Some(query) = example {
+        let body = serde_json::json!({ "query": query }).to_string();
+        println!("try:\n  curl -s http://{addr}/graphql -H 'content-type: application/json' -d '{body}'");
+    }
+    weft::server::serve(listener, gateway, weft::server::shutdown_signal())
+        .await
+        .map_err(|error| format!("server error: {error}"))
+}

@@ -1,0 +1,88 @@
+//! `weft demo`: the example services and the gateway in one process.
+//!
+//! The three example services start on free ports, each on its own thread;
+//! the demo schema, the catalog proto and a `weft.toml` pointing at the
+//! services are written to a fresh temporary directory, and the gateway is
+//! built from that config exactly as `weft serve` would build it.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+use subgraphs::{RunningService, Service, SpawnOptions};
+
+use crate::config::Config;
+use crate::error::{Diagnostic, Diagnostics};
+
+/// The demo schema, as shipped in `schema/demo.graphql`.
+pub const SCHEMA: &str = include_str!("../../schema/demo.graphql");
+/// The catalog service's proto, as shipped in `proto/catalog/v1/catalog.proto`.
+pub const CATALOG_PROTO: &str = include_str!("../../proto/catalog/v1/catalog.proto");
+/// A query that touches all three services.
+pub const EXAMPLE_QUERY: &str =
+    r#"{ user(id: "1") { name orders { id status items { quantity product { name priceCents } } } } }"#;
+
+/// The running example services and the config that points at them.
+#[derive(Debug)]
+pub struct Demo {
+    /// users, catalog, orders — in that order.
+    pub services: Vec<RunningService>,
+    /// The gateway config written for them.
+    pub config: Config,
+    /// The directory holding the written files.
+    pub dir: PathBuf,
+}
+
+impl Demo {
+    /// Starts the services and writes the demo files; the gateway will listen
+    /// on `port` (0 for any free port).
+    pub fn start(port: u16) -> Result<Self, Diagnostics> {
+        let services = [Service::Users, Service::Catalog, Service::Orders]
+            .into_iter()
+            .map(|service| {
+                subgraphs::spawn(service, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), SpawnOptions::default())
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| Diagnostic::file(&PathBuf::from("demo"), format!("cannot start the example services: {error}")))?;
+        let dir = std::env::temp_dir().join(format!("weft-demo-{}", std::process::id()));
+        let config_path = dir.join("weft.toml");
+        let text = config_text(port, &services);
+        write_files(&dir, &text).map_err(|error| Diagnostic::file(&dir, format!("cannot write the demo files: {error}")))?;
+        let config = Config::parse(&config_path, &text)?;
+        Ok(Self { services, config, dir })
+    }
+}
+
+fn config_text(port: u16, services: &[RunningService]) -> String {
+    format!(
+        r#"[server]
+listen = "127.0.0.1:{port}"
+
+[schema]
+files = ["demo.graphql"]
+
+[sources.users]
+kind = "rest"
+url = "{users}"
+
+[sources.catalog]
+kind = "grpc"
+endpoint = "{catalog}"
+protos = ["proto/catalog/v1/catalog.proto"]
+
+[sources.orders]
+kind = "rest"
+url = "{orders}"
+"#,
+        users = services[0].url(),
+        catalog = services[1].url(),
+        orders = services[2].url(),
+    )
+}
+
+fn write_files(dir: &std::path::Path, config: &str) -> std::io::Result<()> {
+    let proto_dir = dir.join("proto/catalog/v1");
+    std::fs::create_dir_all(&proto_dir)?;
+    std::fs::write(proto_dir.join("catalog.proto"), CATALOG_PROTO)?;
+    std::fs::write(dir.join("demo.graphql"), SCHEMA)?;
+    std::fs::write(dir.join("weft.toml"), config)
+}

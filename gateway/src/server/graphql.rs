@@ -1,0 +1,71 @@
+//! `/graphql`: runs the request stages in order — negotiate, read the
+//! request, execute, respond.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_graphql::{ErrorExtensionValues, Value};
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use http::HeaderMap;
+
+use super::negotiate::{MediaType, negotiate, wants_html};
+use super::request::{self, GetParams, RequestError};
+use super::{graphiql, respond};
+use crate::Gateway;
+
+/// `POST /graphql`.
+pub async fn post(State(gateway): State<Arc<Gateway>>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(media) = negotiate(&headers) else { return respond::not_acceptable() };
+    match request::from_post(&headers, &body) {
+        Ok(request) => execute(&gateway, media, request).await,
+        Err(error) => respond::refused(media, &error),
+    }
+}
+
+/// `GET /graphql`: GraphiQL for a browser without a query, else a query.
+pub async fn get(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    params: Result<Query<GetParams>, QueryRejection>,
+) -> Response {
+    let params = match params {
+        Ok(Query(params)) => params,
+        Err(rejection) => {
+            let media = negotiate(&headers).unwrap_or(MediaType::Json);
+            return respond::refused(media, &RequestError::Malformed(rejection.body_text()));
+        }
+    };
+    if params.is_empty() && gateway.graphiql && wants_html(&headers) {
+        return graphiql::page();
+    }
+    let Some(media) = negotiate(&headers) else { return respond::not_acceptable() };
+    match request::from_get(params) {
+        Ok(request) => execute(&gateway, media, request).await,
+        Err(error) => respond::refused(media, &error),
+    }
+}
+
+async fn execute(gateway: &Gateway, media: MediaType, request: async_graphql::Request) -> Response {
+    let started = Instant::now();
+    let mut response = gateway.schema.execute(request).await;
+    let never_executed = response.data == Value::Null && response.errors.iter().all(|error| error.path.is_empty());
+    add_missing_codes(&mut response, never_executed);
+    gateway.metrics.record_graphql_request(response.errors.is_empty(), started.elapsed());
+    respond::graphql(media, &response, never_executed && !response.errors.is_empty())
+}
+
+/// Gives every error an `extensions.code`: validation errors (the request
+/// never ran) get `GRAPHQL_VALIDATION_FAILED`, anything else without one
+/// `INTERNAL_ERROR`.
+fn add_missing_codes(response: &mut async_graphql::Response, never_executed: bool) {
+    let fallback = if never_executed { "GRAPHQL_VALIDATION_FAILED" } else { "INTERNAL_ERROR" };
+    for error in &mut response.errors {
+        let extensions = error.extensions.get_or_insert_with(ErrorExtensionValues::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", fallback);
+        }
+    }
+}
