@@ -18,8 +18,7 @@ pub const SCHEMA: &str = include_str!("../../schema/demo.graphql");
 /// The catalog service's proto, as shipped in `proto/catalog/v1/catalog.proto`.
 pub const CATALOG_PROTO: &str = include_str!("../../proto/catalog/v1/catalog.proto");
 /// A query that touches all three services.
-pub const EXAMPLE_QUERY: &str =
-    r#"{ user(id: "1") { name orders { id status items { quantity product { name priceCents } } } } }"#;
+pub const EXAMPLE_QUERY: &str = r#"{ user(id: "1") { name orders { id status items { quantity product { name priceCents } } } } }"#;
 
 /// The running example services and the config that points at them.
 #[derive(Debug)]
@@ -39,16 +38,31 @@ impl Demo {
         let services = [Service::Users, Service::Catalog, Service::Orders]
             .into_iter()
             .map(|service| {
-                subgraphs::spawn(service, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), SpawnOptions::default())
+                subgraphs::spawn(
+                    service,
+                    SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+                    SpawnOptions::default(),
+                )
             })
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|error| Diagnostic::file(&PathBuf::from("demo"), format!("cannot start the example services: {error}")))?;
+            .map_err(|error| {
+                Diagnostic::file(
+                    &PathBuf::from("demo"),
+                    format!("cannot start the example services: {error}"),
+                )
+            })?;
         let dir = std::env::temp_dir().join(format!("weft-demo-{}", std::process::id()));
         let config_path = dir.join("weft.toml");
         let text = config_text(port, &services);
-        write_files(&dir, &text).map_err(|error| Diagnostic::file(&dir, format!("cannot write the demo files: {error}")))?;
+        write_files(&dir, &text).map_err(|error| {
+            Diagnostic::file(&dir, format!("cannot write the demo files: {error}"))
+        })?;
         let config = Config::parse(&config_path, &text)?;
-        Ok(Self { services, config, dir })
+        Ok(Self {
+            services,
+            config,
+            dir,
+        })
     }
 }
 

@@ -86,7 +86,13 @@ impl SourceError {
     /// gRPC `NOT_FOUND`); a nullable field then resolves to `null` quietly.
     pub fn is_not_found(&self) -> bool {
         matches!(self, Self::HttpStatus { status: 404, .. })
-            || matches!(self, Self::GrpcStatus { status: "NOT_FOUND", .. })
+            || matches!(
+                self,
+                Self::GrpcStatus {
+                    status: "NOT_FOUND",
+                    ..
+                }
+            )
     }
 
     /// The label used for this outcome in metrics.
@@ -136,7 +142,12 @@ impl fmt::Display for Diagnostic {
         match (self.line, self.column) {
             (0, _) => write!(f, "{}: {}", self.file.display(), self.message),
             (line, 0) => write!(f, "{}:{line}: {}", self.file.display(), self.message),
-            (line, column) => write!(f, "{}:{line}:{column}: {}", self.file.display(), self.message),
+            (line, column) => write!(
+                f,
+                "{}:{line}:{column}: {}",
+                self.file.display(),
+                self.message
+            ),
         }
     }
 }
@@ -158,7 +169,11 @@ impl Diagnostics {
 
     /// `Ok(value)` when no problem was found, else every problem.
     pub fn into_result<T>(self, value: T) -> Result<T, Self> {
-        if self.is_empty() { Ok(value) } else { Err(self) }
+        if self.is_empty() {
+            Ok(value)
+        } else {
+            Err(self)
+        }
     }
 }
 

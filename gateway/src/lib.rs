@@ -12,10 +12,10 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod metrics;
-pub mod sources;
-pub mod template;
 pub mod schema;
 pub mod server;
+pub mod sources;
+pub mod template;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

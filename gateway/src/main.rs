@@ -52,7 +52,8 @@ enum Command {
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("WEFT_LOG").unwrap_or_else(|_| "weft=info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("WEFT_LOG")
+                .unwrap_or_else(|_| "weft=info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -78,7 +79,10 @@ fn build(path: &Path) -> Result<Gateway, String> {
 
 fn report(problems: &Diagnostics) -> String {
     let count = problems.0.len();
-    format!("{problems}\n{count} problem{} found", if count == 1 { "" } else { "s" })
+    format!(
+        "{problems}\n{count} problem{} found",
+        if count == 1 { "" } else { "s" }
+    )
 }
 
 async fn serve(path: &Path) -> Result<(), String> {
@@ -89,7 +93,11 @@ async fn serve(path: &Path) -> Result<(), String> {
 async fn demo(port: u16) -> Result<(), String> {
     let demo = Demo::start(port).map_err(|problems| report(&problems))?;
     for service in &demo.services {
-        eprintln!("example service {:<8} {}", service.service().name(), service.url());
+        eprintln!(
+            "example service {:<8} {}",
+            service.service().name(),
+            service.url()
+        );
     }
     eprintln!("demo files in {}", demo.dir.display());
     let result = run(&demo.config, Some(EXAMPLE_QUERY)).await;
@@ -106,7 +114,9 @@ async fn run(config: &Config, example: Option<&str>) -> Result<(), String> {
     println!("weft is serving GraphQL at http://{addr}/graphql");
     if let Some(query) = example {
         let body = serde_json::json!({ "query": query }).to_string();
-        println!("try:\n  curl -s http://{addr}/graphql -H 'content-type: application/json' -d '{body}'");
+        println!(
+            "try:\n  curl -s http://{addr}/graphql -H 'content-type: application/json' -d '{body}'"
+        );
     }
     weft::server::serve(listener, gateway, weft::server::shutdown_signal())
         .await

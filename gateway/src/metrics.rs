@@ -53,18 +53,27 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::default();
         let source_requests = Family::<CallLabels, Counter>::default();
-        let source_latency = Family::<SourceLabel, Histogram, fn() -> Histogram>::new_with_constructor(
-            latency_histogram as fn() -> Histogram,
-        );
+        let source_latency =
+            Family::<SourceLabel, Histogram, fn() -> Histogram>::new_with_constructor(
+                latency_histogram as fn() -> Histogram,
+            );
         let graphql_requests = Family::<OutcomeLabel, Counter>::default();
         let graphql_latency = latency_histogram();
-        registry.register("weft_source_requests", "Calls made to each backend source", source_requests.clone());
+        registry.register(
+            "weft_source_requests",
+            "Calls made to each backend source",
+            source_requests.clone(),
+        );
         registry.register(
             "weft_source_request_duration_seconds",
             "Latency of backend calls",
             source_latency.clone(),
         );
-        registry.register("weft_graphql_requests", "GraphQL requests served", graphql_requests.clone());
+        registry.register(
+            "weft_graphql_requests",
+            "GraphQL requests served",
+            graphql_requests.clone(),
+        );
         registry.register(
             "weft_graphql_request_duration_seconds",
             "Latency of GraphQL requests",
@@ -84,17 +93,24 @@ impl Metrics {
     /// Records one backend call of `source` that ended with `outcome`.
     pub fn record_source_call(&self, source: &str, outcome: &'static str, elapsed: Duration) {
         self.source_requests
-            .get_or_create(&CallLabels { source: source.to_owned(), outcome })
+            .get_or_create(&CallLabels {
+                source: source.to_owned(),
+                outcome,
+            })
             .inc();
         self.source_latency
-            .get_or_create(&SourceLabel { source: source.to_owned() })
+            .get_or_create(&SourceLabel {
+                source: source.to_owned(),
+            })
             .observe(elapsed.as_secs_f64());
     }
 
     /// Records one GraphQL request; `ok` is false when it returned errors.
     pub fn record_graphql_request(&self, ok: bool, elapsed: Duration) {
         let outcome = if ok { "ok" } else { "error" };
-        self.graphql_requests.get_or_create(&OutcomeLabel { outcome }).inc();
+        self.graphql_requests
+            .get_or_create(&OutcomeLabel { outcome })
+            .inc();
         self.graphql_latency.observe(elapsed.as_secs_f64());
     }
 

@@ -64,11 +64,18 @@ pub(crate) struct Origin<'a> {
 
 impl Origin<'_> {
     fn line_of(&self, offset: usize) -> usize {
-        self.text[..offset.min(self.text.len())].matches('\n').count() + 1
+        self.text[..offset.min(self.text.len())]
+            .matches('\n')
+            .count()
+            + 1
     }
 
     /// A diagnostic at the start of `span`.
-    pub(crate) fn error(&self, span: std::ops::Range<usize>, message: impl Into<String>) -> Diagnostic {
+    pub(crate) fn error(
+        &self,
+        span: std::ops::Range<usize>,
+        message: impl Into<String>,
+    ) -> Diagnostic {
         Diagnostic::at(self.path, self.line_of(span.start), 0, message)
     }
 
@@ -92,7 +99,8 @@ impl Config {
     /// Parses and validates config text; `path` names it in diagnostics and
     /// anchors relative paths.
     pub fn parse(path: &Path, text: &str) -> Result<Self, Diagnostics> {
-        let raw: RawConfig = toml::from_str(text).map_err(|error| toml_error(path, text, &error))?;
+        let raw: RawConfig =
+            toml::from_str(text).map_err(|error| toml_error(path, text, &error))?;
         let origin = Origin { path, text };
         let mut problems = Diagnostics::default();
         let server = server::validate(raw.server, &origin, &mut problems);
@@ -120,7 +128,10 @@ impl Config {
         if let Some(listen) = var("WEFT_LISTEN") {
             match listen.parse() {
                 Ok(addr) => self.server.listen = addr,
-                Err(_) => problems.push(env_error("WEFT_LISTEN", "is not a socket address like 127.0.0.1:4000")),
+                Err(_) => problems.push(env_error(
+                    "WEFT_LISTEN",
+                    "is not a socket address like 127.0.0.1:4000",
+                )),
             }
         }
         for (name, source) in &mut self.sources {
@@ -132,7 +143,10 @@ impl Config {
             if let Some(timeout) = var(&timeout_var) {
                 match timeout.parse() {
                     Ok(ms) => source.timeout_ms = ms,
-                    Err(_) => problems.push(env_error(&timeout_var, "is not a whole number of milliseconds")),
+                    Err(_) => problems.push(env_error(
+                        &timeout_var,
+                        "is not a whole number of milliseconds",
+                    )),
                 }
             }
         }
@@ -181,20 +195,33 @@ protos = ["proto/catalog/v1/catalog.proto"]
     fn a_full_config_parses_with_paths_relative_to_the_file() {
         let config = parse(EXAMPLE).unwrap();
         assert_eq!(config.server.listen.port(), 4100);
-        assert_eq!(config.schema.files[0].path, Path::new("/etc/weft/schema/demo.graphql"));
-        let SourceKind::Rest(users) = &config.sources["users"].kind else { panic!("users is REST") };
+        assert_eq!(
+            config.schema.files[0].path,
+            Path::new("/etc/weft/schema/demo.graphql")
+        );
+        let SourceKind::Rest(users) = &config.sources["users"].kind else {
+            panic!("users is REST")
+        };
         assert_eq!(users.url.as_str(), "http://127.0.0.1:4001/");
         assert_eq!(config.sources["users"].timeout_ms, 1500);
-        let SourceKind::Grpc(catalog) = &config.sources["catalog"].kind else { panic!("catalog is gRPC") };
+        let SourceKind::Grpc(catalog) = &config.sources["catalog"].kind else {
+            panic!("catalog is gRPC")
+        };
         assert_eq!(catalog.include, vec![PathBuf::from("/etc/weft/proto")]);
-        assert_eq!(config.sources["catalog"].timeout_ms, sources::DEFAULT_TIMEOUT_MS);
+        assert_eq!(
+            config.sources["catalog"].timeout_ms,
+            sources::DEFAULT_TIMEOUT_MS
+        );
     }
 
     #[test]
     fn unknown_keys_are_reported_with_their_line() {
         let text = EXAMPLE.replace("timeout_ms = 1500", "timeout = 1500");
         let error = parse(&text).unwrap_err().to_string();
-        assert!(error.starts_with("error: /etc/weft/weft.toml:11:"), "{error}");
+        assert!(
+            error.starts_with("error: /etc/weft/weft.toml:11:"),
+            "{error}"
+        );
         assert!(error.contains("unknown field `timeout`"), "{error}");
     }
 
@@ -206,8 +233,18 @@ protos = ["proto/catalog/v1/catalog.proto"]
         let errors = parse(&text).unwrap_err();
         let lines: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
         assert_eq!(errors.0.len(), 2, "{lines:?}");
-        assert!(lines.iter().any(|l| l.contains("weft.toml:14") && l.contains("`catalog` needs `endpoint`")), "{lines:?}");
-        assert!(lines.iter().any(|l| l.contains("weft.toml:9") && l.contains("unknown kind `soap`")), "{lines:?}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("weft.toml:14") && l.contains("`catalog` needs `endpoint`")),
+            "{lines:?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("weft.toml:9") && l.contains("unknown kind `soap`")),
+            "{lines:?}"
+        );
     }
 
     #[test]
@@ -219,10 +256,14 @@ protos = ["proto/catalog/v1/catalog.proto"]
             ("WEFT_SOURCE_USERS_TIMEOUT_MS", "250"),
         ]
         .into();
-        config.apply_env(|name| env.get(name).map(ToString::to_string)).unwrap();
+        config
+            .apply_env(|name| env.get(name).map(ToString::to_string))
+            .unwrap();
         assert_eq!(config.server.listen.port(), 9000);
         assert_eq!(config.sources["users"].timeout_ms, 250);
-        let SourceKind::Grpc(catalog) = &config.sources["catalog"].kind else { panic!("catalog is gRPC") };
+        let SourceKind::Grpc(catalog) = &config.sources["catalog"].kind else {
+            panic!("catalog is gRPC")
+        };
         assert_eq!(catalog.endpoint, "http://catalog:50051");
     }
 
@@ -232,6 +273,11 @@ protos = ["proto/catalog/v1/catalog.proto"]
         let error = config
             .apply_env(|name| (name == "WEFT_SOURCE_USERS_TIMEOUT_MS").then(|| "soon".to_owned()))
             .unwrap_err();
-        assert!(error.to_string().contains("WEFT_SOURCE_USERS_TIMEOUT_MS is not a whole number"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("WEFT_SOURCE_USERS_TIMEOUT_MS is not a whole number"),
+            "{error}"
+        );
     }
 }

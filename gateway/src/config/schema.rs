@@ -41,7 +41,9 @@ pub(super) fn validate(
         files: raw
             .files
             .iter()
-            .map(|file| SchemaFile { path: origin.resolve_path(file) })
+            .map(|file| SchemaFile {
+                path: origin.resolve_path(file),
+            })
             .collect(),
     }
 }

@@ -28,13 +28,22 @@ pub(super) struct RawServer {
     graphiql: Option<bool>,
 }
 
-pub(super) fn validate(raw: RawServer, origin: &Origin<'_>, problems: &mut Diagnostics) -> ServerConfig {
-    let default_listen = DEFAULT_LISTEN.parse().expect("the default listen address parses");
+pub(super) fn validate(
+    raw: RawServer,
+    origin: &Origin<'_>,
+    problems: &mut Diagnostics,
+) -> ServerConfig {
+    let default_listen = DEFAULT_LISTEN
+        .parse()
+        .expect("the default listen address parses");
     let listen = raw.listen.map_or(default_listen, |listen| {
         listen.get_ref().parse().unwrap_or_else(|_| {
             problems.push(origin.error(
                 listen.span(),
-                format!("`listen = \"{}\"` is not a socket address like 127.0.0.1:4000", listen.get_ref()),
+                format!(
+                    "`listen = \"{}\"` is not a socket address like 127.0.0.1:4000",
+                    listen.get_ref()
+                ),
             ));
             default_listen
         })

@@ -114,10 +114,14 @@ pub(super) fn validate(
                 return None;
             };
             let Ok(parsed) = url.get_ref().parse() else {
-                problems.push(origin.error(url.span(), format!("`{}` is not a URL", url.get_ref())));
+                problems
+                    .push(origin.error(url.span(), format!("`{}` is not a URL", url.get_ref())));
                 return None;
             };
-            SourceKind::Rest(RestSourceConfig { url: parsed, headers: raw.headers })
+            SourceKind::Rest(RestSourceConfig {
+                url: parsed,
+                headers: raw.headers,
+            })
         }
         "grpc" => {
             let Some(endpoint) = raw.endpoint else {
@@ -131,7 +135,11 @@ pub(super) fn validate(
             SourceKind::Grpc(GrpcSourceConfig {
                 endpoint,
                 include: include_dirs(&raw.include, &raw.protos, origin),
-                protos: raw.protos.iter().map(|proto| origin.resolve_path(proto)).collect(),
+                protos: raw
+                    .protos
+                    .iter()
+                    .map(|proto| origin.resolve_path(proto))
+                    .collect(),
             })
         }
         other => {

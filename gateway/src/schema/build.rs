@@ -55,7 +55,8 @@ pub fn build(doc: &Document, sources: &Sources) -> Result<Schema, Diagnostics> {
     let problems = std::mem::take(&mut builder.problems);
     problems.into_result(())?;
     schema.map_err(|message| {
-        crate::error::Diagnostic::file(&doc.files[0], format!("the schema is invalid: {message}")).into()
+        crate::error::Diagnostic::file(&doc.files[0], format!("the schema is invalid: {message}"))
+            .into()
     })
 }
 
@@ -65,11 +66,16 @@ impl<'d> Builder<'d> {
         doc.check_duplicate_fields(&mut problems);
         let mut directives = HashMap::new();
         for ty in doc.types.values() {
-            let Kind::Object(fields) = &ty.kind else { continue };
+            let Kind::Object(fields) = &ty.kind else {
+                continue;
+            };
             for field in fields {
                 match directives::read(&field.node.node.directives) {
                     Ok(read) => {
-                        directives.insert((ty.name.clone(), field.node.node.name.node.to_string()), read);
+                        directives.insert(
+                            (ty.name.clone(), field.node.node.name.node.to_string()),
+                            read,
+                        );
                     }
                     Err(errors) => {
                         for (pos, message) in errors {
@@ -84,13 +90,22 @@ impl<'d> Builder<'d> {
             .values()
             .filter_map(|ty| match &ty.kind {
                 Kind::Enum(values) => {
-                    let names = values.iter().map(|value| value.node.value.node.to_string()).collect();
+                    let names = values
+                        .iter()
+                        .map(|value| value.node.value.node.to_string())
+                        .collect();
                     Some((ty.name.as_str(), Arc::new(EnumValues { names })))
                 }
                 _ => None,
             })
             .collect();
-        Self { doc, sources, directives, enums, problems }
+        Self {
+            doc,
+            sources,
+            directives,
+            enums,
+            problems,
+        }
     }
 
     /// Whether `type_name` is the query, mutation or subscription root.
@@ -101,7 +116,8 @@ impl<'d> Builder<'d> {
 
     /// The directives read off a field, if they could be read.
     pub fn directives_of(&self, type_name: &str, field: &str) -> Option<&FieldDirectives> {
-        self.directives.get(&(type_name.to_owned(), field.to_owned()))
+        self.directives
+            .get(&(type_name.to_owned(), field.to_owned()))
     }
 
     /// The JSON path a plain (not fetched) field reads from its parent:
@@ -111,7 +127,12 @@ impl<'d> Builder<'d> {
         if directives.fetch.is_some() {
             return None;
         }
-        Some(directives.map_from.as_ref().map_or_else(|| vec![field.to_owned()], |from| from.value.clone()))
+        Some(
+            directives
+                .map_from
+                .as_ref()
+                .map_or_else(|| vec![field.to_owned()], |from| from.value.clone()),
+        )
     }
 
     /// The conversion shape of a declared output type.
@@ -124,14 +145,20 @@ impl<'d> Builder<'d> {
                 "String" => ShapeKind::String,
                 "ID" => ShapeKind::Id,
                 "Boolean" => ShapeKind::Boolean,
-                other => match (self.enums.get(other), self.doc.types.get(other).map(|ty| &ty.kind)) {
+                other => match (
+                    self.enums.get(other),
+                    self.doc.types.get(other).map(|ty| &ty.kind),
+                ) {
                     (Some(values), _) => ShapeKind::Enum(values.clone()),
                     (None, Some(Kind::Object(_))) => ShapeKind::Object,
                     _ => ShapeKind::Scalar,
                 },
             },
         };
-        Shape { nullable: ty.nullable, kind }
+        Shape {
+            nullable: ty.nullable,
+            kind,
+        }
     }
 
     fn schema(&mut self) -> Result<Schema, String> {
@@ -145,9 +172,17 @@ impl<'d> Builder<'d> {
             ));
         }
         if let Some(ty) = self.doc.types.get(&roots.subscription) {
-            self.problems.push(self.doc.error(ty.file, ty.pos, "subscriptions are not supported yet"));
+            self.problems.push(self.doc.error(
+                ty.file,
+                ty.pos,
+                "subscriptions are not supported yet",
+            ));
         }
-        let mutation = self.doc.types.contains_key(&roots.mutation).then_some(roots.mutation.as_str());
+        let mutation = self
+            .doc
+            .types
+            .contains_key(&roots.mutation)
+            .then_some(roots.mutation.as_str());
         let mut schema = Schema::build(&roots.query, mutation, None);
         let doc = self.doc;
         for ty in doc.types.values() {
@@ -187,13 +222,24 @@ impl<'d> Builder<'d> {
         let mut field = match &directives.fetch {
             Some((pos, spec)) => {
                 let (connector, response) = connect::connect(self, site, *pos, spec)?;
-                fetch_field(name, ty, Arc::new(FetchPlan { connector, response, shape }))
+                fetch_field(
+                    name,
+                    ty,
+                    Arc::new(FetchPlan {
+                        connector,
+                        response,
+                        shape,
+                    }),
+                )
             }
             None if self.is_root(&site.ty.name) => {
                 self.problems.push(self.doc.error(
                     site.field.file,
                     site.field.node.pos,
-                    format!("root field `{}` needs @rest or @grpc to say where its value comes from", site.name()),
+                    format!(
+                        "root field `{}` needs @rest or @grpc to say where its value comes from",
+                        site.name()
+                    ),
                 ));
                 return None;
             }
@@ -211,13 +257,22 @@ impl<'d> Builder<'d> {
         Some(field)
     }
 
-    fn input_object(&mut self, ty: &TypeDef, fields: &[Located<InputValueDefinition>]) -> InputObject {
+    fn input_object(
+        &mut self,
+        ty: &TypeDef,
+        fields: &[Located<InputValueDefinition>],
+    ) -> InputObject {
         let mut input = InputObject::new(&ty.name);
         if let Some(description) = &ty.description {
             input = input.description(description);
         }
         for field in fields {
-            self.check_type(field.file, &field.node.node.ty, true, &format!("{}.{}", ty.name, field.node.node.name.node));
+            self.check_type(
+                field.file,
+                &field.node.node.ty,
+                true,
+                &format!("{}.{}", ty.name, field.node.node.name.node),
+            );
             input = input.field(input_value(&field.node.node));
         }
         input
@@ -225,15 +280,25 @@ impl<'d> Builder<'d> {
 
     /// Checks that a field's or argument's type names a type of the right
     /// direction: input types for arguments, output types for fields.
-    fn check_type(&mut self, file: usize, ty: &async_graphql::Positioned<Type>, input: bool, owner: &str) {
+    fn check_type(
+        &mut self,
+        file: usize,
+        ty: &async_graphql::Positioned<Type>,
+        input: bool,
+        owner: &str,
+    ) {
         let name = base_name(&ty.node);
         if BUILTIN_SCALARS.contains(&name) {
             return;
         }
         let problem = match self.doc.types.get(name).map(|found| &found.kind) {
             None => format!("`{owner}` uses type `{name}`, which is not defined"),
-            Some(Kind::Object(_)) if input => format!("`{owner}`: object type `{name}` cannot be used as an input"),
-            Some(Kind::Input(_)) if !input => format!("`{owner}`: input type `{name}` cannot be used as an output"),
+            Some(Kind::Object(_)) if input => {
+                format!("`{owner}`: object type `{name}` cannot be used as an input")
+            }
+            Some(Kind::Input(_)) if !input => {
+                format!("`{owner}`: input type `{name}` cannot be used as an output")
+            }
             Some(_) => return,
         };
         self.problems.push(self.doc.error(file, ty.pos, problem));
@@ -254,11 +319,18 @@ fn type_ref(ty: &Type) -> TypeRef {
         BaseType::Named(name) => TypeRef::named(name.to_string()),
         BaseType::List(item) => TypeRef::List(Box::new(type_ref(item))),
     };
-    if ty.nullable { inner } else { TypeRef::NonNull(Box::new(inner)) }
+    if ty.nullable {
+        inner
+    } else {
+        TypeRef::NonNull(Box::new(inner))
+    }
 }
 
 fn input_value(definition: &InputValueDefinition) -> InputValue {
-    let mut value = InputValue::new(definition.name.node.to_string(), type_ref(&definition.ty.node));
+    let mut value = InputValue::new(
+        definition.name.node.to_string(),
+        type_ref(&definition.ty.node),
+    );
     if let Some(default) = &definition.default_value {
         value = value.default_value(default.node.clone());
     }
@@ -268,7 +340,10 @@ fn input_value(definition: &InputValueDefinition) -> InputValue {
     value
 }
 
-fn enum_type(ty: &TypeDef, values: &[async_graphql::Positioned<async_graphql::parser::types::EnumValueDefinition>]) -> Enum {
+fn enum_type(
+    ty: &TypeDef,
+    values: &[async_graphql::Positioned<async_graphql::parser::types::EnumValueDefinition>],
+) -> Enum {
     let mut built = Enum::new(&ty.name);
     if let Some(description) = &ty.description {
         built = built.description(description);

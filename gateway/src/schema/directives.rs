@@ -84,7 +84,9 @@ const METHODS: [(&str, Method); 5] = [
 ];
 
 /// Reads a field's directives; errors carry the position they concern.
-pub fn read(directives: &[Positioned<ConstDirective>]) -> Result<FieldDirectives, Vec<(Pos, String)>> {
+pub fn read(
+    directives: &[Positioned<ConstDirective>],
+) -> Result<FieldDirectives, Vec<(Pos, String)>> {
     let mut read = FieldDirectives::default();
     let mut errors = Vec::new();
     for directive in directives {
@@ -122,7 +124,11 @@ pub fn read(directives: &[Positioned<ConstDirective>]) -> Result<FieldDirectives
             read.fetch = Some((pos, fetch));
         }
     }
-    if errors.is_empty() { Ok(read) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(read)
+    } else {
+        Err(errors)
+    }
 }
 
 fn rest(args: &mut Args<'_>) -> Option<RestSpec> {
@@ -137,12 +143,20 @@ fn rest(args: &mut Args<'_>) -> Option<RestSpec> {
     if given.len() != 1 {
         args.errors.push((
             args.pos,
-            "@rest needs exactly one of `get`, `post`, `put`, `patch`, `delete` with the path".to_owned(),
+            "@rest needs exactly one of `get`, `post`, `put`, `patch`, `delete` with the path"
+                .to_owned(),
         ));
         return None;
     }
     let (method, target) = given.remove(0);
-    Some(RestSpec { source: source?, method, target, body, headers, response })
+    Some(RestSpec {
+        source: source?,
+        method,
+        target,
+        body,
+        headers,
+        response,
+    })
 }
 
 fn grpc(args: &mut Args<'_>) -> Option<GrpcSpec> {
@@ -150,7 +164,12 @@ fn grpc(args: &mut Args<'_>) -> Option<GrpcSpec> {
     let method = args.required_string("method");
     let request = args.string("request");
     let response = args.string("response");
-    Some(GrpcSpec { source: source?, method: method?, request, response })
+    Some(GrpcSpec {
+        source: source?,
+        method: method?,
+        request,
+        response,
+    })
 }
 
 /// A directive's arguments, consumed one by one so that leftovers can be
@@ -173,40 +192,64 @@ impl<'d> Args<'d> {
     }
 
     fn take(&mut self, name: &str) -> Option<&'d Positioned<ConstValue>> {
-        let index = self.remaining.iter().position(|(key, _)| key.node == name)?;
+        let index = self
+            .remaining
+            .iter()
+            .position(|(key, _)| key.node == name)?;
         Some(&self.remaining.remove(index).1)
     }
 
     fn string(&mut self, name: &str) -> Option<Arg<String>> {
         let value = self.take(name)?;
         if let ConstValue::String(text) = &value.node {
-            Some(Arg { value: text.clone(), pos: value.pos })
+            Some(Arg {
+                value: text.clone(),
+                pos: value.pos,
+            })
         } else {
-            self.errors.push((value.pos, format!("`{name}` of @{} takes a string", self.directive)));
+            self.errors.push((
+                value.pos,
+                format!("`{name}` of @{} takes a string", self.directive),
+            ));
             None
         }
     }
 
     fn required_string(&mut self, name: &str) -> Option<Arg<String>> {
         let found = self.string(name);
-        if found.is_none() && !self.errors.iter().any(|(_, message)| message.starts_with(&format!("`{name}`"))) {
-            self.errors.push((self.pos, format!("@{} needs `{name}`", self.directive)));
+        if found.is_none()
+            && !self
+                .errors
+                .iter()
+                .any(|(_, message)| message.starts_with(&format!("`{name}`")))
+        {
+            self.errors
+                .push((self.pos, format!("@{} needs `{name}`", self.directive)));
         }
         found
     }
 
     fn strings(&mut self, name: &str) -> Vec<Arg<String>> {
-        let Some(value) = self.take(name) else { return Vec::new() };
+        let Some(value) = self.take(name) else {
+            return Vec::new();
+        };
         let items = match &value.node {
             ConstValue::List(items) => items.iter().collect(),
             single => vec![single],
         };
         items
             .into_iter()
-            .filter_map(|item| match item {
-                ConstValue::String(text) => Some(Arg { value: text.clone(), pos: value.pos }),
-                _ => {
-                    self.errors.push((value.pos, format!("`{name}` of @{} takes a list of strings", self.directive)));
+            .filter_map(|item| {
+                if let ConstValue::String(text) = item {
+                    Some(Arg {
+                        value: text.clone(),
+                        pos: value.pos,
+                    })
+                } else {
+                    self.errors.push((
+                        value.pos,
+                        format!("`{name}` of @{} takes a list of strings", self.directive),
+                    ));
                     None
                 }
             })
@@ -215,7 +258,10 @@ impl<'d> Args<'d> {
 
     fn finish(&mut self) {
         for (key, _) in std::mem::take(&mut self.remaining) {
-            self.errors.push((key.pos, format!("@{} has no argument `{}`", self.directive, key.node)));
+            self.errors.push((
+                key.pos,
+                format!("@{} has no argument `{}`", self.directive, key.node),
+            ));
         }
     }
 }
@@ -226,10 +272,13 @@ mod tests {
 
     fn directives_of(sdl: &str) -> Vec<Positioned<ConstDirective>> {
         let document = async_graphql::parser::parse_schema(sdl).unwrap();
-        let async_graphql::parser::types::TypeSystemDefinition::Type(ty) = &document.definitions[0] else {
+        let async_graphql::parser::types::TypeSystemDefinition::Type(ty) = &document.definitions[0]
+        else {
             panic!("a type")
         };
-        let async_graphql::parser::types::TypeKind::Object(object) = &ty.node.kind else { panic!("an object") };
+        let async_graphql::parser::types::TypeKind::Object(object) = &ty.node.kind else {
+            panic!("an object")
+        };
         object.fields[0].node.directives.clone()
     }
 
@@ -239,7 +288,9 @@ mod tests {
             r#"type Query { x: Int @rest(source: "s", post: "/x", body: "$args", headers: ["a: b"], response: "data") }"#,
         ))
         .unwrap();
-        let Some((_, FetchSpec::Rest(rest))) = read.fetch else { panic!("a REST fetch") };
+        let Some((_, FetchSpec::Rest(rest))) = read.fetch else {
+            panic!("a REST fetch")
+        };
         assert_eq!(rest.method, Method::POST);
         assert_eq!(rest.target.value, "/x");
         assert_eq!(rest.body.unwrap().value, "$args");
@@ -253,16 +304,38 @@ mod tests {
             "type Query {\n x: Int @rest(source: 1, get: \"/a\", post: \"/b\", retries: 3) @cache\n}",
         ))
         .unwrap_err();
-        let messages: Vec<String> = errors.iter().map(|(pos, m)| format!("{}:{m}", pos.line)).collect();
-        assert!(messages.contains(&"2:`source` of @rest takes a string".to_owned()), "{messages:?}");
-        assert!(messages.iter().any(|m| m.starts_with("2:@rest needs exactly one of")), "{messages:?}");
-        assert!(messages.contains(&"2:@rest has no argument `retries`".to_owned()), "{messages:?}");
-        assert!(messages.iter().any(|m| m.contains("unknown directive `@cache`")), "{messages:?}");
+        let messages: Vec<String> = errors
+            .iter()
+            .map(|(pos, m)| format!("{}:{m}", pos.line))
+            .collect();
+        assert!(
+            messages.contains(&"2:`source` of @rest takes a string".to_owned()),
+            "{messages:?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.starts_with("2:@rest needs exactly one of")),
+            "{messages:?}"
+        );
+        assert!(
+            messages.contains(&"2:@rest has no argument `retries`".to_owned()),
+            "{messages:?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("unknown directive `@cache`")),
+            "{messages:?}"
+        );
     }
 
     #[test]
     fn map_splits_its_path() {
         let read = read(&directives_of(r#"type T { x: Int @map(from: "a.b") }"#)).unwrap();
-        assert_eq!(read.map_from.unwrap().value, vec!["a".to_owned(), "b".to_owned()]);
+        assert_eq!(
+            read.map_from.unwrap().value,
+            vec!["a".to_owned(), "b".to_owned()]
+        );
     }
 }

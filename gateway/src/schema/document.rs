@@ -7,7 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use async_graphql::parser::types::{
-    EnumValueDefinition, FieldDefinition, InputValueDefinition, TypeDefinition, TypeKind, TypeSystemDefinition,
+    EnumValueDefinition, FieldDefinition, InputValueDefinition, TypeDefinition, TypeKind,
+    TypeSystemDefinition,
 };
 use async_graphql::parser::{Pos, Positioned};
 use indexmap::IndexMap;
@@ -97,7 +98,10 @@ impl Document {
         for path in paths {
             match std::fs::read_to_string(path) {
                 Ok(text) => sources.push((path.clone(), text)),
-                Err(error) => problems.push(Diagnostic::file(path, format!("cannot read schema file: {error}"))),
+                Err(error) => problems.push(Diagnostic::file(
+                    path,
+                    format!("cannot read schema file: {error}"),
+                )),
             }
         }
         problems.into_result(())?;
@@ -135,7 +139,8 @@ impl Document {
 
     fn set_roots(&mut self, schema: &async_graphql::parser::types::SchemaDefinition) {
         let name = |root: &Option<Positioned<async_graphql::Name>>, default: &str| {
-            root.as_ref().map_or_else(|| default.to_owned(), |name| name.node.to_string())
+            root.as_ref()
+                .map_or_else(|| default.to_owned(), |name| name.node.to_string())
         };
         self.roots = Roots {
             query: name(&schema.query, "Query"),
@@ -147,8 +152,16 @@ impl Document {
     fn define(&mut self, file: usize, ty: Positioned<TypeDefinition>, problems: &mut Diagnostics) {
         let name = ty.node.name.node.to_string();
         if let Some(existing) = self.types.get(&name) {
-            let first = format!("{}:{}", self.files[existing.file].display(), existing.pos.line);
-            problems.push(self.error(file, ty.pos, format!("type `{name}` is already defined at {first}")));
+            let first = format!(
+                "{}:{}",
+                self.files[existing.file].display(),
+                existing.pos.line
+            );
+            problems.push(self.error(
+                file,
+                ty.pos,
+                format!("type `{name}` is already defined at {first}"),
+            ));
             return;
         }
         let Some(kind) = members(file, ty.node.kind) else {
@@ -160,34 +173,56 @@ impl Document {
             return;
         };
         let description = ty.node.description.map(|d| d.node);
-        self.types.insert(name.clone(), TypeDef { name, file, pos: ty.pos, description, kind });
+        self.types.insert(
+            name.clone(),
+            TypeDef {
+                name,
+                file,
+                pos: ty.pos,
+                description,
+                kind,
+            },
+        );
     }
 
     fn extend(&mut self, file: usize, ty: Positioned<TypeDefinition>, problems: &mut Diagnostics) {
         let name = ty.node.name.node.to_string();
         let Some(target) = self.types.get_mut(&name) else {
-            problems.push(self.error(file, ty.pos, format!("`extend type {name}` extends a type that is not defined")));
+            problems.push(self.error(
+                file,
+                ty.pos,
+                format!("`extend type {name}` extends a type that is not defined"),
+            ));
             return;
         };
         match (&mut target.kind, members(file, ty.node.kind)) {
             (Kind::Object(fields), Some(Kind::Object(more))) => fields.extend(more),
             (Kind::Input(fields), Some(Kind::Input(more))) => fields.extend(more),
             (Kind::Enum(values), Some(Kind::Enum(more))) => values.extend(more),
-            _ => problems.push(self.error(file, ty.pos, format!("this extension of `{name}` is not of the same kind"))),
+            _ => problems.push(self.error(
+                file,
+                ty.pos,
+                format!("this extension of `{name}` is not of the same kind"),
+            )),
         }
     }
 
     /// The positions of duplicate field names within each type.
     pub fn check_duplicate_fields(&self, problems: &mut Diagnostics) {
         for ty in self.types.values() {
-            let Kind::Object(fields) = &ty.kind else { continue };
+            let Kind::Object(fields) = &ty.kind else {
+                continue;
+            };
             let mut seen = std::collections::HashSet::new();
             for field in fields {
                 if !seen.insert(field.node.node.name.node.as_str()) {
                     problems.push(self.error(
                         field.file,
                         field.node.pos,
-                        format!("field `{}.{}` is defined twice", ty.name, field.node.node.name.node),
+                        format!(
+                            "field `{}.{}` is defined twice",
+                            ty.name, field.node.node.name.node
+                        ),
                     ));
                 }
             }
@@ -206,10 +241,16 @@ fn members(file: usize, kind: TypeKind) -> Option<Kind> {
 }
 
 fn locate<T>(file: usize, nodes: Vec<Positioned<T>>) -> Vec<Located<T>> {
-    nodes.into_iter().map(|node| Located { file, node }).collect()
+    nodes
+        .into_iter()
+        .map(|node| Located { file, node })
+        .collect()
 }
 
 fn syntax_error(path: &Path, error: &async_graphql::parser::Error) -> Diagnostic {
-    let pos = error.positions().next().unwrap_or(Pos { line: 0, column: 0 });
+    let pos = error
+        .positions()
+        .next()
+        .unwrap_or(Pos { line: 0, column: 0 });
     Diagnostic::at(path, pos.line, pos.column, format!("syntax error: {error}"))
 }

@@ -45,13 +45,22 @@ impl Sources {
         let mut problems = Diagnostics::default();
         for (name, source) in &config.sources {
             let opened = match &source.kind {
-                SourceKind::Rest(rest) => RestSource::new(name, rest, source.timeout_ms, metrics.clone())
-                    .map(|rest| drop(sources.rest.insert(name.clone(), Arc::new(rest)))),
-                SourceKind::Grpc(grpc) => GrpcSource::new(name, grpc, source.timeout_ms, metrics.clone())
-                    .map(|grpc| drop(sources.grpc.insert(name.clone(), Arc::new(grpc)))),
+                SourceKind::Rest(rest) => {
+                    RestSource::new(name, rest, source.timeout_ms, metrics.clone())
+                        .map(|rest| drop(sources.rest.insert(name.clone(), Arc::new(rest))))
+                }
+                SourceKind::Grpc(grpc) => {
+                    GrpcSource::new(name, grpc, source.timeout_ms, metrics.clone())
+                        .map(|grpc| drop(sources.grpc.insert(name.clone(), Arc::new(grpc))))
+                }
             };
             if let Err(message) = opened {
-                problems.push(Diagnostic::at(&config.path, source.line, 0, format!("source `{name}`: {message}")));
+                problems.push(Diagnostic::at(
+                    &config.path,
+                    source.line,
+                    0,
+                    format!("source `{name}`: {message}"),
+                ));
             }
         }
         problems.into_result(sources)
@@ -59,7 +68,12 @@ impl Sources {
 
     /// Every source name, sorted, for "did you mean" messages.
     pub fn names(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = self.rest.keys().chain(self.grpc.keys()).map(String::as_str).collect();
+        let mut names: Vec<&str> = self
+            .rest
+            .keys()
+            .chain(self.grpc.keys())
+            .map(String::as_str)
+            .collect();
         names.sort_unstable();
         names
     }
@@ -69,7 +83,12 @@ impl Sources {
 /// executable schema. Must run inside a Tokio runtime (gRPC channels are
 /// created, though not connected).
 pub fn compile(config: &Config, metrics: &Arc<Metrics>) -> Result<Schema, Diagnostics> {
-    let files: Vec<_> = config.schema.files.iter().map(|file| file.path.clone()).collect();
+    let files: Vec<_> = config
+        .schema
+        .files
+        .iter()
+        .map(|file| file.path.clone())
+        .collect();
     let document = document::Document::load(&files)?;
     let sources = Sources::open(config, metrics)?;
     build::build(&document, &sources)

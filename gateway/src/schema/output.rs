@@ -87,7 +87,9 @@ impl<'a> Json<'a> for &'a Value {
     }
 
     fn into_items(self) -> Vec<Self> {
-        self.as_array().map(|items| items.iter().collect()).unwrap_or_default()
+        self.as_array()
+            .map(|items| items.iter().collect())
+            .unwrap_or_default()
     }
 
     fn into_object(self) -> FieldValue<'a> {
@@ -114,9 +116,16 @@ impl Json<'static> for Value {
 
 /// Converts `json` (absent or `null` meaning no value) to the GraphQL value
 /// of `shape`; the error says what did not fit.
-pub fn to_field_value<'a, J: Json<'a>>(json: Option<J>, shape: &Shape) -> Result<Option<FieldValue<'a>>, String> {
+pub fn to_field_value<'a, J: Json<'a>>(
+    json: Option<J>,
+    shape: &Shape,
+) -> Result<Option<FieldValue<'a>>, String> {
     let Some(json) = json.filter(|json| !json.json().is_null()) else {
-        return if shape.nullable { Ok(None) } else { Err("a non-null field got no value".to_owned()) };
+        return if shape.nullable {
+            Ok(None)
+        } else {
+            Err("a non-null field got no value".to_owned())
+        };
     };
     let value = match &shape.kind {
         ShapeKind::Object if json.json().is_object() => json.into_object(),
@@ -135,12 +144,17 @@ pub fn to_field_value<'a, J: Json<'a>>(json: Option<J>, shape: &Shape) -> Result
 
 fn to_scalar(json: &Value, kind: &ShapeKind) -> Result<GqlValue, String> {
     let converted = match (kind, json) {
-        (ShapeKind::Int, Value::Number(n)) => n.as_i64().and_then(|n| i32::try_from(n).ok()).map(GqlValue::from),
+        (ShapeKind::Int, Value::Number(n)) => n
+            .as_i64()
+            .and_then(|n| i32::try_from(n).ok())
+            .map(GqlValue::from),
         (ShapeKind::Int, Value::String(s)) => s.parse::<i32>().ok().map(GqlValue::from),
         (ShapeKind::Float, Value::Number(n)) => n.as_f64().map(GqlValue::from),
         (ShapeKind::Float, Value::String(s)) => s.parse::<f64>().ok().map(GqlValue::from),
         (ShapeKind::String | ShapeKind::Id, Value::String(s)) => Some(GqlValue::String(s.clone())),
-        (ShapeKind::String | ShapeKind::Id, Value::Number(n)) => Some(GqlValue::String(n.to_string())),
+        (ShapeKind::String | ShapeKind::Id, Value::Number(n)) => {
+            Some(GqlValue::String(n.to_string()))
+        }
         (ShapeKind::Boolean, Value::Bool(b)) => Some(GqlValue::Boolean(*b)),
         (ShapeKind::Enum(values), Value::String(s)) => match values.resolve(s) {
             Some(name) => Some(GqlValue::Enum(Name::new(name))),
@@ -184,7 +198,10 @@ mod tests {
     use super::*;
 
     fn shape(kind: ShapeKind) -> Shape {
-        Shape { nullable: true, kind }
+        Shape {
+            nullable: true,
+            kind,
+        }
     }
 
     fn scalar(json: &Value, kind: ShapeKind) -> Result<GqlValue, String> {
@@ -195,7 +212,10 @@ mod tests {
     #[test]
     fn ints_accept_numbers_and_numeric_strings_within_32_bits() {
         assert_eq!(scalar(&json!(42), ShapeKind::Int), Ok(GqlValue::from(42)));
-        assert_eq!(scalar(&json!("1299"), ShapeKind::Int), Ok(GqlValue::from(1299)));
+        assert_eq!(
+            scalar(&json!("1299"), ShapeKind::Int),
+            Ok(GqlValue::from(1299))
+        );
         assert_eq!(
             scalar(&json!("9000000000"), ShapeKind::Int),
             Err("expected an Int (a 32-bit integer), got \"9000000000\"".to_owned())
@@ -206,25 +226,42 @@ mod tests {
     #[test]
     fn ids_and_strings_accept_numbers() {
         assert_eq!(scalar(&json!(7), ShapeKind::Id), Ok(GqlValue::from("7")));
-        assert_eq!(scalar(&json!("x"), ShapeKind::String), Ok(GqlValue::from("x")));
+        assert_eq!(
+            scalar(&json!("x"), ShapeKind::String),
+            Ok(GqlValue::from("x"))
+        );
         assert!(scalar(&json!(true), ShapeKind::String).is_err());
     }
 
     #[test]
     fn enums_accept_their_names_and_protobuf_prefixed_names() {
-        let values = Arc::new(EnumValues { names: ["BOOKS".to_owned()].into() });
+        let values = Arc::new(EnumValues {
+            names: ["BOOKS".to_owned()].into(),
+        });
         let kind = || ShapeKind::Enum(values.clone());
-        assert_eq!(scalar(&json!("BOOKS"), kind()), Ok(GqlValue::Enum(Name::new("BOOKS"))));
-        assert_eq!(scalar(&json!("PRODUCT_CATEGORY_BOOKS"), kind()), Ok(GqlValue::Enum(Name::new("BOOKS"))));
+        assert_eq!(
+            scalar(&json!("BOOKS"), kind()),
+            Ok(GqlValue::Enum(Name::new("BOOKS")))
+        );
+        assert_eq!(
+            scalar(&json!("PRODUCT_CATEGORY_BOOKS"), kind()),
+            Ok(GqlValue::Enum(Name::new("BOOKS")))
+        );
         assert!(scalar(&json!("TOYS"), kind()).is_err());
-        assert_eq!(scalar(&json!("CATEGORY_UNSPECIFIED"), kind()), Ok(GqlValue::Null));
+        assert_eq!(
+            scalar(&json!("CATEGORY_UNSPECIFIED"), kind()),
+            Ok(GqlValue::Null)
+        );
     }
 
     #[test]
     fn null_is_refused_only_where_the_type_is_non_null() {
         let nullable = shape(ShapeKind::Int);
         assert!(to_field_value::<&Value>(None, &nullable).unwrap().is_none());
-        let required = Shape { nullable: false, kind: ShapeKind::Int };
+        let required = Shape {
+            nullable: false,
+            kind: ShapeKind::Int,
+        };
         assert!(to_field_value(Some(&json!(null)), &required).is_err());
     }
 

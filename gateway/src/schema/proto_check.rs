@@ -45,15 +45,16 @@ pub fn check_request(
         ValueTemplate::Var(var) if var.root == Root::Args && var.path.is_empty() => {
             for argument in arguments {
                 let name = argument.node.name.node.as_str();
-                find_field(input, name)
-                    .ok_or_else(|| no_field(input, name, "argument"))?;
+                find_field(input, name).ok_or_else(|| no_field(input, name, "argument"))?;
             }
             Ok(())
         }
         ValueTemplate::Object(entries) => {
             for (key, value) in entries {
                 let field = find_field(input, key).ok_or_else(|| no_field(input, key, "key"))?;
-                if let (ValueTemplate::Object(_), ProtoKind::Message(nested)) = (value, field.kind()) {
+                if let (ValueTemplate::Object(_), ProtoKind::Message(nested)) =
+                    (value, field.kind())
+                {
                     check_request(value, &nested, arguments)?;
                 }
             }
@@ -64,7 +65,10 @@ pub fn check_request(
 }
 
 fn no_field(message: &MessageDescriptor, name: &str, what: &str) -> String {
-    let known: Vec<String> = message.fields().map(|field| field.json_name().to_owned()).collect();
+    let known: Vec<String> = message
+        .fields()
+        .map(|field| field.json_name().to_owned())
+        .collect();
     format!(
         "{what} `{name}` is not a field of request message `{}` (fields: {})",
         message.full_name(),
@@ -73,7 +77,9 @@ fn no_field(message: &MessageDescriptor, name: &str, what: &str) -> String {
 }
 
 fn find_field(message: &MessageDescriptor, name: &str) -> Option<FieldDescriptor> {
-    message.get_field_by_json_name(name).or_else(|| message.get_field_by_name(name))
+    message
+        .get_field_by_json_name(name)
+        .or_else(|| message.get_field_by_name(name))
 }
 
 /// A protobuf value as the response mapping sees it.
@@ -86,7 +92,11 @@ struct ProtoValue {
 
 impl ProtoValue {
     fn of(field: &FieldDescriptor) -> Self {
-        Self { kind: field.kind(), list: field.is_list(), map: field.is_map() }
+        Self {
+            kind: field.kind(),
+            list: field.is_list(),
+            map: field.is_map(),
+        }
     }
 
     fn describe(&self) -> String {
@@ -154,26 +164,47 @@ pub fn check_response(
     output: &MessageDescriptor,
     path: &[String],
 ) -> Vec<Diagnostic> {
-    let mut checker = Checker { builder, visited: HashSet::new(), problems: Vec::new() };
-    let mut value = ProtoValue { kind: ProtoKind::Message(output.clone()), list: false, map: false };
+    let mut checker = Checker {
+        builder,
+        visited: HashSet::new(),
+        problems: Vec::new(),
+    };
+    let mut value = ProtoValue {
+        kind: ProtoKind::Message(output.clone()),
+        list: false,
+        map: false,
+    };
     for key in path {
         let ProtoKind::Message(message) = &value.kind else {
-            return vec![site_error(builder, site, pos, format!("`response: {}` goes past a scalar", path.join(".")))];
+            return vec![site_error(
+                builder,
+                site,
+                pos,
+                format!("`response: {}` goes past a scalar", path.join(".")),
+            )];
         };
         let Some(field) = find_field(message, key).filter(|_| !value.list) else {
-            let message = format!("`response: {}`: `{key}` is not a field of `{}`", path.join("."), message.full_name());
+            let message = format!(
+                "`response: {}`: `{key}` is not a field of `{}`",
+                path.join("."),
+                message.full_name()
+            );
             return vec![site_error(builder, site, pos, message)];
         };
         value = ProtoValue::of(&field);
     }
     if let Err(message) = checker.check(&site.field.node.node.ty.node, &value) {
-        checker.problems.push(site_error(builder, site, pos, message));
+        checker
+            .problems
+            .push(site_error(builder, site, pos, message));
     }
     checker.problems
 }
 
 fn site_error(builder: &Builder<'_>, site: Site<'_>, pos: Pos, message: String) -> Diagnostic {
-    builder.doc.error(site.field.file, pos, format!("{}: {message}", site.name()))
+    builder
+        .doc
+        .error(site.field.file, pos, format!("{}: {message}", site.name()))
 }
 
 struct Checker<'b, 'd> {
@@ -189,12 +220,15 @@ impl Checker<'_, '_> {
         let cannot_hold = || format!("type `{ty}` cannot hold protobuf `{}`", value.describe());
         match (&ty.base, value.list && !value.map) {
             (BaseType::List(item), true) => {
-                let item_value = ProtoValue { list: false, ..value.clone() };
+                let item_value = ProtoValue {
+                    list: false,
+                    ..value.clone()
+                };
                 self.check(item, &item_value).map_err(|_| cannot_hold())
             }
-            (BaseType::Named(name), false) => self.check_named(name, value).map_err(|reason| {
-                reason.unwrap_or_else(cannot_hold)
-            }),
+            (BaseType::Named(name), false) => self
+                .check_named(name, value)
+                .map_err(|reason| reason.unwrap_or_else(cannot_hold)),
             _ => Err(cannot_hold()),
         }
     }
@@ -203,27 +237,44 @@ impl Checker<'_, '_> {
     /// precise one.
     fn check_named(&mut self, name: &str, value: &ProtoValue) -> Result<(), Option<String>> {
         let defined = self.builder.doc.types.get(name);
-        if let Some(TypeDef { kind: Kind::Scalar, .. }) = defined {
+        if let Some(TypeDef {
+            kind: Kind::Scalar, ..
+        }) = defined
+        {
             return Ok(());
         }
         if value.map {
             return Err(None);
         }
         let class = classify(&value.kind);
-        let fits = match (name, &class) {
+        let fits = matches!(
+            (name, &class),
             ("Int", Class::Int32 | Class::Int64)
-            | ("Float", Class::Int32 | Class::Int64 | Class::Float)
-            | ("String", Class::Text | Class::Int32 | Class::Int64 | Class::Float | Class::Enum(_))
-            | ("ID", Class::Text | Class::Int32 | Class::Int64)
-            | ("Boolean", Class::Bool) => true,
-            _ => false,
-        };
+                | ("Float", Class::Int32 | Class::Int64 | Class::Float)
+                | (
+                    "String",
+                    Class::Text | Class::Int32 | Class::Int64 | Class::Float | Class::Enum(_)
+                )
+                | ("ID", Class::Text | Class::Int32 | Class::Int64)
+                | ("Boolean", Class::Bool)
+        );
         if fits {
             return Ok(());
         }
         match (defined, class) {
-            (Some(ty @ TypeDef { kind: Kind::Enum(values), .. }), Class::Enum(proto)) => {
-                let names = values.iter().map(|value| value.node.value.node.to_string()).collect();
+            (
+                Some(
+                    ty @ TypeDef {
+                        kind: Kind::Enum(values),
+                        ..
+                    },
+                ),
+                Class::Enum(proto),
+            ) => {
+                let names = values
+                    .iter()
+                    .map(|value| value.node.value.node.to_string())
+                    .collect();
                 let values = EnumValues { names };
                 let unmatched: Vec<String> = proto
                     .values()
@@ -233,10 +284,22 @@ impl Checker<'_, '_> {
                 if unmatched.is_empty() {
                     Ok(())
                 } else {
-                    Err(Some(format!("enum `{}` has no value for protobuf {}", ty.name, unmatched.join(", "))))
+                    Err(Some(format!(
+                        "enum `{}` has no value for protobuf {}",
+                        ty.name,
+                        unmatched.join(", ")
+                    )))
                 }
             }
-            (Some(ty @ TypeDef { kind: Kind::Object(_), .. }), Class::Message(message)) => {
+            (
+                Some(
+                    ty @ TypeDef {
+                        kind: Kind::Object(_),
+                        ..
+                    },
+                ),
+                Class::Message(message),
+            ) => {
                 self.check_object(ty, &message);
                 Ok(())
             }
@@ -245,17 +308,26 @@ impl Checker<'_, '_> {
     }
 
     fn check_object(&mut self, ty: &TypeDef, message: &MessageDescriptor) {
-        if !self.visited.insert((ty.name.clone(), message.full_name().to_owned())) {
+        if !self
+            .visited
+            .insert((ty.name.clone(), message.full_name().to_owned()))
+        {
             return;
         }
-        let Kind::Object(fields) = &ty.kind else { return };
+        let Kind::Object(fields) = &ty.kind else {
+            return;
+        };
         for field in fields {
             let name = field.node.node.name.node.as_str();
-            let Some(path) = self.builder.projection(&ty.name, name) else { continue };
-            let result = walk(message, &path).and_then(|value| self.check(&field.node.node.ty.node, &value));
+            let Some(path) = self.builder.projection(&ty.name, name) else {
+                continue;
+            };
+            let result =
+                walk(message, &path).and_then(|value| self.check(&field.node.node.ty.node, &value));
             if let Err(problem) = result {
                 let message = format!("`{}.{name}`: {problem}", ty.name);
-                self.problems.push(self.builder.doc.error(field.file, field.node.pos, message));
+                self.problems
+                    .push(self.builder.doc.error(field.file, field.node.pos, message));
             }
         }
     }

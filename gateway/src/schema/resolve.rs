@@ -38,7 +38,10 @@ pub fn fetch_field(name: &str, ty: TypeRef, plan: Arc<FetchPlan>) -> Field {
         FieldFuture::new(async move {
             let args = GqlValue::Object(ctx.args.as_index_map().clone()).into_json()?;
             let parent = ctx.parent_value.downcast_ref::<Value>();
-            let vars = Vars { args: &args, this: parent };
+            let vars = Vars {
+                args: &args,
+                this: parent,
+            };
             match plan.connector.fetch(vars).await {
                 Ok(response) => {
                     let value = select(response, &plan.response);
@@ -54,23 +57,31 @@ pub fn fetch_field(name: &str, ty: TypeRef, plan: Arc<FetchPlan>) -> Field {
 /// A field read from the parent object's JSON at `path`.
 pub fn project_field(name: &str, ty: TypeRef, path: Vec<String>, shape: Shape) -> Field {
     Field::new(name, ty, move |ctx: ResolverContext<'_>| {
-        let json = ctx.parent_value.downcast_ref::<Value>().and_then(|parent| lookup(parent, &path));
+        let json = ctx
+            .parent_value
+            .downcast_ref::<Value>()
+            .and_then(|parent| lookup(parent, &path));
         match to_field_value(json, &shape) {
             Ok(value) => FieldFuture::Value(value),
-            Err(reason) => FieldFuture::new(async move { Err::<Option<GqlValue>, _>(bad_response(reason)) }),
+            Err(reason) => {
+                FieldFuture::new(async move { Err::<Option<GqlValue>, _>(bad_response(reason)) })
+            }
         }
     })
 }
 
 /// The part of a response at `path` (the whole response for an empty path).
 fn select(response: Value, path: &[String]) -> Option<Value> {
-    path.iter()
-        .try_fold(response, |mut current, key| current.get_mut(key).map(Value::take))
+    path.iter().try_fold(response, |mut current, key| {
+        current.get_mut(key).map(Value::take)
+    })
 }
 
 fn bad_response(reason: String) -> async_graphql::Error {
-    async_graphql::Error::new(format!("the backend's answer does not fit the schema: {reason}"))
-        .extend_with(|_, extensions| extensions.set("code", BAD_RESPONSE))
+    async_graphql::Error::new(format!(
+        "the backend's answer does not fit the schema: {reason}"
+    ))
+    .extend_with(|_, extensions| extensions.set("code", BAD_RESPONSE))
 }
 
 /// A backend failure as a client-safe GraphQL error.
@@ -94,7 +105,10 @@ mod tests {
     #[test]
     fn select_takes_the_value_at_a_path() {
         let response = json!({"data": {"user": {"id": 1}}});
-        assert_eq!(select(response.clone(), &["data".into(), "user".into()]), Some(json!({"id": 1})));
+        assert_eq!(
+            select(response.clone(), &["data".into(), "user".into()]),
+            Some(json!({"id": 1}))
+        );
         assert_eq!(select(response.clone(), &[]), Some(response.clone()));
         assert_eq!(select(response, &["nope".into()]), None);
     }

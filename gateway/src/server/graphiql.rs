@@ -4,5 +4,11 @@ use axum::response::{Html, IntoResponse, Response};
 
 /// The GraphiQL page, pointed at `/graphql`.
 pub fn page() -> Response {
-    Html(async_graphql::http::GraphiQLSource::build().endpoint("/graphql").title("weft").finish()).into_response()
+    Html(
+        async_graphql::http::GraphiQLSource::build()
+            .endpoint("/graphql")
+            .title("weft")
+            .finish(),
+    )
+    .into_response()
 }

@@ -17,8 +17,14 @@ use super::{graphiql, respond};
 use crate::Gateway;
 
 /// `POST /graphql`.
-pub async fn post(State(gateway): State<Arc<Gateway>>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(media) = negotiate(&headers) else { return respond::not_acceptable() };
+pub async fn post(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(media) = negotiate(&headers) else {
+        return respond::not_acceptable();
+    };
     match request::from_post(&headers, &body) {
         Ok(request) => execute(&gateway, media, request).await,
         Err(error) => respond::refused(media, &error),
@@ -41,7 +47,9 @@ pub async fn get(
     if params.is_empty() && gateway.graphiql && wants_html(&headers) {
         return graphiql::page();
     }
-    let Some(media) = negotiate(&headers) else { return respond::not_acceptable() };
+    let Some(media) = negotiate(&headers) else {
+        return respond::not_acceptable();
+    };
     match request::from_get(params) {
         Ok(request) => execute(&gateway, media, request).await,
         Err(error) => respond::refused(media, &error),
@@ -51,19 +59,32 @@ pub async fn get(
 async fn execute(gateway: &Gateway, media: MediaType, request: async_graphql::Request) -> Response {
     let started = Instant::now();
     let mut response = gateway.schema.execute(request).await;
-    let never_executed = response.data == Value::Null && response.errors.iter().all(|error| error.path.is_empty());
+    let never_executed =
+        response.data == Value::Null && response.errors.iter().all(|error| error.path.is_empty());
     add_missing_codes(&mut response, never_executed);
-    gateway.metrics.record_graphql_request(response.errors.is_empty(), started.elapsed());
-    respond::graphql(media, &response, never_executed && !response.errors.is_empty())
+    gateway
+        .metrics
+        .record_graphql_request(response.errors.is_empty(), started.elapsed());
+    respond::graphql(
+        media,
+        &response,
+        never_executed && !response.errors.is_empty(),
+    )
 }
 
 /// Gives every error an `extensions.code`: validation errors (the request
 /// never ran) get `GRAPHQL_VALIDATION_FAILED`, anything else without one
 /// `INTERNAL_ERROR`.
 fn add_missing_codes(response: &mut async_graphql::Response, never_executed: bool) {
-    let fallback = if never_executed { "GRAPHQL_VALIDATION_FAILED" } else { "INTERNAL_ERROR" };
+    let fallback = if never_executed {
+        "GRAPHQL_VALIDATION_FAILED"
+    } else {
+        "INTERNAL_ERROR"
+    };
     for error in &mut response.errors {
-        let extensions = error.extensions.get_or_insert_with(ErrorExtensionValues::default);
+        let extensions = error
+            .extensions
+            .get_or_insert_with(ErrorExtensionValues::default);
         if extensions.get("code").is_none() {
             extensions.set("code", fallback);
         }

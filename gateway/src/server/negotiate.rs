@@ -51,7 +51,12 @@ pub fn wants_html(headers: &HeaderMap) -> bool {
     headers
         .get(ACCEPT)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|accept| accept.split(',').filter_map(parse_range).any(|(range, _)| range == "text/html"))
+        .is_some_and(|accept| {
+            accept
+                .split(',')
+                .filter_map(parse_range)
+                .any(|(range, _)| range == "text/html")
+        })
 }
 
 fn parse_range(item: &str) -> Option<(String, f32)> {
@@ -80,8 +85,14 @@ mod tests {
     fn the_preferred_acceptable_type_wins() {
         assert_eq!(negotiate(&HeaderMap::new()), Some(MediaType::Json));
         assert_eq!(accept("*/*"), Some(MediaType::Json));
-        assert_eq!(accept("application/graphql-response+json, application/json;q=0.9"), Some(MediaType::GraphqlResponse));
-        assert_eq!(accept("application/graphql-response+json;q=0.5, application/json"), Some(MediaType::Json));
+        assert_eq!(
+            accept("application/graphql-response+json, application/json;q=0.9"),
+            Some(MediaType::GraphqlResponse)
+        );
+        assert_eq!(
+            accept("application/graphql-response+json;q=0.5, application/json"),
+            Some(MediaType::Json)
+        );
         assert_eq!(accept("text/plain"), None);
         assert_eq!(accept("application/json;q=0"), None);
     }

@@ -13,9 +13,18 @@ use crate::Gateway;
 /// has begun, so load balancers stop sending traffic.
 pub async fn health(State(gateway): State<Arc<Gateway>>) -> Response {
     if gateway.is_ready() {
-        (StatusCode::OK, [(CONTENT_TYPE, "application/json")], r#"{"status":"ok"}"#).into_response()
+        (
+            StatusCode::OK,
+            [(CONTENT_TYPE, "application/json")],
+            r#"{"status":"ok"}"#,
+        )
+            .into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, [(CONTENT_TYPE, "application/json")], r#"{"status":"shutting down"}"#)
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(CONTENT_TYPE, "application/json")],
+            r#"{"status":"shutting down"}"#,
+        )
             .into_response()
     }
 }
@@ -23,7 +32,10 @@ pub async fn health(State(gateway): State<Arc<Gateway>>) -> Response {
 /// `GET /metrics`: Prometheus text (OpenMetrics).
 pub async fn metrics(State(gateway): State<Arc<Gateway>>) -> Response {
     (
-        [(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         gateway.metrics.render(),
     )
         .into_response()

@@ -47,17 +47,19 @@ impl GetParams {
 
 /// A `GET` request as a GraphQL query.
 pub fn from_get(params: GetParams) -> Result<Request, RequestError> {
-    let query = params
-        .query
-        .ok_or_else(|| RequestError::Malformed("GET /graphql needs a `query` parameter".to_owned()))?;
+    let query = params.query.ok_or_else(|| {
+        RequestError::Malformed("GET /graphql needs a `query` parameter".to_owned())
+    })?;
     let mut request = Request::new(query);
     if let Some(variables) = params.variables.filter(|v| !v.is_empty()) {
-        request.variables = serde_json::from_str(&variables)
-            .map_err(|error| RequestError::Malformed(format!("`variables` is not a JSON object: {error}")))?;
+        request.variables = serde_json::from_str(&variables).map_err(|error| {
+            RequestError::Malformed(format!("`variables` is not a JSON object: {error}"))
+        })?;
     }
     if let Some(extensions) = params.extensions.filter(|e| !e.is_empty()) {
-        request.extensions = serde_json::from_str(&extensions)
-            .map_err(|error| RequestError::Malformed(format!("`extensions` is not a JSON object: {error}")))?;
+        request.extensions = serde_json::from_str(&extensions).map_err(|error| {
+            RequestError::Malformed(format!("`extensions` is not a JSON object: {error}"))
+        })?;
     }
     request.operation_name = params.operation_name.filter(|name| !name.is_empty());
     parse(request, true)
@@ -71,15 +73,19 @@ pub fn from_post(headers: &HeaderMap, body: &[u8]) -> Result<Request, RequestErr
         .and_then(|value| value.split(';').next())
         .is_some_and(|media| {
             let media = media.trim();
-            media.eq_ignore_ascii_case("application/json") || media.eq_ignore_ascii_case("application/graphql-response+json")
+            media.eq_ignore_ascii_case("application/json")
+                || media.eq_ignore_ascii_case("application/graphql-response+json")
         });
     if !is_json {
         return Err(RequestError::UnsupportedMediaType);
     }
-    let request: Request = serde_json::from_slice(body)
-        .map_err(|error| RequestError::Malformed(format!("the body is not a GraphQL request: {error}")))?;
+    let request: Request = serde_json::from_slice(body).map_err(|error| {
+        RequestError::Malformed(format!("the body is not a GraphQL request: {error}"))
+    })?;
     if request.query.is_empty() {
-        return Err(RequestError::Malformed("the request has no `query`".to_owned()));
+        return Err(RequestError::Malformed(
+            "the request has no `query`".to_owned(),
+        ));
     }
     parse(request, false)
 }
@@ -98,7 +104,9 @@ fn parse(mut request: Request, queries_only: bool) -> Result<Request, RequestErr
         };
         match ty {
             Some(OperationType::Mutation) => return Err(RequestError::NotAQuery("mutation")),
-            Some(OperationType::Subscription) => return Err(RequestError::NotAQuery("subscription")),
+            Some(OperationType::Subscription) => {
+                return Err(RequestError::NotAQuery("subscription"));
+            }
             _ => {}
         }
     }

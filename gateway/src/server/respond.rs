@@ -16,14 +16,25 @@ use super::negotiate::MediaType;
 use super::request::RequestError;
 
 /// Writes an executed (or validation-failed) GraphQL response.
-pub fn graphql(media: MediaType, response: &async_graphql::Response, never_executed: bool) -> Response {
+pub fn graphql(
+    media: MediaType,
+    response: &async_graphql::Response,
+    never_executed: bool,
+) -> Response {
     let status = if never_executed && media == MediaType::GraphqlResponse {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
-    let body = serde_json::to_vec(response).unwrap_or_else(|_| b"{\"errors\":[{\"message\":\"cannot encode the response\"}]}".to_vec());
-    (status, [(CONTENT_TYPE, HeaderValue::from_static(media.content_type()))], body).into_response()
+    let body = serde_json::to_vec(response).unwrap_or_else(|_| {
+        b"{\"errors\":[{\"message\":\"cannot encode the response\"}]}".to_vec()
+    });
+    (
+        status,
+        [(CONTENT_TYPE, HeaderValue::from_static(media.content_type()))],
+        body,
+    )
+        .into_response()
 }
 
 /// Answers a request that could not be run.
@@ -32,19 +43,28 @@ pub fn refused(media: MediaType, error: &RequestError) -> Response {
         RequestError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "BAD_REQUEST"),
         RequestError::Malformed(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
         RequestError::NotAQuery(_) => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
-        RequestError::Syntax(_) if media == MediaType::Json => (StatusCode::OK, "GRAPHQL_PARSE_FAILED"),
+        RequestError::Syntax(_) if media == MediaType::Json => {
+            (StatusCode::OK, "GRAPHQL_PARSE_FAILED")
+        }
         RequestError::Syntax(_) => (StatusCode::BAD_REQUEST, "GRAPHQL_PARSE_FAILED"),
     };
     let mut error_json = json!({"message": error.to_string(), "extensions": {"code": code}});
-    if let RequestError::Syntax(server_error) = error {
-        if !server_error.locations.is_empty() {
-            error_json["locations"] = json!(server_error.locations);
-        }
+    if let RequestError::Syntax(server_error) = error
+        && !server_error.locations.is_empty()
+    {
+        error_json["locations"] = json!(server_error.locations);
     }
     let body = json!({"errors": [error_json]}).to_string();
-    let mut response = (status, [(CONTENT_TYPE, HeaderValue::from_static(media.content_type()))], body).into_response();
+    let mut response = (
+        status,
+        [(CONTENT_TYPE, HeaderValue::from_static(media.content_type()))],
+        body,
+    )
+        .into_response();
     if status == StatusCode::METHOD_NOT_ALLOWED {
-        response.headers_mut().insert(ALLOW, HeaderValue::from_static("POST"));
+        response
+            .headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("POST"));
     }
     response
 }
@@ -55,5 +75,10 @@ pub fn not_acceptable() -> Response {
         "message": "Accept must allow application/graphql-response+json or application/json",
         "extensions": {"code": "NOT_ACCEPTABLE"}
     }]});
-    (StatusCode::NOT_ACCEPTABLE, [(CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    (
+        StatusCode::NOT_ACCEPTABLE,
+        [(CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }

@@ -17,7 +17,9 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use http::uri::PathAndQuery;
 use prost::Message;
-use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, MethodDescriptor, SerializeOptions};
+use prost_reflect::{
+    DescriptorPool, DynamicMessage, MessageDescriptor, MethodDescriptor, SerializeOptions,
+};
 use serde_json::Value;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::{Channel, Endpoint};
@@ -99,23 +101,37 @@ impl GrpcSource {
     }
 
     /// Calls a unary method with a JSON request; returns the JSON response.
-    pub async fn unary(&self, method: &MethodDescriptor, request: Value) -> Result<Value, SourceError> {
+    pub async fn unary(
+        &self,
+        method: &MethodDescriptor,
+        request: Value,
+    ) -> Result<Value, SourceError> {
         measured(&self.metrics, &self.name, self.exchange(method, request)).await
     }
 
-    async fn exchange(&self, method: &MethodDescriptor, request: Value) -> Result<Value, SourceError> {
+    async fn exchange(
+        &self,
+        method: &MethodDescriptor,
+        request: Value,
+    ) -> Result<Value, SourceError> {
         let message = DynamicMessage::deserialize(method.input(), request).map_err(|error| {
             SourceError::BadRequest {
                 source_name: self.name.clone(),
-                reason: format!("the request does not fit {}: {error}", method.input().full_name()),
+                reason: format!(
+                    "the request does not fit {}: {error}",
+                    method.input().full_name()
+                ),
             }
         })?;
         let mut grpc = tonic::client::Grpc::new(self.channel.clone());
         let call = async {
-            grpc.ready().await.map_err(|error| Status::unavailable(error.to_string()))?;
+            grpc.ready()
+                .await
+                .map_err(|error| Status::unavailable(error.to_string()))?;
             let mut request = tonic::Request::new(message);
             request.set_timeout(self.timeout);
-            grpc.unary(request, method_path(method), DynamicCodec(method.output())).await
+            grpc.unary(request, method_path(method), DynamicCodec(method.output()))
+                .await
         };
         let response = match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(response)) => response.into_inner(),
@@ -217,7 +233,8 @@ impl Encoder for DynamicEncoder {
     type Error = Status;
 
     fn encode(&mut self, item: Self::Item, dst: &mut EncodeBuf<'_>) -> Result<(), Self::Error> {
-        item.encode(dst).map_err(|error| Status::internal(error.to_string()))
+        item.encode(dst)
+            .map_err(|error| Status::internal(error.to_string()))
     }
 }
 
@@ -245,6 +262,11 @@ pub struct GrpcCall {
 
 impl Connector for GrpcCall {
     fn fetch<'a>(&'a self, vars: Vars<'a>) -> BoxFuture<'a, Result<Value, SourceError>> {
-        async move { self.source.unary(&self.method, self.request.render(&vars)).await }.boxed()
+        async move {
+            self.source
+                .unary(&self.method, self.request.render(&vars))
+                .await
+        }
+        .boxed()
     }
 }

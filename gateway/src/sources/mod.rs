@@ -38,7 +38,11 @@ where
     let outcome = result.as_ref().map_or_else(SourceError::outcome, |_| "ok");
     metrics.record_source_call(source, outcome, started.elapsed());
     if let Err(error) = &result {
-        tracing::debug!(source, code = error.code(), "backend call failed: {error:?}");
+        tracing::debug!(
+            source,
+            code = error.code(),
+            "backend call failed: {error:?}"
+        );
     }
     result
 }

@@ -42,7 +42,9 @@ impl RestSource {
     ) -> Result<Self, String> {
         let mut headers = HeaderMap::new();
         for (key, value) in &config.headers {
-            let key: HeaderName = key.parse().map_err(|_| format!("`{key}` is not a valid header name"))?;
+            let key: HeaderName = key
+                .parse()
+                .map_err(|_| format!("`{key}` is not a valid header name"))?;
             let value: HeaderValue = value
                 .parse()
                 .map_err(|_| format!("the value of header `{key}` is not a valid header value"))?;
@@ -67,7 +69,12 @@ impl RestSource {
         headers: HeaderMap,
         body: Option<&Value>,
     ) -> Result<Value, SourceError> {
-        measured(&self.metrics, &self.name, self.exchange(method, target, headers, body)).await
+        measured(
+            &self.metrics,
+            &self.name,
+            self.exchange(method, target, headers, body),
+        )
+        .await
     }
 
     async fn exchange(
@@ -90,7 +97,10 @@ impl RestSource {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.map_err(|error| self.transport_error(&error))?;
+        let response = request
+            .send()
+            .await
+            .map_err(|error| self.transport_error(&error))?;
         let status = response.status();
         if !status.is_success() {
             return Err(SourceError::HttpStatus {
@@ -98,7 +108,10 @@ impl RestSource {
                 status: status.as_u16(),
             });
         }
-        let bytes = response.bytes().await.map_err(|error| self.transport_error(&error))?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|error| self.transport_error(&error))?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Value::Null);
         }
@@ -161,10 +174,17 @@ impl RestCall {
 impl Connector for RestCall {
     fn fetch<'a>(&'a self, vars: Vars<'a>) -> BoxFuture<'a, Result<Value, SourceError>> {
         async move {
-            let target = self.target.render(&vars).map_err(|reason| self.source.bad_request(reason))?;
-            let headers = self.render_headers(&vars).map_err(|reason| self.source.bad_request(reason))?;
+            let target = self
+                .target
+                .render(&vars)
+                .map_err(|reason| self.source.bad_request(reason))?;
+            let headers = self
+                .render_headers(&vars)
+                .map_err(|reason| self.source.bad_request(reason))?;
             let body = self.body.as_ref().map(|body| body.render(&vars));
-            self.source.send(self.method.clone(), &target, headers, body.as_ref()).await
+            self.source
+                .send(self.method.clone(), &target, headers, body.as_ref())
+                .await
         }
         .boxed()
     }

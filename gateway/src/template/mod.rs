@@ -114,6 +114,7 @@ pub(crate) mod tests {
     use super::*;
 
     /// A resolver that accepts every variable unchanged.
+    #[allow(clippy::unnecessary_wraps)]
     pub(crate) fn accept_all(_: Root, path: &[String]) -> Result<Vec<String>, String> {
         Ok(path.to_vec())
     }

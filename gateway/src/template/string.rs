@@ -10,7 +10,11 @@ use super::{Resolve, Var, Vars, parse_var};
 
 /// Everything but RFC 3986 unreserved characters is encoded, so a value can
 /// never add a `/`, `?`, `#` or `&` of its own.
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
@@ -45,7 +49,11 @@ impl StringTemplate {
             }
             let (var, len) = parse_var(expr, resolve)?;
             if len != expr.len() {
-                return Err(format!("unexpected `{}` after `{}`", &expr[len..], &expr[..len]));
+                return Err(format!(
+                    "unexpected `{}` after `{}`",
+                    &expr[len..],
+                    &expr[..len]
+                ));
             }
             parts.push(Part::Var(var));
             rest = &inner[close + 1..];
@@ -186,13 +194,22 @@ mod tests {
     #[test]
     fn path_values_are_encoded_as_one_segment() {
         let args = json!({"id": "a/b?c#d e"});
-        assert_eq!(render("/users/{$args.id}", &args).unwrap(), "/users/a%2Fb%3Fc%23d%20e");
+        assert_eq!(
+            render("/users/{$args.id}", &args).unwrap(),
+            "/users/a%2Fb%3Fc%23d%20e"
+        );
     }
 
     #[test]
     fn dot_segments_cannot_climb_out_of_the_path() {
-        assert_eq!(render("/users/{$args.id}", &json!({"id": ".."})).unwrap(), "/users/%2E%2E");
-        assert_eq!(render("/users/{$args.id}", &json!({"id": "."})).unwrap(), "/users/%2E");
+        assert_eq!(
+            render("/users/{$args.id}", &json!({"id": ".."})).unwrap(),
+            "/users/%2E%2E"
+        );
+        assert_eq!(
+            render("/users/{$args.id}", &json!({"id": "."})).unwrap(),
+            "/users/%2E"
+        );
     }
 
     #[test]
@@ -214,22 +231,40 @@ mod tests {
     fn this_reads_from_the_parent() {
         let template = UrlTemplate::parse("/orders?userId={$this.id}", &accept_all).unwrap();
         let parent = json!({"id": 7});
-        let vars = Vars { args: &Value::Null, this: Some(&parent) };
+        let vars = Vars {
+            args: &Value::Null,
+            this: Some(&parent),
+        };
         assert_eq!(template.render(&vars).unwrap(), "/orders?userId=7");
     }
 
     #[test]
     fn malformed_templates_are_rejected() {
-        assert!(UrlTemplate::parse("users", &accept_all).unwrap_err().contains("must start with `/`"));
-        assert!(UrlTemplate::parse("/u/{$args.id", &accept_all).unwrap_err().contains("unclosed"));
-        assert!(UrlTemplate::parse("/u/{id}", &accept_all).unwrap_err().contains("must hold a variable"));
+        assert!(
+            UrlTemplate::parse("users", &accept_all)
+                .unwrap_err()
+                .contains("must start with `/`")
+        );
+        assert!(
+            UrlTemplate::parse("/u/{$args.id", &accept_all)
+                .unwrap_err()
+                .contains("unclosed")
+        );
+        assert!(
+            UrlTemplate::parse("/u/{id}", &accept_all)
+                .unwrap_err()
+                .contains("must hold a variable")
+        );
     }
 
     #[test]
     fn header_values_render_unencoded() {
         let template = StringTemplate::parse("Bearer {$args.token}", &accept_all).unwrap();
         let args = json!({"token": "a b/c"});
-        let vars = Vars { args: &args, this: None };
+        let vars = Vars {
+            args: &args,
+            this: None,
+        };
         assert_eq!(template.render_raw(&vars).unwrap(), "Bearer a b/c");
     }
 }

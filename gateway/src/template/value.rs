@@ -25,7 +25,11 @@ pub enum ValueTemplate {
 impl ValueTemplate {
     /// Parses a whole template; trailing text is an error.
     pub fn parse(text: &str, resolve: &Resolve<'_>) -> Result<Self, String> {
-        let mut parser = Parser { text, pos: 0, resolve };
+        let mut parser = Parser {
+            text,
+            pos: 0,
+            resolve,
+        };
         let value = parser.value()?;
         parser.skip_blank();
         if parser.pos < text.len() {
@@ -150,7 +154,7 @@ impl Parser<'_, '_> {
     }
 
     /// A JSON string, number, `true`, `false` or `null`, read with
-    /// serde_json so escapes and number forms follow JSON exactly.
+    /// `serde_json` so escapes and number forms follow JSON exactly.
     fn literal(&mut self) -> Result<ValueTemplate, String> {
         let mut stream = serde_json::Deserializer::from_str(self.rest()).into_iter::<Value>();
         match stream.next() {
@@ -172,7 +176,9 @@ mod tests {
 
     fn render(template: &str, args: &Value) -> Value {
         let vars = Vars { args, this: None };
-        ValueTemplate::parse(template, &accept_all).unwrap().render(&vars)
+        ValueTemplate::parse(template, &accept_all)
+            .unwrap()
+            .render(&vars)
     }
 
     #[test]
