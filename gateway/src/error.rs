@@ -14,7 +14,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// A failure while calling a backend on behalf of a request.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum SourceError {
     /// The backend could not be reached (refused, reset, DNS).
     #[error("source `{source_name}` is unavailable")]

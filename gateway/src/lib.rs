@@ -46,6 +46,25 @@ impl Gateway {
         })
     }
 
+    /// Executes one GraphQL request with its own call layer (deduplication
+    /// and batching). With `record_calls`, the response carries the backend
+    /// calls made in `extensions.weft.calls`.
+    pub async fn execute(
+        &self,
+        request: async_graphql::Request,
+        record_calls: bool,
+    ) -> async_graphql::Response {
+        let scope = Arc::new(sources::batching::RequestScope::new(record_calls));
+        let mut response = self.schema.execute(request.data(scope.clone())).await;
+        if let Some(calls) = scope.records() {
+            let weft = serde_json::json!({ "callCount": calls.len(), "calls": calls });
+            if let Ok(value) = async_graphql::Value::from_json(weft) {
+                response.extensions.insert("weft".to_owned(), value);
+            }
+        }
+        response
+    }
+
     /// The public schema clients see, as SDL (weft's directives removed).
     pub fn sdl(&self) -> String {
         self.schema.sdl()

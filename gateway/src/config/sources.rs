@@ -5,6 +5,8 @@
 //! kind = "rest"
 //! url = "http://users.internal:8080"
 //! timeout_ms = 2000                       # optional, default 5000
+//! max_batch_size = 100                    # optional: keys per batched call; 1 = no batching
+//! max_concurrency = 64                    # optional: calls in flight at once
 //! headers = { "x-api-key" = "secret" }    # optional, sent on every call
 //!
 //! [sources.catalog]
@@ -24,12 +26,22 @@ use crate::error::Diagnostics;
 
 /// The timeout of a backend call when the source sets none.
 pub const DEFAULT_TIMEOUT_MS: u64 = 5_000;
+/// How many keys one batched call carries at most, unless set.
+pub const DEFAULT_MAX_BATCH_SIZE: usize = 100;
+/// How many calls to one source may be in flight at once, unless set.
+pub const DEFAULT_MAX_CONCURRENCY: usize = 64;
 
 /// One validated source.
 #[derive(Debug, Clone)]
 pub struct SourceConfig {
     /// How long one call may take before it fails with `SOURCE_TIMEOUT`.
     pub timeout_ms: u64,
+    /// How many keys one batched call carries at most; `1` turns batching
+    /// off (one call per key).
+    pub max_batch_size: usize,
+    /// How many calls to this source may be in flight at once, across all
+    /// requests; more wait their turn.
+    pub max_concurrency: usize,
     /// The 1-based line of the source's table in the config file.
     pub line: usize,
     /// What kind of backend it is, and how to reach it.
@@ -92,6 +104,8 @@ pub(super) struct RawSource {
     #[serde(default)]
     include: Vec<String>,
     timeout_ms: Option<u64>,
+    max_batch_size: Option<usize>,
+    max_concurrency: Option<usize>,
     #[serde(default)]
     headers: BTreeMap<String, String>,
 }
@@ -152,6 +166,11 @@ pub(super) fn validate(
     };
     Some(SourceConfig {
         timeout_ms: raw.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS),
+        max_batch_size: raw.max_batch_size.unwrap_or(DEFAULT_MAX_BATCH_SIZE).max(1),
+        max_concurrency: raw
+            .max_concurrency
+            .unwrap_or(DEFAULT_MAX_CONCURRENCY)
+            .max(1),
         line: origin.line_of(span.start),
         kind,
     })

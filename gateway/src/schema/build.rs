@@ -10,12 +10,14 @@ use async_graphql::dynamic::{
 use async_graphql::parser::types::{BaseType, FieldDefinition, InputValueDefinition, Type};
 
 use super::Sources;
-use super::connect;
-use super::directives::{self, FieldDirectives};
+use super::connect::{self, BatchVars, Connected, Target};
+use super::directives::{self, Arg, Directives, FetchSpec, Location};
 use super::document::{Document, Kind, Located, TypeDef};
 use super::output::{EnumValues, Shape, ShapeKind};
-use super::resolve::{FetchPlan, fetch_field, project_field};
+use super::resolve::{BatchedPlan, FetchPlan, batched_field, fetch_field, project_field};
 use crate::error::Diagnostics;
+use crate::sources::batching::BatchPlan;
+use crate::template::{Root, ValueTemplate, Var};
 
 const BUILTIN_SCALARS: [&str; 5] = ["Int", "Float", "String", "Boolean", "ID"];
 
@@ -26,8 +28,11 @@ pub struct Builder<'d> {
     /// The opened sources.
     pub sources: &'d Sources,
     /// Each field's directives, by `(type, field)`.
-    directives: HashMap<(String, String), FieldDirectives>,
+    directives: HashMap<(String, String), Directives>,
     enums: HashMap<&'d str, Arc<EnumValues>>,
+    /// The batch plans of entity types (`@key` + `@rest`/`@grpc`), by type.
+    entities: HashMap<String, Arc<BatchPlan>>,
+    next_plan_id: usize,
     /// Every problem found so far.
     pub problems: Diagnostics,
 }
@@ -41,10 +46,20 @@ pub struct Site<'d> {
     pub field: &'d Located<FieldDefinition>,
 }
 
-impl Site<'_> {
+impl<'d> Site<'d> {
     /// `Type.field`, for messages.
     pub fn name(&self) -> String {
         format!("{}.{}", self.ty.name, self.field.node.node.name.node)
+    }
+
+    fn target(&self, batch: BatchVars) -> Target<'d> {
+        Target {
+            ty: self.ty,
+            field: Some(self.field),
+            file: self.field.file,
+            label: self.name(),
+            batch,
+        }
     }
 }
 
@@ -70,7 +85,7 @@ impl<'d> Builder<'d> {
                 continue;
             };
             for field in fields {
-                match directives::read(&field.node.node.directives) {
+                match directives::read(&field.node.node.directives, Location::Field) {
                     Ok(read) => {
                         directives.insert(
                             (ty.name.clone(), field.node.node.name.node.to_string()),
@@ -104,6 +119,8 @@ impl<'d> Builder<'d> {
             sources,
             directives,
             enums,
+            entities: HashMap::new(),
+            next_plan_id: 0,
             problems,
         }
     }
@@ -115,7 +132,7 @@ impl<'d> Builder<'d> {
     }
 
     /// The directives read off a field, if they could be read.
-    pub fn directives_of(&self, type_name: &str, field: &str) -> Option<&FieldDirectives> {
+    pub fn directives_of(&self, type_name: &str, field: &str) -> Option<&Directives> {
         self.directives
             .get(&(type_name.to_owned(), field.to_owned()))
     }
@@ -124,7 +141,7 @@ impl<'d> Builder<'d> {
     /// `@map(from:)` or the field's name. `None` for fetched fields.
     pub fn projection(&self, type_name: &str, field: &str) -> Option<Vec<String>> {
         let directives = self.directives_of(type_name, field)?;
-        if directives.fetch.is_some() {
+        if directives.fetch.is_some() || directives.entity_key.is_some() {
             return None;
         }
         Some(
@@ -178,6 +195,7 @@ impl<'d> Builder<'d> {
                 "subscriptions are not supported yet",
             ));
         }
+        self.entities();
         let mutation = self
             .doc
             .types
@@ -219,31 +237,19 @@ impl<'d> Builder<'d> {
         let directives = self.directives_of(&site.ty.name, name)?.clone();
         let ty = type_ref(&definition.ty.node);
         let shape = self.shape(&definition.ty.node);
-        let mut field = match &directives.fetch {
-            Some((pos, spec)) => {
-                let (connector, response) = connect::connect(self, site, *pos, spec)?;
-                fetch_field(
-                    name,
-                    ty,
-                    Arc::new(FetchPlan {
-                        connector,
-                        response,
-                        shape,
-                    }),
-                )
-            }
-            None if self.is_root(&site.ty.name) => {
-                self.problems.push(self.doc.error(
-                    site.field.file,
-                    site.field.node.pos,
-                    format!(
-                        "root field `{}` needs @rest or @grpc to say where its value comes from",
-                        site.name()
-                    ),
-                ));
-                return None;
-            }
-            None => project_field(name, ty, self.projection(&site.ty.name, name)?, shape),
+        let mut field = if let Some((pos, spec)) = &directives.fetch {
+            self.fetched(site, *pos, spec, ty, shape)?
+        } else if let Some(key) = &directives.entity_key {
+            self.entity_field(site, key, ty, shape)?
+        } else if self.is_root(&site.ty.name) {
+            self.problems.push(self.doc.error(
+                site.field.file,
+                site.field.node.pos,
+                format!("root field `{}` needs @rest, @grpc or @entity to say where its value comes from", site.name()),
+            ));
+            return None;
+        } else {
+            project_field(name, ty, self.projection(&site.ty.name, name)?, shape)
         };
         for argument in &definition.arguments {
             field = field.argument(input_value(&argument.node));
@@ -255,6 +261,210 @@ impl<'d> Builder<'d> {
             field = field.deprecation(reason.as_deref());
         }
         Some(field)
+    }
+
+    /// A field with its own `@rest`/`@grpc`: one call per field, or, with
+    /// `groupBy`, one call per batch of parents.
+    fn fetched(
+        &mut self,
+        site: Site<'d>,
+        pos: async_graphql::Pos,
+        spec: &FetchSpec,
+        ty: TypeRef,
+        shape: Shape,
+    ) -> Option<Field> {
+        let name = site.field.node.node.name.node.as_str();
+        let declared = &site.field.node.node.ty.node;
+        let group_by = match spec {
+            FetchSpec::Rest(rest) => rest.group_by.clone(),
+            FetchSpec::Grpc(grpc) => grpc.group_by.clone(),
+        };
+        let Some(group_by) = group_by else {
+            let connected = self.connect(&site.target(BatchVars::None), pos, spec, declared)?;
+            let dedupe = site.ty.name != self.doc.roots.mutation;
+            let plan = FetchPlan {
+                connector: connected.connector,
+                response: connected.response,
+                shape,
+                dedupe,
+            };
+            return Some(fetch_field(name, ty, Arc::new(plan)));
+        };
+        let connected = self.connect(
+            &site.target(BatchVars::Parent),
+            pos,
+            spec,
+            &as_list(declared),
+        )?;
+        let [parent_key] = connected.batch_names.as_slice() else {
+            let message = format!(
+                "{}: `groupBy` batches by one parent field: use it as `$batch.<field>` in the request",
+                site.name()
+            );
+            self.problems
+                .push(self.doc.error(site.field.file, group_by.pos, message));
+            return None;
+        };
+        let key = ValueTemplate::Var(Var {
+            root: Root::This,
+            path: self.projection(&site.ty.name, parent_key)?,
+        });
+        let batch = self.batch_plan(connected, vec![path_of(&group_by)]);
+        Some(batched_field(
+            name,
+            ty,
+            Arc::new(BatchedPlan {
+                batch,
+                key,
+                entity: None,
+                shape,
+            }),
+        ))
+    }
+
+    /// A field declared with `@entity(key:)`: the entity is loaded through its
+    /// type's batch.
+    fn entity_field(
+        &mut self,
+        site: Site<'d>,
+        key: &Arg<String>,
+        ty: TypeRef,
+        shape: Shape,
+    ) -> Option<Field> {
+        let entity = base_name(&site.field.node.node.ty.node);
+        let Some(batch) = self.entities.get(entity).cloned() else {
+            let message = format!(
+                "{}: type `{entity}` is not an entity: give it @key and a @rest or @grpc that fetches many by `$batch`",
+                site.name()
+            );
+            self.problems
+                .push(self.doc.error(site.field.file, key.pos, message));
+            return None;
+        };
+        let template = match connect::entity_key(self, &site.target(BatchVars::None), key) {
+            Ok(template) => template,
+            Err(problems) => {
+                self.problems.0.extend(problems);
+                return None;
+            }
+        };
+        let plan = BatchedPlan {
+            batch,
+            key: template,
+            entity: Some(entity.to_owned()),
+            shape,
+        };
+        Some(batched_field(
+            site.field.node.node.name.node.as_str(),
+            ty,
+            Arc::new(plan),
+        ))
+    }
+
+    /// Reads every type's `@key` and batch directive into entity batch plans.
+    fn entities(&mut self) {
+        for ty in self.doc.types.values() {
+            let directives = match directives::read(&ty.directives, Location::Type) {
+                Ok(directives) => directives,
+                Err(errors) => {
+                    for (pos, message) in errors {
+                        self.problems.push(self.doc.error(ty.file, pos, message));
+                    }
+                    continue;
+                }
+            };
+            let label = format!("type `{}`", ty.name);
+            let (key, (pos, spec)) = match (directives.key, directives.fetch) {
+                (None, None) => continue,
+                (Some(key), Some(fetch)) => (key, fetch),
+                (Some(key), None) => {
+                    let message = format!(
+                        "{label}: @key needs a @rest or @grpc on the type that fetches many by `$batch.<key>`"
+                    );
+                    self.problems
+                        .push(self.doc.error(ty.file, key.pos, message));
+                    continue;
+                }
+                (None, Some((pos, _))) => {
+                    self.problems.push(self.doc.error(
+                        ty.file,
+                        pos,
+                        format!("{label}: a @rest or @grpc on a type needs @key(fields:)"),
+                    ));
+                    continue;
+                }
+            };
+            let match_paths: Option<Vec<Vec<String>>> = key
+                .value
+                .iter()
+                .map(|field| self.projection(&ty.name, field))
+                .collect();
+            let Some(match_paths) = match_paths.filter(|paths| !paths.is_empty()) else {
+                let message =
+                    format!("{label}: @key names fields that are not plain fields of the type");
+                self.problems
+                    .push(self.doc.error(ty.file, key.pos, message));
+                continue;
+            };
+            let target = Target {
+                ty,
+                field: None,
+                file: ty.file,
+                label: label.clone(),
+                batch: BatchVars::Keys(key.value.clone()),
+            };
+            let expected = as_list(&Type {
+                base: BaseType::Named(async_graphql::Name::new(&ty.name)),
+                nullable: true,
+            });
+            let Some(connected) = self.connect(&target, pos, &spec, &expected) else {
+                continue;
+            };
+            if connected.batch_names.is_empty() {
+                self.problems.push(self.doc.error(
+                    ty.file,
+                    pos,
+                    format!("{label}: the request must carry the keys as `$batch.<key field>`"),
+                ));
+                continue;
+            }
+            let mut connected = connected;
+            connected.batch_names.clone_from(&key.value);
+            let plan = self.batch_plan(connected, match_paths);
+            self.entities.insert(ty.name.clone(), plan);
+        }
+    }
+
+    fn connect(
+        &mut self,
+        target: &Target<'_>,
+        pos: async_graphql::Pos,
+        spec: &FetchSpec,
+        expected: &Type,
+    ) -> Option<Connected> {
+        match connect::connect(self, target, pos, spec, expected) {
+            Ok(connected) => Some(connected),
+            Err(problems) => {
+                self.problems.0.extend(problems);
+                None
+            }
+        }
+    }
+
+    fn batch_plan(
+        &mut self,
+        connected: Connected,
+        match_paths: Vec<Vec<String>>,
+    ) -> Arc<BatchPlan> {
+        self.next_plan_id += 1;
+        Arc::new(BatchPlan {
+            id: self.next_plan_id,
+            connector: connected.connector,
+            key_names: connected.batch_names,
+            match_paths,
+            response: connected.response,
+            max_batch_size: connected.max_batch_size,
+        })
     }
 
     fn input_object(
@@ -303,6 +513,21 @@ impl<'d> Builder<'d> {
         };
         self.problems.push(self.doc.error(file, ty.pos, problem));
     }
+}
+
+/// `[T]` for a `T` that is not already a list.
+fn as_list(ty: &Type) -> Type {
+    match ty.base {
+        BaseType::List(_) => ty.clone(),
+        BaseType::Named(_) => Type {
+            base: BaseType::List(Box::new(ty.clone())),
+            nullable: true,
+        },
+    }
+}
+
+fn path_of(arg: &Arg<String>) -> Vec<String> {
+    arg.value.split('.').map(str::to_owned).collect()
 }
 
 /// The innermost named type of a (list, non-null) type.

@@ -1,13 +1,23 @@
 //! Binds an `@rest` or `@grpc` directive to its source: looks the source and
 //! method up, parses the request templates, and checks every variable they
-//! use against the field's arguments and the parent type.
+//! use against what the directive is attached to.
+//!
+//! | variable | available on |
+//! |---|---|
+//! | `$args.<argument>[.<input field>…]` | fields |
+//! | `$this.<field>` | fields of non-root types; `<field>` must be a plain (not fetched) field |
+//! | `$batch.<key field>` | an entity type's directive |
+//! | `$batch.<parent field>` | a field with `groupBy` |
+
+use std::cell::RefCell;
 
 use async_graphql::parser::Pos;
+use async_graphql::parser::types::{FieldDefinition, Type};
 use reqwest::header::HeaderName;
 
-use super::build::{Builder, Site, base_name};
+use super::build::{Builder, base_name};
 use super::directives::{Arg, FetchSpec, GrpcSpec, RestSpec};
-use super::document::Kind;
+use super::document::{Kind, Located, TypeDef};
 use super::proto_check;
 use crate::error::Diagnostic;
 use crate::sources::Connector;
@@ -15,39 +25,92 @@ use crate::sources::grpc::GrpcCall;
 use crate::sources::rest::RestCall;
 use crate::template::{Root, StringTemplate, UrlTemplate, ValueTemplate};
 
-/// The connector for a fetched field, and the JSON path of its value in the
-/// response; `None` after reporting what is wrong.
-pub fn connect(
-    builder: &mut Builder<'_>,
-    site: Site<'_>,
-    pos: Pos,
-    spec: &FetchSpec,
-) -> Option<(Box<dyn Connector>, Vec<String>)> {
-    let result = match spec {
-        FetchSpec::Rest(rest) => rest_call(builder, site, rest),
-        FetchSpec::Grpc(grpc) => grpc_call(builder, site, pos, grpc),
-    };
-    match result {
-        Ok(connected) => Some(connected),
-        Err(errors) => {
-            for error in errors {
-                builder.problems.push(error);
-            }
-            None
-        }
-    }
+/// What `$batch` may name in a template.
+#[derive(Debug, Clone)]
+pub enum BatchVars {
+    /// `$batch` is not available.
+    None,
+    /// Fields of the parent type (a field batched with `groupBy`).
+    Parent,
+    /// The entity's key fields.
+    Keys(Vec<String>),
+}
+
+/// What a directive is attached to.
+pub struct Target<'d> {
+    /// The field's type, or the entity type.
+    pub ty: &'d TypeDef,
+    /// The field; `None` for a directive on a type.
+    pub field: Option<&'d Located<FieldDefinition>>,
+    /// The file the directive is in.
+    pub file: usize,
+    /// `Type.field` or `type Type`, for messages.
+    pub label: String,
+    /// What `$batch` may name.
+    pub batch: BatchVars,
+}
+
+/// A directive bound to its source.
+pub struct Connected {
+    /// Renders and sends the call.
+    pub connector: Box<dyn Connector>,
+    /// The JSON path of the value within the response.
+    pub response: Vec<String>,
+    /// The names used under `$batch`, in order of first use.
+    pub batch_names: Vec<String>,
+    /// The source's `max_batch_size`.
+    pub max_batch_size: usize,
 }
 
 type Problems = Vec<Diagnostic>;
 
-/// Reports `message` about the field at `pos` of the field's file.
-fn problem(builder: &Builder<'_>, site: Site<'_>, pos: Pos, message: &str) -> Problems {
-    vec![
-        builder
-            .doc
-            .error(site.field.file, pos, format!("{}: {message}", site.name())),
-    ]
+impl Target<'_> {
+    fn problem(&self, builder: &Builder<'_>, pos: Pos, message: &str) -> Problems {
+        vec![
+            builder
+                .doc
+                .error(self.file, pos, format!("{}: {message}", self.label)),
+        ]
+    }
 }
+
+/// Binds `spec` to its source. `expected` is the GraphQL type the response
+/// (at `response:`) must be able to hold; it is checked for gRPC sources.
+pub fn connect(
+    builder: &Builder<'_>,
+    target: &Target<'_>,
+    pos: Pos,
+    spec: &FetchSpec,
+    expected: &Type,
+) -> Result<Connected, Problems> {
+    let used = RefCell::new(Vec::new());
+    let resolve = |root: Root, path: &[String]| resolve_var(builder, target, &used, root, path);
+    let (connector, response, max_batch_size) = match spec {
+        FetchSpec::Rest(rest) => rest_call(builder, target, rest, &resolve)?,
+        FetchSpec::Grpc(grpc) => grpc_call(builder, target, pos, grpc, &resolve, expected)?,
+    };
+    Ok(Connected {
+        connector,
+        response,
+        batch_names: used.into_inner(),
+        max_batch_size,
+    })
+}
+
+/// Parses an `@entity(key:)` template for a field.
+pub fn entity_key(
+    builder: &Builder<'_>,
+    target: &Target<'_>,
+    key: &Arg<String>,
+) -> Result<ValueTemplate, Problems> {
+    let used = RefCell::new(Vec::new());
+    let resolve = |root: Root, path: &[String]| resolve_var(builder, target, &used, root, path);
+    ValueTemplate::parse(&key.value, &resolve)
+        .map_err(|message| target.problem(builder, key.pos, &message))
+}
+
+type Resolver<'r> = dyn Fn(Root, &[String]) -> Result<Vec<String>, String> + 'r;
+type Bound = (Box<dyn Connector>, Vec<String>, usize);
 
 fn response_path(response: Option<&Arg<String>>) -> Vec<String> {
     response.map_or_else(Vec::new, |path| {
@@ -57,25 +120,23 @@ fn response_path(response: Option<&Arg<String>>) -> Vec<String> {
 
 fn rest_call(
     builder: &Builder<'_>,
-    site: Site<'_>,
+    target: &Target<'_>,
     spec: &RestSpec,
-) -> Result<(Box<dyn Connector>, Vec<String>), Problems> {
-    let at = |arg: &Arg<String>, message: String| problem(builder, site, arg.pos, &message);
+    resolve: &Resolver<'_>,
+) -> Result<Bound, Problems> {
+    let at = |arg: &Arg<String>, message: String| target.problem(builder, arg.pos, &message);
     let Some(source) = builder.sources.rest.get(&spec.source.value) else {
         return Err(at(
             &spec.source,
             unknown_source(builder, &spec.source.value, "rest"),
         ));
     };
-    let resolve = |root: Root, path: &[String]| resolve_var(builder, site, root, path);
-    let target = UrlTemplate::parse(&spec.target.value, &resolve)
+    let url = UrlTemplate::parse(&spec.target.value, resolve)
         .map_err(|message| at(&spec.target, message))?;
     let body = spec
         .body
         .as_ref()
-        .map(|body| {
-            ValueTemplate::parse(&body.value, &resolve).map_err(|message| at(body, message))
-        })
+        .map(|body| ValueTemplate::parse(&body.value, resolve).map_err(|message| at(body, message)))
         .transpose()?;
     let headers = spec
         .headers
@@ -93,7 +154,7 @@ fn rest_call(
                     format!("`{}` is not a valid header name", name.trim()),
                 )
             })?;
-            let value = StringTemplate::parse(value.trim(), &resolve)
+            let value = StringTemplate::parse(value.trim(), resolve)
                 .map_err(|message| at(header, message))?;
             Ok((name, value))
         })
@@ -101,60 +162,64 @@ fn rest_call(
     let call = RestCall {
         source: source.clone(),
         method: spec.method.clone(),
-        target,
+        target: url,
         headers,
         body,
     };
-    Ok((Box::new(call), response_path(spec.response.as_ref())))
+    Ok((
+        Box::new(call),
+        response_path(spec.response.as_ref()),
+        source.limits().max_batch_size,
+    ))
 }
 
 fn grpc_call(
     builder: &Builder<'_>,
-    site: Site<'_>,
+    target: &Target<'_>,
     pos: Pos,
     spec: &GrpcSpec,
-) -> Result<(Box<dyn Connector>, Vec<String>), Problems> {
-    let at = |arg: &Arg<String>, message: String| problem(builder, site, arg.pos, &message);
+    resolve: &Resolver<'_>,
+    expected: &Type,
+) -> Result<Bound, Problems> {
+    let at = |pos: Pos, message: String| target.problem(builder, pos, &message);
     let Some(source) = builder.sources.grpc.get(&spec.source.value) else {
         return Err(at(
-            &spec.source,
+            spec.source.pos,
             unknown_source(builder, &spec.source.value, "grpc"),
         ));
     };
     let Some(method) = source.method(&spec.method.value) else {
         let known = source.method_names().join(", ");
-        return Err(at(
-            &spec.method,
-            format!(
-                "source `{}` has no method `{}`; it has: {known}",
-                spec.source.value, spec.method.value
-            ),
-        ));
+        let message = format!(
+            "source `{}` has no method `{}`; it has: {known}",
+            spec.source.value, spec.method.value
+        );
+        return Err(at(spec.method.pos, message));
     };
     if method.is_client_streaming() || method.is_server_streaming() {
-        return Err(at(
-            &spec.method,
-            format!(
-                "`{}` is a streaming method; @grpc here needs a unary one",
-                spec.method.value
-            ),
-        ));
+        let message = format!(
+            "`{}` is a streaming method; @grpc here needs a unary one",
+            spec.method.value
+        );
+        return Err(at(spec.method.pos, message));
     }
-    let resolve = |root: Root, path: &[String]| resolve_var(builder, site, root, path);
     let request_text = spec
         .request
         .as_ref()
         .map_or("$args", |request| request.value.as_str());
     let request_pos = spec.request.as_ref().map_or(pos, |request| request.pos);
-    let request = ValueTemplate::parse(request_text, &resolve)
-        .map_err(|message| problem(builder, site, request_pos, &message))?;
-    let fits =
-        proto_check::check_request(&request, &method.input(), &site.field.node.node.arguments);
-    fits.map_err(|message| problem(builder, site, request_pos, &message))?;
+    let request =
+        ValueTemplate::parse(request_text, resolve).map_err(|message| at(request_pos, message))?;
+    let arguments = target
+        .field
+        .map_or(&[][..], |field| &field.node.node.arguments[..]);
+    proto_check::check_request(&request, &method.input(), arguments)
+        .map_err(|message| at(request_pos, message))?;
     let response = response_path(spec.response.as_ref());
     let response_pos = spec.response.as_ref().map_or(pos, |response| response.pos);
+    let location = (target.file, response_pos, target.label.as_str());
     let problems =
-        proto_check::check_response(builder, site, response_pos, &method.output(), &response);
+        proto_check::check_response(builder, expected, location, &method.output(), &response);
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -163,16 +228,16 @@ fn grpc_call(
         method,
         request,
     };
-    Ok((Box::new(call), response))
+    Ok((Box::new(call), response, source.limits().max_batch_size))
 }
 
 fn unknown_source(builder: &Builder<'_>, name: &str, kind: &str) -> String {
     let other = if kind == "rest" {
-        &builder.sources.grpc.contains_key(name)
+        builder.sources.grpc.contains_key(name)
     } else {
-        &builder.sources.rest.contains_key(name)
+        builder.sources.rest.contains_key(name)
     };
-    if *other {
+    if other {
         let directive = if kind == "rest" { "@grpc" } else { "@rest" };
         return format!("source `{name}` is not a {kind} source; use {directive} with it");
     }
@@ -182,57 +247,93 @@ fn unknown_source(builder: &Builder<'_>, name: &str, kind: &str) -> String {
     )
 }
 
-/// Checks one template variable: `$args.<argument>[.<input field>…]` must name
-/// an argument of the field; `$this.<field>` must name a plain field of the
-/// parent type, and is rewritten to that field's JSON path.
+/// Checks one template variable against what the directive is attached to,
+/// and returns the JSON path to read at request time.
 fn resolve_var(
     builder: &Builder<'_>,
-    site: Site<'_>,
+    target: &Target<'_>,
+    used: &RefCell<Vec<String>>,
     root: Root,
     path: &[String],
 ) -> Result<Vec<String>, String> {
     match root {
         Root::Args => {
-            check_argument_path(builder, site, path)?;
+            let field = target.field.ok_or("`$args` is only available on fields")?;
+            check_argument_path(builder, field, path)?;
             Ok(path.to_vec())
         }
         Root::This => {
-            if builder.is_root(&site.ty.name) {
-                return Err("`$this` has no value on a root field".to_owned());
+            if target.field.is_none() || builder.is_root(&target.ty.name) {
+                return Err("`$this` is only available on fields of non-root types".to_owned());
             }
             let Some(first) = path.first() else {
                 return Ok(Vec::new());
             };
-            let Kind::Object(fields) = &site.ty.kind else {
-                unreachable!("fields belong to objects")
-            };
-            if !fields
-                .iter()
-                .any(|field| field.node.node.name.node == first.as_str())
-            {
-                return Err(format!(
-                    "`$this.{first}`: type `{}` has no field `{first}`",
-                    site.ty.name
-                ));
-            }
-            let mut json_path = builder
-                .projection(&site.ty.name, first)
-                .ok_or_else(|| format!("`$this.{first}`: field `{first}` is itself fetched, so its value is not in the parent"))?;
+            let mut json_path = plain_field(builder, target.ty, first, "$this")?;
             json_path.extend(path[1..].iter().cloned());
             Ok(json_path)
+        }
+        Root::Batch => {
+            let [name] = path else {
+                return Err("`$batch` takes one name: `$batch.<field>`".to_owned());
+            };
+            match &target.batch {
+                BatchVars::None => {
+                    return Err(
+                        "`$batch` is only available on an entity type's directive or with `groupBy`".to_owned(),
+                    );
+                }
+                BatchVars::Parent => {
+                    plain_field(builder, target.ty, name, "$batch")?;
+                }
+                BatchVars::Keys(keys) if !keys.contains(name) => {
+                    return Err(format!(
+                        "`$batch.{name}`: `{name}` is not a key field ({})",
+                        keys.join(", ")
+                    ));
+                }
+                BatchVars::Keys(_) => {}
+            }
+            let mut used = used.borrow_mut();
+            if !used.contains(name) {
+                used.push(name.clone());
+            }
+            Ok(path.to_vec())
         }
     }
 }
 
+/// The JSON path of a plain field of `ty`, or why `variable.name` cannot
+/// read it.
+fn plain_field(
+    builder: &Builder<'_>,
+    ty: &TypeDef,
+    name: &str,
+    variable: &str,
+) -> Result<Vec<String>, String> {
+    let Kind::Object(fields) = &ty.kind else {
+        return Err(format!("`{}` has no fields", ty.name));
+    };
+    if !fields.iter().any(|field| field.node.node.name.node == name) {
+        return Err(format!(
+            "`{variable}.{name}`: type `{}` has no field `{name}`",
+            ty.name
+        ));
+    }
+    builder.projection(&ty.name, name).ok_or_else(|| {
+        format!("`{variable}.{name}`: field `{name}` is itself fetched, so its value is not in the parent")
+    })
+}
+
 fn check_argument_path(
     builder: &Builder<'_>,
-    site: Site<'_>,
+    field: &Located<FieldDefinition>,
     path: &[String],
 ) -> Result<(), String> {
     let Some(first) = path.first() else {
         return Ok(());
     };
-    let arguments = &site.field.node.node.arguments;
+    let arguments = &field.node.node.arguments;
     let Some(argument) = arguments
         .iter()
         .find(|argument| argument.node.name.node == first.as_str())

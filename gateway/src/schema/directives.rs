@@ -5,6 +5,8 @@
 //! | `@rest(source, get/post/put/patch/delete, body, headers, response)` | call a REST source |
 //! | `@grpc(source, method, request, response)` | call a gRPC method |
 //! | `@map(from: "a.b")` | read the value at this JSON path of the parent instead of the field's own name |
+//! | `@entity(key: "$this.userId")` | the field is the entity with this key, loaded in batches through its type's directive |
+//! | `@key(fields: "id")` on a type | the type is an entity; its `@rest`/`@grpc` fetches many by `$batch.<key field>` |
 //! | `@deprecated(reason)` | the standard GraphQL deprecation |
 //!
 //! This stage only checks the directives' own shape (known names, required
@@ -40,6 +42,9 @@ pub struct RestSpec {
     pub headers: Vec<Arg<String>>,
     /// `response`: a dotted path into the JSON answer.
     pub response: Option<Arg<String>>,
+    /// `groupBy`: with `$batch`, the key of each answered item that holds the
+    /// parent's key.
+    pub group_by: Option<Arg<String>>,
 }
 
 /// `@grpc(...)`.
@@ -53,6 +58,8 @@ pub struct GrpcSpec {
     pub request: Option<Arg<String>>,
     /// `response`: a dotted path into the response message.
     pub response: Option<Arg<String>>,
+    /// `groupBy`: as for `@rest`.
+    pub group_by: Option<Arg<String>>,
 }
 
 /// How a field gets its value from a backend.
@@ -64,15 +71,19 @@ pub enum FetchSpec {
     Grpc(GrpcSpec),
 }
 
-/// Everything weft reads from one field's directives.
+/// Everything weft reads from the directives of one field or type.
 #[derive(Debug, Clone, Default)]
-pub struct FieldDirectives {
+pub struct Directives {
     /// `@rest` or `@grpc`, with the directive's position.
     pub fetch: Option<(Pos, FetchSpec)>,
     /// `@map(from:)`, split into JSON keys.
     pub map_from: Option<Arg<Vec<String>>>,
     /// `@deprecated`, with its reason if one is given.
     pub deprecated: Option<Option<String>>,
+    /// `@entity(key:)` on a field: a value template for the entity's key.
+    pub entity_key: Option<Arg<String>>,
+    /// `@key(fields:)` on a type: the key field names.
+    pub key: Option<Arg<Vec<String>>>,
 }
 
 const METHODS: [(&str, Method); 5] = [
@@ -83,51 +94,105 @@ const METHODS: [(&str, Method); 5] = [
     ("delete", Method::DELETE),
 ];
 
-/// Reads a field's directives; errors carry the position they concern.
+/// Where a directive stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Location {
+    /// On a field definition.
+    Field,
+    /// On an object type definition.
+    Type,
+}
+
+impl Location {
+    fn allows(self, directive: &str) -> bool {
+        match self {
+            Self::Field => matches!(directive, "rest" | "grpc" | "map" | "entity" | "deprecated"),
+            Self::Type => matches!(directive, "rest" | "grpc" | "key"),
+        }
+    }
+
+    fn known(self) -> &'static str {
+        match self {
+            Self::Field => "@rest, @grpc, @map, @entity and @deprecated",
+            Self::Type => "@key with @rest or @grpc",
+        }
+    }
+}
+
+/// Reads the directives of a field or type; errors carry the position they
+/// concern.
 pub fn read(
     directives: &[Positioned<ConstDirective>],
-) -> Result<FieldDirectives, Vec<(Pos, String)>> {
-    let mut read = FieldDirectives::default();
+    location: Location,
+) -> Result<Directives, Vec<(Pos, String)>> {
+    let mut read = Directives::default();
     let mut errors = Vec::new();
     for directive in directives {
         let pos = directive.pos;
+        let name = directive.node.name.node.as_str();
+        if !location.allows(name) {
+            let place = if location == Location::Field {
+                "a field"
+            } else {
+                "a type"
+            };
+            errors.push((
+                pos,
+                format!(
+                    "unknown directive `@{name}` on {place}; weft knows {} here",
+                    location.known()
+                ),
+            ));
+            continue;
+        }
         let mut args = Args::new(&directive.node);
-        let fetch = match directive.node.name.node.as_str() {
-            "rest" => rest(&mut args).map(FetchSpec::Rest),
-            "grpc" => grpc(&mut args).map(FetchSpec::Grpc),
-            "map" => {
-                read.map_from = args.required_string("from").map(|from| Arg {
-                    value: from.value.split('.').map(str::to_owned).collect(),
-                    pos: from.pos,
+        match name {
+            "rest" | "grpc" => {
+                let fetch = if name == "rest" {
+                    rest(&mut args).map(FetchSpec::Rest)
+                } else {
+                    grpc(&mut args).map(FetchSpec::Grpc)
+                };
+                if read.fetch.is_some() {
+                    errors.push((pos, "one of @rest and @grpc, once".to_owned()));
+                }
+                read.fetch = fetch.map(|fetch| (pos, fetch));
+            }
+            "map" => read.map_from = args.required_string("from").map(|from| split_path(&from)),
+            "entity" => read.entity_key = args.required_string("key"),
+            "key" => {
+                read.key = args.required_string("fields").map(|fields| Arg {
+                    value: fields
+                        .value
+                        .split([' ', ','])
+                        .filter(|f| !f.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                    pos: fields.pos,
                 });
-                args.finish();
-                errors.append(&mut args.errors);
-                continue;
             }
-            "deprecated" => {
-                read.deprecated = Some(args.string("reason").map(|reason| reason.value));
-                args.finish();
-                errors.append(&mut args.errors);
-                continue;
-            }
-            other => {
-                errors.push((pos, format!("unknown directive `@{other}`; weft knows @rest, @grpc, @map and @deprecated")));
-                continue;
-            }
-        };
+            _ => read.deprecated = Some(args.string("reason").map(|reason| reason.value)),
+        }
         args.finish();
         errors.append(&mut args.errors);
-        if let Some(fetch) = fetch {
-            if read.fetch.is_some() {
-                errors.push((pos, "a field takes one of @rest and @grpc, once".to_owned()));
-            }
-            read.fetch = Some((pos, fetch));
-        }
+    }
+    if read.fetch.is_some() && read.entity_key.is_some() {
+        errors.push((
+            directives[0].pos,
+            "@entity replaces @rest/@grpc on a field; use one".to_owned(),
+        ));
     }
     if errors.is_empty() {
         Ok(read)
     } else {
         Err(errors)
+    }
+}
+
+fn split_path(path: &Arg<String>) -> Arg<Vec<String>> {
+    Arg {
+        value: path.value.split('.').map(str::to_owned).collect(),
+        pos: path.pos,
     }
 }
 
@@ -140,6 +205,7 @@ fn rest(args: &mut Args<'_>) -> Option<RestSpec> {
     let body = args.string("body");
     let headers = args.strings("headers");
     let response = args.string("response");
+    let group_by = args.string("groupBy");
     if given.len() != 1 {
         args.errors.push((
             args.pos,
@@ -156,6 +222,7 @@ fn rest(args: &mut Args<'_>) -> Option<RestSpec> {
         body,
         headers,
         response,
+        group_by,
     })
 }
 
@@ -164,11 +231,13 @@ fn grpc(args: &mut Args<'_>) -> Option<GrpcSpec> {
     let method = args.required_string("method");
     let request = args.string("request");
     let response = args.string("response");
+    let group_by = args.string("groupBy");
     Some(GrpcSpec {
         source: source?,
         method: method?,
         request,
         response,
+        group_by,
     })
 }
 
@@ -282,9 +351,15 @@ mod tests {
         object.fields[0].node.directives.clone()
     }
 
+    fn read_field(
+        directives: &[Positioned<ConstDirective>],
+    ) -> Result<Directives, Vec<(Pos, String)>> {
+        read(directives, Location::Field)
+    }
+
     #[test]
     fn rest_reads_method_path_body_headers_and_response() {
-        let read = read(&directives_of(
+        let read = read_field(&directives_of(
             r#"type Query { x: Int @rest(source: "s", post: "/x", body: "$args", headers: ["a: b"], response: "data") }"#,
         ))
         .unwrap();
@@ -300,7 +375,7 @@ mod tests {
 
     #[test]
     fn mistakes_are_reported_where_they_stand() {
-        let errors = read(&directives_of(
+        let errors = read_field(&directives_of(
             "type Query {\n x: Int @rest(source: 1, get: \"/a\", post: \"/b\", retries: 3) @cache\n}",
         ))
         .unwrap_err();
@@ -332,7 +407,7 @@ mod tests {
 
     #[test]
     fn map_splits_its_path() {
-        let read = read(&directives_of(r#"type T { x: Int @map(from: "a.b") }"#)).unwrap();
+        let read = read_field(&directives_of(r#"type T { x: Int @map(from: "a.b") }"#)).unwrap();
         assert_eq!(
             read.map_from.unwrap().value,
             vec!["a".to_owned(), "b".to_owned()]

@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use async_graphql::parser::types::{
-    EnumValueDefinition, FieldDefinition, InputValueDefinition, TypeDefinition, TypeKind,
-    TypeSystemDefinition,
+    ConstDirective, EnumValueDefinition, FieldDefinition, InputValueDefinition, TypeDefinition,
+    TypeKind, TypeSystemDefinition,
 };
 use async_graphql::parser::{Pos, Positioned};
 use indexmap::IndexMap;
@@ -48,6 +48,8 @@ pub struct TypeDef {
     pub pos: Pos,
     /// Its description.
     pub description: Option<String>,
+    /// Its directives (`@key`, `@rest`, `@grpc`), from every definition.
+    pub directives: Vec<Positioned<ConstDirective>>,
     /// Its kind and members.
     pub kind: Kind,
 }
@@ -173,6 +175,7 @@ impl Document {
             return;
         };
         let description = ty.node.description.map(|d| d.node);
+        let directives = ty.node.directives;
         self.types.insert(
             name.clone(),
             TypeDef {
@@ -180,6 +183,7 @@ impl Document {
                 file,
                 pos: ty.pos,
                 description,
+                directives,
                 kind,
             },
         );
@@ -195,6 +199,17 @@ impl Document {
             ));
             return;
         };
+        if let Some(directive) = ty.node.directives.first() {
+            let message =
+                format!("put the directives of `{name}` on its definition, not on an extension");
+            problems.push(Diagnostic::at(
+                &self.files[file],
+                directive.pos.line,
+                directive.pos.column,
+                message,
+            ));
+            return;
+        }
         match (&mut target.kind, members(file, ty.node.kind)) {
             (Kind::Object(fields), Some(Kind::Object(more))) => fields.extend(more),
             (Kind::Input(fields), Some(Kind::Input(more))) => fields.extend(more),

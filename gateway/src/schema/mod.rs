@@ -25,6 +25,7 @@ use async_graphql::dynamic::Schema;
 use crate::config::{Config, SourceKind};
 use crate::error::{Diagnostic, Diagnostics};
 use crate::metrics::Metrics;
+use crate::sources::Limits;
 use crate::sources::grpc::GrpcSource;
 use crate::sources::rest::RestSource;
 
@@ -46,11 +47,11 @@ impl Sources {
         for (name, source) in &config.sources {
             let opened = match &source.kind {
                 SourceKind::Rest(rest) => {
-                    RestSource::new(name, rest, source.timeout_ms, metrics.clone())
+                    RestSource::new(name, rest, Limits::new(source), metrics.clone())
                         .map(|rest| drop(sources.rest.insert(name.clone(), Arc::new(rest))))
                 }
                 SourceKind::Grpc(grpc) => {
-                    GrpcSource::new(name, grpc, source.timeout_ms, metrics.clone())
+                    GrpcSource::new(name, grpc, Limits::new(source), metrics.clone())
                         .map(|grpc| drop(sources.grpc.insert(name.clone(), Arc::new(grpc))))
                 }
             };

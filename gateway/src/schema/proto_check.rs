@@ -28,7 +28,7 @@ use async_graphql::parser::Pos;
 use async_graphql::parser::types::{BaseType, InputValueDefinition, Type};
 use prost_reflect::{FieldDescriptor, Kind as ProtoKind, MessageDescriptor};
 
-use super::build::{Builder, Site};
+use super::build::Builder;
 use super::document::{Kind, TypeDef};
 use super::output::EnumValues;
 use crate::error::Diagnostic;
@@ -155,15 +155,19 @@ fn classify_message(message: &MessageDescriptor) -> Class {
     }
 }
 
-/// Checks the field's type against the response message (or the part of it
-/// at `path`). Problems with the field itself are reported at `pos`.
+/// Checks that the GraphQL type `expected` can hold the response message
+/// (or the part of it at `path`). Problems with the directive itself are
+/// reported at `location` (file, position, label); problems with fields of
+/// object types at those fields.
 pub fn check_response(
     builder: &Builder<'_>,
-    site: Site<'_>,
-    pos: Pos,
+    expected: &Type,
+    location: (usize, Pos, &str),
     output: &MessageDescriptor,
     path: &[String],
 ) -> Vec<Diagnostic> {
+    let (file, pos, label) = location;
+    let error = |message: String| builder.doc.error(file, pos, format!("{label}: {message}"));
     let mut checker = Checker {
         builder,
         visited: HashSet::new(),
@@ -176,35 +180,24 @@ pub fn check_response(
     };
     for key in path {
         let ProtoKind::Message(message) = &value.kind else {
-            return vec![site_error(
-                builder,
-                site,
-                pos,
-                format!("`response: {}` goes past a scalar", path.join(".")),
-            )];
+            return vec![error(format!(
+                "`response: {}` goes past a scalar",
+                path.join(".")
+            ))];
         };
         let Some(field) = find_field(message, key).filter(|_| !value.list) else {
-            let message = format!(
+            return vec![error(format!(
                 "`response: {}`: `{key}` is not a field of `{}`",
                 path.join("."),
                 message.full_name()
-            );
-            return vec![site_error(builder, site, pos, message)];
+            ))];
         };
         value = ProtoValue::of(&field);
     }
-    if let Err(message) = checker.check(&site.field.node.node.ty.node, &value) {
-        checker
-            .problems
-            .push(site_error(builder, site, pos, message));
+    if let Err(message) = checker.check(expected, &value) {
+        checker.problems.push(error(message));
     }
     checker.problems
-}
-
-fn site_error(builder: &Builder<'_>, site: Site<'_>, pos: Pos, message: String) -> Diagnostic {
-    builder
-        .doc
-        .error(site.field.file, pos, format!("{}: {message}", site.name()))
 }
 
 struct Checker<'b, 'd> {

@@ -1,9 +1,14 @@
-//! The resolvers weft attaches to each field: *fetch* (call a connector) or
-//! *project* (read a key of the parent's JSON).
+//! The resolvers weft attaches to each field:
 //!
-//! Both hand JSON to [`output::to_field_value`]; neither knows which backend
-//! the JSON came from. Errors become GraphQL errors with `extensions.code`;
-//! the executor adds `path`.
+//! - *fetch*: render the field's own call and send it;
+//! - *batched*: compute a key from the parent (or arguments) and load it
+//!   through a [`BatchPlan`], together with the keys of sibling fields;
+//! - *project*: read a key of the parent's JSON.
+//!
+//! All hand JSON to [`output::to_field_value`](super::output::to_field_value)
+//! and know nothing of the backend it came from. Calls go through the
+//! request's [`RequestScope`]. Errors become GraphQL errors with
+//! `extensions.code`; the executor adds `path`.
 
 use std::sync::Arc;
 
@@ -11,15 +16,18 @@ use async_graphql::dynamic::{Field, FieldFuture, ResolverContext, TypeRef};
 use async_graphql::{ErrorExtensions, Value as GqlValue};
 use serde_json::Value;
 
-use super::output::{Shape, to_field_value};
+use super::output::{Shape, ShapeKind, to_field_value};
 use crate::error::SourceError;
 use crate::sources::Connector;
-use crate::template::{Vars, lookup};
+use crate::sources::batching::{BatchPlan, Key, RequestScope};
+use crate::template::{ValueTemplate, Vars, lookup};
 
 /// The code of an error raised when a backend's JSON does not fit the field.
 pub const BAD_RESPONSE: &str = "SOURCE_BAD_RESPONSE";
+/// The code of an error raised when a non-null entity is not found.
+pub const NOT_FOUND: &str = "NOT_FOUND";
 
-/// How a field that calls a backend resolves.
+/// How a field that makes its own call resolves.
 #[derive(Debug)]
 pub struct FetchPlan {
     /// The directive bound to its source.
@@ -28,21 +36,43 @@ pub struct FetchPlan {
     pub response: Vec<String>,
     /// The field's declared type.
     pub shape: Shape,
+    /// Whether identical calls within a request may be shared (false for
+    /// mutation fields, which must run every time).
+    pub dedupe: bool,
 }
 
-/// A field resolved by calling its connector. A "not found" answer gives
-/// `null` on a nullable field.
+/// How a field loaded through a batch resolves.
+#[derive(Debug)]
+pub struct BatchedPlan {
+    /// The batch the key is loaded through.
+    pub batch: Arc<BatchPlan>,
+    /// Renders the key (or, for an entity list, the keys) from the parent.
+    pub key: ValueTemplate,
+    /// Entity lookups take the one item with the key and ignore the field's
+    /// arguments; grouped fields take every item with the key.
+    pub entity: Option<String>,
+    /// The field's declared type.
+    pub shape: Shape,
+}
+
+/// A field resolved by its own call. A "not found" answer gives `null` on
+/// a nullable field.
 pub fn fetch_field(name: &str, ty: TypeRef, plan: Arc<FetchPlan>) -> Field {
     Field::new(name, ty, move |ctx: ResolverContext<'_>| {
         let plan = plan.clone();
         FieldFuture::new(async move {
-            let args = GqlValue::Object(ctx.args.as_index_map().clone()).into_json()?;
+            let args = arguments(&ctx)?;
             let parent = ctx.parent_value.downcast_ref::<Value>();
             let vars = Vars {
                 args: &args,
                 this: parent,
+                batch: None,
             };
-            match plan.connector.fetch(vars).await {
+            let prepared = plan
+                .connector
+                .prepare(&vars)
+                .map_err(|error| source_error(&error))?;
+            match scope(&ctx).call(prepared, plan.dedupe).await {
                 Ok(response) => {
                     let value = select(response, &plan.response);
                     to_field_value(value, &plan.shape).map_err(bad_response)
@@ -50,6 +80,60 @@ pub fn fetch_field(name: &str, ty: TypeRef, plan: Arc<FetchPlan>) -> Field {
                 Err(error) if error.is_not_found() && plan.shape.nullable => Ok(None),
                 Err(error) => Err(source_error(&error)),
             }
+        })
+    })
+}
+
+/// A field loaded by key through a batch.
+pub fn batched_field(name: &str, ty: TypeRef, plan: Arc<BatchedPlan>) -> Field {
+    Field::new(name, ty, move |ctx: ResolverContext<'_>| {
+        let plan = plan.clone();
+        FieldFuture::new(async move {
+            let args = arguments(&ctx)?;
+            let parent = ctx.parent_value.downcast_ref::<Value>();
+            let key = plan.key.render(&Vars {
+                args: &args,
+                this: parent,
+                batch: None,
+            });
+            let scope = scope(&ctx);
+            let value = match (&plan.entity, key) {
+                (_, Value::Null) => None,
+                (Some(_), Value::Array(keys)) => {
+                    let loads = keys
+                        .into_iter()
+                        .map(|key| load_one(&scope, &plan.batch, key));
+                    let items = futures::future::try_join_all(loads)
+                        .await
+                        .map_err(|e| source_error(&e))?;
+                    Some(Value::Array(
+                        items
+                            .into_iter()
+                            .map(|item| item.unwrap_or(Value::Null))
+                            .collect(),
+                    ))
+                }
+                (Some(type_name), key) => {
+                    let found = load_one(&scope, &plan.batch, key.clone())
+                        .await
+                        .map_err(|e| source_error(&e))?;
+                    if found.is_none() && !plan.shape.nullable {
+                        return Err(not_found(type_name, &key));
+                    }
+                    found
+                }
+                (None, key) => {
+                    let items = scope
+                        .load(&plan.batch, &args, key_of(&plan.batch, key))
+                        .await
+                        .map_err(|e| source_error(&e))?;
+                    match plan.shape.kind {
+                        ShapeKind::List(_) => Some(Value::Array(items)),
+                        _ => items.into_iter().next(),
+                    }
+                }
+            };
+            to_field_value(value, &plan.shape).map_err(bad_response)
         })
     })
 }
@@ -70,6 +154,40 @@ pub fn project_field(name: &str, ty: TypeRef, path: Vec<String>, shape: Shape) -
     })
 }
 
+async fn load_one(
+    scope: &RequestScope,
+    batch: &BatchPlan,
+    key: Value,
+) -> Result<Option<Value>, SourceError> {
+    let items = scope.load(batch, &Value::Null, key_of(batch, key)).await?;
+    Ok(items.into_iter().next())
+}
+
+/// A rendered key as its components: the value itself for a one-field key,
+/// the named entries of an object for a compound one.
+fn key_of(batch: &BatchPlan, key: Value) -> Key {
+    match (batch.key_names.as_slice(), key) {
+        ([_], key) => vec![key],
+        (names, Value::Object(mut entries)) => names
+            .iter()
+            .map(|name| entries.remove(name).unwrap_or(Value::Null))
+            .collect(),
+        (names, other) => names.iter().map(|_| other.clone()).collect(),
+    }
+}
+
+/// The request's call layer; a fresh one when the schema runs outside the
+/// HTTP server (calls then still work, unbatched across fields).
+fn scope(ctx: &ResolverContext<'_>) -> Arc<RequestScope> {
+    ctx.data_opt::<Arc<RequestScope>>()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn arguments(ctx: &ResolverContext<'_>) -> async_graphql::Result<Value> {
+    Ok(GqlValue::Object(ctx.args.as_index_map().clone()).into_json()?)
+}
+
 /// The part of a response at `path` (the whole response for an empty path).
 fn select(response: Value, path: &[String]) -> Option<Value> {
     path.iter().try_fold(response, |mut current, key| {
@@ -82,6 +200,11 @@ fn bad_response(reason: String) -> async_graphql::Error {
         "the backend's answer does not fit the schema: {reason}"
     ))
     .extend_with(|_, extensions| extensions.set("code", BAD_RESPONSE))
+}
+
+fn not_found(type_name: &str, key: &Value) -> async_graphql::Error {
+    async_graphql::Error::new(format!("no `{type_name}` with key {key}"))
+        .extend_with(|_, extensions| extensions.set("code", NOT_FOUND))
 }
 
 /// A backend failure as a client-safe GraphQL error.

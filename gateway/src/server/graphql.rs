@@ -26,7 +26,7 @@ pub async fn post(
         return respond::not_acceptable();
     };
     match request::from_post(&headers, &body) {
-        Ok(request) => execute(&gateway, media, request).await,
+        Ok(request) => execute(&gateway, media, request, &headers).await,
         Err(error) => respond::refused(media, &error),
     }
 }
@@ -51,14 +51,31 @@ pub async fn get(
         return respond::not_acceptable();
     };
     match request::from_get(params) {
-        Ok(request) => execute(&gateway, media, request).await,
+        Ok(request) => execute(&gateway, media, request, &headers).await,
         Err(error) => respond::refused(media, &error),
     }
 }
 
-async fn execute(gateway: &Gateway, media: MediaType, request: async_graphql::Request) -> Response {
+/// The request header that asks for the list of backend calls in
+/// `extensions.weft.calls`: `x-weft-debug: calls`.
+pub const DEBUG_HEADER: &str = "x-weft-debug";
+
+async fn execute(
+    gateway: &Gateway,
+    media: MediaType,
+    request: async_graphql::Request,
+    headers: &HeaderMap,
+) -> Response {
     let started = Instant::now();
-    let mut response = gateway.schema.execute(request).await;
+    let record_calls = headers
+        .get(DEBUG_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value
+                .split(',')
+                .any(|part| part.trim().eq_ignore_ascii_case("calls"))
+        });
+    let mut response = gateway.execute(request, record_calls).await;
     let never_executed =
         response.data == Value::Null && response.errors.iter().all(|error| error.path.is_empty());
     add_missing_codes(&mut response, never_executed);

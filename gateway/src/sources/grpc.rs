@@ -11,10 +11,8 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::FutureExt;
-use futures::future::BoxFuture;
 use http::uri::PathAndQuery;
 use prost::Message;
 use prost_reflect::{
@@ -25,7 +23,7 @@ use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
-use super::{Connector, measured};
+use super::{Connector, Limits, Prepared, measured};
 use crate::config::GrpcSourceConfig;
 use crate::error::SourceError;
 use crate::metrics::Metrics;
@@ -37,7 +35,7 @@ pub struct GrpcSource {
     name: String,
     pool: DescriptorPool,
     channel: Channel,
-    timeout: Duration,
+    limits: Limits,
     metrics: Arc<Metrics>,
 }
 
@@ -60,22 +58,26 @@ impl GrpcSource {
     pub fn new(
         name: &str,
         config: &GrpcSourceConfig,
-        timeout_ms: u64,
+        limits: Limits,
         metrics: Arc<Metrics>,
     ) -> Result<Self, String> {
         let pool = load_protos(config)?;
-        let timeout = Duration::from_millis(timeout_ms);
         let channel = Endpoint::from_str(&config.endpoint)
             .map_err(|_| format!("`{}` is not a valid endpoint URI", config.endpoint))?
-            .connect_timeout(timeout)
+            .connect_timeout(limits.timeout)
             .connect_lazy();
         Ok(Self {
             name: name.to_owned(),
             pool,
             channel,
-            timeout,
+            limits,
             metrics,
         })
+    }
+
+    /// The source's limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// The method named `package.Service/Method`, if the protos define it.
@@ -106,7 +108,13 @@ impl GrpcSource {
         method: &MethodDescriptor,
         request: Value,
     ) -> Result<Value, SourceError> {
-        measured(&self.metrics, &self.name, self.exchange(method, request)).await
+        measured(
+            &self.metrics,
+            &self.name,
+            &self.limits,
+            self.exchange(method, request),
+        )
+        .await
     }
 
     async fn exchange(
@@ -129,11 +137,11 @@ impl GrpcSource {
                 .await
                 .map_err(|error| Status::unavailable(error.to_string()))?;
             let mut request = tonic::Request::new(message);
-            request.set_timeout(self.timeout);
+            request.set_timeout(self.limits.timeout);
             grpc.unary(request, method_path(method), DynamicCodec(method.output()))
                 .await
         };
-        let response = match tokio::time::timeout(self.timeout, call).await {
+        let response = match tokio::time::timeout(self.limits.timeout, call).await {
             Ok(Ok(response)) => response.into_inner(),
             Ok(Err(status)) => return Err(self.status_error(&status)),
             Err(_) => return Err(self.timeout_error()),
@@ -147,7 +155,7 @@ impl GrpcSource {
     fn timeout_error(&self) -> SourceError {
         SourceError::Timeout {
             source_name: self.name.clone(),
-            timeout_ms: u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX),
+            timeout_ms: self.limits.timeout_ms(),
         }
     }
 
@@ -261,12 +269,14 @@ pub struct GrpcCall {
 }
 
 impl Connector for GrpcCall {
-    fn fetch<'a>(&'a self, vars: Vars<'a>) -> BoxFuture<'a, Result<Value, SourceError>> {
-        async move {
-            self.source
-                .unary(&self.method, self.request.render(&vars))
-                .await
-        }
-        .boxed()
+    fn prepare(&self, vars: &Vars<'_>) -> Result<Prepared, SourceError> {
+        let request = self.request.render(vars);
+        let source = self.source.clone();
+        let method = self.method.clone();
+        Ok(Prepared {
+            source: source.name.clone(),
+            description: format!("{} {request}", method.full_name()),
+            call: async move { source.unary(&method, request).await }.boxed(),
+        })
     }
 }

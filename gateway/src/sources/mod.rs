@@ -6,33 +6,98 @@
 //! asks a connector to [`Connector::fetch`] with the field's variables and
 //! gets JSON back; it knows nothing of HTTP or protobuf, and the sources know
 //! nothing of GraphQL.
+//!
+//! Calling is split in two so the per-request layer in [`batching`] can
+//! deduplicate and record calls: [`Connector::prepare`] renders the request
+//! (cheap, synchronous) into a [`Prepared`] call that names itself, and
+//! awaiting the prepared call sends it.
 
+pub mod batching;
 pub mod grpc;
 pub mod rest;
 
 use std::fmt;
 use std::future::Future;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use serde_json::Value;
 
+use tokio::sync::Semaphore;
+
+use crate::config::SourceConfig;
 use crate::error::SourceError;
 use crate::metrics::Metrics;
 use crate::template::Vars;
 
 /// One directive bound to its source: renders a request from the field's
-/// arguments and parent, sends it, and returns the backend's JSON.
+/// arguments, parent or batch of keys, ready to send.
 pub trait Connector: Send + Sync + fmt::Debug {
-    /// Calls the backend once for one field.
-    fn fetch<'a>(&'a self, vars: Vars<'a>) -> BoxFuture<'a, Result<Value, SourceError>>;
+    /// Renders the request; fails when a required value is missing or does
+    /// not fit.
+    fn prepare(&self, vars: &Vars<'_>) -> Result<Prepared, SourceError>;
 }
 
-/// Runs one backend call and records it in the metrics under `source`.
-async fn measured<F>(metrics: &Metrics, source: &str, call: F) -> Result<Value, SourceError>
+/// A rendered backend call, not yet sent.
+pub struct Prepared {
+    /// The source it goes to.
+    pub source: String,
+    /// What it asks, e.g. `GET /users/1` or `catalog.v1.Catalog/GetProduct {"sku":"A"}`;
+    /// two calls with the same source and description are the same call.
+    pub description: String,
+    /// Sends it and yields the backend's JSON.
+    pub call: BoxFuture<'static, Result<Value, SourceError>>,
+}
+
+impl fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Prepared")
+            .field("source", &self.source)
+            .field("description", &self.description)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What every source is limited by: its config's timeout, batch size and
+/// concurrency.
+#[derive(Debug)]
+pub struct Limits {
+    /// How long one call may take.
+    pub timeout: Duration,
+    /// How many keys one batched call carries at most.
+    pub max_batch_size: usize,
+    in_flight: Arc<Semaphore>,
+}
+
+impl Limits {
+    /// The limits a source's config sets.
+    pub fn new(config: &SourceConfig) -> Self {
+        Self {
+            timeout: Duration::from_millis(config.timeout_ms),
+            max_batch_size: config.max_batch_size,
+            in_flight: Arc::new(Semaphore::new(config.max_concurrency)),
+        }
+    }
+
+    /// The timeout in whole milliseconds, for error messages.
+    pub fn timeout_ms(&self) -> u64 {
+        u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+/// Runs one backend call once the source's concurrency allows it, and
+/// records it in the metrics under `source`.
+async fn measured<F>(
+    metrics: &Metrics,
+    source: &str,
+    limits: &Limits,
+    call: F,
+) -> Result<Value, SourceError>
 where
     F: Future<Output = Result<Value, SourceError>>,
 {
+    let _permit = limits.in_flight.acquire().await;
     let started = Instant::now();
     let result = call.await;
     let outcome = result.as_ref().map_or_else(SourceError::outcome, |_| "ok");

@@ -6,15 +6,13 @@
 //! is the result (`null` when empty); anything else is a [`SourceError`].
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::FutureExt;
-use futures::future::BoxFuture;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
 use serde_json::Value;
 
-use super::{Connector, measured};
+use super::{Connector, Limits, Prepared, measured};
 use crate::config::RestSourceConfig;
 use crate::error::SourceError;
 use crate::metrics::Metrics;
@@ -27,7 +25,7 @@ pub struct RestSource {
     base: String,
     client: reqwest::Client,
     headers: HeaderMap,
-    timeout: Duration,
+    limits: Limits,
     metrics: Arc<Metrics>,
 }
 
@@ -37,7 +35,7 @@ impl RestSource {
     pub fn new(
         name: &str,
         config: &RestSourceConfig,
-        timeout_ms: u64,
+        limits: Limits,
         metrics: Arc<Metrics>,
     ) -> Result<Self, String> {
         let mut headers = HeaderMap::new();
@@ -55,9 +53,14 @@ impl RestSource {
             base: config.url.as_str().trim_end_matches('/').to_owned(),
             client: reqwest::Client::new(),
             headers,
-            timeout: Duration::from_millis(timeout_ms),
+            limits,
             metrics,
         })
+    }
+
+    /// The source's limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// Sends one request to `target` (a path and query, already encoded) and
@@ -72,6 +75,7 @@ impl RestSource {
         measured(
             &self.metrics,
             &self.name,
+            &self.limits,
             self.exchange(method, target, headers, body),
         )
         .await
@@ -93,7 +97,7 @@ impl RestSource {
             .headers(self.headers.clone())
             .headers(headers)
             .header(reqwest::header::ACCEPT, "application/json")
-            .timeout(self.timeout);
+            .timeout(self.limits.timeout);
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -125,7 +129,7 @@ impl RestSource {
         if error.is_timeout() {
             SourceError::Timeout {
                 source_name: self.name.clone(),
-                timeout_ms: u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX),
+                timeout_ms: self.limits.timeout_ms(),
             }
         } else {
             SourceError::Unavailable {
@@ -172,20 +176,21 @@ impl RestCall {
 }
 
 impl Connector for RestCall {
-    fn fetch<'a>(&'a self, vars: Vars<'a>) -> BoxFuture<'a, Result<Value, SourceError>> {
-        async move {
-            let target = self
-                .target
-                .render(&vars)
-                .map_err(|reason| self.source.bad_request(reason))?;
-            let headers = self
-                .render_headers(&vars)
-                .map_err(|reason| self.source.bad_request(reason))?;
-            let body = self.body.as_ref().map(|body| body.render(&vars));
-            self.source
-                .send(self.method.clone(), &target, headers, body.as_ref())
-                .await
-        }
-        .boxed()
+    fn prepare(&self, vars: &Vars<'_>) -> Result<Prepared, SourceError> {
+        let bad_request = |reason| self.source.bad_request(reason);
+        let target = self.target.render(vars).map_err(bad_request)?;
+        let headers = self.render_headers(vars).map_err(bad_request)?;
+        let body = self.body.as_ref().map(|body| body.render(vars));
+        let description = match &body {
+            Some(body) => format!("{} {target} {body}", self.method),
+            None => format!("{} {target}", self.method),
+        };
+        let source = self.source.clone();
+        let method = self.method.clone();
+        Ok(Prepared {
+            source: source.name.clone(),
+            description,
+            call: async move { source.send(method, &target, headers, body.as_ref()).await }.boxed(),
+        })
     }
 }

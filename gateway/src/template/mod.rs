@@ -10,8 +10,9 @@
 //! - [`ValueTemplate`]: a JSON-like value with bare variables
 //!   (`{ sku: $args.sku, page: { size: 20 } }` or just `$args.input`).
 //!
-//! A variable is `$args` (the field's arguments) or `$this` (the parent
-//! object) followed by a dotted path. Whoever parses a template passes a
+//! A variable is `$args` (the field's arguments), `$this` (the parent
+//! object) or `$batch` (the keys of a batched call, one list per key field)
+//! followed by a dotted path. Whoever parses a template passes a
 //! [`Resolve`] callback that checks each variable against the schema and may
 //! rewrite its path (a `$this` field renamed with `@map` reads another key).
 
@@ -30,6 +31,8 @@ pub enum Root {
     Args,
     /// `$this`: the parent object's backend JSON.
     This,
+    /// `$batch`: the keys of a batched call, a list per key field.
+    Batch,
 }
 
 impl Root {
@@ -38,6 +41,7 @@ impl Root {
         match self {
             Self::Args => "$args",
             Self::This => "$this",
+            Self::Batch => "$batch",
         }
     }
 }
@@ -62,6 +66,8 @@ pub struct Vars<'a> {
     pub args: &'a Value,
     /// The parent object's JSON, absent on root fields.
     pub this: Option<&'a Value>,
+    /// The keys of a batched call: `{ "<key field>": [values…] }`.
+    pub batch: Option<&'a Value>,
 }
 
 impl<'a> Vars<'a> {
@@ -71,6 +77,7 @@ impl<'a> Vars<'a> {
         let root = match var.root {
             Root::Args => self.args,
             Root::This => self.this?,
+            Root::Batch => self.batch?,
         };
         lookup(root, &var.path)
     }
@@ -94,9 +101,10 @@ fn parse_var(text: &str, resolve: &Resolve<'_>) -> Result<(Var, usize), String> 
     let root = match segments.next() {
         Some("args") => Root::Args,
         Some("this") => Root::This,
+        Some("batch") => Root::Batch,
         _ => {
             return Err(format!(
-                "unknown variable `{}`: use `$args.<argument>` or `$this.<field>`",
+                "unknown variable `{}`: use `$args.<argument>`, `$this.<field>` or `$batch.<key>`",
                 &text[..end]
             ));
         }

@@ -187,7 +187,11 @@ mod tests {
     use crate::template::tests::accept_all;
 
     fn render(template: &str, args: &Value) -> Result<String, String> {
-        let vars = Vars { args, this: None };
+        let vars = Vars {
+            args,
+            this: None,
+            batch: None,
+        };
         UrlTemplate::parse(template, &accept_all)?.render(&vars)
     }
 
@@ -234,6 +238,7 @@ mod tests {
         let vars = Vars {
             args: &Value::Null,
             this: Some(&parent),
+            batch: None,
         };
         assert_eq!(template.render(&vars).unwrap(), "/orders?userId=7");
     }
@@ -264,6 +269,7 @@ mod tests {
         let vars = Vars {
             args: &args,
             this: None,
+            batch: None,
         };
         assert_eq!(template.render_raw(&vars).unwrap(), "Bearer a b/c");
     }

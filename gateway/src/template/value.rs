@@ -175,7 +175,11 @@ mod tests {
     use crate::template::tests::accept_all;
 
     fn render(template: &str, args: &Value) -> Value {
-        let vars = Vars { args, this: None };
+        let vars = Vars {
+            args,
+            this: None,
+            batch: None,
+        };
         ValueTemplate::parse(template, &accept_all)
             .unwrap()
             .render(&vars)
