@@ -8,6 +8,7 @@
 //! [`template`]s; [`error`] separates what clients may see from internal
 //! detail; [`metrics`] counts it all.
 
+pub mod bench;
 pub mod config;
 pub mod demo;
 pub mod error;

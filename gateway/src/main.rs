@@ -40,6 +40,16 @@ enum Command {
         #[arg(long, short, default_value = "weft.toml")]
         config: PathBuf,
     },
+    /// Measure the demo with batching on and off: backend calls per query,
+    /// requests/s at a fixed concurrency, p50/p99 latency.
+    Bench {
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Seconds to drive each query in each mode.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+    },
     /// Validate the schema and config; print every problem, exit 1 if any.
     Check {
         /// The config file.
@@ -60,6 +70,10 @@ async fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Demo { port } => demo(port).await,
         Command::Serve { config } => serve(&config).await,
+        Command::Bench {
+            concurrency,
+            seconds,
+        } => bench(concurrency, seconds).await,
         Command::Compose { config } => build(&config).map(|gateway| print!("{}", gateway.sdl())),
         Command::Check { config } => build(&config).map(|_| println!("{}: ok", config.display())),
     };
@@ -83,6 +97,16 @@ fn report(problems: &Diagnostics) -> String {
         "{problems}\n{count} problem{} found",
         if count == 1 { "" } else { "s" }
     )
+}
+
+async fn bench(concurrency: usize, seconds: f64) -> Result<(), String> {
+    let options = weft::bench::Options {
+        concurrency: concurrency.max(1),
+        duration: std::time::Duration::from_secs_f64(seconds.max(0.1)),
+    };
+    let rows = weft::bench::run(options).await?;
+    print!("{}", weft::bench::table(&rows, options));
+    Ok(())
 }
 
 async fn serve(path: &Path) -> Result<(), String> {
