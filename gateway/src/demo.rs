@@ -8,10 +8,14 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
-use subgraphs::{RunningService, Service, SpawnOptions};
+use std::sync::Arc;
+
+use subgraphs::{EventSink, RunningService, Service, SpawnOptions};
 
 use crate::config::Config;
 use crate::error::{Diagnostic, Diagnostics};
+use crate::events::EventBus;
+use crate::events::in_memory::{DEFAULT_BUFFER, InMemoryBus};
 
 /// The demo schema, as shipped in `schema/demo.graphql`.
 pub const SCHEMA: &str = include_str!("../../schema/demo.graphql");
@@ -20,9 +24,13 @@ pub const CATALOG_PROTO: &str = include_str!("../../proto/catalog/v1/catalog.pro
 /// A query that touches all three services.
 pub const EXAMPLE_QUERY: &str = r#"{ user(id: "1") { name orders { id status items { quantity product { name priceCents } } } } }"#;
 
-/// The running example services and the config that points at them.
+/// The running example services, the config that points at them, and the
+/// in-process event bus the orders service publishes to.
 #[derive(Debug)]
 pub struct Demo {
+    /// The bus the gateway should use: the orders service publishes
+    /// `orders.status` events to it.
+    pub bus: Arc<dyn EventBus>,
     /// users, catalog, orders — in that order.
     pub services: Vec<RunningService>,
     /// The gateway config written for them.
@@ -35,13 +43,18 @@ impl Demo {
     /// Starts the services and writes the demo files; the gateway will listen
     /// on `port` (0 for any free port).
     pub fn start(port: u16) -> Result<Self, Diagnostics> {
+        let bus: Arc<dyn EventBus> = Arc::new(InMemoryBus::new(DEFAULT_BUFFER));
+        let options = SpawnOptions {
+            order_events: Some(publish_to(bus.clone())),
+            ..SpawnOptions::default()
+        };
         let services = [Service::Users, Service::Catalog, Service::Orders]
             .into_iter()
             .map(|service| {
                 subgraphs::spawn(
                     service,
                     SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-                    SpawnOptions::default(),
+                    options.clone(),
                 )
             })
             .collect::<Result<Vec<_>, _>>()
@@ -59,11 +72,25 @@ impl Demo {
         })?;
         let config = Config::parse(&config_path, &text)?;
         Ok(Self {
+            bus,
             services,
             config,
             dir,
         })
     }
+}
+
+/// An event sink for the example services that publishes to `bus`.
+pub fn publish_to(bus: Arc<dyn EventBus>) -> EventSink {
+    Arc::new(move |topic: &str, payload: serde_json::Value| {
+        let bus = bus.clone();
+        let topic = topic.to_owned();
+        tokio::spawn(async move {
+            if let Err(error) = bus.publish(&topic, payload).await {
+                tracing::warn!("cannot publish an order event: {error}");
+            }
+        });
+    })
 }
 
 fn config_text(port: u16, services: &[RunningService]) -> String {

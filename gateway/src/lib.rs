@@ -12,10 +12,12 @@ pub mod bench;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod events;
 pub mod metrics;
 pub mod schema;
 pub mod server;
 pub mod sources;
+pub mod subscriptions;
 pub mod template;
 
 use std::sync::Arc;
@@ -27,24 +29,51 @@ pub struct Gateway {
     pub schema: async_graphql::dynamic::Schema,
     /// The metrics every source and request records into.
     pub metrics: Arc<metrics::Metrics>,
+    /// The event bus subscriptions listen on and mutations publish to.
+    pub bus: Arc<dyn events::EventBus>,
+    /// Limits of subscription transports.
+    pub subscriptions: config::SubscriptionsConfig,
     /// Whether browsers get GraphiQL on `GET /graphql`.
     pub graphiql: bool,
     ready: AtomicBool,
 }
 
 impl Gateway {
-    /// Builds the gateway from a loaded config: reads the schema files,
-    /// opens the sources and checks every directive. Must run inside a Tokio
-    /// runtime.
-    pub fn from_config(config: &config::Config) -> Result<Self, error::Diagnostics> {
+    /// Builds the gateway from a loaded config with the given event bus:
+    /// reads the schema files, opens the sources and checks every directive.
+    /// Must run inside a Tokio runtime.
+    pub fn new(
+        config: &config::Config,
+        bus: Arc<dyn events::EventBus>,
+    ) -> Result<Self, error::Diagnostics> {
         let metrics = Arc::new(metrics::Metrics::default());
-        let schema = schema::compile(config, &metrics)?;
+        let schema = schema::compile(config, &metrics, bus.clone())?;
         Ok(Self {
             schema,
             metrics,
+            bus,
+            subscriptions: config.subscriptions,
             graphiql: config.server.graphiql,
             ready: AtomicBool::new(true),
         })
+    }
+
+    /// Builds the gateway with an in-process event bus (whatever `[events]`
+    /// says); see [`Gateway::connect`] for the configured bus.
+    pub fn from_config(config: &config::Config) -> Result<Self, error::Diagnostics> {
+        Self::new(
+            config,
+            Arc::new(events::in_memory::InMemoryBus::new(config.events.buffer)),
+        )
+    }
+
+    /// Builds the gateway with the event bus `[events]` configures,
+    /// connecting to NATS if it says so.
+    pub async fn connect(config: &config::Config) -> Result<Self, error::Diagnostics> {
+        let bus = events::open(&config.events)
+            .await
+            .map_err(|error| error::Diagnostic::file(&config.path, error.to_string()))?;
+        Self::new(config, bus)
     }
 
     /// Executes one GraphQL request with its own call layer (deduplication

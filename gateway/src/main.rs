@@ -111,7 +111,10 @@ async fn bench(concurrency: usize, seconds: f64) -> Result<(), String> {
 
 async fn serve(path: &Path) -> Result<(), String> {
     let config = Config::load(path).map_err(|problems| report(&problems))?;
-    run(&config, None).await
+    let gateway = Gateway::connect(&config)
+        .await
+        .map_err(|problems| report(&problems))?;
+    run(gateway, &config, None).await
 }
 
 async fn demo(port: u16) -> Result<(), String> {
@@ -124,13 +127,15 @@ async fn demo(port: u16) -> Result<(), String> {
         );
     }
     eprintln!("demo files in {}", demo.dir.display());
-    let result = run(&demo.config, Some(EXAMPLE_QUERY)).await;
+    let gateway =
+        Gateway::new(&demo.config, demo.bus.clone()).map_err(|problems| report(&problems))?;
+    let result = run(gateway, &demo.config, Some(EXAMPLE_QUERY)).await;
     drop(demo);
     result
 }
 
-async fn run(config: &Config, example: Option<&str>) -> Result<(), String> {
-    let gateway = Arc::new(Gateway::from_config(config).map_err(|problems| report(&problems))?);
+async fn run(gateway: Gateway, config: &Config, example: Option<&str>) -> Result<(), String> {
+    let gateway = Arc::new(gateway);
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .map_err(|error| format!("cannot listen on {}: {error}", config.server.listen))?;

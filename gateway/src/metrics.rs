@@ -6,6 +6,8 @@
 //! | `weft_source_request_duration_seconds` | histogram | `source` |
 //! | `weft_graphql_requests_total` | counter | `outcome` (`ok`, `error`) |
 //! | `weft_graphql_request_duration_seconds` | histogram | none |
+//! | `weft_websocket_connections` | gauge | none |
+//! | `weft_subscriptions_active` | gauge | none (operations running over WebSocket or SSE) |
 //!
 //! Sources record each backend call themselves; the HTTP layer records each
 //! GraphQL request.
@@ -15,6 +17,7 @@ use std::time::Duration;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -47,6 +50,18 @@ pub struct Metrics {
     source_latency: Family<SourceLabel, Histogram, fn() -> Histogram>,
     graphql_requests: Family<OutcomeLabel, Counter>,
     graphql_latency: Histogram,
+    websocket_connections: Gauge,
+    subscriptions_active: Gauge,
+}
+
+/// Counts one running subscription until dropped.
+#[derive(Debug)]
+pub struct ActiveSubscription(Gauge);
+
+impl Drop for ActiveSubscription {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 impl Default for Metrics {
@@ -79,12 +94,26 @@ impl Default for Metrics {
             "Latency of GraphQL requests",
             graphql_latency.clone(),
         );
+        let websocket_connections = Gauge::default();
+        let subscriptions_active = Gauge::default();
+        registry.register(
+            "weft_websocket_connections",
+            "Open GraphQL WebSocket connections",
+            websocket_connections.clone(),
+        );
+        registry.register(
+            "weft_subscriptions_active",
+            "Operations running over WebSocket or SSE",
+            subscriptions_active.clone(),
+        );
         Self {
             registry,
             source_requests,
             source_latency,
             graphql_requests,
             graphql_latency,
+            websocket_connections,
+            subscriptions_active,
         }
     }
 }
@@ -112,6 +141,27 @@ impl Metrics {
             .get_or_create(&OutcomeLabel { outcome })
             .inc();
         self.graphql_latency.observe(elapsed.as_secs_f64());
+    }
+
+    /// Adds `delta` to the open WebSocket connections.
+    pub fn websocket_connections(&self, delta: i64) {
+        self.websocket_connections.inc_by(delta);
+    }
+
+    /// Counts a subscription as running until the returned guard is dropped.
+    pub fn subscription_started(&self) -> ActiveSubscription {
+        self.subscriptions_active.inc();
+        ActiveSubscription(self.subscriptions_active.clone())
+    }
+
+    /// Operations running over WebSocket or SSE now.
+    pub fn subscriptions_active(&self) -> i64 {
+        self.subscriptions_active.get()
+    }
+
+    /// Open WebSocket connections now.
+    pub fn open_websockets(&self) -> i64 {
+        self.websocket_connections.get()
     }
 
     /// The metrics in the Prometheus text exposition format.

@@ -15,12 +15,15 @@
 //! | `WEFT_LISTEN` | `server.listen` |
 //! | `WEFT_SOURCE_<NAME>_URL` | `url` (REST) or `endpoint` (gRPC) of source `<name>` |
 //! | `WEFT_SOURCE_<NAME>_TIMEOUT_MS` | `timeout_ms` of source `<name>` |
+//! | `WEFT_EVENTS_URL` | `[events] url`, and `kind = "nats"` |
 //!
 //! `<NAME>` is the source name in upper case with `-` written as `_`.
 
+pub mod events;
 pub mod schema;
 pub mod server;
 pub mod sources;
+pub mod subscriptions;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,9 +31,11 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Diagnostic, Diagnostics};
+pub use events::{BusKind, EventsConfig};
 pub use schema::SchemaConfig;
 pub use server::ServerConfig;
 pub use sources::{GrpcSourceConfig, RestSourceConfig, SourceConfig, SourceKind};
+pub use subscriptions::SubscriptionsConfig;
 
 /// The whole, validated configuration.
 #[derive(Debug, Clone)]
@@ -43,6 +48,10 @@ pub struct Config {
     pub schema: SchemaConfig,
     /// `[sources.<name>]`, by name.
     pub sources: BTreeMap<String, SourceConfig>,
+    /// `[events]`.
+    pub events: EventsConfig,
+    /// `[subscriptions]`.
+    pub subscriptions: SubscriptionsConfig,
 }
 
 #[derive(Deserialize)]
@@ -53,6 +62,10 @@ struct RawConfig {
     schema: toml::Spanned<schema::RawSchema>,
     #[serde(default)]
     sources: BTreeMap<String, toml::Spanned<sources::RawSource>>,
+    #[serde(default)]
+    events: events::RawEvents,
+    #[serde(default)]
+    subscriptions: subscriptions::RawSubscriptions,
 }
 
 /// Where in a config file a piece of it stands, for diagnostics.
@@ -105,6 +118,8 @@ impl Config {
         let mut problems = Diagnostics::default();
         let server = server::validate(raw.server, &origin, &mut problems);
         let schema = schema::validate(raw.schema, &origin, &mut problems);
+        let events = events::validate(raw.events, &origin, &mut problems);
+        let subscriptions = subscriptions::validate(raw.subscriptions);
         let sources = raw
             .sources
             .into_iter()
@@ -118,6 +133,8 @@ impl Config {
             server,
             schema,
             sources,
+            events,
+            subscriptions,
         })
     }
 
@@ -133,6 +150,9 @@ impl Config {
                     "is not a socket address like 127.0.0.1:4000",
                 )),
             }
+        }
+        if let Some(url) = var("WEFT_EVENTS_URL") {
+            self.events.kind = BusKind::Nats(url);
         }
         for (name, source) in &mut self.sources {
             let prefix = format!("WEFT_SOURCE_{}", name.to_uppercase().replace('-', "_"));

@@ -5,18 +5,21 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_graphql::dynamic::{
-    Enum, EnumItem, Field, InputObject, InputValue, Object, Scalar, Schema, TypeRef,
+    Enum, EnumItem, Field, InputObject, InputValue, Object, Scalar, Schema, Subscription,
+    SubscriptionField, TypeRef,
 };
 use async_graphql::parser::types::{BaseType, FieldDefinition, InputValueDefinition, Type};
 
 use super::Sources;
 use super::connect::{self, BatchVars, Connected, Target};
-use super::directives::{self, Arg, Directives, FetchSpec, Location};
+use super::directives::{self, Arg, Directives, EventSpec, FetchSpec, Location};
 use super::document::{Document, Kind, Located, TypeDef};
 use super::output::{EnumValues, Shape, ShapeKind};
 use super::resolve::{BatchedPlan, FetchPlan, batched_field, fetch_field, project_field};
 use crate::error::Diagnostics;
+use crate::events::EventBus;
 use crate::sources::batching::BatchPlan;
+use crate::subscriptions::fields::{PublishPlan, event_field, publish_field, stream_field};
 use crate::template::{Root, ValueTemplate, Var};
 
 const BUILTIN_SCALARS: [&str; 5] = ["Int", "Float", "String", "Boolean", "ID"];
@@ -64,9 +67,13 @@ impl<'d> Site<'d> {
 }
 
 /// Builds the executable schema, or reports every problem found.
-pub fn build(doc: &Document, sources: &Sources) -> Result<Schema, Diagnostics> {
+pub fn build(
+    doc: &Document,
+    sources: &Sources,
+    bus: Arc<dyn EventBus>,
+) -> Result<Schema, Diagnostics> {
     let mut builder = Builder::new(doc, sources);
-    let schema = builder.schema();
+    let schema = builder.schema(bus);
     let problems = std::mem::take(&mut builder.problems);
     problems.into_result(())?;
     schema.map_err(|message| {
@@ -178,7 +185,7 @@ impl<'d> Builder<'d> {
         }
     }
 
-    fn schema(&mut self) -> Result<Schema, String> {
+    fn schema(&mut self, bus: Arc<dyn EventBus>) -> Result<Schema, String> {
         let roots = self.doc.roots.clone();
         if !self.doc.types.contains_key(&roots.query) {
             let file = self.doc.files.len().saturating_sub(1);
@@ -188,23 +195,25 @@ impl<'d> Builder<'d> {
                 format!("the schema has no `{}` type", roots.query),
             ));
         }
-        if let Some(ty) = self.doc.types.get(&roots.subscription) {
-            self.problems.push(self.doc.error(
-                ty.file,
-                ty.pos,
-                "subscriptions are not supported yet",
-            ));
-        }
         self.entities();
         let mutation = self
             .doc
             .types
             .contains_key(&roots.mutation)
             .then_some(roots.mutation.as_str());
-        let mut schema = Schema::build(&roots.query, mutation, None);
+        let subscription = self.doc.types.get(&roots.subscription);
+        let mut schema = Schema::build(
+            &roots.query,
+            mutation,
+            subscription.map(|ty| ty.name.as_str()),
+        )
+        .data(bus);
         let doc = self.doc;
         for ty in doc.types.values() {
             schema = match &ty.kind {
+                Kind::Object(fields) if ty.name == roots.subscription => {
+                    schema.register(self.subscription(ty, fields))
+                }
                 Kind::Object(fields) => schema.register(self.object(ty, fields)),
                 Kind::Input(fields) => schema.register(self.input_object(ty, fields)),
                 Kind::Enum(values) => schema.register(enum_type(ty, values)),
@@ -227,6 +236,67 @@ impl<'d> Builder<'d> {
         object
     }
 
+    fn subscription(
+        &mut self,
+        ty: &'d TypeDef,
+        fields: &'d [Located<FieldDefinition>],
+    ) -> Subscription {
+        let mut subscription = Subscription::new(&ty.name);
+        if let Some(description) = &ty.description {
+            subscription = subscription.description(description);
+        }
+        for field in fields {
+            let site = Site { ty, field };
+            let definition = &field.node.node;
+            self.check_type(field.file, &definition.ty, false, &site.name());
+            let Some(mut built) = self.subscription_field(site) else {
+                continue;
+            };
+            for argument in &definition.arguments {
+                self.check_type(field.file, &argument.node.ty, true, &site.name());
+                built = built.argument(input_value(&argument.node));
+            }
+            if let Some(description) = &definition.description {
+                built = built.description(&description.node);
+            }
+            subscription = subscription.field(built);
+        }
+        subscription
+    }
+
+    /// A subscription field: `@event` on a bus topic, or `@grpc` on a
+    /// server-streaming method.
+    fn subscription_field(&mut self, site: Site<'d>) -> Option<SubscriptionField> {
+        let definition = &site.field.node.node;
+        let name = definition.name.node.as_str();
+        let directives = self.directives_of(&site.ty.name, name)?.clone();
+        let ty = type_ref(&definition.ty.node);
+        let shape = self.shape(&definition.ty.node);
+        let target = site.target(BatchVars::None);
+        let built = match (&directives.event, &directives.fetch) {
+            (Some(event), None) => connect::event_plan(self, &target, event, shape)
+                .map(|plan| event_field(name, ty, Arc::new(plan))),
+            (None, Some((pos, FetchSpec::Grpc(grpc)))) => {
+                connect::stream_plan(self, &target, *pos, grpc, &definition.ty.node, shape)
+                    .map(|plan| stream_field(name, ty, Arc::new(plan)))
+            }
+            _ => {
+                let message = format!(
+                    "subscription field `{}` needs @event(topic:) or @grpc on a server-streaming method",
+                    site.name()
+                );
+                Err(vec![self.doc.error(
+                    site.field.file,
+                    site.field.node.pos,
+                    message,
+                )])
+            }
+        };
+        built
+            .map_err(|problems| self.problems.0.extend(problems))
+            .ok()
+    }
+
     fn field(&mut self, site: Site<'d>) -> Option<Field> {
         let definition = &site.field.node.node;
         let name = definition.name.node.as_str();
@@ -237,8 +307,14 @@ impl<'d> Builder<'d> {
         let directives = self.directives_of(&site.ty.name, name)?.clone();
         let ty = type_ref(&definition.ty.node);
         let shape = self.shape(&definition.ty.node);
+        let publish = match &directives.publish {
+            Some(spec) => Some(Arc::new(self.publish_plan(site, spec)?)),
+            None => None,
+        };
         let mut field = if let Some((pos, spec)) = &directives.fetch {
-            self.fetched(site, *pos, spec, ty, shape)?
+            self.fetched(site, *pos, spec, ty, shape, publish)?
+        } else if let Some(publish) = publish {
+            publish_field(name, ty, publish, shape)
         } else if let Some(key) = &directives.entity_key {
             self.entity_field(site, key, ty, shape)?
         } else if self.is_root(&site.ty.name) {
@@ -265,6 +341,21 @@ impl<'d> Builder<'d> {
 
     /// A field with its own `@rest`/`@grpc`: one call per field, or, with
     /// `groupBy`, one call per batch of parents.
+    fn publish_plan(&mut self, site: Site<'d>, spec: &EventSpec) -> Option<PublishPlan> {
+        if site.ty.name != self.doc.roots.mutation {
+            let message = format!(
+                "{}: @publish is only allowed on mutation fields",
+                site.name()
+            );
+            self.problems
+                .push(self.doc.error(site.field.file, spec.topic.pos, message));
+            return None;
+        }
+        connect::publish_plan(self, &site.target(BatchVars::None), spec)
+            .map_err(|problems| self.problems.0.extend(problems))
+            .ok()
+    }
+
     fn fetched(
         &mut self,
         site: Site<'d>,
@@ -272,6 +363,7 @@ impl<'d> Builder<'d> {
         spec: &FetchSpec,
         ty: TypeRef,
         shape: Shape,
+        publish: Option<Arc<PublishPlan>>,
     ) -> Option<Field> {
         let name = site.field.node.node.name.node.as_str();
         let declared = &site.field.node.node.ty.node;
@@ -287,6 +379,7 @@ impl<'d> Builder<'d> {
                 response: connected.response,
                 shape,
                 dedupe,
+                publish,
             };
             return Some(fetch_field(name, ty, Arc::new(plan)));
         };

@@ -16,13 +16,15 @@ use async_graphql::parser::types::{FieldDefinition, Type};
 use reqwest::header::HeaderName;
 
 use super::build::{Builder, base_name};
-use super::directives::{Arg, FetchSpec, GrpcSpec, RestSpec};
+use super::directives::{Arg, EventSpec, FetchSpec, GrpcSpec, RestSpec};
 use super::document::{Kind, Located, TypeDef};
+use super::output::Shape;
 use super::proto_check;
 use crate::error::Diagnostic;
 use crate::sources::Connector;
 use crate::sources::grpc::GrpcCall;
 use crate::sources::rest::RestCall;
+use crate::subscriptions::fields::{EventPlan, PublishPlan, StreamPlan};
 use crate::template::{Root, StringTemplate, UrlTemplate, ValueTemplate};
 
 /// What `$batch` may name in a template.
@@ -173,14 +175,24 @@ fn rest_call(
     ))
 }
 
-fn grpc_call(
+/// A bound gRPC method: source, method, request and response path.
+struct GrpcParts {
+    source: std::sync::Arc<crate::sources::grpc::GrpcSource>,
+    method: prost_reflect::MethodDescriptor,
+    request: ValueTemplate,
+    response: Vec<String>,
+}
+
+/// Looks a gRPC method up and checks its request and response; `streaming`
+/// says whether a server-streaming (rather than a unary) method is wanted.
+fn grpc_parts(
     builder: &Builder<'_>,
     target: &Target<'_>,
     pos: Pos,
     spec: &GrpcSpec,
     resolve: &Resolver<'_>,
-    expected: &Type,
-) -> Result<Bound, Problems> {
+    (expected, streaming): (&Type, bool),
+) -> Result<GrpcParts, Problems> {
     let at = |pos: Pos, message: String| target.problem(builder, pos, &message);
     let Some(source) = builder.sources.grpc.get(&spec.source.value) else {
         return Err(at(
@@ -196,12 +208,16 @@ fn grpc_call(
         );
         return Err(at(spec.method.pos, message));
     };
-    if method.is_client_streaming() || method.is_server_streaming() {
-        let message = format!(
-            "`{}` is a streaming method; @grpc here needs a unary one",
-            spec.method.value
-        );
-        return Err(at(spec.method.pos, message));
+    if method.is_client_streaming() || method.is_server_streaming() != streaming {
+        let wanted = if streaming {
+            "a server-streaming method on a subscription field"
+        } else {
+            "a unary method"
+        };
+        return Err(at(
+            spec.method.pos,
+            format!("`{}`: @grpc here needs {wanted}", spec.method.value),
+        ));
     }
     let request_text = spec
         .request
@@ -223,12 +239,96 @@ fn grpc_call(
     if !problems.is_empty() {
         return Err(problems);
     }
-    let call = GrpcCall {
+    Ok(GrpcParts {
         source: source.clone(),
         method,
         request,
+        response,
+    })
+}
+
+fn grpc_call(
+    builder: &Builder<'_>,
+    target: &Target<'_>,
+    pos: Pos,
+    spec: &GrpcSpec,
+    resolve: &Resolver<'_>,
+    expected: &Type,
+) -> Result<Bound, Problems> {
+    let parts = grpc_parts(builder, target, pos, spec, resolve, (expected, false))?;
+    let max_batch_size = parts.source.limits().max_batch_size;
+    let call = GrpcCall {
+        source: parts.source,
+        method: parts.method,
+        request: parts.request,
     };
-    Ok((Box::new(call), response, source.limits().max_batch_size))
+    Ok((Box::new(call), parts.response, max_batch_size))
+}
+
+/// Binds `@grpc` on a subscription field to a server-streaming method.
+pub fn stream_plan(
+    builder: &Builder<'_>,
+    target: &Target<'_>,
+    pos: Pos,
+    spec: &GrpcSpec,
+    expected: &Type,
+    shape: Shape,
+) -> Result<StreamPlan, Problems> {
+    let used = RefCell::new(Vec::new());
+    let resolve = |root: Root, path: &[String]| resolve_var(builder, target, &used, root, path);
+    let parts = grpc_parts(builder, target, pos, spec, &resolve, (expected, true))?;
+    Ok(StreamPlan {
+        source: parts.source,
+        method: parts.method,
+        request: parts.request,
+        response: parts.response,
+        shape,
+    })
+}
+
+/// Parses `@event(topic:, filter:)` on a subscription field.
+pub fn event_plan(
+    builder: &Builder<'_>,
+    target: &Target<'_>,
+    spec: &EventSpec,
+    shape: Shape,
+) -> Result<EventPlan, Problems> {
+    let (topic, filter) = event_templates(builder, target, spec)?;
+    Ok(EventPlan {
+        topic,
+        filter,
+        shape,
+    })
+}
+
+/// Parses `@publish(topic:, payload:)` on a mutation field.
+pub fn publish_plan(
+    builder: &Builder<'_>,
+    target: &Target<'_>,
+    spec: &EventSpec,
+) -> Result<PublishPlan, Problems> {
+    let (topic, payload) = event_templates(builder, target, spec)?;
+    Ok(PublishPlan { topic, payload })
+}
+
+fn event_templates(
+    builder: &Builder<'_>,
+    target: &Target<'_>,
+    spec: &EventSpec,
+) -> Result<(StringTemplate, Option<ValueTemplate>), Problems> {
+    let used = RefCell::new(Vec::new());
+    let resolve = |root: Root, path: &[String]| resolve_var(builder, target, &used, root, path);
+    let at = |pos: Pos, message: String| target.problem(builder, pos, &message);
+    let topic = StringTemplate::parse(&spec.topic.value, &resolve)
+        .map_err(|message| at(spec.topic.pos, message))?;
+    let value = spec
+        .value
+        .as_ref()
+        .map(|value| {
+            ValueTemplate::parse(&value.value, &resolve).map_err(|message| at(value.pos, message))
+        })
+        .transpose()?;
+    Ok((topic, value))
 }
 
 fn unknown_source(builder: &Builder<'_>, name: &str, kind: &str) -> String {

@@ -84,6 +84,19 @@ pub struct Directives {
     pub entity_key: Option<Arg<String>>,
     /// `@key(fields:)` on a type: the key field names.
     pub key: Option<Arg<Vec<String>>>,
+    /// `@event(topic:, filter:)` on a subscription field.
+    pub event: Option<EventSpec>,
+    /// `@publish(topic:, payload:)` on a mutation field.
+    pub publish: Option<EventSpec>,
+}
+
+/// `@event(topic: …, filter: …)` or `@publish(topic: …, payload: …)`.
+#[derive(Debug, Clone)]
+pub struct EventSpec {
+    /// The topic, a text template (`orders.{$args.orderId}`).
+    pub topic: Arg<String>,
+    /// `filter` (events) or `payload` (publish): a value template.
+    pub value: Option<Arg<String>>,
 }
 
 const METHODS: [(&str, Method); 5] = [
@@ -106,14 +119,17 @@ pub enum Location {
 impl Location {
     fn allows(self, directive: &str) -> bool {
         match self {
-            Self::Field => matches!(directive, "rest" | "grpc" | "map" | "entity" | "deprecated"),
+            Self::Field => matches!(
+                directive,
+                "rest" | "grpc" | "map" | "entity" | "event" | "publish" | "deprecated"
+            ),
             Self::Type => matches!(directive, "rest" | "grpc" | "key"),
         }
     }
 
     fn known(self) -> &'static str {
         match self {
-            Self::Field => "@rest, @grpc, @map, @entity and @deprecated",
+            Self::Field => "@rest, @grpc, @map, @entity, @event, @publish and @deprecated",
             Self::Type => "@key with @rest or @grpc",
         }
     }
@@ -160,6 +176,8 @@ pub fn read(
             }
             "map" => read.map_from = args.required_string("from").map(|from| split_path(&from)),
             "entity" => read.entity_key = args.required_string("key"),
+            "event" => read.event = event_spec(&mut args, "filter"),
+            "publish" => read.publish = event_spec(&mut args, "payload"),
             "key" => {
                 read.key = args.required_string("fields").map(|fields| Arg {
                     value: fields
@@ -187,6 +205,15 @@ pub fn read(
     } else {
         Err(errors)
     }
+}
+
+fn event_spec(args: &mut Args<'_>, value: &str) -> Option<EventSpec> {
+    let topic = args.required_string("topic");
+    let value = args.string(value);
+    Some(EventSpec {
+        topic: topic?,
+        value,
+    })
 }
 
 fn split_path(path: &Arg<String>) -> Arg<Vec<String>> {

@@ -24,6 +24,7 @@ use async_graphql::dynamic::Schema;
 
 use crate::config::{Config, SourceKind};
 use crate::error::{Diagnostic, Diagnostics};
+use crate::events::EventBus;
 use crate::metrics::Metrics;
 use crate::sources::Limits;
 use crate::sources::grpc::GrpcSource;
@@ -83,7 +84,11 @@ impl Sources {
 /// Reads the schema files named in `config`, opens its sources and builds the
 /// executable schema. Must run inside a Tokio runtime (gRPC channels are
 /// created, though not connected).
-pub fn compile(config: &Config, metrics: &Arc<Metrics>) -> Result<Schema, Diagnostics> {
+pub fn compile(
+    config: &Config,
+    metrics: &Arc<Metrics>,
+    bus: Arc<dyn EventBus>,
+) -> Result<Schema, Diagnostics> {
     let files: Vec<_> = config
         .schema
         .files
@@ -92,5 +97,5 @@ pub fn compile(config: &Config, metrics: &Arc<Metrics>) -> Result<Schema, Diagno
         .collect();
     let document = document::Document::load(&files)?;
     let sources = Sources::open(config, metrics)?;
-    build::build(&document, &sources)
+    build::build(&document, &sources, bus)
 }

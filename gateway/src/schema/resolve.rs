@@ -19,7 +19,8 @@ use serde_json::Value;
 use super::output::{Shape, ShapeKind, to_field_value};
 use crate::error::SourceError;
 use crate::sources::Connector;
-use crate::sources::batching::{BatchPlan, Key, RequestScope};
+use crate::sources::batching::{BatchPlan, EventScope, Key, RequestScope};
+use crate::subscriptions::fields::PublishPlan;
 use crate::template::{ValueTemplate, Vars, lookup};
 
 /// The code of an error raised when a backend's JSON does not fit the field.
@@ -39,6 +40,8 @@ pub struct FetchPlan {
     /// Whether identical calls within a request may be shared (false for
     /// mutation fields, which must run every time).
     pub dedupe: bool,
+    /// What the field publishes once it has its value (mutations only).
+    pub publish: Option<Arc<PublishPlan>>,
 }
 
 /// How a field loaded through a batch resolves.
@@ -75,6 +78,11 @@ pub fn fetch_field(name: &str, ty: TypeRef, plan: Arc<FetchPlan>) -> Field {
             match scope(&ctx).call(prepared, plan.dedupe).await {
                 Ok(response) => {
                     let value = select(response, &plan.response);
+                    if let Some(publish) = &plan.publish {
+                        let payload =
+                            publish.payload(&args, value.as_ref().unwrap_or(&Value::Null));
+                        publish.publish(&ctx, &args, payload).await?;
+                    }
                     to_field_value(value, &plan.shape).map_err(bad_response)
                 }
                 Err(error) if error.is_not_found() && plan.shape.nullable => Ok(None),
@@ -176,26 +184,32 @@ fn key_of(batch: &BatchPlan, key: Value) -> Key {
     }
 }
 
-/// The request's call layer; a fresh one when the schema runs outside the
-/// HTTP server (calls then still work, unbatched across fields).
+/// The request's call layer: the request's own, the current event's in a
+/// subscription, or a fresh one when the schema runs outside the HTTP
+/// server (calls then still work, unbatched across fields).
 fn scope(ctx: &ResolverContext<'_>) -> Arc<RequestScope> {
-    ctx.data_opt::<Arc<RequestScope>>()
-        .cloned()
+    if let Some(scope) = ctx.data_opt::<Arc<RequestScope>>() {
+        return scope.clone();
+    }
+    ctx.data_opt::<Arc<EventScope>>()
+        .map(|events| events.current())
         .unwrap_or_default()
 }
 
-fn arguments(ctx: &ResolverContext<'_>) -> async_graphql::Result<Value> {
+/// The field's arguments as a JSON object.
+pub fn arguments(ctx: &ResolverContext<'_>) -> async_graphql::Result<Value> {
     Ok(GqlValue::Object(ctx.args.as_index_map().clone()).into_json()?)
 }
 
 /// The part of a response at `path` (the whole response for an empty path).
-fn select(response: Value, path: &[String]) -> Option<Value> {
+pub fn select(response: Value, path: &[String]) -> Option<Value> {
     path.iter().try_fold(response, |mut current, key| {
         current.get_mut(key).map(Value::take)
     })
 }
 
-fn bad_response(reason: String) -> async_graphql::Error {
+/// A JSON value that does not fit the field's type, as a GraphQL error.
+pub fn bad_response(reason: String) -> async_graphql::Error {
     async_graphql::Error::new(format!(
         "the backend's answer does not fit the schema: {reason}"
     ))

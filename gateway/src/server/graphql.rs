@@ -7,13 +7,15 @@ use std::time::Instant;
 use async_graphql::{ErrorExtensionValues, Value};
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use http::HeaderMap;
 
 use super::negotiate::{MediaType, negotiate, wants_html};
 use super::request::{self, GetParams, RequestError};
-use super::{graphiql, respond};
+use super::{graphiql, respond, sse, websocket};
 use crate::Gateway;
 
 /// `POST /graphql`.
@@ -22,6 +24,12 @@ pub async fn post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if sse::wanted(&headers) {
+        return match request::from_post(&headers, &body) {
+            Ok(request) => sse::stream(gateway, request),
+            Err(error) => respond::refused(MediaType::Json, &error),
+        };
+    }
     let Some(media) = negotiate(&headers) else {
         return respond::not_acceptable();
     };
@@ -31,12 +39,17 @@ pub async fn post(
     }
 }
 
-/// `GET /graphql`: GraphiQL for a browser without a query, else a query.
+/// `GET /graphql`: a WebSocket upgrade; an SSE stream; GraphiQL for a
+/// browser without a query; else a query.
 pub async fn get(
     State(gateway): State<Arc<Gateway>>,
     headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     params: Result<Query<GetParams>, QueryRejection>,
 ) -> Response {
+    if let Ok(ws) = ws {
+        return websocket::upgrade(gateway, ws);
+    }
     let params = match params {
         Ok(Query(params)) => params,
         Err(rejection) => {
@@ -47,10 +60,16 @@ pub async fn get(
     if params.is_empty() && gateway.graphiql && wants_html(&headers) {
         return graphiql::page();
     }
+    if sse::wanted(&headers) {
+        return match request::from_get(params, true) {
+            Ok(request) => sse::stream(gateway, request),
+            Err(error) => respond::refused(MediaType::Json, &error),
+        };
+    }
     let Some(media) = negotiate(&headers) else {
         return respond::not_acceptable();
     };
-    match request::from_get(params) {
+    match request::from_get(params, false) {
         Ok(request) => execute(&gateway, media, request, &headers).await,
         Err(error) => respond::refused(media, &error),
     }

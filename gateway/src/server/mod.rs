@@ -4,6 +4,8 @@
 //! |---|---|
 //! | `POST /graphql` | GraphQL over HTTP (JSON body) |
 //! | `GET /graphql?query=…` | queries only; from a browser (`Accept: text/html`) without a query, GraphiQL |
+//! | `GET /graphql` (WebSocket upgrade) | subscriptions (and queries, mutations) over `graphql-transport-ws` or legacy `graphql-ws` |
+//! | `POST`/`GET /graphql` with `Accept: text/event-stream` | one operation streamed as Server-Sent Events |
 //! | `GET /health` | `200` while serving, `503` once shutdown has begun |
 //! | `GET /metrics` | Prometheus metrics |
 //!
@@ -17,6 +19,8 @@ mod negotiate;
 mod observe;
 mod request;
 mod respond;
+mod sse;
+mod websocket;
 
 use std::future::Future;
 use std::sync::Arc;

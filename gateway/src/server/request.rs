@@ -45,8 +45,9 @@ impl GetParams {
     }
 }
 
-/// A `GET` request as a GraphQL query.
-pub fn from_get(params: GetParams) -> Result<Request, RequestError> {
+/// A `GET` request as a GraphQL query (or, when `streaming`, a query or
+/// subscription).
+pub fn from_get(params: GetParams, streaming: bool) -> Result<Request, RequestError> {
     let query = params.query.ok_or_else(|| {
         RequestError::Malformed("GET /graphql needs a `query` parameter".to_owned())
     })?;
@@ -62,7 +63,14 @@ pub fn from_get(params: GetParams) -> Result<Request, RequestError> {
         })?;
     }
     request.operation_name = params.operation_name.filter(|name| !name.is_empty());
-    parse(request, true)
+    parse(
+        request,
+        if streaming {
+            Only::NoMutations
+        } else {
+            Only::Queries
+        },
+    )
 }
 
 /// A `POST` request's JSON body as a GraphQL request.
@@ -87,14 +95,22 @@ pub fn from_post(headers: &HeaderMap, body: &[u8]) -> Result<Request, RequestErr
             "the request has no `query`".to_owned(),
         ));
     }
-    parse(request, false)
+    parse(request, Only::Anything)
 }
 
-/// Parses the document; with `queries_only`, refuses other operations.
-fn parse(mut request: Request, queries_only: bool) -> Result<Request, RequestError> {
+/// Which operations a request may run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Only {
+    Queries,
+    NoMutations,
+    Anything,
+}
+
+/// Parses the document, and refuses operations that `only` rules out.
+fn parse(mut request: Request, only: Only) -> Result<Request, RequestError> {
     let operation_name = request.operation_name.clone();
     let document = request.parsed_query().map_err(RequestError::Syntax)?;
-    if queries_only {
+    if only != Only::Anything {
         let ty = match &document.operations {
             DocumentOperations::Single(operation) => Some(operation.node.ty),
             DocumentOperations::Multiple(operations) => operation_name
@@ -104,7 +120,7 @@ fn parse(mut request: Request, queries_only: bool) -> Result<Request, RequestErr
         };
         match ty {
             Some(OperationType::Mutation) => return Err(RequestError::NotAQuery("mutation")),
-            Some(OperationType::Subscription) => {
+            Some(OperationType::Subscription) if only == Only::Queries => {
                 return Err(RequestError::NotAQuery("subscription"));
             }
             _ => {}

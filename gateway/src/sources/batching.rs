@@ -69,6 +69,24 @@ struct PendingBatch {
     waiters: Vec<Waiter>,
 }
 
+/// The call layer of a subscription: each event's selection resolves with a
+/// fresh [`RequestScope`], so its fields batch with each other but never
+/// reuse answers from an earlier event.
+#[derive(Debug, Default)]
+pub struct EventScope(Mutex<Arc<RequestScope>>);
+
+impl EventScope {
+    /// Starts a new event: later calls get a fresh scope.
+    pub fn renew(&self) {
+        *locked(&self.0) = Arc::default();
+    }
+
+    /// The scope of the current event.
+    pub fn current(&self) -> Arc<RequestScope> {
+        locked(&self.0).clone()
+    }
+}
+
 /// The call layer of one request.
 #[derive(Default)]
 pub struct RequestScope {

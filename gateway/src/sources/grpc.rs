@@ -12,7 +12,8 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
-use futures::FutureExt;
+use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt};
 use http::uri::PathAndQuery;
 use prost::Message;
 use prost_reflect::{
@@ -117,12 +118,54 @@ impl GrpcSource {
         .await
     }
 
-    async fn exchange(
+    /// Opens a server stream with a JSON request; yields each message as
+    /// JSON. Dropping the stream cancels the call upstream. The stream is not
+    /// subject to the source's timeout, only its opening is.
+    pub async fn server_stream(
         &self,
         method: &MethodDescriptor,
         request: Value,
-    ) -> Result<Value, SourceError> {
-        let message = DynamicMessage::deserialize(method.input(), request).map_err(|error| {
+    ) -> Result<BoxStream<'static, Result<Value, SourceError>>, SourceError> {
+        let message = self.request_message(method, request)?;
+        let mut grpc = tonic::client::Grpc::new(self.channel.clone());
+        let open = async {
+            grpc.ready()
+                .await
+                .map_err(|error| Status::unavailable(error.to_string()))?;
+            let request = tonic::Request::new(message);
+            grpc.server_streaming(request, method_path(method), DynamicCodec(method.output()))
+                .await
+        };
+        let started = std::time::Instant::now();
+        let opened = match tokio::time::timeout(self.limits.timeout, open).await {
+            Ok(Ok(response)) => Ok(response.into_inner()),
+            Ok(Err(status)) => Err(self.status_error(&status)),
+            Err(_) => Err(self.timeout_error()),
+        };
+        let outcome = opened.as_ref().map_or_else(SourceError::outcome, |_| "ok");
+        self.metrics
+            .record_source_call(&self.name, outcome, started.elapsed());
+        let name = self.name.clone();
+        let messages = opened?.map(move |message| match message {
+            Ok(message) => to_json(&message).map_err(|reason| SourceError::BadResponse {
+                source_name: name.clone(),
+                reason,
+            }),
+            Err(status) => Err(SourceError::GrpcStatus {
+                source_name: name.clone(),
+                status: code_name(status.code()),
+                message: status.message().to_owned(),
+            }),
+        });
+        Ok(messages.boxed())
+    }
+
+    fn request_message(
+        &self,
+        method: &MethodDescriptor,
+        request: Value,
+    ) -> Result<DynamicMessage, SourceError> {
+        DynamicMessage::deserialize(method.input(), request).map_err(|error| {
             SourceError::BadRequest {
                 source_name: self.name.clone(),
                 reason: format!(
@@ -130,7 +173,15 @@ impl GrpcSource {
                     method.input().full_name()
                 ),
             }
-        })?;
+        })
+    }
+
+    async fn exchange(
+        &self,
+        method: &MethodDescriptor,
+        request: Value,
+    ) -> Result<Value, SourceError> {
+        let message = self.request_message(method, request)?;
         let mut grpc = tonic::client::Grpc::new(self.channel.clone());
         let call = async {
             grpc.ready()

@@ -1,0 +1,127 @@
+//! The NATS event bus: topics are core NATS subjects, so an event published
+//! on one gateway replica reaches subscribers on all of them.
+//!
+//! Each replica holds one NATS subscription per topic that has local
+//! subscribers, and fans its messages out through a local [`Hub`], so every
+//! subscriber still has its own bounded buffer. The NATS subscription is
+//! dropped once the topic's last local subscriber has gone.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use super::in_memory::Hub;
+use super::{BusError, EventBus, EventStream};
+
+/// How often an idle topic is checked for local subscribers.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+
+/// The NATS-backed bus.
+#[derive(Debug)]
+pub struct NatsBus {
+    client: async_nats::Client,
+    hub: Arc<Hub>,
+    forwarders: Arc<Mutex<HashMap<String, tokio::task::JoinHandle<()>>>>,
+}
+
+impl NatsBus {
+    /// Connects to the NATS server at `url` (e.g. `nats://127.0.0.1:4222`).
+    pub async fn connect(url: &str, buffer: usize) -> Result<Self, BusError> {
+        let client = async_nats::connect(url)
+            .await
+            .map_err(|error| BusError(format!("cannot connect to NATS at {url}: {error}")))?;
+        Ok(Self {
+            client,
+            hub: Arc::new(Hub::new(buffer)),
+            forwarders: Arc::default(),
+        })
+    }
+
+    /// Starts forwarding `topic` from NATS to the hub, unless already done.
+    async fn forward(&self, topic: &str) -> Result<(), BusError> {
+        let mut forwarders = self.forwarders.lock().await;
+        if forwarders
+            .get(topic)
+            .is_some_and(|task| !task.is_finished())
+        {
+            return Ok(());
+        }
+        let subscriber = self
+            .client
+            .subscribe(topic.to_owned())
+            .await
+            .map_err(|error| BusError(error.to_string()))?;
+        // The server has the subscription once a round trip has completed, so
+        // events published after `subscribe` returns are not missed.
+        self.client
+            .flush()
+            .await
+            .map_err(|error| BusError(error.to_string()))?;
+        let task = tokio::spawn(forward_messages(
+            subscriber,
+            topic.to_owned(),
+            self.hub.clone(),
+            self.forwarders.clone(),
+        ));
+        forwarders.insert(topic.to_owned(), task);
+        Ok(())
+    }
+}
+
+async fn forward_messages(
+    mut subscriber: async_nats::Subscriber,
+    topic: String,
+    hub: Arc<Hub>,
+    forwarders: Arc<Mutex<HashMap<String, tokio::task::JoinHandle<()>>>>,
+) {
+    let mut idle_check = tokio::time::interval(IDLE_CHECK);
+    loop {
+        tokio::select! {
+            message = subscriber.next() => {
+                let Some(message) = message else { break };
+                match serde_json::from_slice::<Value>(&message.payload) {
+                    Ok(payload) => hub.deliver(&topic, Arc::new(payload)),
+                    Err(error) => tracing::warn!(topic, "dropped an event that is not JSON: {error}"),
+                }
+            }
+            _ = idle_check.tick() => {
+                let mut forwarders = forwarders.lock().await;
+                if hub.subscribers(&topic) == 0 {
+                    forwarders.remove(&topic);
+                    break;
+                }
+            }
+        }
+    }
+    let _ = subscriber.unsubscribe().await;
+}
+
+impl EventBus for NatsBus {
+    fn publish(&self, topic: &str, payload: Value) -> BoxFuture<'_, Result<(), BusError>> {
+        let topic = topic.to_owned();
+        async move {
+            let bytes =
+                serde_json::to_vec(&payload).map_err(|error| BusError(error.to_string()))?;
+            self.client
+                .publish(topic, bytes.into())
+                .await
+                .map_err(|error| BusError(error.to_string()))
+        }
+        .boxed()
+    }
+
+    fn subscribe(&self, topic: &str) -> BoxFuture<'_, Result<EventStream, BusError>> {
+        let topic = topic.to_owned();
+        async move {
+            let stream = self.hub.subscribe(&topic);
+            self.forward(&topic).await?;
+            Ok(stream)
+        }
+        .boxed()
+    }
+}

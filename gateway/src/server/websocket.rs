@@ -1,0 +1,311 @@
+//! GraphQL over WebSocket on `/graphql`, in both subprotocols:
+//! `graphql-transport-ws` (the `graphql-ws` library) and the legacy
+//! `graphql-ws` (subscriptions-transport-ws).
+//!
+//! One task per connection reads client messages, writes server messages and
+//! keeps the connection alive; each operation runs in a task of its own that
+//! hands its responses to the connection through a bounded channel. When a
+//! client reads too slowly the channel fills, the operation stops reading
+//! its events, and the bus drops it with a `SUBSCRIBER_TOO_SLOW` error:
+//! other subscribers never wait for it. Closing the connection (or
+//! `complete`/`stop`) aborts the operation's task, which drops its bus
+//! subscription or cancels its gRPC stream.
+//!
+//! Close codes (graphql-transport-ws): 4400 bad message, 4401 subscribe
+//! before `connection_ack`, 4408 no `connection_init` in time, 4409
+//! duplicate operation id, 4429 a second `connection_init`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::Gateway;
+use crate::subscriptions::{self, ConnectionInit};
+
+/// The subprotocols spoken, in order of preference.
+pub const PROTOCOLS: [&str; 2] = ["graphql-transport-ws", "graphql-ws"];
+
+/// How many server messages may wait for a slow client.
+const OUTBOX: usize = 64;
+
+/// Which subprotocol a connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    /// `graphql-transport-ws`.
+    TransportWs,
+    /// Legacy `graphql-ws` (subscriptions-transport-ws).
+    Legacy,
+}
+
+impl Protocol {
+    fn next_type(self) -> &'static str {
+        match self {
+            Self::TransportWs => "next",
+            Self::Legacy => "data",
+        }
+    }
+}
+
+/// Upgrades a `GET /graphql` to a GraphQL WebSocket.
+pub fn upgrade(gateway: Arc<Gateway>, ws: WebSocketUpgrade) -> Response {
+    let ws = ws.protocols(PROTOCOLS);
+    let protocol = match ws.selected_protocol().and_then(|p| p.to_str().ok()) {
+        Some("graphql-ws") => Protocol::Legacy,
+        _ => Protocol::TransportWs,
+    };
+    ws.on_upgrade(move |socket| async move {
+        gateway.metrics.websocket_connections(1);
+        Connection::new(gateway.clone(), protocol).run(socket).await;
+        gateway.metrics.websocket_connections(-1);
+    })
+}
+
+/// What operation tasks send to their connection.
+enum Outgoing {
+    /// A message to write.
+    Message(Value),
+    /// The operation with this id has ended by itself; `complete` tells the
+    /// client so (not after an `error`, which ends an operation already).
+    Finished { id: String, complete: bool },
+}
+
+/// Why the connection loop stops.
+enum Stop {
+    /// Close with this code and reason.
+    Close(u16, String),
+    /// The client went away.
+    Gone,
+}
+
+struct Connection {
+    gateway: Arc<Gateway>,
+    protocol: Protocol,
+    init: Option<ConnectionInit>,
+    operations: HashMap<String, JoinHandle<()>>,
+    outbox: mpsc::Sender<Outgoing>,
+    inbox: mpsc::Receiver<Outgoing>,
+}
+
+impl Connection {
+    fn new(gateway: Arc<Gateway>, protocol: Protocol) -> Self {
+        let (outbox, inbox) = mpsc::channel(OUTBOX);
+        Self {
+            gateway,
+            protocol,
+            init: None,
+            operations: HashMap::new(),
+            outbox,
+            inbox,
+        }
+    }
+
+    async fn run(mut self, socket: WebSocket) {
+        let (mut sink, mut stream) = socket.split();
+        let limits = self.gateway.subscriptions;
+        let init_deadline = tokio::time::sleep(limits.connection_init_timeout);
+        tokio::pin!(init_deadline);
+        let mut keepalive = tokio::time::interval(limits.keepalive);
+        keepalive.reset();
+        let stop = loop {
+            let step = tokio::select! {
+                message = stream.next() => match message {
+                    Some(Ok(Message::Text(text))) => self.on_message(text.as_str()),
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => Err(Stop::Gone),
+                    Some(Ok(_)) => Ok(Vec::new()),
+                },
+                Some(outgoing) = self.inbox.recv() => Ok(self.on_outgoing(outgoing)),
+                () = &mut init_deadline, if self.init.is_none() => {
+                    Err(Stop::Close(4408, "Connection initialisation timeout".to_owned()))
+                }
+                _ = keepalive.tick(), if self.init.is_some() => Ok(vec![self.keepalive_message()]),
+            };
+            match step {
+                Ok(replies) => {
+                    for reply in replies {
+                        if sink
+                            .send(Message::Text(reply.to_string().into()))
+                            .await
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                }
+                Err(stop) => break stop,
+            }
+        };
+        for (_, task) in self.operations.drain() {
+            task.abort();
+        }
+        if let Stop::Close(code, reason) = stop {
+            let frame = CloseFrame {
+                code,
+                reason: reason.into(),
+            };
+            let _ = sink.send(Message::Close(Some(frame))).await;
+        }
+    }
+
+    fn keepalive_message(&self) -> Value {
+        match self.protocol {
+            Protocol::TransportWs => json!({"type": "ping"}),
+            Protocol::Legacy => json!({"type": "ka"}),
+        }
+    }
+
+    fn on_outgoing(&mut self, outgoing: Outgoing) -> Vec<Value> {
+        match outgoing {
+            Outgoing::Message(message) => vec![message],
+            Outgoing::Finished { id, complete } => {
+                if self.operations.remove(&id).is_some() && complete {
+                    vec![json!({"type": "complete", "id": id})]
+                } else {
+                    Vec::new()
+                }
+            }
+        }
+    }
+
+    /// Handles one client message; returns the replies to send.
+    fn on_message(&mut self, text: &str) -> Result<Vec<Value>, Stop> {
+        let Ok(message) = serde_json::from_str::<Value>(text) else {
+            return Err(Stop::Close(4400, "Invalid message received".to_owned()));
+        };
+        let id = message.get("id").and_then(Value::as_str).map(str::to_owned);
+        match (message.get("type").and_then(Value::as_str), id) {
+            (Some("connection_init"), _) => self.on_init(message.get("payload")),
+            (Some("ping"), _) if self.protocol == Protocol::TransportWs => {
+                Ok(vec![json!({"type": "pong"})])
+            }
+            (Some("pong"), _) => Ok(Vec::new()),
+            (Some("subscribe" | "start"), Some(id)) => {
+                self.on_subscribe(id, message.get("payload"))
+            }
+            (Some("complete" | "stop"), Some(id)) => Ok(self.on_complete(&id)),
+            (Some("connection_terminate"), _) => Err(Stop::Gone),
+            _ => Err(Stop::Close(4400, "Invalid message received".to_owned())),
+        }
+    }
+
+    fn on_init(&mut self, payload: Option<&Value>) -> Result<Vec<Value>, Stop> {
+        if self.init.is_some() {
+            return Err(Stop::Close(
+                4429,
+                "Too many initialisation requests".to_owned(),
+            ));
+        }
+        self.init = Some(ConnectionInit(payload.cloned().unwrap_or(Value::Null)));
+        let mut replies = vec![json!({"type": "connection_ack"})];
+        if self.protocol == Protocol::Legacy {
+            replies.push(json!({"type": "ka"}));
+        }
+        Ok(replies)
+    }
+
+    fn on_subscribe(&mut self, id: String, payload: Option<&Value>) -> Result<Vec<Value>, Stop> {
+        if self.init.is_none() {
+            return Err(Stop::Close(4401, "Unauthorized".to_owned()));
+        }
+        if self.operations.contains_key(&id) {
+            return Err(Stop::Close(
+                4409,
+                format!("Subscriber for {id} already exists"),
+            ));
+        }
+        let limit = self.gateway.subscriptions.max_per_connection;
+        if self.operations.len() >= limit {
+            let message =
+                format!("this connection already runs {limit} operations, the most it may");
+            return Ok(vec![self.error(&id, &message, "TOO_MANY_SUBSCRIPTIONS")]);
+        }
+        let parsed = payload
+            .map(|payload| serde_json::from_value::<async_graphql::Request>(payload.clone()));
+        let Some(Ok(request)) = parsed else {
+            return Ok(vec![self.error(
+                &id,
+                "the payload is not a GraphQL request",
+                "BAD_REQUEST",
+            )]);
+        };
+        let task = tokio::spawn(operation(
+            self.gateway.clone(),
+            request,
+            self.init.clone(),
+            id.clone(),
+            self.protocol,
+            self.outbox.clone(),
+        ));
+        self.operations.insert(id, task);
+        Ok(Vec::new())
+    }
+
+    fn on_complete(&mut self, id: &str) -> Vec<Value> {
+        let Some(task) = self.operations.remove(id) else {
+            return Vec::new();
+        };
+        task.abort();
+        match self.protocol {
+            Protocol::Legacy => vec![json!({"type": "complete", "id": id})],
+            Protocol::TransportWs => Vec::new(),
+        }
+    }
+
+    fn error(&self, id: &str, message: &str, code: &str) -> Value {
+        let error = json!({"message": message, "extensions": {"code": code}});
+        match self.protocol {
+            Protocol::TransportWs => json!({"type": "error", "id": id, "payload": [error]}),
+            Protocol::Legacy => json!({"type": "error", "id": id, "payload": error}),
+        }
+    }
+}
+
+/// Runs one operation and hands its responses to the connection. A first
+/// response without data (the operation did not start) is sent as an
+/// `error` message; everything else as `next`/`data`, then the operation is
+/// reported finished.
+async fn operation(
+    gateway: Arc<Gateway>,
+    request: async_graphql::Request,
+    init: Option<ConnectionInit>,
+    id: String,
+    protocol: Protocol,
+    outbox: mpsc::Sender<Outgoing>,
+) {
+    let _active = gateway.metrics.subscription_started();
+    let mut responses = subscriptions::run(&gateway, request, init);
+    let mut first = true;
+    while let Some(response) = responses.next().await {
+        let failed_to_start =
+            first && response.data == async_graphql::Value::Null && !response.errors.is_empty();
+        first = false;
+        let message = if failed_to_start {
+            let errors = serde_json::to_value(&response.errors).unwrap_or(Value::Null);
+            let payload = match protocol {
+                Protocol::TransportWs => errors,
+                Protocol::Legacy => errors.get(0).cloned().unwrap_or(Value::Null),
+            };
+            json!({"type": "error", "id": id, "payload": payload})
+        } else {
+            json!({"type": protocol.next_type(), "id": id, "payload": response})
+        };
+        if outbox.send(Outgoing::Message(message)).await.is_err() {
+            return;
+        }
+        if failed_to_start {
+            let _ = outbox
+                .send(Outgoing::Finished {
+                    id,
+                    complete: false,
+                })
+                .await;
+            return;
+        }
+    }
+    let _ = outbox.send(Outgoing::Finished { id, complete: true }).await;
+}

@@ -1,0 +1,37 @@
+//! Subscriptions: turning bus events and gRPC server streams into GraphQL
+//! subscription events, and running subscription operations for the
+//! WebSocket and SSE transports.
+//!
+//! [`fields`] holds the resolvers. [`run`] executes one operation (a
+//! subscription, or a query or mutation sent over a subscription transport)
+//! as a stream of responses, each event resolved with its own batching scope.
+//! Each subscriber has a bounded buffer at the bus; a subscriber that falls
+//! behind gets an error event with code `SUBSCRIBER_TOO_SLOW` and its
+//! subscription ends, without slowing the publisher or other subscribers.
+
+pub mod fields;
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use futures::stream::BoxStream;
+
+use crate::Gateway;
+use crate::sources::batching::EventScope;
+
+/// The payload of `connection_init`, available to resolvers as request data.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionInit(pub serde_json::Value);
+
+/// Runs one operation as a stream of responses.
+pub fn run(
+    gateway: &Gateway,
+    request: async_graphql::Request,
+    init: Option<ConnectionInit>,
+) -> BoxStream<'static, async_graphql::Response> {
+    let mut request = request.data(Arc::new(EventScope::default()));
+    if let Some(init) = init {
+        request = request.data(init);
+    }
+    gateway.schema.execute_stream(request).boxed()
+}
