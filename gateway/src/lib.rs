@@ -85,7 +85,9 @@ impl Gateway {
         record_calls: bool,
     ) -> async_graphql::Response {
         let scope = Arc::new(sources::batching::RequestScope::new(record_calls));
+        let (query, operation) = (request.query.clone(), request.operation_name.clone());
         let mut response = self.schema.execute(request.data(scope.clone())).await;
+        self.complete(&mut response, &query, operation.as_deref());
         if let Some(calls) = scope.records() {
             let weft = serde_json::json!({ "callCount": calls.len(), "calls": calls });
             if let Ok(value) = async_graphql::Value::from_json(weft) {
@@ -93,6 +95,19 @@ impl Gateway {
             }
         }
         response
+    }
+
+    /// Places the `null`s that failed fields call for (see
+    /// [`schema::nulls`]); a response without errors is left as it is.
+    pub fn complete(
+        &self,
+        response: &mut async_graphql::Response,
+        query: &str,
+        operation: Option<&str>,
+    ) {
+        if !response.errors.is_empty() {
+            schema::nulls::propagate(response, self.schema.registry(), query, operation);
+        }
     }
 
     /// The public schema clients see, as SDL (weft's directives removed).

@@ -13,6 +13,7 @@ pub mod build;
 pub mod connect;
 pub mod directives;
 pub mod document;
+pub mod nulls;
 pub mod output;
 pub mod proto_check;
 pub mod resolve;

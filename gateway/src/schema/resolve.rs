@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::dynamic::{Field, FieldFuture, ResolverContext, TypeRef};
+use async_graphql::dynamic::{Field, FieldFuture, FieldValue, ResolverContext, TypeRef};
 use async_graphql::{ErrorExtensions, Value as GqlValue};
 use serde_json::Value;
 
@@ -64,30 +64,34 @@ pub fn fetch_field(name: &str, ty: TypeRef, plan: Arc<FetchPlan>) -> Field {
     Field::new(name, ty, move |ctx: ResolverContext<'_>| {
         let plan = plan.clone();
         FieldFuture::new(async move {
-            let args = arguments(&ctx)?;
-            let parent = ctx.parent_value.downcast_ref::<Value>();
-            let vars = Vars {
-                args: &args,
-                this: parent,
-                batch: None,
-            };
-            let prepared = plan
-                .connector
-                .prepare(&vars)
-                .map_err(|error| source_error(&error))?;
-            match scope(&ctx).call(prepared, plan.dedupe).await {
-                Ok(response) => {
-                    let value = select(response, &plan.response);
-                    if let Some(publish) = &plan.publish {
-                        let payload =
-                            publish.payload(&args, value.as_ref().unwrap_or(&Value::Null));
-                        publish.publish(&ctx, &args, payload).await?;
+            let result: async_graphql::Result<Option<FieldValue<'static>>> = async {
+                let args = arguments(&ctx)?;
+                let parent = ctx.parent_value.downcast_ref::<Value>();
+                let vars = Vars {
+                    args: &args,
+                    this: parent,
+                    batch: None,
+                };
+                let prepared = plan
+                    .connector
+                    .prepare(&vars)
+                    .map_err(|error| source_error(&error))?;
+                match scope(&ctx).call(prepared, plan.dedupe).await {
+                    Ok(response) => {
+                        let value = select(response, &plan.response);
+                        if let Some(publish) = &plan.publish {
+                            let payload =
+                                publish.payload(&args, value.as_ref().unwrap_or(&Value::Null));
+                            publish.publish(&ctx, &args, payload).await?;
+                        }
+                        to_field_value(value, &plan.shape).map_err(bad_response)
                     }
-                    to_field_value(value, &plan.shape).map_err(bad_response)
+                    Err(error) if error.is_not_found() && plan.shape.nullable => Ok(None),
+                    Err(error) => Err(source_error(&error)),
                 }
-                Err(error) if error.is_not_found() && plan.shape.nullable => Ok(None),
-                Err(error) => Err(source_error(&error)),
             }
+            .await;
+            Ok(reported(&ctx, result))
         })
     })
 }
@@ -97,52 +101,70 @@ pub fn batched_field(name: &str, ty: TypeRef, plan: Arc<BatchedPlan>) -> Field {
     Field::new(name, ty, move |ctx: ResolverContext<'_>| {
         let plan = plan.clone();
         FieldFuture::new(async move {
-            let args = arguments(&ctx)?;
-            let parent = ctx.parent_value.downcast_ref::<Value>();
-            let key = plan.key.render(&Vars {
-                args: &args,
-                this: parent,
-                batch: None,
-            });
-            let scope = scope(&ctx);
-            let value = match (&plan.entity, key) {
-                (_, Value::Null) => None,
-                (Some(_), Value::Array(keys)) => {
-                    let loads = keys
-                        .into_iter()
-                        .map(|key| load_one(&scope, &plan.batch, key));
-                    let items = futures::future::try_join_all(loads)
-                        .await
-                        .map_err(|e| source_error(&e))?;
-                    Some(Value::Array(
-                        items
+            let result: async_graphql::Result<Option<FieldValue<'static>>> = async {
+                let args = arguments(&ctx)?;
+                let parent = ctx.parent_value.downcast_ref::<Value>();
+                let key = plan.key.render(&Vars {
+                    args: &args,
+                    this: parent,
+                    batch: None,
+                });
+                let scope = scope(&ctx);
+                let value = match (&plan.entity, key) {
+                    (_, Value::Null) => None,
+                    (Some(_), Value::Array(keys)) => {
+                        let loads = keys
                             .into_iter()
-                            .map(|item| item.unwrap_or(Value::Null))
-                            .collect(),
-                    ))
-                }
-                (Some(type_name), key) => {
-                    let found = load_one(&scope, &plan.batch, key.clone())
-                        .await
-                        .map_err(|e| source_error(&e))?;
-                    if found.is_none() && !plan.shape.nullable {
-                        return Err(not_found(type_name, &key));
+                            .map(|key| load_one(&scope, &plan.batch, key));
+                        let items = futures::future::try_join_all(loads)
+                            .await
+                            .map_err(|e| source_error(&e))?;
+                        Some(Value::Array(
+                            items
+                                .into_iter()
+                                .map(|item| item.unwrap_or(Value::Null))
+                                .collect(),
+                        ))
                     }
-                    found
-                }
-                (None, key) => {
-                    let items = scope
-                        .load(&plan.batch, &args, key_of(&plan.batch, key))
-                        .await
-                        .map_err(|e| source_error(&e))?;
-                    match plan.shape.kind {
-                        ShapeKind::List(_) => Some(Value::Array(items)),
-                        _ => items.into_iter().next(),
+                    (Some(type_name), key) => {
+                        let found = load_one(&scope, &plan.batch, key.clone())
+                            .await
+                            .map_err(|e| source_error(&e))?;
+                        if found.is_none() && !plan.shape.nullable {
+                            return Err(not_found(type_name, &key));
+                        }
+                        found
                     }
-                }
-            };
-            to_field_value(value, &plan.shape).map_err(bad_response)
+                    (None, key) => {
+                        let items = scope
+                            .load(&plan.batch, &args, key_of(&plan.batch, key))
+                            .await
+                            .map_err(|e| source_error(&e))?;
+                        match plan.shape.kind {
+                            ShapeKind::List(_) => Some(Value::Array(items)),
+                            _ => items.into_iter().next(),
+                        }
+                    }
+                };
+                to_field_value(value, &plan.shape).map_err(bad_response)
+            }
+            .await;
+            Ok(reported(&ctx, result))
         })
+    })
+}
+
+/// The field's value, or, on an error, `null` with the error recorded at the
+/// field's path. (Left to itself, the dynamic executor would drop a failed
+/// field from `data` and report its error without a path; nulls are then
+/// propagated to the nearest nullable ancestor by [`super::nulls`].)
+pub fn reported<'a>(
+    ctx: &ResolverContext<'_>,
+    result: async_graphql::Result<Option<FieldValue<'a>>>,
+) -> Option<FieldValue<'a>> {
+    result.unwrap_or_else(|error| {
+        ctx.add_error(ctx.set_error_path(error.into_server_error(ctx.item.pos)));
+        None
     })
 }
 
@@ -155,9 +177,7 @@ pub fn project_field(name: &str, ty: TypeRef, path: Vec<String>, shape: Shape) -
             .and_then(|parent| lookup(parent, &path));
         match to_field_value(json, &shape) {
             Ok(value) => FieldFuture::Value(value),
-            Err(reason) => {
-                FieldFuture::new(async move { Err::<Option<GqlValue>, _>(bad_response(reason)) })
-            }
+            Err(reason) => FieldFuture::Value(reported(&ctx, Err(bad_response(reason)))),
         }
     })
 }

@@ -23,7 +23,7 @@ use serde_json::Value;
 use crate::error::SourceError;
 use crate::events::{Delivery, EventBus};
 use crate::schema::output::{Shape, ShapeKind, to_field_value};
-use crate::schema::resolve::{arguments, bad_response, select, source_error};
+use crate::schema::resolve::{arguments, bad_response, reported, select, source_error};
 use crate::sources::batching::EventScope;
 use crate::sources::grpc::GrpcSource;
 use crate::template::{StringTemplate, ValueTemplate, Vars};
@@ -161,15 +161,19 @@ pub fn publish_field(name: &str, ty: TypeRef, plan: Arc<PublishPlan>, shape: Sha
         let plan = plan.clone();
         let shape = shape.clone();
         FieldFuture::new(async move {
-            let args = arguments(&ctx)?;
-            let payload = plan.payload(&args, &args);
-            plan.publish(&ctx, &args, payload.clone()).await?;
-            let value = if matches!(shape.kind, ShapeKind::Boolean) {
-                Value::Bool(true)
-            } else {
-                payload
-            };
-            to_field_value(Some(value), &shape).map_err(bad_response)
+            let result: async_graphql::Result<Option<FieldValue<'static>>> = async {
+                let args = arguments(&ctx)?;
+                let payload = plan.payload(&args, &args);
+                plan.publish(&ctx, &args, payload.clone()).await?;
+                let value = if matches!(shape.kind, ShapeKind::Boolean) {
+                    Value::Bool(true)
+                } else {
+                    payload
+                };
+                to_field_value(Some(value), &shape).map_err(bad_response)
+            }
+            .await;
+            Ok(reported(&ctx, result))
         })
     })
 }

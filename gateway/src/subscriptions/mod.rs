@@ -25,13 +25,21 @@ pub struct ConnectionInit(pub serde_json::Value);
 
 /// Runs one operation as a stream of responses.
 pub fn run(
-    gateway: &Gateway,
+    gateway: &Arc<Gateway>,
     request: async_graphql::Request,
     init: Option<ConnectionInit>,
 ) -> BoxStream<'static, async_graphql::Response> {
+    let (query, operation) = (request.query.clone(), request.operation_name.clone());
     let mut request = request.data(Arc::new(EventScope::default()));
     if let Some(init) = init {
         request = request.data(init);
     }
-    gateway.schema.execute_stream(request).boxed()
+    let gateway = gateway.clone();
+    let responses = gateway.schema.execute_stream(request);
+    responses
+        .map(move |mut response| {
+            gateway.complete(&mut response, &query, operation.as_deref());
+            response
+        })
+        .boxed()
 }

@@ -116,16 +116,10 @@ fn plain_text(value: &Value, encode: fn(&str) -> String) -> String {
     }
 }
 
-/// Percent-encodes one path segment; `.` and `..` are encoded too, so that
-/// no argument can climb to another endpoint.
-fn encode_segment(text: &str) -> String {
-    match text {
-        "." => "%2E".to_owned(),
-        ".." => "%2E%2E".to_owned(),
-        _ => utf8_percent_encode(text, COMPONENT).to_string(),
-    }
-}
-
+/// Percent-encodes a value for a path segment or a query value. Dots stay
+/// dots; a path that renders to a `.` or `..` segment is refused by
+/// [`UrlTemplate::render`], because URL parsers resolve those even when
+/// percent-encoded.
 fn encode_component(text: &str) -> String {
     utf8_percent_encode(text, COMPONENT).to_string()
 }
@@ -163,7 +157,13 @@ impl UrlTemplate {
     /// Renders the path and query string, encoded and ready to append to a
     /// base URL.
     pub fn render(&self, vars: &Vars<'_>) -> Result<String, String> {
-        let mut target = self.path.render(vars, encode_segment)?;
+        let mut target = self.path.render(vars, encode_component)?;
+        if target
+            .split('/')
+            .any(|segment| segment == "." || segment == "..")
+        {
+            return Err("a path value may not be `.` or `..`".to_owned());
+        }
         let mut separator = '?';
         for (name, value) in &self.query {
             if value.sole_var().is_some_and(|var| vars.get(var).is_none()) {
@@ -206,13 +206,15 @@ mod tests {
 
     #[test]
     fn dot_segments_cannot_climb_out_of_the_path() {
+        for id in ["..", "."] {
+            let error = render("/users/{$args.id}/detail", &json!({ "id": id })).unwrap_err();
+            assert_eq!(error, "a path value may not be `.` or `..`");
+        }
+        let error = render("/users/{$args.a}{$args.b}", &json!({"a": ".", "b": "."})).unwrap_err();
+        assert_eq!(error, "a path value may not be `.` or `..`");
         assert_eq!(
-            render("/users/{$args.id}", &json!({"id": ".."})).unwrap(),
-            "/users/%2E%2E"
-        );
-        assert_eq!(
-            render("/users/{$args.id}", &json!({"id": "."})).unwrap(),
-            "/users/%2E"
+            render("/users/{$args.id}", &json!({"id": "..."})).unwrap(),
+            "/users/..."
         );
     }
 

@@ -1,0 +1,400 @@
+//! Failing backends: a service killed mid-run, a backend slower than its
+//! timeout, one that answers with something that is not JSON, with HTTP 500,
+//! with a value of the wrong type, and gRPC errors. A failure must only fail
+//! the fields the backend serves, with the documented `extensions.code`.
+//!
+
+use std::collections::BTreeSet;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::get;
+use serde_json::{Value, json};
+use subgraphs::data;
+use weft_tests::{GatewayConfig, Services, StubBackend, TestDir, TestGateway, error_codes};
+
+const USER_QUERY: &str = r#"{ user(id: "1") { name orders { id status items { quantity product { name priceCents } } } } }"#;
+
+async fn demo() -> (Services, TestDir, TestGateway) {
+    let services = Services::start();
+    let dir = TestDir::new();
+    let config = weft_tests::demo_config(&services, &dir);
+    let gateway = TestGateway::start(&config)
+        .await
+        .unwrap_or_else(|problems| panic!("the demo does not build:\n{problems}"));
+    (services, dir, gateway)
+}
+
+/// A gateway over one REST source `stub` (timeout `timeout_ms`) with this
+/// schema.
+async fn over_stub(stub: &StubBackend, schema: &str, timeout_ms: u64) -> (TestDir, TestGateway) {
+    let dir = TestDir::new();
+    let config = GatewayConfig::new(schema)
+        .rest_source("stub", &stub.url, timeout_ms)
+        .load(&dir)
+        .unwrap_or_else(|problems| panic!("the stub config does not load:\n{problems}"));
+    let gateway = TestGateway::start(&config)
+        .await
+        .unwrap_or_else(|problems| panic!("the stub schema does not build:\n{problems}"));
+    (dir, gateway)
+}
+
+/// The paths `["user","orders",i,"items",j,"product"]` of every item of
+/// user 1's orders.
+fn product_paths_of_user_1() -> BTreeSet<String> {
+    data::orders()
+        .iter()
+        .filter(|order| order.user_id == "1")
+        .enumerate()
+        .flat_map(|(i, order)| {
+            (0..order.items.len())
+                .map(move |j| json!(["user", "orders", i, "items", j, "product"]).to_string())
+        })
+        .collect()
+}
+
+/// The error paths of a response, as JSON text.
+fn error_paths(body: &Value) -> BTreeSet<String> {
+    body["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|error| error["path"].to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The value at a response path inside `data`; `None` when a key is absent.
+fn at_path<'v>(data: &'v Value, path: &Value) -> Option<&'v Value> {
+    path.as_array()
+        .expect("a path")
+        .iter()
+        .try_fold(data, |value, segment| match segment {
+            Value::String(key) => value.get(key.as_str()),
+            Value::Number(index) => value.get(usize::try_from(index.as_u64()?).ok()?),
+            _ => None,
+        })
+}
+
+/// Asserts the one error of `body` has `code` and names `source`, and that
+/// its message shows no backend address.
+fn assert_single_error(body: &Value, code: &str, source: &str) {
+    assert_eq!(error_codes(body), [code], "{body}");
+    let message = body["errors"][0]["message"].as_str().expect("a message");
+    assert!(
+        message.contains(&format!("`{source}`")),
+        "the message names the source: {message}"
+    );
+    assert!(
+        !message.contains("127.0.0.1") && !message.contains("http://"),
+        "the message shows no address: {message}"
+    );
+}
+
+#[tokio::test]
+async fn a_killed_catalog_fails_only_the_product_fields() {
+    let (services, _dir, gateway) = demo().await;
+    let before = gateway.query(USER_QUERY).await;
+    assert_eq!(before.get("errors"), None, "{before}");
+
+    services.catalog.kill();
+    let after = gateway.query(USER_QUERY).await;
+
+    let items = product_paths_of_user_1().len();
+    let codes = error_codes(&after);
+    assert_eq!(codes.len(), items, "one error per product field: {after}");
+    assert!(
+        codes.iter().all(|code| code == "SOURCE_UNAVAILABLE"),
+        "{codes:?}"
+    );
+    for error in after["errors"].as_array().expect("errors") {
+        let message = error["message"].as_str().expect("a message");
+        assert_eq!(message, "source `catalog` is unavailable");
+    }
+    // Everything the users and orders services serve is still there.
+    let user = &after["data"]["user"];
+    assert_eq!(user["name"], before["data"]["user"]["name"]);
+    let orders = user["orders"].as_array().expect("orders");
+    let orders_before = before["data"]["user"]["orders"].as_array().expect("orders");
+    assert_eq!(orders.len(), orders_before.len());
+    for (order, order_before) in orders.iter().zip(orders_before) {
+        assert_eq!(order["id"], order_before["id"]);
+        assert_eq!(order["status"], order_before["status"]);
+        let items = order["items"].as_array().expect("items");
+        let items_before = order_before["items"].as_array().expect("items");
+        assert_eq!(items.len(), items_before.len());
+        for (item, item_before) in items.iter().zip(items_before) {
+            assert_eq!(item["quantity"], item_before["quantity"]);
+            assert!(
+                item.get("product").is_none_or(Value::is_null),
+                "no product without the catalog: {item}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_killed_catalog_nulls_each_product_with_an_error_at_its_path() {
+    let (services, _dir, gateway) = demo().await;
+    assert_eq!(gateway.query(USER_QUERY).await.get("errors"), None);
+    services.catalog.kill();
+    let body = gateway.query(USER_QUERY).await;
+    assert_eq!(error_paths(&body), product_paths_of_user_1(), "{body}");
+    for error in body["errors"].as_array().expect("errors") {
+        assert_eq!(error["extensions"]["code"], "SOURCE_UNAVAILABLE");
+        assert_eq!(
+            at_path(&body["data"], &error["path"]),
+            Some(&Value::Null),
+            "`product` is present and null at {}",
+            error["path"]
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_killed_users_service_fails_only_the_user_field() {
+    let (services, _dir, gateway) = demo().await;
+    let query = r#"{ order(id: "1") { id userId user { name } } }"#;
+    let before = gateway.query(query).await;
+    assert_eq!(before.get("errors"), None, "{before}");
+    let order = &data::orders()[0];
+    assert_eq!(
+        before["data"]["order"]["user"]["name"],
+        data::user(&order.user_id).expect("a seed user").full_name
+    );
+
+    services.users.kill();
+    let body = gateway.query(query).await;
+    assert_single_error(&body, "SOURCE_UNAVAILABLE", "users");
+    assert_eq!(body["data"]["order"]["id"], "1");
+    assert_eq!(body["data"]["order"]["userId"], order.user_id.as_str());
+    assert!(body["data"]["order"].get("user").is_none_or(Value::is_null));
+}
+
+#[tokio::test]
+async fn a_killed_users_service_nulls_the_user_with_an_error_at_its_path() {
+    let (services, _dir, gateway) = demo().await;
+    services.users.kill();
+    let body = gateway
+        .query(r#"{ order(id: "1") { id user { name } } }"#)
+        .await;
+    assert_eq!(
+        body["data"],
+        json!({ "order": { "id": "1", "user": null } }),
+        "{body}"
+    );
+    assert_eq!(body["errors"][0]["path"], json!(["order", "user"]));
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "SOURCE_UNAVAILABLE"
+    );
+}
+
+/// A killed service refuses connections; the gateway keeps serving the
+/// others, and reports the outcome in its metrics.
+#[tokio::test]
+async fn a_killed_orders_service_is_counted_as_unavailable() {
+    let (services, _dir, gateway) = demo().await;
+    services.orders.kill();
+    let body = gateway
+        .query(r#"{ order(id: "1") { id } product(sku: "SKU-0001") { sku } }"#)
+        .await;
+    assert_single_error(&body, "SOURCE_UNAVAILABLE", "orders");
+    assert_eq!(body["data"]["product"]["sku"], "SKU-0001");
+    let metrics = gateway.metrics().await;
+    assert!(
+        metrics.contains(r#"weft_source_requests_total{source="orders",outcome="unavailable"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"weft_source_requests_total{source="catalog",outcome="ok"} 1"#),
+        "{metrics}"
+    );
+}
+
+const STUB_SCHEMA: &str = r#"
+type Query {
+  thing: Thing @rest(source: "stub", get: "/thing")
+  things: [Thing!] @rest(source: "stub", get: "/things")
+  strictThing: Thing! @rest(source: "stub", get: "/thing")
+  other: Thing @rest(source: "stub", get: "/other")
+}
+
+type Thing {
+  id: ID!
+  count: Int!
+  label: String
+}
+"#;
+
+fn thing() -> Value {
+    json!({ "id": "1", "count": 3, "label": "one" })
+}
+
+#[tokio::test]
+async fn a_backend_slower_than_its_timeout_is_a_source_timeout() {
+    let stub = StubBackend::start(
+        Router::new()
+            .route(
+                "/thing",
+                get(|| async {
+                    // The backend is told to be slow: far past the 200 ms timeout.
+                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                    axum::Json(thing())
+                }),
+            )
+            .route("/other", get(|| async { axum::Json(thing()) })),
+    )
+    .await;
+    let (_dir, gateway) = over_stub(&stub, STUB_SCHEMA, 200).await;
+    let body = gateway.query("{ thing { id } other { id } }").await;
+    assert_single_error(&body, "SOURCE_TIMEOUT", "stub");
+    assert_eq!(
+        body["errors"][0]["message"],
+        "source `stub` did not answer within 200 ms"
+    );
+    assert!(body["data"].get("thing").is_none_or(Value::is_null));
+    assert_eq!(body["data"]["other"]["id"], "1");
+    let metrics = gateway.metrics().await;
+    assert!(
+        metrics.contains(r#"weft_source_requests_total{source="stub",outcome="timeout"} 1"#),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn an_answer_that_is_not_json_is_a_source_bad_response() {
+    let stub = StubBackend::start(
+        Router::new()
+            .route(
+                "/thing",
+                get(|| async { ([("content-type", "application/json")], "{\"id\": ") }),
+            )
+            .route("/other", get(|| async { "<html>not json</html>" })),
+    )
+    .await;
+    let (_dir, gateway) = over_stub(&stub, STUB_SCHEMA, 1000).await;
+    for query in ["{ thing { id } }", "{ other { id } }"] {
+        let body = gateway.query(query).await;
+        assert_single_error(&body, "SOURCE_BAD_RESPONSE", "stub");
+        assert!(
+            !body["errors"][0]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("html"),
+            "the backend's body is not shown: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_500_is_a_source_http_error_with_its_status() {
+    let stub = StubBackend::start(
+        Router::new()
+            .route(
+                "/thing",
+                get(|| async {
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "database password is hunter2",
+                    )
+                }),
+            )
+            .route("/other", get(|| async { (StatusCode::NOT_FOUND, "gone") })),
+    )
+    .await;
+    let (_dir, gateway) = over_stub(&stub, STUB_SCHEMA, 1000).await;
+    let body = gateway.query("{ thing { id } other { id } }").await;
+    assert_single_error(&body, "SOURCE_HTTP_ERROR", "stub");
+    assert_eq!(body["errors"][0]["extensions"]["status"], 500);
+    assert!(
+        !body.to_string().contains("hunter2"),
+        "the backend's body is not shown: {body}"
+    );
+    // 404 on a nullable field is `null` without an error.
+    assert_eq!(body["data"]["other"], Value::Null);
+}
+
+/// A 404 on a non-null field cannot be `null`: it is an error like any other
+/// status.
+#[tokio::test]
+async fn a_404_on_a_non_null_field_is_an_error() {
+    let stub = StubBackend::start(
+        Router::new().route("/thing", get(|| async { (StatusCode::NOT_FOUND, "gone") })),
+    )
+    .await;
+    let (_dir, gateway) = over_stub(&stub, STUB_SCHEMA, 1000).await;
+    let body = gateway.query("{ strictThing { id } }").await;
+    assert_single_error(&body, "SOURCE_HTTP_ERROR", "stub");
+    assert_eq!(body["errors"][0]["extensions"]["status"], 404);
+}
+
+/// `"count": "many"` where `count: Int!` is declared: a field error at
+/// `things.1.count`. `count` and the list items are non-null, so the `null`
+/// moves up to the nearest nullable field, the list itself.
+#[tokio::test]
+async fn a_value_of_the_wrong_type_is_a_source_bad_response() {
+    let stub = StubBackend::start(Router::new().route(
+        "/things",
+        get(|| async {
+            axum::Json(json!([
+                { "id": "1", "count": 1, "label": "fine" },
+                { "id": "2", "count": "many", "label": "broken" },
+            ]))
+        }),
+    ))
+    .await;
+    let (_dir, gateway) = over_stub(&stub, STUB_SCHEMA, 1000).await;
+    let body = gateway.query("{ things { id count label } }").await;
+    assert_eq!(error_codes(&body), ["SOURCE_BAD_RESPONSE"], "{body}");
+    assert_eq!(
+        body["errors"][0]["message"],
+        "the backend's answer does not fit the schema: expected an Int (a 32-bit integer), got \"many\""
+    );
+    assert_eq!(body["errors"][0]["path"], json!(["things", 1, "count"]));
+    assert_eq!(body["data"], json!({ "things": null }));
+}
+
+/// A wrongly typed value, with the error where the spec puts it: at
+/// `thing.count`; `count` is non-null, so its error nulls the nearest
+/// nullable parent, `thing`.
+#[tokio::test]
+async fn a_value_of_the_wrong_type_is_reported_at_its_path() {
+    let stub = StubBackend::start(Router::new().route(
+        "/thing",
+        get(|| async { axum::Json(json!({ "id": "2", "count": "many", "label": "broken" })) }),
+    ))
+    .await;
+    let (_dir, gateway) = over_stub(&stub, STUB_SCHEMA, 1000).await;
+    let body = gateway.query("{ thing { id count label } }").await;
+    assert_eq!(error_codes(&body), ["SOURCE_BAD_RESPONSE"], "{body}");
+    assert_eq!(body["errors"][0]["path"], json!(["thing", "count"]));
+    assert_eq!(body["data"], json!({ "thing": null }));
+}
+
+/// gRPC errors: `INVALID_ARGUMENT` is a `SOURCE_GRPC_ERROR` with the status
+/// name; `NOT_FOUND` on a nullable field is `null`.
+#[tokio::test]
+async fn grpc_errors_carry_their_status() {
+    let (_services, _dir, gateway) = demo().await;
+    let body = gateway
+        .query(r#"{ product(sku: "") { name } missing: product(sku: "SKU-9999") { name } }"#)
+        .await;
+    assert_eq!(error_codes(&body), ["SOURCE_GRPC_ERROR"], "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["grpcStatus"],
+        "INVALID_ARGUMENT"
+    );
+    assert_eq!(body["data"]["missing"], Value::Null);
+
+    let body = gateway
+        .query(r#"{ productPage(after: "not-a-token") { nextPageToken } }"#)
+        .await;
+    assert_eq!(error_codes(&body), ["SOURCE_GRPC_ERROR"], "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["grpcStatus"],
+        "INVALID_ARGUMENT"
+    );
+}
