@@ -2,9 +2,10 @@
 //!
 //! [`SourceError`] is what goes wrong when a backend is called during a
 //! request. Its `Display` text and [`SourceError::code`] are safe to show a
-//! client: they name the source but never its address, and carry no backend
-//! body. The internal detail (connection error, backend message) is kept in
-//! `detail` and only logged.
+//! client: they name the source but never its address, and carry no REST
+//! response body. A gRPC status message is passed on, since gRPC services
+//! write it for their callers. The internal detail (connection errors) is
+//! kept in `detail` and only logged.
 //!
 //! [`Diagnostic`] is a start-up problem in a schema or config file, located by
 //! file and line; [`Diagnostics`] collects every one found so that `weft check`

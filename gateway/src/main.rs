@@ -40,9 +40,24 @@ enum Command {
         #[arg(long, short, default_value = "weft.toml")]
         config: PathBuf,
     },
-    /// Measure the demo with batching on and off: backend calls per query,
-    /// requests/s at a fixed concurrency, p50/p99 latency.
+    /// Measure the demo; print the figures as Markdown tables.
     Bench {
+        #[command(subcommand)]
+        suite: Suite,
+    },
+    /// Validate the schema and config; print every problem, exit 1 if any.
+    Check {
+        /// The config file.
+        #[arg(long, short, default_value = "weft.toml")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum Suite {
+    /// Batching on and off: backend calls per query, requests/s at a fixed
+    /// concurrency, p50/p99 latency.
+    Batching {
         /// Requests in flight at once.
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
@@ -50,11 +65,22 @@ enum Command {
         #[arg(long, default_value_t = 5.0)]
         seconds: f64,
     },
-    /// Validate the schema and config; print every problem, exit 1 if any.
-    Check {
-        /// The config file.
-        #[arg(long, short, default_value = "weft.toml")]
-        config: PathBuf,
+    /// Subscription fan-out: events delivered per second and p50/p99
+    /// publish-to-client latency for many WebSocket subscribers, on the
+    /// in-memory bus and on NATS.
+    Fanout {
+        /// Subscriber counts, one row each.
+        #[arg(long, value_delimiter = ',', default_value = "1,100,1000")]
+        subscribers: Vec<usize>,
+        /// Events published per row.
+        #[arg(long, default_value_t = 200)]
+        events: usize,
+        /// Events published per second.
+        #[arg(long, default_value_t = 100)]
+        rate: u32,
+        /// The NATS server to measure the NATS bus against; empty to skip.
+        #[arg(long, default_value = "nats://127.0.0.1:4222")]
+        nats: String,
     },
 }
 
@@ -70,10 +96,7 @@ async fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Demo { port } => demo(port).await,
         Command::Serve { config } => serve(&config).await,
-        Command::Bench {
-            concurrency,
-            seconds,
-        } => bench(concurrency, seconds).await,
+        Command::Bench { suite } => bench(suite).await,
         Command::Compose { config } => build(&config).map(|gateway| print!("{}", gateway.sdl())),
         Command::Check { config } => build(&config).map(|_| println!("{}: ok", config.display())),
     };
@@ -99,13 +122,35 @@ fn report(problems: &Diagnostics) -> String {
     )
 }
 
-async fn bench(concurrency: usize, seconds: f64) -> Result<(), String> {
-    let options = weft::bench::Options {
-        concurrency: concurrency.max(1),
-        duration: std::time::Duration::from_secs_f64(seconds.max(0.1)),
-    };
-    let rows = weft::bench::run(options).await?;
-    print!("{}", weft::bench::table(&rows, options));
+async fn bench(suite: Suite) -> Result<(), String> {
+    match suite {
+        Suite::Batching {
+            concurrency,
+            seconds,
+        } => {
+            let options = weft::bench::batching::Options {
+                concurrency: concurrency.max(1),
+                duration: std::time::Duration::from_secs_f64(seconds.max(0.1)),
+            };
+            let rows = weft::bench::batching::run(options).await?;
+            print!("{}", weft::bench::batching::table(&rows, options));
+        }
+        Suite::Fanout {
+            subscribers,
+            events,
+            rate,
+            nats,
+        } => {
+            let options = weft::bench::fanout::Options {
+                subscribers,
+                events: events.max(1),
+                rate,
+                nats_url: Some(nats).filter(|url| !url.is_empty()),
+            };
+            let rows = weft::bench::fanout::run(&options).await?;
+            print!("{}", weft::bench::fanout::table(&rows, &options));
+        }
+    }
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use async_graphql::{ErrorExtensionValues, Value};
 use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{Query, State};
@@ -22,8 +22,12 @@ use crate::Gateway;
 pub async fn post(
     State(gateway): State<Arc<Gateway>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return respond::unreadable_body(&rejection),
+    };
     if sse::wanted(&headers) {
         return match request::from_post(&headers, &body) {
             Ok(request) => sse::stream(gateway, request),

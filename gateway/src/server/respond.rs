@@ -69,6 +69,25 @@ pub fn refused(media: MediaType, error: &RequestError) -> Response {
     response
 }
 
+/// A body that could not be read: too large (`413`, over axum's default
+/// limit of 2 MiB) or cut off (`400`).
+pub fn unreadable_body(rejection: &axum::extract::rejection::BytesRejection) -> Response {
+    let status = rejection.status();
+    let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        "PAYLOAD_TOO_LARGE"
+    } else {
+        "BAD_REQUEST"
+    };
+    let body =
+        json!({"errors": [{ "message": rejection.body_text(), "extensions": {"code": code} }]});
+    (
+        status,
+        [(CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
 /// `406`: the client accepts no media type weft can write.
 pub fn not_acceptable() -> Response {
     let body = json!({"errors": [{

@@ -1,4 +1,4 @@
-//! `weft bench`: what batching buys, measured on the demo.
+//! `weft bench batching`: what batching buys, measured on the demo.
 //!
 //! Starts the example services and two gateways over real sockets — one as
 //! configured (batching on), one with `max_batch_size = 1` on every source
@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use subgraphs::RunningService;
 
 use crate::Gateway;
-use crate::config::Config;
 use crate::demo::Demo;
 
 /// The queries measured, with a short label each.
@@ -68,7 +67,8 @@ pub async fn run(options: Options) -> Result<Vec<Row>, String> {
     let client = reqwest::Client::new();
     let mut rows = Vec::new();
     for (batching, config) in [("on", &demo.config), ("off", &unbatched)] {
-        let url = start_gateway(config).await?;
+        let gateway = Gateway::from_config(config).map_err(|problems| problems.to_string())?;
+        let url = format!("http://{}/graphql", super::serve(Arc::new(gateway)).await?);
         for (query, text) in QUERIES {
             let calls = count_calls(&client, &url, text, &demo.services).await?;
             let (throughput, p50, p99) = drive(&client, &url, text, options).await?;
@@ -83,23 +83,6 @@ pub async fn run(options: Options) -> Result<Vec<Row>, String> {
         }
     }
     Ok(rows)
-}
-
-async fn start_gateway(config: &Config) -> Result<String, String> {
-    let gateway = Arc::new(Gateway::from_config(config).map_err(|problems| problems.to_string())?);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|error| error.to_string())?;
-    let url = format!(
-        "http://{}/graphql",
-        listener.local_addr().map_err(|error| error.to_string())?
-    );
-    tokio::spawn(crate::server::serve(
-        listener,
-        gateway,
-        std::future::pending(),
-    ));
-    Ok(url)
 }
 
 async fn post(client: &reqwest::Client, url: &str, query: &str) -> Result<(), String> {
@@ -154,15 +137,13 @@ async fn drive(
         .collect();
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort_unstable();
-    let percentile = |p: usize| {
-        latencies
-            .get((latencies.len() * p / 100).min(latencies.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
     #[allow(clippy::cast_precision_loss)]
     let throughput = latencies.len() as f64 / elapsed;
-    Ok((throughput, percentile(50), percentile(99)))
+    Ok((
+        throughput,
+        super::percentile(&latencies, 50),
+        super::percentile(&latencies, 99),
+    ))
 }
 
 /// The rows as a Markdown table.
@@ -180,8 +161,8 @@ pub fn table(rows: &[Row], options: Options) -> String {
             row.batching,
             row.calls,
             row.throughput,
-            row.p50.as_secs_f64() * 1000.0,
-            row.p99.as_secs_f64() * 1000.0
+            super::ms(row.p50),
+            super::ms(row.p99)
         );
     }
     out

@@ -1,0 +1,44 @@
+//! `weft bench`: measurements of the demo, printed as Markdown tables.
+//!
+//! - [`batching`]: backend calls, throughput and latency of fixed queries
+//!   with batching on and off.
+//! - [`fanout`]: events delivered per second and publish-to-client latency
+//!   for many WebSocket subscribers, on the in-memory bus and on NATS.
+//!
+//! Everything runs in one process over real sockets; the figures are what
+//! this machine does, not promises.
+
+pub mod batching;
+pub mod fanout;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::Gateway;
+
+/// Serves `gateway` on a free local port until the process ends; returns
+/// its address.
+async fn serve(gateway: Arc<Gateway>) -> Result<SocketAddr, String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|error| error.to_string())?;
+    let addr = listener.local_addr().map_err(|error| error.to_string())?;
+    tokio::spawn(crate::server::serve(
+        listener,
+        gateway,
+        std::future::pending(),
+    ));
+    Ok(addr)
+}
+
+/// The `p`th percentile of sorted durations (zero when there are none).
+fn percentile(sorted: &[Duration], p: usize) -> Duration {
+    let index = (sorted.len() * p / 100).min(sorted.len().saturating_sub(1));
+    sorted.get(index).copied().unwrap_or_default()
+}
+
+/// A duration in milliseconds.
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
