@@ -86,7 +86,7 @@ pub fn connect(
     expected: &Type,
 ) -> Result<Connected, Problems> {
     let used = RefCell::new(Vec::new());
-    let resolve = |root: Root, path: &[String]| resolve_var(builder, target, &used, root, path);
+    let resolve = variables(builder, target, &used);
     let (connector, response, max_batch_size) = match spec {
         FetchSpec::Rest(rest) => rest_call(builder, target, rest, &resolve)?,
         FetchSpec::Grpc(grpc) => grpc_call(builder, target, pos, grpc, &resolve, expected)?,
@@ -94,7 +94,7 @@ pub fn connect(
     Ok(Connected {
         connector,
         response,
-        batch_names: used.into_inner(),
+        batch_names: used.take(),
         max_batch_size,
     })
 }
@@ -106,7 +106,7 @@ pub fn entity_key(
     key: &Arg<String>,
 ) -> Result<ValueTemplate, Problems> {
     let used = RefCell::new(Vec::new());
-    let resolve = |root: Root, path: &[String]| resolve_var(builder, target, &used, root, path);
+    let resolve = variables(builder, target, &used);
     ValueTemplate::parse(&key.value, &resolve)
         .map_err(|message| target.problem(builder, key.pos, &message))
 }
@@ -275,7 +275,7 @@ pub fn stream_plan(
     shape: Shape,
 ) -> Result<StreamPlan, Problems> {
     let used = RefCell::new(Vec::new());
-    let resolve = |root: Root, path: &[String]| resolve_var(builder, target, &used, root, path);
+    let resolve = variables(builder, target, &used);
     let parts = grpc_parts(builder, target, pos, spec, &resolve, (expected, true))?;
     Ok(StreamPlan {
         source: parts.source,
@@ -317,7 +317,7 @@ fn event_templates(
     spec: &EventSpec,
 ) -> Result<(StringTemplate, Option<ValueTemplate>), Problems> {
     let used = RefCell::new(Vec::new());
-    let resolve = |root: Root, path: &[String]| resolve_var(builder, target, &used, root, path);
+    let resolve = variables(builder, target, &used);
     let at = |pos: Pos, message: String| target.problem(builder, pos, &message);
     let topic = StringTemplate::parse(&spec.topic.value, &resolve)
         .map_err(|message| at(spec.topic.pos, message))?;
@@ -345,6 +345,16 @@ fn unknown_source(builder: &Builder<'_>, name: &str, kind: &str) -> String {
         "unknown source `{name}`; the config defines: {}",
         builder.sources.names().join(", ")
     )
+}
+
+/// The variable checker for templates of `target`; names used under
+/// `$batch` are collected in `used`.
+fn variables<'a>(
+    builder: &'a Builder<'_>,
+    target: &'a Target<'_>,
+    used: &'a RefCell<Vec<String>>,
+) -> impl Fn(Root, &[String]) -> Result<Vec<String>, String> + 'a {
+    move |root, path| resolve_var(builder, target, used, root, path)
 }
 
 /// Checks one template variable against what the directive is attached to,

@@ -67,11 +67,7 @@ pub fn fetch_field(name: &str, ty: TypeRef, plan: Arc<FetchPlan>) -> Field {
             let result: async_graphql::Result<Option<FieldValue<'static>>> = async {
                 let args = arguments(&ctx)?;
                 let parent = ctx.parent_value.downcast_ref::<Value>();
-                let vars = Vars {
-                    args: &args,
-                    this: parent,
-                    batch: None,
-                };
+                let vars = Vars::field(&args, parent);
                 let prepared = plan
                     .connector
                     .prepare(&vars)
@@ -104,11 +100,7 @@ pub fn batched_field(name: &str, ty: TypeRef, plan: Arc<BatchedPlan>) -> Field {
             let result: async_graphql::Result<Option<FieldValue<'static>>> = async {
                 let args = arguments(&ctx)?;
                 let parent = ctx.parent_value.downcast_ref::<Value>();
-                let key = plan.key.render(&Vars {
-                    args: &args,
-                    this: parent,
-                    batch: None,
-                });
+                let key = plan.key.render(&Vars::field(&args, parent));
                 let scope = scope(&ctx);
                 let value = match (&plan.entity, key) {
                     (_, Value::Null) => None,

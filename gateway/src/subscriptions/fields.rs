@@ -72,11 +72,7 @@ impl PublishPlan {
     /// The payload template rendered, or `default` without one.
     pub fn payload(&self, args: &Value, default: &Value) -> Value {
         match &self.payload {
-            Some(payload) => payload.render(&Vars {
-                args,
-                this: None,
-                batch: None,
-            }),
+            Some(payload) => payload.render(&Vars::field(args, None)),
             None => default.clone(),
         }
     }
@@ -88,11 +84,7 @@ impl PublishPlan {
         args: &Value,
         payload: Value,
     ) -> async_graphql::Result<()> {
-        let vars = Vars {
-            args,
-            this: None,
-            batch: None,
-        };
+        let vars = Vars::field(args, None);
         let topic = self
             .topic
             .render_raw(&vars)
@@ -184,11 +176,7 @@ pub fn event_field(name: &str, ty: TypeRef, plan: Arc<EventPlan>) -> Subscriptio
         let plan = plan.clone();
         SubscriptionFieldFuture::new(async move {
             let args = arguments(&ctx)?;
-            let vars = Vars {
-                args: &args,
-                this: None,
-                batch: None,
-            };
+            let vars = Vars::field(&args, None);
             let topic = plan
                 .topic
                 .render_raw(&vars)
@@ -226,11 +214,7 @@ pub fn stream_field(name: &str, ty: TypeRef, plan: Arc<StreamPlan>) -> Subscript
         let plan = plan.clone();
         SubscriptionFieldFuture::new(async move {
             let args = arguments(&ctx)?;
-            let request = plan.request.render(&Vars {
-                args: &args,
-                this: None,
-                batch: None,
-            });
+            let request = plan.request.render(&Vars::field(&args, None));
             let messages = plan
                 .source
                 .server_stream(&plan.method, request)

@@ -71,6 +71,16 @@ pub struct Vars<'a> {
 }
 
 impl<'a> Vars<'a> {
+    /// The variables of a field: its arguments and, below the root, its
+    /// parent object.
+    pub fn field(args: &'a Value, this: Option<&'a Value>) -> Self {
+        Self {
+            args,
+            this,
+            batch: None,
+        }
+    }
+
     /// The value a variable names; `None` when a key on its path is missing
     /// or the value is `null`.
     pub fn get(&self, var: &Var) -> Option<&'a Value> {
