@@ -108,6 +108,33 @@ impl SourceError {
     }
 }
 
+/// Whether a response's errors stopped the operation before it ran (a
+/// validation error): no data, and no error at a path.
+pub fn never_executed(response: &async_graphql::Response) -> bool {
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|error| error.path.is_empty())
+}
+
+/// Gives every error of a response an `extensions.code`: validation errors
+/// (the operation never ran) get `GRAPHQL_VALIDATION_FAILED`, anything else
+/// without one `INTERNAL_ERROR`.
+pub fn fill_missing_codes(response: &mut async_graphql::Response) {
+    let fallback = if never_executed(response) {
+        "GRAPHQL_VALIDATION_FAILED"
+    } else {
+        "INTERNAL_ERROR"
+    };
+    for error in &mut response.errors {
+        let extensions = error
+            .extensions
+            .get_or_insert_with(async_graphql::ErrorExtensionValues::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", fallback);
+        }
+    }
+}
+
 /// One problem found in a schema or config file at start-up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {

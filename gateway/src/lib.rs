@@ -98,7 +98,8 @@ impl Gateway {
     }
 
     /// Places the `null`s that failed fields call for (see
-    /// [`schema::nulls`]); a response without errors is left as it is.
+    /// [`schema::nulls`]) and gives every error a code; a response without
+    /// errors is left as it is.
     pub fn complete(
         &self,
         response: &mut async_graphql::Response,
@@ -107,6 +108,7 @@ impl Gateway {
     ) {
         if !response.errors.is_empty() {
             schema::nulls::propagate(response, self.schema.registry(), query, operation);
+            error::fill_missing_codes(response);
         }
     }
 

@@ -26,6 +26,17 @@
 //! | [`TestGateway`] | a built [`Gateway`] served over HTTP on port 0, stopped on drop |
 //! | [`StubBackend`] | an axum router on port 0, for backends that misbehave on purpose |
 //! | [`calls`] / [`expected_calls`] | the requests each service received, per route |
+//! | [`BusDemo`] | the demo whose orders service publishes into the gateway's in-memory bus |
+//! | [`WsClient`] | a GraphQL-over-WebSocket client (`graphql-transport-ws` or `graphql-ws`) |
+//! | [`SseStream`] | an event stream answer, read one event at a time |
+//! | [`NatsServer`] / [`PrefixedBus`] | a NATS server to test against, and topics of a test's own |
+//! | [`TcpTap`] | a proxy that counts what a backend sends (is it still streaming?) |
+//! | [`wait_for`] / [`wait_until`] | polling for a state, bounded by [`WAIT_TIMEOUT`] |
+
+pub mod nats;
+pub mod sse;
+pub mod tap;
+pub mod ws;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -43,6 +54,13 @@ use tokio::task::JoinHandle;
 use weft::Gateway;
 use weft::config::Config;
 use weft::error::Diagnostics;
+use weft::events::EventBus;
+use weft::events::in_memory::{DEFAULT_BUFFER, InMemoryBus};
+
+pub use nats::{NatsServer, PrefixedBus};
+pub use sse::{SseEvent, SseStream};
+pub use tap::TcpTap;
+pub use ws::{LEGACY_WS, TRANSPORT_WS, WsClient};
 
 /// The timeout every demo source gets in [`GatewayConfig::demo`].
 pub const DEMO_TIMEOUT_MS: u64 = 1000;
@@ -66,11 +84,28 @@ pub struct Services {
 impl Services {
     /// Starts all three services on port 0.
     pub fn start() -> Self {
+        Self::start_with(&SpawnOptions::default())
+    }
+
+    /// Starts all three services on port 0 with `options` (each option
+    /// applies to its own service: `stock_interval` to the catalog,
+    /// `order_events` to orders).
+    pub fn start_with(options: &SpawnOptions) -> Self {
         Self {
-            users: spawn(Service::Users),
-            catalog: spawn(Service::Catalog),
-            orders: spawn(Service::Orders),
+            users: spawn(Service::Users, options),
+            catalog: spawn(Service::Catalog, options),
+            orders: spawn(Service::Orders, options),
         }
+    }
+
+    /// Starts all three services; the orders service publishes its
+    /// `orders.status` events to `bus` (through
+    /// [`weft::demo::publish_to`]).
+    pub fn publishing_to(bus: Arc<dyn EventBus>) -> Self {
+        Self::start_with(&SpawnOptions {
+            order_events: Some(weft::demo::publish_to(bus)),
+            ..SpawnOptions::default()
+        })
     }
 
     /// Forgets every request counted so far, on every service.
@@ -81,9 +116,9 @@ impl Services {
     }
 }
 
-fn spawn(service: Service) -> RunningService {
+fn spawn(service: Service, options: &SpawnOptions) -> RunningService {
     let any_port: SocketAddr = "127.0.0.1:0".parse().expect("a socket address");
-    subgraphs::spawn(service, any_port, SpawnOptions::default())
+    subgraphs::spawn(service, any_port, options.clone())
         .unwrap_or_else(|error| panic!("cannot start the {service} service: {error}"))
 }
 
@@ -428,7 +463,33 @@ impl TestGateway {
     ///
     /// When no local port can be bound.
     pub async fn start(config: &Config) -> Result<Self, Diagnostics> {
-        let gateway = Arc::new(Gateway::from_config(config)?);
+        Ok(Self::serve(Gateway::from_config(config)?).await)
+    }
+
+    /// Builds the gateway from `config` with the given event bus
+    /// ([`Gateway::new`]) and serves it as [`Self::start`] does.
+    pub async fn start_with_bus(
+        config: &Config,
+        bus: Arc<dyn EventBus>,
+    ) -> Result<Self, Diagnostics> {
+        Ok(Self::serve(Gateway::new(config, bus)?).await)
+    }
+
+    /// Builds the gateway with the event bus `[events]` configures
+    /// ([`Gateway::connect`], e.g. NATS) and serves it as [`Self::start`]
+    /// does.
+    pub async fn connect(config: &Config) -> Result<Self, Diagnostics> {
+        Ok(Self::serve(Gateway::connect(config).await?).await)
+    }
+
+    /// Serves an already built gateway on 127.0.0.1:0, on the current
+    /// runtime.
+    ///
+    /// # Panics
+    ///
+    /// When no local port can be bound.
+    pub async fn serve(gateway: Gateway) -> Self {
+        let gateway = Arc::new(gateway);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a free local port");
@@ -441,18 +502,62 @@ impl TestGateway {
             .timeout(CLIENT_TIMEOUT)
             .build()
             .expect("a reqwest client");
-        Ok(Self {
+        Self {
             url: format!("http://{addr}"),
             gateway,
             client,
             shutdown: Some(shutdown),
             server: Some(server),
-        })
+        }
     }
 
     /// The URL of `/graphql`.
     pub fn graphql_url(&self) -> String {
         format!("{}/graphql", self.url)
+    }
+
+    /// The WebSocket URL of `/graphql` (`ws://…/graphql`).
+    pub fn ws_url(&self) -> String {
+        format!("{}/graphql", self.url.replacen("http", "ws", 1))
+    }
+
+    /// Opens a WebSocket to `/graphql` offering `protocol`.
+    pub async fn ws(&self, protocol: &str) -> WsClient {
+        WsClient::connect(&self.ws_url(), protocol).await
+    }
+
+    /// Opens a `graphql-transport-ws` WebSocket and has its
+    /// `connection_init` acknowledged.
+    pub async fn ws_ready(&self) -> WsClient {
+        let mut client = self.ws(TRANSPORT_WS).await;
+        client.init(None).await;
+        client
+    }
+
+    /// POSTs a GraphQL request body as JSON with `Accept:
+    /// text/event-stream` and returns the open event stream.
+    pub async fn sse_post(&self, body: &Value) -> SseStream {
+        let request = streaming_client()
+            .post(self.graphql_url())
+            .header(CONTENT_TYPE, "application/json")
+            .header(ACCEPT, "text/event-stream")
+            .body(body.to_string());
+        open_stream(request).await
+    }
+
+    /// GETs `/graphql?query=…` (and `variables`, if given) with `Accept:
+    /// text/event-stream` and returns the open event stream.
+    pub async fn sse_get(&self, query: &str, variables: Option<&Value>) -> SseStream {
+        let mut params = vec![("query", query.to_owned())];
+        if let Some(variables) = variables {
+            params.push(("variables", variables.to_string()));
+        }
+        let url =
+            reqwest::Url::parse_with_params(&self.graphql_url(), &params).expect("a valid URL");
+        let request = streaming_client()
+            .get(url)
+            .header(ACCEPT, "text/event-stream");
+        open_stream(request).await
     }
 
     /// POSTs `{"query": query}` as JSON and returns the response body.
@@ -563,6 +668,23 @@ impl TestGateway {
     }
 }
 
+/// A client without a whole-request timeout (a stream may stay open as long
+/// as the test reads it); each read is bounded by the reader instead.
+fn streaming_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(CLIENT_TIMEOUT)
+        .build()
+        .expect("a reqwest client")
+}
+
+async fn open_stream(request: reqwest::RequestBuilder) -> SseStream {
+    let response = tokio::time::timeout(CLIENT_TIMEOUT, request.send())
+        .await
+        .unwrap_or_else(|_| panic!("the gateway did not answer within {CLIENT_TIMEOUT:?}"))
+        .unwrap_or_else(|error| panic!("the gateway did not answer: {error:?}"));
+    SseStream::new(response)
+}
+
 async fn read(request: reqwest::RequestBuilder) -> HttpResponse {
     let response = request
         .send()
@@ -628,4 +750,198 @@ impl Drop for StubBackend {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// The demo with events: the three services, the orders service publishing
+/// its `orders.status` events into the gateway's in-memory bus, and the
+/// gateway serving on a real socket. Build it with [`BusDemo::start`] or
+/// [`BusDemo::options`].
+#[derive(Debug)]
+pub struct BusDemo {
+    /// The gateway, serving on the test's runtime.
+    pub gateway: TestGateway,
+    /// The gateway's bus, as its concrete type (for [`InMemoryBus::hub`]).
+    pub bus: Arc<InMemoryBus>,
+    /// The proxy the catalog is reached through, with
+    /// [`BusDemoOptions::tap_catalog`].
+    pub catalog_tap: Option<TcpTap>,
+    /// The running services.
+    pub services: Services,
+    /// The directory the config files are written to.
+    pub dir: TestDir,
+}
+
+/// How to build a [`BusDemo`].
+#[derive(Debug, Clone, Default)]
+pub struct BusDemoOptions {
+    buffer: Option<usize>,
+    stock_interval: Option<Duration>,
+    extra: String,
+    tap_catalog: bool,
+}
+
+impl BusDemoOptions {
+    /// `[events] buffer = n`: the bus lets each subscriber fall `n` events
+    /// behind (the config says so too).
+    #[must_use]
+    pub fn buffer(mut self, n: usize) -> Self {
+        self.buffer = Some(n);
+        self
+    }
+
+    /// The time between two levels of the catalog's `WatchStock` streams.
+    #[must_use]
+    pub fn stock_interval(mut self, interval: Duration) -> Self {
+        self.stock_interval = Some(interval);
+        self
+    }
+
+    /// Raw TOML appended to `weft.toml`, e.g. a `[subscriptions]` table.
+    #[must_use]
+    pub fn extra(mut self, toml: &str) -> Self {
+        self.extra.push_str(toml);
+        self.extra.push('\n');
+        self
+    }
+
+    /// Reaches the catalog through a [`TcpTap`], to see what it sends.
+    #[must_use]
+    pub fn tap_catalog(mut self) -> Self {
+        self.tap_catalog = true;
+        self
+    }
+
+    /// Starts the services, writes and loads the config, and serves the
+    /// gateway with the bus.
+    ///
+    /// # Panics
+    ///
+    /// When the config does not load or the gateway does not build.
+    pub async fn start(self) -> BusDemo {
+        let buffer = self.buffer.unwrap_or(DEFAULT_BUFFER);
+        let bus = Arc::new(InMemoryBus::new(buffer));
+        let dyn_bus: Arc<dyn EventBus> = bus.clone();
+        let services = Services::start_with(&SpawnOptions {
+            order_events: Some(weft::demo::publish_to(dyn_bus.clone())),
+            stock_interval: self
+                .stock_interval
+                .unwrap_or(subgraphs::catalog::DEFAULT_STOCK_INTERVAL),
+        });
+        let catalog_tap = if self.tap_catalog {
+            Some(TcpTap::start(services.catalog.addr()).await)
+        } else {
+            None
+        };
+        let catalog_url = catalog_tap
+            .as_ref()
+            .map_or_else(|| services.catalog.url(), TcpTap::url);
+        let mut config = GatewayConfig::new(weft::demo::SCHEMA)
+            .rest_source("users", &services.users.url(), DEMO_TIMEOUT_MS)
+            .grpc_source("catalog", &catalog_url, DEMO_TIMEOUT_MS)
+            .rest_source("orders", &services.orders.url(), DEMO_TIMEOUT_MS);
+        if let Some(buffer) = self.buffer {
+            config = config.extra(&format!("[events]\nbuffer = {buffer}"));
+        }
+        if !self.extra.is_empty() {
+            config = config.extra(&self.extra);
+        }
+        let dir = TestDir::new();
+        let config = config
+            .load(&dir)
+            .unwrap_or_else(|problems| panic!("the demo config does not load:\n{problems}"));
+        assert_eq!(
+            config.events.buffer, buffer,
+            "the bus and `[events] buffer` must agree"
+        );
+        let gateway = TestGateway::start_with_bus(&config, dyn_bus)
+            .await
+            .unwrap_or_else(|problems| panic!("the demo does not build:\n{problems}"));
+        BusDemo {
+            gateway,
+            bus,
+            catalog_tap,
+            services,
+            dir,
+        }
+    }
+}
+
+impl BusDemo {
+    /// The demo with default options.
+    pub async fn start() -> Self {
+        Self::options().start().await
+    }
+
+    /// Options to start the demo with.
+    pub fn options() -> BusDemoOptions {
+        BusDemoOptions::default()
+    }
+
+    /// The gateway's metrics.
+    pub fn metrics(&self) -> &weft::metrics::Metrics {
+        &self.gateway.gateway.metrics
+    }
+
+    /// How many subscribers `topic` has on the gateway's bus.
+    pub fn subscribers(&self, topic: &str) -> usize {
+        self.bus.hub().subscribers(topic)
+    }
+
+    /// Waits until `topic` has exactly `count` subscribers on the bus: a
+    /// subscription is established once it is counted there.
+    pub async fn wait_subscribers(&self, topic: &str, count: usize) {
+        wait_for(&format!("subscribers of `{topic}`"), count, || {
+            self.subscribers(topic)
+        })
+        .await;
+    }
+
+    /// Waits until no subscription runs and the bus has no topic left.
+    pub async fn wait_idle(&self) {
+        wait_for("active subscriptions", 0, || {
+            self.metrics().subscriptions_active()
+        })
+        .await;
+        wait_for("topics on the bus", 0, || self.bus.hub().topics()).await;
+    }
+}
+
+/// The longest [`wait_for`] and [`wait_until`] poll before failing the test.
+pub const WAIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often [`wait_for`] and [`wait_until`] look.
+const POLL_INTERVAL: Duration = Duration::from_millis(10);
+
+/// Polls `current` until it equals `expected`.
+///
+/// # Panics
+///
+/// When it still differs after [`WAIT_TIMEOUT`], naming `what` and the last
+/// value seen.
+pub async fn wait_for<T: PartialEq + std::fmt::Debug>(
+    what: &str,
+    expected: T,
+    mut current: impl FnMut() -> T,
+) {
+    let deadline = tokio::time::Instant::now() + WAIT_TIMEOUT;
+    loop {
+        let now = current();
+        if now == expected {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: still {now:?} after {WAIT_TIMEOUT:?}, expected {expected:?}"
+        );
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+/// Polls `condition` until it holds.
+///
+/// # Panics
+///
+/// When it does not hold after [`WAIT_TIMEOUT`].
+pub async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    wait_for(what, true, &mut condition).await;
 }

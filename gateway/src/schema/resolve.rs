@@ -155,7 +155,11 @@ pub fn reported<'a>(
     result: async_graphql::Result<Option<FieldValue<'a>>>,
 ) -> Option<FieldValue<'a>> {
     result.unwrap_or_else(|error| {
-        ctx.add_error(ctx.set_error_path(error.into_server_error(ctx.item.pos)));
+        let error = ctx.set_error_path(error.into_server_error(ctx.item.pos));
+        match ctx.data_opt::<Arc<EventScope>>() {
+            Some(event) => event.add_error(error),
+            None => ctx.add_error(error),
+        }
         None
     })
 }

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use async_graphql::{ErrorExtensionValues, Value};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::ws::WebSocketUpgrade;
@@ -98,10 +97,8 @@ async fn execute(
                 .split(',')
                 .any(|part| part.trim().eq_ignore_ascii_case("calls"))
         });
-    let mut response = gateway.execute(request, record_calls).await;
-    let never_executed =
-        response.data == Value::Null && response.errors.iter().all(|error| error.path.is_empty());
-    add_missing_codes(&mut response, never_executed);
+    let response = gateway.execute(request, record_calls).await;
+    let never_executed = crate::error::never_executed(&response);
     gateway
         .metrics
         .record_graphql_request(response.errors.is_empty(), started.elapsed());
@@ -110,23 +107,4 @@ async fn execute(
         &response,
         never_executed && !response.errors.is_empty(),
     )
-}
-
-/// Gives every error an `extensions.code`: validation errors (the request
-/// never ran) get `GRAPHQL_VALIDATION_FAILED`, anything else without one
-/// `INTERNAL_ERROR`.
-fn add_missing_codes(response: &mut async_graphql::Response, never_executed: bool) {
-    let fallback = if never_executed {
-        "GRAPHQL_VALIDATION_FAILED"
-    } else {
-        "INTERNAL_ERROR"
-    };
-    for error in &mut response.errors {
-        let extensions = error
-            .extensions
-            .get_or_insert_with(ErrorExtensionValues::default);
-        if extensions.get("code").is_none() {
-            extensions.set("code", fallback);
-        }
-    }
 }

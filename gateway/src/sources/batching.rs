@@ -71,19 +71,34 @@ struct PendingBatch {
 
 /// The call layer of a subscription: each event's selection resolves with a
 /// fresh [`RequestScope`], so its fields batch with each other but never
-/// reuse answers from an earlier event.
+/// reuse answers from an earlier event. It also collects the field errors of
+/// the current event, which the subscription executor would otherwise keep
+/// for the whole subscription and never report.
 #[derive(Debug, Default)]
-pub struct EventScope(Mutex<Arc<RequestScope>>);
+pub struct EventScope {
+    calls: Mutex<Arc<RequestScope>>,
+    errors: Mutex<Vec<async_graphql::ServerError>>,
+}
 
 impl EventScope {
     /// Starts a new event: later calls get a fresh scope.
     pub fn renew(&self) {
-        *locked(&self.0) = Arc::default();
+        *locked(&self.calls) = Arc::default();
     }
 
     /// The scope of the current event.
     pub fn current(&self) -> Arc<RequestScope> {
-        locked(&self.0).clone()
+        locked(&self.calls).clone()
+    }
+
+    /// Records a field error of the current event.
+    pub fn add_error(&self, error: async_graphql::ServerError) {
+        locked(&self.errors).push(error);
+    }
+
+    /// The field errors recorded since the last call.
+    pub fn take_errors(&self) -> Vec<async_graphql::ServerError> {
+        std::mem::take(&mut *locked(&self.errors))
     }
 }
 

@@ -30,7 +30,8 @@ pub fn run(
     init: Option<ConnectionInit>,
 ) -> BoxStream<'static, async_graphql::Response> {
     let (query, operation) = (request.query.clone(), request.operation_name.clone());
-    let mut request = request.data(Arc::new(EventScope::default()));
+    let event = Arc::new(EventScope::default());
+    let mut request = request.data(event.clone());
     if let Some(init) = init {
         request = request.data(init);
     }
@@ -38,6 +39,7 @@ pub fn run(
     let responses = gateway.schema.execute_stream(request);
     responses
         .map(move |mut response| {
+            response.errors.extend(event.take_errors());
             gateway.complete(&mut response, &query, operation.as_deref());
             response
         })

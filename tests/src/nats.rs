@@ -1,0 +1,201 @@
+//! A NATS server for tests that need one, and topic isolation on a server
+//! other test runs share.
+//!
+//! [`NatsServer::start`] uses the server on `127.0.0.1:4222` when one
+//! answers; otherwise it starts `nats-server` on a free port of 127.0.0.1
+//! (stopped on drop), and fails the test saying what is missing when it
+//! cannot. [`PrefixedBus`] and [`isolated_demo_schema`] put every topic of
+//! one test under a prefix of its own, so events of concurrent tests on the
+//! same server never meet.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+use weft::events::{BusError, EventBus, EventStream};
+
+/// Where a NATS server usually listens.
+pub const DEFAULT_NATS: &str = "127.0.0.1:4222";
+/// Where Debian's `nats-server` package installs the binary.
+pub const NATS_BINARY: &str = "/usr/sbin/nats-server";
+
+/// How long a started server has to accept connections.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A reachable NATS server: the shared one, or one started for this test.
+#[derive(Debug)]
+pub struct NatsServer {
+    /// `nats://127.0.0.1:<port>`.
+    pub url: String,
+    child: Option<Child>,
+}
+
+impl NatsServer {
+    /// The server on [`DEFAULT_NATS`] if it accepts a TCP connection, else a
+    /// `nats-server -a 127.0.0.1 -p <free port>` started here.
+    ///
+    /// # Panics
+    ///
+    /// When nothing listens on [`DEFAULT_NATS`] and no `nats-server` binary
+    /// can be started (at [`NATS_BINARY`] or on `PATH`).
+    pub fn start() -> Self {
+        let default: SocketAddr = DEFAULT_NATS.parse().expect("a socket address");
+        if reachable(default) {
+            return Self {
+                url: format!("nats://{DEFAULT_NATS}"),
+                child: None,
+            };
+        }
+        let Some(binary) = find_binary() else {
+            panic!(
+                "these tests need a NATS server: nothing accepts connections on {DEFAULT_NATS}, \
+                 and no `nats-server` binary was found at {NATS_BINARY} or on PATH to start one \
+                 (Debian: `apt-get install nats-server`)"
+            );
+        };
+        let port = free_port();
+        let mut child = Command::new(&binary)
+            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!(
+                    "nothing accepts connections on {DEFAULT_NATS}, and {} cannot be started: \
+                     {error}",
+                    binary.display()
+                )
+            });
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let deadline = Instant::now() + START_TIMEOUT;
+        while !reachable(addr) {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "{} -a 127.0.0.1 -p {port} exited at once ({status})",
+                    binary.display()
+                );
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "{} -a 127.0.0.1 -p {port} does not accept connections after {START_TIMEOUT:?}",
+                    binary.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self {
+            url: format!("nats://{addr}"),
+            child: Some(child),
+        }
+    }
+
+    /// Whether this server was started by [`Self::start`] (and is stopped on
+    /// drop).
+    pub fn started_here(&self) -> bool {
+        self.child.is_some()
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn reachable(addr: SocketAddr) -> bool {
+    TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
+}
+
+fn find_binary() -> Option<PathBuf> {
+    let installed = PathBuf::from(NATS_BINARY);
+    if installed.is_file() {
+        return Some(installed);
+    }
+    std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("nats-server"))
+            .find(|candidate| candidate.is_file())
+    })
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free local port")
+}
+
+/// A topic prefix no other test (or test run) uses: `weft-tests-<pid>-<n>-<nanos>`.
+pub fn unique_prefix() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.subsec_nanos());
+    format!(
+        "weft-tests-{}-{}-{nanos}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The demo schema ([`weft::demo::SCHEMA`]) with every `@event` and
+/// `@publish` topic put under `prefix` (`orders.status` becomes
+/// `<prefix>.orders.status`); nothing else changes.
+///
+/// # Panics
+///
+/// When the demo schema no longer names those topics.
+pub fn isolated_demo_schema(prefix: &str) -> String {
+    let mut schema = weft::demo::SCHEMA.to_owned();
+    for topic in ["orders.status", "announcements"] {
+        let quoted = format!("topic: \"{topic}\"");
+        assert!(
+            schema.contains(&quoted),
+            "the demo schema has no `{quoted}` to isolate"
+        );
+        schema = schema.replace(&quoted, &format!("topic: \"{prefix}.{topic}\""));
+    }
+    schema
+}
+
+/// An event bus that puts every topic under a prefix before handing it to
+/// another bus: a service's events, isolated the way
+/// [`isolated_demo_schema`] isolates the gateway's topics.
+#[derive(Debug)]
+pub struct PrefixedBus {
+    inner: Arc<dyn EventBus>,
+    prefix: String,
+}
+
+impl PrefixedBus {
+    /// `topic` becomes `<prefix>.<topic>` on `inner`.
+    pub fn new(inner: Arc<dyn EventBus>, prefix: &str) -> Self {
+        Self {
+            inner,
+            prefix: prefix.to_owned(),
+        }
+    }
+}
+
+impl EventBus for PrefixedBus {
+    fn publish(&self, topic: &str, payload: Value) -> BoxFuture<'_, Result<(), BusError>> {
+        let topic = format!("{}.{topic}", self.prefix);
+        Box::pin(async move { self.inner.publish(&topic, payload).await })
+    }
+
+    fn subscribe(&self, topic: &str) -> BoxFuture<'_, Result<EventStream, BusError>> {
+        let topic = format!("{}.{topic}", self.prefix);
+        Box::pin(async move { self.inner.subscribe(&topic).await })
+    }
+}
