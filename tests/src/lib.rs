@@ -361,6 +361,18 @@ pub fn demo_config(services: &Services, dir: &TestDir) -> Config {
         .unwrap_or_else(|problems| panic!("the demo config does not load:\n{problems}"))
 }
 
+/// The example services on port 0 and a gateway over them with the demo
+/// schema, serving on a real socket; the directory holds the written config.
+pub async fn demo() -> (Services, TestDir, TestGateway) {
+    let services = Services::start();
+    let dir = TestDir::new();
+    let config = demo_config(&services, &dir);
+    let gateway = TestGateway::start(&config)
+        .await
+        .unwrap_or_else(|problems| panic!("the demo does not build:\n{problems}"));
+    (services, dir, gateway)
+}
+
 /// The 1-based number of the first line of `text` that contains `needle`.
 ///
 /// # Panics

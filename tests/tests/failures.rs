@@ -11,19 +11,9 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use serde_json::{Value, json};
 use subgraphs::data;
-use weft_tests::{GatewayConfig, Services, StubBackend, TestDir, TestGateway, error_codes};
+use weft_tests::{GatewayConfig, StubBackend, TestDir, TestGateway, demo, error_codes};
 
 const USER_QUERY: &str = r#"{ user(id: "1") { name orders { id status items { quantity product { name priceCents } } } } }"#;
-
-async fn demo() -> (Services, TestDir, TestGateway) {
-    let services = Services::start();
-    let dir = TestDir::new();
-    let config = weft_tests::demo_config(&services, &dir);
-    let gateway = TestGateway::start(&config)
-        .await
-        .unwrap_or_else(|problems| panic!("the demo does not build:\n{problems}"));
-    (services, dir, gateway)
-}
 
 /// A gateway over one REST source `stub` (timeout `timeout_ms`) with this
 /// schema.

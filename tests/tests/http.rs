@@ -7,22 +7,12 @@
 use serde_json::{Value, json};
 use subgraphs::{data, users};
 use weft_tests::{
-    GatewayConfig, HttpResponse, Services, StubBackend, TestDir, TestGateway, calls, error_codes,
-    expected_calls,
+    GatewayConfig, HttpResponse, Services, StubBackend, TestDir, TestGateway, calls, demo,
+    error_codes, expected_calls,
 };
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
-
-async fn demo() -> (Services, TestDir, TestGateway) {
-    let services = Services::start();
-    let dir = TestDir::new();
-    let config = weft_tests::demo_config(&services, &dir);
-    let gateway = TestGateway::start(&config)
-        .await
-        .unwrap_or_else(|problems| panic!("the demo does not build:\n{problems}"));
-    (services, dir, gateway)
-}
 
 fn user_name(id: &str) -> &'static str {
     &data::user(id).expect("a seed user").full_name

@@ -4,17 +4,7 @@
 
 use serde_json::{Value, json};
 use subgraphs::{data, orders};
-use weft_tests::{Services, TestDir, TestGateway, calls, error_codes, expected_calls};
-
-async fn demo() -> (Services, TestDir, TestGateway) {
-    let services = Services::start();
-    let dir = TestDir::new();
-    let config = weft_tests::demo_config(&services, &dir);
-    let gateway = TestGateway::start(&config)
-        .await
-        .unwrap_or_else(|problems| panic!("the demo does not build:\n{problems}"));
-    (services, dir, gateway)
-}
+use weft_tests::{calls, demo, error_codes, expected_calls};
 
 const PLACE_ORDER: &str = r"mutation Place($userId: ID!, $items: [OrderItemInput!]!) {
   placeOrder(userId: $userId, items: $items) {

@@ -9,20 +9,11 @@ use serde_json::{Value, json};
 use subgraphs::data::{self, Category, Order, ProductRecord};
 use subgraphs::{catalog, orders, users};
 use weft_tests::{
-    GatewayConfig, Services, StubBackend, TestDir, TestGateway, calls, error_codes, expected_calls,
+    GatewayConfig, Services, StubBackend, TestDir, TestGateway, calls, demo, error_codes,
+    expected_calls,
 };
 
 const USER_QUERY: &str = r#"{ user(id: "1") { name orders { id status items { quantity product { name priceCents } } } } }"#;
-
-async fn demo() -> (Services, TestDir, TestGateway) {
-    let services = Services::start();
-    let dir = TestDir::new();
-    let config = weft_tests::demo_config(&services, &dir);
-    let gateway = TestGateway::start(&config)
-        .await
-        .unwrap_or_else(|problems| panic!("the demo does not build:\n{problems}"));
-    (services, dir, gateway)
-}
 
 fn orders_of(user_id: &str) -> Vec<&'static Order> {
     data::orders()
