@@ -65,6 +65,19 @@ pub use ws::{LEGACY_WS, TRANSPORT_WS, WsClient};
 /// The timeout every demo source gets in [`GatewayConfig::demo`].
 pub const DEMO_TIMEOUT_MS: u64 = 1000;
 
+/// A subscription to order status changes (optionally of one order), with
+/// fields from all three services.
+pub const ORDER_CHANGES: &str = "subscription ($orderId: ID) {
+  orderStatusChanged(orderId: $orderId) {
+    orderId userId status previousStatus
+    order { id status items { quantity product { name } } }
+    user { name }
+  }
+}";
+
+/// A subscription to `announce` mutations.
+pub const ANNOUNCEMENTS_SUBSCRIPTION: &str = "subscription { announcements { message } }";
+
 /// How long the test client waits for any answer before failing the test,
 /// so a hanging gateway fails instead of blocking the run.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);

@@ -21,18 +21,9 @@ use weft::events::{Delivery, EventBus, EventStream};
 use weft_tests::nats::{isolated_demo_schema, unique_prefix};
 use weft_tests::ws::RECV_TIMEOUT;
 use weft_tests::{
-    GatewayConfig, NatsServer, PrefixedBus, Services, TestDir, TestGateway, WsClient,
+    ANNOUNCEMENTS_SUBSCRIPTION, GatewayConfig, NatsServer, ORDER_CHANGES, PrefixedBus, Services,
+    TestDir, TestGateway, WsClient,
 };
-
-const ORDER_CHANGES: &str = "subscription ($orderId: ID) {
-  orderStatusChanged(orderId: $orderId) {
-    orderId userId status previousStatus
-    order { id status items { quantity product { name } } }
-    user { name }
-  }
-}";
-
-const ANNOUNCEMENTS_SUBSCRIPTION: &str = "subscription { announcements { message } }";
 
 /// How long one try of [`until_subscribed`] waits for its event.
 const PROBE_WAIT: Duration = Duration::from_millis(100);

@@ -26,20 +26,11 @@ use tokio::process::Command;
 use weft::subscriptions::fields::TOO_SLOW;
 use weft_tests::ws::{Ending, RECV_TIMEOUT};
 use weft_tests::{
-    BusDemo, LEGACY_WS, TRANSPORT_WS, TcpTap, WAIT_TIMEOUT, WsClient, error_codes, wait_for,
+    ANNOUNCEMENTS_SUBSCRIPTION, BusDemo, LEGACY_WS, ORDER_CHANGES, TRANSPORT_WS, TcpTap,
+    WAIT_TIMEOUT, WsClient, error_codes, wait_for,
 };
 
 const ANNOUNCEMENTS: &str = "announcements";
-
-const ORDER_CHANGES: &str = "subscription ($orderId: ID) {
-  orderStatusChanged(orderId: $orderId) {
-    orderId userId status previousStatus
-    order { id status items { quantity product { name } } }
-    user { name }
-  }
-}";
-
-const ANNOUNCEMENTS_SUBSCRIPTION: &str = "subscription { announcements { message } }";
 
 const STOCK: &str = r#"subscription { stock(sku: "SKU-0001") { sku available product { name } } }"#;
 

@@ -159,6 +159,11 @@ impl<'d> Builder<'d> {
         )
     }
 
+    /// The values of enum type `name`.
+    pub fn enum_values(&self, name: &str) -> Option<&EnumValues> {
+        self.enums.get(name).map(AsRef::as_ref)
+    }
+
     /// The conversion shape of a declared output type.
     pub fn shape(&self, ty: &Type) -> Shape {
         let kind = match &ty.base {

@@ -30,7 +30,6 @@ use prost_reflect::{FieldDescriptor, Kind as ProtoKind, MessageDescriptor};
 
 use super::build::Builder;
 use super::document::{Kind, TypeDef};
-use super::output::EnumValues;
 use crate::error::Diagnostic;
 use crate::template::{Root, ValueTemplate};
 
@@ -258,17 +257,13 @@ impl Checker<'_, '_> {
             (
                 Some(
                     ty @ TypeDef {
-                        kind: Kind::Enum(values),
+                        kind: Kind::Enum(_),
                         ..
                     },
                 ),
                 Class::Enum(proto),
             ) => {
-                let names = values
-                    .iter()
-                    .map(|value| value.node.value.node.to_string())
-                    .collect();
-                let values = EnumValues { names };
+                let values = self.builder.enum_values(&ty.name).ok_or(None)?;
                 let unmatched: Vec<String> = proto
                     .values()
                     .filter(|value| value.number() != 0 && values.resolve(value.name()).is_none())

@@ -14,6 +14,8 @@ use std::sync::Arc;
 
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, ResolverContext, TypeRef};
 use async_graphql::{ErrorExtensions, Value as GqlValue};
+use futures::FutureExt;
+use futures::future::BoxFuture;
 use serde_json::Value;
 
 use super::output::{Shape, ShapeKind, to_field_value};
@@ -61,86 +63,95 @@ pub struct BatchedPlan {
 /// A field resolved by its own call. A "not found" answer gives `null` on
 /// a nullable field.
 pub fn fetch_field(name: &str, ty: TypeRef, plan: Arc<FetchPlan>) -> Field {
-    Field::new(name, ty, move |ctx: ResolverContext<'_>| {
-        let plan = plan.clone();
-        FieldFuture::new(async move {
-            let result: async_graphql::Result<Option<FieldValue<'static>>> = async {
-                let args = arguments(&ctx)?;
-                let parent = ctx.parent_value.downcast_ref::<Value>();
-                let vars = Vars::field(&args, parent);
-                let prepared = plan
-                    .connector
-                    .prepare(&vars)
-                    .map_err(|error| source_error(&error))?;
-                match scope(&ctx).call(prepared, plan.dedupe).await {
-                    Ok(response) => {
-                        let value = select(response, &plan.response);
-                        if let Some(publish) = &plan.publish {
-                            let payload =
-                                publish.payload(&args, value.as_ref().unwrap_or(&Value::Null));
-                            publish.publish(&ctx, &args, payload).await?;
-                        }
-                        to_field_value(value, &plan.shape).map_err(bad_response)
-                    }
-                    Err(error) if error.is_not_found() && plan.shape.nullable => Ok(None),
-                    Err(error) => Err(source_error(&error)),
-                }
+    fallible_field(name, ty, plan, |ctx, plan| fetch(ctx, plan).boxed())
+}
+
+async fn fetch(ctx: &ResolverContext<'_>, plan: &FetchPlan) -> FieldResult {
+    let args = arguments(ctx)?;
+    let parent = ctx.parent_value.downcast_ref::<Value>();
+    let vars = Vars::field(&args, parent);
+    let prepared = plan
+        .connector
+        .prepare(&vars)
+        .map_err(|error| source_error(&error))?;
+    match scope(ctx).call(prepared, plan.dedupe).await {
+        Ok(response) => {
+            let value = select(response, &plan.response);
+            if let Some(publish) = &plan.publish {
+                let payload = publish.payload(&args, value.as_ref().unwrap_or(&Value::Null));
+                publish.publish(ctx, &args, payload).await?;
             }
-            .await;
-            Ok(reported(&ctx, result))
-        })
-    })
+            to_field_value(value, &plan.shape).map_err(bad_response)
+        }
+        Err(error) if error.is_not_found() && plan.shape.nullable => Ok(None),
+        Err(error) => Err(source_error(&error)),
+    }
 }
 
 /// A field loaded by key through a batch.
 pub fn batched_field(name: &str, ty: TypeRef, plan: Arc<BatchedPlan>) -> Field {
+    fallible_field(name, ty, plan, |ctx, plan| load_batched(ctx, plan).boxed())
+}
+
+async fn load_batched(ctx: &ResolverContext<'_>, plan: &BatchedPlan) -> FieldResult {
+    let args = arguments(ctx)?;
+    let parent = ctx.parent_value.downcast_ref::<Value>();
+    let key = plan.key.render(&Vars::field(&args, parent));
+    let scope = scope(ctx);
+    let value = match (&plan.entity, key) {
+        (_, Value::Null) => None,
+        (Some(_), Value::Array(keys)) => {
+            let loads = keys
+                .into_iter()
+                .map(|key| load_one(&scope, &plan.batch, key));
+            let items = futures::future::try_join_all(loads)
+                .await
+                .map_err(|e| source_error(&e))?;
+            Some(Value::Array(
+                items
+                    .into_iter()
+                    .map(|item| item.unwrap_or(Value::Null))
+                    .collect(),
+            ))
+        }
+        (Some(type_name), key) => {
+            let found = load_one(&scope, &plan.batch, key.clone())
+                .await
+                .map_err(|e| source_error(&e))?;
+            if found.is_none() && !plan.shape.nullable {
+                return Err(not_found(type_name, &key));
+            }
+            found
+        }
+        (None, key) => {
+            let items = scope
+                .load(&plan.batch, &args, key_of(&plan.batch, key))
+                .await
+                .map_err(|e| source_error(&e))?;
+            match plan.shape.kind {
+                ShapeKind::List(_) => Some(Value::Array(items)),
+                _ => items.into_iter().next(),
+            }
+        }
+    };
+    to_field_value(value, &plan.shape).map_err(bad_response)
+}
+
+/// What a fallible resolver yields.
+pub type FieldResult = async_graphql::Result<Option<FieldValue<'static>>>;
+
+/// Resolves a field with `resolve`, reporting its error (if any) at the
+/// field's path; see [`reported`].
+pub fn fallible_field<P: Send + Sync + 'static>(
+    name: &str,
+    ty: TypeRef,
+    plan: Arc<P>,
+    resolve: for<'c> fn(&'c ResolverContext<'c>, &'c P) -> BoxFuture<'c, FieldResult>,
+) -> Field {
     Field::new(name, ty, move |ctx: ResolverContext<'_>| {
         let plan = plan.clone();
         FieldFuture::new(async move {
-            let result: async_graphql::Result<Option<FieldValue<'static>>> = async {
-                let args = arguments(&ctx)?;
-                let parent = ctx.parent_value.downcast_ref::<Value>();
-                let key = plan.key.render(&Vars::field(&args, parent));
-                let scope = scope(&ctx);
-                let value = match (&plan.entity, key) {
-                    (_, Value::Null) => None,
-                    (Some(_), Value::Array(keys)) => {
-                        let loads = keys
-                            .into_iter()
-                            .map(|key| load_one(&scope, &plan.batch, key));
-                        let items = futures::future::try_join_all(loads)
-                            .await
-                            .map_err(|e| source_error(&e))?;
-                        Some(Value::Array(
-                            items
-                                .into_iter()
-                                .map(|item| item.unwrap_or(Value::Null))
-                                .collect(),
-                        ))
-                    }
-                    (Some(type_name), key) => {
-                        let found = load_one(&scope, &plan.batch, key.clone())
-                            .await
-                            .map_err(|e| source_error(&e))?;
-                        if found.is_none() && !plan.shape.nullable {
-                            return Err(not_found(type_name, &key));
-                        }
-                        found
-                    }
-                    (None, key) => {
-                        let items = scope
-                            .load(&plan.batch, &args, key_of(&plan.batch, key))
-                            .await
-                            .map_err(|e| source_error(&e))?;
-                        match plan.shape.kind {
-                            ShapeKind::List(_) => Some(Value::Array(items)),
-                            _ => items.into_iter().next(),
-                        }
-                    }
-                };
-                to_field_value(value, &plan.shape).map_err(bad_response)
-            }
-            .await;
+            let result = resolve(&ctx, &plan).await;
             Ok(reported(&ctx, result))
         })
     })

@@ -13,17 +13,18 @@ use std::sync::Arc;
 
 use async_graphql::ErrorExtensions;
 use async_graphql::dynamic::{
-    Field, FieldFuture, FieldValue, ResolverContext, SubscriptionField, SubscriptionFieldFuture,
-    TypeRef,
+    Field, FieldValue, ResolverContext, SubscriptionField, SubscriptionFieldFuture, TypeRef,
 };
-use futures::{Stream, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
 use prost_reflect::MethodDescriptor;
 use serde_json::Value;
 
 use crate::error::SourceError;
 use crate::events::{Delivery, EventBus};
 use crate::schema::output::{Shape, ShapeKind, to_field_value};
-use crate::schema::resolve::{arguments, bad_response, reported, select, source_error};
+use crate::schema::resolve::{
+    FieldResult, arguments, bad_response, fallible_field, select, source_error,
+};
 use crate::sources::batching::EventScope;
 use crate::sources::grpc::GrpcSource;
 use crate::template::{StringTemplate, ValueTemplate, Vars};
@@ -149,25 +150,22 @@ fn per_event<S: Stream>(
 /// A mutation field without a backend that publishes its payload (by
 /// default its arguments) and returns it (or `true` for a `Boolean` field).
 pub fn publish_field(name: &str, ty: TypeRef, plan: Arc<PublishPlan>, shape: Shape) -> Field {
-    Field::new(name, ty, move |ctx| {
-        let plan = plan.clone();
-        let shape = shape.clone();
-        FieldFuture::new(async move {
-            let result: async_graphql::Result<Option<FieldValue<'static>>> = async {
-                let args = arguments(&ctx)?;
-                let payload = plan.payload(&args, &args);
-                plan.publish(&ctx, &args, payload.clone()).await?;
-                let value = if matches!(shape.kind, ShapeKind::Boolean) {
-                    Value::Bool(true)
-                } else {
-                    payload
-                };
-                to_field_value(Some(value), &shape).map_err(bad_response)
-            }
-            .await;
-            Ok(reported(&ctx, result))
-        })
+    let plan = Arc::new((plan, shape));
+    fallible_field(name, ty, plan, |ctx, plan| {
+        publish_only(ctx, &plan.0, &plan.1).boxed()
     })
+}
+
+async fn publish_only(ctx: &ResolverContext<'_>, plan: &PublishPlan, shape: &Shape) -> FieldResult {
+    let args = arguments(ctx)?;
+    let payload = plan.payload(&args, &args);
+    plan.publish(ctx, &args, payload.clone()).await?;
+    let value = if matches!(shape.kind, ShapeKind::Boolean) {
+        Value::Bool(true)
+    } else {
+        payload
+    };
+    to_field_value(Some(value), shape).map_err(bad_response)
 }
 
 /// A subscription field fed by bus events.
