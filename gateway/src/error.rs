@@ -108,29 +108,114 @@ impl SourceError {
     }
 }
 
-/// Whether a response's errors stopped the operation before it ran (a
-/// validation error): no data, and no error at a path.
-pub fn never_executed(response: &async_graphql::Response) -> bool {
-    response.data == async_graphql::Value::Null
-        && !response.errors.is_empty()
-        && response.errors.iter().all(|error| error.path.is_empty())
+/// The `extensions.code` of every error weft answers with, in one place.
+pub mod codes {
+    /// The document does not parse.
+    pub const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
+    /// The document is not valid against the schema.
+    pub const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+    /// A variable's value does not fit its declared type.
+    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+    /// The HTTP request is not a GraphQL request.
+    pub const BAD_REQUEST: &str = "BAD_REQUEST";
+    /// A backend's JSON does not fit the field's type.
+    pub const SOURCE_BAD_RESPONSE: &str = "SOURCE_BAD_RESPONSE";
+    /// A non-null entity was not found.
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    /// A subscriber fell too far behind and was dropped.
+    pub const SUBSCRIBER_TOO_SLOW: &str = "SUBSCRIBER_TOO_SLOW";
+    /// The event bus cannot be reached.
+    pub const EVENT_BUS_UNAVAILABLE: &str = "EVENT_BUS_UNAVAILABLE";
+    /// Something went wrong inside weft.
+    pub const INTERNAL_ERROR: &str = "INTERNAL_ERROR";
 }
 
-/// Gives every error of a response an `extensions.code`: validation errors
-/// (the operation never ran) get `GRAPHQL_VALIDATION_FAILED`, anything else
-/// without one `INTERNAL_ERROR`.
-pub fn fill_missing_codes(response: &mut async_graphql::Response) {
-    let fallback = if never_executed(response) {
-        "GRAPHQL_VALIDATION_FAILED"
-    } else {
-        "INTERNAL_ERROR"
-    };
-    for error in &mut response.errors {
-        let extensions = error
-            .extensions
-            .get_or_insert_with(async_graphql::ErrorExtensionValues::default);
-        if extensions.get("code").is_none() {
-            extensions.set("code", fallback);
+/// One segment of an error's `path`: a response key or a list index.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(untagged)]
+pub enum PathSegment {
+    /// A response key.
+    Key(String),
+    /// A list index.
+    Index(usize),
+}
+
+/// Where in the document an error stands (1-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Location {
+    /// The line.
+    pub line: usize,
+    /// The column.
+    pub column: usize,
+}
+
+/// An error as a client sees it in `errors`: a message that reveals no
+/// internals, its `locations` and `path` when it has them, and always an
+/// `extensions.code`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct GraphqlError {
+    /// What went wrong.
+    pub message: String,
+    /// Where in the document.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub locations: Vec<Location>,
+    /// Where in the response.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub path: Vec<PathSegment>,
+    /// `code`, and details such as a backend's `status`.
+    pub extensions: serde_json::Map<String, serde_json::Value>,
+}
+
+impl GraphqlError {
+    /// An error with a message and a code.
+    pub fn new(message: impl Into<String>, code: &str) -> Self {
+        let mut extensions = serde_json::Map::new();
+        extensions.insert("code".to_owned(), code.into());
+        Self {
+            message: message.into(),
+            locations: Vec::new(),
+            path: Vec::new(),
+            extensions,
+        }
+    }
+
+    /// The error at a place in the document.
+    #[must_use]
+    pub fn located(mut self, line: usize, column: usize) -> Self {
+        self.locations.push(Location { line, column });
+        self
+    }
+
+    /// The error at a path of the response.
+    #[must_use]
+    pub fn at(mut self, path: Vec<PathSegment>) -> Self {
+        self.path = path;
+        self
+    }
+
+    /// The error with one more extension entry.
+    #[must_use]
+    pub fn with(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.extensions.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// The error's code.
+    pub fn code(&self) -> &str {
+        self.extensions
+            .get("code")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or(codes::INTERNAL_ERROR)
+    }
+}
+
+impl From<&SourceError> for GraphqlError {
+    fn from(error: &SourceError) -> Self {
+        let graphql = Self::new(error.to_string(), error.code());
+        match error {
+            SourceError::HttpStatus { status, .. } => graphql.with("status", *status),
+            SourceError::GrpcStatus { status, .. } => graphql.with("grpcStatus", *status),
+            _ => graphql,
         }
     }
 }

@@ -2,11 +2,14 @@
 //! declared with schema directives instead of resolver code.
 //!
 //! The data's way through the gateway, one module per stage:
-//! [`config`] reads `weft.toml`; [`schema`] turns SDL plus directives into an
-//! executable schema, checking every directive against its source at
-//! start-up; [`server`] answers HTTP; [`sources`] calls the backends through
-//! [`template`]s; [`error`] separates what clients may see from internal
-//! detail; [`metrics`] counts it all.
+//! [`config`] reads `weft.toml`; [`schema`] turns SDL plus directives into
+//! weft's schema model, checking every directive against its source at
+//! start-up; [`server`] answers HTTP and hands each request to the
+//! [`pipeline`] (parse, validate, normalize, plan, coerce, execute, write);
+//! the executor calls the backends through [`sources`] and [`template`]s;
+//! [`subscriptions`] run the same pipeline per event of the [`events`] bus;
+//! [`error`] separates what clients may see from internal detail;
+//! [`metrics`] counts it all.
 
 pub mod bench;
 pub mod config;
@@ -14,6 +17,7 @@ pub mod demo;
 pub mod error;
 pub mod events;
 pub mod metrics;
+pub mod pipeline;
 pub mod schema;
 pub mod server;
 pub mod sources;
@@ -23,10 +27,10 @@ pub mod template;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// A built gateway: the executable schema and what the HTTP layer needs.
+/// A built gateway: the request pipeline and what the HTTP layer needs.
 pub struct Gateway {
-    /// The executable schema.
-    pub schema: async_graphql::dynamic::Schema,
+    /// The request pipeline over the schema model.
+    pub pipeline: pipeline::Pipeline,
     /// The metrics every source and request records into.
     pub metrics: Arc<metrics::Metrics>,
     /// The event bus subscriptions listen on and mutations publish to.
@@ -47,9 +51,11 @@ impl Gateway {
         bus: Arc<dyn events::EventBus>,
     ) -> Result<Self, error::Diagnostics> {
         let metrics = Arc::new(metrics::Metrics::default());
-        let schema = schema::compile(config, &metrics, bus.clone())?;
+        let (model, introspection) = schema::compile(config, &metrics)?;
+        let pipeline = pipeline::Pipeline::new(model, introspection, metrics.clone())
+            .map_err(|message| error::Diagnostic::file(&config.path, message))?;
         Ok(Self {
-            schema,
+            pipeline,
             metrics,
             bus,
             subscriptions: config.subscriptions,
@@ -76,45 +82,31 @@ impl Gateway {
         Self::new(config, bus)
     }
 
-    /// Executes one GraphQL request with its own call layer (deduplication
-    /// and batching). With `record_calls`, the response carries the backend
-    /// calls made in `extensions.weft.calls`.
+    /// Executes one query or mutation. With `record_calls`, the response
+    /// carries the backend calls made in `extensions.weft.calls`.
     pub async fn execute(
         &self,
-        request: async_graphql::Request,
+        request: &pipeline::GraphqlRequest,
         record_calls: bool,
-    ) -> async_graphql::Response {
-        let scope = Arc::new(sources::batching::RequestScope::new(record_calls));
-        let (query, operation) = (request.query.clone(), request.operation_name.clone());
-        let mut response = self.schema.execute(request.data(scope.clone())).await;
-        self.complete(&mut response, &query, operation.as_deref());
-        if let Some(calls) = scope.records() {
-            let weft = serde_json::json!({ "callCount": calls.len(), "calls": calls });
-            if let Ok(value) = async_graphql::Value::from_json(weft) {
-                response.extensions.insert("weft".to_owned(), value);
+    ) -> pipeline::Response {
+        match self.pipeline.prepare(request) {
+            Ok(prepared)
+                if prepared.plan.operation.kind
+                    == pipeline::normalize::OperationKind::Subscription =>
+            {
+                pipeline::Response::refused(vec![error::GraphqlError::new(
+                    "subscriptions run over WebSocket or Server-Sent Events (Accept: text/event-stream)",
+                    error::codes::BAD_REQUEST,
+                )])
             }
-        }
-        response
-    }
-
-    /// Places the `null`s that failed fields call for (see
-    /// [`schema::nulls`]) and gives every error a code; a response without
-    /// errors is left as it is.
-    pub fn complete(
-        &self,
-        response: &mut async_graphql::Response,
-        query: &str,
-        operation: Option<&str>,
-    ) {
-        if !response.errors.is_empty() {
-            schema::nulls::propagate(response, self.schema.registry(), query, operation);
-            error::fill_missing_codes(response);
+            Ok(prepared) => self.pipeline.run(&prepared, &self.bus, record_calls).await,
+            Err(errors) => pipeline::Response::refused(errors),
         }
     }
 
     /// The public schema clients see, as SDL (weft's directives removed).
     pub fn sdl(&self) -> String {
-        self.schema.sdl()
+        self.pipeline.sdl()
     }
 
     /// Whether the gateway is serving (not shutting down).

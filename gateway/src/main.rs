@@ -1,4 +1,4 @@
-//! The `weft` command line: `demo`, `serve`, `compose`, `check`.
+//! The `weft` command line: `demo`, `serve`, `compose`, `check`, `plan`, `bench`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -51,6 +51,18 @@ enum Command {
         #[arg(long, short, default_value = "weft.toml")]
         config: PathBuf,
     },
+    /// Print the plan of an operation: its fetch steps by level, with the
+    /// source and request of each, without calling anything.
+    Plan {
+        /// The config file.
+        #[arg(long, short, default_value = "weft.toml")]
+        config: PathBuf,
+        /// The operation to plan, when the document has several.
+        #[arg(long)]
+        operation: Option<String>,
+        /// The GraphQL document.
+        query: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -99,6 +111,11 @@ async fn main() -> ExitCode {
         Command::Bench { suite } => bench(suite).await,
         Command::Compose { config } => build(&config).map(|gateway| print!("{}", gateway.sdl())),
         Command::Check { config } => build(&config).map(|_| println!("{}: ok", config.display())),
+        Command::Plan {
+            config,
+            operation,
+            query,
+        } => plan(&config, &query, operation.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -112,6 +129,19 @@ async fn main() -> ExitCode {
 fn build(path: &Path) -> Result<Gateway, String> {
     let config = Config::load(path).map_err(|problems| report(&problems))?;
     Gateway::from_config(&config).map_err(|problems| report(&problems))
+}
+
+fn plan(path: &Path, query: &str, operation: Option<&str>) -> Result<(), String> {
+    let gateway = build(path)?;
+    let plan = gateway.pipeline.plan(query, operation).map_err(|errors| {
+        errors
+            .iter()
+            .map(|error| format!("error: {} ({})", error.message, error.code()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
+    print!("{plan}");
+    Ok(())
 }
 
 fn report(problems: &Diagnostics) -> String {

@@ -8,6 +8,8 @@
 //! | `weft_graphql_request_duration_seconds` | histogram | none |
 //! | `weft_websocket_connections` | gauge | none |
 //! | `weft_subscriptions_active` | gauge | none (operations running over WebSocket or SSE) |
+//! | `weft_plan_cache_hits_total` | counter | none (requests whose plan was cached: not parsed or planned again) |
+//! | `weft_plan_cache_misses_total` | counter | none (requests parsed, validated and planned) |
 //!
 //! Sources record each backend call themselves; the HTTP layer records each
 //! GraphQL request.
@@ -52,6 +54,8 @@ pub struct Metrics {
     graphql_latency: Histogram,
     websocket_connections: Gauge,
     subscriptions_active: Gauge,
+    plan_cache_hits: Counter,
+    plan_cache_misses: Counter,
 }
 
 /// Counts one running subscription until dropped.
@@ -106,8 +110,22 @@ impl Default for Metrics {
             "Operations running over WebSocket or SSE",
             subscriptions_active.clone(),
         );
+        let plan_cache_hits = Counter::default();
+        let plan_cache_misses = Counter::default();
+        registry.register(
+            "weft_plan_cache_hits",
+            "Requests whose plan was cached (not parsed or planned again)",
+            plan_cache_hits.clone(),
+        );
+        registry.register(
+            "weft_plan_cache_misses",
+            "Requests parsed, validated and planned",
+            plan_cache_misses.clone(),
+        );
         Self {
             registry,
+            plan_cache_hits,
+            plan_cache_misses,
             source_requests,
             source_latency,
             graphql_requests,
@@ -141,6 +159,15 @@ impl Metrics {
             .get_or_create(&OutcomeLabel { outcome })
             .inc();
         self.graphql_latency.observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts a request whose plan was (`hit`) or was not in the cache.
+    pub fn plan_cache(&self, hit: bool) {
+        if hit {
+            self.plan_cache_hits.inc();
+        } else {
+            self.plan_cache_misses.inc();
+        }
     }
 
     /// Adds `delta` to the open WebSocket connections.

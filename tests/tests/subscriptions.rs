@@ -23,7 +23,7 @@ use subgraphs::catalog::{ROUTE_WATCH_STOCK, StockWalk};
 use subgraphs::{ORDER_STATUS_TOPIC, data};
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
-use weft::subscriptions::fields::TOO_SLOW;
+use weft::error::codes::SUBSCRIBER_TOO_SLOW as TOO_SLOW;
 use weft_tests::ws::{Ending, RECV_TIMEOUT};
 use weft_tests::{
     ANNOUNCEMENTS_SUBSCRIPTION, BusDemo, LEGACY_WS, ORDER_CHANGES, TRANSPORT_WS, TcpTap,

@@ -1,12 +1,14 @@
-//! Walks the merged document and builds the async-graphql dynamic schema,
-//! attaching a fetch or projection resolver to every field.
+//! Walks the merged document and builds two views of it: weft's
+//! [`Model`] (every field's type and [`Binding`]), which requests are
+//! planned from, and the async-graphql dynamic schema, which only answers
+//! introspection and prints SDL (its resolvers are never asked for data).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_graphql::dynamic::{
-    Enum, EnumItem, Field, InputObject, InputValue, Object, Scalar, Schema, Subscription,
-    SubscriptionField, TypeRef,
+    Enum, EnumItem, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, Scalar,
+    Schema, Subscription, SubscriptionField, SubscriptionFieldFuture, TypeRef,
 };
 use async_graphql::parser::types::{BaseType, FieldDefinition, InputValueDefinition, Type};
 
@@ -14,12 +16,12 @@ use super::Sources;
 use super::connect::{self, BatchVars, Connected, Target};
 use super::directives::{self, Arg, Directives, EventSpec, FetchSpec, Location};
 use super::document::{Document, Kind, Located, TypeDef};
-use super::output::{EnumValues, Shape, ShapeKind};
-use super::resolve::{BatchedPlan, FetchPlan, batched_field, fetch_field, project_field};
+use super::model::{
+    self, Binding, EntityPlan, EnumValues, FetchPlan, FieldDef, GroupedPlan, Model, NamedType,
+    ObjectType, PublishPlan, RootTypes, Shape, ShapeKind,
+};
 use crate::error::Diagnostics;
-use crate::events::EventBus;
 use crate::sources::batching::BatchPlan;
-use crate::subscriptions::fields::{PublishPlan, event_field, publish_field, stream_field};
 use crate::template::{Root, ValueTemplate, Var};
 
 const BUILTIN_SCALARS: [&str; 5] = ["Int", "Float", "String", "Boolean", "ID"];
@@ -36,6 +38,8 @@ pub struct Builder<'d> {
     /// The batch plans of entity types (`@key` + `@rest`/`@grpc`), by type.
     entities: HashMap<String, Arc<BatchPlan>>,
     next_plan_id: usize,
+    /// The model's types, filled in as the walk goes.
+    model: HashMap<String, NamedType>,
     /// Every problem found so far.
     pub problems: Diagnostics,
 }
@@ -50,6 +54,11 @@ pub struct Site<'d> {
 }
 
 impl<'d> Site<'d> {
+    /// The field's name.
+    pub fn field_name(&self) -> &'d str {
+        self.field.node.node.name.node.as_str()
+    }
+
     /// `Type.field`, for messages.
     pub fn name(&self) -> String {
         format!("{}.{}", self.ty.name, self.field.node.node.name.node)
@@ -66,20 +75,27 @@ impl<'d> Site<'d> {
     }
 }
 
-/// Builds the executable schema, or reports every problem found.
-pub fn build(
-    doc: &Document,
-    sources: &Sources,
-    bus: Arc<dyn EventBus>,
-) -> Result<Schema, Diagnostics> {
+/// Builds the model and the introspection schema, or reports every
+/// problem found.
+pub fn build(doc: &Document, sources: &Sources) -> Result<(Model, Schema), Diagnostics> {
     let mut builder = Builder::new(doc, sources);
-    let schema = builder.schema(bus);
+    let schema = builder.schema();
     let problems = std::mem::take(&mut builder.problems);
     problems.into_result(())?;
-    schema.map_err(|message| {
+    let schema = schema.map_err(|message| {
         crate::error::Diagnostic::file(&doc.files[0], format!("the schema is invalid: {message}"))
-            .into()
-    })
+    })?;
+    let roots = &doc.roots;
+    let present = |name: &String| builder.model.contains_key(name).then(|| name.clone());
+    let model = Model {
+        roots: RootTypes {
+            query: roots.query.clone(),
+            mutation: present(&roots.mutation),
+            subscription: present(&roots.subscription),
+        },
+        types: builder.model,
+    };
+    Ok((model, schema))
 }
 
 impl<'d> Builder<'d> {
@@ -128,6 +144,7 @@ impl<'d> Builder<'d> {
             enums,
             entities: HashMap::new(),
             next_plan_id: 0,
+            model: HashMap::new(),
             problems,
         }
     }
@@ -190,7 +207,7 @@ impl<'d> Builder<'d> {
         }
     }
 
-    fn schema(&mut self, bus: Arc<dyn EventBus>) -> Result<Schema, String> {
+    fn schema(&mut self) -> Result<Schema, String> {
         let roots = self.doc.roots.clone();
         if !self.doc.types.contains_key(&roots.query) {
             let file = self.doc.files.len().saturating_sub(1);
@@ -211,8 +228,7 @@ impl<'d> Builder<'d> {
             &roots.query,
             mutation,
             subscription.map(|ty| ty.name.as_str()),
-        )
-        .data(bus);
+        );
         let doc = self.doc;
         for ty in doc.types.values() {
             schema = match &ty.kind {
@@ -221,8 +237,18 @@ impl<'d> Builder<'d> {
                 }
                 Kind::Object(fields) => schema.register(self.object(ty, fields)),
                 Kind::Input(fields) => schema.register(self.input_object(ty, fields)),
-                Kind::Enum(values) => schema.register(enum_type(ty, values)),
-                Kind::Scalar => schema.register(scalar(ty)),
+                Kind::Enum(values) => {
+                    let names = self.enums.get(ty.name.as_str()).cloned();
+                    self.model.insert(
+                        ty.name.clone(),
+                        NamedType::Enum(names.unwrap_or_default()),
+                    );
+                    schema.register(enum_type(ty, values))
+                }
+                Kind::Scalar => {
+                    self.model.insert(ty.name.clone(), NamedType::Scalar);
+                    schema.register(scalar(ty))
+                }
             };
         }
         schema.finish().map_err(|error| error.0)
@@ -233,12 +259,41 @@ impl<'d> Builder<'d> {
         if let Some(description) = &ty.description {
             object = object.description(description);
         }
+        let mut bound = HashMap::new();
         for field in fields {
-            if let Some(built) = self.field(Site { ty, field }) {
+            let site = Site { ty, field };
+            if let Some((built, binding)) = self.field(site) {
                 object = object.field(built);
+                bound.insert(site.field_name().to_owned(), self.field_def(site, binding));
             }
         }
+        self.add_object(ty, bound);
         object
+    }
+
+    fn add_object(&mut self, ty: &TypeDef, fields: HashMap<String, Arc<FieldDef>>) {
+        let object = ObjectType {
+            name: ty.name.clone(),
+            fields,
+        };
+        self.model
+            .insert(ty.name.clone(), NamedType::Object(object));
+    }
+
+    /// The model's entry for a field bound to `binding`.
+    fn field_def(&self, site: Site<'d>, binding: Binding) -> Arc<FieldDef> {
+        let definition = &site.field.node.node;
+        Arc::new(FieldDef {
+            name: site.field_name().to_owned(),
+            ty: model_type(&definition.ty.node),
+            shape: self.shape(&definition.ty.node),
+            args: definition
+                .arguments
+                .iter()
+                .map(|argument| model_input(&argument.node))
+                .collect(),
+            binding,
+        })
     }
 
     fn subscription(
@@ -250,13 +305,24 @@ impl<'d> Builder<'d> {
         if let Some(description) = &ty.description {
             subscription = subscription.description(description);
         }
+        let mut bound = HashMap::new();
         for field in fields {
             let site = Site { ty, field };
             let definition = &field.node.node;
             self.check_type(field.file, &definition.ty, false, &site.name());
-            let Some(mut built) = self.subscription_field(site) else {
+            let Some(binding) = self.subscription_field(site) else {
                 continue;
             };
+            bound.insert(site.field_name().to_owned(), self.field_def(site, binding));
+            let mut built = SubscriptionField::new(
+                definition.name.node.as_str(),
+                type_ref(&definition.ty.node),
+                |_| {
+                    SubscriptionFieldFuture::new(async {
+                        Ok(futures::stream::empty::<async_graphql::Result<FieldValue<'static>>>())
+                    })
+                },
+            );
             for argument in &definition.arguments {
                 self.check_type(field.file, &argument.node.ty, true, &site.name());
                 built = built.argument(input_value(&argument.node));
@@ -266,24 +332,23 @@ impl<'d> Builder<'d> {
             }
             subscription = subscription.field(built);
         }
+        self.add_object(ty, bound);
         subscription
     }
 
     /// A subscription field: `@event` on a bus topic, or `@grpc` on a
     /// server-streaming method.
-    fn subscription_field(&mut self, site: Site<'d>) -> Option<SubscriptionField> {
+    fn subscription_field(&mut self, site: Site<'d>) -> Option<Binding> {
         let definition = &site.field.node.node;
         let name = definition.name.node.as_str();
         let directives = self.directives_of(&site.ty.name, name)?.clone();
-        let ty = type_ref(&definition.ty.node);
-        let shape = self.shape(&definition.ty.node);
         let target = site.target(BatchVars::None);
         let built = match (&directives.event, &directives.fetch) {
-            (Some(event), None) => connect::event_plan(self, &target, event, shape)
-                .map(|plan| event_field(name, ty, Arc::new(plan))),
+            (Some(event), None) => connect::event_plan(self, &target, event)
+                .map(|plan| Binding::Event(Arc::new(plan))),
             (None, Some((pos, FetchSpec::Grpc(grpc)))) => {
-                connect::stream_plan(self, &target, *pos, grpc, &definition.ty.node, shape)
-                    .map(|plan| stream_field(name, ty, Arc::new(plan)))
+                connect::stream_plan(self, &target, *pos, grpc, &definition.ty.node)
+                    .map(|plan| Binding::Stream(Arc::new(plan)))
             }
             _ => {
                 let message = format!(
@@ -302,7 +367,8 @@ impl<'d> Builder<'d> {
             .ok()
     }
 
-    fn field(&mut self, site: Site<'d>) -> Option<Field> {
+    /// A field's introspection entry and its binding.
+    fn field(&mut self, site: Site<'d>) -> Option<(Field, Binding)> {
         let definition = &site.field.node.node;
         let name = definition.name.node.as_str();
         self.check_type(site.field.file, &definition.ty, false, &site.name());
@@ -310,18 +376,16 @@ impl<'d> Builder<'d> {
             self.check_type(site.field.file, &argument.node.ty, true, &site.name());
         }
         let directives = self.directives_of(&site.ty.name, name)?.clone();
-        let ty = type_ref(&definition.ty.node);
-        let shape = self.shape(&definition.ty.node);
         let publish = match &directives.publish {
             Some(spec) => Some(Arc::new(self.publish_plan(site, spec)?)),
             None => None,
         };
-        let mut field = if let Some((pos, spec)) = &directives.fetch {
-            self.fetched(site, *pos, spec, ty, shape, publish)?
+        let binding = if let Some((pos, spec)) = &directives.fetch {
+            self.fetched(site, *pos, spec, publish)?
         } else if let Some(publish) = publish {
-            publish_field(name, ty, publish, shape)
+            Binding::Publish(publish)
         } else if let Some(key) = &directives.entity_key {
-            self.entity_field(site, key, ty, shape)?
+            self.entity_field(site, key)?
         } else if self.is_root(&site.ty.name) {
             self.problems.push(self.doc.error(
                 site.field.file,
@@ -330,8 +394,11 @@ impl<'d> Builder<'d> {
             ));
             return None;
         } else {
-            project_field(name, ty, self.projection(&site.ty.name, name)?, shape)
+            Binding::Project(self.projection(&site.ty.name, name)?)
         };
+        let mut field = Field::new(name, type_ref(&definition.ty.node), |_| {
+            FieldFuture::Value(None)
+        });
         for argument in &definition.arguments {
             field = field.argument(input_value(&argument.node));
         }
@@ -341,7 +408,7 @@ impl<'d> Builder<'d> {
         if let Some(reason) = directives.deprecated {
             field = field.deprecation(reason.as_deref());
         }
-        Some(field)
+        Some((field, binding))
     }
 
     /// A field with its own `@rest`/`@grpc`: one call per field, or, with
@@ -366,11 +433,8 @@ impl<'d> Builder<'d> {
         site: Site<'d>,
         pos: async_graphql::Pos,
         spec: &FetchSpec,
-        ty: TypeRef,
-        shape: Shape,
         publish: Option<Arc<PublishPlan>>,
-    ) -> Option<Field> {
-        let name = site.field.node.node.name.node.as_str();
+    ) -> Option<Binding> {
         let declared = &site.field.node.node.ty.node;
         let group_by = match spec {
             FetchSpec::Rest(rest) => rest.group_by.clone(),
@@ -382,11 +446,10 @@ impl<'d> Builder<'d> {
             let plan = FetchPlan {
                 connector: connected.connector,
                 response: connected.response,
-                shape,
                 dedupe,
                 publish,
             };
-            return Some(fetch_field(name, ty, Arc::new(plan)));
+            return Some(Binding::Fetch(Arc::new(plan)));
         };
         let connected = self.connect(
             &site.target(BatchVars::Parent),
@@ -408,27 +471,12 @@ impl<'d> Builder<'d> {
             path: self.projection(&site.ty.name, parent_key)?,
         });
         let batch = self.batch_plan(connected, vec![path_of(&group_by)]);
-        Some(batched_field(
-            name,
-            ty,
-            Arc::new(BatchedPlan {
-                batch,
-                key,
-                entity: None,
-                shape,
-            }),
-        ))
+        Some(Binding::Grouped(Arc::new(GroupedPlan { batch, key })))
     }
 
     /// A field declared with `@entity(key:)`: the entity is loaded through its
     /// type's batch.
-    fn entity_field(
-        &mut self,
-        site: Site<'d>,
-        key: &Arg<String>,
-        ty: TypeRef,
-        shape: Shape,
-    ) -> Option<Field> {
+    fn entity_field(&mut self, site: Site<'d>, key: &Arg<String>) -> Option<Binding> {
         let entity = base_name(&site.field.node.node.ty.node);
         let Some(batch) = self.entities.get(entity).cloned() else {
             let message = format!(
@@ -446,17 +494,12 @@ impl<'d> Builder<'d> {
                 return None;
             }
         };
-        let plan = BatchedPlan {
+        let plan = EntityPlan {
             batch,
             key: template,
-            entity: Some(entity.to_owned()),
-            shape,
+            entity: entity.to_owned(),
         };
-        Some(batched_field(
-            site.field.node.node.name.node.as_str(),
-            ty,
-            Arc::new(plan),
-        ))
+        Some(Binding::Entity(Arc::new(plan)))
     }
 
     /// Reads every type's `@key` and batch directive into entity batch plans.
@@ -574,6 +617,9 @@ impl<'d> Builder<'d> {
         if let Some(description) = &ty.description {
             input = input.description(description);
         }
+        let model_fields = fields.iter().map(|field| model_input(&field.node.node));
+        self.model
+            .insert(ty.name.clone(), NamedType::Input(model_fields.collect()));
         for field in fields {
             self.check_type(
                 field.file,
@@ -646,6 +692,31 @@ fn type_ref(ty: &Type) -> TypeRef {
         inner
     } else {
         TypeRef::NonNull(Box::new(inner))
+    }
+}
+
+/// The model's form of a declared type.
+fn model_type(ty: &Type) -> model::TypeRef {
+    let inner = match &ty.base {
+        BaseType::Named(name) => model::TypeRef::Named(name.to_string()),
+        BaseType::List(item) => model::TypeRef::List(Box::new(model_type(item))),
+    };
+    if ty.nullable {
+        inner
+    } else {
+        model::TypeRef::NonNull(Box::new(inner))
+    }
+}
+
+/// The model's form of an argument or input field.
+fn model_input(definition: &InputValueDefinition) -> model::InputValue {
+    model::InputValue {
+        name: definition.name.node.to_string(),
+        ty: model_type(&definition.ty.node),
+        default: definition
+            .default_value
+            .as_ref()
+            .and_then(|default| default.node.clone().into_json().ok()),
     }
 }
 

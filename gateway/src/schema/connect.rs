@@ -18,13 +18,12 @@ use reqwest::header::HeaderName;
 use super::build::{Builder, base_name};
 use super::directives::{Arg, EventSpec, FetchSpec, GrpcSpec, RestSpec};
 use super::document::{Kind, Located, TypeDef};
-use super::output::Shape;
+use super::model::{EventPlan, PublishPlan, StreamPlan};
 use super::proto_check;
 use crate::error::Diagnostic;
 use crate::sources::Connector;
 use crate::sources::grpc::GrpcCall;
 use crate::sources::rest::RestCall;
-use crate::subscriptions::fields::{EventPlan, PublishPlan, StreamPlan};
 use crate::template::{Root, StringTemplate, UrlTemplate, ValueTemplate};
 
 /// What `$batch` may name in a template.
@@ -165,6 +164,7 @@ fn rest_call(
         source: source.clone(),
         method: spec.method.clone(),
         target: url,
+        route: spec.target.value.clone(),
         headers,
         body,
     };
@@ -272,7 +272,6 @@ pub fn stream_plan(
     pos: Pos,
     spec: &GrpcSpec,
     expected: &Type,
-    shape: Shape,
 ) -> Result<StreamPlan, Problems> {
     let used = RefCell::new(Vec::new());
     let resolve = variables(builder, target, &used);
@@ -282,7 +281,6 @@ pub fn stream_plan(
         method: parts.method,
         request: parts.request,
         response: parts.response,
-        shape,
     })
 }
 
@@ -291,14 +289,9 @@ pub fn event_plan(
     builder: &Builder<'_>,
     target: &Target<'_>,
     spec: &EventSpec,
-    shape: Shape,
 ) -> Result<EventPlan, Problems> {
     let (topic, filter) = event_templates(builder, target, spec)?;
-    Ok(EventPlan {
-        topic,
-        filter,
-        shape,
-    })
+    Ok(EventPlan { topic, filter })
 }
 
 /// Parses `@publish(topic:, payload:)` on a mutation field.

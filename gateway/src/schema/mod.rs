@@ -4,8 +4,8 @@
 //! the sources named in the config are opened (gRPC protos compiled);
 //! [`build`] walks every type and field, reads its [`directives`], binds
 //! `@rest`/`@grpc` fields to connectors ([`connect`]), checks gRPC fields
-//! against their protobuf messages ([`proto_check`]) and attaches the
-//! resolvers of [`resolve`]. Any mistake is a [`Diagnostic`] with file and
+//! against their protobuf messages ([`proto_check`]) and records each
+//! field's binding in the [`model`]. Any mistake is a [`Diagnostic`] with file and
 //! line; the schema is only built when there are none, so a running gateway
 //! never meets a configuration error at request time.
 
@@ -13,10 +13,8 @@ pub mod build;
 pub mod connect;
 pub mod directives;
 pub mod document;
-pub mod nulls;
-pub mod output;
+pub mod model;
 pub mod proto_check;
-pub mod resolve;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,7 +23,6 @@ use async_graphql::dynamic::Schema;
 
 use crate::config::{Config, SourceKind};
 use crate::error::{Diagnostic, Diagnostics};
-use crate::events::EventBus;
 use crate::metrics::Metrics;
 use crate::sources::Limits;
 use crate::sources::grpc::GrpcSource;
@@ -82,14 +79,10 @@ impl Sources {
     }
 }
 
-/// Reads the schema files named in `config`, opens its sources and builds the
-/// executable schema. Must run inside a Tokio runtime (gRPC channels are
-/// created, though not connected).
-pub fn compile(
-    config: &Config,
-    metrics: &Arc<Metrics>,
-    bus: Arc<dyn EventBus>,
-) -> Result<Schema, Diagnostics> {
+/// Reads the schema files named in `config`, opens its sources and builds
+/// the model and the introspection schema. Must run inside a Tokio runtime
+/// (gRPC channels are created, though not connected).
+pub fn compile(config: &Config, metrics: &Arc<Metrics>) -> Result<(model::Model, Schema), Diagnostics> {
     let files: Vec<_> = config
         .schema
         .files
@@ -98,5 +91,5 @@ pub fn compile(
         .collect();
     let document = document::Document::load(&files)?;
     let sources = Sources::open(config, metrics)?;
-    build::build(&document, &sources, bus)
+    build::build(&document, &sources)
 }

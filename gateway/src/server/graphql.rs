@@ -13,9 +13,10 @@ use axum::response::Response;
 use http::HeaderMap;
 
 use super::negotiate::{MediaType, negotiate, wants_html};
-use super::request::{self, GetParams, RequestError};
+use super::request::{self, Allowed, GetParams, RequestError};
 use super::{graphiql, respond, sse, websocket};
 use crate::Gateway;
+use crate::pipeline::GraphqlRequest;
 
 /// `POST /graphql`.
 pub async fn post(
@@ -29,7 +30,7 @@ pub async fn post(
     };
     if sse::wanted(&headers) {
         return match request::from_post(&headers, &body) {
-            Ok(request) => sse::stream(gateway, request),
+            Ok(request) => sse::stream(gateway, &request),
             Err(error) => respond::refused(MediaType::Json, &error),
         };
     }
@@ -37,7 +38,7 @@ pub async fn post(
         return respond::not_acceptable();
     };
     match request::from_post(&headers, &body) {
-        Ok(request) => execute(&gateway, media, request, &headers).await,
+        Ok(request) => execute(&gateway, media, &request, Allowed::Anything, &headers).await,
         Err(error) => respond::refused(media, &error),
     }
 }
@@ -64,17 +65,36 @@ pub async fn get(
         return graphiql::page();
     }
     if sse::wanted(&headers) {
-        return match request::from_get(params, true) {
-            Ok(request) => sse::stream(gateway, request),
+        let request = request::from_get(params).and_then(|request| {
+            refuse_mutations(&gateway, &request, Allowed::NoMutations).map(|()| request)
+        });
+        return match request {
+            Ok(request) => sse::stream(gateway, &request),
             Err(error) => respond::refused(MediaType::Json, &error),
         };
     }
     let Some(media) = negotiate(&headers) else {
         return respond::not_acceptable();
     };
-    match request::from_get(params, false) {
-        Ok(request) => execute(&gateway, media, request, &headers).await,
+    match request::from_get(params) {
+        Ok(request) => execute(&gateway, media, &request, Allowed::Queries, &headers).await,
         Err(error) => respond::refused(media, &error),
+    }
+}
+
+/// Refuses an operation the request may not run; a request that does not
+/// plan is left for the pipeline to answer.
+fn refuse_mutations(
+    gateway: &Gateway,
+    request: &GraphqlRequest,
+    allowed: Allowed,
+) -> Result<(), RequestError> {
+    match gateway
+        .pipeline
+        .plan(&request.query, request.operation_name.as_deref())
+    {
+        Ok(plan) => allowed.check(plan.operation.kind),
+        Err(_) => Ok(()),
     }
 }
 
@@ -85,10 +105,14 @@ pub const DEBUG_HEADER: &str = "x-weft-debug";
 async fn execute(
     gateway: &Gateway,
     media: MediaType,
-    request: async_graphql::Request,
+    request: &GraphqlRequest,
+    allowed: Allowed,
     headers: &HeaderMap,
 ) -> Response {
     let started = Instant::now();
+    if let Err(error) = refuse_mutations(gateway, request, allowed) {
+        return respond::refused(media, &error);
+    }
     let record_calls = headers
         .get(DEBUG_HEADER)
         .and_then(|value| value.to_str().ok())
@@ -98,13 +122,8 @@ async fn execute(
                 .any(|part| part.trim().eq_ignore_ascii_case("calls"))
         });
     let response = gateway.execute(request, record_calls).await;
-    let never_executed = crate::error::never_executed(&response);
     gateway
         .metrics
         .record_graphql_request(response.errors.is_empty(), started.elapsed());
-    respond::graphql(
-        media,
-        &response,
-        never_executed && !response.errors.is_empty(),
-    )
+    respond::graphql(media, &response)
 }

@@ -2,14 +2,16 @@
 //!
 //! `POST` takes a JSON body (`Content-Type: application/json`); `GET` takes
 //! `query`, `variables` (JSON), `operationName` and `extensions` (JSON) from
-//! the query string, and may only run queries. Both parse the document here,
-//! so syntax errors are answered before execution.
+//! the query string, and may only run queries ([`Allowed`] says which
+//! operations a request may run; the pipeline checks it once the operation
+//! is known).
 
-use async_graphql::parser::types::{DocumentOperations, OperationType};
-use async_graphql::{Request, ServerError};
 use http::HeaderMap;
 use http::header::CONTENT_TYPE;
 use serde::Deserialize;
+
+use crate::pipeline::GraphqlRequest;
+use crate::pipeline::normalize::OperationKind;
 
 /// Why an HTTP request is not a GraphQL request.
 #[derive(Debug, thiserror::Error)]
@@ -23,9 +25,6 @@ pub enum RequestError {
     /// A mutation (or subscription) sent with `GET`.
     #[error("GET /graphql runs queries only; send {0} operations with POST")]
     NotAQuery(&'static str),
-    /// The document does not parse.
-    #[error("{}", .0.message)]
-    Syntax(ServerError),
 }
 
 /// The parameters of a `GET` request.
@@ -45,13 +44,42 @@ impl GetParams {
     }
 }
 
-/// A `GET` request as a GraphQL query (or, when `streaming`, a query or
-/// subscription).
-pub fn from_get(params: GetParams, streaming: bool) -> Result<Request, RequestError> {
+/// Which operations a request may run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allowed {
+    /// Queries only (`GET`).
+    Queries,
+    /// Queries and subscriptions (`GET` with an event stream).
+    NoMutations,
+    /// Anything (`POST`).
+    Anything,
+}
+
+impl Allowed {
+    /// Refuses an operation of `kind` that this request may not run.
+    pub fn check(self, kind: OperationKind) -> Result<(), RequestError> {
+        match (self, kind) {
+            (Self::Queries | Self::NoMutations, OperationKind::Mutation) => {
+                Err(RequestError::NotAQuery("mutation"))
+            }
+            (Self::Queries, OperationKind::Subscription) => {
+                Err(RequestError::NotAQuery("subscription"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A `GET` request's parameters as a GraphQL request.
+pub fn from_get(params: GetParams) -> Result<GraphqlRequest, RequestError> {
     let query = params.query.ok_or_else(|| {
         RequestError::Malformed("GET /graphql needs a `query` parameter".to_owned())
     })?;
-    let mut request = Request::new(query);
+    let mut request = GraphqlRequest {
+        query,
+        operation_name: params.operation_name.filter(|name| !name.is_empty()),
+        ..GraphqlRequest::default()
+    };
     if let Some(variables) = params.variables.filter(|v| !v.is_empty()) {
         request.variables = serde_json::from_str(&variables).map_err(|error| {
             RequestError::Malformed(format!("`variables` is not a JSON object: {error}"))
@@ -62,19 +90,11 @@ pub fn from_get(params: GetParams, streaming: bool) -> Result<Request, RequestEr
             RequestError::Malformed(format!("`extensions` is not a JSON object: {error}"))
         })?;
     }
-    request.operation_name = params.operation_name.filter(|name| !name.is_empty());
-    parse(
-        request,
-        if streaming {
-            Only::NoMutations
-        } else {
-            Only::Queries
-        },
-    )
+    Ok(request)
 }
 
 /// A `POST` request's JSON body as a GraphQL request.
-pub fn from_post(headers: &HeaderMap, body: &[u8]) -> Result<Request, RequestError> {
+pub fn from_post(headers: &HeaderMap, body: &[u8]) -> Result<GraphqlRequest, RequestError> {
     let is_json = headers
         .get(CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -87,44 +107,13 @@ pub fn from_post(headers: &HeaderMap, body: &[u8]) -> Result<Request, RequestErr
     if !is_json {
         return Err(RequestError::UnsupportedMediaType);
     }
-    let request: Request = serde_json::from_slice(body).map_err(|error| {
+    let request: GraphqlRequest = serde_json::from_slice(body).map_err(|error| {
         RequestError::Malformed(format!("the body is not a GraphQL request: {error}"))
     })?;
     if request.query.is_empty() {
         return Err(RequestError::Malformed(
             "the request has no `query`".to_owned(),
         ));
-    }
-    parse(request, Only::Anything)
-}
-
-/// Which operations a request may run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Only {
-    Queries,
-    NoMutations,
-    Anything,
-}
-
-/// Parses the document, and refuses operations that `only` rules out.
-fn parse(mut request: Request, only: Only) -> Result<Request, RequestError> {
-    let operation_name = request.operation_name.clone();
-    let document = request.parsed_query().map_err(RequestError::Syntax)?;
-    if only != Only::Anything {
-        let ty = match &document.operations {
-            DocumentOperations::Single(operation) => Some(operation.node.ty),
-            DocumentOperations::Multiple(operations) => operation_name
-                .as_deref()
-                .and_then(|name| operations.get(name))
-                .map(|operation| operation.node.ty),
-        };
-        match ty {
-            Some(OperationType::Mutation) => return Err(RequestError::NotAQuery("mutation")),
-            Some(OperationType::Subscription) if only == Only::Queries => {
-                return Err(RequestError::NotAQuery("subscription"));
-            }
-            _ => {}
-        }
     }
     Ok(request)
 }

@@ -16,19 +16,13 @@ use super::negotiate::MediaType;
 use super::request::RequestError;
 
 /// Writes an executed (or validation-failed) GraphQL response.
-pub fn graphql(
-    media: MediaType,
-    response: &async_graphql::Response,
-    never_executed: bool,
-) -> Response {
-    let status = if never_executed && media == MediaType::GraphqlResponse {
+pub fn graphql(media: MediaType, response: &crate::pipeline::Response) -> Response {
+    let status = if response.never_executed() && media == MediaType::GraphqlResponse {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
-    let body = serde_json::to_vec(response).unwrap_or_else(|_| {
-        b"{\"errors\":[{\"message\":\"cannot encode the response\"}]}".to_vec()
-    });
+    let body = response.to_bytes();
     (
         status,
         [(CONTENT_TYPE, HeaderValue::from_static(media.content_type()))],
@@ -43,17 +37,8 @@ pub fn refused(media: MediaType, error: &RequestError) -> Response {
         RequestError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "BAD_REQUEST"),
         RequestError::Malformed(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
         RequestError::NotAQuery(_) => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
-        RequestError::Syntax(_) if media == MediaType::Json => {
-            (StatusCode::OK, "GRAPHQL_PARSE_FAILED")
-        }
-        RequestError::Syntax(_) => (StatusCode::BAD_REQUEST, "GRAPHQL_PARSE_FAILED"),
     };
-    let mut error_json = json!({"message": error.to_string(), "extensions": {"code": code}});
-    if let RequestError::Syntax(server_error) = error
-        && !server_error.locations.is_empty()
-    {
-        error_json["locations"] = json!(server_error.locations);
-    }
+    let error_json = json!({"message": error.to_string(), "extensions": {"code": code}});
     let body = json!({"errors": [error_json]}).to_string();
     let mut response = (
         status,

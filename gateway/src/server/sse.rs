@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 
 use crate::Gateway;
+use crate::pipeline::GraphqlRequest;
 use crate::subscriptions;
 
 /// Whether the client asks for an event stream.
@@ -23,11 +24,11 @@ pub fn wanted(headers: &http::HeaderMap) -> bool {
 }
 
 /// Streams the operation's results as SSE.
-pub fn stream(gateway: Arc<Gateway>, request: async_graphql::Request) -> Response {
+pub fn stream(gateway: Arc<Gateway>, request: &GraphqlRequest) -> Response {
     let active = gateway.metrics.subscription_started();
-    let responses = subscriptions::run(&gateway, request, None);
+    let responses = subscriptions::run(&gateway, request);
     let next = responses.map(|response| {
-        let data = serde_json::to_string(&response).unwrap_or_else(|_| "{}".to_owned());
+        let data = String::from_utf8_lossy(&response.to_bytes()).into_owned();
         Ok::<_, Infallible>(Event::default().event("next").data(data))
     });
     let complete = futures::stream::once(async move {

@@ -26,7 +26,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::Gateway;
-use crate::subscriptions::{self, ConnectionInit};
+use crate::pipeline::GraphqlRequest;
+use crate::subscriptions;
 
 /// The subprotocols spoken, in order of preference.
 pub const PROTOCOLS: [&str; 2] = ["graphql-transport-ws", "graphql-ws"];
@@ -68,8 +69,8 @@ pub fn upgrade(gateway: Arc<Gateway>, ws: WebSocketUpgrade) -> Response {
 
 /// What operation tasks send to their connection.
 enum Outgoing {
-    /// A message to write.
-    Message(Value),
+    /// A message to write, as JSON text.
+    Message(String),
     /// The operation with this id has ended by itself; `complete` tells the
     /// client so (not after an `error`, which ends an operation already).
     Finished { id: String, complete: bool },
@@ -86,7 +87,8 @@ enum Stop {
 struct Connection {
     gateway: Arc<Gateway>,
     protocol: Protocol,
-    init: Option<ConnectionInit>,
+    /// The `connection_init` payload, once received.
+    init: Option<Value>,
     operations: HashMap<String, JoinHandle<()>>,
     outbox: mpsc::Sender<Outgoing>,
     inbox: mpsc::Receiver<Outgoing>,
@@ -115,7 +117,7 @@ impl Connection {
         let stop = loop {
             let step = tokio::select! {
                 message = stream.next() => match message {
-                    Some(Ok(Message::Text(text))) => self.on_message(text.as_str()),
+                    Some(Ok(Message::Text(text))) => self.on_message(text.as_str()).map(texts),
                     Some(Ok(Message::Close(_)) | Err(_)) | None => Err(Stop::Gone),
                     Some(Ok(_)) => Ok(Vec::new()),
                 },
@@ -123,13 +125,13 @@ impl Connection {
                 () = &mut init_deadline, if self.init.is_none() => {
                     Err(Stop::Close(4408, "Connection initialisation timeout".to_owned()))
                 }
-                _ = keepalive.tick(), if self.init.is_some() => Ok(vec![self.keepalive_message()]),
+                _ = keepalive.tick(), if self.init.is_some() => Ok(texts(vec![self.keepalive_message()])),
             };
             match step {
                 Ok(replies) => {
                     for reply in replies {
                         if sink
-                            .send(Message::Text(reply.to_string().into()))
+                            .send(Message::Text(reply.into()))
                             .await
                             .is_err()
                         {
@@ -159,12 +161,12 @@ impl Connection {
         }
     }
 
-    fn on_outgoing(&mut self, outgoing: Outgoing) -> Vec<Value> {
+    fn on_outgoing(&mut self, outgoing: Outgoing) -> Vec<String> {
         match outgoing {
             Outgoing::Message(message) => vec![message],
             Outgoing::Finished { id, complete } => {
                 if self.operations.remove(&id).is_some() && complete {
-                    vec![json!({"type": "complete", "id": id})]
+                    vec![json!({"type": "complete", "id": id}).to_string()]
                 } else {
                     Vec::new()
                 }
@@ -200,7 +202,7 @@ impl Connection {
                 "Too many initialisation requests".to_owned(),
             ));
         }
-        self.init = Some(ConnectionInit(payload.cloned().unwrap_or(Value::Null)));
+        self.init = Some(payload.cloned().unwrap_or(Value::Null));
         let mut replies = vec![json!({"type": "connection_ack"})];
         if self.protocol == Protocol::Legacy {
             replies.push(json!({"type": "ka"}));
@@ -224,8 +226,8 @@ impl Connection {
                 format!("this connection already runs {limit} operations, the most it may");
             return Ok(vec![self.error(&id, &message, "TOO_MANY_SUBSCRIPTIONS")]);
         }
-        let parsed = payload
-            .map(|payload| serde_json::from_value::<async_graphql::Request>(payload.clone()));
+        let parsed =
+            payload.map(|payload| serde_json::from_value::<GraphqlRequest>(payload.clone()));
         let Some(Ok(request)) = parsed else {
             return Ok(vec![self.error(
                 &id,
@@ -236,7 +238,6 @@ impl Connection {
         let task = tokio::spawn(operation(
             self.gateway.clone(),
             request,
-            self.init.clone(),
             id.clone(),
             self.protocol,
             self.outbox.clone(),
@@ -265,34 +266,40 @@ impl Connection {
     }
 }
 
+/// Writes messages as JSON text.
+fn texts(messages: Vec<Value>) -> Vec<String> {
+    messages.iter().map(Value::to_string).collect()
+}
+
 /// Runs one operation and hands its responses to the connection. A first
 /// response without data (the operation did not start) is sent as an
 /// `error` message; everything else as `next`/`data`, then the operation is
 /// reported finished.
 async fn operation(
     gateway: Arc<Gateway>,
-    request: async_graphql::Request,
-    init: Option<ConnectionInit>,
+    request: GraphqlRequest,
     id: String,
     protocol: Protocol,
     outbox: mpsc::Sender<Outgoing>,
 ) {
     let _active = gateway.metrics.subscription_started();
-    let mut responses = subscriptions::run(&gateway, request, init);
-    let mut first = true;
+    let mut responses = subscriptions::run(&gateway, &request);
+    let id_json = Value::String(id.clone()).to_string();
     while let Some(response) = responses.next().await {
-        let failed_to_start =
-            first && response.data == async_graphql::Value::Null && !response.errors.is_empty();
-        first = false;
+        let failed_to_start = response.never_executed();
         let message = if failed_to_start {
             let errors = serde_json::to_value(&response.errors).unwrap_or(Value::Null);
             let payload = match protocol {
                 Protocol::TransportWs => errors,
                 Protocol::Legacy => errors.get(0).cloned().unwrap_or(Value::Null),
             };
-            json!({"type": "error", "id": id, "payload": payload})
+            json!({"type": "error", "id": id, "payload": payload}).to_string()
         } else {
-            json!({"type": protocol.next_type(), "id": id, "payload": response})
+            let payload = String::from_utf8_lossy(&response.to_bytes()).into_owned();
+            format!(
+                r#"{{"type":"{}","id":{id_json},"payload":{payload}}}"#,
+                protocol.next_type()
+            )
         };
         if outbox.send(Outgoing::Message(message)).await.is_err() {
             return;

@@ -320,6 +320,10 @@ pub struct GrpcCall {
 }
 
 impl Connector for GrpcCall {
+    fn describe(&self) -> String {
+        format!("{}: {}", self.source.name, self.method.full_name())
+    }
+
     fn prepare(&self, vars: &Vars<'_>) -> Result<Prepared, SourceError> {
         let request = self.request.render(vars);
         let source = self.source.clone();

@@ -37,6 +37,10 @@ pub trait Connector: Send + Sync + fmt::Debug {
     /// Renders the request; fails when a required value is missing or does
     /// not fit.
     fn prepare(&self, vars: &Vars<'_>) -> Result<Prepared, SourceError>;
+
+    /// The source and the request as declared, e.g.
+    /// `users: GET /users/{$args.id}`, for `weft plan`.
+    fn describe(&self) -> String;
 }
 
 /// A rendered backend call, not yet sent.

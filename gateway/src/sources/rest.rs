@@ -156,6 +156,8 @@ pub struct RestCall {
     pub method: Method,
     /// The path and query.
     pub target: UrlTemplate,
+    /// The path and query template as written in the directive.
+    pub route: String,
     /// Per-call headers (`headers: ["x-tenant: {$args.tenant}"]`).
     pub headers: Vec<(HeaderName, StringTemplate)>,
     /// The JSON body, if any.
@@ -176,6 +178,10 @@ impl RestCall {
 }
 
 impl Connector for RestCall {
+    fn describe(&self) -> String {
+        format!("{}: {} {}", self.source.name, self.method, self.route)
+    }
+
     fn prepare(&self, vars: &Vars<'_>) -> Result<Prepared, SourceError> {
         let bad_request = |reason| self.source.bad_request(reason);
         let target = self.target.render(vars).map_err(bad_request)?;

@@ -1,47 +1,205 @@
-//! Subscriptions: turning bus events and gRPC server streams into GraphQL
-//! subscription events, and running subscription operations for the
-//! WebSocket and SSE transports.
+//! Subscriptions: bus events and gRPC server streams → a stream of
+//! responses, each event run through the operation's cached plan with a
+//! fresh call scope (its fields batch with each other, never with an
+//! earlier event).
 //!
-//! [`fields`] holds the resolvers. [`run`] executes one operation (a
-//! subscription, or a query or mutation sent over a subscription transport)
-//! as a stream of responses, each event resolved with its own batching scope.
-//! Each subscriber has a bounded buffer at the bus; a subscriber that falls
-//! behind gets an error event with code `SUBSCRIBER_TOO_SLOW` and its
+//! - `@event(topic:, filter:)`: each event's JSON payload that matches the
+//!   filter is the root field's value.
+//! - `@grpc` on a server-streaming method: each message (at `response:`)
+//!   is an event; the upstream call is cancelled when the stream is dropped.
+//!
+//! Queries and mutations sent over a subscription transport run once. Each
+//! subscriber has a bounded buffer at the bus; a subscriber that falls
+//! behind gets an error with code `SUBSCRIBER_TOO_SLOW` and its
 //! subscription ends, without slowing the publisher or other subscribers.
-
-pub mod fields;
 
 use std::sync::Arc;
 
-use futures::StreamExt;
 use futures::stream::BoxStream;
+use futures::{Stream, StreamExt};
+use serde_json::Value;
 
 use crate::Gateway;
-use crate::sources::batching::EventScope;
+use crate::error::{GraphqlError, codes};
+use crate::events::Delivery;
+use crate::pipeline::normalize::{FieldKind, OperationKind};
+use crate::pipeline::{GraphqlRequest, Prepared, Response};
+use crate::schema::model::{Binding, EventPlan, StreamPlan};
+use crate::template::{Vars, lookup};
 
-/// The payload of `connection_init`, available to resolvers as request data.
-#[derive(Debug, Clone, Default)]
-pub struct ConnectionInit(pub serde_json::Value);
-
-/// Runs one operation as a stream of responses.
-pub fn run(
-    gateway: &Arc<Gateway>,
-    request: async_graphql::Request,
-    init: Option<ConnectionInit>,
-) -> BoxStream<'static, async_graphql::Response> {
-    let (query, operation) = (request.query.clone(), request.operation_name.clone());
-    let event = Arc::new(EventScope::default());
-    let mut request = request.data(event.clone());
-    if let Some(init) = init {
-        request = request.data(init);
+/// Runs one operation as a stream of responses. A response without `data`
+/// means the operation could not start.
+pub fn run(gateway: &Arc<Gateway>, request: &GraphqlRequest) -> BoxStream<'static, Response> {
+    let prepared = match gateway.pipeline.prepare(request) {
+        Ok(prepared) => prepared,
+        Err(errors) => return once(Response::refused(errors)),
+    };
+    if prepared.plan.operation.kind != OperationKind::Subscription {
+        let gateway = gateway.clone();
+        return futures::stream::once(async move {
+            gateway.pipeline.run(&prepared, &gateway.bus, false).await
+        })
+        .boxed();
     }
     let gateway = gateway.clone();
-    let responses = gateway.schema.execute_stream(request);
-    responses
-        .map(move |mut response| {
-            response.errors.extend(event.take_errors());
-            gateway.complete(&mut response, &query, operation.as_deref());
-            response
+    futures::stream::once(async move {
+        match open(&gateway, &prepared).await {
+            Ok(events) => per_event(gateway, prepared, events).boxed(),
+            Err(error) => once(Response::refused(vec![error])),
+        }
+    })
+    .flatten()
+    .boxed()
+}
+
+fn once(response: Response) -> BoxStream<'static, Response> {
+    futures::stream::once(async move { response }).boxed()
+}
+
+/// An event, or the error that ends the subscription.
+type Event = Result<Arc<Value>, GraphqlError>;
+
+/// Opens the root field's event source.
+async fn open(
+    gateway: &Gateway,
+    prepared: &Prepared,
+) -> Result<BoxStream<'static, Event>, GraphqlError> {
+    let root = prepared.plan.operation.selection.fields.first();
+    let (Some(field), Some(root)) = (root, root.map(|field| &field.kind)) else {
+        return Err(GraphqlError::new("the subscription selects no field", codes::BAD_REQUEST));
+    };
+    let FieldKind::Schema(definition) = root else {
+        return Err(GraphqlError::new(
+            "a subscription's root field must be a field of the schema",
+            codes::VALIDATION_FAILED,
+        ));
+    };
+    let args = field.args.render(&prepared.variables);
+    match &definition.binding {
+        Binding::Event(plan) => bus_events(gateway, plan, &args).await,
+        Binding::Stream(plan) => stream_messages(plan, &args).await,
+        _ => Err(GraphqlError::new(
+            "this field cannot be subscribed to",
+            codes::VALIDATION_FAILED,
+        )),
+    }
+}
+
+async fn bus_events(
+    gateway: &Gateway,
+    plan: &EventPlan,
+    args: &Value,
+) -> Result<BoxStream<'static, Event>, GraphqlError> {
+    let vars = Vars::field(args, None);
+    let topic = plan.topic.render_raw(&vars).map_err(|reason| {
+        GraphqlError::new(format!("cannot build the topic: {reason}"), codes::BAD_REQUEST)
+    })?;
+    let filter = plan.filter.as_ref().map(|filter| filter.render(&vars));
+    let deliveries = gateway.bus.subscribe(&topic).await.map_err(|error| {
+        tracing::warn!("{error}");
+        GraphqlError::new("the event bus is unavailable", codes::EVENT_BUS_UNAVAILABLE)
+    })?;
+    let events = deliveries.filter_map(move |delivery| {
+        let item = match delivery {
+            Delivery::Event(event) if filter.as_ref().is_none_or(|f| matches(&event, f)) => {
+                Some(Ok(event))
+            }
+            Delivery::Event(_) => None,
+            Delivery::Lagged(missed) => Some(Err(GraphqlError::new(
+                format!("the subscriber fell {missed} events behind and was dropped; subscribe again"),
+                codes::SUBSCRIBER_TOO_SLOW,
+            ))),
+        };
+        futures::future::ready(item)
+    });
+    Ok(events.boxed())
+}
+
+async fn stream_messages(
+    plan: &Arc<StreamPlan>,
+    args: &Value,
+) -> Result<BoxStream<'static, Event>, GraphqlError> {
+    let request = plan.request.render(&Vars::field(args, None));
+    let messages = plan
+        .source
+        .server_stream(&plan.method, request)
+        .await
+        .map_err(|error| GraphqlError::from(&error))?;
+    let plan = plan.clone();
+    Ok(messages
+        .map(move |message| match message {
+            Ok(message) => Ok(Arc::new(
+                lookup(&message, &plan.response).cloned().unwrap_or(Value::Null),
+            )),
+            Err(error) => Err(GraphqlError::from(&error)),
         })
-        .boxed()
+        .boxed())
+}
+
+/// Runs the plan for each event; an error event ends the stream after it
+/// is reported.
+fn per_event(
+    gateway: Arc<Gateway>,
+    prepared: Prepared,
+    events: BoxStream<'static, Event>,
+) -> impl Stream<Item = Response> {
+    events
+        .scan(false, |ended, event| {
+            let item = (!*ended).then(|| {
+                *ended = event.is_err();
+                event
+            });
+            futures::future::ready(item)
+        })
+        .then(move |event| {
+            let gateway = gateway.clone();
+            let prepared = prepared.clone();
+            async move {
+                match event {
+                    Ok(event) => {
+                        gateway
+                            .pipeline
+                            .run_event(&prepared, &gateway.bus, event)
+                            .await
+                    }
+                    Err(error) => Response {
+                        data: Some(b"null".to_vec()),
+                        errors: vec![error],
+                        extensions: None,
+                    },
+                }
+            }
+        })
+}
+
+/// Whether `event` carries every entry of `filter`.
+fn matches(event: &Value, filter: &Value) -> bool {
+    let Value::Object(entries) = filter else {
+        return true;
+    };
+    entries
+        .iter()
+        .all(|(key, wanted)| match (event.get(key), wanted) {
+            (Some(Value::String(got)), Value::Number(n))
+            | (Some(Value::Number(n)), Value::String(got)) => *got == n.to_string(),
+            (Some(got), wanted) => got == wanted,
+            (None, _) => false,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn filters_match_every_entry_and_ids_match_across_number_and_string() {
+        let event = json!({"orderId": "7", "status": "PAID"});
+        assert!(matches(&event, &json!({})));
+        assert!(matches(&event, &json!({"orderId": "7"})));
+        assert!(matches(&event, &json!({"orderId": 7})));
+        assert!(!matches(&event, &json!({"orderId": "8"})));
+        assert!(!matches(&event, &json!({"userId": "1"})));
+    }
 }

@@ -1,0 +1,750 @@
+//! Stage 6: runs a plan's fetches level by level.
+//!
+//! Each round walks the data the previous round brought (the root object
+//! at first) along the selection, and collects every fetched field it
+//! meets whose parent is there: an own call, a load by key, a publish.
+//! The round then sends all of them at once — identical calls once, every
+//! key of one batch (and arguments) in one call per `max_batch_size`
+//! chunk — and files each result under its parent object and field. The
+//! next round walks only the new results. Backend JSON is parsed once and
+//! shared: results point into the answers, nothing is copied per field.
+//!
+//! Mutation root fields run one after another, each with everything below
+//! it, as GraphQL requires.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde_json::Value;
+
+use super::coerce_variables::Variables;
+use super::normalize::{Field, FieldKind, OperationKind, SelectionSet};
+use super::plan::Plan;
+use crate::error::{GraphqlError, codes};
+use crate::events::EventBus;
+use crate::schema::model::{Binding, FieldDef, PublishPlan};
+use crate::sources::Prepared;
+use crate::sources::batching::{Answer, BatchPlan, Calls, Key, key_text};
+use crate::template::{Vars, lookup};
+
+/// Where a fetched field's result is filed: its parent object (by
+/// address, stable while the request runs) and the field's id.
+pub type SlotKey = (usize, u32);
+
+/// The key of `field` under `parent`.
+pub fn slot_key(parent: &Value, field: &Field) -> SlotKey {
+    (std::ptr::from_ref(parent).addr(), field.id)
+}
+
+/// A value inside a shared backend answer.
+#[derive(Debug, Clone)]
+pub struct Found<'p> {
+    answer: Arc<Value>,
+    path: &'p [String],
+    index: Option<usize>,
+}
+
+impl<'p> Found<'p> {
+    /// The whole of `answer`.
+    pub fn whole(answer: Arc<Value>) -> Self {
+        Self {
+            answer,
+            path: &[],
+            index: None,
+        }
+    }
+
+    /// The JSON found; `None` when it is missing or `null`.
+    pub fn value(&self) -> Option<&Value> {
+        let at = lookup(&self.answer, self.path)?;
+        match self.index {
+            None => Some(at),
+            Some(index) => at.as_array()?.get(index),
+        }
+    }
+}
+
+/// The result of one fetched field under one parent.
+#[derive(Debug, Clone)]
+pub enum Slot<'p> {
+    /// One value.
+    One(Found<'p>),
+    /// A list of loaded items (`None` where a key found nothing).
+    Many(Vec<Option<Found<'p>>>),
+    /// Nothing (not found, or no key).
+    Null,
+    /// The fetch failed; the error is reported at every path showing it.
+    Failed(Arc<GraphqlError>),
+}
+
+/// What a run produced: every fetched field's result.
+#[derive(Debug, Default)]
+pub struct Results<'p> {
+    slots: FxHashMap<SlotKey, Slot<'p>>,
+}
+
+impl<'p> Results<'p> {
+    /// The result filed under `key`.
+    pub fn get(&self, key: SlotKey) -> Option<&Slot<'p>> {
+        self.slots.get(&key)
+    }
+
+    /// Files a result known beforehand (a subscription event).
+    pub fn insert(&mut self, key: SlotKey, slot: Slot<'p>) {
+        self.slots.insert(key, slot);
+    }
+}
+
+/// What one run needs besides the plan.
+pub struct Context<'a> {
+    /// The coerced variables.
+    pub variables: &'a Variables,
+    /// Where mutations publish.
+    pub bus: &'a Arc<dyn EventBus>,
+}
+
+/// Runs every fetch of `plan` under `root` (the root object, which must
+/// stay where it is until the results are written).
+pub async fn execute<'p>(
+    plan: &'p Plan,
+    root: &Value,
+    context: &Context<'_>,
+    results: &mut Results<'p>,
+    calls: &mut Calls,
+) {
+    let selection = &plan.operation.selection;
+    let run = Run { context };
+    if plan.operation.kind == OperationKind::Mutation {
+        for field in &selection.fields {
+            let frontier = vec![Walk::Root(selection, root, Some(field.id))];
+            run.levels(frontier, results, calls).await;
+        }
+    } else {
+        let frontier = vec![Walk::Root(selection, root, None)];
+        run.levels(frontier, results, calls).await;
+    }
+}
+
+/// What a round walks: the root (optionally one root field only), or a
+/// fetched field's fresh result under its selection.
+enum Walk<'p, 'r> {
+    Root(&'p SelectionSet, &'r Value, Option<u32>),
+    Fetched(&'p SelectionSet, Slot<'p>),
+}
+
+/// A fetched field met in a walk, waiting for its round.
+enum Pending<'p> {
+    /// Its result is known without a call.
+    Done(SlotKey, Slot<'p>),
+    /// Its own call.
+    Call {
+        key: SlotKey,
+        field: &'p Field,
+        definition: &'p FieldDef,
+        prepared: Prepared,
+        dedupe: bool,
+        args: Value,
+    },
+    /// Items of a batch, by key.
+    Load {
+        key: SlotKey,
+        field: &'p Field,
+        definition: &'p FieldDef,
+        batch: &'p Arc<BatchPlan>,
+        args: Value,
+        keys: Vec<Key>,
+        /// An entity (or list of entities) rather than grouped items.
+        entity: Option<&'p str>,
+    },
+    /// A publish without a backend.
+    Publish {
+        key: SlotKey,
+        field: &'p Field,
+        plan: &'p PublishPlan,
+        args: Value,
+    },
+}
+
+struct Run<'c, 'a> {
+    context: &'c Context<'a>,
+}
+
+impl<'p> Run<'_, '_> {
+    async fn levels(&self, mut frontier: Vec<Walk<'p, '_>>, results: &mut Results<'p>, calls: &mut Calls) {
+        while !frontier.is_empty() {
+            let mut pending = Vec::new();
+            let mut seen = FxHashSet::default();
+            for walk in &frontier {
+                self.walk(walk, results, &mut seen, &mut pending);
+            }
+            if pending.is_empty() {
+                return;
+            }
+            let done = self.round(pending, calls).await;
+            frontier = Vec::new();
+            for (key, field, slot) in done {
+                if let (Some(field), Slot::One(_) | Slot::Many(_)) = (field, &slot)
+                    && let Some(selection) = &field.selection
+                {
+                    frontier.push(Walk::Fetched(selection, slot.clone()));
+                }
+                results.insert(key, slot);
+            }
+        }
+    }
+
+    fn walk(
+        &self,
+        walk: &Walk<'p, '_>,
+        results: &Results<'p>,
+        seen: &mut FxHashSet<SlotKey>,
+        pending: &mut Vec<Pending<'p>>,
+    ) {
+        let mut walker = Walker {
+            variables: self.context.variables,
+            results,
+            seen,
+            pending,
+        };
+        match walk {
+            Walk::Root(selection, root, only) => walker.object(selection, root, *only),
+            Walk::Fetched(selection, slot) => walker.slot(selection, slot),
+        }
+    }
+
+    /// Sends one round's calls together and files every result.
+    async fn round(
+        &self,
+        pending: Vec<Pending<'p>>,
+        calls: &mut Calls,
+    ) -> Vec<(SlotKey, Option<&'p Field>, Slot<'p>)> {
+        let mut sender = Sender::default();
+        let mut loads: Vec<LoadGroup<'p>> = Vec::new();
+        let mut waiting = Vec::with_capacity(pending.len());
+        for item in pending {
+            match item {
+                Pending::Load {
+                    key,
+                    field,
+                    definition,
+                    batch,
+                    args,
+                    keys,
+                    entity,
+                } => {
+                    let group = group_for(&mut loads, batch, args);
+                    let texts = keys.into_iter().map(|k| group.add(k)).collect();
+                    waiting.push(Waiting::Load {
+                        key,
+                        field,
+                        definition,
+                        group: loads.len() - 1,
+                        texts,
+                        entity,
+                    });
+                }
+                Pending::Call {
+                    key,
+                    field,
+                    definition,
+                    prepared,
+                    dedupe,
+                    args,
+                } => {
+                    let call = sender.add(calls, prepared, dedupe);
+                    waiting.push(Waiting::Call {
+                        key,
+                        field,
+                        definition,
+                        call,
+                        args,
+                    });
+                }
+                Pending::Done(key, slot) => waiting.push(Waiting::Done(key, slot)),
+                Pending::Publish {
+                    key,
+                    field,
+                    plan,
+                    args,
+                } => waiting.push(Waiting::Publish {
+                    key,
+                    field,
+                    plan,
+                    args,
+                }),
+            }
+        }
+        for group in &mut loads {
+            group.prepare(&mut sender, calls);
+        }
+        let answers = sender.send(calls).await;
+        let loaded: Vec<Loaded> = loads.iter().map(|group| group.load(&answers)).collect();
+        let mut done = Vec::with_capacity(waiting.len());
+        for item in waiting {
+            done.push(self.file(item, &answers, &loads, &loaded).await);
+        }
+        done
+    }
+
+    async fn file(
+        &self,
+        item: Waiting<'p>,
+        answers: &[Answer],
+        loads: &[LoadGroup<'p>],
+        loaded: &[Loaded],
+    ) -> (SlotKey, Option<&'p Field>, Slot<'p>) {
+        match item {
+            Waiting::Done(key, slot) => (key, None, slot),
+            Waiting::Call {
+                key,
+                field,
+                definition,
+                call,
+                args,
+            } => {
+                let answer = call.map_or_else(|answer| answer, |index| answers[index].clone());
+                let slot = self.called(definition, answer, &args).await;
+                (key, Some(field), slot)
+            }
+            Waiting::Load {
+                key,
+                field,
+                definition,
+                group,
+                texts,
+                entity,
+            } => {
+                let slot = loaded_slot(definition, &loads[group], &loaded[group], &texts, entity);
+                (key, Some(field), slot)
+            }
+            Waiting::Publish {
+                key,
+                field,
+                plan,
+                args,
+            } => {
+                let payload = publish_payload(plan, &args, &args);
+                let slot = match self.publish(plan, &args, payload.clone()).await {
+                    Ok(()) if matches!(definition_kind(field), Some(true)) => {
+                        Slot::One(Found::whole(Arc::new(Value::Bool(true))))
+                    }
+                    Ok(()) => Slot::One(Found::whole(Arc::new(payload))),
+                    Err(error) => Slot::Failed(Arc::new(error)),
+                };
+                (key, Some(field), slot)
+            }
+        }
+    }
+
+    /// The slot of an own call's answer (publishing it first when the field
+    /// says so).
+    async fn called(&self, definition: &'p FieldDef, answer: Answer, args: &Value) -> Slot<'p> {
+        let Binding::Fetch(plan) = &definition.binding else {
+            return Slot::Null;
+        };
+        match answer {
+            Ok(answer) => {
+                let found = Found {
+                    answer,
+                    path: &plan.response,
+                    index: None,
+                };
+                if let Some(publish) = &plan.publish {
+                    let result = found.value().cloned().unwrap_or(Value::Null);
+                    let payload = publish_payload(publish, args, &result);
+                    if let Err(error) = self.publish(publish, args, payload).await {
+                        return Slot::Failed(Arc::new(error));
+                    }
+                }
+                Slot::One(found)
+            }
+            Err(error) if error.is_not_found() && definition.shape.nullable => Slot::Null,
+            Err(error) => Slot::Failed(Arc::new(GraphqlError::from(&error))),
+        }
+    }
+
+    async fn publish(&self, plan: &PublishPlan, args: &Value, payload: Value) -> Result<(), GraphqlError> {
+        let topic = plan
+            .topic
+            .render_raw(&Vars::field(args, None))
+            .map_err(|reason| {
+                GraphqlError::new(format!("cannot build the topic: {reason}"), codes::BAD_REQUEST)
+            })?;
+        self.context
+            .bus
+            .publish(&topic, payload)
+            .await
+            .map_err(|error| {
+                tracing::warn!("{error}");
+                GraphqlError::new("the event bus is unavailable", codes::EVENT_BUS_UNAVAILABLE)
+            })
+    }
+}
+
+/// Whether a publish-only field is a `Boolean` (it then answers `true`).
+fn definition_kind(field: &Field) -> Option<bool> {
+    match &field.kind {
+        FieldKind::Schema(definition) => Some(matches!(
+            definition.shape.kind,
+            crate::schema::model::ShapeKind::Boolean
+        )),
+        _ => None,
+    }
+}
+
+/// The payload a publish sends: its template rendered, or `default`.
+fn publish_payload(plan: &PublishPlan, args: &Value, default: &Value) -> Value {
+    match &plan.payload {
+        Some(payload) => payload.render(&Vars::field(args, None)),
+        None => default.clone(),
+    }
+}
+
+/// Walks data along a selection, collecting fetched fields.
+struct Walker<'w, 'p> {
+    variables: &'w Variables,
+    results: &'w Results<'p>,
+    seen: &'w mut FxHashSet<SlotKey>,
+    pending: &'w mut Vec<Pending<'p>>,
+}
+
+impl<'p> Walker<'_, 'p> {
+    fn slot(&mut self, selection: &'p SelectionSet, slot: &Slot<'p>) {
+        match slot {
+            Slot::One(found) => {
+                if let Some(value) = found.value() {
+                    self.value(selection, value);
+                }
+            }
+            Slot::Many(items) => {
+                for value in items.iter().flatten().filter_map(Found::value) {
+                    self.value(selection, value);
+                }
+            }
+            Slot::Null | Slot::Failed(_) => {}
+        }
+    }
+
+    fn value(&mut self, selection: &'p SelectionSet, value: &Value) {
+        match value {
+            Value::Array(items) => {
+                for item in items {
+                    self.value(selection, item);
+                }
+            }
+            Value::Object(_) => self.object(selection, value, None),
+            _ => {}
+        }
+    }
+
+    fn object(&mut self, selection: &'p SelectionSet, parent: &Value, only: Option<u32>) {
+        for field in &selection.fields {
+            if only.is_some_and(|id| id != field.id) || !field.condition.holds(self.variables) {
+                continue;
+            }
+            let FieldKind::Schema(definition) = &field.kind else {
+                continue;
+            };
+            if let Binding::Project(path) = &definition.binding {
+                if let (Some(selection), Some(value)) = (&field.selection, lookup(parent, path)) {
+                    self.value(selection, value);
+                }
+                continue;
+            }
+            let key = slot_key(parent, field);
+            if let Some(slot) = self.results.get(key) {
+                if let Some(selection) = &field.selection {
+                    let slot = slot.clone();
+                    self.slot(selection, &slot);
+                }
+            } else if self.seen.insert(key) {
+                let request = pending(key, field, definition, parent, self.variables);
+                self.pending.push(request);
+            }
+        }
+    }
+}
+
+/// What a fetched field under `parent` asks for.
+fn pending<'p>(
+    key: SlotKey,
+    field: &'p Field,
+    definition: &'p FieldDef,
+    parent: &Value,
+    variables: &Variables,
+) -> Pending<'p> {
+    let args = field.args.render(variables);
+    let vars = Vars::field(&args, Some(parent));
+    match &definition.binding {
+        Binding::Fetch(plan) => match plan.connector.prepare(&vars) {
+            Ok(prepared) => Pending::Call {
+                key,
+                field,
+                definition,
+                prepared,
+                dedupe: plan.dedupe,
+                args,
+            },
+            Err(error) => Pending::Done(key, Slot::Failed(Arc::new(GraphqlError::from(&error)))),
+        },
+        Binding::Entity(plan) => match plan.key.render(&vars) {
+            Value::Null => Pending::Done(key, Slot::Null),
+            rendered => {
+                let keys = match rendered {
+                    Value::Array(keys) => keys.into_iter().map(|k| plan.batch.key_of(k)).collect(),
+                    one => vec![plan.batch.key_of(one)],
+                };
+                Pending::Load {
+                    key,
+                    field,
+                    definition,
+                    batch: &plan.batch,
+                    args: Value::Null,
+                    keys,
+                    entity: Some(&plan.entity),
+                }
+            }
+        },
+        Binding::Grouped(plan) => match plan.key.render(&vars) {
+            Value::Null => Pending::Done(key, Slot::Null),
+            one => Pending::Load {
+                key,
+                field,
+                definition,
+                batch: &plan.batch,
+                keys: vec![plan.batch.key_of(one)],
+                args,
+                entity: None,
+            },
+        },
+        Binding::Publish(plan) => Pending::Publish {
+            key,
+            field,
+            plan,
+            args,
+        },
+        Binding::Project(_) | Binding::Event(_) | Binding::Stream(_) => {
+            Pending::Done(key, Slot::Null)
+        }
+    }
+}
+
+/// A pending field once its calls are known.
+enum Waiting<'p> {
+    Done(SlotKey, Slot<'p>),
+    Call {
+        key: SlotKey,
+        field: &'p Field,
+        definition: &'p FieldDef,
+        /// The index of its call in the round, or an answer known already.
+        call: Result<usize, Answer>,
+        args: Value,
+    },
+    Load {
+        key: SlotKey,
+        field: &'p Field,
+        definition: &'p FieldDef,
+        group: usize,
+        texts: Vec<String>,
+        entity: Option<&'p str>,
+    },
+    Publish {
+        key: SlotKey,
+        field: &'p Field,
+        plan: &'p PublishPlan,
+        args: Value,
+    },
+}
+
+/// The calls of one round, each distinct call once.
+#[derive(Default)]
+struct Sender {
+    calls: Vec<(Prepared, bool)>,
+    index: HashMap<(String, String), usize>,
+}
+
+impl Sender {
+    /// Adds a call; yields its index, or the answer of an identical call
+    /// made in an earlier round.
+    fn add(&mut self, calls: &Calls, prepared: Prepared, dedupe: bool) -> Result<usize, Answer> {
+        if !dedupe {
+            self.calls.push((prepared, false));
+            return Ok(self.calls.len() - 1);
+        }
+        if let Some(answer) = calls.answered(&prepared) {
+            return Err(answer);
+        }
+        let id = (prepared.source.clone(), prepared.description.clone());
+        if let Some(&index) = self.index.get(&id) {
+            return Ok(index);
+        }
+        self.calls.push((prepared, true));
+        self.index.insert(id, self.calls.len() - 1);
+        Ok(self.calls.len() - 1)
+    }
+
+    /// Sends every call at once; the answers in the order added.
+    async fn send(self, calls: &mut Calls) -> Vec<Answer> {
+        let (prepared, shared): (Vec<Prepared>, Vec<bool>) = self.calls.into_iter().unzip();
+        let sent = futures::future::join_all(prepared.into_iter().map(Calls::send)).await;
+        sent.into_iter()
+            .zip(shared)
+            .map(|(finished, shared)| calls.finished(finished, shared))
+            .collect()
+    }
+}
+
+/// Every key of one batch (and arguments) in a round.
+struct LoadGroup<'p> {
+    batch: &'p Arc<BatchPlan>,
+    args: Value,
+    args_text: String,
+    keys: Vec<Key>,
+    texts: FxHashMap<String, usize>,
+    /// Per chunk: its call's index, or an answer known already.
+    chunks: Vec<Result<usize, Answer>>,
+}
+
+fn group_for<'g, 'p>(
+    groups: &'g mut Vec<LoadGroup<'p>>,
+    batch: &'p Arc<BatchPlan>,
+    args: Value,
+) -> &'g mut LoadGroup<'p> {
+    let args_text = args.to_string();
+    let found = groups
+        .iter()
+        .position(|group| group.batch.id == batch.id && group.args_text == args_text);
+    let index = found.unwrap_or_else(|| {
+        groups.push(LoadGroup {
+            batch,
+            args,
+            args_text,
+            keys: Vec::new(),
+            texts: FxHashMap::default(),
+            chunks: Vec::new(),
+        });
+        groups.len() - 1
+    });
+    &mut groups[index]
+}
+
+/// The items each key of a group found, or why its chunk failed.
+struct Loaded {
+    chunks: Vec<Option<Arc<Value>>>,
+    found: HashMap<String, Vec<(usize, usize)>>,
+    failed: HashMap<String, Arc<GraphqlError>>,
+}
+
+impl<'p> LoadGroup<'p> {
+    /// Adds a key (once); yields its text.
+    fn add(&mut self, key: Key) -> String {
+        let text = key_text(&key);
+        if !self.texts.contains_key(&text) {
+            self.texts.insert(text.clone(), self.keys.len());
+            self.keys.push(key);
+        }
+        text
+    }
+
+    fn prepare(&mut self, sender: &mut Sender, calls: &Calls) {
+        self.chunks = self
+            .batch
+            .prepare_many(&self.args, &self.keys)
+            .into_iter()
+            .map(|prepared| match prepared {
+                Ok(prepared) => sender.add(calls, prepared, true),
+                Err(error) => Err(Err(error)),
+            })
+            .collect();
+    }
+
+    /// Matches the answered items to the group's keys.
+    fn load(&self, answers: &[Answer]) -> Loaded {
+        let size = self.batch.max_batch_size.max(1);
+        let mut loaded = Loaded {
+            chunks: Vec::with_capacity(self.chunks.len()),
+            found: HashMap::new(),
+            failed: HashMap::new(),
+        };
+        for (chunk, call) in self.chunks.iter().enumerate() {
+            let answer = match call {
+                Ok(index) => answers[*index].clone(),
+                Err(answer) => answer.clone(),
+            };
+            loaded.chunks.push(answer.as_ref().ok().cloned());
+            let items = answer.as_ref().map_err(Clone::clone).and_then(|answer| {
+                self.batch.items(answer, source_of(&self.batch.connector.describe()))
+            });
+            match items {
+                Ok(items) => {
+                    for (text, indexes) in self.batch.index(items) {
+                        let found = loaded.found.entry(text).or_default();
+                        found.extend(indexes.into_iter().map(|item| (chunk, item)));
+                    }
+                }
+                Err(error) => {
+                    let error = Arc::new(GraphqlError::from(&error));
+                    let keys = self.keys.iter().skip(chunk * size).take(size);
+                    for key in keys {
+                        loaded.failed.insert(key_text(key), error.clone());
+                    }
+                }
+            }
+        }
+        loaded
+    }
+
+}
+
+fn source_of(described: &str) -> &str {
+    described.split(':').next().unwrap_or(described)
+}
+
+/// The slot of a loaded field from its group's items.
+fn loaded_slot<'p>(
+    definition: &'p FieldDef,
+    group: &LoadGroup<'p>,
+    loaded: &Loaded,
+    texts: &[String],
+    entity: Option<&'p str>,
+) -> Slot<'p> {
+    let path: &'p [String] = &group.batch.response;
+    let items = |text: &str| -> Result<Vec<Found<'p>>, Arc<GraphqlError>> {
+        if let Some(error) = loaded.failed.get(text) {
+            return Err(error.clone());
+        }
+        let found = loaded.found.get(text).map(|found| {
+            found
+                .iter()
+                .filter_map(|&(chunk, index)| {
+                    Some(Found {
+                        answer: loaded.chunks[chunk].clone()?,
+                        path,
+                        index: Some(index),
+                    })
+                })
+                .collect()
+        });
+        Ok(found.unwrap_or_default())
+    };
+    let first = |text: &str| items(text).map(|found| found.into_iter().next());
+    let list = definition.shape.is_list();
+    let slot = match (entity, list) {
+        (Some(_), true) => texts
+            .iter()
+            .map(|text| first(text))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Slot::Many),
+        (None, true) => items(&texts[0]).map(|found| Slot::Many(found.into_iter().map(Some).collect())),
+        (entity, false) => first(&texts[0]).map(|found| match (found, entity) {
+            (Some(found), _) => Slot::One(found),
+            (None, Some(name)) if !definition.shape.nullable => {
+                let message = format!("no `{name}` with key \"{}\"", texts[0]);
+                Slot::Failed(Arc::new(GraphqlError::new(message, codes::NOT_FOUND)))
+            }
+            (None, _) => Slot::Null,
+        }),
+    };
+    slot.unwrap_or_else(Slot::Failed)
+}

@@ -1,0 +1,275 @@
+//! The request pipeline: one stage per file, called in order from here.
+//!
+//! [`parse`] → [`validate`] → [`normalize`] → [`plan`] (these four once per
+//! document and operation name: their result is kept in a bounded
+//! [`cache`]) → [`coerce_variables`] → [`execute`] → [`write`].
+//!
+//! A request that fails before execution is answered without `data`; one
+//! that executes always has `data`, with `null`s and errors (each with its
+//! `path` and `extensions.code`) where fields failed. Introspection fields
+//! are answered by the async-graphql schema built beside the model; nothing
+//! else of a request goes through it.
+
+pub mod cache;
+pub mod coerce_variables;
+pub mod execute;
+pub mod normalize;
+pub mod parse;
+pub mod plan;
+pub mod validate;
+pub mod write;
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use self::cache::PlanCache;
+use self::coerce_variables::Variables;
+use self::execute::{Context, Found, Results, Slot, slot_key};
+use self::plan::Plan;
+use crate::error::{GraphqlError, codes};
+use crate::events::EventBus;
+use crate::metrics::Metrics;
+use crate::schema::model::Model;
+use crate::sources::batching::Calls;
+
+/// A GraphQL request as clients send it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GraphqlRequest {
+    /// The document.
+    #[serde(default)]
+    pub query: String,
+    /// The operation to run, when the document has several.
+    #[serde(default)]
+    pub operation_name: Option<String>,
+    /// The variables (`null` counts as none).
+    #[serde(default, deserialize_with = "object_or_null")]
+    pub variables: Map<String, Value>,
+    /// Protocol extensions (`null` counts as none).
+    #[serde(default, deserialize_with = "object_or_null")]
+    pub extensions: Map<String, Value>,
+}
+
+fn object_or_null<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Map<String, Value>, D::Error> {
+    Ok(Option::<Map<String, Value>>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// A response: `data` as JSON bytes (absent when the request never ran),
+/// the errors, and extensions.
+#[derive(Debug, Default)]
+pub struct Response {
+    /// `data`, written; `None` when the request failed before execution.
+    pub data: Option<Vec<u8>>,
+    /// Every error, in the order met.
+    pub errors: Vec<GraphqlError>,
+    /// `extensions`, if any.
+    pub extensions: Option<Value>,
+}
+
+impl Response {
+    /// A response to a request that could not run.
+    pub fn refused(errors: Vec<GraphqlError>) -> Self {
+        Self {
+            data: None,
+            errors,
+            extensions: None,
+        }
+    }
+
+    /// Whether the request failed before it executed.
+    pub fn never_executed(&self) -> bool {
+        self.data.is_none()
+    }
+
+    /// The response as JSON text.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let data = self.data.as_deref().unwrap_or_default();
+        let mut out = Vec::with_capacity(data.len() + 64);
+        out.push(b'{');
+        if let Some(data) = &self.data {
+            out.extend_from_slice(b"\"data\":");
+            out.extend_from_slice(data);
+        }
+        if !self.errors.is_empty() {
+            if self.data.is_some() {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"\"errors\":");
+            let _ = serde_json::to_writer(&mut out, &self.errors);
+        }
+        if let Some(extensions) = &self.extensions {
+            out.extend_from_slice(b",\"extensions\":");
+            let _ = serde_json::to_writer(&mut out, extensions);
+        }
+        out.push(b'}');
+        out
+    }
+}
+
+/// A planned request with its coerced variables, ready to run (once, or
+/// once per event of a subscription).
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The plan, shared with the cache.
+    pub plan: Arc<Plan>,
+    /// The coerced variables.
+    pub variables: Arc<Variables>,
+}
+
+/// Everything the pipeline needs, built once at start-up.
+pub struct Pipeline {
+    model: Model,
+    introspection: async_graphql::dynamic::Schema,
+    validator: validate::Validator,
+    cache: PlanCache,
+    metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline").finish_non_exhaustive()
+    }
+}
+
+/// How many plans the cache keeps.
+pub const PLAN_CACHE_SIZE: usize = 1024;
+
+impl Pipeline {
+    /// A pipeline over `model`, with `introspection` answering introspection.
+    pub fn new(
+        model: Model,
+        introspection: async_graphql::dynamic::Schema,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, String> {
+        let validator = validate::Validator::new(&introspection.sdl())?;
+        Ok(Self {
+            model,
+            introspection,
+            validator,
+            cache: PlanCache::new(PLAN_CACHE_SIZE),
+            metrics,
+        })
+    }
+
+    /// The schema model.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The public schema as SDL.
+    pub fn sdl(&self) -> String {
+        self.introspection.sdl()
+    }
+
+    /// The plan of the document's operation: from the cache, or parsed,
+    /// validated, normalized and planned now.
+    pub fn plan(&self, query: &str, operation: Option<&str>) -> Result<Arc<Plan>, Vec<GraphqlError>> {
+        if let Some(plan) = self.cache.get(query, operation) {
+            self.metrics.plan_cache(true);
+            return Ok(plan);
+        }
+        self.metrics.plan_cache(false);
+        let document = parse::parse(query).map_err(|error| vec![error])?;
+        self.validator.validate(&document)?;
+        let operation_plan = normalize::normalize(&self.model, &document, operation)
+            .map_err(|error| vec![error])?;
+        let planned = Arc::new(plan::plan(operation_plan, &document, query));
+        self.cache.insert(query, operation, planned.clone());
+        Ok(planned)
+    }
+
+    /// Plans the request and coerces its variables.
+    pub fn prepare(&self, request: &GraphqlRequest) -> Result<Prepared, Vec<GraphqlError>> {
+        let plan = self.plan(&request.query, request.operation_name.as_deref())?;
+        let variables = coerce_variables::coerce(
+            &self.model,
+            &plan.operation.variables,
+            &request.variables,
+        )?;
+        Ok(Prepared {
+            plan,
+            variables: Arc::new(variables),
+        })
+    }
+
+    /// Runs a prepared query or mutation. With `record_calls`, the response
+    /// lists the backend calls made in `extensions.weft.calls`.
+    pub async fn run(
+        &self,
+        prepared: &Prepared,
+        bus: &Arc<dyn EventBus>,
+        record_calls: bool,
+    ) -> Response {
+        self.run_with(prepared, bus, record_calls, None).await
+    }
+
+    /// Runs a subscription's selection for one event: `event` is the root
+    /// field's value.
+    pub async fn run_event(&self, prepared: &Prepared, bus: &Arc<dyn EventBus>, event: Arc<Value>) -> Response {
+        self.run_with(prepared, bus, false, Some(event)).await
+    }
+
+    async fn run_with(
+        &self,
+        prepared: &Prepared,
+        bus: &Arc<dyn EventBus>,
+        record_calls: bool,
+        event: Option<Arc<Value>>,
+    ) -> Response {
+        let plan = &prepared.plan;
+        let root = Value::Object(Map::new());
+        let mut results = Results::default();
+        if let (Some(event), Some(field)) = (event, plan.operation.selection.fields.first()) {
+            results.insert(slot_key(&root, field), Slot::One(Found::whole(event)));
+        }
+        let mut calls = Calls::new(record_calls);
+        let context = Context {
+            variables: &prepared.variables,
+            bus,
+        };
+        execute::execute(plan, &root, &context, &mut results, &mut calls).await;
+        let mut errors = Vec::new();
+        let introspection = match &plan.introspection {
+            Some(document) => Some(self.introspect(document, prepared, &mut errors).await),
+            None => None,
+        };
+        let (data, field_errors) = write::write(
+            &plan.operation.selection,
+            &root,
+            &results,
+            &prepared.variables,
+            introspection.as_ref(),
+        );
+        errors.extend(field_errors);
+        let extensions = calls.records().map(|calls| {
+            serde_json::json!({ "weft": { "callCount": calls.len(), "calls": calls } })
+        });
+        Response {
+            data: Some(data),
+            errors,
+            extensions,
+        }
+    }
+
+    /// Answers the introspection fields with the async-graphql schema.
+    async fn introspect(&self, document: &str, prepared: &Prepared, errors: &mut Vec<GraphqlError>) -> Value {
+        let variables = async_graphql::Variables::from_json(Value::Object(Map::clone(&prepared.variables)));
+        let mut request = async_graphql::Request::new(document).variables(variables);
+        if let Some(name) = &prepared.plan.operation.name {
+            request = request.operation_name(name);
+        }
+        let response = self.introspection.execute(request).await;
+        for error in response.errors {
+            let located = error.locations.iter().fold(
+                GraphqlError::new(error.message, codes::VALIDATION_FAILED),
+                |graphql, pos| graphql.located(pos.line, pos.column),
+            );
+            errors.push(located);
+        }
+        response.data.into_json().unwrap_or(Value::Null)
+    }
+}

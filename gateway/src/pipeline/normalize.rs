@@ -1,0 +1,588 @@
+//! Stage 3: a validated document → the operation to run, as a tree of
+//! fields bound to the [`Model`]: the operation picked by name, fragments
+//! inlined, fields with the same response key merged, aliases kept, and
+//! `@skip`/`@include` applied — literal conditions now, variable ones kept
+//! as [`Condition`]s that the executor checks against each request's
+//! variables.
+//!
+//! weft's schemas have object types only (no interfaces or unions), so a
+//! valid fragment always applies to the type it is spread in.
+
+use std::sync::Arc;
+
+use graphql_tools::static_graphql::query::{
+    self, Definition, Directive, Document, OperationDefinition, Selection, VariableDefinition,
+};
+use indexmap::IndexMap;
+use serde_json::{Map, Value};
+
+use crate::error::{GraphqlError, Location, codes};
+use crate::schema::model::{FieldDef, InputValue, Model};
+
+/// How many fields an operation may have once its fragments are inlined;
+/// stops documents whose fragments spread each other exponentially.
+pub const MAX_FIELDS: usize = 50_000;
+
+/// What kind of operation runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperationKind {
+    /// `query`.
+    Query,
+    /// `mutation`.
+    Mutation,
+    /// `subscription`.
+    Subscription,
+}
+
+impl OperationKind {
+    /// The keyword.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Self::Query => "query",
+            Self::Mutation => "mutation",
+            Self::Subscription => "subscription",
+        }
+    }
+}
+
+/// The operation to run.
+#[derive(Debug)]
+pub struct Operation {
+    /// Its kind.
+    pub kind: OperationKind,
+    /// Its name, if it has one.
+    pub name: Option<String>,
+    /// Its variables, as declared.
+    pub variables: Vec<VariableDefinition>,
+    /// The root selection.
+    pub selection: SelectionSet,
+    /// How many fields the tree has.
+    pub field_count: usize,
+}
+
+/// The fields selected on one object type, in response order.
+#[derive(Debug)]
+pub struct SelectionSet {
+    /// The object type.
+    pub type_name: String,
+    /// The fields.
+    pub fields: Vec<Field>,
+}
+
+/// One response key of a selection.
+#[derive(Debug)]
+pub struct Field {
+    /// Unique within the operation; names this field's results.
+    pub id: u32,
+    /// The response key (alias or name).
+    pub key: String,
+    /// `"key":`, escaped, ready to write.
+    pub key_json: String,
+    /// What it is.
+    pub kind: FieldKind,
+    /// Its arguments.
+    pub args: Arguments,
+    /// When it is included.
+    pub condition: Condition,
+    /// Its sub-selection, for fields of object type.
+    pub selection: Option<SelectionSet>,
+    /// Where it stands in the document.
+    pub location: Location,
+}
+
+/// What a selected field is.
+#[derive(Debug)]
+pub enum FieldKind {
+    /// `__typename`, with the type name as JSON text.
+    Typename(String),
+    /// `__schema` or `__type` at the root: answered by introspection.
+    Introspection,
+    /// A field of the schema.
+    Schema(Arc<FieldDef>),
+}
+
+/// Whether a field is included, by `@skip`/`@include` on variables.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    /// Always.
+    Always,
+    /// When the variable is `expected`.
+    Var {
+        /// The variable's name.
+        name: String,
+        /// `true` for `@include`, `false` for `@skip`.
+        expected: bool,
+    },
+    /// When all of these hold.
+    All(Vec<Condition>),
+    /// When any of these holds.
+    Any(Vec<Condition>),
+}
+
+impl Condition {
+    /// Whether the field is included with these variables.
+    pub fn holds(&self, variables: &Map<String, Value>) -> bool {
+        match self {
+            Self::Always => true,
+            Self::Var { name, expected } => {
+                variables.get(name).and_then(Value::as_bool) == Some(*expected)
+            }
+            Self::All(all) => all.iter().all(|condition| condition.holds(variables)),
+            Self::Any(any) => any.iter().any(|condition| condition.holds(variables)),
+        }
+    }
+
+    fn and(self, other: Self) -> Self {
+        match (self, other) {
+            (Self::Always, other) | (other, Self::Always) => other,
+            (Self::All(mut all), other) => {
+                all.push(other);
+                Self::All(all)
+            }
+            (one, other) => Self::All(vec![one, other]),
+        }
+    }
+
+    fn any(conditions: Vec<Self>) -> Self {
+        if conditions.contains(&Self::Always) {
+            return Self::Always;
+        }
+        let mut distinct: Vec<Self> = Vec::new();
+        for condition in conditions {
+            if !distinct.contains(&condition) {
+                distinct.push(condition);
+            }
+        }
+        if distinct.len() == 1 {
+            distinct.remove(0)
+        } else {
+            Self::Any(distinct)
+        }
+    }
+}
+
+/// A field's arguments, rendered to a JSON object per request.
+#[derive(Debug, Clone)]
+pub enum Arguments {
+    /// No variables: the same object every time (`null` without arguments).
+    Fixed(Value),
+    /// Entries that read variables.
+    Varying(Vec<(String, Input, Option<Value>)>),
+}
+
+/// An argument value that may read variables.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A literal.
+    Literal(Value),
+    /// `$name`.
+    Variable(String),
+    /// A list with variables inside.
+    List(Vec<Input>),
+    /// An input object with variables inside.
+    Object(Vec<(String, Input)>),
+}
+
+impl Arguments {
+    /// The arguments as a JSON object for these variables.
+    pub fn render(&self, variables: &Map<String, Value>) -> Value {
+        match self {
+            Self::Fixed(value) => value.clone(),
+            Self::Varying(entries) => {
+                let mut object = Map::new();
+                for (name, input, default) in entries {
+                    match (input.render(variables), default) {
+                        (Some(value), _) => drop(object.insert(name.clone(), value)),
+                        (None, Some(default)) => drop(object.insert(name.clone(), default.clone())),
+                        (None, None) => {}
+                    }
+                }
+                Value::Object(object)
+            }
+        }
+    }
+}
+
+impl Input {
+    /// The value; `None` for a variable that was not given.
+    fn render(&self, variables: &Map<String, Value>) -> Option<Value> {
+        match self {
+            Self::Literal(value) => Some(value.clone()),
+            Self::Variable(name) => variables.get(name).cloned(),
+            Self::List(items) => Some(
+                items
+                    .iter()
+                    .map(|item| item.render(variables).unwrap_or(Value::Null))
+                    .collect(),
+            ),
+            Self::Object(entries) => Some(Value::Object(
+                entries
+                    .iter()
+                    .filter_map(|(key, input)| Some((key.clone(), input.render(variables)?)))
+                    .collect(),
+            )),
+        }
+    }
+
+    fn literal(&self) -> Option<&Value> {
+        match self {
+            Self::Literal(value) => Some(value),
+            _ => None,
+        }
+    }
+}
+
+/// Picks the operation `name` (or the only one) of a valid document and
+/// normalizes it.
+pub fn normalize(
+    model: &Model,
+    document: &Document,
+    name: Option<&str>,
+) -> Result<Operation, GraphqlError> {
+    let (kind, operation_name, variables, directives, selection) = pick(document, name)?;
+    let root_type = match kind {
+        OperationKind::Query => Some(model.roots.query.clone()),
+        OperationKind::Mutation => model.roots.mutation.clone(),
+        OperationKind::Subscription => model.roots.subscription.clone(),
+    };
+    let root_type = root_type.ok_or_else(|| {
+        GraphqlError::new(
+            format!("the schema has no {} type", kind.keyword()),
+            codes::VALIDATION_FAILED,
+        )
+    })?;
+    let mut normalizer = Normalizer {
+        model,
+        document,
+        next_id: 0,
+        visited: 0,
+    };
+    let condition = conditions(directives).unwrap_or(Condition::Always);
+    let root = normalizer.selection_set(&root_type, &[(selection, condition)])?;
+    Ok(Operation {
+        kind,
+        name: operation_name.cloned(),
+        variables: variables.to_vec(),
+        selection: root,
+        field_count: normalizer.next_id as usize,
+    })
+}
+
+type Picked<'d> = (
+    OperationKind,
+    Option<&'d String>,
+    &'d [VariableDefinition],
+    &'d [Directive],
+    &'d query::SelectionSet,
+);
+
+fn pick<'d>(document: &'d Document, name: Option<&str>) -> Result<Picked<'d>, GraphqlError> {
+    let operations: Vec<&OperationDefinition> = document
+        .definitions
+        .iter()
+        .filter_map(|definition| match definition {
+            Definition::Operation(operation) => Some(operation),
+            Definition::Fragment(_) => None,
+        })
+        .collect();
+    let picked = match name {
+        Some(name) => operations
+            .into_iter()
+            .find(|operation| operation_parts(operation).1 == Some(&name.to_owned())),
+        None if operations.len() == 1 => operations.into_iter().next(),
+        None => {
+            return Err(GraphqlError::new(
+                "the document has several operations: send `operationName`",
+                codes::BAD_REQUEST,
+            ));
+        }
+    };
+    picked.map(operation_parts).ok_or_else(|| {
+        GraphqlError::new(
+            format!("the document has no operation named `{}`", name.unwrap_or("")),
+            codes::BAD_REQUEST,
+        )
+    })
+}
+
+fn operation_parts(operation: &OperationDefinition) -> Picked<'_> {
+    match operation {
+        OperationDefinition::SelectionSet(selection) => {
+            (OperationKind::Query, None, &[], &[], selection)
+        }
+        OperationDefinition::Query(q) => (
+            OperationKind::Query,
+            q.name.as_ref(),
+            &q.variable_definitions,
+            &q.directives,
+            &q.selection_set,
+        ),
+        OperationDefinition::Mutation(m) => (
+            OperationKind::Mutation,
+            m.name.as_ref(),
+            &m.variable_definitions,
+            &m.directives,
+            &m.selection_set,
+        ),
+        OperationDefinition::Subscription(s) => (
+            OperationKind::Subscription,
+            s.name.as_ref(),
+            &s.variable_definitions,
+            &s.directives,
+            &s.selection_set,
+        ),
+    }
+}
+
+/// The condition `@skip`/`@include` put on a selection: `None` when a
+/// literal one excludes it.
+fn conditions(directives: &[Directive]) -> Option<Condition> {
+    let mut condition = Condition::Always;
+    for directive in directives {
+        let expected = match directive.name.as_str() {
+            "include" => true,
+            "skip" => false,
+            _ => continue,
+        };
+        let argument = directive
+            .arguments
+            .iter()
+            .find(|(name, _)| name == "if")
+            .map(|(_, value)| value);
+        match argument {
+            Some(query::Value::Boolean(value)) if *value != expected => return None,
+            Some(query::Value::Variable(name)) => {
+                condition = condition.and(Condition::Var {
+                    name: name.clone(),
+                    expected,
+                });
+            }
+            _ => {}
+        }
+    }
+    Some(condition)
+}
+
+struct Normalizer<'d> {
+    model: &'d Model,
+    document: &'d Document,
+    next_id: u32,
+    /// Selections visited, fragments counted each time they are spread.
+    visited: usize,
+}
+
+fn too_large() -> GraphqlError {
+    GraphqlError::new(
+        format!("the operation selects more than {MAX_FIELDS} fields once its fragments are spread"),
+        codes::VALIDATION_FAILED,
+    )
+}
+
+/// The occurrences of one response key: each field node and the condition
+/// it was selected under.
+type Occurrences<'d> = IndexMap<&'d str, Vec<(&'d query::Field, Condition)>>;
+
+impl<'d> Normalizer<'d> {
+    /// The merged fields of several selection sets of one type.
+    fn selection_set(
+        &mut self,
+        type_name: &str,
+        sets: &[(&'d query::SelectionSet, Condition)],
+    ) -> Result<SelectionSet, GraphqlError> {
+        let mut occurrences: Occurrences<'d> = IndexMap::new();
+        for (set, condition) in sets {
+            self.collect(set, condition, &mut occurrences, 0);
+        }
+        if self.visited > MAX_FIELDS {
+            return Err(too_large());
+        }
+        let mut fields = Vec::with_capacity(occurrences.len());
+        for (key, found) in occurrences {
+            fields.push(self.field(type_name, key, found)?);
+        }
+        Ok(SelectionSet {
+            type_name: type_name.to_owned(),
+            fields,
+        })
+    }
+
+    fn collect(
+        &mut self,
+        set: &'d query::SelectionSet,
+        inherited: &Condition,
+        out: &mut Occurrences<'d>,
+        depth: usize,
+    ) {
+        if depth > super::parse::MAX_NESTING {
+            return;
+        }
+        for selection in &set.items {
+            self.visited += 1;
+            if self.visited > MAX_FIELDS {
+                return;
+            }
+            let (directives, inner) = match selection {
+                Selection::Field(field) => {
+                    if let Some(condition) = conditions(&field.directives) {
+                        let key = field.alias.as_deref().unwrap_or(&field.name);
+                        let condition = inherited.clone().and(condition);
+                        out.entry(key).or_default().push((field, condition));
+                    }
+                    continue;
+                }
+                Selection::FragmentSpread(spread) => {
+                    let fragment = self.document.definitions.iter().find_map(|d| match d {
+                        Definition::Fragment(f) if f.name == spread.fragment_name => Some(f),
+                        _ => None,
+                    });
+                    let Some(fragment) = fragment else { continue };
+                    (&spread.directives, &fragment.selection_set)
+                }
+                Selection::InlineFragment(inline) => (&inline.directives, &inline.selection_set),
+            };
+            if let Some(condition) = conditions(directives) {
+                self.collect(inner, &inherited.clone().and(condition), out, depth + 1);
+            }
+        }
+    }
+
+    fn field(
+        &mut self,
+        type_name: &str,
+        key: &str,
+        occurrences: Vec<(&'d query::Field, Condition)>,
+    ) -> Result<Field, GraphqlError> {
+        self.next_id += 1;
+        if self.next_id as usize > MAX_FIELDS {
+            return Err(too_large());
+        }
+        let id = self.next_id;
+        let first = occurrences[0].0;
+        let location = Location {
+            line: first.position.line,
+            column: first.position.column,
+        };
+        let condition = Condition::any(occurrences.iter().map(|(_, c)| c.clone()).collect());
+        let key_json = format!("{}:", Value::String(key.to_owned()));
+        let (kind, args, selection) = match first.name.as_str() {
+            "__typename" => (
+                FieldKind::Typename(Value::String(type_name.to_owned()).to_string()),
+                Arguments::Fixed(Value::Null),
+                None,
+            ),
+            "__schema" | "__type" => (FieldKind::Introspection, Arguments::Fixed(Value::Null), None),
+            name => {
+                let definition = self.model.field(type_name, name).cloned().ok_or_else(|| {
+                    GraphqlError::new(
+                        format!("type `{type_name}` has no field `{name}`"),
+                        codes::VALIDATION_FAILED,
+                    )
+                    .located(location.line, location.column)
+                })?;
+                let args = arguments(&definition.args, &first.arguments);
+                let selection = if definition.shape.is_composite() {
+                    let sets: Vec<_> = occurrences
+                        .iter()
+                        .map(|(field, own)| {
+                            let inherited = if *own == condition {
+                                Condition::Always
+                            } else {
+                                own.clone()
+                            };
+                            (&field.selection_set, inherited)
+                        })
+                        .collect();
+                    Some(self.selection_set(definition.ty.base(), &sets)?)
+                } else {
+                    None
+                };
+                (FieldKind::Schema(definition), args, selection)
+            }
+        };
+        Ok(Field {
+            id,
+            key: key.to_owned(),
+            key_json,
+            kind,
+            args,
+            condition,
+            selection,
+            location,
+        })
+    }
+}
+
+/// The arguments given, with the declared defaults of those not given.
+fn arguments(declared: &[InputValue], given: &[(String, query::Value)]) -> Arguments {
+    if declared.is_empty() {
+        return Arguments::Fixed(Value::Null);
+    }
+    let entries: Vec<(String, Input, Option<Value>)> = declared
+        .iter()
+        .filter_map(|argument| {
+            let input = given
+                .iter()
+                .find(|(name, _)| *name == argument.name)
+                .map(|(_, value)| input(value));
+            match (input, &argument.default) {
+                (Some(input), default) => Some((argument.name.clone(), input, default.clone())),
+                (None, Some(default)) => Some((
+                    argument.name.clone(),
+                    Input::Literal(default.clone()),
+                    None,
+                )),
+                (None, None) => None,
+            }
+        })
+        .collect();
+    if entries.iter().all(|(_, input, _)| input.literal().is_some()) {
+        let object = entries
+            .into_iter()
+            .filter_map(|(name, input, _)| match input {
+                Input::Literal(value) => Some((name, value)),
+                _ => None,
+            })
+            .collect();
+        return Arguments::Fixed(Value::Object(object));
+    }
+    Arguments::Varying(entries)
+}
+
+/// A document value as an [`Input`]; enum values become strings.
+fn input(value: &query::Value) -> Input {
+    match value {
+        query::Value::Variable(name) => Input::Variable(name.clone()),
+        query::Value::List(items) => {
+            let items: Vec<Input> = items.iter().map(input).collect();
+            if items.iter().all(|item| item.literal().is_some()) {
+                Input::Literal(items.iter().filter_map(Input::literal).cloned().collect())
+            } else {
+                Input::List(items)
+            }
+        }
+        query::Value::Object(entries) => {
+            let entries: Vec<(String, Input)> = entries
+                .iter()
+                .map(|(key, value)| (key.clone(), input(value)))
+                .collect();
+            if entries.iter().all(|(_, item)| item.literal().is_some()) {
+                Input::Literal(Value::Object(
+                    entries
+                        .iter()
+                        .filter_map(|(key, item)| Some((key.clone(), item.literal()?.clone())))
+                        .collect(),
+                ))
+            } else {
+                Input::Object(entries)
+            }
+        }
+        query::Value::Int(number) => Input::Literal(number.as_i64().map_or(Value::Null, Value::from)),
+        query::Value::Float(number) => Input::Literal(
+            serde_json::Number::from_f64(*number).map_or(Value::Null, Value::Number),
+        ),
+        query::Value::String(text) => Input::Literal(Value::String(text.clone())),
+        query::Value::Boolean(flag) => Input::Literal(Value::Bool(*flag)),
+        query::Value::Null => Input::Literal(Value::Null),
+        query::Value::Enum(name) => Input::Literal(Value::String(name.clone())),
+    }
+}

@@ -1,0 +1,345 @@
+//! Stage 7: the results → the response's `data` as JSON bytes, in one pass
+//! over the selection, in selection order, straight from the backend JSON
+//! (no intermediate value tree).
+//!
+//! Output coercion happens as values are written: an `Int` accepts a JSON
+//! number or a numeric string within 32 bits (proto3 JSON writes 64-bit
+//! integers as strings), `ID` and `String` accept numbers, an enum accepts
+//! its value names or protobuf-style prefixed names (`CATEGORY_BOOKS` for
+//! `BOOKS`), a protobuf enum's `…_UNSPECIFIED` zero value is `null`.
+//!
+//! Null propagation follows the spec as it writes: a failed field is
+//! `null`; when it may not be, the enclosing object or list is cut back to
+//! where it started and written as `null`, up to the nearest nullable
+//! position (or the whole `data`). Every error carries its `path`,
+//! `locations` and `extensions.code`.
+
+use std::io::Write as _;
+
+use serde_json::Value;
+
+use super::coerce_variables::Variables;
+use super::execute::{Found, Results, Slot, slot_key};
+use super::normalize::{Field, FieldKind, SelectionSet};
+use crate::error::{GraphqlError, PathSegment, codes};
+use crate::schema::model::{Binding, Shape, ShapeKind};
+use crate::template::lookup;
+
+/// A value that had to be `null` where it may not be; the caller nulls
+/// the nearest nullable position above it.
+struct Null;
+
+enum Segment<'p> {
+    Key(&'p str),
+    Index(usize),
+}
+
+/// Writes `data`: the root selection over `root`.
+pub fn write<'p>(
+    selection: &'p SelectionSet,
+    root: &Value,
+    results: &Results<'p>,
+    variables: &Variables,
+    introspection: Option<&Value>,
+) -> (Vec<u8>, Vec<GraphqlError>) {
+    let mut writer = Writer {
+        out: Vec::with_capacity(1024),
+        errors: Vec::new(),
+        path: Vec::new(),
+        results,
+        variables,
+        introspection,
+    };
+    if writer.object(selection, root).is_err() {
+        writer.out.clear();
+        writer.out.extend_from_slice(b"null");
+    }
+    (writer.out, writer.errors)
+}
+
+struct Writer<'w, 'p> {
+    out: Vec<u8>,
+    errors: Vec<GraphqlError>,
+    path: Vec<Segment<'p>>,
+    results: &'w Results<'p>,
+    variables: &'w Variables,
+    introspection: Option<&'w Value>,
+}
+
+impl<'p> Writer<'_, 'p> {
+    fn object(&mut self, selection: &'p SelectionSet, parent: &Value) -> Result<(), Null> {
+        self.out.push(b'{');
+        let mut first = true;
+        for field in &selection.fields {
+            if !field.condition.holds(self.variables) {
+                continue;
+            }
+            if !first {
+                self.out.push(b',');
+            }
+            first = false;
+            self.out.extend_from_slice(field.key_json.as_bytes());
+            self.path.push(Segment::Key(&field.key));
+            let written = self.field(field, parent);
+            self.path.pop();
+            written?;
+        }
+        self.out.push(b'}');
+        Ok(())
+    }
+
+    fn field(&mut self, field: &'p Field, parent: &Value) -> Result<(), Null> {
+        let definition = match &field.kind {
+            FieldKind::Typename(name) => {
+                self.out.extend_from_slice(name.as_bytes());
+                return Ok(());
+            }
+            FieldKind::Introspection => {
+                let value = self
+                    .introspection
+                    .and_then(|data| data.get(&field.key))
+                    .unwrap_or(&Value::Null);
+                self.json(value);
+                return Ok(());
+            }
+            FieldKind::Schema(definition) => definition,
+        };
+        let shape = &definition.shape;
+        if let Binding::Project(path) = &definition.binding {
+            return self.value(field, shape, lookup(parent, path));
+        }
+        match self.results.get(slot_key(parent, field)) {
+            Some(Slot::One(found)) => self.value(field, shape, found.value()),
+            Some(Slot::Many(items)) => self.many(field, shape, items),
+            Some(Slot::Failed(error)) => {
+                let error = GraphqlError::clone(error);
+                self.fail(field, error);
+                self.null_if(shape)
+            }
+            Some(Slot::Null) | None => self.value(field, shape, None),
+        }
+    }
+
+    /// Writes `null` where `shape` allows it; else passes the null up.
+    fn null_if(&mut self, shape: &Shape) -> Result<(), Null> {
+        if shape.nullable {
+            self.out.extend_from_slice(b"null");
+            Ok(())
+        } else {
+            Err(Null)
+        }
+    }
+
+    /// Writes a value of `shape`, or `null` in its place when it (or
+    /// something non-null inside it) fails.
+    fn value(&mut self, field: &'p Field, shape: &Shape, json: Option<&Value>) -> Result<(), Null> {
+        let Some(json) = json.filter(|json| !json.is_null()) else {
+            if !shape.nullable {
+                self.bad_response(field, "a non-null field got no value".to_owned());
+            }
+            return self.null_if(shape);
+        };
+        let start = self.out.len();
+        let written = match &shape.kind {
+            ShapeKind::List(item) => match json {
+                Value::Array(items) => self.list(field, item, items.iter().map(Some)),
+                other => {
+                    self.bad_response(field, mismatch("a list", other));
+                    Err(Null)
+                }
+            },
+            ShapeKind::Object if json.is_object() => match &field.selection {
+                Some(selection) => self.object(selection, json),
+                None => Err(Null),
+            },
+            ShapeKind::Object => {
+                self.bad_response(field, mismatch("an object", json));
+                Err(Null)
+            }
+            scalar => match write_scalar(&mut self.out, scalar, json) {
+                Ok(()) => Ok(()),
+                Err(reason) => {
+                    self.bad_response(field, reason);
+                    Err(Null)
+                }
+            },
+        };
+        self.nulled(written, shape, start)
+    }
+
+    /// On a failure below, cuts the output back to `start` and writes
+    /// `null` when `shape` allows it.
+    fn nulled(&mut self, written: Result<(), Null>, shape: &Shape, start: usize) -> Result<(), Null> {
+        match written {
+            Err(Null) if shape.nullable => {
+                self.out.truncate(start);
+                self.out.extend_from_slice(b"null");
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    fn list<'v>(
+        &mut self,
+        field: &'p Field,
+        item: &Shape,
+        items: impl Iterator<Item = Option<&'v Value>>,
+    ) -> Result<(), Null> {
+        self.out.push(b'[');
+        for (index, json) in items.enumerate() {
+            if index > 0 {
+                self.out.push(b',');
+            }
+            self.path.push(Segment::Index(index));
+            let written = self.value(field, item, json);
+            self.path.pop();
+            written?;
+        }
+        self.out.push(b']');
+        Ok(())
+    }
+
+    /// Writes loaded items: a list, or the first item for a single value.
+    fn many(&mut self, field: &'p Field, shape: &Shape, items: &[Option<Found<'p>>]) -> Result<(), Null> {
+        let ShapeKind::List(item) = &shape.kind else {
+            let first = items.iter().flatten().next().and_then(Found::value);
+            return self.value(field, shape, first);
+        };
+        let start = self.out.len();
+        let values = items.iter().map(|found| found.as_ref().and_then(Found::value));
+        let written = self.list(field, item, values);
+        self.nulled(written, shape, start)
+    }
+
+    fn json(&mut self, value: &Value) {
+        if serde_json::to_writer(&mut self.out, value).is_err() {
+            self.out.extend_from_slice(b"null");
+        }
+    }
+
+    fn bad_response(&mut self, field: &Field, reason: String) {
+        let message = format!("the backend's answer does not fit the schema: {reason}");
+        self.fail(field, GraphqlError::new(message, codes::SOURCE_BAD_RESPONSE));
+    }
+
+    fn fail(&mut self, field: &Field, error: GraphqlError) {
+        let path = self
+            .path
+            .iter()
+            .map(|segment| match segment {
+                Segment::Key(key) => PathSegment::Key((*key).to_owned()),
+                Segment::Index(index) => PathSegment::Index(*index),
+            })
+            .collect();
+        let mut error = error.at(path);
+        error.locations = vec![field.location];
+        self.errors.push(error);
+    }
+}
+
+/// Writes a scalar or enum value of `kind`; the error says what did not fit.
+fn write_scalar(out: &mut Vec<u8>, kind: &ShapeKind, json: &Value) -> Result<(), String> {
+    let written = match (kind, json) {
+        (ShapeKind::Int, Value::Number(n)) => n
+            .as_i64()
+            .and_then(|n| i32::try_from(n).ok())
+            .map(|n| write!(out, "{n}")),
+        (ShapeKind::Int, Value::String(s)) => s.parse::<i32>().ok().map(|n| write!(out, "{n}")),
+        (ShapeKind::Float, Value::Number(n)) => Some(serde_json::to_writer(&mut *out, n).map_err(Into::into)),
+        (ShapeKind::Float, Value::String(s)) => s
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(|n| serde_json::to_writer(&mut *out, &n).map_err(Into::into)),
+        (ShapeKind::String | ShapeKind::Id, Value::String(s)) => {
+            Some(serde_json::to_writer(&mut *out, s).map_err(Into::into))
+        }
+        (ShapeKind::String | ShapeKind::Id, Value::Number(n)) => {
+            Some(serde_json::to_writer(&mut *out, &n.to_string()).map_err(Into::into))
+        }
+        (ShapeKind::Boolean, Value::Bool(b)) => Some(out.write_all(if *b { b"true" } else { b"false" })),
+        (ShapeKind::Enum(values), Value::String(s)) => match values.resolve(s) {
+            Some(name) => Some(serde_json::to_writer(&mut *out, name).map_err(Into::into)),
+            None if s.ends_with("_UNSPECIFIED") => Some(out.write_all(b"null")),
+            None => None,
+        },
+        (ShapeKind::Scalar, json) => Some(serde_json::to_writer(&mut *out, json).map_err(Into::into)),
+        _ => None,
+    };
+    match written {
+        Some(Ok(())) => Ok(()),
+        Some(Err(error)) => Err(error.to_string()),
+        None => Err(mismatch(expected(kind), json)),
+    }
+}
+
+fn expected(kind: &ShapeKind) -> &'static str {
+    match kind {
+        ShapeKind::Int => "an Int (a 32-bit integer)",
+        ShapeKind::Float => "a Float",
+        ShapeKind::String => "a String",
+        ShapeKind::Id => "an ID",
+        ShapeKind::Boolean => "a Boolean",
+        ShapeKind::Enum(_) => "one of the enum's values",
+        _ => "a scalar",
+    }
+}
+
+fn mismatch(expected: &str, got: &Value) -> String {
+    let got = match got {
+        Value::Null => "null".to_owned(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) if s.len() <= 40 => format!("\"{s}\""),
+        Value::String(_) => "a long string".to_owned(),
+        Value::Array(_) => "a list".to_owned(),
+        Value::Object(_) => "an object".to_owned(),
+    };
+    format!("expected {expected}, got {got}")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::schema::model::EnumValues;
+
+    fn scalar(kind: &ShapeKind, json: &Value) -> Result<String, String> {
+        let mut out = Vec::new();
+        write_scalar(&mut out, kind, json)?;
+        Ok(String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn ints_accept_numbers_and_numeric_strings_within_32_bits() {
+        assert_eq!(scalar(&ShapeKind::Int, &json!(42)), Ok("42".to_owned()));
+        assert_eq!(scalar(&ShapeKind::Int, &json!("1299")), Ok("1299".to_owned()));
+        assert_eq!(
+            scalar(&ShapeKind::Int, &json!("9000000000")),
+            Err("expected an Int (a 32-bit integer), got \"9000000000\"".to_owned())
+        );
+        assert!(scalar(&ShapeKind::Int, &json!(1.5)).is_err());
+    }
+
+    #[test]
+    fn ids_and_strings_accept_numbers_and_escape_text() {
+        assert_eq!(scalar(&ShapeKind::Id, &json!(7)), Ok("\"7\"".to_owned()));
+        assert_eq!(scalar(&ShapeKind::String, &json!("a\"b")), Ok("\"a\\\"b\"".to_owned()));
+        assert!(scalar(&ShapeKind::String, &json!(true)).is_err());
+    }
+
+    #[test]
+    fn enums_accept_their_names_and_protobuf_prefixed_names() {
+        let values = ShapeKind::Enum(Arc::new(EnumValues {
+            names: ["BOOKS".to_owned()].into(),
+        }));
+        assert_eq!(scalar(&values, &json!("BOOKS")), Ok("\"BOOKS\"".to_owned()));
+        assert_eq!(scalar(&values, &json!("PRODUCT_CATEGORY_BOOKS")), Ok("\"BOOKS\"".to_owned()));
+        assert!(scalar(&values, &json!("TOYS")).is_err());
+        assert_eq!(scalar(&values, &json!("CATEGORY_UNSPECIFIED")), Ok("null".to_owned()));
+    }
+}

@@ -1,0 +1,309 @@
+//! weft's own schema model: every type, and for every field of an object
+//! type its declared type, its arguments and its [`Binding`] — where the
+//! field's value comes from. The planner and executor read only this; the
+//! async-graphql schema built beside it serves introspection and SDL.
+//!
+//! Bindings are compiled once at start-up from the directives, so a request
+//! never meets a directive, a template text or a source name it must look up.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use prost_reflect::MethodDescriptor;
+use serde_json::Value;
+
+use crate::sources::Connector;
+use crate::sources::batching::BatchPlan;
+use crate::sources::grpc::GrpcSource;
+use crate::template::{StringTemplate, ValueTemplate};
+
+/// A type as written in the schema: a name wrapped in lists and non-nulls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TypeRef {
+    /// A named type, nullable.
+    Named(String),
+    /// A list of the inner type, nullable.
+    List(Box<TypeRef>),
+    /// The inner type, never null.
+    NonNull(Box<TypeRef>),
+}
+
+impl TypeRef {
+    /// The innermost named type.
+    pub fn base(&self) -> &str {
+        match self {
+            Self::Named(name) => name,
+            Self::List(inner) | Self::NonNull(inner) => inner.base(),
+        }
+    }
+
+    /// Whether `null` is allowed here.
+    pub fn is_nullable(&self) -> bool {
+        !matches!(self, Self::NonNull(_))
+    }
+
+    /// The type with its outer non-null removed.
+    pub fn nullable(&self) -> &Self {
+        match self {
+            Self::NonNull(inner) => inner,
+            other => other,
+        }
+    }
+}
+
+impl std::fmt::Display for TypeRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Named(name) => f.write_str(name),
+            Self::List(inner) => write!(f, "[{inner}]"),
+            Self::NonNull(inner) => write!(f, "{inner}!"),
+        }
+    }
+}
+
+/// The declared type of an output position, as far as writing needs it.
+#[derive(Debug, Clone)]
+pub struct Shape {
+    /// Whether `null` is allowed here.
+    pub nullable: bool,
+    /// What a non-null value is.
+    pub kind: ShapeKind,
+}
+
+/// The kinds of output values.
+#[derive(Debug, Clone)]
+pub enum ShapeKind {
+    /// `Int`.
+    Int,
+    /// `Float`.
+    Float,
+    /// `String`.
+    String,
+    /// `ID`.
+    Id,
+    /// `Boolean`.
+    Boolean,
+    /// A custom scalar: any JSON, passed through.
+    Scalar,
+    /// An enum type.
+    Enum(Arc<EnumValues>),
+    /// An object type: its fields are selected from the JSON object.
+    Object,
+    /// A list of something.
+    List(Box<Shape>),
+}
+
+impl Shape {
+    /// Whether the values here are objects (or lists of them).
+    pub fn is_composite(&self) -> bool {
+        match &self.kind {
+            ShapeKind::Object => true,
+            ShapeKind::List(item) => item.is_composite(),
+            _ => false,
+        }
+    }
+
+    /// Whether this is a list.
+    pub fn is_list(&self) -> bool {
+        matches!(self.kind, ShapeKind::List(_))
+    }
+}
+
+/// The values of an enum type.
+#[derive(Debug, Default)]
+pub struct EnumValues {
+    /// The GraphQL value names.
+    pub names: HashSet<String>,
+}
+
+impl EnumValues {
+    /// The GraphQL value a backend's enum text stands for: the text itself,
+    /// or the longest `_`-separated suffix of it that is a value, so that
+    /// protobuf names such as `CATEGORY_BOOKS` map to `BOOKS`.
+    pub fn resolve<'t>(&self, text: &'t str) -> Option<&'t str> {
+        if self.names.contains(text) {
+            return Some(text);
+        }
+        text.match_indices('_')
+            .map(|(i, _)| &text[i + 1..])
+            .find(|suffix| self.names.contains(*suffix))
+    }
+}
+
+/// An argument of a field, or a field of an input object.
+#[derive(Debug, Clone)]
+pub struct InputValue {
+    /// Its name.
+    pub name: String,
+    /// Its declared type.
+    pub ty: TypeRef,
+    /// Its default, as JSON.
+    pub default: Option<Value>,
+}
+
+/// A field of an object type.
+#[derive(Debug)]
+pub struct FieldDef {
+    /// The field's name.
+    pub name: String,
+    /// Its declared type.
+    pub ty: TypeRef,
+    /// Its output shape.
+    pub shape: Shape,
+    /// Its arguments.
+    pub args: Vec<InputValue>,
+    /// Where its value comes from.
+    pub binding: Binding,
+}
+
+/// Where a field's value comes from.
+#[derive(Debug, Clone)]
+pub enum Binding {
+    /// Read from the parent's JSON at this path (the field's name, or
+    /// `@map(from:)`).
+    Project(Vec<String>),
+    /// Its own backend call (`@rest`/`@grpc` on the field).
+    Fetch(Arc<FetchPlan>),
+    /// An entity loaded by key through its type's batch (`@entity`).
+    Entity(Arc<EntityPlan>),
+    /// Items loaded for many parents at once and grouped back by the
+    /// parent's key (`groupBy`).
+    Grouped(Arc<GroupedPlan>),
+    /// A mutation field without a backend that only publishes.
+    Publish(Arc<PublishPlan>),
+    /// A subscription field fed by bus events.
+    Event(Arc<EventPlan>),
+    /// A subscription field fed by a gRPC server stream.
+    Stream(Arc<StreamPlan>),
+}
+
+impl Binding {
+    /// Whether the field's value needs a step of its own (a call, a load or
+    /// a publish) rather than a read of the parent.
+    pub fn is_fetched(&self) -> bool {
+        !matches!(self, Self::Project(_))
+    }
+}
+
+/// A field that makes its own call.
+#[derive(Debug)]
+pub struct FetchPlan {
+    /// The directive bound to its source.
+    pub connector: Box<dyn Connector>,
+    /// The JSON path of the field's value within the response.
+    pub response: Vec<String>,
+    /// Whether identical calls within a request may be shared (false for
+    /// mutation fields, which must run every time).
+    pub dedupe: bool,
+    /// What the field publishes once it has its value (mutations only).
+    pub publish: Option<Arc<PublishPlan>>,
+}
+
+/// A field that yields an entity (or a list of them) by key.
+#[derive(Debug)]
+pub struct EntityPlan {
+    /// The entity type's batch.
+    pub batch: Arc<BatchPlan>,
+    /// Renders the key (or, for a list, the keys) from the parent.
+    pub key: ValueTemplate,
+    /// The entity type's name, for "not found" errors.
+    pub entity: String,
+}
+
+/// A field whose items are loaded for a whole level of parents at once.
+#[derive(Debug)]
+pub struct GroupedPlan {
+    /// The batch, keyed by the parent's key.
+    pub batch: Arc<BatchPlan>,
+    /// Renders the parent's key.
+    pub key: ValueTemplate,
+}
+
+/// A subscription field fed by bus events.
+#[derive(Debug)]
+pub struct EventPlan {
+    /// The topic, rendered from the arguments.
+    pub topic: StringTemplate,
+    /// Entries every delivered event must match.
+    pub filter: Option<ValueTemplate>,
+}
+
+/// A subscription field fed by a gRPC server stream.
+#[derive(Debug)]
+pub struct StreamPlan {
+    /// The source to call.
+    pub source: Arc<GrpcSource>,
+    /// The server-streaming method.
+    pub method: MethodDescriptor,
+    /// The request message.
+    pub request: ValueTemplate,
+    /// The path of the value in each message.
+    pub response: Vec<String>,
+}
+
+/// What a mutation publishes.
+#[derive(Debug)]
+pub struct PublishPlan {
+    /// The topic, rendered from the arguments.
+    pub topic: StringTemplate,
+    /// The payload; `None` publishes the field's result (or, without a
+    /// backend, the arguments).
+    pub payload: Option<ValueTemplate>,
+}
+
+/// An object type and its fields.
+#[derive(Debug)]
+pub struct ObjectType {
+    /// The type's name.
+    pub name: String,
+    /// Its fields by name.
+    pub fields: HashMap<String, Arc<FieldDef>>,
+}
+
+/// What a named type is.
+#[derive(Debug)]
+pub enum NamedType {
+    /// An object type.
+    Object(ObjectType),
+    /// An input object and its fields.
+    Input(Vec<InputValue>),
+    /// An enum.
+    Enum(Arc<EnumValues>),
+    /// A custom scalar.
+    Scalar,
+}
+
+/// The names of the root operation types present in the schema.
+#[derive(Debug, Clone, Default)]
+pub struct RootTypes {
+    /// The query root.
+    pub query: String,
+    /// The mutation root, if the schema has one.
+    pub mutation: Option<String>,
+    /// The subscription root, if the schema has one.
+    pub subscription: Option<String>,
+}
+
+/// The whole schema as the planner sees it.
+#[derive(Debug, Default)]
+pub struct Model {
+    /// Every user-defined type by name (built-in scalars are not listed).
+    pub types: HashMap<String, NamedType>,
+    /// The root types.
+    pub roots: RootTypes,
+}
+
+impl Model {
+    /// The object type `name`, if there is one.
+    pub fn object(&self, name: &str) -> Option<&ObjectType> {
+        match self.types.get(name) {
+            Some(NamedType::Object(object)) => Some(object),
+            _ => None,
+        }
+    }
+
+    /// The field `field` of object type `ty`.
+    pub fn field(&self, ty: &str, field: &str) -> Option<&Arc<FieldDef>> {
+        self.object(ty)?.fields.get(field)
+    }
+}
