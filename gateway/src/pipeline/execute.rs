@@ -234,12 +234,12 @@ impl<'p> Run<'_, '_> {
                     entity,
                 } => {
                     let group = group_for(&mut loads, batch, args);
-                    let texts = keys.into_iter().map(|k| group.add(k)).collect();
+                    let texts = keys.into_iter().map(|k| loads[group].add(k)).collect();
                     waiting.push(Waiting::Load {
                         key,
                         field,
                         definition,
-                        group: loads.len() - 1,
+                        group,
                         texts,
                         entity,
                     });
@@ -606,11 +606,8 @@ struct LoadGroup<'p> {
     chunks: Vec<Result<usize, Answer>>,
 }
 
-fn group_for<'g, 'p>(
-    groups: &'g mut Vec<LoadGroup<'p>>,
-    batch: &'p Arc<BatchPlan>,
-    args: Value,
-) -> &'g mut LoadGroup<'p> {
+/// The index of the group of `batch` with `args`, made if needed.
+fn group_for<'p>(groups: &mut Vec<LoadGroup<'p>>, batch: &'p Arc<BatchPlan>, args: Value) -> usize {
     let args_text = args.to_string();
     let found = groups
         .iter()
@@ -626,7 +623,7 @@ fn group_for<'g, 'p>(
         });
         groups.len() - 1
     });
-    &mut groups[index]
+    index
 }
 
 /// The items each key of a group found, or why its chunk failed.

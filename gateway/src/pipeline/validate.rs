@@ -8,6 +8,17 @@ use graphql_tools::validation::validate::ValidationPlan;
 
 use crate::error::{GraphqlError, codes};
 
+/// What every schema has without declaring it.
+const BUILT_INS: &str = "
+directive @skip(if: Boolean!) on FIELD | FRAGMENT_SPREAD | INLINE_FRAGMENT
+directive @include(if: Boolean!) on FIELD | FRAGMENT_SPREAD | INLINE_FRAGMENT
+scalar Boolean
+scalar Float
+scalar Int
+scalar ID
+scalar String
+";
+
 /// The public schema in the validator's form, and the rules to run.
 pub struct Validator {
     schema: schema::Document,
@@ -21,9 +32,11 @@ impl std::fmt::Debug for Validator {
 }
 
 impl Validator {
-    /// A validator for the schema printed as `sdl`.
+    /// A validator for the schema printed as `sdl` (which need not declare
+    /// the built-in scalars and directives).
     pub fn new(sdl: &str) -> Result<Self, String> {
-        let schema = graphql_tools::parser::schema::parse_schema::<String>(sdl)
+        let sdl = format!("{BUILT_INS}{sdl}");
+        let schema = graphql_tools::parser::schema::parse_schema::<String>(&sdl)
             .map_err(|error| format!("the public schema does not parse: {error}"))?
             .into_static();
         Ok(Self {
