@@ -124,14 +124,14 @@ impl Default for Metrics {
         );
         Self {
             registry,
-            plan_cache_hits,
-            plan_cache_misses,
             source_requests,
             source_latency,
             graphql_requests,
             graphql_latency,
             websocket_connections,
             subscriptions_active,
+            plan_cache_hits,
+            plan_cache_misses,
         }
     }
 }

@@ -55,12 +55,18 @@ impl PlanCache {
                 entries.remove(&oldest);
             }
         }
-        entries.insert((document.to_owned(), operation.map(str::to_owned)), (plan, now));
+        entries.insert(
+            (document.to_owned(), operation.map(str::to_owned)),
+            (plan, now),
+        );
     }
 
     /// How many plans are kept.
     pub fn len(&self) -> usize {
-        self.entries.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     /// Whether no plan is kept.

@@ -103,12 +103,10 @@ fn coerce_value(model: &Model, ty: &TypeRef, value: &Value) -> Result<Value, Str
 
 fn coerce_named(model: &Model, name: &str, value: &Value) -> Result<Value, String> {
     let fits = match (name, value) {
-        ("Int", Value::Number(number)) => number
-            .as_i64()
-            .is_some_and(|n| i32::try_from(n).is_ok()),
-        ("Float", Value::Number(_)) | ("String", Value::String(_)) => true,
-        ("Boolean", Value::Bool(_)) => true,
-        ("ID", Value::String(_)) => true,
+        ("Int", Value::Number(number)) => number.as_i64().is_some_and(|n| i32::try_from(n).is_ok()),
+        ("Float", Value::Number(_))
+        | ("String" | "ID", Value::String(_))
+        | ("Boolean", Value::Bool(_)) => true,
         ("ID", Value::Number(number)) if number.is_i64() || number.is_u64() => {
             return Ok(Value::String(number.to_string()));
         }
@@ -147,7 +145,9 @@ fn coerce_custom(model: &Model, name: &str, value: &Value) -> Result<Value, Stri
                             .map_err(|message| format!("field `{}`: {message}", field.name))?;
                         coerced.insert(field.name.clone(), value);
                     }
-                    (None, Some(default)) => drop(coerced.insert(field.name.clone(), default.clone())),
+                    (None, Some(default)) => {
+                        drop(coerced.insert(field.name.clone(), default.clone()));
+                    }
                     (None, None) if !field.ty.is_nullable() => {
                         return Err(format!("input `{name}` needs field `{}`", field.name));
                     }
@@ -231,7 +231,11 @@ mod tests {
 
     #[test]
     fn ids_take_integers_as_strings_and_lists_take_single_values() {
-        let coerced = run("query ($id: ID!, $ids: [ID!]) { a }", &json!({"id": 7, "ids": 8})).unwrap();
+        let coerced = run(
+            "query ($id: ID!, $ids: [ID!]) { a }",
+            &json!({"id": 7, "ids": 8}),
+        )
+        .unwrap();
         assert_eq!(coerced["id"], json!("7"));
         assert_eq!(coerced["ids"], json!(["8"]));
     }
@@ -252,6 +256,12 @@ mod tests {
         let coerced = run("query ($i: Item) { a }", &json!({"i": {"sku": "A"}})).unwrap();
         assert_eq!(coerced["i"], json!({"sku": "A", "quantity": 1}));
         assert!(run("query ($i: Item) { a }", &json!({"i": {"quantity": 2}})).is_err());
-        assert!(run("query ($i: Item) { a }", &json!({"i": {"sku": "A", "x": 1}})).is_err());
+        assert!(
+            run(
+                "query ($i: Item) { a }",
+                &json!({"i": {"sku": "A", "x": 1}})
+            )
+            .is_err()
+        );
     }
 }

@@ -45,7 +45,7 @@ pub struct Found<'p> {
     index: Option<usize>,
 }
 
-impl<'p> Found<'p> {
+impl Found<'_> {
     /// The whole of `answer`.
     pub fn whole(answer: Arc<Value>) -> Self {
         Self {
@@ -171,7 +171,12 @@ struct Run<'c, 'a> {
 }
 
 impl<'p> Run<'_, '_> {
-    async fn levels(&self, mut frontier: Vec<Walk<'p, '_>>, results: &mut Results<'p>, calls: &mut Calls) {
+    async fn levels(
+        &self,
+        mut frontier: Vec<Walk<'p, '_>>,
+        results: &mut Results<'p>,
+        calls: &mut Calls,
+    ) {
         while !frontier.is_empty() {
             let mut pending = Vec::new();
             let mut seen = FxHashSet::default();
@@ -364,12 +369,20 @@ impl<'p> Run<'_, '_> {
         }
     }
 
-    async fn publish(&self, plan: &PublishPlan, args: &Value, payload: Value) -> Result<(), GraphqlError> {
+    async fn publish(
+        &self,
+        plan: &PublishPlan,
+        args: &Value,
+        payload: Value,
+    ) -> Result<(), GraphqlError> {
         let topic = plan
             .topic
             .render_raw(&Vars::field(args, None))
             .map_err(|reason| {
-                GraphqlError::new(format!("cannot build the topic: {reason}"), codes::BAD_REQUEST)
+                GraphqlError::new(
+                    format!("cannot build the topic: {reason}"),
+                    codes::BAD_REQUEST,
+                )
             })?;
         self.context
             .bus
@@ -612,7 +625,7 @@ fn group_for<'p>(groups: &mut Vec<LoadGroup<'p>>, batch: &'p Arc<BatchPlan>, arg
     let found = groups
         .iter()
         .position(|group| group.batch.id == batch.id && group.args_text == args_text);
-    let index = found.unwrap_or_else(|| {
+    found.unwrap_or_else(|| {
         groups.push(LoadGroup {
             batch,
             args,
@@ -622,8 +635,7 @@ fn group_for<'p>(groups: &mut Vec<LoadGroup<'p>>, batch: &'p Arc<BatchPlan>, arg
             chunks: Vec::new(),
         });
         groups.len() - 1
-    });
-    index
+    })
 }
 
 /// The items each key of a group found, or why its chunk failed.
@@ -633,7 +645,7 @@ struct Loaded {
     failed: HashMap<String, Arc<GraphqlError>>,
 }
 
-impl<'p> LoadGroup<'p> {
+impl LoadGroup<'_> {
     /// Adds a key (once); yields its text.
     fn add(&mut self, key: Key) -> String {
         let text = key_text(&key);
@@ -671,7 +683,8 @@ impl<'p> LoadGroup<'p> {
             };
             loaded.chunks.push(answer.as_ref().ok().cloned());
             let items = answer.as_ref().map_err(Clone::clone).and_then(|answer| {
-                self.batch.items(answer, source_of(&self.batch.connector.describe()))
+                self.batch
+                    .items(answer, source_of(&self.batch.connector.describe()))
             });
             match items {
                 Ok(items) => {
@@ -691,7 +704,6 @@ impl<'p> LoadGroup<'p> {
         }
         loaded
     }
-
 }
 
 fn source_of(described: &str) -> &str {
@@ -733,7 +745,9 @@ fn loaded_slot<'p>(
             .map(|text| first(text))
             .collect::<Result<Vec<_>, _>>()
             .map(Slot::Many),
-        (None, true) => items(&texts[0]).map(|found| Slot::Many(found.into_iter().map(Some).collect())),
+        (None, true) => {
+            items(&texts[0]).map(|found| Slot::Many(found.into_iter().map(Some).collect()))
+        }
         (entity, false) => first(&texts[0]).map(|found| match (found, entity) {
             (Some(found), _) => Slot::One(found),
             (None, Some(name)) if !definition.shape.nullable => {

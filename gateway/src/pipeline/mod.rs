@@ -167,7 +167,11 @@ impl Pipeline {
 
     /// The plan of the document's operation: from the cache, or parsed,
     /// validated, normalized and planned now.
-    pub fn plan(&self, query: &str, operation: Option<&str>) -> Result<Arc<Plan>, Vec<GraphqlError>> {
+    pub fn plan(
+        &self,
+        query: &str,
+        operation: Option<&str>,
+    ) -> Result<Arc<Plan>, Vec<GraphqlError>> {
         if let Some(plan) = self.cache.get(query, operation) {
             self.metrics.plan_cache(true);
             return Ok(plan);
@@ -175,8 +179,8 @@ impl Pipeline {
         self.metrics.plan_cache(false);
         let document = parse::parse(query).map_err(|error| vec![error])?;
         self.validator.validate(&document)?;
-        let operation_plan = normalize::normalize(&self.model, &document, operation)
-            .map_err(|error| vec![error])?;
+        let operation_plan =
+            normalize::normalize(&self.model, &document, operation).map_err(|error| vec![error])?;
         let planned = Arc::new(plan::plan(operation_plan, &document, query));
         self.cache.insert(query, operation, planned.clone());
         Ok(planned)
@@ -185,11 +189,8 @@ impl Pipeline {
     /// Plans the request and coerces its variables.
     pub fn prepare(&self, request: &GraphqlRequest) -> Result<Prepared, Vec<GraphqlError>> {
         let plan = self.plan(&request.query, request.operation_name.as_deref())?;
-        let variables = coerce_variables::coerce(
-            &self.model,
-            &plan.operation.variables,
-            &request.variables,
-        )?;
+        let variables =
+            coerce_variables::coerce(&self.model, &plan.operation.variables, &request.variables)?;
         Ok(Prepared {
             plan,
             variables: Arc::new(variables),
@@ -209,7 +210,12 @@ impl Pipeline {
 
     /// Runs a subscription's selection for one event: `event` is the root
     /// field's value.
-    pub async fn run_event(&self, prepared: &Prepared, bus: &Arc<dyn EventBus>, event: Arc<Value>) -> Response {
+    pub async fn run_event(
+        &self,
+        prepared: &Prepared,
+        bus: &Arc<dyn EventBus>,
+        event: Arc<Value>,
+    ) -> Response {
         self.run_with(prepared, bus, false, Some(event)).await
     }
 
@@ -245,9 +251,9 @@ impl Pipeline {
             introspection.as_ref(),
         );
         errors.extend(field_errors);
-        let extensions = calls.records().map(|calls| {
-            serde_json::json!({ "weft": { "callCount": calls.len(), "calls": calls } })
-        });
+        let extensions = calls.records().map(
+            |calls| serde_json::json!({ "weft": { "callCount": calls.len(), "calls": calls } }),
+        );
         Response {
             data: Some(data),
             errors,
@@ -256,8 +262,14 @@ impl Pipeline {
     }
 
     /// Answers the introspection fields with the async-graphql schema.
-    async fn introspect(&self, document: &str, prepared: &Prepared, errors: &mut Vec<GraphqlError>) -> Value {
-        let variables = async_graphql::Variables::from_json(Value::Object(Map::clone(&prepared.variables)));
+    async fn introspect(
+        &self,
+        document: &str,
+        prepared: &Prepared,
+        errors: &mut Vec<GraphqlError>,
+    ) -> Value {
+        let variables =
+            async_graphql::Variables::from_json(Value::Object(Map::clone(&prepared.variables)));
         let mut request = async_graphql::Request::new(document).variables(variables);
         if let Some(name) = &prepared.plan.operation.name {
             request = request.operation_name(name);

@@ -299,7 +299,10 @@ fn pick<'d>(document: &'d Document, name: Option<&str>) -> Result<Picked<'d>, Gr
     };
     picked.map(operation_parts).ok_or_else(|| {
         GraphqlError::new(
-            format!("the document has no operation named `{}`", name.unwrap_or("")),
+            format!(
+                "the document has no operation named `{}`",
+                name.unwrap_or("")
+            ),
             codes::BAD_REQUEST,
         )
     })
@@ -373,7 +376,9 @@ struct Normalizer<'d> {
 
 fn too_large() -> GraphqlError {
     GraphqlError::new(
-        format!("the operation selects more than {MAX_FIELDS} fields once its fragments are spread"),
+        format!(
+            "the operation selects more than {MAX_FIELDS} fields once its fragments are spread"
+        ),
         codes::VALIDATION_FAILED,
     )
 }
@@ -470,7 +475,11 @@ impl<'d> Normalizer<'d> {
                 Arguments::Fixed(Value::Null),
                 None,
             ),
-            "__schema" | "__type" => (FieldKind::Introspection, Arguments::Fixed(Value::Null), None),
+            "__schema" | "__type" => (
+                FieldKind::Introspection,
+                Arguments::Fixed(Value::Null),
+                None,
+            ),
             name => {
                 let definition = self.model.field(type_name, name).cloned().ok_or_else(|| {
                     GraphqlError::new(
@@ -526,16 +535,17 @@ fn arguments(declared: &[InputValue], given: &[(String, query::Value)]) -> Argum
                 .map(|(_, value)| input(value));
             match (input, &argument.default) {
                 (Some(input), default) => Some((argument.name.clone(), input, default.clone())),
-                (None, Some(default)) => Some((
-                    argument.name.clone(),
-                    Input::Literal(default.clone()),
-                    None,
-                )),
+                (None, Some(default)) => {
+                    Some((argument.name.clone(), Input::Literal(default.clone()), None))
+                }
                 (None, None) => None,
             }
         })
         .collect();
-    if entries.iter().all(|(_, input, _)| input.literal().is_some()) {
+    if entries
+        .iter()
+        .all(|(_, input, _)| input.literal().is_some())
+    {
         let object = entries
             .into_iter()
             .filter_map(|(name, input, _)| match input {
@@ -576,10 +586,12 @@ fn input(value: &query::Value) -> Input {
                 Input::Object(entries)
             }
         }
-        query::Value::Int(number) => Input::Literal(number.as_i64().map_or(Value::Null, Value::from)),
-        query::Value::Float(number) => Input::Literal(
-            serde_json::Number::from_f64(*number).map_or(Value::Null, Value::Number),
-        ),
+        query::Value::Int(number) => {
+            Input::Literal(number.as_i64().map_or(Value::Null, Value::from))
+        }
+        query::Value::Float(number) => {
+            Input::Literal(serde_json::Number::from_f64(*number).map_or(Value::Null, Value::Number))
+        }
         query::Value::String(text) => Input::Literal(Value::String(text.clone())),
         query::Value::Boolean(flag) => Input::Literal(Value::Bool(*flag)),
         query::Value::Null => Input::Literal(Value::Null),

@@ -177,7 +177,12 @@ fn introspection(operation: &Operation, document: &Document, text: &str) -> Opti
         query.selection_set.items.retain(|selection| {
             matches!(selection, Selection::Field(field) if field.name == "__schema" || field.name == "__type")
         });
-        uses(&query.selection_set, &cut_fragments(document), &mut used_fragments, &mut used_variables);
+        uses(
+            &query.selection_set,
+            &cut_fragments(document),
+            &mut used_fragments,
+            &mut used_variables,
+        );
         query
             .variable_definitions
             .retain(|variable| used_variables.contains(&variable.name));
@@ -216,18 +221,33 @@ fn uses(
                 for (_, value) in &field.arguments {
                     variables_in(value, used_variables);
                 }
-                uses(&field.selection_set, fragments, used_fragments, used_variables);
+                uses(
+                    &field.selection_set,
+                    fragments,
+                    used_fragments,
+                    used_variables,
+                );
             }
             Selection::FragmentSpread(spread) => {
                 if used_fragments.insert(spread.fragment_name.clone())
                     && let Some(fragment) =
                         fragments.iter().find(|f| f.name == spread.fragment_name)
                 {
-                    uses(&fragment.selection_set, fragments, used_fragments, used_variables);
+                    uses(
+                        &fragment.selection_set,
+                        fragments,
+                        used_fragments,
+                        used_variables,
+                    );
                 }
             }
             Selection::InlineFragment(inline) => {
-                uses(&inline.selection_set, fragments, used_fragments, used_variables);
+                uses(
+                    &inline.selection_set,
+                    fragments,
+                    used_fragments,
+                    used_variables,
+                );
             }
         }
     }

@@ -47,11 +47,8 @@ impl Validator {
 
     /// Every rule the document breaks.
     pub fn validate(&self, document: &query::Document) -> Result<(), Vec<GraphqlError>> {
-        let errors = graphql_tools::validation::validate::validate(
-            &self.schema,
-            document,
-            &self.rules,
-        );
+        let errors =
+            graphql_tools::validation::validate::validate(&self.schema, document, &self.rules);
         if errors.is_empty() {
             return Ok(());
         }

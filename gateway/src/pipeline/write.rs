@@ -169,7 +169,12 @@ impl<'p> Writer<'_, 'p> {
 
     /// On a failure below, cuts the output back to `start` and writes
     /// `null` when `shape` allows it.
-    fn nulled(&mut self, written: Result<(), Null>, shape: &Shape, start: usize) -> Result<(), Null> {
+    fn nulled(
+        &mut self,
+        written: Result<(), Null>,
+        shape: &Shape,
+        start: usize,
+    ) -> Result<(), Null> {
         match written {
             Err(Null) if shape.nullable => {
                 self.out.truncate(start);
@@ -201,13 +206,20 @@ impl<'p> Writer<'_, 'p> {
     }
 
     /// Writes loaded items: a list, or the first item for a single value.
-    fn many(&mut self, field: &'p Field, shape: &Shape, items: &[Option<Found<'p>>]) -> Result<(), Null> {
+    fn many(
+        &mut self,
+        field: &'p Field,
+        shape: &Shape,
+        items: &[Option<Found<'p>>],
+    ) -> Result<(), Null> {
         let ShapeKind::List(item) = &shape.kind else {
             let first = items.iter().flatten().next().and_then(Found::value);
             return self.value(field, shape, first);
         };
         let start = self.out.len();
-        let values = items.iter().map(|found| found.as_ref().and_then(Found::value));
+        let values = items
+            .iter()
+            .map(|found| found.as_ref().and_then(Found::value));
         let written = self.list(field, item, values);
         self.nulled(written, shape, start)
     }
@@ -220,7 +232,10 @@ impl<'p> Writer<'_, 'p> {
 
     fn bad_response(&mut self, field: &Field, reason: String) {
         let message = format!("the backend's answer does not fit the schema: {reason}");
-        self.fail(field, GraphqlError::new(message, codes::SOURCE_BAD_RESPONSE));
+        self.fail(
+            field,
+            GraphqlError::new(message, codes::SOURCE_BAD_RESPONSE),
+        );
     }
 
     fn fail(&mut self, field: &Field, error: GraphqlError) {
@@ -246,7 +261,9 @@ fn write_scalar(out: &mut Vec<u8>, kind: &ShapeKind, json: &Value) -> Result<(),
             .and_then(|n| i32::try_from(n).ok())
             .map(|n| write!(out, "{n}")),
         (ShapeKind::Int, Value::String(s)) => s.parse::<i32>().ok().map(|n| write!(out, "{n}")),
-        (ShapeKind::Float, Value::Number(n)) => Some(serde_json::to_writer(&mut *out, n).map_err(Into::into)),
+        (ShapeKind::Float, Value::Number(n)) => {
+            Some(serde_json::to_writer(&mut *out, n).map_err(Into::into))
+        }
         (ShapeKind::Float, Value::String(s)) => s
             .parse::<f64>()
             .ok()
@@ -258,13 +275,17 @@ fn write_scalar(out: &mut Vec<u8>, kind: &ShapeKind, json: &Value) -> Result<(),
         (ShapeKind::String | ShapeKind::Id, Value::Number(n)) => {
             Some(serde_json::to_writer(&mut *out, &n.to_string()).map_err(Into::into))
         }
-        (ShapeKind::Boolean, Value::Bool(b)) => Some(out.write_all(if *b { b"true" } else { b"false" })),
+        (ShapeKind::Boolean, Value::Bool(b)) => {
+            Some(out.write_all(if *b { b"true" } else { b"false" }))
+        }
         (ShapeKind::Enum(values), Value::String(s)) => match values.resolve(s) {
             Some(name) => Some(serde_json::to_writer(&mut *out, name).map_err(Into::into)),
             None if s.ends_with("_UNSPECIFIED") => Some(out.write_all(b"null")),
             None => None,
         },
-        (ShapeKind::Scalar, json) => Some(serde_json::to_writer(&mut *out, json).map_err(Into::into)),
+        (ShapeKind::Scalar, json) => {
+            Some(serde_json::to_writer(&mut *out, json).map_err(Into::into))
+        }
         _ => None,
     };
     match written {
@@ -317,7 +338,10 @@ mod tests {
     #[test]
     fn ints_accept_numbers_and_numeric_strings_within_32_bits() {
         assert_eq!(scalar(&ShapeKind::Int, &json!(42)), Ok("42".to_owned()));
-        assert_eq!(scalar(&ShapeKind::Int, &json!("1299")), Ok("1299".to_owned()));
+        assert_eq!(
+            scalar(&ShapeKind::Int, &json!("1299")),
+            Ok("1299".to_owned())
+        );
         assert_eq!(
             scalar(&ShapeKind::Int, &json!("9000000000")),
             Err("expected an Int (a 32-bit integer), got \"9000000000\"".to_owned())
@@ -328,7 +352,10 @@ mod tests {
     #[test]
     fn ids_and_strings_accept_numbers_and_escape_text() {
         assert_eq!(scalar(&ShapeKind::Id, &json!(7)), Ok("\"7\"".to_owned()));
-        assert_eq!(scalar(&ShapeKind::String, &json!("a\"b")), Ok("\"a\\\"b\"".to_owned()));
+        assert_eq!(
+            scalar(&ShapeKind::String, &json!("a\"b")),
+            Ok("\"a\\\"b\"".to_owned())
+        );
         assert!(scalar(&ShapeKind::String, &json!(true)).is_err());
     }
 
@@ -338,8 +365,14 @@ mod tests {
             names: ["BOOKS".to_owned()].into(),
         }));
         assert_eq!(scalar(&values, &json!("BOOKS")), Ok("\"BOOKS\"".to_owned()));
-        assert_eq!(scalar(&values, &json!("PRODUCT_CATEGORY_BOOKS")), Ok("\"BOOKS\"".to_owned()));
+        assert_eq!(
+            scalar(&values, &json!("PRODUCT_CATEGORY_BOOKS")),
+            Ok("\"BOOKS\"".to_owned())
+        );
         assert!(scalar(&values, &json!("TOYS")).is_err());
-        assert_eq!(scalar(&values, &json!("CATEGORY_UNSPECIFIED")), Ok("null".to_owned()));
+        assert_eq!(
+            scalar(&values, &json!("CATEGORY_UNSPECIFIED")),
+            Ok("null".to_owned())
+        );
     }
 }

@@ -239,10 +239,8 @@ impl<'d> Builder<'d> {
                 Kind::Input(fields) => schema.register(self.input_object(ty, fields)),
                 Kind::Enum(values) => {
                     let names = self.enums.get(ty.name.as_str()).cloned();
-                    self.model.insert(
-                        ty.name.clone(),
-                        NamedType::Enum(names.unwrap_or_default()),
-                    );
+                    self.model
+                        .insert(ty.name.clone(), NamedType::Enum(names.unwrap_or_default()));
                     schema.register(enum_type(ty, values))
                 }
                 Kind::Scalar => {
@@ -319,7 +317,9 @@ impl<'d> Builder<'d> {
                 type_ref(&definition.ty.node),
                 |_| {
                     SubscriptionFieldFuture::new(async {
-                        Ok(futures::stream::empty::<async_graphql::Result<FieldValue<'static>>>())
+                        Ok(futures::stream::empty::<
+                            async_graphql::Result<FieldValue<'static>>,
+                        >())
                     })
                 },
             );
@@ -344,8 +344,9 @@ impl<'d> Builder<'d> {
         let directives = self.directives_of(&site.ty.name, name)?.clone();
         let target = site.target(BatchVars::None);
         let built = match (&directives.event, &directives.fetch) {
-            (Some(event), None) => connect::event_plan(self, &target, event)
-                .map(|plan| Binding::Event(Arc::new(plan))),
+            (Some(event), None) => {
+                connect::event_plan(self, &target, event).map(|plan| Binding::Event(Arc::new(plan)))
+            }
             (None, Some((pos, FetchSpec::Grpc(grpc)))) => {
                 connect::stream_plan(self, &target, *pos, grpc, &definition.ty.node)
                     .map(|plan| Binding::Stream(Arc::new(plan)))

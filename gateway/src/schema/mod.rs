@@ -82,7 +82,10 @@ impl Sources {
 /// Reads the schema files named in `config`, opens its sources and builds
 /// the model and the introspection schema. Must run inside a Tokio runtime
 /// (gRPC channels are created, though not connected).
-pub fn compile(config: &Config, metrics: &Arc<Metrics>) -> Result<(model::Model, Schema), Diagnostics> {
+pub fn compile(
+    config: &Config,
+    metrics: &Arc<Metrics>,
+) -> Result<(model::Model, Schema), Diagnostics> {
     let files: Vec<_> = config
         .schema
         .files

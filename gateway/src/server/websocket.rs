@@ -130,11 +130,7 @@ impl Connection {
             match step {
                 Ok(replies) => {
                     for reply in replies {
-                        if sink
-                            .send(Message::Text(reply.into()))
-                            .await
-                            .is_err()
-                        {
+                        if sink.send(Message::Text(reply.into())).await.is_err() {
                             break;
                         }
                     }

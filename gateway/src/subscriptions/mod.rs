@@ -66,7 +66,10 @@ async fn open(
 ) -> Result<BoxStream<'static, Event>, GraphqlError> {
     let root = prepared.plan.operation.selection.fields.first();
     let (Some(field), Some(root)) = (root, root.map(|field| &field.kind)) else {
-        return Err(GraphqlError::new("the subscription selects no field", codes::BAD_REQUEST));
+        return Err(GraphqlError::new(
+            "the subscription selects no field",
+            codes::BAD_REQUEST,
+        ));
     };
     let FieldKind::Schema(definition) = root else {
         return Err(GraphqlError::new(
@@ -92,7 +95,10 @@ async fn bus_events(
 ) -> Result<BoxStream<'static, Event>, GraphqlError> {
     let vars = Vars::field(args, None);
     let topic = plan.topic.render_raw(&vars).map_err(|reason| {
-        GraphqlError::new(format!("cannot build the topic: {reason}"), codes::BAD_REQUEST)
+        GraphqlError::new(
+            format!("cannot build the topic: {reason}"),
+            codes::BAD_REQUEST,
+        )
     })?;
     let filter = plan.filter.as_ref().map(|filter| filter.render(&vars));
     let deliveries = gateway.bus.subscribe(&topic).await.map_err(|error| {
@@ -106,7 +112,9 @@ async fn bus_events(
             }
             Delivery::Event(_) => None,
             Delivery::Lagged(missed) => Some(Err(GraphqlError::new(
-                format!("the subscriber fell {missed} events behind and was dropped; subscribe again"),
+                format!(
+                    "the subscriber fell {missed} events behind and was dropped; subscribe again"
+                ),
                 codes::SUBSCRIBER_TOO_SLOW,
             ))),
         };
@@ -129,7 +137,9 @@ async fn stream_messages(
     Ok(messages
         .map(move |message| match message {
             Ok(message) => Ok(Arc::new(
-                lookup(&message, &plan.response).cloned().unwrap_or(Value::Null),
+                lookup(&message, &plan.response)
+                    .cloned()
+                    .unwrap_or(Value::Null),
             )),
             Err(error) => Err(GraphqlError::from(&error)),
         })
