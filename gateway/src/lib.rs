@@ -90,18 +90,25 @@ impl Gateway {
         record_calls: bool,
     ) -> pipeline::Response {
         match self.pipeline.prepare(request) {
-            Ok(prepared)
-                if prepared.plan.operation.kind
-                    == pipeline::normalize::OperationKind::Subscription =>
-            {
-                pipeline::Response::refused(vec![error::GraphqlError::new(
-                    "subscriptions run over WebSocket or Server-Sent Events (Accept: text/event-stream)",
-                    error::codes::BAD_REQUEST,
-                )])
-            }
-            Ok(prepared) => self.pipeline.run(&prepared, &self.bus, record_calls).await,
+            Ok(prepared) => self.run(&prepared, record_calls).await,
             Err(errors) => pipeline::Response::refused(errors),
         }
+    }
+
+    /// Runs a prepared query or mutation (a subscription is refused: it
+    /// needs a streaming transport).
+    pub async fn run(
+        &self,
+        prepared: &pipeline::Prepared,
+        record_calls: bool,
+    ) -> pipeline::Response {
+        if prepared.plan.operation.kind == pipeline::normalize::OperationKind::Subscription {
+            return pipeline::Response::refused(vec![error::GraphqlError::new(
+                "subscriptions run over WebSocket or Server-Sent Events (Accept: text/event-stream)",
+                error::codes::BAD_REQUEST,
+            )]);
+        }
+        self.pipeline.run(prepared, &self.bus, record_calls).await
     }
 
     /// The public schema clients see, as SDL (weft's directives removed).

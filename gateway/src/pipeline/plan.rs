@@ -167,28 +167,34 @@ fn introspection(operation: &Operation, document: &Document, text: &str) -> Opti
     let mut cut = document.clone();
     let mut used_fragments = HashSet::new();
     let mut used_variables = HashSet::new();
+    let fragments = cut_fragments(document);
+    let is_introspection = |selection: &Selection| matches!(selection, Selection::Field(field) if field.name == "__schema" || field.name == "__type");
     for definition in &mut cut.definitions {
-        let Definition::Operation(OperationDefinition::Query(query)) = definition else {
-            continue;
+        let (set, variables) = match definition {
+            Definition::Operation(OperationDefinition::Query(query))
+                if query.name == operation.name =>
+            {
+                (
+                    &mut query.selection_set,
+                    Some(&mut query.variable_definitions),
+                )
+            }
+            Definition::Operation(OperationDefinition::SelectionSet(set))
+                if operation.name.is_none() =>
+            {
+                (set, None)
+            }
+            _ => continue,
         };
-        if query.name != operation.name {
-            continue;
+        set.items.retain(is_introspection);
+        uses(set, &fragments, &mut used_fragments, &mut used_variables);
+        if let Some(variables) = variables {
+            variables.retain(|variable| used_variables.contains(&variable.name));
         }
-        query.selection_set.items.retain(|selection| {
-            matches!(selection, Selection::Field(field) if field.name == "__schema" || field.name == "__type")
-        });
-        uses(
-            &query.selection_set,
-            &cut_fragments(document),
-            &mut used_fragments,
-            &mut used_variables,
-        );
-        query
-            .variable_definitions
-            .retain(|variable| used_variables.contains(&variable.name));
     }
     cut.definitions.retain(|definition| match definition {
         Definition::Operation(OperationDefinition::Query(query)) => query.name == operation.name,
+        Definition::Operation(OperationDefinition::SelectionSet(_)) => operation.name.is_none(),
         Definition::Operation(_) => false,
         Definition::Fragment(fragment) => used_fragments.contains(&fragment.name),
     });

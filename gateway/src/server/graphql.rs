@@ -16,7 +16,8 @@ use super::negotiate::{MediaType, negotiate, wants_html};
 use super::request::{self, Allowed, GetParams, RequestError};
 use super::{graphiql, respond, sse, websocket};
 use crate::Gateway;
-use crate::pipeline::GraphqlRequest;
+use crate::error::GraphqlError;
+use crate::pipeline::{GraphqlRequest, Prepared, Response as PipelineResponse};
 
 /// `POST /graphql`.
 pub async fn post(
@@ -30,7 +31,10 @@ pub async fn post(
     };
     if sse::wanted(&headers) {
         return match request::from_post(&headers, &body) {
-            Ok(request) => sse::stream(gateway, &request),
+            Ok(request) => {
+                let prepared = gateway.pipeline.prepare(&request);
+                sse::stream(gateway, prepared)
+            }
             Err(error) => respond::refused(MediaType::Json, &error),
         };
     }
@@ -65,11 +69,10 @@ pub async fn get(
         return graphiql::page();
     }
     if sse::wanted(&headers) {
-        let request = request::from_get(params).and_then(|request| {
-            refuse_mutations(&gateway, &request, Allowed::NoMutations).map(|()| request)
-        });
-        return match request {
-            Ok(request) => sse::stream(gateway, &request),
+        let prepared = request::from_get(params)
+            .and_then(|request| prepare(&gateway, &request, Allowed::NoMutations));
+        return match prepared {
+            Ok(prepared) => sse::stream(gateway, prepared),
             Err(error) => respond::refused(MediaType::Json, &error),
         };
     }
@@ -82,19 +85,19 @@ pub async fn get(
     }
 }
 
-/// Refuses an operation the request may not run; a request that does not
-/// plan is left for the pipeline to answer.
-fn refuse_mutations(
+/// Prepares the request, refusing an operation it may not run; a request
+/// that cannot be prepared is left to be answered with the pipeline's
+/// errors.
+fn prepare(
     gateway: &Gateway,
     request: &GraphqlRequest,
     allowed: Allowed,
-) -> Result<(), RequestError> {
-    match gateway
-        .pipeline
-        .plan(&request.query, request.operation_name.as_deref())
-    {
-        Ok(plan) => allowed.check(plan.operation.kind),
-        Err(_) => Ok(()),
+) -> Result<Result<Prepared, Vec<GraphqlError>>, RequestError> {
+    match gateway.pipeline.prepare(request) {
+        Ok(prepared) => allowed
+            .check(prepared.plan.operation.kind)
+            .map(|()| Ok(prepared)),
+        Err(errors) => Ok(Err(errors)),
     }
 }
 
@@ -110,9 +113,10 @@ async fn execute(
     headers: &HeaderMap,
 ) -> Response {
     let started = Instant::now();
-    if let Err(error) = refuse_mutations(gateway, request, allowed) {
-        return respond::refused(media, &error);
-    }
+    let prepared = match prepare(gateway, request, allowed) {
+        Ok(prepared) => prepared,
+        Err(error) => return respond::refused(media, &error),
+    };
     let record_calls = headers
         .get(DEBUG_HEADER)
         .and_then(|value| value.to_str().ok())
@@ -121,7 +125,10 @@ async fn execute(
                 .split(',')
                 .any(|part| part.trim().eq_ignore_ascii_case("calls"))
         });
-    let response = gateway.execute(request, record_calls).await;
+    let response = match prepared {
+        Ok(prepared) => gateway.run(&prepared, record_calls).await,
+        Err(errors) => PipelineResponse::refused(errors),
+    };
     gateway
         .metrics
         .record_graphql_request(response.errors.is_empty(), started.elapsed());

@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 
 use crate::Gateway;
-use crate::pipeline::GraphqlRequest;
+use crate::error::GraphqlError;
+use crate::pipeline::Prepared;
 use crate::subscriptions;
 
 /// Whether the client asks for an event stream.
@@ -24,9 +25,9 @@ pub fn wanted(headers: &http::HeaderMap) -> bool {
 }
 
 /// Streams the operation's results as SSE.
-pub fn stream(gateway: Arc<Gateway>, request: &GraphqlRequest) -> Response {
+pub fn stream(gateway: Arc<Gateway>, prepared: Result<Prepared, Vec<GraphqlError>>) -> Response {
     let active = gateway.metrics.subscription_started();
-    let responses = subscriptions::run(&gateway, request);
+    let responses = subscriptions::run(&gateway, prepared);
     let next = responses.map(|response| {
         let data = String::from_utf8_lossy(&response.to_bytes()).into_owned();
         Ok::<_, Infallible>(Event::default().event("next").data(data))

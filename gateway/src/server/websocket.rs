@@ -279,7 +279,8 @@ async fn operation(
     outbox: mpsc::Sender<Outgoing>,
 ) {
     let _active = gateway.metrics.subscription_started();
-    let mut responses = subscriptions::run(&gateway, &request);
+    let prepared = gateway.pipeline.prepare(&request);
+    let mut responses = subscriptions::run(&gateway, prepared);
     let id_json = Value::String(id.clone()).to_string();
     while let Some(response) = responses.next().await {
         let failed_to_start = response.never_executed();

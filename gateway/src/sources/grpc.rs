@@ -321,7 +321,8 @@ pub struct GrpcCall {
 
 impl Connector for GrpcCall {
     fn describe(&self) -> String {
-        format!("{}: {}", self.source.name, self.method.full_name())
+        let service = self.method.parent_service().full_name().to_owned();
+        format!("{}: {service}/{}", self.source.name, self.method.name())
     }
 
     fn prepare(&self, vars: &Vars<'_>) -> Result<Prepared, SourceError> {

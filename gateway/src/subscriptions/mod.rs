@@ -23,14 +23,17 @@ use crate::Gateway;
 use crate::error::{GraphqlError, codes};
 use crate::events::Delivery;
 use crate::pipeline::normalize::{FieldKind, OperationKind};
-use crate::pipeline::{GraphqlRequest, Prepared, Response};
+use crate::pipeline::{Prepared, Response};
 use crate::schema::model::{Binding, EventPlan, StreamPlan};
 use crate::template::{Vars, lookup};
 
-/// Runs one operation as a stream of responses. A response without `data`
-/// means the operation could not start.
-pub fn run(gateway: &Arc<Gateway>, request: &GraphqlRequest) -> BoxStream<'static, Response> {
-    let prepared = match gateway.pipeline.prepare(request) {
+/// Runs one prepared operation as a stream of responses. A response
+/// without `data` means the operation could not start.
+pub fn run(
+    gateway: &Arc<Gateway>,
+    prepared: Result<Prepared, Vec<GraphqlError>>,
+) -> BoxStream<'static, Response> {
+    let prepared = match prepared {
         Ok(prepared) => prepared,
         Err(errors) => return once(Response::refused(errors)),
     };
