@@ -4,6 +4,8 @@
 //! rules before any backend call, `@skip`/`@include` and fragments are
 //! applied, and a request that fails validation has no `data`.
 
+use std::fmt::Write as _;
+
 use serde_json::{Value, json};
 use subgraphs::data;
 use weft_tests::{GatewayConfig, Services, TestDir, calls, demo, error_codes, expected_calls};
@@ -127,7 +129,7 @@ async fn responses_keep_the_selection_order() {
         ("b", json!(user.email)),
         ("a", json!("1")),
     ] {
-        written.push_str(&format!("\"{key}\":{value},"));
+        let _ = write!(written, "\"{key}\":{value},");
     }
     written.pop();
     written.push_str("},\"__typename\":\"Query\"}}");
@@ -263,11 +265,8 @@ async fn exponential_fragments_are_refused_quickly() {
     let (services, _dir, gateway) = demo().await;
     let mut query = String::from("{ users { ...F0 } }\n");
     for i in 0..30 {
-        query.push_str(&format!(
-            "fragment F{i} on User {{ ...F{} ...F{} }}\n",
-            i + 1,
-            i + 1
-        ));
+        let next = i + 1;
+        let _ = writeln!(query, "fragment F{i} on User {{ ...F{next} ...F{next} }}");
     }
     query.push_str("fragment F30 on User { id }\n");
     let body: Value = gateway.query(&query).await;
