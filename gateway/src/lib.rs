@@ -16,6 +16,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod events;
+pub mod json;
 pub mod metrics;
 pub mod pipeline;
 pub mod schema;

@@ -26,28 +26,29 @@ use crate::events::EventBus;
 use crate::schema::model::{Binding, FieldDef, PublishPlan};
 use crate::sources::Prepared;
 use crate::sources::batching::{Answer, BatchPlan, Calls, Key, key_text};
-use crate::template::{Vars, lookup};
+use crate::json::{self, Json, JsonContainerTrait, JsonValueTrait, find};
+use crate::template::Vars;
 
 /// Where a fetched field's result is filed: its parent object (by
 /// address, stable while the request runs) and the field's id.
 pub type SlotKey = (usize, u32);
 
 /// The key of `field` under `parent`.
-pub fn slot_key(parent: &Value, field: &Field) -> SlotKey {
+pub fn slot_key(parent: &Json, field: &Field) -> SlotKey {
     (std::ptr::from_ref(parent).addr(), field.id)
 }
 
 /// A value inside a shared backend answer.
 #[derive(Debug, Clone)]
 pub struct Found<'p> {
-    answer: Arc<Value>,
+    answer: Arc<Json>,
     path: &'p [String],
     index: Option<usize>,
 }
 
 impl Found<'_> {
     /// The whole of `answer`.
-    pub fn whole(answer: Arc<Value>) -> Self {
+    pub fn whole(answer: Arc<Json>) -> Self {
         Self {
             answer,
             path: &[],
@@ -56,8 +57,8 @@ impl Found<'_> {
     }
 
     /// The JSON found; `None` when it is missing or `null`.
-    pub fn value(&self) -> Option<&Value> {
-        let at = lookup(&self.answer, self.path)?;
+    pub fn value(&self) -> Option<&Json> {
+        let at = find(&self.answer, self.path)?;
         match self.index {
             None => Some(at),
             Some(index) => at.as_array()?.get(index),
@@ -108,7 +109,7 @@ pub struct Context<'a> {
 /// stay where it is until the results are written).
 pub async fn execute<'p>(
     plan: &'p Plan,
-    root: &Value,
+    root: &Json,
     context: &Context<'_>,
     results: &mut Results<'p>,
     calls: &mut Calls,
@@ -129,7 +130,7 @@ pub async fn execute<'p>(
 /// What a round walks: the root (optionally one root field only), or a
 /// fetched field's fresh result under its selection.
 enum Walk<'p, 'r> {
-    Root(&'p SelectionSet, &'r Value, Option<u32>),
+    Root(&'p SelectionSet, &'r Json, Option<u32>),
     Fetched(&'p SelectionSet, Slot<'p>),
 }
 
@@ -332,9 +333,9 @@ impl<'p> Run<'_, '_> {
                 let payload = publish_payload(plan, &args, &args);
                 let slot = match self.publish(plan, &args, payload.clone()).await {
                     Ok(()) if matches!(definition_kind(field), Some(true)) => {
-                        Slot::One(Found::whole(Arc::new(Value::Bool(true))))
+                        Slot::One(Found::whole(Arc::new(Json::from(true))))
                     }
-                    Ok(()) => Slot::One(Found::whole(Arc::new(payload))),
+                    Ok(()) => Slot::One(Found::whole(Arc::new(json::from_plain(&payload)))),
                     Err(error) => Slot::Failed(Arc::new(error)),
                 };
                 (key, Some(field), slot)
@@ -356,7 +357,7 @@ impl<'p> Run<'_, '_> {
                     index: None,
                 };
                 if let Some(publish) = &plan.publish {
-                    let result = found.value().cloned().unwrap_or(Value::Null);
+                    let result = found.value().map_or(Value::Null, json::to_plain);
                     let payload = publish_payload(publish, args, &result);
                     if let Err(error) = self.publish(publish, args, payload).await {
                         return Slot::Failed(Arc::new(error));
@@ -439,19 +440,17 @@ impl<'p> Walker<'_, 'p> {
         }
     }
 
-    fn value(&mut self, selection: &'p SelectionSet, value: &Value) {
-        match value {
-            Value::Array(items) => {
-                for item in items {
-                    self.value(selection, item);
-                }
+    fn value(&mut self, selection: &'p SelectionSet, value: &Json) {
+        if let Some(items) = value.as_array() {
+            for item in items.iter() {
+                self.value(selection, item);
             }
-            Value::Object(_) => self.object(selection, value, None),
-            _ => {}
+        } else if value.is_object() {
+            self.object(selection, value, None);
         }
     }
 
-    fn object(&mut self, selection: &'p SelectionSet, parent: &Value, only: Option<u32>) {
+    fn object(&mut self, selection: &'p SelectionSet, parent: &Json, only: Option<u32>) {
         for field in &selection.fields {
             if only.is_some_and(|id| id != field.id) || !field.condition.holds(self.variables) {
                 continue;
@@ -460,7 +459,7 @@ impl<'p> Walker<'_, 'p> {
                 continue;
             };
             if let Binding::Project(path) = &definition.binding {
-                if let (Some(selection), Some(value)) = (&field.selection, lookup(parent, path)) {
+                if let (Some(selection), Some(value)) = (&field.selection, find(parent, path)) {
                     self.value(selection, value);
                 }
                 continue;
@@ -484,7 +483,7 @@ fn pending<'p>(
     key: SlotKey,
     field: &'p Field,
     definition: &'p FieldDef,
-    parent: &Value,
+    parent: &Json,
     variables: &Variables,
 ) -> Pending<'p> {
     let args = field.args.render(variables);
@@ -640,7 +639,7 @@ fn group_for<'p>(groups: &mut Vec<LoadGroup<'p>>, batch: &'p Arc<BatchPlan>, arg
 
 /// The items each key of a group found, or why its chunk failed.
 struct Loaded {
-    chunks: Vec<Option<Arc<Value>>>,
+    chunks: Vec<Option<Arc<Json>>>,
     found: HashMap<String, Vec<(usize, usize)>>,
     failed: HashMap<String, Arc<GraphqlError>>,
 }

@@ -30,6 +30,7 @@ use self::execute::{Context, Found, Results, Slot, slot_key};
 use self::plan::Plan;
 use crate::error::{GraphqlError, codes};
 use crate::events::EventBus;
+use crate::json::Json;
 use crate::metrics::Metrics;
 use crate::schema::model::Model;
 use crate::sources::batching::Calls;
@@ -214,7 +215,7 @@ impl Pipeline {
         &self,
         prepared: &Prepared,
         bus: &Arc<dyn EventBus>,
-        event: Arc<Value>,
+        event: Arc<Json>,
     ) -> Response {
         self.run_with(prepared, bus, false, Some(event)).await
     }
@@ -224,10 +225,10 @@ impl Pipeline {
         prepared: &Prepared,
         bus: &Arc<dyn EventBus>,
         record_calls: bool,
-        event: Option<Arc<Value>>,
+        event: Option<Arc<Json>>,
     ) -> Response {
         let plan = &prepared.plan;
-        let root = Value::Object(Map::new());
+        let root = Json::new_object();
         let mut results = Results::default();
         if let (Some(event), Some(field)) = (event, plan.operation.selection.fields.first()) {
             results.insert(slot_key(&root, field), Slot::One(Found::whole(event)));

@@ -23,7 +23,7 @@ use super::execute::{Found, Results, Slot, slot_key};
 use super::normalize::{Field, FieldKind, SelectionSet};
 use crate::error::{GraphqlError, PathSegment, codes};
 use crate::schema::model::{Binding, Shape, ShapeKind};
-use crate::template::lookup;
+use crate::json::{Json, JsonContainerTrait, JsonValueTrait, find};
 
 /// A value that had to be `null` where it may not be; the caller nulls
 /// the nearest nullable position above it.
@@ -37,7 +37,7 @@ enum Segment<'p> {
 /// Writes `data`: the root selection over `root`.
 pub fn write<'p>(
     selection: &'p SelectionSet,
-    root: &Value,
+    root: &Json,
     results: &Results<'p>,
     variables: &Variables,
     introspection: Option<&Value>,
@@ -67,7 +67,7 @@ struct Writer<'w, 'p> {
 }
 
 impl<'p> Writer<'_, 'p> {
-    fn object(&mut self, selection: &'p SelectionSet, parent: &Value) -> Result<(), Null> {
+    fn object(&mut self, selection: &'p SelectionSet, parent: &Json) -> Result<(), Null> {
         self.out.push(b'{');
         let mut first = true;
         for field in &selection.fields {
@@ -88,7 +88,7 @@ impl<'p> Writer<'_, 'p> {
         Ok(())
     }
 
-    fn field(&mut self, field: &'p Field, parent: &Value) -> Result<(), Null> {
+    fn field(&mut self, field: &'p Field, parent: &Json) -> Result<(), Null> {
         let definition = match &field.kind {
             FieldKind::Typename(name) => {
                 self.out.extend_from_slice(name.as_bytes());
@@ -106,7 +106,7 @@ impl<'p> Writer<'_, 'p> {
         };
         let shape = &definition.shape;
         if let Binding::Project(path) = &definition.binding {
-            return self.value(field, shape, lookup(parent, path));
+            return self.value(field, shape, find(parent, path));
         }
         match self.results.get(slot_key(parent, field)) {
             Some(Slot::One(found)) => self.value(field, shape, found.value()),
@@ -132,7 +132,7 @@ impl<'p> Writer<'_, 'p> {
 
     /// Writes a value of `shape`, or `null` in its place when it (or
     /// something non-null inside it) fails.
-    fn value(&mut self, field: &'p Field, shape: &Shape, json: Option<&Value>) -> Result<(), Null> {
+    fn value(&mut self, field: &'p Field, shape: &Shape, json: Option<&Json>) -> Result<(), Null> {
         let Some(json) = json.filter(|json| !json.is_null()) else {
             if !shape.nullable {
                 self.bad_response(field, "a non-null field got no value".to_owned());
@@ -141,10 +141,10 @@ impl<'p> Writer<'_, 'p> {
         };
         let start = self.out.len();
         let written = match &shape.kind {
-            ShapeKind::List(item) => match json {
-                Value::Array(items) => self.list(field, item, items.iter().map(Some)),
-                other => {
-                    self.bad_response(field, mismatch("a list", other));
+            ShapeKind::List(item) => match json.as_array() {
+                Some(items) => self.list(field, item, items.iter().map(Some)),
+                None => {
+                    self.bad_response(field, mismatch("a list", json));
                     Err(Null)
                 }
             },
@@ -189,7 +189,7 @@ impl<'p> Writer<'_, 'p> {
         &mut self,
         field: &'p Field,
         item: &Shape,
-        items: impl Iterator<Item = Option<&'v Value>>,
+        items: impl Iterator<Item = Option<&'v Json>>,
     ) -> Result<(), Null> {
         self.out.push(b'[');
         for (index, json) in items.enumerate() {
@@ -254,45 +254,54 @@ impl<'p> Writer<'_, 'p> {
 }
 
 /// Writes a scalar or enum value of `kind`; the error says what did not fit.
-fn write_scalar(out: &mut Vec<u8>, kind: &ShapeKind, json: &Value) -> Result<(), String> {
-    let written = match (kind, json) {
-        (ShapeKind::Int, Value::Number(n)) => n
-            .as_i64()
-            .and_then(|n| i32::try_from(n).ok())
-            .map(|n| write!(out, "{n}")),
-        (ShapeKind::Int, Value::String(s)) => s.parse::<i32>().ok().map(|n| write!(out, "{n}")),
-        (ShapeKind::Float, Value::Number(n)) => {
-            Some(serde_json::to_writer(&mut *out, n).map_err(Into::into))
-        }
-        (ShapeKind::Float, Value::String(s)) => s
-            .parse::<f64>()
-            .ok()
-            .and_then(serde_json::Number::from_f64)
-            .map(|n| serde_json::to_writer(&mut *out, &n).map_err(Into::into)),
-        (ShapeKind::String | ShapeKind::Id, Value::String(s)) => {
-            Some(serde_json::to_writer(&mut *out, s).map_err(Into::into))
-        }
-        (ShapeKind::String | ShapeKind::Id, Value::Number(n)) => {
-            Some(serde_json::to_writer(&mut *out, &n.to_string()).map_err(Into::into))
-        }
-        (ShapeKind::Boolean, Value::Bool(b)) => {
-            Some(out.write_all(if *b { b"true" } else { b"false" }))
-        }
-        (ShapeKind::Enum(values), Value::String(s)) => match values.resolve(s) {
-            Some(name) => Some(serde_json::to_writer(&mut *out, name).map_err(Into::into)),
-            None if s.ends_with("_UNSPECIFIED") => Some(out.write_all(b"null")),
-            None => None,
+fn write_scalar(out: &mut Vec<u8>, kind: &ShapeKind, json: &Json) -> Result<(), String> {
+    let written = match kind {
+        ShapeKind::Int => int(json).map(|n| write!(out, "{n}").map_err(|e| e.to_string())),
+        ShapeKind::Float => float(json).map(|n| text(out, &n)),
+        ShapeKind::String | ShapeKind::Id => match (json.as_str(), json.is_number()) {
+            (Some(s), _) => Some(text(out, s)),
+            (None, true) => Some(text(out, &sonic_rs::to_string(json).unwrap_or_default())),
+            (None, false) => None,
         },
-        (ShapeKind::Scalar, json) => {
-            Some(serde_json::to_writer(&mut *out, json).map_err(Into::into))
-        }
-        _ => None,
+        ShapeKind::Boolean => json.as_bool().map(|b| {
+            out.extend_from_slice(if b { b"true" } else { b"false" });
+            Ok(())
+        }),
+        ShapeKind::Enum(values) => json.as_str().and_then(|s| match values.resolve(s) {
+            Some(name) => Some(text(out, name)),
+            None if s.ends_with("_UNSPECIFIED") => {
+                out.extend_from_slice(b"null");
+                Some(Ok(()))
+            }
+            None => None,
+        }),
+        _ => Some(text(out, json)),
     };
     match written {
-        Some(Ok(())) => Ok(()),
-        Some(Err(error)) => Err(error.to_string()),
+        Some(result) => result,
         None => Err(mismatch(expected(kind), json)),
     }
+}
+
+/// A 32-bit integer from a JSON number or a numeric string.
+fn int(json: &Json) -> Option<i32> {
+    match json.as_str() {
+        Some(s) => s.parse().ok(),
+        None => json.as_i64().and_then(|n| i32::try_from(n).ok()),
+    }
+}
+
+/// A float from a JSON number or a numeric string.
+fn float(json: &Json) -> Option<f64> {
+    match json.as_str() {
+        Some(s) => s.parse::<f64>().ok().filter(|n| n.is_finite()),
+        None => json.as_f64(),
+    }
+}
+
+/// Writes any serializable value as JSON.
+fn text<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Result<(), String> {
+    sonic_rs::to_writer(&mut *out, value).map_err(|error| error.to_string())
 }
 
 fn expected(kind: &ShapeKind) -> &'static str {
@@ -307,15 +316,13 @@ fn expected(kind: &ShapeKind) -> &'static str {
     }
 }
 
-fn mismatch(expected: &str, got: &Value) -> String {
-    let got = match got {
-        Value::Null => "null".to_owned(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) if s.len() <= 40 => format!("\"{s}\""),
-        Value::String(_) => "a long string".to_owned(),
-        Value::Array(_) => "a list".to_owned(),
-        Value::Object(_) => "an object".to_owned(),
+fn mismatch(expected: &str, got: &Json) -> String {
+    let got = match (got.as_str(), got.is_array(), got.is_object()) {
+        (Some(s), _, _) if s.len() <= 40 => format!("\"{s}\""),
+        (Some(_), _, _) => "a long string".to_owned(),
+        (None, true, _) => "a list".to_owned(),
+        (None, _, true) => "an object".to_owned(),
+        _ => sonic_rs::to_string(got).unwrap_or_default(),
     };
     format!("expected {expected}, got {got}")
 }
@@ -329,9 +336,9 @@ mod tests {
     use super::*;
     use crate::schema::model::EnumValues;
 
-    fn scalar(kind: &ShapeKind, json: &Value) -> Result<String, String> {
+    fn scalar(kind: &ShapeKind, json: &serde_json::Value) -> Result<String, String> {
         let mut out = Vec::new();
-        write_scalar(&mut out, kind, json)?;
+        write_scalar(&mut out, kind, &crate::json::from_plain(json))?;
         Ok(String::from_utf8(out).unwrap())
     }
 

@@ -20,7 +20,8 @@ use serde_json::{Map, Value};
 
 use super::{Connector, Prepared};
 use crate::error::SourceError;
-use crate::template::{Vars, lookup};
+use crate::json::{self, Json, JsonContainerTrait, find};
+use crate::template::Vars;
 
 /// One backend call, as shown in `extensions.weft.calls`.
 #[derive(Debug, Clone, Serialize)]
@@ -57,7 +58,7 @@ pub struct BatchPlan {
 pub type Key = Vec<Value>;
 
 /// What a finished call answered, shared by everything that asked for it.
-pub type Answer = Result<Arc<Value>, SourceError>;
+pub type Answer = Result<Arc<Json>, SourceError>;
 
 impl BatchPlan {
     /// A rendered key as its components: the value itself for a one-field
@@ -100,11 +101,11 @@ impl BatchPlan {
     }
 
     /// The items of a batch answer: the list at `response`.
-    pub fn items<'a>(&self, answer: &'a Value, source: &str) -> Result<&'a [Value], SourceError> {
-        match lookup(answer, &self.response) {
-            Some(Value::Array(items)) => Ok(items),
+    pub fn items<'a>(&self, answer: &'a Json, source: &str) -> Result<&'a [Json], SourceError> {
+        match find(answer, &self.response).map(|found| found.as_array()) {
+            Some(Some(items)) => Ok(items),
             None => Ok(&[]),
-            Some(_) => Err(SourceError::BadResponse {
+            Some(None) => Err(SourceError::BadResponse {
                 source_name: source.to_owned(),
                 reason: "a batch answer is not a list".to_owned(),
             }),
@@ -112,16 +113,22 @@ impl BatchPlan {
     }
 
     /// The indexes of `items` by their key's text.
-    pub fn index(&self, items: &[Value]) -> HashMap<String, Vec<usize>> {
+    pub fn index(&self, items: &[Json]) -> HashMap<String, Vec<usize>> {
         let mut found: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, item) in items.iter().enumerate() {
-            let key: Option<Key> = self
-                .match_paths
-                .iter()
-                .map(|path| lookup(item, path).cloned())
-                .collect();
-            if let Some(key) = key {
-                found.entry(key_text(&key)).or_default().push(i);
+            let mut text = String::new();
+            for (n, path) in self.match_paths.iter().enumerate() {
+                let Some(part) = find(item, path) else {
+                    text.clear();
+                    break;
+                };
+                if n > 0 {
+                    text.push('\u{1f}');
+                }
+                text.push_str(&json::key_text(part));
+            }
+            if !text.is_empty() {
+                found.entry(text).or_default().push(i);
             }
         }
         found

@@ -27,6 +27,7 @@ use tonic::{Code, Status};
 use super::{Connector, Limits, Prepared, measured};
 use crate::config::GrpcSourceConfig;
 use crate::error::SourceError;
+use crate::json::Json;
 use crate::metrics::Metrics;
 use crate::template::{ValueTemplate, Vars};
 
@@ -108,7 +109,7 @@ impl GrpcSource {
         &self,
         method: &MethodDescriptor,
         request: Value,
-    ) -> Result<Value, SourceError> {
+    ) -> Result<Json, SourceError> {
         measured(
             &self.metrics,
             &self.name,
@@ -125,7 +126,7 @@ impl GrpcSource {
         &self,
         method: &MethodDescriptor,
         request: Value,
-    ) -> Result<BoxStream<'static, Result<Value, SourceError>>, SourceError> {
+    ) -> Result<BoxStream<'static, Result<Json, SourceError>>, SourceError> {
         let message = self.request_message(method, request)?;
         let mut grpc = tonic::client::Grpc::new(self.channel.clone());
         let open = async {
@@ -180,7 +181,7 @@ impl GrpcSource {
         &self,
         method: &MethodDescriptor,
         request: Value,
-    ) -> Result<Value, SourceError> {
+    ) -> Result<Json, SourceError> {
         let message = self.request_message(method, request)?;
         let mut grpc = tonic::client::Grpc::new(self.channel.clone());
         let call = async {
@@ -227,11 +228,18 @@ impl GrpcSource {
 }
 
 /// A message as canonical proto3 JSON, default values included.
-pub fn to_json(message: &DynamicMessage) -> Result<Value, String> {
-    let options = SerializeOptions::new().skip_default_fields(false);
-    message
-        .serialize_with_options(serde_json::value::Serializer, &options)
-        .map_err(|error| error.to_string())
+pub fn to_json(message: &DynamicMessage) -> Result<Json, String> {
+    sonic_rs::to_value(&Canonical(message)).map_err(|error| error.to_string())
+}
+
+/// Serializes a message with the canonical options.
+struct Canonical<'m>(&'m DynamicMessage);
+
+impl serde::Serialize for Canonical<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let options = SerializeOptions::new().skip_default_fields(false);
+        self.0.serialize_with_options(serializer, &options)
+    }
 }
 
 fn method_path(method: &MethodDescriptor) -> PathAndQuery {

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use serde_json::Value;
+use crate::json::Json;
 
 use tokio::sync::Semaphore;
 
@@ -51,7 +51,7 @@ pub struct Prepared {
     /// two calls with the same source and description are the same call.
     pub description: String,
     /// Sends it and yields the backend's JSON.
-    pub call: BoxFuture<'static, Result<Value, SourceError>>,
+    pub call: BoxFuture<'static, Result<Json, SourceError>>,
 }
 
 impl fmt::Debug for Prepared {
@@ -97,9 +97,9 @@ async fn measured<F>(
     source: &str,
     limits: &Limits,
     call: F,
-) -> Result<Value, SourceError>
+) -> Result<Json, SourceError>
 where
-    F: Future<Output = Result<Value, SourceError>>,
+    F: Future<Output = Result<Json, SourceError>>,
 {
     let _permit = limits.in_flight.acquire().await;
     let started = Instant::now();

@@ -15,6 +15,7 @@ use serde_json::Value;
 use super::{Connector, Limits, Prepared, measured};
 use crate::config::RestSourceConfig;
 use crate::error::SourceError;
+use crate::json::Json;
 use crate::metrics::Metrics;
 use crate::template::{StringTemplate, UrlTemplate, ValueTemplate, Vars};
 
@@ -71,7 +72,7 @@ impl RestSource {
         target: &str,
         headers: HeaderMap,
         body: Option<&Value>,
-    ) -> Result<Value, SourceError> {
+    ) -> Result<Json, SourceError> {
         measured(
             &self.metrics,
             &self.name,
@@ -87,7 +88,7 @@ impl RestSource {
         target: &str,
         headers: HeaderMap,
         body: Option<&Value>,
-    ) -> Result<Value, SourceError> {
+    ) -> Result<Json, SourceError> {
         let url: Url = format!("{}{target}", self.base)
             .parse()
             .map_err(|_| self.bad_request(format!("`{target}` does not form a valid URL")))?;
@@ -117,9 +118,9 @@ impl RestSource {
             .await
             .map_err(|error| self.transport_error(&error))?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Value::Null);
+            return Ok(Json::new());
         }
-        serde_json::from_slice(&bytes).map_err(|_| SourceError::BadResponse {
+        sonic_rs::from_slice(&bytes).map_err(|_| SourceError::BadResponse {
             source_name: self.name.clone(),
             reason: "the body is not JSON".to_owned(),
         })

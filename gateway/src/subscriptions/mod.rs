@@ -25,7 +25,8 @@ use crate::events::Delivery;
 use crate::pipeline::normalize::{FieldKind, OperationKind};
 use crate::pipeline::{Prepared, Response};
 use crate::schema::model::{Binding, EventPlan, StreamPlan};
-use crate::template::{Vars, lookup};
+use crate::json::{self, Json, find};
+use crate::template::Vars;
 
 /// Runs one prepared operation as a stream of responses. A response
 /// without `data` means the operation could not start.
@@ -60,7 +61,7 @@ fn once(response: Response) -> BoxStream<'static, Response> {
 }
 
 /// An event, or the error that ends the subscription.
-type Event = Result<Arc<Value>, GraphqlError>;
+type Event = Result<Arc<Json>, GraphqlError>;
 
 /// Opens the root field's event source.
 async fn open(
@@ -111,7 +112,7 @@ async fn bus_events(
     let events = deliveries.filter_map(move |delivery| {
         let item = match delivery {
             Delivery::Event(event) if filter.as_ref().is_none_or(|f| matches(&event, f)) => {
-                Some(Ok(event))
+                Some(Ok(Arc::new(json::from_plain(&event))))
             }
             Delivery::Event(_) => None,
             Delivery::Lagged(missed) => Some(Err(GraphqlError::new(
@@ -140,9 +141,7 @@ async fn stream_messages(
     Ok(messages
         .map(move |message| match message {
             Ok(message) => Ok(Arc::new(
-                lookup(&message, &plan.response)
-                    .cloned()
-                    .unwrap_or(Value::Null),
+                find(&message, &plan.response).cloned().unwrap_or_default(),
             )),
             Err(error) => Err(GraphqlError::from(&error)),
         })

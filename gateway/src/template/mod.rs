@@ -22,7 +22,11 @@ mod value;
 pub use string::{StringTemplate, UrlTemplate};
 pub use value::ValueTemplate;
 
+use std::borrow::Cow;
+
 use serde_json::Value;
+
+use crate::json::{Json, find, to_plain};
 
 /// Where a variable reads from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,8 +68,8 @@ pub type Resolve<'a> = dyn Fn(Root, &[String]) -> Result<Vec<String>, String> + 
 pub struct Vars<'a> {
     /// The field's arguments (an object; `null` when it has none).
     pub args: &'a Value,
-    /// The parent object's JSON, absent on root fields.
-    pub this: Option<&'a Value>,
+    /// The parent object's backend JSON, absent on root fields.
+    pub this: Option<&'a Json>,
     /// The keys of a batched call: `{ "<key field>": [values…] }`.
     pub batch: Option<&'a Value>,
 }
@@ -73,7 +77,7 @@ pub struct Vars<'a> {
 impl<'a> Vars<'a> {
     /// The variables of a field: its arguments and, below the root, its
     /// parent object.
-    pub fn field(args: &'a Value, this: Option<&'a Value>) -> Self {
+    pub fn field(args: &'a Value, this: Option<&'a Json>) -> Self {
         Self {
             args,
             this,
@@ -82,14 +86,15 @@ impl<'a> Vars<'a> {
     }
 
     /// The value a variable names; `None` when a key on its path is missing
-    /// or the value is `null`.
-    pub fn get(&self, var: &Var) -> Option<&'a Value> {
+    /// or the value is `null`. Values read from the parent are copied out of
+    /// the backend JSON.
+    pub fn get(&self, var: &Var) -> Option<Cow<'a, Value>> {
         let root = match var.root {
             Root::Args => self.args,
-            Root::This => self.this?,
+            Root::This => return find(self.this?, &var.path).map(|json| Cow::Owned(to_plain(json))),
             Root::Batch => self.batch?,
         };
-        lookup(root, &var.path)
+        lookup(root, &var.path).map(Cow::Borrowed)
     }
 }
 

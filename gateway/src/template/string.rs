@@ -81,7 +81,7 @@ impl StringTemplate {
                 Part::Text(text) => out.push_str(text),
                 Part::Var(var) => {
                     let value = vars.get(var).ok_or_else(|| missing(var))?;
-                    out.push_str(&plain_text(value, encode));
+                    out.push_str(&plain_text(&value, encode));
                 }
             }
         }
@@ -236,7 +236,7 @@ mod tests {
     #[test]
     fn this_reads_from_the_parent() {
         let template = UrlTemplate::parse("/orders?userId={$this.id}", &accept_all).unwrap();
-        let parent = json!({"id": 7});
+        let parent = crate::json::from_plain(&json!({"id": 7}));
         let vars = Vars {
             args: &Value::Null,
             this: Some(&parent),
