@@ -12,7 +12,6 @@
 //! Mutation root fields run one after another, each with everything below
 //! it, as GraphQL requires.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -23,11 +22,11 @@ use super::normalize::{Field, FieldKind, OperationKind, SelectionSet};
 use super::plan::Plan;
 use crate::error::{GraphqlError, codes};
 use crate::events::EventBus;
+use crate::json::{self, Json, JsonContainerTrait, JsonValueTrait, find};
 use crate::schema::model::{Binding, FieldDef, PublishPlan};
 use crate::sources::Prepared;
 use crate::sources::batching::{Answer, BatchPlan, Calls, Key, key_text};
-use crate::json::{self, Json, JsonContainerTrait, JsonValueTrait, find};
-use crate::template::Vars;
+use crate::template::{Root, ValueTemplate, Vars};
 
 /// Where a fetched field's result is filed: its parent object (by
 /// address, stable while the request runs) and the field's id.
@@ -147,14 +146,13 @@ enum Pending<'p> {
         dedupe: bool,
         args: Value,
     },
-    /// Items of a batch, by key.
+    /// Items of a batch: its group in the round, and its keys there.
     Load {
         key: SlotKey,
         field: &'p Field,
         definition: &'p FieldDef,
-        batch: &'p Arc<BatchPlan>,
-        args: Value,
-        keys: Vec<Key>,
+        group: usize,
+        keys: Vec<usize>,
         /// An entity (or list of entities) rather than grouped items.
         entity: Option<&'p str>,
     },
@@ -179,15 +177,24 @@ impl<'p> Run<'_, '_> {
         calls: &mut Calls,
     ) {
         while !frontier.is_empty() {
-            let mut pending = Vec::new();
-            let mut seen = FxHashSet::default();
+            let mut walker = Walker {
+                variables: self.context.variables,
+                results,
+                seen: FxHashSet::default(),
+                pending: Vec::new(),
+                loads: Vec::new(),
+            };
             for walk in &frontier {
-                self.walk(walk, results, &mut seen, &mut pending);
+                match walk {
+                    Walk::Root(selection, root, only) => walker.object(selection, root, *only),
+                    Walk::Fetched(selection, slot) => walker.slot(selection, slot),
+                }
             }
+            let (pending, loads) = (walker.pending, walker.loads);
             if pending.is_empty() {
                 return;
             }
-            let done = self.round(pending, calls).await;
+            let done = self.round(pending, loads, calls).await;
             frontier = Vec::new();
             for (key, field, slot) in done {
                 if let (Some(field), Slot::One(_) | Slot::Many(_)) = (field, &slot)
@@ -200,33 +207,14 @@ impl<'p> Run<'_, '_> {
         }
     }
 
-    fn walk(
-        &self,
-        walk: &Walk<'p, '_>,
-        results: &Results<'p>,
-        seen: &mut FxHashSet<SlotKey>,
-        pending: &mut Vec<Pending<'p>>,
-    ) {
-        let mut walker = Walker {
-            variables: self.context.variables,
-            results,
-            seen,
-            pending,
-        };
-        match walk {
-            Walk::Root(selection, root, only) => walker.object(selection, root, *only),
-            Walk::Fetched(selection, slot) => walker.slot(selection, slot),
-        }
-    }
-
     /// Sends one round's calls together and files every result.
     async fn round(
         &self,
         pending: Vec<Pending<'p>>,
+        mut loads: Vec<LoadGroup<'p>>,
         calls: &mut Calls,
     ) -> Vec<(SlotKey, Option<&'p Field>, Slot<'p>)> {
         let mut sender = Sender::default();
-        let mut loads: Vec<LoadGroup<'p>> = Vec::new();
         let mut waiting = Vec::with_capacity(pending.len());
         for item in pending {
             match item {
@@ -234,22 +222,17 @@ impl<'p> Run<'_, '_> {
                     key,
                     field,
                     definition,
-                    batch,
-                    args,
+                    group,
                     keys,
                     entity,
-                } => {
-                    let group = group_for(&mut loads, batch, args);
-                    let texts = keys.into_iter().map(|k| loads[group].add(k)).collect();
-                    waiting.push(Waiting::Load {
-                        key,
-                        field,
-                        definition,
-                        group,
-                        texts,
-                        entity,
-                    });
-                }
+                } => waiting.push(Waiting::Load {
+                    key,
+                    field,
+                    definition,
+                    group,
+                    keys,
+                    entity,
+                }),
                 Pending::Call {
                     key,
                     field,
@@ -318,10 +301,10 @@ impl<'p> Run<'_, '_> {
                 field,
                 definition,
                 group,
-                texts,
+                keys,
                 entity,
             } => {
-                let slot = loaded_slot(definition, &loads[group], &loaded[group], &texts, entity);
+                let slot = loaded_slot(definition, &loads[group], &loaded[group], &keys, entity);
                 (key, Some(field), slot)
             }
             Waiting::Publish {
@@ -419,8 +402,10 @@ fn publish_payload(plan: &PublishPlan, args: &Value, default: &Value) -> Value {
 struct Walker<'w, 'p> {
     variables: &'w Variables,
     results: &'w Results<'p>,
-    seen: &'w mut FxHashSet<SlotKey>,
-    pending: &'w mut Vec<Pending<'p>>,
+    seen: FxHashSet<SlotKey>,
+    pending: Vec<Pending<'p>>,
+    /// The batches of the round, with every key met so far.
+    loads: Vec<LoadGroup<'p>>,
 }
 
 impl<'p> Walker<'_, 'p> {
@@ -471,73 +456,71 @@ impl<'p> Walker<'_, 'p> {
                     self.slot(selection, &slot);
                 }
             } else if self.seen.insert(key) {
-                let request = pending(key, field, definition, parent, self.variables);
+                let request = self.pending(key, field, definition, parent);
                 self.pending.push(request);
             }
         }
     }
 }
 
-/// What a fetched field under `parent` asks for.
-fn pending<'p>(
-    key: SlotKey,
-    field: &'p Field,
-    definition: &'p FieldDef,
-    parent: &Json,
-    variables: &Variables,
-) -> Pending<'p> {
-    let args = field.args.render(variables);
-    let vars = Vars::field(&args, Some(parent));
-    match &definition.binding {
-        Binding::Fetch(plan) => match plan.connector.prepare(&vars) {
-            Ok(prepared) => Pending::Call {
-                key,
-                field,
-                definition,
-                prepared,
-                dedupe: plan.dedupe,
-                args,
-            },
-            Err(error) => Pending::Done(key, Slot::Failed(Arc::new(GraphqlError::from(&error)))),
-        },
-        Binding::Entity(plan) => match plan.key.render(&vars) {
-            Value::Null => Pending::Done(key, Slot::Null),
-            rendered => {
-                let keys = match rendered {
-                    Value::Array(keys) => keys.into_iter().map(|k| plan.batch.key_of(k)).collect(),
-                    one => vec![plan.batch.key_of(one)],
+impl<'p> Walker<'_, 'p> {
+    /// What a fetched field under `parent` asks for.
+    fn pending(
+        &mut self,
+        key: SlotKey,
+        field: &'p Field,
+        definition: &'p FieldDef,
+        parent: &Json,
+    ) -> Pending<'p> {
+        let args = field.args.render(self.variables);
+        let vars = Vars::field(&args, Some(parent));
+        let (batch, template, entity) = match &definition.binding {
+            Binding::Fetch(plan) => {
+                return match plan.connector.prepare(&vars) {
+                    Ok(prepared) => Pending::Call {
+                        key,
+                        field,
+                        definition,
+                        prepared,
+                        dedupe: plan.dedupe,
+                        args,
+                    },
+                    Err(error) => {
+                        Pending::Done(key, Slot::Failed(Arc::new(GraphqlError::from(&error))))
+                    }
                 };
-                Pending::Load {
+            }
+            Binding::Publish(plan) => {
+                return Pending::Publish {
                     key,
                     field,
-                    definition,
-                    batch: &plan.batch,
-                    args: Value::Null,
-                    keys,
-                    entity: Some(&plan.entity),
-                }
+                    plan,
+                    args,
+                };
             }
-        },
-        Binding::Grouped(plan) => match plan.key.render(&vars) {
-            Value::Null => Pending::Done(key, Slot::Null),
-            one => Pending::Load {
+            Binding::Entity(plan) => (&plan.batch, &plan.key, Some(plan.entity.as_str())),
+            Binding::Grouped(plan) => (&plan.batch, &plan.key, None),
+            Binding::Project(_) | Binding::Event(_) | Binding::Stream(_) => {
+                return Pending::Done(key, Slot::Null);
+            }
+        };
+        // Entities are loaded whatever the field's arguments.
+        let group_args = if entity.is_some() {
+            Value::Null
+        } else {
+            args.clone()
+        };
+        let group = group_for(&mut self.loads, batch, group_args);
+        match self.loads[group].add_keys(template, &vars, parent) {
+            Some(keys) => Pending::Load {
                 key,
                 field,
                 definition,
-                batch: &plan.batch,
-                keys: vec![plan.batch.key_of(one)],
-                args,
-                entity: None,
+                group,
+                keys,
+                entity,
             },
-        },
-        Binding::Publish(plan) => Pending::Publish {
-            key,
-            field,
-            plan,
-            args,
-        },
-        Binding::Project(_) | Binding::Event(_) | Binding::Stream(_) => {
-            Pending::Done(key, Slot::Null)
+            None => Pending::Done(key, Slot::Null),
         }
     }
 }
@@ -558,7 +541,7 @@ enum Waiting<'p> {
         field: &'p Field,
         definition: &'p FieldDef,
         group: usize,
-        texts: Vec<String>,
+        keys: Vec<usize>,
         entity: Option<&'p str>,
     },
     Publish {
@@ -573,7 +556,7 @@ enum Waiting<'p> {
 #[derive(Default)]
 struct Sender {
     calls: Vec<(Prepared, bool)>,
-    index: HashMap<(String, String), usize>,
+    index: FxHashMap<(String, String), usize>,
 }
 
 impl Sender {
@@ -611,7 +594,6 @@ impl Sender {
 struct LoadGroup<'p> {
     batch: &'p Arc<BatchPlan>,
     args: Value,
-    args_text: String,
     keys: Vec<Key>,
     texts: FxHashMap<String, usize>,
     /// Per chunk: its call's index, or an answer known already.
@@ -620,15 +602,13 @@ struct LoadGroup<'p> {
 
 /// The index of the group of `batch` with `args`, made if needed.
 fn group_for<'p>(groups: &mut Vec<LoadGroup<'p>>, batch: &'p Arc<BatchPlan>, args: Value) -> usize {
-    let args_text = args.to_string();
     let found = groups
         .iter()
-        .position(|group| group.batch.id == batch.id && group.args_text == args_text);
+        .position(|group| group.batch.id == batch.id && group.args == args);
     found.unwrap_or_else(|| {
         groups.push(LoadGroup {
             batch,
             args,
-            args_text,
             keys: Vec::new(),
             texts: FxHashMap::default(),
             chunks: Vec::new(),
@@ -637,22 +617,65 @@ fn group_for<'p>(groups: &mut Vec<LoadGroup<'p>>, batch: &'p Arc<BatchPlan>, arg
     })
 }
 
-/// The items each key of a group found, or why its chunk failed.
+/// The items each key of a group found (by key index), or why its chunk
+/// failed.
 struct Loaded {
     chunks: Vec<Option<Arc<Json>>>,
-    found: HashMap<String, Vec<(usize, usize)>>,
-    failed: HashMap<String, Arc<GraphqlError>>,
+    found: Vec<Vec<(usize, usize)>>,
+    failed: Vec<Option<Arc<GraphqlError>>>,
 }
 
 impl LoadGroup<'_> {
-    /// Adds a key (once); yields its text.
-    fn add(&mut self, key: Key) -> String {
-        let text = key_text(&key);
-        if !self.texts.contains_key(&text) {
-            self.texts.insert(text.clone(), self.keys.len());
-            self.keys.push(key);
+    /// Adds the keys `template` renders under `parent` (once each); yields
+    /// their indexes, or `None` when there is no key. A plain `$this.field`
+    /// key is read straight from the parent's JSON.
+    fn add_keys(
+        &mut self,
+        template: &ValueTemplate,
+        vars: &Vars<'_>,
+        parent: &Json,
+    ) -> Option<Vec<usize>> {
+        if let (ValueTemplate::Var(var), [_]) = (template, self.batch.key_names.as_slice())
+            && var.root == Root::This
+        {
+            let found = find(parent, &var.path)?;
+            return Some(match found.as_array() {
+                Some(items) => items.iter().map(|item| self.add_json(item)).collect(),
+                None => vec![self.add_json(found)],
+            });
         }
-        text
+        match template.render(vars) {
+            Value::Null => None,
+            Value::Array(keys) => Some(
+                keys.into_iter()
+                    .map(|one| self.add(self.batch.key_of(one)))
+                    .collect(),
+            ),
+            one => Some(vec![self.add(self.batch.key_of(one))]),
+        }
+    }
+
+    fn add_json(&mut self, json: &Json) -> usize {
+        let text = json::key_text(json);
+        match self.texts.get(&text) {
+            Some(&index) => index,
+            None => self.push(text, vec![json::to_plain(json)]),
+        }
+    }
+
+    fn add(&mut self, key: Key) -> usize {
+        let text = key_text(&key);
+        match self.texts.get(&text) {
+            Some(&index) => index,
+            None => self.push(text, key),
+        }
+    }
+
+    fn push(&mut self, text: String, key: Key) -> usize {
+        let index = self.keys.len();
+        self.texts.insert(text, index);
+        self.keys.push(key);
+        index
     }
 
     fn prepare(&mut self, sender: &mut Sender, calls: &Calls) {
@@ -672,8 +695,8 @@ impl LoadGroup<'_> {
         let size = self.batch.max_batch_size.max(1);
         let mut loaded = Loaded {
             chunks: Vec::with_capacity(self.chunks.len()),
-            found: HashMap::new(),
-            failed: HashMap::new(),
+            found: vec![Vec::new(); self.keys.len()],
+            failed: vec![None; self.keys.len()],
         };
         for (chunk, call) in self.chunks.iter().enumerate() {
             let answer = match call {
@@ -688,15 +711,17 @@ impl LoadGroup<'_> {
             match items {
                 Ok(items) => {
                     for (text, indexes) in self.batch.index(items) {
-                        let found = loaded.found.entry(text).or_default();
-                        found.extend(indexes.into_iter().map(|item| (chunk, item)));
+                        if let Some(&key) = self.texts.get(&text) {
+                            let found = &mut loaded.found[key];
+                            found.extend(indexes.into_iter().map(|item| (chunk, item)));
+                        }
                     }
                 }
                 Err(error) => {
                     let error = Arc::new(GraphqlError::from(&error));
-                    let keys = self.keys.iter().skip(chunk * size).take(size);
-                    for key in keys {
-                        loaded.failed.insert(key_text(key), error.clone());
+                    let end = ((chunk + 1) * size).min(self.keys.len());
+                    for failed in &mut loaded.failed[chunk * size..end] {
+                        *failed = Some(error.clone());
                     }
                 }
             }
@@ -714,43 +739,39 @@ fn loaded_slot<'p>(
     definition: &'p FieldDef,
     group: &LoadGroup<'p>,
     loaded: &Loaded,
-    texts: &[String],
+    keys: &[usize],
     entity: Option<&'p str>,
 ) -> Slot<'p> {
     let path: &'p [String] = &group.batch.response;
-    let items = |text: &str| -> Result<Vec<Found<'p>>, Arc<GraphqlError>> {
-        if let Some(error) = loaded.failed.get(text) {
-            return Err(error.clone());
-        }
-        let found = loaded.found.get(text).map(|found| {
-            found
-                .iter()
-                .filter_map(|&(chunk, index)| {
-                    Some(Found {
-                        answer: loaded.chunks[chunk].clone()?,
-                        path,
-                        index: Some(index),
-                    })
-                })
-                .collect()
-        });
-        Ok(found.unwrap_or_default())
+    let found = |&(chunk, index): &(usize, usize)| {
+        Some(Found {
+            answer: loaded.chunks[chunk].clone()?,
+            path,
+            index: Some(index),
+        })
     };
-    let first = |text: &str| items(text).map(|found| found.into_iter().next());
+    let failed = |key: usize| loaded.failed[key].clone();
+    let first = |key: usize| match failed(key) {
+        Some(error) => Err(error),
+        None => Ok(loaded.found[key].first().and_then(found)),
+    };
     let list = definition.shape.is_list();
-    let slot = match (entity, list) {
-        (Some(_), true) => texts
+    let slot = match (entity, list, keys.first()) {
+        (_, _, None) => Ok(Slot::Many(Vec::new())),
+        (Some(_), true, _) => keys
             .iter()
-            .map(|text| first(text))
+            .map(|&key| first(key))
             .collect::<Result<Vec<_>, _>>()
             .map(Slot::Many),
-        (None, true) => {
-            items(&texts[0]).map(|found| Slot::Many(found.into_iter().map(Some).collect()))
-        }
-        (entity, false) => first(&texts[0]).map(|found| match (found, entity) {
+        (None, true, Some(&key)) => match failed(key) {
+            Some(error) => Err(error),
+            None => Ok(Slot::Many(loaded.found[key].iter().map(found).collect())),
+        },
+        (entity, false, Some(&key)) => first(key).map(|found| match (found, entity) {
             (Some(found), _) => Slot::One(found),
             (None, Some(name)) if !definition.shape.nullable => {
-                let message = format!("no `{name}` with key \"{}\"", texts[0]);
+                let text = key_text(&group.keys[key]);
+                let message = format!("no `{name}` with key \"{text}\"");
                 Slot::Failed(Arc::new(GraphqlError::new(message, codes::NOT_FOUND)))
             }
             (None, _) => Slot::Null,

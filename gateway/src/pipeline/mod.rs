@@ -20,6 +20,7 @@ pub mod validate;
 pub mod write;
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -250,7 +251,10 @@ impl Pipeline {
             &results,
             &prepared.variables,
             introspection.as_ref(),
+            plan.size_hint.load(Ordering::Relaxed),
         );
+        plan.size_hint
+            .store(data.len() + data.len() / 8, Ordering::Relaxed);
         errors.extend(field_errors);
         let extensions = calls.records().map(
             |calls| serde_json::json!({ "weft": { "callCount": calls.len(), "calls": calls } }),

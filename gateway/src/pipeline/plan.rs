@@ -11,6 +11,7 @@
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
+use std::sync::atomic::AtomicUsize;
 
 use graphql_tools::static_graphql::query::{
     self, Definition, Document, OperationDefinition, Selection,
@@ -28,6 +29,9 @@ pub struct Plan {
     pub introspection: Option<String>,
     /// The fetch steps, by level then response path.
     pub steps: Vec<Step>,
+    /// How many bytes the last response of this plan took, so the next
+    /// one's buffer is allocated once.
+    pub size_hint: AtomicUsize,
 }
 
 /// One fetch step, as `weft plan` shows it.
@@ -51,6 +55,7 @@ pub fn plan(operation: Operation, document: &Document, text: &str) -> Plan {
         operation,
         introspection,
         steps,
+        size_hint: AtomicUsize::new(1024),
     }
 }
 

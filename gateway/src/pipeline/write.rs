@@ -22,8 +22,8 @@ use super::coerce_variables::Variables;
 use super::execute::{Found, Results, Slot, slot_key};
 use super::normalize::{Field, FieldKind, SelectionSet};
 use crate::error::{GraphqlError, PathSegment, codes};
-use crate::schema::model::{Binding, Shape, ShapeKind};
 use crate::json::{Json, JsonContainerTrait, JsonValueTrait, find};
+use crate::schema::model::{Binding, Shape, ShapeKind};
 
 /// A value that had to be `null` where it may not be; the caller nulls
 /// the nearest nullable position above it.
@@ -41,9 +41,10 @@ pub fn write<'p>(
     results: &Results<'p>,
     variables: &Variables,
     introspection: Option<&Value>,
+    capacity: usize,
 ) -> (Vec<u8>, Vec<GraphqlError>) {
     let mut writer = Writer {
-        out: Vec::with_capacity(1024),
+        out: Vec::with_capacity(capacity),
         errors: Vec::new(),
         path: Vec::new(),
         results,

@@ -21,8 +21,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
 use crate::json::Json;
+use futures::future::BoxFuture;
 
 use tokio::sync::Semaphore;
 

@@ -22,10 +22,10 @@ use serde_json::Value;
 use crate::Gateway;
 use crate::error::{GraphqlError, codes};
 use crate::events::Delivery;
+use crate::json::{self, Json, find};
 use crate::pipeline::normalize::{FieldKind, OperationKind};
 use crate::pipeline::{Prepared, Response};
 use crate::schema::model::{Binding, EventPlan, StreamPlan};
-use crate::json::{self, Json, find};
 use crate::template::Vars;
 
 /// Runs one prepared operation as a stream of responses. A response

@@ -91,7 +91,9 @@ impl<'a> Vars<'a> {
     pub fn get(&self, var: &Var) -> Option<Cow<'a, Value>> {
         let root = match var.root {
             Root::Args => self.args,
-            Root::This => return find(self.this?, &var.path).map(|json| Cow::Owned(to_plain(json))),
+            Root::This => {
+                return find(self.this?, &var.path).map(|json| Cow::Owned(to_plain(json)));
+            }
             Root::Batch => self.batch?,
         };
         lookup(root, &var.path).map(Cow::Borrowed)

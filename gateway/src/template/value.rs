@@ -43,7 +43,9 @@ impl ValueTemplate {
     pub fn render(&self, vars: &Vars<'_>) -> Value {
         match self {
             Self::Literal(value) => value.clone(),
-            Self::Var(var) => vars.get(var).map_or(Value::Null, std::borrow::Cow::into_owned),
+            Self::Var(var) => vars
+                .get(var)
+                .map_or(Value::Null, std::borrow::Cow::into_owned),
             Self::List(items) => items.iter().map(|item| item.render(vars)).collect(),
             Self::Object(entries) => {
                 let map: Map<String, Value> = entries
