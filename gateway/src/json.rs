@@ -42,7 +42,7 @@ mod tests {
     fn find_follows_keys_and_treats_null_as_missing() {
         let value: Json = sonic_rs::from_str(r#"{"a": {"b": 1, "n": null}}"#).unwrap();
         assert_eq!(
-            find(&value, &["a".into(), "b".into()]).and_then(|v| v.as_i64()),
+            find(&value, &["a".into(), "b".into()]).and_then(JsonValueTrait::as_i64),
             Some(1)
         );
         assert!(find(&value, &["a".into(), "n".into()]).is_none());

@@ -85,6 +85,23 @@ pub struct Results<'p> {
 }
 
 impl<'p> Results<'p> {
+    /// Room for `capacity` results.
+    pub fn with_capacity(capacity: usize) -> Self {
+        let mut slots = FxHashMap::default();
+        slots.reserve(capacity);
+        Self { slots }
+    }
+
+    /// How many results are filed.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether no result is filed.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
     /// The result filed under `key`.
     pub fn get(&self, key: SlotKey) -> Option<&Slot<'p>> {
         self.slots.get(&key)
@@ -427,7 +444,7 @@ impl<'p> Walker<'_, 'p> {
 
     fn value(&mut self, selection: &'p SelectionSet, value: &Json) {
         if let Some(items) = value.as_array() {
-            for item in items.iter() {
+            for item in items {
                 self.value(selection, item);
             }
         } else if value.is_object() {
@@ -656,6 +673,9 @@ impl LoadGroup<'_> {
     }
 
     fn add_json(&mut self, json: &Json) -> usize {
+        if let Some(&index) = json.as_str().and_then(|text| self.texts.get(text)) {
+            return index;
+        }
         let text = json::key_text(json);
         match self.texts.get(&text) {
             Some(&index) => index,

@@ -230,7 +230,7 @@ impl Pipeline {
     ) -> Response {
         let plan = &prepared.plan;
         let root = Json::new_object();
-        let mut results = Results::default();
+        let mut results = Results::with_capacity(plan.slot_hint.load(Ordering::Relaxed));
         if let (Some(event), Some(field)) = (event, plan.operation.selection.fields.first()) {
             results.insert(slot_key(&root, field), Slot::One(Found::whole(event)));
         }
@@ -240,6 +240,7 @@ impl Pipeline {
             bus,
         };
         execute::execute(plan, &root, &context, &mut results, &mut calls).await;
+        plan.slot_hint.store(results.len(), Ordering::Relaxed);
         let mut errors = Vec::new();
         let introspection = match &plan.introspection {
             Some(document) => Some(self.introspect(document, prepared, &mut errors).await),

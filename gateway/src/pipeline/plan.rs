@@ -32,6 +32,8 @@ pub struct Plan {
     /// How many bytes the last response of this plan took, so the next
     /// one's buffer is allocated once.
     pub size_hint: AtomicUsize,
+    /// How many fetched results the last run of this plan filed.
+    pub slot_hint: AtomicUsize,
 }
 
 /// One fetch step, as `weft plan` shows it.
@@ -56,6 +58,7 @@ pub fn plan(operation: Operation, document: &Document, text: &str) -> Plan {
         introspection,
         steps,
         size_hint: AtomicUsize::new(1024),
+        slot_hint: AtomicUsize::new(0),
     }
 }
 

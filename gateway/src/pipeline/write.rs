@@ -142,13 +142,14 @@ impl<'p> Writer<'_, 'p> {
         };
         let start = self.out.len();
         let written = match &shape.kind {
-            ShapeKind::List(item) => match json.as_array() {
-                Some(items) => self.list(field, item, items.iter().map(Some)),
-                None => {
+            ShapeKind::List(item) => {
+                if let Some(items) = json.as_array() {
+                    self.list(field, item, items.iter().map(Some))
+                } else {
                     self.bad_response(field, mismatch("a list", json));
                     Err(Null)
                 }
-            },
+            }
             ShapeKind::Object if json.is_object() => match &field.selection {
                 Some(selection) => self.object(selection, json),
                 None => Err(Null),
