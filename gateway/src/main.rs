@@ -40,10 +40,11 @@ enum Command {
         #[arg(long, short, default_value = "weft.toml")]
         config: PathBuf,
     },
-    /// Measure the demo; print the figures as Markdown tables.
+    /// Measure the demo; print the figures as Markdown tables (without a
+    /// suite: `queries`).
     Bench {
         #[command(subcommand)]
-        suite: Suite,
+        suite: Option<Suite>,
     },
     /// Validate the schema and config; print every problem, exit 1 if any.
     Check {
@@ -67,6 +68,20 @@ enum Command {
 
 #[derive(Subcommand)]
 enum Suite {
+    /// Gateway CPU per request next to the services' CPU per request, with
+    /// the services and the gateway as separate processes (build them with
+    /// `cargo build --release -p weft -p subgraphs --bins`).
+    Queries {
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Seconds to drive each query.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Pin the gateway to CPU 0 (with `taskset`, when present).
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        pin: bool,
+    },
     /// Batching on and off: backend calls per query, requests/s at a fixed
     /// concurrency, p50/p99 latency.
     Batching {
@@ -152,8 +167,26 @@ fn report(problems: &Diagnostics) -> String {
     )
 }
 
-async fn bench(suite: Suite) -> Result<(), String> {
+async fn bench(suite: Option<Suite>) -> Result<(), String> {
+    let suite = suite.unwrap_or(Suite::Queries {
+        concurrency: 16,
+        seconds: 5.0,
+        pin: true,
+    });
     match suite {
+        Suite::Queries {
+            concurrency,
+            seconds,
+            pin,
+        } => {
+            let options = weft::bench::queries::Options {
+                concurrency: concurrency.max(1),
+                duration: std::time::Duration::from_secs_f64(seconds.max(0.1)),
+                pin,
+            };
+            let (rows, pinned) = weft::bench::queries::run(options).await?;
+            print!("{}", weft::bench::queries::table(&rows, options, pinned));
+        }
         Suite::Batching {
             concurrency,
             seconds,

@@ -4,12 +4,15 @@
 //!   with batching on and off.
 //! - [`fanout`]: events delivered per second and publish-to-client latency
 //!   for many WebSocket subscribers, on the in-memory bus and on NATS.
+//! - [`queries`]: gateway CPU per request next to the services' CPU per
+//!   request, with every service and the gateway as a separate process.
 //!
-//! Everything runs in one process over real sockets; the figures are what
-//! this machine does, not promises.
+//! `batching` and `fanout` run in one process over real sockets; `queries`
+//! starts processes. The figures are what this machine does, not promises.
 
 pub mod batching;
 pub mod fanout;
+pub mod queries;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
