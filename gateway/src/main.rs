@@ -81,6 +81,10 @@ enum Suite {
         /// Pin the gateway to CPU 0 (with `taskset`, when present).
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
         pin: bool,
+        /// The gateway binary to measure instead of this one (an earlier
+        /// build, to compare with).
+        #[arg(long)]
+        gateway: Option<PathBuf>,
     },
     /// Batching on and off: backend calls per query, requests/s at a fixed
     /// concurrency, p50/p99 latency.
@@ -172,20 +176,23 @@ async fn bench(suite: Option<Suite>) -> Result<(), String> {
         concurrency: 16,
         seconds: 5.0,
         pin: true,
+        gateway: None,
     });
     match suite {
         Suite::Queries {
             concurrency,
             seconds,
             pin,
+            gateway,
         } => {
             let options = weft::bench::queries::Options {
+                gateway,
                 concurrency: concurrency.max(1),
                 duration: std::time::Duration::from_secs_f64(seconds.max(0.1)),
                 pin,
             };
-            let (rows, pinned) = weft::bench::queries::run(options).await?;
-            print!("{}", weft::bench::queries::table(&rows, options, pinned));
+            let (rows, pinned) = weft::bench::queries::run(&options).await?;
+            print!("{}", weft::bench::queries::table(&rows, &options, pinned));
         }
         Suite::Batching {
             concurrency,

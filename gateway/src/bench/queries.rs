@@ -39,8 +39,11 @@ pub const QUERIES: [(&str, &str); 3] = [
 const TICKS_PER_SECOND: f64 = 100.0;
 
 /// How hard and how long to drive each query.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
+    /// The gateway binary to measure (this one by default), e.g. an
+    /// earlier build to compare with.
+    pub gateway: Option<PathBuf>,
     /// Requests in flight at once.
     pub concurrency: usize,
     /// How long each query is driven, after a one-second warm-up.
@@ -90,7 +93,7 @@ impl Drop for TempDir {
 }
 
 /// Runs the benchmark; returns its rows and whether the gateway was pinned.
-pub async fn run(options: Options) -> Result<(Vec<Row>, bool), String> {
+pub async fn run(options: &Options) -> Result<(Vec<Row>, bool), String> {
     let bin = std::env::current_exe()
         .map_err(|error| error.to_string())?
         .parent()
@@ -105,7 +108,11 @@ pub async fn run(options: Options) -> Result<(Vec<Row>, bool), String> {
     }
     let dir = write_config(&urls)?;
     let pinned = options.pin && Command::new("taskset").arg("-V").output().is_ok();
-    let (gateway, addr) = start_gateway(&dir.0, pinned)?;
+    let exe = match &options.gateway {
+        Some(path) => path.clone(),
+        None => std::env::current_exe().map_err(|error| error.to_string())?,
+    };
+    let (gateway, addr) = start_gateway(&exe, &dir.0, pinned)?;
     let url = format!("http://{addr}/graphql");
     let client = reqwest::Client::new();
     let mut rows = Vec::new();
@@ -141,15 +148,14 @@ fn start_service(bin: &Path, name: &str) -> Result<(Process, SocketAddr), String
     Ok((process, addr))
 }
 
-fn start_gateway(dir: &Path, pinned: bool) -> Result<(Process, SocketAddr), String> {
-    let exe = std::env::current_exe().map_err(|error| error.to_string())?;
+fn start_gateway(exe: &Path, dir: &Path, pinned: bool) -> Result<(Process, SocketAddr), String> {
     let config = dir.join("weft.toml");
     let mut command = if pinned {
         let mut command = Command::new("taskset");
-        command.args(["-c", "0"]).arg(&exe);
+        command.args(["-c", "0"]).arg(exe);
         command
     } else {
-        Command::new(&exe)
+        Command::new(exe)
     };
     let child = command
         .arg("serve")
@@ -269,7 +275,7 @@ async fn measure(
     query: &str,
     gateway: &Process,
     services: &[Process],
-    options: Options,
+    options: &Options,
 ) -> Result<Row, String> {
     let bytes = post(client, url, query).await?;
     drive(
@@ -346,7 +352,7 @@ async fn drive(
 }
 
 /// The rows as a Markdown table.
-pub fn table(rows: &[Row], options: Options, pinned: bool) -> String {
+pub fn table(rows: &[Row], options: &Options, pinned: bool) -> String {
     let mut out = format!(
         "services and gateway as separate processes, gateway {}; concurrency {}, {} s per query\n\n| query | response | requests/s | p50 | p99 | gateway CPU / request | services' CPU / request | ratio | gateway peak RSS |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         if pinned {
