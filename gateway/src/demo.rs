@@ -66,7 +66,11 @@ impl Demo {
             })?;
         let dir = std::env::temp_dir().join(format!("weft-demo-{}", std::process::id()));
         let config_path = dir.join("weft.toml");
-        let text = config_text(port, &services);
+        let urls = [services[0].url(), services[1].url(), services[2].url()];
+        let text = config_text(
+            &format!("127.0.0.1:{port}"),
+            [urls[0].as_str(), urls[1].as_str(), urls[2].as_str()],
+        );
         write_files(&dir, &text).map_err(|error| {
             Diagnostic::file(&dir, format!("cannot write the demo files: {error}"))
         })?;
@@ -93,10 +97,12 @@ pub fn publish_to(bus: Arc<dyn EventBus>) -> EventSink {
     })
 }
 
-fn config_text(port: u16, services: &[RunningService]) -> String {
+/// The `weft.toml` of the demo: the gateway on `listen`, the users,
+/// catalog and orders services at `urls`, in that order.
+pub fn config_text(listen: &str, urls: [&str; 3]) -> String {
     format!(
         r#"[server]
-listen = "127.0.0.1:{port}"
+listen = "{listen}"
 
 [schema]
 files = ["demo.graphql"]
@@ -114,13 +120,15 @@ protos = ["proto/catalog/v1/catalog.proto"]
 kind = "rest"
 url = "{orders}"
 "#,
-        users = services[0].url(),
-        catalog = services[1].url(),
-        orders = services[2].url(),
+        users = urls[0],
+        catalog = urls[1],
+        orders = urls[2],
     )
 }
 
-fn write_files(dir: &std::path::Path, config: &str) -> std::io::Result<()> {
+/// Writes the demo schema, the catalog proto and `config` (as `weft.toml`)
+/// into `dir`.
+pub fn write_files(dir: &std::path::Path, config: &str) -> std::io::Result<()> {
     let proto_dir = dir.join("proto/catalog/v1");
     std::fs::create_dir_all(&proto_dir)?;
     std::fs::write(proto_dir.join("catalog.proto"), CATALOG_PROTO)?;

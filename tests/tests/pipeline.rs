@@ -19,33 +19,26 @@ fn counter(metrics: &str, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// `(hits, misses)` of the plan cache, from `/metrics`.
+async fn plan_cache(gateway: &weft_tests::TestGateway) -> (u64, u64) {
+    let metrics = gateway.metrics().await;
+    (
+        counter(&metrics, "weft_plan_cache_hits_total"),
+        counter(&metrics, "weft_plan_cache_misses_total"),
+    )
+}
+
 #[tokio::test]
 async fn a_repeated_document_is_planned_once() {
     let (_services, _dir, gateway) = demo().await;
     let query = r#"{ user(id: "2") { name } }"#;
-    let before = gateway.metrics().await;
-    let (hits, misses) = (
-        counter(&before, "weft_plan_cache_hits_total"),
-        counter(&before, "weft_plan_cache_misses_total"),
-    );
+    let (hits, misses) = plan_cache(&gateway).await;
     for _ in 0..3 {
         let body = gateway.query(query).await;
-        assert_eq!(
-            body["data"]["user"]["name"],
-            data::user("2").unwrap().full_name
-        );
+        let name = &data::user("2").unwrap().full_name;
+        assert_eq!(body["data"]["user"]["name"], name.as_str());
     }
-    let after = gateway.metrics().await;
-    assert_eq!(
-        counter(&after, "weft_plan_cache_misses_total"),
-        misses + 1,
-        "{after}"
-    );
-    assert_eq!(
-        counter(&after, "weft_plan_cache_hits_total"),
-        hits + 2,
-        "{after}"
-    );
+    assert_eq!(plan_cache(&gateway).await, (hits + 2, misses + 1));
     // Another operation name of the same text is another plan.
     let named = "query A { __typename } query B { __typename }";
     for name in ["A", "B", "A"] {
@@ -54,17 +47,7 @@ async fn a_repeated_document_is_planned_once() {
             .await;
         assert_eq!(body["data"]["__typename"], "Query");
     }
-    let last = gateway.metrics().await;
-    assert_eq!(
-        counter(&last, "weft_plan_cache_misses_total"),
-        misses + 3,
-        "{last}"
-    );
-    assert_eq!(
-        counter(&last, "weft_plan_cache_hits_total"),
-        hits + 3,
-        "{last}"
-    );
+    assert_eq!(plan_cache(&gateway).await, (hits + 3, misses + 3));
 }
 
 #[tokio::test]

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::demo::{CATALOG_PROTO, SCHEMA};
+use crate::demo::{config_text, write_files};
 
 /// The queries measured, with a short label each.
 pub const QUERIES: [(&str, &str); 3] = [
@@ -189,37 +189,10 @@ fn wait_listening(addr: SocketAddr, name: &str) -> Result<(), String> {
 
 fn write_config(urls: &[String]) -> Result<TempDir, String> {
     let dir = TempDir(std::env::temp_dir().join(format!("weft-bench-{}", std::process::id())));
-    let listen = free_port()?;
-    let config = format!(
-        r#"[server]
-listen = "{listen}"
-
-[schema]
-files = ["demo.graphql"]
-
-[sources.users]
-kind = "rest"
-url = "{}"
-
-[sources.catalog]
-kind = "grpc"
-endpoint = "{}"
-protos = ["proto/catalog/v1/catalog.proto"]
-
-[sources.orders]
-kind = "rest"
-url = "{}"
-"#,
-        urls[0], urls[1], urls[2]
-    );
-    let write = || -> std::io::Result<()> {
-        let protos = dir.0.join("proto/catalog/v1");
-        std::fs::create_dir_all(&protos)?;
-        std::fs::write(protos.join("catalog.proto"), CATALOG_PROTO)?;
-        std::fs::write(dir.0.join("demo.graphql"), SCHEMA)?;
-        std::fs::write(dir.0.join("weft.toml"), config)
-    };
-    write().map_err(|error| format!("cannot write the bench files: {error}"))?;
+    let listen = free_port()?.to_string();
+    let config = config_text(&listen, [&urls[0], &urls[1], &urls[2]]);
+    write_files(&dir.0, &config)
+        .map_err(|error| format!("cannot write the bench files: {error}"))?;
     Ok(dir)
 }
 

@@ -150,19 +150,35 @@ enum Walk<'p, 'r> {
     Fetched(&'p SelectionSet, Slot<'p>),
 }
 
+/// A fetched field met in a walk: its own call (`C` is first the prepared
+/// call, then its place in the round), or a step that needs no call of its
+/// own.
+enum Step<'p, C> {
+    Call(CallStep<'p, C>),
+    Ready(Ready<'p>),
+}
+
 /// A fetched field met in a walk, waiting for its round.
-enum Pending<'p> {
-    /// Its result is known without a call.
+type Pending<'p> = Step<'p, Prepared>;
+
+/// A pending field once its round's calls are known: the index of its call
+/// in the round, or an answer known already.
+type Waiting<'p> = Step<'p, Result<usize, Answer>>;
+
+/// A field's own call.
+struct CallStep<'p, C> {
+    key: SlotKey,
+    field: &'p Field,
+    definition: &'p FieldDef,
+    call: C,
+    dedupe: bool,
+    args: Value,
+}
+
+/// A field that needs no call of its own.
+enum Ready<'p> {
+    /// Its result is known already.
     Done(SlotKey, Slot<'p>),
-    /// Its own call.
-    Call {
-        key: SlotKey,
-        field: &'p Field,
-        definition: &'p FieldDef,
-        prepared: Prepared,
-        dedupe: bool,
-        args: Value,
-    },
     /// Items of a batch: its group in the round, and its keys there.
     Load {
         key: SlotKey,
@@ -234,52 +250,17 @@ impl<'p> Run<'_, '_> {
         let mut sender = Sender::default();
         let mut waiting = Vec::with_capacity(pending.len());
         for item in pending {
-            match item {
-                Pending::Load {
-                    key,
-                    field,
-                    definition,
-                    group,
-                    keys,
-                    entity,
-                } => waiting.push(Waiting::Load {
-                    key,
-                    field,
-                    definition,
-                    group,
-                    keys,
-                    entity,
+            waiting.push(match item {
+                Step::Call(step) => Step::Call(CallStep {
+                    call: sender.add(calls, step.call, step.dedupe),
+                    key: step.key,
+                    field: step.field,
+                    definition: step.definition,
+                    dedupe: step.dedupe,
+                    args: step.args,
                 }),
-                Pending::Call {
-                    key,
-                    field,
-                    definition,
-                    prepared,
-                    dedupe,
-                    args,
-                } => {
-                    let call = sender.add(calls, prepared, dedupe);
-                    waiting.push(Waiting::Call {
-                        key,
-                        field,
-                        definition,
-                        call,
-                        args,
-                    });
-                }
-                Pending::Done(key, slot) => waiting.push(Waiting::Done(key, slot)),
-                Pending::Publish {
-                    key,
-                    field,
-                    plan,
-                    args,
-                } => waiting.push(Waiting::Publish {
-                    key,
-                    field,
-                    plan,
-                    args,
-                }),
-            }
+                Step::Ready(ready) => Step::Ready(ready),
+            });
         }
         for group in &mut loads {
             group.prepare(&mut sender, calls);
@@ -301,35 +282,31 @@ impl<'p> Run<'_, '_> {
         loaded: &[Loaded],
     ) -> (SlotKey, Option<&'p Field>, Slot<'p>) {
         match item {
-            Waiting::Done(key, slot) => (key, None, slot),
-            Waiting::Call {
-                key,
-                field,
-                definition,
-                call,
-                args,
-            } => {
-                let answer = call.map_or_else(|answer| answer, |index| answers[index].clone());
-                let slot = self.called(definition, answer, &args).await;
-                (key, Some(field), slot)
+            Step::Ready(Ready::Done(key, slot)) => (key, None, slot),
+            Step::Call(step) => {
+                let answer = step
+                    .call
+                    .map_or_else(|answer| answer, |index| answers[index].clone());
+                let slot = self.called(step.definition, answer, &step.args).await;
+                (step.key, Some(step.field), slot)
             }
-            Waiting::Load {
+            Step::Ready(Ready::Load {
                 key,
                 field,
                 definition,
                 group,
                 keys,
                 entity,
-            } => {
+            }) => {
                 let slot = loaded_slot(definition, &loads[group], &loaded[group], &keys, entity);
                 (key, Some(field), slot)
             }
-            Waiting::Publish {
+            Step::Ready(Ready::Publish {
                 key,
                 field,
                 plan,
                 args,
-            } => {
+            }) => {
                 let payload = publish_payload(plan, &args, &args);
                 let slot = match self.publish(plan, &args, payload.clone()).await {
                     Ok(()) if matches!(definition_kind(field), Some(true)) => {
@@ -480,6 +457,11 @@ impl<'p> Walker<'_, 'p> {
     }
 }
 
+/// A step whose result is known already.
+fn done(key: SlotKey, slot: Slot<'_>) -> Pending<'_> {
+    Step::Ready(Ready::Done(key, slot))
+}
+
 impl<'p> Walker<'_, 'p> {
     /// What a fetched field under `parent` asks for.
     fn pending(
@@ -494,31 +476,29 @@ impl<'p> Walker<'_, 'p> {
         let (batch, template, entity) = match &definition.binding {
             Binding::Fetch(plan) => {
                 return match plan.connector.prepare(&vars) {
-                    Ok(prepared) => Pending::Call {
+                    Ok(prepared) => Step::Call(CallStep {
                         key,
                         field,
                         definition,
-                        prepared,
+                        call: prepared,
                         dedupe: plan.dedupe,
                         args,
-                    },
-                    Err(error) => {
-                        Pending::Done(key, Slot::Failed(Arc::new(GraphqlError::from(&error))))
-                    }
+                    }),
+                    Err(error) => done(key, Slot::Failed(Arc::new(GraphqlError::from(&error)))),
                 };
             }
             Binding::Publish(plan) => {
-                return Pending::Publish {
+                return Step::Ready(Ready::Publish {
                     key,
                     field,
                     plan,
                     args,
-                };
+                });
             }
             Binding::Entity(plan) => (&plan.batch, &plan.key, Some(plan.entity.as_str())),
             Binding::Grouped(plan) => (&plan.batch, &plan.key, None),
             Binding::Project(_) | Binding::Event(_) | Binding::Stream(_) => {
-                return Pending::Done(key, Slot::Null);
+                return done(key, Slot::Null);
             }
         };
         // Entities are loaded whatever the field's arguments.
@@ -529,44 +509,17 @@ impl<'p> Walker<'_, 'p> {
         };
         let group = group_for(&mut self.loads, batch, group_args);
         match self.loads[group].add_keys(template, &vars, parent) {
-            Some(keys) => Pending::Load {
+            Some(keys) => Step::Ready(Ready::Load {
                 key,
                 field,
                 definition,
                 group,
                 keys,
                 entity,
-            },
-            None => Pending::Done(key, Slot::Null),
+            }),
+            None => done(key, Slot::Null),
         }
     }
-}
-
-/// A pending field once its calls are known.
-enum Waiting<'p> {
-    Done(SlotKey, Slot<'p>),
-    Call {
-        key: SlotKey,
-        field: &'p Field,
-        definition: &'p FieldDef,
-        /// The index of its call in the round, or an answer known already.
-        call: Result<usize, Answer>,
-        args: Value,
-    },
-    Load {
-        key: SlotKey,
-        field: &'p Field,
-        definition: &'p FieldDef,
-        group: usize,
-        keys: Vec<usize>,
-        entity: Option<&'p str>,
-    },
-    Publish {
-        key: SlotKey,
-        field: &'p Field,
-        plan: &'p PublishPlan,
-        args: Value,
-    },
 }
 
 /// The calls of one round, each distinct call once.
