@@ -14,7 +14,7 @@
 
 use std::sync::Arc;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 use serde_json::Value;
 
 use super::coerce_variables::Variables;
@@ -175,6 +175,22 @@ struct CallStep<'p, C> {
     args: Value,
 }
 
+/// The keys of one field in its batch group: one, or several (a list of
+/// entities).
+enum KeyIndexes {
+    One(usize),
+    Many(Vec<usize>),
+}
+
+impl KeyIndexes {
+    fn as_slice(&self) -> &[usize] {
+        match self {
+            Self::One(index) => std::slice::from_ref(index),
+            Self::Many(indexes) => indexes,
+        }
+    }
+}
+
 /// A field that needs no call of its own.
 enum Ready<'p> {
     /// Its result is known already.
@@ -185,7 +201,7 @@ enum Ready<'p> {
         field: &'p Field,
         definition: &'p FieldDef,
         group: usize,
-        keys: Vec<usize>,
+        keys: KeyIndexes,
         /// An entity (or list of entities) rather than grouped items.
         entity: Option<&'p str>,
     },
@@ -213,7 +229,7 @@ impl<'p> Run<'_, '_> {
             let mut walker = Walker {
                 variables: self.context.variables,
                 results,
-                seen: FxHashSet::default(),
+                seen: FxHashSet::with_capacity_and_hasher(results.len(), FxBuildHasher),
                 pending: Vec::new(),
                 loads: Vec::new(),
             };
@@ -298,7 +314,13 @@ impl<'p> Run<'_, '_> {
                 keys,
                 entity,
             }) => {
-                let slot = loaded_slot(definition, &loads[group], &loaded[group], &keys, entity);
+                let slot = loaded_slot(
+                    definition,
+                    &loads[group],
+                    &loaded[group],
+                    keys.as_slice(),
+                    entity,
+                );
                 (key, Some(field), slot)
             }
             Step::Ready(Ready::Publish {
@@ -604,24 +626,26 @@ impl LoadGroup<'_> {
         template: &ValueTemplate,
         vars: &Vars<'_>,
         parent: &Json,
-    ) -> Option<Vec<usize>> {
+    ) -> Option<KeyIndexes> {
         if let (ValueTemplate::Var(var), [_]) = (template, self.batch.key_names.as_slice())
             && var.root == Root::This
         {
             let found = find(parent, &var.path)?;
             return Some(match found.as_array() {
-                Some(items) => items.iter().map(|item| self.add_json(item)).collect(),
-                None => vec![self.add_json(found)],
+                Some(items) => {
+                    KeyIndexes::Many(items.iter().map(|item| self.add_json(item)).collect())
+                }
+                None => KeyIndexes::One(self.add_json(found)),
             });
         }
         match template.render(vars) {
             Value::Null => None,
-            Value::Array(keys) => Some(
+            Value::Array(keys) => Some(KeyIndexes::Many(
                 keys.into_iter()
                     .map(|one| self.add(self.batch.key_of(one)))
                     .collect(),
-            ),
-            one => Some(vec![self.add(self.batch.key_of(one))]),
+            )),
+            one => Some(KeyIndexes::One(self.add(self.batch.key_of(one)))),
         }
     }
 
