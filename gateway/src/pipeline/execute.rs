@@ -248,6 +248,7 @@ impl<'p> Run<'_, '_> {
             for (key, field, slot) in done {
                 if let (Some(field), Slot::One(_) | Slot::Many(_)) = (field, &slot)
                     && let Some(selection) = &field.selection
+                    && selection.fetches
                 {
                     frontier.push(Walk::Fetched(selection, slot.clone()));
                 }
@@ -442,6 +443,9 @@ impl<'p> Walker<'_, 'p> {
     }
 
     fn value(&mut self, selection: &'p SelectionSet, value: &Json) {
+        if !selection.fetches {
+            return;
+        }
         if let Some(items) = value.as_array() {
             for item in items {
                 self.value(selection, item);

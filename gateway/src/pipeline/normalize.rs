@@ -67,6 +67,9 @@ pub struct SelectionSet {
     pub type_name: String,
     /// The fields.
     pub fields: Vec<Field>,
+    /// Whether a field here or below needs a fetch; the executor does not
+    /// walk data under a selection that needs none.
+    pub fetches: bool,
 }
 
 /// One response key of a selection.
@@ -405,9 +408,14 @@ impl<'d> Normalizer<'d> {
         for (key, found) in occurrences {
             fields.push(self.field(type_name, key, found)?);
         }
+        let fetches = fields.iter().any(|field| {
+            let fetched = matches!(&field.kind, FieldKind::Schema(definition) if definition.binding.is_fetched());
+            fetched || field.selection.as_ref().is_some_and(|selection| selection.fetches)
+        });
         Ok(SelectionSet {
             type_name: type_name.to_owned(),
             fields,
+            fetches,
         })
     }
 
