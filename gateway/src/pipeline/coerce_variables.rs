@@ -209,8 +209,6 @@ mod tests {
 
     fn run(document: &str, given: &Value) -> Result<Variables, Vec<GraphqlError>> {
         let document = super::super::parse::parse(document).unwrap();
-        let operation = super::super::normalize::normalize(&Model::default(), &document, None);
-        let _ = operation;
         let definitions = match &document.definitions[0] {
             query::Definition::Operation(query::OperationDefinition::Query(q)) => {
                 q.variable_definitions.clone()

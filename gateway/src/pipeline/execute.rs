@@ -332,7 +332,7 @@ impl<'p> Run<'_, '_> {
             }) => {
                 let payload = publish_payload(plan, &args, &args);
                 let slot = match self.publish(plan, &args, payload.clone()).await {
-                    Ok(()) if matches!(definition_kind(field), Some(true)) => {
+                    Ok(()) if answers_true(field) => {
                         Slot::One(Found::whole(Arc::new(Json::from(true))))
                     }
                     Ok(()) => Slot::One(Found::whole(Arc::new(json::from_plain(&payload)))),
@@ -396,15 +396,11 @@ impl<'p> Run<'_, '_> {
     }
 }
 
-/// Whether a publish-only field is a `Boolean` (it then answers `true`).
-fn definition_kind(field: &Field) -> Option<bool> {
-    match &field.kind {
-        FieldKind::Schema(definition) => Some(matches!(
-            definition.shape.kind,
-            crate::schema::model::ShapeKind::Boolean
-        )),
-        _ => None,
-    }
+/// Whether a publish-only field is a `Boolean`: it then answers `true`
+/// rather than its payload.
+fn answers_true(field: &Field) -> bool {
+    matches!(&field.kind, FieldKind::Schema(definition)
+        if matches!(definition.shape.kind, crate::schema::model::ShapeKind::Boolean))
 }
 
 /// The payload a publish sends: its template rendered, or `default`.

@@ -1,4 +1,5 @@
-//! SDL plus directives → the executable schema.
+//! SDL plus directives → weft's schema model (and the async-graphql
+//! schema that answers introspection).
 //!
 //! Stages, in order: [`document`] reads and merges the schema files;
 //! the sources named in the config are opened (gRPC protos compiled);
