@@ -265,7 +265,7 @@ impl<'p> Run<'_, '_> {
         calls: &mut Calls,
     ) -> Vec<(SlotKey, Option<&'p Field>, Slot<'p>)> {
         let mut sender = Sender::default();
-        let mut waiting = Vec::with_capacity(pending.len());
+        let mut waiting: Vec<Waiting<'p>> = Vec::with_capacity(pending.len());
         for item in pending {
             waiting.push(match item {
                 Step::Call(step) => Step::Call(CallStep {
@@ -286,60 +286,49 @@ impl<'p> Run<'_, '_> {
         let loaded: Vec<Loaded> = loads.iter().map(|group| group.load(&answers)).collect();
         let mut done = Vec::with_capacity(waiting.len());
         for item in waiting {
-            done.push(self.file(item, &answers, &loads, &loaded).await);
+            // Loads are filed without awaiting anything, so the (large)
+            // futures of calls and publishes are only built for those.
+            let filed = match item {
+                Step::Ready(Ready::Done(key, slot)) => (key, None, slot),
+                Step::Ready(Ready::Load {
+                    key,
+                    field,
+                    definition,
+                    group,
+                    keys,
+                    entity,
+                }) => {
+                    let (group, loaded) = (&loads[group], &loaded[group]);
+                    let slot = loaded_slot(definition, group, loaded, keys.as_slice(), entity);
+                    (key, Some(field), slot)
+                }
+                Step::Ready(Ready::Publish {
+                    key,
+                    field,
+                    plan,
+                    args,
+                }) => (key, Some(field), self.published(field, plan, &args).await),
+                Step::Call(step) => {
+                    let answer = step
+                        .call
+                        .map_or_else(|answer| answer, |index| answers[index].clone());
+                    let slot = self.called(step.definition, answer, &step.args).await;
+                    (step.key, Some(step.field), slot)
+                }
+            };
+            done.push(filed);
         }
         done
     }
 
-    async fn file(
-        &self,
-        item: Waiting<'p>,
-        answers: &[Answer],
-        loads: &[LoadGroup<'p>],
-        loaded: &[Loaded],
-    ) -> (SlotKey, Option<&'p Field>, Slot<'p>) {
-        match item {
-            Step::Ready(Ready::Done(key, slot)) => (key, None, slot),
-            Step::Call(step) => {
-                let answer = step
-                    .call
-                    .map_or_else(|answer| answer, |index| answers[index].clone());
-                let slot = self.called(step.definition, answer, &step.args).await;
-                (step.key, Some(step.field), slot)
-            }
-            Step::Ready(Ready::Load {
-                key,
-                field,
-                definition,
-                group,
-                keys,
-                entity,
-            }) => {
-                let slot = loaded_slot(
-                    definition,
-                    &loads[group],
-                    &loaded[group],
-                    keys.as_slice(),
-                    entity,
-                );
-                (key, Some(field), slot)
-            }
-            Step::Ready(Ready::Publish {
-                key,
-                field,
-                plan,
-                args,
-            }) => {
-                let payload = publish_payload(plan, &args, &args);
-                let slot = match self.publish(plan, &args, payload.clone()).await {
-                    Ok(()) if answers_true(field) => {
-                        Slot::One(Found::whole(Arc::new(Json::from(true))))
-                    }
-                    Ok(()) => Slot::One(Found::whole(Arc::new(json::from_plain(&payload)))),
-                    Err(error) => Slot::Failed(Arc::new(error)),
-                };
-                (key, Some(field), slot)
-            }
+    /// The slot of a publish without a backend: `true` for a `Boolean`
+    /// field, else the payload.
+    async fn published(&self, field: &Field, plan: &PublishPlan, args: &Value) -> Slot<'p> {
+        let payload = publish_payload(plan, args, args);
+        match self.publish(plan, args, payload.clone()).await {
+            Ok(()) if answers_true(field) => Slot::One(Found::whole(Arc::new(Json::from(true)))),
+            Ok(()) => Slot::One(Found::whole(Arc::new(json::from_plain(&payload)))),
+            Err(error) => Slot::Failed(Arc::new(error)),
         }
     }
 
