@@ -120,16 +120,24 @@ impl WsClient {
     /// When the connection ends, a message is not JSON, or nothing arrives
     /// within [`RECV_TIMEOUT`].
     pub async fn recv_any(&mut self) -> Value {
+        let text = self.recv_text().await;
+        serde_json::from_str(&text).unwrap_or_else(|error| {
+            panic!("the gateway sent a message that is not JSON ({error}): {text}")
+        })
+    }
+
+    /// The next text message as it was sent, keep-alives included.
+    ///
+    /// # Panics
+    ///
+    /// When the connection ends, or nothing arrives within [`RECV_TIMEOUT`].
+    pub async fn recv_text(&mut self) -> String {
         loop {
             let next = tokio::time::timeout(RECV_TIMEOUT, self.socket.next())
                 .await
                 .unwrap_or_else(|_| panic!("no message from the gateway within {RECV_TIMEOUT:?}"));
             match next {
-                Some(Ok(Message::Text(text))) => {
-                    return serde_json::from_str(text.as_str()).unwrap_or_else(|error| {
-                        panic!("the gateway sent a message that is not JSON ({error}): {text}")
-                    });
-                }
+                Some(Ok(Message::Text(text))) => return text.as_str().to_owned(),
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                 Some(Ok(Message::Close(frame))) => {
                     panic!(

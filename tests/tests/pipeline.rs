@@ -121,6 +121,26 @@ async fn responses_keep_the_selection_order() {
 }
 
 #[tokio::test]
+async fn websocket_payloads_keep_the_selection_order() {
+    let (_services, _dir, gateway) = demo().await;
+    let mut client = gateway.ws_ready().await;
+    client
+        .subscribe("order", r#"{ user(id: "1") { name id } __typename }"#)
+        .await;
+    let text = client.recv_text().await;
+    let user = data::user("1").unwrap();
+    let payload = format!(
+        "{{\"data\":{{\"user\":{{\"name\":{},\"id\":\"1\"}},\"__typename\":\"Query\"}}}}",
+        json!(user.full_name)
+    );
+    assert!(
+        text.ends_with(&format!(",\"payload\":{payload}}}")),
+        "{text}"
+    );
+    client.expect("complete", "order").await;
+}
+
+#[tokio::test]
 async fn variables_are_coerced_before_any_backend_call() {
     let (services, _dir, gateway) = demo().await;
     let query = "query ($n: Int) { orders(limit: $n) { id } }";
