@@ -41,6 +41,7 @@ pub struct Gateway {
     /// Whether browsers get GraphiQL on `GET /graphql`.
     pub graphiql: bool,
     ready: AtomicBool,
+    shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 impl Gateway {
@@ -62,6 +63,7 @@ impl Gateway {
             subscriptions: config.subscriptions,
             graphiql: config.server.graphiql,
             ready: AtomicBool::new(true),
+            shutdown: tokio::sync::watch::Sender::new(false),
         })
     }
 
@@ -125,5 +127,21 @@ impl Gateway {
     /// Marks the gateway as (not) serving; `/health` reports it.
     pub fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::Relaxed);
+    }
+
+    /// Begins shutting down: `/health` reports unready, and every open
+    /// subscription ends (WebSocket connections are closed with `1001`,
+    /// event streams get their `complete`), so that the server can stop.
+    pub fn begin_shutdown(&self) {
+        self.set_ready(false);
+        self.shutdown.send_replace(true);
+    }
+
+    /// Completes once shutdown has begun.
+    pub fn shutting_down(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut shutdown = self.shutdown.subscribe();
+        async move {
+            let _ = shutdown.wait_for(|down| *down).await;
+        }
     }
 }

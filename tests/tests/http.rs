@@ -494,3 +494,30 @@ async fn an_execution_error_that_nulls_data_is_200() {
     assert_eq!(response.status, 200, "{}", response.text());
     assert_codes(&response, &["SOURCE_HTTP_ERROR"]);
 }
+
+/// Shutdown ends open subscriptions instead of waiting for their clients:
+/// a WebSocket gets close code 1001, an event stream its `complete`, and
+/// the server stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_open_subscriptions_and_stops() {
+    let (_services, _dir, mut gateway) = demo().await;
+    let mut client = gateway.ws_ready().await;
+    client
+        .subscribe("news", "subscription { announcements { message } }")
+        .await;
+    let mut stream = gateway
+        .sse_post(&json!({ "query": "subscription { announcements { message } }" }))
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    gateway.begin_shutdown();
+    let (code, _) = client.close_code().await;
+    assert_eq!(code, 1001);
+    let event = stream.next_event().await.expect("an event");
+    assert_eq!(event.event, "complete", "{event:?}");
+    let stopped =
+        tokio::time::timeout(std::time::Duration::from_secs(10), gateway.wait_stopped()).await;
+    assert!(
+        matches!(stopped, Ok(Ok(()))),
+        "the server did not stop: {stopped:?}"
+    );
+}

@@ -41,8 +41,8 @@ pub fn app(gateway: Arc<Gateway>) -> Router {
 }
 
 /// Serves the gateway on `listener` until `shutdown` completes, then stops
-/// taking connections, reports unready on `/health`, and lets requests in
-/// flight finish.
+/// taking connections, reports unready on `/health`, ends every open
+/// subscription, and lets requests in flight finish.
 pub async fn serve(
     listener: TcpListener,
     gateway: Arc<Gateway>,
@@ -52,7 +52,7 @@ pub async fn serve(
     axum::serve(listener, app(gateway))
         .with_graceful_shutdown(async move {
             shutdown.await;
-            draining.set_ready(false);
+            draining.begin_shutdown();
         })
         .await
 }

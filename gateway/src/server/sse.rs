@@ -27,7 +27,7 @@ pub fn wanted(headers: &http::HeaderMap) -> bool {
 /// Streams the operation's results as SSE.
 pub fn stream(gateway: Arc<Gateway>, prepared: Result<Prepared, Vec<GraphqlError>>) -> Response {
     let active = gateway.metrics.subscription_started();
-    let responses = subscriptions::run(&gateway, prepared);
+    let responses = subscriptions::run(&gateway, prepared).take_until(gateway.shutting_down());
     let next = responses.map(|response| {
         let data = String::from_utf8_lossy(&response.to_bytes()).into_owned();
         Ok::<_, Infallible>(Event::default().event("next").data(data))

@@ -13,7 +13,8 @@
 //!
 //! Close codes (graphql-transport-ws): 4400 bad message, 4401 subscribe
 //! before `connection_ack`, 4408 no `connection_init` in time, 4409
-//! duplicate operation id, 4429 a second `connection_init`.
+//! duplicate operation id, 4429 a second `connection_init`; and 1001 when
+//! the server shuts down.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -114,6 +115,8 @@ impl Connection {
         tokio::pin!(init_deadline);
         let mut keepalive = tokio::time::interval(limits.keepalive);
         keepalive.reset();
+        let shutdown = self.gateway.shutting_down();
+        tokio::pin!(shutdown);
         let stop = loop {
             let step = tokio::select! {
                 message = stream.next() => match message {
@@ -126,6 +129,7 @@ impl Connection {
                     Err(Stop::Close(4408, "Connection initialisation timeout".to_owned()))
                 }
                 _ = keepalive.tick(), if self.init.is_some() => Ok(texts(vec![self.keepalive_message()])),
+                () = &mut shutdown => Err(Stop::Close(1001, "the server is shutting down".to_owned())),
             };
             match step {
                 Ok(replies) => {
