@@ -209,6 +209,24 @@ impl GraphqlError {
     }
 }
 
+impl GraphqlError {
+    /// A topic template that cannot be rendered from the arguments.
+    pub fn topic(reason: &str) -> Self {
+        Self::new(
+            format!("cannot build the topic: {reason}"),
+            codes::BAD_REQUEST,
+        )
+    }
+}
+
+/// The bus's detail is logged; the client learns only that it is down.
+impl From<&crate::events::BusError> for GraphqlError {
+    fn from(error: &crate::events::BusError) -> Self {
+        tracing::warn!("{error}");
+        Self::new("the event bus is unavailable", codes::EVENT_BUS_UNAVAILABLE)
+    }
+}
+
 impl From<&SourceError> for GraphqlError {
     fn from(error: &SourceError) -> Self {
         let graphql = Self::new(error.to_string(), error.code());

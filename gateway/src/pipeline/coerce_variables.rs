@@ -8,6 +8,7 @@
 use graphql_tools::static_graphql::query::{self, VariableDefinition};
 use serde_json::{Map, Value};
 
+use super::normalize::literal;
 use crate::error::{GraphqlError, codes};
 use crate::schema::model::{Model, NamedType, TypeRef};
 
@@ -59,26 +60,6 @@ pub fn type_ref(ty: &query::Type) -> TypeRef {
         query::Type::NamedType(name) => TypeRef::Named(name.clone()),
         query::Type::ListType(inner) => TypeRef::List(Box::new(type_ref(inner))),
         query::Type::NonNullType(inner) => TypeRef::NonNull(Box::new(type_ref(inner))),
-    }
-}
-
-/// A default value written in the document, as JSON.
-fn literal(value: &query::Value) -> Value {
-    match value {
-        query::Value::Int(number) => number.as_i64().map_or(Value::Null, Value::from),
-        query::Value::Float(number) => {
-            serde_json::Number::from_f64(*number).map_or(Value::Null, Value::Number)
-        }
-        query::Value::String(text) | query::Value::Enum(text) => Value::String(text.clone()),
-        query::Value::Boolean(flag) => Value::Bool(*flag),
-        query::Value::List(items) => items.iter().map(literal).collect(),
-        query::Value::Object(entries) => Value::Object(
-            entries
-                .iter()
-                .map(|(key, value)| (key.clone(), literal(value)))
-                .collect(),
-        ),
-        query::Value::Null | query::Value::Variable(_) => Value::Null,
     }
 }
 

@@ -368,20 +368,12 @@ impl<'p> Run<'_, '_> {
         let topic = plan
             .topic
             .render_raw(&Vars::field(args, None))
-            .map_err(|reason| {
-                GraphqlError::new(
-                    format!("cannot build the topic: {reason}"),
-                    codes::BAD_REQUEST,
-                )
-            })?;
+            .map_err(|reason| GraphqlError::topic(&reason))?;
         self.context
             .bus
             .publish(&topic, payload)
             .await
-            .map_err(|error| {
-                tracing::warn!("{error}");
-                GraphqlError::new("the event bus is unavailable", codes::EVENT_BUS_UNAVAILABLE)
-            })
+            .map_err(|error| GraphqlError::from(&error))
     }
 }
 
@@ -466,14 +458,7 @@ impl<'p> Walker<'_, 'p> {
             }
         }
     }
-}
 
-/// A step whose result is known already.
-fn done(key: SlotKey, slot: Slot<'_>) -> Pending<'_> {
-    Step::Ready(Ready::Done(key, slot))
-}
-
-impl<'p> Walker<'_, 'p> {
     /// What a fetched field under `parent` asks for.
     fn pending(
         &mut self,
@@ -531,6 +516,11 @@ impl<'p> Walker<'_, 'p> {
             None => done(key, Slot::Null),
         }
     }
+}
+
+/// A step whose result is known already.
+fn done(key: SlotKey, slot: Slot<'_>) -> Pending<'_> {
+    Step::Ready(Ready::Done(key, slot))
 }
 
 /// The calls of one round, each distinct call once.
@@ -690,10 +680,10 @@ impl LoadGroup<'_> {
                 Err(answer) => answer.clone(),
             };
             loaded.chunks.push(answer.as_ref().ok().cloned());
-            let items = answer.as_ref().map_err(Clone::clone).and_then(|answer| {
-                self.batch
-                    .items(answer, source_of(&self.batch.connector.describe()))
-            });
+            let items = answer
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|answer| self.batch.items(answer));
             match items {
                 Ok(items) => {
                     for (text, indexes) in self.batch.index(items) {
@@ -714,10 +704,6 @@ impl LoadGroup<'_> {
         }
         loaded
     }
-}
-
-fn source_of(described: &str) -> &str {
-    described.split(':').next().unwrap_or(described)
 }
 
 /// The slot of a loaded field from its group's items.

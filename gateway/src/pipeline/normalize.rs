@@ -566,43 +566,47 @@ fn arguments(declared: &[InputValue], given: &[(String, query::Value)]) -> Argum
     Arguments::Varying(entries)
 }
 
-/// A document value as an [`Input`]; enum values become strings.
+/// A document value as an [`Input`]: a literal when it reads no variable.
 fn input(value: &query::Value) -> Input {
     match value {
         query::Value::Variable(name) => Input::Variable(name.clone()),
-        query::Value::List(items) => {
-            let items: Vec<Input> = items.iter().map(input).collect();
-            if items.iter().all(|item| item.literal().is_some()) {
-                Input::Literal(items.iter().filter_map(Input::literal).cloned().collect())
-            } else {
-                Input::List(items)
-            }
-        }
-        query::Value::Object(entries) => {
-            let entries: Vec<(String, Input)> = entries
+        _ if !reads_variables(value) => Input::Literal(literal(value)),
+        query::Value::List(items) => Input::List(items.iter().map(input).collect()),
+        query::Value::Object(entries) => Input::Object(
+            entries
                 .iter()
                 .map(|(key, value)| (key.clone(), input(value)))
-                .collect();
-            if entries.iter().all(|(_, item)| item.literal().is_some()) {
-                Input::Literal(Value::Object(
-                    entries
-                        .iter()
-                        .filter_map(|(key, item)| Some((key.clone(), item.literal()?.clone())))
-                        .collect(),
-                ))
-            } else {
-                Input::Object(entries)
-            }
-        }
-        query::Value::Int(number) => {
-            Input::Literal(number.as_i64().map_or(Value::Null, Value::from))
-        }
+                .collect(),
+        ),
+        other => Input::Literal(literal(other)),
+    }
+}
+
+fn reads_variables(value: &query::Value) -> bool {
+    match value {
+        query::Value::Variable(_) => true,
+        query::Value::List(items) => items.iter().any(reads_variables),
+        query::Value::Object(entries) => entries.iter().any(|(_, value)| reads_variables(value)),
+        _ => false,
+    }
+}
+
+/// A document value without variables as JSON; enum values become strings.
+pub fn literal(value: &query::Value) -> Value {
+    match value {
+        query::Value::Int(number) => number.as_i64().map_or(Value::Null, Value::from),
         query::Value::Float(number) => {
-            Input::Literal(serde_json::Number::from_f64(*number).map_or(Value::Null, Value::Number))
+            serde_json::Number::from_f64(*number).map_or(Value::Null, Value::Number)
         }
-        query::Value::String(text) => Input::Literal(Value::String(text.clone())),
-        query::Value::Boolean(flag) => Input::Literal(Value::Bool(*flag)),
-        query::Value::Null => Input::Literal(Value::Null),
-        query::Value::Enum(name) => Input::Literal(Value::String(name.clone())),
+        query::Value::String(text) | query::Value::Enum(text) => Value::String(text.clone()),
+        query::Value::Boolean(flag) => Value::Bool(*flag),
+        query::Value::List(items) => items.iter().map(literal).collect(),
+        query::Value::Object(entries) => Value::Object(
+            entries
+                .iter()
+                .map(|(key, value)| (key.clone(), literal(value)))
+                .collect(),
+        ),
+        query::Value::Null | query::Value::Variable(_) => Value::Null,
     }
 }

@@ -101,12 +101,12 @@ impl BatchPlan {
     }
 
     /// The items of a batch answer: the list at `response`.
-    pub fn items<'a>(&self, answer: &'a Json, source: &str) -> Result<&'a [Json], SourceError> {
+    pub fn items<'a>(&self, answer: &'a Json) -> Result<&'a [Json], SourceError> {
         match find(answer, &self.response).map(|found| found.as_array()) {
             Some(Some(items)) => Ok(items),
             None => Ok(&[]),
             Some(None) => Err(SourceError::BadResponse {
-                source_name: source.to_owned(),
+                source_name: self.connector.source_name().to_owned(),
                 reason: "a batch answer is not a list".to_owned(),
             }),
         }

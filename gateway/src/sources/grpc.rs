@@ -331,6 +331,10 @@ pub struct GrpcCall {
 }
 
 impl Connector for GrpcCall {
+    fn source_name(&self) -> &str {
+        &self.source.name
+    }
+
     fn describe(&self) -> String {
         let service = self.method.parent_service().full_name().to_owned();
         format!("{}: {service}/{}", self.source.name, self.method.name())

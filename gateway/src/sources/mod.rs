@@ -38,6 +38,9 @@ pub trait Connector: Send + Sync + fmt::Debug {
     /// not fit.
     fn prepare(&self, vars: &Vars<'_>) -> Result<Prepared, SourceError>;
 
+    /// The name of the source it calls, as in the config.
+    fn source_name(&self) -> &str;
+
     /// The source and the request as declared, e.g.
     /// `users: GET /users/{$args.id}`, for `weft plan`.
     fn describe(&self) -> String;

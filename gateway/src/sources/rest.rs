@@ -179,6 +179,10 @@ impl RestCall {
 }
 
 impl Connector for RestCall {
+    fn source_name(&self) -> &str {
+        &self.source.name
+    }
+
     fn describe(&self) -> String {
         format!("{}: {} {}", self.source.name, self.method, self.route)
     }

@@ -98,17 +98,16 @@ async fn bus_events(
     args: &Value,
 ) -> Result<BoxStream<'static, Event>, GraphqlError> {
     let vars = Vars::field(args, None);
-    let topic = plan.topic.render_raw(&vars).map_err(|reason| {
-        GraphqlError::new(
-            format!("cannot build the topic: {reason}"),
-            codes::BAD_REQUEST,
-        )
-    })?;
+    let topic = plan
+        .topic
+        .render_raw(&vars)
+        .map_err(|reason| GraphqlError::topic(&reason))?;
     let filter = plan.filter.as_ref().map(|filter| filter.render(&vars));
-    let deliveries = gateway.bus.subscribe(&topic).await.map_err(|error| {
-        tracing::warn!("{error}");
-        GraphqlError::new("the event bus is unavailable", codes::EVENT_BUS_UNAVAILABLE)
-    })?;
+    let deliveries = gateway
+        .bus
+        .subscribe(&topic)
+        .await
+        .map_err(|error| GraphqlError::from(&error))?;
     let events = deliveries.filter_map(move |delivery| {
         let item = match delivery {
             Delivery::Event(event) if filter.as_ref().is_none_or(|f| matches(&event, f)) => {
