@@ -22,7 +22,7 @@ use super::normalize::{Field, FieldKind, OperationKind, SelectionSet};
 use super::plan::Plan;
 use crate::error::{GraphqlError, codes};
 use crate::events::EventBus;
-use crate::json::{self, Json, JsonContainerTrait, JsonValueTrait, find};
+use crate::json::{self, Json, JsonContainerTrait, JsonValueTrait, KeyHints, find};
 use crate::schema::model::{Binding, FieldDef, PublishPlan};
 use crate::sources::Prepared;
 use crate::sources::batching::{Answer, BatchPlan, Calls, Key, key_text};
@@ -131,7 +131,10 @@ pub async fn execute<'p>(
     calls: &mut Calls,
 ) {
     let selection = &plan.operation.selection;
-    let run = Run { context };
+    let run = Run {
+        context,
+        field_count: plan.operation.field_count,
+    };
     if plan.operation.kind == OperationKind::Mutation {
         for field in &selection.fields {
             let frontier = vec![Walk::Root(selection, root, Some(field.id))];
@@ -216,6 +219,7 @@ enum Ready<'p> {
 
 struct Run<'c, 'a> {
     context: &'c Context<'a>,
+    field_count: usize,
 }
 
 impl<'p> Run<'_, '_> {
@@ -232,6 +236,7 @@ impl<'p> Run<'_, '_> {
                 seen: FxHashSet::with_capacity_and_hasher(results.len(), FxBuildHasher),
                 pending: Vec::new(),
                 loads: Vec::new(),
+                hints: KeyHints::new(self.field_count),
             };
             for walk in &frontier {
                 match walk {
@@ -400,6 +405,7 @@ struct Walker<'w, 'p> {
     pending: Vec<Pending<'p>>,
     /// The batches of the round, with every key met so far.
     loads: Vec<LoadGroup<'p>>,
+    hints: KeyHints,
 }
 
 impl<'p> Walker<'_, 'p> {
@@ -441,16 +447,18 @@ impl<'p> Walker<'_, 'p> {
                 continue;
             };
             if let Binding::Project(path) = &definition.binding {
-                if let (Some(selection), Some(value)) = (&field.selection, find(parent, path)) {
+                if let Some(selection) = &field.selection
+                    && let Some(value) = self.hints.find(parent, path, field.id)
+                {
                     self.value(selection, value);
                 }
                 continue;
             }
             let key = slot_key(parent, field);
-            if let Some(slot) = self.results.get(key) {
+            let results = self.results;
+            if let Some(slot) = results.get(key) {
                 if let Some(selection) = &field.selection {
-                    let slot = slot.clone();
-                    self.slot(selection, &slot);
+                    self.slot(selection, slot);
                 }
             } else if self.seen.insert(key) {
                 let request = self.pending(key, field, definition, parent);

@@ -247,7 +247,7 @@ impl Pipeline {
             None => None,
         };
         let (data, field_errors) = write::write(
-            &plan.operation.selection,
+            &plan.operation,
             &root,
             &results,
             &prepared.variables,

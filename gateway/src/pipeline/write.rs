@@ -20,9 +20,9 @@ use serde_json::Value;
 
 use super::coerce_variables::Variables;
 use super::execute::{Found, Results, Slot, slot_key};
-use super::normalize::{Field, FieldKind, SelectionSet};
+use super::normalize::{Field, FieldKind, Operation, SelectionSet};
 use crate::error::{GraphqlError, PathSegment, codes};
-use crate::json::{Json, JsonContainerTrait, JsonValueTrait, find};
+use crate::json::{Json, JsonContainerTrait, JsonValueTrait, KeyHints};
 use crate::schema::model::{Binding, Shape, ShapeKind};
 
 /// A value that had to be `null` where it may not be; the caller nulls
@@ -34,9 +34,9 @@ enum Segment<'p> {
     Index(usize),
 }
 
-/// Writes `data`: the root selection over `root`.
+/// Writes `data`: the operation's selection over `root`.
 pub fn write<'p>(
-    selection: &'p SelectionSet,
+    operation: &'p Operation,
     root: &Json,
     results: &Results<'p>,
     variables: &Variables,
@@ -50,8 +50,9 @@ pub fn write<'p>(
         results,
         variables,
         introspection,
+        hints: KeyHints::new(operation.field_count),
     };
-    if writer.object(selection, root).is_err() {
+    if writer.object(&operation.selection, root).is_err() {
         writer.out.clear();
         writer.out.extend_from_slice(b"null");
     }
@@ -65,6 +66,7 @@ struct Writer<'w, 'p> {
     results: &'w Results<'p>,
     variables: &'w Variables,
     introspection: Option<&'w Value>,
+    hints: KeyHints,
 }
 
 impl<'p> Writer<'_, 'p> {
@@ -107,7 +109,8 @@ impl<'p> Writer<'_, 'p> {
         };
         let shape = &definition.shape;
         if let Binding::Project(path) = &definition.binding {
-            return self.value(field, shape, find(parent, path));
+            let found = self.hints.find(parent, path, field.id);
+            return self.value(field, shape, found);
         }
         match self.results.get(slot_key(parent, field)) {
             Some(Slot::One(found)) => self.value(field, shape, found.value()),
