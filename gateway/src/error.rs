@@ -114,6 +114,25 @@ pub mod codes {
     pub const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
     /// The document is not valid against the schema.
     pub const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+    /// The document has more tokens than `[limits] max_tokens`.
+    pub const MAX_TOKENS_LIMIT: &str = "MAX_TOKENS_LIMIT";
+    /// The document's brackets nest deeper than `[limits] max_recursion`.
+    pub const MAX_RECURSION_LIMIT: &str = "MAX_RECURSION_LIMIT";
+    /// The operation's fields nest deeper than `[limits] max_depth`.
+    pub const MAX_DEPTH_LIMIT: &str = "MAX_DEPTH_LIMIT";
+    /// The operation has more aliases than `[limits] max_aliases`.
+    pub const MAX_ALIASES_LIMIT: &str = "MAX_ALIASES_LIMIT";
+    /// The root selection has more fields than `[limits] max_root_fields`.
+    pub const MAX_ROOT_FIELDS_LIMIT: &str = "MAX_ROOT_FIELDS_LIMIT";
+    /// A field or fragment has more directives than `[limits] max_directives`.
+    pub const MAX_DIRECTIVES_LIMIT: &str = "MAX_DIRECTIVES_LIMIT";
+    /// The operation selects more fields than `[limits] max_fields` once
+    /// its fragments are spread.
+    pub const MAX_FIELDS_LIMIT: &str = "MAX_FIELDS_LIMIT";
+    /// Introspection is turned off (`[server] introspection = false`).
+    pub const INTROSPECTION_DISABLED: &str = "INTROSPECTION_DISABLED";
+    /// The request took longer than `[server] request_timeout_ms`.
+    pub const REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT";
     /// A variable's value does not fit its declared type.
     pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
     /// The HTTP request is not a GraphQL request.

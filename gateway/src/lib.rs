@@ -38,8 +38,8 @@ pub struct Gateway {
     pub bus: Arc<dyn events::EventBus>,
     /// Limits of subscription transports.
     pub subscriptions: config::SubscriptionsConfig,
-    /// Whether browsers get GraphiQL on `GET /graphql`.
-    pub graphiql: bool,
+    /// `[server]`: GraphiQL, timeouts, shutdown.
+    pub server: config::ServerConfig,
     ready: AtomicBool,
     shutdown: tokio::sync::watch::Sender<bool>,
 }
@@ -54,14 +54,19 @@ impl Gateway {
     ) -> Result<Self, error::Diagnostics> {
         let metrics = Arc::new(metrics::Metrics::default());
         let (model, introspection) = schema::compile(config, &metrics)?;
-        let pipeline = pipeline::Pipeline::new(model, introspection, metrics.clone())
+        let settings = pipeline::Settings {
+            limits: config.limits,
+            introspection: config.server.introspection,
+            request_timeout: config.server.request_timeout,
+        };
+        let pipeline = pipeline::Pipeline::new(model, introspection, metrics.clone(), settings)
             .map_err(|message| error::Diagnostic::file(&config.path, message))?;
         Ok(Self {
             pipeline,
             metrics,
             bus,
             subscriptions: config.subscriptions,
-            graphiql: config.server.graphiql,
+            server: config.server.clone(),
             ready: AtomicBool::new(true),
             shutdown: tokio::sync::watch::Sender::new(false),
         })

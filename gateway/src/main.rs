@@ -233,7 +233,10 @@ async fn serve(path: &Path) -> Result<(), String> {
 }
 
 async fn demo(port: u16) -> Result<(), String> {
-    let demo = Demo::start(port).map_err(|problems| report(&problems))?;
+    let mut demo = Demo::start(port).map_err(|problems| report(&problems))?;
+    demo.config
+        .apply_env(|name| std::env::var(name).ok())
+        .map_err(|problems| report(&problems))?;
     for service in &demo.services {
         eprintln!(
             "example service {:<8} {}",

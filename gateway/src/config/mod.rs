@@ -5,14 +5,16 @@
 //! missing URL, an unknown source kind) is reported with the file and line,
 //! and relative paths are resolved against the file's directory so a config
 //! works from any working directory. One file per section:
-//! [`server`] (`[server]`), [`schema`] (`[schema]`), [`sources`]
-//! (`[sources.<name>]`).
+//! [`server`] (`[server]`), [`limits`] (`[limits]`), [`schema`]
+//! (`[schema]`), [`sources`] (`[sources.<name>]`), [`events`] (`[events]`),
+//! [`subscriptions`] (`[subscriptions]`).
 //!
 //! Environment overrides, applied after the file is read:
 //!
 //! | variable | overrides |
 //! |---|---|
 //! | `WEFT_LISTEN` | `server.listen` |
+//! | `WEFT_INTROSPECTION` | `server.introspection` (`true` or `false`) |
 //! | `WEFT_SOURCE_<NAME>_URL` | `url` (REST) or `endpoint` (gRPC) of source `<name>` |
 //! | `WEFT_SOURCE_<NAME>_TIMEOUT_MS` | `timeout_ms` of source `<name>` |
 //! | `WEFT_EVENTS_URL` | `[events] url`, and `kind = "nats"` |
@@ -20,6 +22,7 @@
 //! `<NAME>` is the source name in upper case with `-` written as `_`.
 
 pub mod events;
+pub mod limits;
 pub mod schema;
 pub mod server;
 pub mod sources;
@@ -32,6 +35,7 @@ use serde::Deserialize;
 
 use crate::error::{Diagnostic, Diagnostics};
 pub use events::{BusKind, EventsConfig};
+pub use limits::LimitsConfig;
 pub use schema::SchemaConfig;
 pub use server::ServerConfig;
 pub use sources::{GrpcSourceConfig, RestSourceConfig, SourceConfig, SourceKind};
@@ -44,6 +48,8 @@ pub struct Config {
     pub path: PathBuf,
     /// `[server]`.
     pub server: ServerConfig,
+    /// `[limits]`.
+    pub limits: LimitsConfig,
     /// `[schema]`.
     pub schema: SchemaConfig,
     /// `[sources.<name>]`, by name.
@@ -59,6 +65,8 @@ pub struct Config {
 struct RawConfig {
     #[serde(default)]
     server: server::RawServer,
+    #[serde(default)]
+    limits: limits::RawLimits,
     schema: toml::Spanned<schema::RawSchema>,
     #[serde(default)]
     sources: BTreeMap<String, toml::Spanned<sources::RawSource>>,
@@ -117,6 +125,7 @@ impl Config {
         let origin = Origin { path, text };
         let mut problems = Diagnostics::default();
         let server = server::validate(raw.server, &origin, &mut problems);
+        let limits = limits::validate(raw.limits, &origin, &mut problems);
         let schema = schema::validate(raw.schema, &origin, &mut problems);
         let events = events::validate(raw.events, &origin, &mut problems);
         let subscriptions = subscriptions::validate(raw.subscriptions);
@@ -131,6 +140,7 @@ impl Config {
         problems.into_result(Self {
             path: path.to_path_buf(),
             server,
+            limits,
             schema,
             sources,
             events,
@@ -149,6 +159,12 @@ impl Config {
                     "WEFT_LISTEN",
                     "is not a socket address like 127.0.0.1:4000",
                 )),
+            }
+        }
+        if let Some(introspection) = var("WEFT_INTROSPECTION") {
+            match introspection.parse() {
+                Ok(on) => self.server.introspection = on,
+                Err(_) => problems.push(env_error("WEFT_INTROSPECTION", "is not true or false")),
             }
         }
         if let Some(url) = var("WEFT_EVENTS_URL") {
@@ -285,6 +301,39 @@ protos = ["proto/catalog/v1/catalog.proto"]
             panic!("catalog is gRPC")
         };
         assert_eq!(catalog.endpoint, "http://catalog:50051");
+    }
+
+    #[test]
+    fn limits_and_server_settings_have_defaults_and_overrides() {
+        let config = parse(EXAMPLE).unwrap();
+        assert_eq!(config.limits, LimitsConfig::default());
+        assert!(config.server.introspection);
+        let text = EXAMPLE.replace(
+            "listen = \"127.0.0.1:4100\"",
+            "listen = \"127.0.0.1:4100\"\nintrospection = false\nrequest_timeout_ms = 500\n\n[limits]\nmax_aliases = 7",
+        );
+        let mut config = parse(&text).unwrap();
+        assert_eq!(config.limits.max_aliases, 7);
+        assert_eq!(config.limits.max_depth, LimitsConfig::default().max_depth);
+        assert!(!config.server.introspection);
+        assert_eq!(config.server.request_timeout.as_millis(), 500);
+        config
+            .apply_env(|name| (name == "WEFT_INTROSPECTION").then(|| "true".to_owned()))
+            .unwrap();
+        assert!(config.server.introspection);
+    }
+
+    #[test]
+    fn a_zero_limit_is_reported_with_its_line() {
+        let text = format!("{EXAMPLE}\n[limits]\nmax_depth = 0\n");
+        let error = parse(&text).unwrap_err().to_string();
+        let line = text
+            .lines()
+            .position(|l| l.starts_with("max_depth"))
+            .unwrap()
+            + 1;
+        assert!(error.contains(&format!("weft.toml:{line}:")), "{error}");
+        assert!(error.contains("`max_depth` must be at least 1"), "{error}");
     }
 
     #[test]

@@ -1,14 +1,23 @@
-//! `[server]`: where the gateway listens and what it serves besides GraphQL.
+//! `[server]`: where the gateway listens, what it serves besides GraphQL,
+//! how long a request may take and how it shuts down.
+//!
+//! ```toml
+//! [server]
+//! listen = "127.0.0.1:4000"
+//! graphiql = true
+//! introspection = true          # false: `__schema` and `__type` are refused
+//! request_timeout_ms = 30000    # a whole query or mutation; over it: 504
+//! shutdown_drain_ms = 1000      # `/health` answers 503 this long before the server stops taking requests
+//! shutdown_timeout_ms = 10000   # then requests in flight have this long to finish
+//! ```
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use super::Origin;
 use crate::error::Diagnostics;
-
-/// The default listen address.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:4000";
 
 /// The validated `[server]` section.
 #[derive(Debug, Clone)]
@@ -19,6 +28,32 @@ pub struct ServerConfig {
     /// Whether `GET /graphql` from a browser serves GraphiQL (`graphiql`,
     /// default `true`).
     pub graphiql: bool,
+    /// Whether `__schema` and `__type` are answered (`introspection`,
+    /// default `true`); `__typename` always is.
+    pub introspection: bool,
+    /// How long a whole query or mutation may take (`request_timeout_ms`,
+    /// default 30 s); a subscription's event gets as long.
+    pub request_timeout: Duration,
+    /// How long `/health` reports `503` before the server stops taking
+    /// requests, so that load balancers stop sending them
+    /// (`shutdown_drain_ms`, default 1 s).
+    pub shutdown_drain: Duration,
+    /// How long requests in flight then have to finish before the process
+    /// exits anyway (`shutdown_timeout_ms`, default 10 s).
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 4000)),
+            graphiql: true,
+            introspection: true,
+            request_timeout: Duration::from_secs(30),
+            shutdown_drain: Duration::from_secs(1),
+            shutdown_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -26,6 +61,10 @@ pub struct ServerConfig {
 pub(super) struct RawServer {
     listen: Option<toml::Spanned<String>>,
     graphiql: Option<bool>,
+    introspection: Option<bool>,
+    request_timeout_ms: Option<toml::Spanned<u64>>,
+    shutdown_drain_ms: Option<u64>,
+    shutdown_timeout_ms: Option<u64>,
 }
 
 pub(super) fn validate(
@@ -33,9 +72,8 @@ pub(super) fn validate(
     origin: &Origin<'_>,
     problems: &mut Diagnostics,
 ) -> ServerConfig {
-    let default_listen = DEFAULT_LISTEN
-        .parse()
-        .expect("the default listen address parses");
+    let default = ServerConfig::default();
+    let default_listen = default.listen;
     let listen = raw.listen.map_or(default_listen, |listen| {
         listen.get_ref().parse().unwrap_or_else(|_| {
             problems.push(origin.error(
@@ -48,8 +86,24 @@ pub(super) fn validate(
             default_listen
         })
     });
+    let request_timeout = match raw.request_timeout_ms {
+        Some(ms) if *ms.get_ref() == 0 => {
+            problems.push(origin.error(ms.span(), "`request_timeout_ms` must be at least 1"));
+            default.request_timeout
+        }
+        Some(ms) => Duration::from_millis(ms.into_inner()),
+        None => default.request_timeout,
+    };
     ServerConfig {
         listen,
-        graphiql: raw.graphiql.unwrap_or(true),
+        graphiql: raw.graphiql.unwrap_or(default.graphiql),
+        introspection: raw.introspection.unwrap_or(default.introspection),
+        request_timeout,
+        shutdown_drain: raw
+            .shutdown_drain_ms
+            .map_or(default.shutdown_drain, Duration::from_millis),
+        shutdown_timeout: raw
+            .shutdown_timeout_ms
+            .map_or(default.shutdown_timeout, Duration::from_millis),
     }
 }

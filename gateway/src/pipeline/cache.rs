@@ -102,14 +102,20 @@ impl PlanCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::LimitsConfig;
 
     #[test]
     fn the_least_recently_used_plan_goes_first() {
         let cache = PlanCache::new(2);
         let plan = |text: &str| {
-            let document = super::super::parse::parse(text).unwrap();
+            let document = super::super::parse::parse(text, &LimitsConfig::default()).unwrap();
             let model = crate::schema::model::Model::default();
-            let operation = super::super::normalize::normalize(&model, &document, None);
+            let operation = super::super::normalize::normalize(
+                &model,
+                &document,
+                None,
+                &LimitsConfig::default(),
+            );
             operation
                 .map(|operation| Arc::new(super::super::plan::plan(operation, &document, text)))
         };

@@ -160,6 +160,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::config::LimitsConfig;
     use crate::schema::model::{EnumValues, InputValue};
 
     fn model() -> Model {
@@ -189,7 +190,7 @@ mod tests {
     }
 
     fn run(document: &str, given: &Value) -> Result<Variables, Vec<GraphqlError>> {
-        let document = super::super::parse::parse(document).unwrap();
+        let document = super::super::parse::parse(document, &LimitsConfig::default()).unwrap();
         let definitions = match &document.definitions[0] {
             query::Definition::Operation(query::OperationDefinition::Query(q)) => {
                 q.variable_definitions.clone()

@@ -1,7 +1,7 @@
 //! The request pipeline: one stage per file, called in order from here.
 //!
-//! [`parse`] → [`validate`] → [`normalize`] → [`plan`] (these four once per
-//! document and operation name: their result is kept in a bounded
+//! [`parse`] → [`limits`] → [`validate`] → [`normalize`] → [`plan`] (these
+//! once per document and operation name: their result is kept in a bounded
 //! [`cache`]) → [`coerce_variables`] → [`execute`] → [`write`].
 //!
 //! A request that fails before execution is answered without `data`; one
@@ -13,6 +13,7 @@
 pub mod cache;
 pub mod coerce_variables;
 pub mod execute;
+pub mod limits;
 pub mod normalize;
 pub mod parse;
 pub mod plan;
@@ -21,6 +22,7 @@ pub mod write;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -29,6 +31,7 @@ use self::cache::PlanCache;
 use self::coerce_variables::Variables;
 use self::execute::{Context, Found, Results, Slot, slot_key};
 use self::plan::Plan;
+use crate::config::LimitsConfig;
 use crate::error::{GraphqlError, codes};
 use crate::events::EventBus;
 use crate::json::Json;
@@ -82,9 +85,18 @@ impl Response {
         }
     }
 
-    /// Whether the request failed before it executed.
+    /// Whether the request failed before it executed (or was cut off).
     pub fn never_executed(&self) -> bool {
         self.data.is_none()
+    }
+
+    /// Whether the request ran out of time.
+    pub fn timed_out(&self) -> bool {
+        self.never_executed()
+            && self
+                .errors
+                .first()
+                .is_some_and(|error| error.code() == codes::REQUEST_TIMEOUT)
     }
 
     /// The response as JSON text.
@@ -129,6 +141,19 @@ pub struct Pipeline {
     validator: validate::Validator,
     cache: PlanCache,
     metrics: Arc<Metrics>,
+    settings: Settings,
+}
+
+/// How the pipeline treats requests, from `[limits]` and `[server]`.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// The operation limits.
+    pub limits: LimitsConfig,
+    /// Whether `__schema` and `__type` are answered.
+    pub introspection: bool,
+    /// How long one run (a query, a mutation, a subscription's event) may
+    /// take before it is answered with `REQUEST_TIMEOUT` alone.
+    pub request_timeout: Duration,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -146,6 +171,7 @@ impl Pipeline {
         model: Model,
         introspection: async_graphql::dynamic::Schema,
         metrics: Arc<Metrics>,
+        settings: Settings,
     ) -> Result<Self, String> {
         let validator = validate::Validator::new(&introspection.sdl())?;
         Ok(Self {
@@ -154,6 +180,7 @@ impl Pipeline {
             validator,
             cache: PlanCache::new(PLAN_CACHE_SIZE),
             metrics,
+            settings,
         })
     }
 
@@ -168,24 +195,38 @@ impl Pipeline {
     }
 
     /// The plan of the document's operation: from the cache, or parsed,
-    /// validated, normalized and planned now.
+    /// checked, validated, normalized and planned now.
     pub fn plan(
         &self,
         query: &str,
         operation: Option<&str>,
     ) -> Result<Arc<Plan>, Vec<GraphqlError>> {
-        if let Some(plan) = self.cache.get(query, operation) {
-            self.metrics.plan_cache(true);
-            return Ok(plan);
+        let cached = self.cache.get(query, operation);
+        self.metrics.plan_cache(cached.is_some());
+        let plan = if let Some(plan) = cached {
+            plan
+        } else {
+            let plan = Arc::new(self.plan_anew(query, operation)?);
+            self.cache.insert(query, operation, plan.clone());
+            plan
+        };
+        if plan.introspection.is_some() && !self.settings.introspection {
+            return Err(vec![GraphqlError::new(
+                "introspection is turned off on this gateway",
+                codes::INTROSPECTION_DISABLED,
+            )]);
         }
-        self.metrics.plan_cache(false);
-        let document = parse::parse(query).map_err(|error| vec![error])?;
+        Ok(plan)
+    }
+
+    fn plan_anew(&self, query: &str, operation: Option<&str>) -> Result<Plan, Vec<GraphqlError>> {
+        let limits = &self.settings.limits;
+        let document = parse::parse(query, limits).map_err(|error| vec![error])?;
+        limits::check(&document, limits).map_err(|error| vec![error])?;
         self.validator.validate(&document)?;
-        let operation_plan =
-            normalize::normalize(&self.model, &document, operation).map_err(|error| vec![error])?;
-        let planned = Arc::new(plan::plan(operation_plan, &document, query));
-        self.cache.insert(query, operation, planned.clone());
-        Ok(planned)
+        let operation_plan = normalize::normalize(&self.model, &document, operation, limits)
+            .map_err(|error| vec![error])?;
+        Ok(plan::plan(operation_plan, &document, query))
     }
 
     /// Plans the request and coerces its variables.
@@ -207,7 +248,8 @@ impl Pipeline {
         bus: &Arc<dyn EventBus>,
         record_calls: bool,
     ) -> Response {
-        self.run_with(prepared, bus, record_calls, None).await
+        self.bounded(self.run_with(prepared, bus, record_calls, None))
+            .await
     }
 
     /// Runs a subscription's selection for one event: `event` is the root
@@ -218,7 +260,19 @@ impl Pipeline {
         bus: &Arc<dyn EventBus>,
         event: Arc<Json>,
     ) -> Response {
-        self.run_with(prepared, bus, false, Some(event)).await
+        self.bounded(self.run_with(prepared, bus, false, Some(event)))
+            .await
+    }
+
+    /// `run` within `[server] request_timeout_ms`.
+    async fn bounded(&self, run: impl Future<Output = Response>) -> Response {
+        let limit = self.settings.request_timeout;
+        tokio::time::timeout(limit, run).await.unwrap_or_else(|_| {
+            Response::refused(vec![GraphqlError::new(
+                format!("the request took longer than {} ms", limit.as_millis()),
+                codes::REQUEST_TIMEOUT,
+            )])
+        })
     }
 
     async fn run_with(

@@ -16,12 +16,9 @@ use graphql_tools::static_graphql::query::{
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
+use crate::config::LimitsConfig;
 use crate::error::{GraphqlError, Location, codes};
 use crate::schema::model::{FieldDef, InputValue, Model};
-
-/// How many fields an operation may have once its fragments are inlined;
-/// stops documents whose fragments spread each other exponentially.
-pub const MAX_FIELDS: usize = 50_000;
 
 /// What kind of operation runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -241,6 +238,7 @@ pub fn normalize(
     model: &Model,
     document: &Document,
     name: Option<&str>,
+    limits: &LimitsConfig,
 ) -> Result<Operation, GraphqlError> {
     let (kind, operation_name, variables, directives, selection) = pick(document, name)?;
     let root_type = match kind {
@@ -259,6 +257,8 @@ pub fn normalize(
         document,
         next_id: 0,
         visited: 0,
+        max_fields: limits.max_fields,
+        max_depth: limits.max_recursion,
     };
     let condition = conditions(directives).unwrap_or(Condition::Always);
     let root = normalizer.selection_set(&root_type, &[(selection, condition)])?;
@@ -375,14 +375,20 @@ struct Normalizer<'d> {
     next_id: u32,
     /// Selections visited, fragments counted each time they are spread.
     visited: usize,
+    /// How many selections may be visited and fields made (`[limits]
+    /// max_fields`): stops documents whose fragments spread each other
+    /// exponentially.
+    max_fields: usize,
+    /// How deeply fragments may be followed.
+    max_depth: usize,
 }
 
-fn too_large() -> GraphqlError {
+fn too_large(max_fields: usize) -> GraphqlError {
     GraphqlError::new(
         format!(
-            "the operation selects more than {MAX_FIELDS} fields once its fragments are spread"
+            "the operation selects more than {max_fields} fields once its fragments are spread"
         ),
-        codes::VALIDATION_FAILED,
+        codes::MAX_FIELDS_LIMIT,
     )
 }
 
@@ -401,8 +407,8 @@ impl<'d> Normalizer<'d> {
         for (set, condition) in sets {
             self.collect(set, condition, &mut occurrences, 0);
         }
-        if self.visited > MAX_FIELDS {
-            return Err(too_large());
+        if self.visited > self.max_fields {
+            return Err(too_large(self.max_fields));
         }
         let mut fields = Vec::with_capacity(occurrences.len());
         for (key, found) in occurrences {
@@ -426,12 +432,12 @@ impl<'d> Normalizer<'d> {
         out: &mut Occurrences<'d>,
         depth: usize,
     ) {
-        if depth > super::parse::MAX_NESTING {
+        if depth > self.max_depth {
             return;
         }
         for selection in &set.items {
             self.visited += 1;
-            if self.visited > MAX_FIELDS {
+            if self.visited > self.max_fields {
                 return;
             }
             let (directives, inner) = match selection {
@@ -466,8 +472,8 @@ impl<'d> Normalizer<'d> {
         occurrences: Vec<(&'d query::Field, Condition)>,
     ) -> Result<Field, GraphqlError> {
         self.next_id += 1;
-        if self.next_id as usize > MAX_FIELDS {
-            return Err(too_large());
+        if self.next_id as usize > self.max_fields {
+            return Err(too_large(self.max_fields));
         }
         let id = self.next_id;
         let first = occurrences[0].0;

@@ -65,7 +65,7 @@ pub async fn get(
             return respond::refused(media, &RequestError::Malformed(rejection.body_text()));
         }
     };
-    if params.is_empty() && gateway.graphiql && wants_html(&headers) {
+    if params.is_empty() && gateway.server.graphiql && wants_html(&headers) {
         return graphiql::page();
     }
     if sse::wanted(&headers) {

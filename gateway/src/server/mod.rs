@@ -7,6 +7,13 @@
 //! | `GET /graphql` (WebSocket upgrade) | subscriptions (and queries, mutations) over `graphql-transport-ws` or legacy `graphql-ws` |
 //! | `POST`/`GET /graphql` with `Accept: text/event-stream` | one operation streamed as Server-Sent Events |
 //! | `GET /health` | `200` while serving, `503` once shutdown has begun |
+//!
+//! Shutdown, once the signal comes: `/health` answers `503` for `[server]
+//! shutdown_drain_ms` while requests are still served; then the server
+//! stops taking connections, every subscription ends (WebSocket close
+//! `1001`, SSE `complete`), and requests in flight have
+//! `shutdown_timeout_ms` to finish before [`serve`] returns anyway. A
+//! second signal exits the process at once.
 //! | `GET /metrics` | Prometheus metrics |
 //!
 //! A GraphQL request goes through the stages in [`graphql`], one file each:
@@ -22,7 +29,7 @@ mod respond;
 mod sse;
 mod websocket;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 
 use axum::Router;
@@ -40,25 +47,47 @@ pub fn app(gateway: Arc<Gateway>) -> Router {
         .with_state(gateway)
 }
 
-/// Serves the gateway on `listener` until `shutdown` completes, then stops
-/// taking connections, reports unready on `/health`, ends every open
-/// subscription, and lets requests in flight finish.
+/// Serves the gateway on `listener` until `shutdown` completes, then
+/// drains and stops as the module header describes.
 pub async fn serve(
     listener: TcpListener,
     gateway: Arc<Gateway>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let draining = gateway.clone();
-    axum::serve(listener, app(gateway))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            draining.begin_shutdown();
-        })
-        .await
+    let server = axum::serve(listener, app(gateway.clone())).with_graceful_shutdown(async move {
+        shutdown.await;
+        draining.set_ready(false);
+        tokio::time::sleep(draining.server.shutdown_drain).await;
+        draining.begin_shutdown();
+    });
+    let deadline = async {
+        gateway.shutting_down().await;
+        tokio::time::sleep(gateway.server.shutdown_timeout).await;
+    };
+    tokio::select! {
+        served = server.into_future() => served,
+        () = deadline => {
+            tracing::warn!("requests still in flight at the shutdown deadline are cut off");
+            Ok(())
+        }
+    }
+}
+
+/// Completes on the first Ctrl-C or SIGTERM; a second one exits the
+/// process at once.
+pub async fn shutdown_signal() {
+    signal().await;
+    tracing::info!("shutting down");
+    tokio::spawn(async {
+        signal().await;
+        tracing::warn!("second signal: exiting now");
+        std::process::exit(130);
+    });
 }
 
 /// Completes on Ctrl-C or, on Unix, SIGTERM.
-pub async fn shutdown_signal() {
+async fn signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -77,5 +106,4 @@ pub async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
-    tracing::info!("shutting down");
 }

@@ -3,7 +3,8 @@
 //! Status codes follow the GraphQL over HTTP spec: with
 //! `application/graphql-response+json`, a request that never executed
 //! (syntax or validation error) is `400`; with `application/json` every
-//! GraphQL answer is `200`. Errors at the HTTP level are `400` (malformed),
+//! GraphQL answer is `200`, except one cut off by `[server]
+//! request_timeout_ms`: `504`, whatever the media type. Errors at the HTTP level are `400` (malformed),
 //! `405` (mutation over GET), `406` (unacceptable `Accept`) and `415` (body
 //! not JSON), each with a GraphQL-shaped error body.
 
@@ -17,7 +18,9 @@ use super::request::RequestError;
 
 /// Writes an executed (or validation-failed) GraphQL response.
 pub fn graphql(media: MediaType, response: &crate::pipeline::Response) -> Response {
-    let status = if response.never_executed() && media == MediaType::GraphqlResponse {
+    let status = if response.timed_out() {
+        StatusCode::GATEWAY_TIMEOUT
+    } else if response.never_executed() && media == MediaType::GraphqlResponse {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK

@@ -1,0 +1,367 @@
+//! The front door under abuse: documents over the operation limits are
+//! refused with their own code before any backend call while `/health`
+//! keeps answering, introspection can be turned off, a request over its
+//! time budget is a `504`, and the `weft` binary exits on SIGTERM with a
+//! close frame for every WebSocket subscriber.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use serde_json::{Value, json};
+use weft_tests::ws::WsClient;
+use weft_tests::{
+    GatewayConfig, Services, StubBackend, TestDir, TestGateway, calls, error_codes, expected_calls,
+};
+
+/// The demo over the example services, with `extra` appended to its config.
+async fn demo_with(extra: &str) -> (Services, TestDir, TestGateway) {
+    let services = Services::start();
+    let dir = TestDir::new();
+    let config = GatewayConfig::demo(&services)
+        .extra(extra)
+        .load(&dir)
+        .unwrap_or_else(|problems| panic!("the config does not load:\n{problems}"));
+    let gateway = TestGateway::start(&config)
+        .await
+        .unwrap_or_else(|problems| panic!("the demo does not build:\n{problems}"));
+    (services, dir, gateway)
+}
+
+/// Sends `query` while `/health` is asked at the same time; returns the
+/// GraphQL answer after checking that `/health` answered `200`.
+async fn query_beside_health(gateway: &TestGateway, query: &str) -> Value {
+    let (body, health) = tokio::join!(gateway.query(query), gateway.get("/health", None));
+    assert_eq!(health.status, 200, "{}", health.text());
+    body
+}
+
+/// Asserts that `body` was refused before execution with `code` alone.
+fn assert_refused(body: &Value, code: &str) {
+    assert_eq!(error_codes(body), vec![code.to_owned()], "{body}");
+    assert!(body.get("data").is_none(), "{body}");
+}
+
+#[tokio::test]
+async fn documents_over_the_limits_are_refused_before_any_backend_call() {
+    let (services, _dir, gateway) = demo_with("").await;
+    services.reset_calls();
+
+    let mut exponential = String::from("query { ...F0 }");
+    for n in 0..30 {
+        exponential.push_str(&format!(
+            " fragment F{n} on Query {{ ...F{m} ...F{m} }}",
+            m = n + 1
+        ));
+    }
+    exponential.push_str(r#" fragment F30 on Query { user(id: "1") { name } }"#);
+    let cases = [
+        (exponential, "MAX_ROOT_FIELDS_LIMIT"),
+        (
+            format!(
+                "{{ {} }}",
+                (0..10_000)
+                    .map(|n| format!("a{n}: users {{ id }}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            "MAX_TOKENS_LIMIT",
+        ),
+        (
+            format!(
+                "{{ users {{ {} }} }}",
+                (0..51)
+                    .map(|n| format!("a{n}: id"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            "MAX_ALIASES_LIMIT",
+        ),
+        (
+            format!(
+                "{{ {} }}",
+                (0..33)
+                    .map(|n| format!("t{n}: __typename"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            "MAX_ROOT_FIELDS_LIMIT",
+        ),
+        (
+            format!(
+                r#"{{ user(id: "1") {{ {}name{} }} }}"#,
+                "orders { user { ".repeat(12),
+                " } }".repeat(12)
+            ),
+            "MAX_DEPTH_LIMIT",
+        ),
+        (
+            format!("{{ users {{ id {} }} }}", "@include(if: true) ".repeat(11)),
+            "MAX_DIRECTIVES_LIMIT",
+        ),
+        (
+            format!("{{ users {}{} }}", "{ orders ".repeat(200), "}".repeat(201)),
+            "MAX_RECURSION_LIMIT",
+        ),
+    ];
+    for (query, code) in &cases {
+        let body = query_beside_health(&gateway, query).await;
+        assert_refused(&body, code);
+    }
+    assert_eq!(calls(&services), expected_calls(&[]));
+}
+
+#[tokio::test]
+async fn limits_are_set_in_the_config() {
+    let (services, _dir, gateway) = demo_with("[limits]\nmax_aliases = 100\nmax_depth = 3\n").await;
+    let aliased = format!(
+        "{{ users {{ {} }} }}",
+        (0..60)
+            .map(|n| format!("a{n}: id"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let body = gateway.query(&aliased).await;
+    assert_eq!(body["data"]["users"][0]["a59"], "1", "{body}");
+    services.reset_calls();
+    let body = gateway
+        .query("{ users { orders { items { sku } } } }")
+        .await;
+    assert_refused(&body, "MAX_DEPTH_LIMIT");
+    assert_eq!(calls(&services), expected_calls(&[]));
+}
+
+#[tokio::test]
+async fn an_int_beyond_32_bits_is_refused_before_any_backend_call() {
+    let (services, _dir, gateway) = demo_with("").await;
+    services.reset_calls();
+    let body = gateway
+        .query_with(
+            "query ($n: Int) { orders(limit: $n) { id } }",
+            json!({ "n": 99_999_999_999_i64 }),
+        )
+        .await;
+    assert_refused(&body, "BAD_USER_INPUT");
+    assert_eq!(calls(&services), expected_calls(&[]));
+}
+
+#[tokio::test]
+async fn introspection_can_be_turned_off() {
+    let (_services, _dir, gateway) = demo_with("[server]\nintrospection = false\n").await;
+    let body = gateway.query("{ __schema { queryType { name } } }").await;
+    assert_refused(&body, "INTROSPECTION_DISABLED");
+    let body = gateway.query(r#"{ __type(name: "User") { name } }"#).await;
+    assert_refused(&body, "INTROSPECTION_DISABLED");
+    let body = gateway
+        .query(r#"{ __typename product(sku: "SKU-0001") { __typename name } }"#)
+        .await;
+    assert_eq!(body["data"]["__typename"], "Query", "{body}");
+    assert_eq!(body["data"]["product"]["__typename"], "Product", "{body}");
+
+    let (_services, _dir, open) = demo_with("").await;
+    let body = open.query("{ __schema { queryType { name } } }").await;
+    assert_eq!(
+        body["data"]["__schema"]["queryType"]["name"], "Query",
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_request_over_its_time_budget_is_a_504_with_a_graphql_error() {
+    let stub = StubBackend::start(Router::new().route(
+        "/thing",
+        get(|| async {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            axum::Json(json!({ "id": "1" }))
+        }),
+    ))
+    .await;
+    let dir = TestDir::new();
+    let config = GatewayConfig::new(
+        "type Query { thing: Thing @rest(source: \"stub\", get: \"/thing\") }\ntype Thing { id: ID! }",
+    )
+    .rest_source("stub", &stub.url, 10_000)
+    .extra("[server]\nrequest_timeout_ms = 200\n")
+    .load(&dir)
+    .unwrap_or_else(|problems| panic!("the config does not load:\n{problems}"));
+    let gateway = TestGateway::start(&config)
+        .await
+        .unwrap_or_else(|problems| panic!("the gateway does not build:\n{problems}"));
+    let body = json!({ "query": "{ thing { id } }" }).to_string();
+    let response = gateway
+        .post_raw(Some("application/json"), Some("application/json"), body)
+        .await;
+    assert_eq!(response.status, 504, "{}", response.text());
+    assert_refused(&response.json(), "REQUEST_TIMEOUT");
+    assert_eq!(
+        response.json()["errors"][0]["message"],
+        "the request took longer than 200 ms"
+    );
+    assert_eq!(gateway.get("/health", None).await.status, 200);
+}
+
+/// The `weft` binary cargo built, serving on a free port; stopped on drop.
+struct WeftProcess {
+    child: Child,
+    url: String,
+    /// Kept open: weft goes on printing, and a closed pipe would stop it.
+    _stdout: std::io::Lines<BufReader<std::process::ChildStdout>>,
+}
+
+impl WeftProcess {
+    fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut child = Command::new(weft_binary())
+            .args(args)
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("weft starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let line = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find(|line| line.starts_with("weft is serving GraphQL at "))
+            .expect("weft prints where it serves");
+        let url = line
+            .trim_start_matches("weft is serving GraphQL at ")
+            .trim_end_matches("/graphql")
+            .to_owned();
+        Self {
+            child,
+            url,
+            _stdout: lines,
+        }
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    /// Waits up to `bound` for the process to exit.
+    async fn exited_within(&mut self, bound: Duration) -> bool {
+        let started = std::time::Instant::now();
+        while started.elapsed() < bound {
+            if self
+                .child
+                .try_wait()
+                .expect("the child can be waited on")
+                .is_some()
+            {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+}
+
+impl Drop for WeftProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `weft` binary of this build, built first if need be.
+fn weft_binary() -> std::path::PathBuf {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "-q", "-p", "weft", "--bin", "weft"])
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "the weft binary builds");
+    let deps = std::env::current_exe().expect("the test binary's path");
+    let profile = deps
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("tests run from <target>/<profile>/deps");
+    profile.join(format!("weft{}", std::env::consts::EXE_SUFFIX))
+}
+
+#[tokio::test]
+async fn sigterm_closes_every_subscriber_and_exits_within_the_deadline() {
+    let mut weft = WeftProcess::start(&["demo", "--port", "0"], &[("WEFT_INTROSPECTION", "false")]);
+    let ws_url = format!("{}/graphql", weft.url.replace("http://", "ws://"));
+    let mut clients = Vec::new();
+    for _ in 0..100 {
+        let mut client = WsClient::connect(&ws_url, "graphql-transport-ws").await;
+        client.init(None).await;
+        client
+            .subscribe("news", "subscription { announcements { message } }")
+            .await;
+        clients.push(client);
+    }
+    let http = reqwest::Client::new();
+    let introspection = http
+        .post(format!("{}/graphql", weft.url))
+        .json(&json!({ "query": "{ __schema { queryType { name } } }" }))
+        .send()
+        .await
+        .expect("weft answers")
+        .json::<Value>()
+        .await
+        .expect("a JSON body");
+    assert_refused(&introspection, "INTROSPECTION_DISABLED");
+
+    weft.signal("TERM");
+    assert_eq!(health_once_draining(&http, &weft.url).await, 503);
+    for client in &mut clients {
+        let (code, _) = client.close_code().await;
+        assert_eq!(code, 1001);
+    }
+    assert!(
+        weft.exited_within(Duration::from_secs(15)).await,
+        "weft did not exit after SIGTERM"
+    );
+}
+
+/// Asks `/health` until it stops answering `200` (the signal has been
+/// handled), for at most 5 s; returns the last status.
+async fn health_once_draining(http: &reqwest::Client, url: &str) -> u16 {
+    let mut status = 200;
+    for _ in 0..250 {
+        let response = http
+            .get(format!("{url}/health"))
+            .send()
+            .await
+            .expect("weft answers /health while it drains");
+        status = response.status().as_u16();
+        if status != 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    status
+}
+
+#[tokio::test]
+async fn a_second_signal_exits_at_once() {
+    let dir = TestDir::new();
+    let config = GatewayConfig::new(
+        "type Query { thing: Thing @rest(source: \"stub\", get: \"/thing\") }\ntype Thing { id: ID! }",
+    )
+    .rest_source("stub", "http://127.0.0.1:9", 1000)
+    .extra("[server]\nlisten = \"127.0.0.1:0\"\nshutdown_drain_ms = 60000\n")
+    .write(&dir);
+    let config = config.to_str().expect("a UTF-8 path");
+    let mut weft = WeftProcess::start(&["serve", "--config", config], &[]);
+    let http = reqwest::Client::new();
+    weft.signal("INT");
+    assert_eq!(health_once_draining(&http, &weft.url).await, 503);
+    assert!(
+        !weft.exited_within(Duration::from_millis(300)).await,
+        "weft stopped before its drain window ended"
+    );
+    weft.signal("INT");
+    assert!(
+        weft.exited_within(Duration::from_secs(5)).await,
+        "weft did not exit on the second signal"
+    );
+}
