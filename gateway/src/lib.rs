@@ -42,6 +42,7 @@ pub struct Gateway {
     pub server: config::ServerConfig,
     ready: AtomicBool,
     shutdown: tokio::sync::watch::Sender<bool>,
+    websocket_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Gateway {
@@ -69,6 +70,9 @@ impl Gateway {
             server: config.server.clone(),
             ready: AtomicBool::new(true),
             shutdown: tokio::sync::watch::Sender::new(false),
+            websocket_slots: Arc::new(tokio::sync::Semaphore::new(
+                config.subscriptions.max_connections,
+            )),
         })
     }
 
@@ -122,6 +126,12 @@ impl Gateway {
     /// The public schema clients see, as SDL (weft's directives removed).
     pub fn sdl(&self) -> String {
         self.pipeline.sdl()
+    }
+
+    /// A place for one more WebSocket connection, held while it is open;
+    /// `None` when `[subscriptions] max_connections` are open.
+    pub(crate) fn websocket_slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.websocket_slots.clone().try_acquire_owned().ok()
     }
 
     /// Whether the gateway is serving (not shutting down).

@@ -51,6 +51,17 @@ impl NatsServer {
                 child: None,
             };
         }
+        Self::start_on(free_port())
+    }
+
+    /// A `nats-server -a 127.0.0.1 -p <port>` started here, whatever else
+    /// runs.
+    ///
+    /// # Panics
+    ///
+    /// When no `nats-server` binary can be started (at [`NATS_BINARY`] or on
+    /// `PATH`), or it does not accept connections in time.
+    pub fn start_on(port: u16) -> Self {
         let Some(binary) = find_binary() else {
             panic!(
                 "these tests need a NATS server: nothing accepts connections on {DEFAULT_NATS}, \
@@ -58,7 +69,6 @@ impl NatsServer {
                  (Debian: `apt-get install nats-server`)"
             );
         };
-        let port = free_port();
         let mut child = Command::new(&binary)
             .args(["-a", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
@@ -129,7 +139,12 @@ fn find_binary() -> Option<PathBuf> {
     })
 }
 
-fn free_port() -> u16 {
+/// A port nothing listens on now.
+///
+/// # Panics
+///
+/// When no local port can be bound.
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|addr| addr.port())

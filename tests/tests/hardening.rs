@@ -365,3 +365,32 @@ async fn a_second_signal_exits_at_once() {
         "weft did not exit on the second signal"
     );
 }
+
+#[tokio::test]
+async fn websocket_connections_over_the_cap_are_closed_with_1013() {
+    let (_services, _dir, gateway) = demo_with("[subscriptions]\nmax_connections = 2\n").await;
+    let first = gateway.ws_ready().await;
+    let _second = gateway.ws_ready().await;
+    let mut third = gateway.ws("graphql-transport-ws").await;
+    let (code, reason) = third.close_code().await;
+    assert_eq!(code, 1013, "{reason}");
+    assert!(
+        reason.contains("too many WebSocket connections"),
+        "{reason}"
+    );
+    first.close().await;
+    for _ in 0..100 {
+        if gateway
+            .metrics()
+            .await
+            .contains("weft_websocket_connections 1\n")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut again = gateway.ws_ready().await;
+    again
+        .subscribe("news", "subscription { announcements { message } }")
+        .await;
+}

@@ -274,3 +274,50 @@ async fn events_published_before_a_subscription_exists_are_not_delivered_to_it()
     }
     panic!("replica B never got the announcement made after it subscribed");
 }
+
+#[tokio::test]
+async fn the_gateway_starts_without_nats_and_subscribes_once_it_is_back() {
+    let port = weft_tests::nats::free_port();
+    let services = Services::start();
+    let dir = TestDir::new();
+    let prefix = unique_prefix();
+    let config = GatewayConfig::demo(&services)
+        .schema(&isolated_demo_schema(&prefix))
+        .extra(&format!(
+            "[events]\nkind = \"nats\"\nurl = \"nats://127.0.0.1:{port}\""
+        ))
+        .load(&dir)
+        .unwrap_or_else(|problems| panic!("the NATS config does not load:\n{problems}"));
+    let gateway = TestGateway::connect(&config)
+        .await
+        .unwrap_or_else(|problems| panic!("the gateway does not start without NATS:\n{problems}"));
+    let body = gateway.query(r#"{ user(id: "1") { name } }"#).await;
+    assert_eq!(body["data"]["user"]["name"], "Margaret Allen", "{body}");
+
+    let mut client = gateway.ws_ready().await;
+    client.subscribe("down", ANNOUNCEMENTS_SUBSCRIPTION).await;
+    let error = client.expect("error", "down").await;
+    assert_eq!(
+        error["payload"][0]["extensions"]["code"], "EVENT_BUS_UNAVAILABLE",
+        "{error}"
+    );
+
+    let _nats = NatsServer::start_on(port);
+    for attempt in 0..PROBES {
+        let id = format!("up{attempt}");
+        client.subscribe(&id, ANNOUNCEMENTS_SUBSCRIPTION).await;
+        match tokio::time::timeout(Duration::from_millis(300), client.recv()).await {
+            Ok(message) => {
+                assert_eq!(message["type"], "error", "{message}");
+                tokio::time::sleep(PROBE_WAIT).await;
+            }
+            Err(_) => {
+                let payload =
+                    until_subscribed(&mut client, &id, || announce(&gateway, "back")).await;
+                assert_eq!(announced(&payload), "back");
+                return;
+            }
+        }
+    }
+    panic!("no subscription succeeded after NATS came back");
+}

@@ -2,6 +2,7 @@
 //!
 //! ```toml
 //! [subscriptions]
+//! max_connections = 10000          # WebSocket connections open at once; more are closed with 1013
 //! max_per_connection = 100          # operations one WebSocket may run at once
 //! connection_init_timeout_ms = 10000  # time a WebSocket has to send connection_init
 //! keepalive_ms = 15000              # ping (graphql-transport-ws) / ka (graphql-ws) interval
@@ -14,6 +15,8 @@ use serde::Deserialize;
 /// The validated `[subscriptions]` section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SubscriptionsConfig {
+    /// WebSocket connections open at once.
+    pub max_connections: usize,
     /// Operations one WebSocket connection may run at once.
     pub max_per_connection: usize,
     /// How long a WebSocket has to send `connection_init`.
@@ -25,6 +28,7 @@ pub struct SubscriptionsConfig {
 impl Default for SubscriptionsConfig {
     fn default() -> Self {
         Self {
+            max_connections: 10_000,
             max_per_connection: 100,
             connection_init_timeout: Duration::from_secs(10),
             keepalive: Duration::from_secs(15),
@@ -35,6 +39,7 @@ impl Default for SubscriptionsConfig {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSubscriptions {
+    max_connections: Option<usize>,
     max_per_connection: Option<usize>,
     connection_init_timeout_ms: Option<u64>,
     keepalive_ms: Option<u64>,
@@ -43,6 +48,10 @@ pub(super) struct RawSubscriptions {
 pub(super) fn validate(raw: RawSubscriptions) -> SubscriptionsConfig {
     let default = SubscriptionsConfig::default();
     SubscriptionsConfig {
+        max_connections: raw
+            .max_connections
+            .unwrap_or(default.max_connections)
+            .max(1),
         max_per_connection: raw
             .max_per_connection
             .unwrap_or(default.max_per_connection)

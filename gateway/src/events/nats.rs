@@ -5,6 +5,11 @@
 //! subscribers, and fans its messages out through a local [`Hub`], so every
 //! subscriber still has its own bounded buffer. The NATS subscription is
 //! dropped once the topic's last local subscriber has gone.
+//!
+//! The gateway starts whether NATS is up or not: the client connects (and
+//! reconnects) in the background. While it is away, new subscriptions and
+//! publishes fail with `EVENT_BUS_UNAVAILABLE`; subscriptions already open
+//! resume once it is back.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,6 +23,10 @@ use tokio::sync::Mutex;
 use super::in_memory::Hub;
 use super::{BusError, EventBus, EventStream};
 
+/// How long start-up waits for the first connection before going on
+/// without it.
+const FIRST_CONNECT: Duration = Duration::from_secs(2);
+
 /// How often an idle topic is checked for local subscribers.
 const IDLE_CHECK: Duration = Duration::from_secs(1);
 
@@ -30,11 +39,20 @@ pub struct NatsBus {
 }
 
 impl NatsBus {
-    /// Connects to the NATS server at `url` (e.g. `nats://127.0.0.1:4222`).
+    /// A bus on the NATS server at `url` (e.g. `nats://127.0.0.1:4222`),
+    /// connecting in the background; fails only when `url` is malformed.
     pub async fn connect(url: &str, buffer: usize) -> Result<Self, BusError> {
-        let client = async_nats::connect(url)
+        let client = async_nats::ConnectOptions::new()
+            .retry_on_initial_connect()
+            .connect(url)
             .await
             .map_err(|error| BusError(format!("cannot connect to NATS at {url}: {error}")))?;
+        if tokio::time::timeout(FIRST_CONNECT, client.flush())
+            .await
+            .is_err()
+        {
+            tracing::warn!("NATS at {url} cannot be reached yet; connecting in the background");
+        }
         Ok(Self {
             client,
             hub: Arc::new(Hub::new(buffer)),
@@ -42,8 +60,17 @@ impl NatsBus {
         })
     }
 
+    /// Fails while the client is not connected to NATS.
+    fn connected(&self) -> Result<(), BusError> {
+        match self.client.connection_state() {
+            async_nats::connection::State::Connected => Ok(()),
+            _ => Err(BusError("NATS cannot be reached".to_owned())),
+        }
+    }
+
     /// Starts forwarding `topic` from NATS to the hub, unless already done.
     async fn forward(&self, topic: &str) -> Result<(), BusError> {
+        self.connected()?;
         let mut forwarders = self.forwarders.lock().await;
         if forwarders
             .get(topic)
@@ -105,6 +132,7 @@ impl EventBus for NatsBus {
     fn publish(&self, topic: &str, payload: Value) -> BoxFuture<'_, Result<(), BusError>> {
         let topic = topic.to_owned();
         async move {
+            self.connected()?;
             let bytes =
                 serde_json::to_vec(&payload).map_err(|error| BusError(error.to_string()))?;
             self.client

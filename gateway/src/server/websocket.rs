@@ -13,8 +13,9 @@
 //!
 //! Close codes (graphql-transport-ws): 4400 bad message, 4401 subscribe
 //! before `connection_ack`, 4408 no `connection_init` in time, 4409
-//! duplicate operation id, 4429 a second `connection_init`; and 1001 when
-//! the server shuts down.
+//! duplicate operation id, 4429 a second `connection_init`; 1013 when
+//! `[subscriptions] max_connections` are open already; and 1001 when the
+//! server shuts down.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -61,11 +62,25 @@ pub fn upgrade(gateway: Arc<Gateway>, ws: WebSocketUpgrade) -> Response {
         Some("graphql-ws") => Protocol::Legacy,
         _ => Protocol::TransportWs,
     };
+    let Some(slot) = gateway.websocket_slot() else {
+        return ws.on_upgrade(|mut socket| async move {
+            let reason = "too many WebSocket connections; try again later";
+            let _ = socket.send(close_message(1013, reason)).await;
+        });
+    };
     ws.on_upgrade(move |socket| async move {
         gateway.metrics.websocket_connections(1);
         Connection::new(gateway.clone(), protocol).run(socket).await;
         gateway.metrics.websocket_connections(-1);
+        drop(slot);
     })
+}
+
+fn close_message(code: u16, reason: &str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
 }
 
 /// What operation tasks send to their connection.
@@ -146,11 +161,7 @@ impl Connection {
             task.abort();
         }
         if let Stop::Close(code, reason) = stop {
-            let frame = CloseFrame {
-                code,
-                reason: reason.into(),
-            };
-            let _ = sink.send(Message::Close(Some(frame))).await;
+            let _ = sink.send(close_message(code, &reason)).await;
         }
     }
 
