@@ -4,6 +4,7 @@
 //! time budget is a `504`, and the `weft` binary exits on SIGTERM with a
 //! close frame for every WebSocket subscriber.
 
+use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -51,10 +52,11 @@ async fn documents_over_the_limits_are_refused_before_any_backend_call() {
 
     let mut exponential = String::from("query { ...F0 }");
     for n in 0..30 {
-        exponential.push_str(&format!(
-            " fragment F{n} on Query {{ ...F{m} ...F{m} }}",
-            m = n + 1
-        ));
+        let next = n + 1;
+        let _ = write!(
+            exponential,
+            " fragment F{n} on Query {{ ...F{next} ...F{next} }}"
+        );
     }
     exponential.push_str(r#" fragment F30 on Query { user(id: "1") { name } }"#);
     let cases = [
