@@ -86,6 +86,17 @@ enum Suite {
         #[arg(long)]
         gateway: Option<PathBuf>,
     },
+    /// Answers while the catalog service is killed and restarted: full,
+    /// partial and failed answers per phase, and the time to the first full
+    /// answer after the restart (processes as for `queries`).
+    Outage {
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Seconds of the whole run; the outage is its middle third.
+        #[arg(long, default_value_t = 60.0)]
+        seconds: f64,
+    },
     /// Batching on and off: backend calls per query, requests/s at a fixed
     /// concurrency, p50/p99 latency.
     Batching {
@@ -193,6 +204,17 @@ async fn bench(suite: Option<Suite>) -> Result<(), String> {
             };
             let (rows, pinned) = weft::bench::queries::run(&options).await?;
             print!("{}", weft::bench::queries::table(&rows, &options, pinned));
+        }
+        Suite::Outage {
+            concurrency,
+            seconds,
+        } => {
+            let options = weft::bench::outage::Options {
+                concurrency: concurrency.max(1),
+                duration: std::time::Duration::from_secs_f64(seconds.max(3.0)),
+            };
+            let report = weft::bench::outage::run(options).await?;
+            print!("{}", weft::bench::outage::table(&report, options));
         }
         Suite::Batching {
             concurrency,

@@ -6,12 +6,14 @@
 //!   for many WebSocket subscribers, on the in-memory bus and on NATS.
 //! - [`queries`]: gateway CPU per request next to the services' CPU per
 //!   request, with every service and the gateway as a separate process.
+//! - [`outage`]: what clients get while a backend is killed and restarted.
 //!
 //! `batching` and `fanout` run in one process over real sockets; `queries`
-//! starts processes. The figures are what this machine does, not promises.
+//! and `outage` start processes. The figures are what this machine does, not promises.
 
 pub mod batching;
 pub mod fanout;
+pub mod outage;
 pub mod queries;
 
 use std::net::SocketAddr;

@@ -74,7 +74,7 @@ pub struct Row {
 }
 
 /// A child process, killed when dropped.
-struct Process(Child);
+pub(super) struct Process(pub(super) Child);
 
 impl Drop for Process {
     fn drop(&mut self) {
@@ -84,7 +84,7 @@ impl Drop for Process {
 }
 
 /// A directory removed when dropped.
-struct TempDir(PathBuf);
+pub(super) struct TempDir(pub(super) PathBuf);
 
 impl Drop for TempDir {
     fn drop(&mut self) {
@@ -94,18 +94,7 @@ impl Drop for TempDir {
 
 /// Runs the benchmark; returns its rows and whether the gateway was pinned.
 pub async fn run(options: &Options) -> Result<(Vec<Row>, bool), String> {
-    let bin = std::env::current_exe()
-        .map_err(|error| error.to_string())?
-        .parent()
-        .map(Path::to_path_buf)
-        .ok_or("cannot find the directory of this binary")?;
-    let mut services = Vec::new();
-    let mut urls = Vec::new();
-    for name in ["users", "catalog", "orders"] {
-        let (process, addr) = start_service(&bin, name)?;
-        services.push(process);
-        urls.push(format!("http://{addr}"));
-    }
+    let (services, urls) = start_services()?;
     let dir = write_config(&urls)?;
     let pinned = options.pin && Command::new("taskset").arg("-V").output().is_ok();
     let exe = match &options.gateway {
@@ -122,13 +111,40 @@ pub async fn run(options: &Options) -> Result<(Vec<Row>, bool), String> {
     Ok((rows, pinned))
 }
 
+/// The directory of this binary, where the services' binaries are too.
+pub(super) fn binaries() -> Result<PathBuf, String> {
+    std::env::current_exe()
+        .map_err(|error| error.to_string())?
+        .parent()
+        .map(Path::to_path_buf)
+        .ok_or_else(|| "cannot find the directory of this binary".to_owned())
+}
+
+/// The example services, in the order of [`config_text`]'s URLs.
+pub(super) const SERVICES: [&str; 3] = ["users", "catalog", "orders"];
+
+/// The example services started, and their base URLs, in the order of
+/// [`SERVICES`].
+pub(super) fn start_services() -> Result<(Vec<Process>, Vec<String>), String> {
+    let bin = binaries()?;
+    let mut services = Vec::new();
+    let mut urls = Vec::new();
+    for name in SERVICES {
+        let addr = free_port()?;
+        services.push(start_service(&bin, name, addr)?);
+        urls.push(format!("http://{addr}"));
+    }
+    Ok((services, urls))
+}
+
 fn free_port() -> Result<SocketAddr, String> {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map_err(|error| format!("no free port: {error}"))
 }
 
-fn start_service(bin: &Path, name: &str) -> Result<(Process, SocketAddr), String> {
+/// Starts the example service `name` on `addr`; returns once it listens.
+pub(super) fn start_service(bin: &Path, name: &str, addr: SocketAddr) -> Result<Process, String> {
     let path = bin.join(name);
     if !path.exists() {
         return Err(format!(
@@ -136,7 +152,6 @@ fn start_service(bin: &Path, name: &str) -> Result<(Process, SocketAddr), String
             path.display()
         ));
     }
-    let addr = free_port()?;
     let child = Command::new(&path)
         .args(["--port", &addr.port().to_string()])
         .stdout(Stdio::null())
@@ -145,10 +160,14 @@ fn start_service(bin: &Path, name: &str) -> Result<(Process, SocketAddr), String
         .map_err(|error| format!("cannot start {}: {error}", path.display()))?;
     let process = Process(child);
     wait_listening(addr, name)?;
-    Ok((process, addr))
+    Ok(process)
 }
 
-fn start_gateway(exe: &Path, dir: &Path, pinned: bool) -> Result<(Process, SocketAddr), String> {
+pub(super) fn start_gateway(
+    exe: &Path,
+    dir: &Path,
+    pinned: bool,
+) -> Result<(Process, SocketAddr), String> {
     let config = dir.join("weft.toml");
     let mut command = if pinned {
         let mut command = Command::new("taskset");
@@ -187,7 +206,7 @@ fn wait_listening(addr: SocketAddr, name: &str) -> Result<(), String> {
     Err(format!("{name} did not start listening on {addr}"))
 }
 
-fn write_config(urls: &[String]) -> Result<TempDir, String> {
+pub(super) fn write_config(urls: &[String]) -> Result<TempDir, String> {
     let dir = TempDir(std::env::temp_dir().join(format!("weft-bench-{}", std::process::id())));
     let listen = free_port()?.to_string();
     let config = config_text(&listen, [&urls[0], &urls[1], &urls[2]]);
