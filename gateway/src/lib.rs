@@ -134,6 +134,13 @@ impl Gateway {
         self.websocket_slots.clone().try_acquire_owned().ok()
     }
 
+    /// Completes once every WebSocket connection has ended (after
+    /// [`Gateway::begin_shutdown`] closed them); no new one opens after.
+    pub(crate) async fn websockets_closed(&self) {
+        let all = u32::try_from(self.subscriptions.max_connections).unwrap_or(u32::MAX);
+        let _ = self.websocket_slots.acquire_many(all).await;
+    }
+
     /// Whether the gateway is serving (not shutting down).
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Relaxed)

@@ -2,8 +2,10 @@
 //!
 //! | metric | type | labels |
 //! |---|---|---|
-//! | `weft_source_requests_total` | counter | `source`, `outcome` (`ok`, `unavailable`, `timeout`, `error_status`, `bad_response`, `bad_request`) |
+//! | `weft_source_requests_total` | counter | `source`, `outcome` (`ok`, `unavailable`, `timeout`, `error_status`, `bad_response`, `bad_request`; `circuit_open` for calls the breaker refused without sending) |
 //! | `weft_source_request_duration_seconds` | histogram | `source` |
+//! | `weft_source_retries_total` | counter | `source` (calls sent again after a transient failure) |
+//! | `weft_source_circuit_state` | gauge | `source` (its breaker: 0 closed, 1 open, 2 half-open) |
 //! | `weft_graphql_requests_total` | counter | `outcome` (`ok`, `error`) |
 //! | `weft_graphql_request_duration_seconds` | histogram | none |
 //! | `weft_websocket_connections` | gauge | none |
@@ -11,8 +13,9 @@
 //! | `weft_plan_cache_hits_total` | counter | none (requests whose plan was cached: not parsed or planned again) |
 //! | `weft_plan_cache_misses_total` | counter | none (requests parsed, validated and planned) |
 //!
-//! Sources record each backend call themselves; the HTTP layer records each
-//! GraphQL request.
+//! Sources record each backend call themselves (every attempt of a retried
+//! call counts), and their breakers set their state; the HTTP layer records
+//! each GraphQL request.
 
 use std::time::Duration;
 
@@ -50,6 +53,8 @@ pub struct Metrics {
     registry: Registry,
     source_requests: Family<CallLabels, Counter>,
     source_latency: Family<SourceLabel, Histogram, fn() -> Histogram>,
+    source_retries: Family<SourceLabel, Counter>,
+    circuit_state: Family<SourceLabel, Gauge>,
     graphql_requests: Family<OutcomeLabel, Counter>,
     graphql_latency: Histogram,
     websocket_connections: Gauge,
@@ -78,6 +83,8 @@ impl Default for Metrics {
             );
         let graphql_requests = Family::<OutcomeLabel, Counter>::default();
         let graphql_latency = latency_histogram();
+        let source_retries = Family::<SourceLabel, Counter>::default();
+        let circuit_state = Family::<SourceLabel, Gauge>::default();
         registry.register(
             "weft_source_requests",
             "Calls made to each backend source",
@@ -87,6 +94,16 @@ impl Default for Metrics {
             "weft_source_request_duration_seconds",
             "Latency of backend calls",
             source_latency.clone(),
+        );
+        registry.register(
+            "weft_source_retries",
+            "Backend calls sent again after a transient failure",
+            source_retries.clone(),
+        );
+        registry.register(
+            "weft_source_circuit_state",
+            "State of each source's circuit breaker: 0 closed, 1 open, 2 half-open",
+            circuit_state.clone(),
         );
         registry.register(
             "weft_graphql_requests",
@@ -126,6 +143,8 @@ impl Default for Metrics {
             registry,
             source_requests,
             source_latency,
+            source_retries,
+            circuit_state,
             graphql_requests,
             graphql_latency,
             websocket_connections,
@@ -150,6 +169,36 @@ impl Metrics {
                 source: source.to_owned(),
             })
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records one call of `source` that its open breaker refused: counted
+    /// with outcome `circuit_open`, with no latency since nothing was sent.
+    pub fn record_refused_call(&self, source: &str) {
+        self.source_requests
+            .get_or_create(&CallLabels {
+                source: source.to_owned(),
+                outcome: "circuit_open",
+            })
+            .inc();
+    }
+
+    /// Counts one retry of a call to `source`.
+    pub fn record_retry(&self, source: &str) {
+        self.source_retries
+            .get_or_create(&SourceLabel {
+                source: source.to_owned(),
+            })
+            .inc();
+    }
+
+    /// The gauge of `source`'s breaker state, for the breaker to set on each
+    /// change (0 closed, 1 open, 2 half-open).
+    pub fn circuit_state(&self, source: &str) -> Gauge {
+        self.circuit_state
+            .get_or_create(&SourceLabel {
+                source: source.to_owned(),
+            })
+            .clone()
     }
 
     /// Records one GraphQL request; `ok` is false when it returned errors.

@@ -14,12 +14,26 @@
 //! endpoint = "http://catalog.internal:50051"
 //! protos = ["proto/catalog/v1/catalog.proto"]
 //! include = ["proto"]                     # optional, default: the first proto's root
+//! retries = 2                             # optional, default 0: idempotent calls only
+//! retry_backoff_ms = 50                   # optional, default 50: base of the backoff
+//! idempotent_methods = ["catalog.v1.Catalog/GetProduct"]   # gRPC only: which may be retried
+//!
+//! [sources.catalog.breaker]               # optional: these are the defaults
+//! error_rate = 0.5                        # open at this share of failed calls...
+//! window_ms = 10000                       # ...within this rolling window...
+//! min_calls = 20                          # ...once it holds this many calls
+//! open_ms = 500                           # refuse calls this long, then let one probe through
+//! # enabled = false, or `breaker = false` in the source's table, turns it off
 //! ```
+//!
+//! REST calls are retried when they are `GET`; gRPC calls when their method
+//! is listed in `idempotent_methods`. See [`crate::sources::resilience`].
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 
 use super::Origin;
 use crate::error::Diagnostics;
@@ -30,6 +44,10 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 5_000;
 pub const DEFAULT_MAX_BATCH_SIZE: usize = 100;
 /// How many calls to one source may be in flight at once, unless set.
 pub const DEFAULT_MAX_CONCURRENCY: usize = 64;
+/// The base of the backoff between retries, unless set.
+pub const DEFAULT_RETRY_BACKOFF_MS: u64 = 50;
+/// The most retries a source may ask for.
+pub const MAX_RETRIES: u32 = 10;
 
 /// One validated source.
 #[derive(Debug, Clone)]
@@ -42,10 +60,42 @@ pub struct SourceConfig {
     /// How many calls to this source may be in flight at once, across all
     /// requests; more wait their turn.
     pub max_concurrency: usize,
+    /// How many times an idempotent call is sent again after a transient
+    /// failure; `0` never retries.
+    pub retries: u32,
+    /// The base of the exponential backoff between retries, in ms.
+    pub retry_backoff_ms: u64,
+    /// The circuit breaker's settings; `None` when it is turned off.
+    pub breaker: Option<BreakerConfig>,
     /// The 1-based line of the source's table in the config file.
     pub line: usize,
     /// What kind of backend it is, and how to reach it.
     pub kind: SourceKind,
+}
+
+/// When a source's circuit breaker opens and for how long
+/// (`[sources.<name>.breaker]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BreakerConfig {
+    /// The share of failed calls (0 to 1) at which it opens.
+    pub error_rate: f64,
+    /// The rolling window calls are counted in, in ms.
+    pub window_ms: u64,
+    /// How many calls the window must hold before it may open.
+    pub min_calls: u32,
+    /// How long it stays open before one probe call is let through, in ms.
+    pub open_ms: u64,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        Self {
+            error_rate: 0.5,
+            window_ms: 10_000,
+            min_calls: 20,
+            open_ms: 500,
+        }
+    }
 }
 
 /// The kinds of backend weft can call.
@@ -76,6 +126,8 @@ pub struct GrpcSourceConfig {
     pub protos: Vec<PathBuf>,
     /// The directories imports are resolved against.
     pub include: Vec<PathBuf>,
+    /// The methods (`package.Service/Method`) that may be retried.
+    pub idempotent_methods: Vec<String>,
 }
 
 impl SourceConfig {
@@ -108,6 +160,51 @@ pub(super) struct RawSource {
     max_concurrency: Option<usize>,
     #[serde(default)]
     headers: BTreeMap<String, String>,
+    retries: Option<toml::Spanned<u32>>,
+    retry_backoff_ms: Option<u64>,
+    idempotent_methods: Option<toml::Spanned<Vec<toml::Spanned<String>>>>,
+    breaker: Option<RawBreaker>,
+}
+
+/// `breaker = false`, `breaker = true` or a `[sources.<name>.breaker]` table.
+pub(super) enum RawBreaker {
+    Switch(bool),
+    Table(RawBreakerTable),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBreakerTable {
+    enabled: Option<bool>,
+    error_rate: Option<toml::Spanned<f64>>,
+    window_ms: Option<toml::Spanned<u64>>,
+    min_calls: Option<toml::Spanned<u32>>,
+    open_ms: Option<toml::Spanned<u64>>,
+}
+
+impl<'de> Deserialize<'de> for RawBreaker {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(BreakerVisitor)
+    }
+}
+
+struct BreakerVisitor;
+
+impl<'de> Visitor<'de> for BreakerVisitor {
+    type Value = RawBreaker;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("`true`, `false` or a table of breaker settings")
+    }
+
+    fn visit_bool<E: de::Error>(self, enabled: bool) -> Result<RawBreaker, E> {
+        Ok(RawBreaker::Switch(enabled))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawBreaker, A::Error> {
+        RawBreakerTable::deserialize(de::value::MapAccessDeserializer::new(map))
+            .map(RawBreaker::Table)
+    }
 }
 
 pub(super) fn validate(
@@ -117,13 +214,52 @@ pub(super) fn validate(
     problems: &mut Diagnostics,
 ) -> Option<SourceConfig> {
     let span = raw.span();
-    let raw = raw.into_inner();
+    let mut raw = raw.into_inner();
+    let retries = retries(raw.retries.take(), origin, problems);
+    let breaker = breaker(raw.breaker.take(), origin, problems);
+    let idempotent_methods = idempotent_methods(raw.idempotent_methods.take(), origin, problems);
+    let mut kind = kind(name, &span, &mut raw, origin, problems)?;
+    match (&mut kind, idempotent_methods) {
+        (SourceKind::Grpc(grpc), Some((_, methods))) => grpc.idempotent_methods = methods,
+        (SourceKind::Rest(_), Some((at, _))) => problems.push(origin.error(
+            at,
+            format!(
+                "source `{name}`: `idempotent_methods` is for gRPC sources; \
+                 REST calls are retried when they are GET"
+            ),
+        )),
+        (_, None) => {}
+    }
+    Some(SourceConfig {
+        timeout_ms: raw.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS),
+        max_batch_size: raw.max_batch_size.unwrap_or(DEFAULT_MAX_BATCH_SIZE).max(1),
+        max_concurrency: raw
+            .max_concurrency
+            .unwrap_or(DEFAULT_MAX_CONCURRENCY)
+            .max(1),
+        retries,
+        retry_backoff_ms: raw.retry_backoff_ms.unwrap_or(DEFAULT_RETRY_BACKOFF_MS),
+        breaker,
+        line: origin.line_of(span.start),
+        kind,
+    })
+}
+
+/// The kind-specific part of a source: a REST URL, or a gRPC endpoint and
+/// its protos.
+fn kind(
+    name: &str,
+    span: &std::ops::Range<usize>,
+    raw: &mut RawSource,
+    origin: &Origin<'_>,
+    problems: &mut Diagnostics,
+) -> Option<SourceKind> {
     let mut missing = |key: &str| {
         problems.push(origin.error(span.clone(), format!("source `{name}` needs `{key}`")));
     };
-    let kind = match raw.kind.get_ref().as_str() {
+    match raw.kind.get_ref().as_str() {
         "rest" => {
-            let Some(url) = raw.url else {
+            let Some(url) = raw.url.take() else {
                 missing("url");
                 return None;
             };
@@ -132,13 +268,13 @@ pub(super) fn validate(
                     .push(origin.error(url.span(), format!("`{}` is not a URL", url.get_ref())));
                 return None;
             };
-            SourceKind::Rest(RestSourceConfig {
+            Some(SourceKind::Rest(RestSourceConfig {
                 url: parsed,
-                headers: raw.headers,
-            })
+                headers: std::mem::take(&mut raw.headers),
+            }))
         }
         "grpc" => {
-            let Some(endpoint) = raw.endpoint else {
+            let Some(endpoint) = raw.endpoint.take() else {
                 missing("endpoint");
                 return None;
             };
@@ -146,7 +282,7 @@ pub(super) fn validate(
                 missing("protos");
                 return None;
             }
-            SourceKind::Grpc(GrpcSourceConfig {
+            Some(SourceKind::Grpc(GrpcSourceConfig {
                 endpoint,
                 include: include_dirs(&raw.include, &raw.protos, origin),
                 protos: raw
@@ -154,26 +290,138 @@ pub(super) fn validate(
                     .iter()
                     .map(|proto| origin.resolve_path(proto))
                     .collect(),
-            })
+                idempotent_methods: Vec::new(),
+            }))
         }
         other => {
             problems.push(origin.error(
                 raw.kind.span(),
                 format!("source `{name}` has unknown kind `{other}`; use \"rest\" or \"grpc\""),
             ));
-            return None;
+            None
         }
+    }
+}
+
+/// `retries`, at most [`MAX_RETRIES`].
+fn retries(
+    raw: Option<toml::Spanned<u32>>,
+    origin: &Origin<'_>,
+    problems: &mut Diagnostics,
+) -> u32 {
+    let Some(retries) = raw else { return 0 };
+    if *retries.get_ref() > MAX_RETRIES {
+        problems.push(origin.error(
+            retries.span(),
+            format!("`retries` may be at most {MAX_RETRIES}"),
+        ));
+    }
+    retries.into_inner().min(MAX_RETRIES)
+}
+
+/// `idempotent_methods`, each checked to have the form
+/// `package.Service/Method`; the span of the list comes along so a REST
+/// source that sets it can be told where.
+fn idempotent_methods(
+    raw: Option<toml::Spanned<Vec<toml::Spanned<String>>>>,
+    origin: &Origin<'_>,
+    problems: &mut Diagnostics,
+) -> Option<(std::ops::Range<usize>, Vec<String>)> {
+    let raw = raw?;
+    let span = raw.span();
+    let mut methods = Vec::new();
+    for method in raw.into_inner() {
+        if is_method_name(method.get_ref()) {
+            methods.push(method.into_inner());
+        } else {
+            problems.push(origin.error(
+                method.span(),
+                format!(
+                    "`{}` in `idempotent_methods` is not a method name; \
+                     write it as `package.Service/Method`, e.g. `catalog.v1.Catalog/GetProduct`",
+                    method.get_ref()
+                ),
+            ));
+        }
+    }
+    Some((span, methods))
+}
+
+/// Whether `name` has the form `package.Service/Method` (the package may be
+/// empty: `Service/Method`).
+fn is_method_name(name: &str) -> bool {
+    let is_identifier = |part: &str| {
+        let mut chars = part.chars();
+        chars
+            .next()
+            .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
     };
-    Some(SourceConfig {
-        timeout_ms: raw.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS),
-        max_batch_size: raw.max_batch_size.unwrap_or(DEFAULT_MAX_BATCH_SIZE).max(1),
-        max_concurrency: raw
-            .max_concurrency
-            .unwrap_or(DEFAULT_MAX_CONCURRENCY)
-            .max(1),
-        line: origin.line_of(span.start),
-        kind,
+    name.split_once('/').is_some_and(|(service, method)| {
+        service.split('.').all(is_identifier) && is_identifier(method)
     })
+}
+
+/// The breaker's settings: the defaults unless a table changes them, `None`
+/// when turned off.
+fn breaker(
+    raw: Option<RawBreaker>,
+    origin: &Origin<'_>,
+    problems: &mut Diagnostics,
+) -> Option<BreakerConfig> {
+    let table = match raw {
+        None | Some(RawBreaker::Switch(true)) => return Some(BreakerConfig::default()),
+        Some(RawBreaker::Switch(false)) => return None,
+        Some(RawBreaker::Table(table)) => table,
+    };
+    if table.enabled == Some(false) {
+        return None;
+    }
+    let default = BreakerConfig::default();
+    let mut check = |value: Option<toml::Spanned<u64>>, key: &str, default: u64| {
+        setting(value, default, problems, |ms| {
+            (*ms.get_ref() == 0)
+                .then(|| origin.error(ms.span(), format!("`{key}` must be at least 1")))
+        })
+    };
+    let window_ms = check(table.window_ms, "window_ms", default.window_ms);
+    let open_ms = check(table.open_ms, "open_ms", default.open_ms);
+    let min_calls = setting(table.min_calls, default.min_calls, problems, |calls| {
+        (*calls.get_ref() == 0)
+            .then(|| origin.error(calls.span(), "`min_calls` must be at least 1"))
+    });
+    let error_rate = setting(table.error_rate, default.error_rate, problems, |rate| {
+        (!(*rate.get_ref() > 0.0 && *rate.get_ref() <= 1.0)).then(|| {
+            origin.error(
+                rate.span(),
+                "`error_rate` is a share of calls: more than 0, at most 1",
+            )
+        })
+    });
+    Some(BreakerConfig {
+        error_rate,
+        window_ms,
+        min_calls,
+        open_ms,
+    })
+}
+
+/// A setting's value, or its default when absent or when `invalid` finds
+/// a problem with it (which is reported).
+fn setting<T: Copy>(
+    value: Option<toml::Spanned<T>>,
+    default: T,
+    problems: &mut Diagnostics,
+    invalid: impl FnOnce(&toml::Spanned<T>) -> Option<crate::error::Diagnostic>,
+) -> T {
+    let Some(value) = value else { return default };
+    match invalid(&value) {
+        Some(problem) => {
+            problems.push(problem);
+            default
+        }
+        None => value.into_inner(),
+    }
 }
 
 /// The include directories; without any, the directory above the first
@@ -186,4 +434,151 @@ fn include_dirs(include: &[String], protos: &[String], origin: &Origin<'_>) -> V
     let first = &protos[0];
     let root = first.split_once('/').map_or(".", |(root, _)| root);
     vec![origin.resolve_path(root)]
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::Config;
+
+    const BASE: &str = r#"
+[schema]
+files = ["schema.graphql"]
+
+[sources.users]
+kind = "rest"
+url = "http://127.0.0.1:4001"
+
+[sources.catalog]
+kind = "grpc"
+endpoint = "http://127.0.0.1:4002"
+protos = ["proto/catalog/v1/catalog.proto"]
+"#;
+
+    fn parse(extra: &str) -> Result<Config, Diagnostics> {
+        Config::parse(Path::new("/etc/weft/weft.toml"), &format!("{BASE}{extra}"))
+    }
+
+    fn errors(extra: &str) -> Vec<String> {
+        let problems = parse(extra).expect_err("the config is refused");
+        problems.0.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn without_settings_there_is_no_retry_and_a_default_breaker() {
+        let config = parse("").unwrap();
+        let users = &config.sources["users"];
+        assert_eq!(users.retries, 0);
+        assert_eq!(users.retry_backoff_ms, DEFAULT_RETRY_BACKOFF_MS);
+        assert_eq!(users.breaker, Some(BreakerConfig::default()));
+    }
+
+    #[test]
+    fn retries_breaker_and_idempotent_methods_are_read() {
+        let config = parse(
+            r#"retries = 2
+retry_backoff_ms = 10
+idempotent_methods = ["catalog.v1.Catalog/GetProduct"]
+
+[sources.catalog.breaker]
+error_rate = 1
+min_calls = 3
+"#,
+        )
+        .unwrap();
+        let catalog = &config.sources["catalog"];
+        assert_eq!((catalog.retries, catalog.retry_backoff_ms), (2, 10));
+        let breaker = catalog.breaker.as_ref().expect("a breaker");
+        assert!((breaker.error_rate - 1.0).abs() < f64::EPSILON);
+        assert_eq!(breaker.min_calls, 3);
+        assert_eq!(breaker.open_ms, BreakerConfig::default().open_ms);
+        let SourceKind::Grpc(grpc) = &catalog.kind else {
+            panic!("catalog is gRPC")
+        };
+        assert_eq!(grpc.idempotent_methods, ["catalog.v1.Catalog/GetProduct"]);
+    }
+
+    #[test]
+    fn the_breaker_can_be_turned_off_either_way() {
+        let config = parse("breaker = false\n").unwrap();
+        assert_eq!(config.sources["catalog"].breaker, None);
+        let config = parse("[sources.catalog.breaker]\nenabled = false\n").unwrap();
+        assert_eq!(config.sources["catalog"].breaker, None);
+    }
+
+    #[test]
+    fn a_malformed_method_name_is_reported_at_its_line() {
+        let errors = errors(
+            "idempotent_methods = [\n  \"catalog.v1.Catalog/GetProduct\",\n  \"GetProduct\",\n]\n",
+        );
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("weft.toml:15:"), "{errors:?}");
+        assert!(
+            errors[0].contains("`GetProduct` in `idempotent_methods` is not a method name"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn idempotent_methods_on_a_rest_source_are_refused() {
+        let text = BASE.replace(
+            "url = \"http://127.0.0.1:4001\"",
+            "url = \"http://127.0.0.1:4001\"\nidempotent_methods = [\"a.B/C\"]",
+        );
+        let problems = Config::parse(Path::new("/etc/weft/weft.toml"), &text).unwrap_err();
+        let message = problems.to_string();
+        assert!(message.contains("weft.toml:8:"), "{message}");
+        assert!(message.contains("is for gRPC sources"), "{message}");
+    }
+
+    #[test]
+    fn out_of_range_settings_are_reported_with_their_lines() {
+        let errors = errors(
+            "retries = 11\n\n[sources.catalog.breaker]\nerror_rate = 1.5\nwindow_ms = 0\nmin_calls = 0\nopen_ms = 0\n",
+        );
+        assert_eq!(errors.len(), 5, "{errors:?}");
+        for (line, key) in [
+            (13, "`retries` may be at most 10"),
+            (16, "`error_rate`"),
+            (17, "`window_ms` must be at least 1"),
+            (18, "`min_calls` must be at least 1"),
+            (19, "`open_ms` must be at least 1"),
+        ] {
+            assert!(
+                errors
+                    .iter()
+                    .any(|error| error.contains(&format!("weft.toml:{line}:"))
+                        && error.contains(key)),
+                "{key} at line {line}: {errors:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unknown_breaker_setting_is_named() {
+        let errors = errors("[sources.catalog.breaker]\nerror_ratio = 0.3\n");
+        assert!(
+            errors[0].contains("unknown field `error_ratio`"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn method_names_need_a_service_and_a_method() {
+        assert!(is_method_name("catalog.v1.Catalog/GetProduct"));
+        assert!(is_method_name("Catalog/GetProduct"));
+        for bad in [
+            "GetProduct",
+            "catalog.v1.Catalog.GetProduct",
+            "/Get",
+            "a./B",
+            "a.B/",
+            "a.B/C/D",
+            "a-b.C/D",
+        ] {
+            assert!(!is_method_name(bad), "{bad}");
+        }
+    }
 }

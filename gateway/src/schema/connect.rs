@@ -39,7 +39,7 @@ pub enum BatchVars {
 
 /// What a directive is attached to.
 pub struct Target<'d> {
-    /// The field's type, or the entity type.
+    /// The type the field belongs to, or the entity type.
     pub ty: &'d TypeDef,
     /// The field; `None` for a directive on a type.
     pub field: Option<&'d Located<FieldDefinition>>,
@@ -113,6 +113,12 @@ pub fn entity_key(
 type Resolver<'r> = dyn Fn(Root, &[String]) -> Result<Vec<String>, String> + 'r;
 type Bound = (Box<dyn Connector>, Vec<String>, usize);
 
+/// Whether the directive is on a mutation field: its calls are never sent
+/// twice, whatever their method.
+fn in_mutation(builder: &Builder<'_>, target: &Target<'_>) -> bool {
+    target.field.is_some() && target.ty.name == builder.doc.roots.mutation
+}
+
 fn response_path(response: Option<&Arg<String>>) -> Vec<String> {
     response.map_or_else(Vec::new, |path| {
         path.value.split('.').map(str::to_owned).collect()
@@ -167,6 +173,7 @@ fn rest_call(
         route: spec.target.value.clone(),
         headers,
         body,
+        retryable: !in_mutation(builder, target),
     };
     Ok((
         Box::new(call),
@@ -261,6 +268,7 @@ fn grpc_call(
         source: parts.source,
         method: parts.method,
         request: parts.request,
+        retryable: !in_mutation(builder, target),
     };
     Ok((Box::new(call), parts.response, max_batch_size))
 }

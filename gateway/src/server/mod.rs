@@ -29,7 +29,7 @@ mod respond;
 mod sse;
 mod websocket;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
@@ -65,8 +65,15 @@ pub async fn serve(
         gateway.shutting_down().await;
         tokio::time::sleep(gateway.server.shutdown_timeout).await;
     };
+    // Upgraded connections are not the HTTP server's any more: wait for
+    // their close frames to go out too.
+    let served = async {
+        let served = server.await;
+        gateway.websockets_closed().await;
+        served
+    };
     tokio::select! {
-        served = server.into_future() => served,
+        served = served => served,
         () = deadline => {
             tracing::warn!("requests still in flight at the shutdown deadline are cut off");
             Ok(())

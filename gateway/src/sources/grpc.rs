@@ -8,7 +8,12 @@
 //! integers as strings, well-known types in their JSON forms, and default
 //! values included so that a `0` is a `0` and not a missing field. Adding a
 //! gRPC service is therefore configuration only.
+//!
+//! Unary calls to the methods listed in the source's `idempotent_methods`
+//! are retried after a transient failure (see [`super::resilience`]); each
+//! must be a method the protos define.
 
+use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -24,7 +29,7 @@ use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
-use super::{Connector, Limits, Prepared, measured};
+use super::{Connector, Limits, Prepared, measured, settle};
 use crate::config::GrpcSourceConfig;
 use crate::error::SourceError;
 use crate::json::Json;
@@ -39,6 +44,9 @@ pub struct GrpcSource {
     channel: Channel,
     limits: Limits,
     metrics: Arc<Metrics>,
+    /// The full names (`package.Service.Method`) of the methods that may be
+    /// retried.
+    idempotent: HashSet<String>,
 }
 
 /// Reads `.proto` files into a descriptor pool.
@@ -60,10 +68,12 @@ impl GrpcSource {
     pub fn new(
         name: &str,
         config: &GrpcSourceConfig,
-        limits: Limits,
+        mut limits: Limits,
         metrics: Arc<Metrics>,
     ) -> Result<Self, String> {
         let pool = load_protos(config)?;
+        let idempotent = idempotent_methods(&pool, &config.idempotent_methods)?;
+        limits.report_to(&metrics, name);
         let channel = Endpoint::from_str(&config.endpoint)
             .map_err(|_| format!("`{}` is not a valid endpoint URI", config.endpoint))?
             .connect_timeout(limits.timeout)
@@ -74,6 +84,7 @@ impl GrpcSource {
             channel,
             limits,
             metrics,
+            idempotent,
         })
     }
 
@@ -84,38 +95,33 @@ impl GrpcSource {
 
     /// The method named `package.Service/Method`, if the protos define it.
     pub fn method(&self, full_name: &str) -> Option<MethodDescriptor> {
-        let (service, method) = full_name.split_once('/')?;
-        self.pool
-            .get_service_by_name(service)?
-            .methods()
-            .find(|candidate| candidate.name() == method)
+        find_method(&self.pool, full_name)
     }
 
     /// Every `package.Service/Method` the protos define, for suggestions.
     pub fn method_names(&self) -> Vec<String> {
-        self.pool
-            .services()
-            .flat_map(|service| {
-                service
-                    .methods()
-                    .map(|method| format!("{}/{}", service.full_name(), method.name()))
-                    .collect::<Vec<_>>()
-            })
-            .collect()
+        method_names(&self.pool)
+    }
+
+    /// Whether calls to `method` may be retried (it is listed in the
+    /// source's `idempotent_methods`).
+    pub fn is_idempotent(&self, method: &MethodDescriptor) -> bool {
+        self.idempotent.contains(method.full_name())
     }
 
     /// Calls a unary method with a JSON request; returns the JSON response.
+    /// A `retryable` call of an idempotent method is made again after a
+    /// transient failure, as often as the source's `retries` allow.
     pub async fn unary(
         &self,
         method: &MethodDescriptor,
         request: Value,
+        retryable: bool,
     ) -> Result<Json, SourceError> {
-        measured(
-            &self.metrics,
-            &self.name,
-            &self.limits,
-            self.exchange(method, request),
-        )
+        let idempotent = retryable && self.is_idempotent(method);
+        measured(&self.metrics, &self.name, &self.limits, idempotent, || {
+            self.exchange(method, &request)
+        })
         .await
     }
 
@@ -127,7 +133,8 @@ impl GrpcSource {
         method: &MethodDescriptor,
         request: Value,
     ) -> Result<BoxStream<'static, Result<Json, SourceError>>, SourceError> {
-        let message = self.request_message(method, request)?;
+        let message = self.request_message(method, &request)?;
+        let admission = self.limits.admit(&self.metrics, &self.name)?;
         let mut grpc = tonic::client::Grpc::new(self.channel.clone());
         let open = async {
             grpc.ready()
@@ -143,6 +150,7 @@ impl GrpcSource {
             Ok(Err(status)) => Err(self.status_error(&status)),
             Err(_) => Err(self.timeout_error()),
         };
+        settle(admission, &opened);
         let outcome = opened.as_ref().map_or_else(SourceError::outcome, |_| "ok");
         self.metrics
             .record_source_call(&self.name, outcome, started.elapsed());
@@ -164,7 +172,7 @@ impl GrpcSource {
     fn request_message(
         &self,
         method: &MethodDescriptor,
-        request: Value,
+        request: &Value,
     ) -> Result<DynamicMessage, SourceError> {
         DynamicMessage::deserialize(method.input(), request).map_err(|error| {
             SourceError::BadRequest {
@@ -180,7 +188,7 @@ impl GrpcSource {
     async fn exchange(
         &self,
         method: &MethodDescriptor,
-        request: Value,
+        request: &Value,
     ) -> Result<Json, SourceError> {
         let message = self.request_message(method, request)?;
         let mut grpc = tonic::client::Grpc::new(self.channel.clone());
@@ -225,6 +233,41 @@ impl GrpcSource {
             },
         }
     }
+}
+
+/// The method named `package.Service/Method` in `pool`, if it defines it.
+fn find_method(pool: &DescriptorPool, full_name: &str) -> Option<MethodDescriptor> {
+    let (service, method) = full_name.split_once('/')?;
+    pool.get_service_by_name(service)?
+        .methods()
+        .find(|candidate| candidate.name() == method)
+}
+
+/// Every `package.Service/Method` `pool` defines.
+fn method_names(pool: &DescriptorPool) -> Vec<String> {
+    pool.services()
+        .flat_map(|service| {
+            service
+                .methods()
+                .map(|method| format!("{}/{}", service.full_name(), method.name()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The full names of the `idempotent_methods`; fails on one the protos do
+/// not define.
+fn idempotent_methods(pool: &DescriptorPool, names: &[String]) -> Result<HashSet<String>, String> {
+    names
+        .iter()
+        .map(|name| match find_method(pool, name) {
+            Some(method) => Ok(method.full_name().to_owned()),
+            None => Err(format!(
+                "`idempotent_methods` names `{name}`, which the protos do not define; they define: {}",
+                method_names(pool).join(", ")
+            )),
+        })
+        .collect()
 }
 
 /// A message as canonical proto3 JSON, default values included.
@@ -328,6 +371,9 @@ pub struct GrpcCall {
     pub method: MethodDescriptor,
     /// The request message, as a JSON template.
     pub request: ValueTemplate,
+    /// Whether the call may be sent again after a transient failure: a
+    /// method of `idempotent_methods`, outside mutations.
+    pub retryable: bool,
 }
 
 impl Connector for GrpcCall {
@@ -344,10 +390,11 @@ impl Connector for GrpcCall {
         let request = self.request.render(vars);
         let source = self.source.clone();
         let method = self.method.clone();
+        let retryable = self.retryable;
         Ok(Prepared {
             source: source.name.clone(),
             description: format!("{} {request}", method.full_name()),
-            call: async move { source.unary(&method, request).await }.boxed(),
+            call: async move { source.unary(&method, request, retryable).await }.boxed(),
         })
     }
 }

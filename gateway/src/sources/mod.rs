@@ -3,7 +3,7 @@
 //! A *source* is a configured backend (`[sources.<name>]`): a connection pool
 //! and its settings. A *connector* is one directive bound to a source: the
 //! compiled request templates of an `@rest` or `@grpc` field. The executor
-//! asks a connector to [`Connector::fetch`] with the field's variables and
+//! has a connector prepare a call with the field's variables, sends it and
 //! gets JSON back; it knows nothing of HTTP or protobuf, and the sources know
 //! nothing of GraphQL.
 //!
@@ -11,9 +11,15 @@
 //! deduplicate and record calls: [`Connector::prepare`] renders the request
 //! (cheap, synchronous) into a [`Prepared`] call that names itself, and
 //! awaiting the prepared call sends it.
+//!
+//! Every call goes through one place, `measured`: the source's circuit
+//! breaker admits it (or refuses it at once), it waits for the source's
+//! concurrency, is timed and counted in the metrics, and an idempotent call
+//! that failed transiently is sent again after a backoff ([`resilience`]).
 
 pub mod batching;
 pub mod grpc;
+pub mod resilience;
 pub mod rest;
 
 use std::fmt;
@@ -30,6 +36,7 @@ use crate::config::SourceConfig;
 use crate::error::SourceError;
 use crate::metrics::Metrics;
 use crate::template::Vars;
+use resilience::{Admission, Breaker, RetryPolicy};
 
 /// One directive bound to its source: renders a request from the field's
 /// arguments, parent or batch of keys, ready to send.
@@ -66,8 +73,8 @@ impl fmt::Debug for Prepared {
     }
 }
 
-/// What every source is limited by: its config's timeout, batch size and
-/// concurrency.
+/// What every source is limited by: its config's timeout, batch size,
+/// concurrency, retries and circuit breaker.
 #[derive(Debug)]
 pub struct Limits {
     /// How long one call may take.
@@ -75,6 +82,8 @@ pub struct Limits {
     /// How many keys one batched call carries at most.
     pub max_batch_size: usize,
     in_flight: Arc<Semaphore>,
+    retry: RetryPolicy,
+    breaker: Option<Breaker>,
 }
 
 impl Limits {
@@ -84,7 +93,35 @@ impl Limits {
             timeout: Duration::from_millis(config.timeout_ms),
             max_batch_size: config.max_batch_size,
             in_flight: Arc::new(Semaphore::new(config.max_concurrency)),
+            retry: RetryPolicy::new(
+                config.retries,
+                Duration::from_millis(config.retry_backoff_ms),
+            ),
+            breaker: config.breaker.as_ref().map(Breaker::new),
         }
+    }
+
+    /// Shows the state of the source's breaker, if it has one, on
+    /// `weft_source_circuit_state` under `source`.
+    pub fn report_to(&mut self, metrics: &Metrics, source: &str) {
+        if let Some(breaker) = &mut self.breaker {
+            breaker.report_to(metrics.circuit_state(source));
+        }
+    }
+
+    /// The source's breaker's permission for one call: `Ok(None)` without a
+    /// breaker, an error (counted as refused) while it is open.
+    fn admit(&self, metrics: &Metrics, source: &str) -> Result<Option<Admission<'_>>, SourceError> {
+        let Some(breaker) = &self.breaker else {
+            return Ok(None);
+        };
+        let admission = breaker.admit();
+        if admission.is_none() {
+            metrics.record_refused_call(source);
+        }
+        admission
+            .map(Some)
+            .ok_or_else(|| resilience::refused(source))
     }
 
     /// The timeout in whole milliseconds, for error messages.
@@ -93,16 +130,67 @@ impl Limits {
     }
 }
 
-/// Runs one backend call once the source's concurrency allows it, and
-/// records it in the metrics under `source`.
-async fn measured<F>(
+/// Runs one backend call, made afresh by `attempt` for every try: the
+/// breaker must admit it, the source's concurrency allow it, and each try is
+/// recorded in the metrics under `source`. An `idempotent` call that fails
+/// transiently is tried again up to the source's `retries`.
+async fn measured<F, C>(
     metrics: &Metrics,
     source: &str,
     limits: &Limits,
-    call: F,
+    idempotent: bool,
+    mut attempt: F,
 ) -> Result<Json, SourceError>
 where
-    F: Future<Output = Result<Json, SourceError>>,
+    F: FnMut() -> C,
+    C: Future<Output = Result<Json, SourceError>>,
+{
+    let retries = if idempotent {
+        limits.retry.retries()
+    } else {
+        0
+    };
+    let mut retry = 0;
+    // The last transient failure: what a retry the breaker refuses answers.
+    let mut failed: Option<SourceError> = None;
+    loop {
+        let admission = match limits.admit(metrics, source) {
+            Ok(admission) => admission,
+            Err(refused) => return Err(failed.unwrap_or(refused)),
+        };
+        if failed.is_some() {
+            metrics.record_retry(source);
+        }
+        let result = timed(metrics, source, limits, attempt()).await;
+        settle(admission, &result);
+        match result {
+            Err(error) if retry < retries && resilience::is_transient(&error) => {
+                tokio::time::sleep(limits.retry.backoff(retry)).await;
+                retry += 1;
+                failed = Some(error);
+            }
+            result => return result,
+        }
+    }
+}
+
+/// Tells the breaker, if any, how its admitted call went.
+fn settle<T>(admission: Option<Admission<'_>>, result: &Result<T, SourceError>) {
+    if let Some(admission) = admission {
+        admission.finish(result.as_ref().is_err_and(resilience::is_backend_failure));
+    }
+}
+
+/// Sends one try once the source's concurrency allows it, and records it
+/// in the metrics.
+async fn timed<C>(
+    metrics: &Metrics,
+    source: &str,
+    limits: &Limits,
+    call: C,
+) -> Result<Json, SourceError>
+where
+    C: Future<Output = Result<Json, SourceError>>,
 {
     let _permit = limits.in_flight.acquire().await;
     let started = Instant::now();

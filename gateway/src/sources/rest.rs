@@ -4,6 +4,8 @@
 //! client. A [`RestCall`] is one `@rest` directive: method, URL template,
 //! header templates and an optional JSON body template. A 2xx answer's body
 //! is the result (`null` when empty); anything else is a [`SourceError`].
+//! `GET` calls are the idempotent ones: only they are retried (see
+//! [`super::resilience`]).
 
 use std::sync::Arc;
 
@@ -36,9 +38,10 @@ impl RestSource {
     pub fn new(
         name: &str,
         config: &RestSourceConfig,
-        limits: Limits,
+        mut limits: Limits,
         metrics: Arc<Metrics>,
     ) -> Result<Self, String> {
+        limits.report_to(&metrics, name);
         let mut headers = HeaderMap::new();
         for (key, value) in &config.headers {
             let key: HeaderName = key
@@ -65,20 +68,20 @@ impl RestSource {
     }
 
     /// Sends one request to `target` (a path and query, already encoded) and
-    /// returns the JSON answer.
+    /// returns the JSON answer; a `retryable` call is sent again after a
+    /// transient failure, as often as the source's `retries` allow.
     pub async fn send(
         &self,
         method: Method,
         target: &str,
         headers: HeaderMap,
         body: Option<&Value>,
+        retryable: bool,
     ) -> Result<Json, SourceError> {
-        measured(
-            &self.metrics,
-            &self.name,
-            &self.limits,
-            self.exchange(method, target, headers, body),
-        )
+        let idempotent = retryable && method == Method::GET;
+        measured(&self.metrics, &self.name, &self.limits, idempotent, || {
+            self.exchange(method.clone(), target, headers.clone(), body)
+        })
         .await
     }
 
@@ -163,6 +166,9 @@ pub struct RestCall {
     pub headers: Vec<(HeaderName, StringTemplate)>,
     /// The JSON body, if any.
     pub body: Option<ValueTemplate>,
+    /// Whether the call may be sent again after a transient failure: a
+    /// `GET` outside mutations.
+    pub retryable: bool,
 }
 
 impl RestCall {
@@ -198,10 +204,16 @@ impl Connector for RestCall {
         };
         let source = self.source.clone();
         let method = self.method.clone();
+        let retryable = self.retryable;
         Ok(Prepared {
             source: source.name.clone(),
             description,
-            call: async move { source.send(method, &target, headers, body.as_ref()).await }.boxed(),
+            call: async move {
+                source
+                    .send(method, &target, headers, body.as_ref(), retryable)
+                    .await
+            }
+            .boxed(),
         })
     }
 }
