@@ -1,8 +1,9 @@
 //! The front door under abuse: documents over the operation limits are
 //! refused with their own code before any backend call while `/health`
 //! keeps answering, introspection can be turned off, a request over its
-//! time budget is a `504`, and the `weft` binary exits on SIGTERM with a
-//! close frame for every WebSocket subscriber.
+//! time budget is a `504`, WebSocket connections over the cap are closed,
+//! and the `weft` binary exits on SIGTERM after a `complete` and a close
+//! frame for every WebSocket subscriber.
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
@@ -315,6 +316,7 @@ async fn sigterm_closes_every_subscriber_and_exits_within_the_deadline() {
     weft.signal("TERM");
     assert_eq!(health_once_draining(&http, &weft.url).await, 503);
     for client in &mut clients {
+        client.expect("complete", "news").await;
         let (code, _) = client.close_code().await;
         assert_eq!(code, 1001);
     }

@@ -510,6 +510,7 @@ async fn shutdown_ends_open_subscriptions_and_stops() {
         .await;
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     gateway.begin_shutdown();
+    client.expect("complete", "news").await;
     let (code, _) = client.close_code().await;
     assert_eq!(code, 1001);
     let event = stream.next_event().await.expect("an event");

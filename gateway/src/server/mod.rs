@@ -10,8 +10,8 @@
 //!
 //! Shutdown, once the signal comes: `/health` answers `503` for `[server]
 //! shutdown_drain_ms` while requests are still served; then the server
-//! stops taking connections, every subscription ends (WebSocket close
-//! `1001`, SSE `complete`), and requests in flight have
+//! stops taking connections, every subscription ends (WebSocket
+//! `complete`, then close `1001`; SSE `complete`), and requests in flight have
 //! `shutdown_timeout_ms` to finish before [`serve`] returns anyway. A
 //! second signal exits the process at once.
 //! | `GET /metrics` | Prometheus metrics |

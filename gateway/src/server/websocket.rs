@@ -15,7 +15,7 @@
 //! before `connection_ack`, 4408 no `connection_init` in time, 4409
 //! duplicate operation id, 4429 a second `connection_init`; 1013 when
 //! `[subscriptions] max_connections` are open already; and 1001 when the
-//! server shuts down.
+//! server shuts down, after a `complete` for every operation still running.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -98,6 +98,9 @@ enum Stop {
     Close(u16, String),
     /// The client went away.
     Gone,
+    /// The server shuts down: every running operation gets its `complete`,
+    /// then the connection is closed with 1001.
+    Shutdown,
 }
 
 struct Connection {
@@ -144,7 +147,7 @@ impl Connection {
                     Err(Stop::Close(4408, "Connection initialisation timeout".to_owned()))
                 }
                 _ = keepalive.tick(), if self.init.is_some() => Ok(texts(vec![self.keepalive_message()])),
-                () = &mut shutdown => Err(Stop::Close(1001, "the server is shutting down".to_owned())),
+                () = &mut shutdown => Err(Stop::Shutdown),
             };
             match step {
                 Ok(replies) => {
@@ -157,12 +160,25 @@ impl Connection {
                 Err(stop) => break stop,
             }
         };
-        for (_, task) in self.operations.drain() {
+        let mut running: Vec<String> = Vec::with_capacity(self.operations.len());
+        for (id, task) in self.operations.drain() {
             task.abort();
+            running.push(id);
         }
-        if let Stop::Close(code, reason) = stop {
-            let _ = sink.send(close_message(code, &reason)).await;
-        }
+        let close = match stop {
+            Stop::Gone => return,
+            Stop::Close(code, reason) => close_message(code, &reason),
+            Stop::Shutdown => {
+                for id in running {
+                    let complete = json!({"type": "complete", "id": id}).to_string();
+                    if sink.send(Message::Text(complete.into())).await.is_err() {
+                        return;
+                    }
+                }
+                close_message(1001, "the server is shutting down")
+            }
+        };
+        let _ = sink.send(close).await;
     }
 
     fn keepalive_message(&self) -> Value {
