@@ -72,12 +72,7 @@ pub(super) fn validate(
 ) -> LimitsConfig {
     let default = LimitsConfig::default();
     let mut positive = |name: &str, value: Option<toml::Spanned<usize>>, default: usize| {
-        let Some(value) = value else { return default };
-        if *value.get_ref() == 0 {
-            problems.push(origin.error(value.span(), format!("`{name}` must be at least 1")));
-            return default;
-        }
-        value.into_inner()
+        origin.at_least_one(name, value, default, problems)
     };
     LimitsConfig {
         max_tokens: positive("max_tokens", raw.max_tokens, default.max_tokens),

@@ -100,6 +100,25 @@ impl Origin<'_> {
         Diagnostic::at(self.path, self.line_of(span.start), 0, message)
     }
 
+    /// A whole-number setting that may not be 0: its value, or `default`
+    /// when it is absent or 0 (reported at its line, named `key`).
+    pub(crate) fn at_least_one<T: Copy + PartialEq + Default>(
+        &self,
+        key: &str,
+        value: Option<toml::Spanned<T>>,
+        default: T,
+        problems: &mut Diagnostics,
+    ) -> T {
+        match value {
+            Some(value) if *value.get_ref() == T::default() => {
+                problems.push(self.error(value.span(), format!("`{key}` must be at least 1")));
+                default
+            }
+            Some(value) => value.into_inner(),
+            None => default,
+        }
+    }
+
     /// A path from the config, relative to the config file's directory.
     pub(crate) fn resolve_path(&self, path: &str) -> PathBuf {
         self.path.parent().unwrap_or(Path::new(".")).join(path)

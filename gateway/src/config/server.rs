@@ -19,6 +19,9 @@ use serde::Deserialize;
 use super::Origin;
 use crate::error::Diagnostics;
 
+/// How long a whole query or mutation may take, unless set.
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 30_000;
+
 /// The validated `[server]` section.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -49,7 +52,7 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 4000)),
             graphiql: true,
             introspection: true,
-            request_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_millis(DEFAULT_REQUEST_TIMEOUT_MS),
             shutdown_drain: Duration::from_secs(1),
             shutdown_timeout: Duration::from_secs(10),
         }
@@ -86,14 +89,12 @@ pub(super) fn validate(
             default_listen
         })
     });
-    let request_timeout = match raw.request_timeout_ms {
-        Some(ms) if *ms.get_ref() == 0 => {
-            problems.push(origin.error(ms.span(), "`request_timeout_ms` must be at least 1"));
-            default.request_timeout
-        }
-        Some(ms) => Duration::from_millis(ms.into_inner()),
-        None => default.request_timeout,
-    };
+    let request_timeout = Duration::from_millis(origin.at_least_one(
+        "request_timeout_ms",
+        raw.request_timeout_ms,
+        DEFAULT_REQUEST_TIMEOUT_MS,
+        problems,
+    ));
     ServerConfig {
         listen,
         graphiql: raw.graphiql.unwrap_or(default.graphiql),

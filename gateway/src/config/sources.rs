@@ -378,18 +378,9 @@ fn breaker(
         return None;
     }
     let default = BreakerConfig::default();
-    let mut check = |value: Option<toml::Spanned<u64>>, key: &str, default: u64| {
-        setting(value, default, problems, |ms| {
-            (*ms.get_ref() == 0)
-                .then(|| origin.error(ms.span(), format!("`{key}` must be at least 1")))
-        })
-    };
-    let window_ms = check(table.window_ms, "window_ms", default.window_ms);
-    let open_ms = check(table.open_ms, "open_ms", default.open_ms);
-    let min_calls = setting(table.min_calls, default.min_calls, problems, |calls| {
-        (*calls.get_ref() == 0)
-            .then(|| origin.error(calls.span(), "`min_calls` must be at least 1"))
-    });
+    let window_ms = origin.at_least_one("window_ms", table.window_ms, default.window_ms, problems);
+    let open_ms = origin.at_least_one("open_ms", table.open_ms, default.open_ms, problems);
+    let min_calls = origin.at_least_one("min_calls", table.min_calls, default.min_calls, problems);
     let error_rate = setting(table.error_rate, default.error_rate, problems, |rate| {
         (!(*rate.get_ref() > 0.0 && *rate.get_ref() <= 1.0)).then(|| {
             origin.error(
