@@ -17,19 +17,18 @@ use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use bytes::Buf as _;
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
 use http::uri::PathAndQuery;
 use prost::Message;
-use prost_reflect::{
-    DescriptorPool, DynamicMessage, MessageDescriptor, MethodDescriptor, SerializeOptions,
-};
+use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, MethodDescriptor};
 use serde_json::Value;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
-use super::{Connector, Limits, Prepared, measured, settle};
+use super::{Connector, Limits, Prepared, measured, settle, transcode};
 use crate::config::GrpcSourceConfig;
 use crate::error::SourceError;
 use crate::json::Json;
@@ -270,22 +269,11 @@ fn idempotent_methods(pool: &DescriptorPool, names: &[String]) -> Result<HashSet
         .collect()
 }
 
-/// A message as canonical proto3 JSON, default values included.
-pub fn to_json(message: &DynamicMessage) -> Result<Json, String> {
-    // Writing text and parsing it back is faster than building the value
-    // node by node: the parser allocates the whole tree at once.
-    let text = sonic_rs::to_vec(&Canonical(message)).map_err(|error| error.to_string())?;
-    sonic_rs::from_slice(&text).map_err(|error| error.to_string())
-}
-
-/// Serializes a message with the canonical options.
-struct Canonical<'m>(&'m DynamicMessage);
-
-impl serde::Serialize for Canonical<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let options = SerializeOptions::new().skip_default_fields(false);
-        self.0.serialize_with_options(serializer, &options)
-    }
+/// A message's canonical proto3 JSON text ([`transcode`]) as a value.
+/// Parsing text is faster than building the value node by node: the parser
+/// allocates the whole tree at once.
+fn to_json(text: &[u8]) -> Result<Json, String> {
+    sonic_rs::from_slice(text).map_err(|error| error.to_string())
 }
 
 fn method_path(method: &MethodDescriptor) -> PathAndQuery {
@@ -316,7 +304,8 @@ fn code_name(code: Code) -> &'static str {
     }
 }
 
-/// Encodes and decodes [`DynamicMessage`]s of a method known at run time.
+/// Encodes [`DynamicMessage`] requests of a method known at run time, and
+/// decodes its responses straight into canonical JSON text.
 #[derive(Debug, Clone)]
 struct DynamicCodec(MessageDescriptor);
 
@@ -328,7 +317,7 @@ struct DynamicDecoder(MessageDescriptor);
 
 impl Codec for DynamicCodec {
     type Encode = DynamicMessage;
-    type Decode = DynamicMessage;
+    type Decode = Vec<u8>;
     type Encoder = DynamicEncoder;
     type Decoder = DynamicDecoder;
 
@@ -352,12 +341,19 @@ impl Encoder for DynamicEncoder {
 }
 
 impl Decoder for DynamicDecoder {
-    type Item = DynamicMessage;
+    type Item = Vec<u8>;
     type Error = Status;
 
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, Self::Error> {
-        DynamicMessage::decode(self.0.clone(), src)
-            .map(Some)
+        let length = src.remaining();
+        let text = if src.chunk().len() == length {
+            let text = transcode::message_json(&self.0, src.chunk());
+            src.advance(length);
+            text
+        } else {
+            transcode::message_json(&self.0, &src.copy_to_bytes(length))
+        };
+        text.map(Some)
             .map_err(|error| Status::internal(format!("cannot decode the response: {error}")))
     }
 }

@@ -21,6 +21,7 @@ pub mod batching;
 pub mod grpc;
 pub mod resilience;
 pub mod rest;
+pub mod transcode;
 
 use std::fmt;
 use std::future::Future;

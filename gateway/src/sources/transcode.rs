@@ -1,0 +1,598 @@
+//! Protobuf wire bytes → canonical proto3 JSON text, read straight from the
+//! wire with the message's descriptor: no dynamic message is built on the
+//! way.
+//!
+//! The text is what prost-reflect's serializer writes with default values
+//! included (`SerializeOptions::skip_default_fields(false)`): fields by
+//! their JSON names in field-number order, 64-bit integers as strings, enums
+//! by name (`null` for `google.protobuf.NullValue`), bytes in base64,
+//! non-finite floats as `"NaN"`/`"Infinity"`, a field that tracks presence
+//! (a message, a oneof member, an `optional`) only when set, every other
+//! field always. `google.protobuf.Timestamp` is written here too; the other
+//! well-known types, groups and anything this reader does not expect are
+//! handed to prost-reflect, so the result is the same text either way, and
+//! a malformed message gets prost-reflect's error.
+
+use std::io::Write as _;
+
+use prost_reflect::{
+    DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, SerializeOptions, Value as ProtoValue,
+};
+
+/// The message in `bytes` as canonical JSON text.
+pub fn message_json(descriptor: &MessageDescriptor, bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(bytes.len() * 2);
+    if write_message(descriptor, bytes, &mut out).is_ok() {
+        return Ok(out);
+    }
+    out.clear();
+    serialized(descriptor, bytes, &mut out).map_err(|()| {
+        match DynamicMessage::decode(descriptor.clone(), bytes) {
+            Err(error) => error.to_string(),
+            Ok(_) => "the message cannot be written as JSON".to_owned(),
+        }
+    })?;
+    Ok(out)
+}
+
+/// Something this reader leaves to prost-reflect (which then fails, or
+/// writes the message).
+#[derive(Debug)]
+struct Unsupported;
+
+type Written = Result<(), Unsupported>;
+
+/// One field occurrence on the wire.
+#[derive(Debug, Clone, Copy)]
+enum Wire<'b> {
+    Varint(u64),
+    Fixed64(u64),
+    Fixed32(u32),
+    Bytes(&'b [u8]),
+}
+
+/// The well-known types prost-reflect writes in a form of their own.
+const SPECIAL: [&str; 17] = [
+    "google.protobuf.Any",
+    "google.protobuf.Timestamp",
+    "google.protobuf.Duration",
+    "google.protobuf.Struct",
+    "google.protobuf.FloatValue",
+    "google.protobuf.DoubleValue",
+    "google.protobuf.Int32Value",
+    "google.protobuf.Int64Value",
+    "google.protobuf.UInt32Value",
+    "google.protobuf.UInt64Value",
+    "google.protobuf.BoolValue",
+    "google.protobuf.StringValue",
+    "google.protobuf.BytesValue",
+    "google.protobuf.FieldMask",
+    "google.protobuf.ListValue",
+    "google.protobuf.Value",
+    "google.protobuf.Empty",
+];
+
+fn write_message(descriptor: &MessageDescriptor, bytes: &[u8], out: &mut Vec<u8>) -> Written {
+    match descriptor.full_name() {
+        "google.protobuf.Timestamp" => return timestamp(bytes, out),
+        name if SPECIAL.contains(&name) => {
+            return serialized(descriptor, bytes, out).map_err(|()| Unsupported);
+        }
+        _ => {}
+    }
+    let wire = read_fields(bytes)?;
+    out.push(b'{');
+    let mut first = true;
+    for field in descriptor.fields() {
+        let number = field.number();
+        let found = || {
+            wire.iter()
+                .filter(move |(n, _)| *n == number)
+                .map(|(_, w)| *w)
+        };
+        let present = found().next().is_some();
+        if !present && field.supports_presence() {
+            continue;
+        }
+        if present && !last_of_its_oneof(&field, &wire) {
+            continue;
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        string(field.json_name(), out);
+        out.push(b':');
+        if field.is_map() {
+            map(&field, found(), out)?;
+        } else if field.is_list() {
+            list(&field.kind(), found(), out)?;
+        } else if present {
+            single(&field.kind(), found(), out)?;
+        } else {
+            default(&field, out)?;
+        }
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+/// Whether no other member of `field`'s oneof was set after it (the last
+/// member set is the one a oneof holds).
+fn last_of_its_oneof(field: &FieldDescriptor, wire: &[(u32, Wire<'_>)]) -> bool {
+    let Some(oneof) = field.containing_oneof() else {
+        return true;
+    };
+    let members: Vec<u32> = oneof.fields().map(|member| member.number()).collect();
+    wire.iter()
+        .rev()
+        .find(|(number, _)| members.contains(number))
+        .is_none_or(|(number, _)| *number == field.number())
+}
+
+/// A singular field: the last occurrence, or for a message every occurrence
+/// merged (which is what reading their bytes one after another does).
+fn single<'b>(
+    kind: &Kind,
+    mut found: impl Iterator<Item = Wire<'b>>,
+    out: &mut Vec<u8>,
+) -> Written {
+    if let Kind::Message(message) = kind {
+        let parts: Vec<&[u8]> = found
+            .map(|wire| match wire {
+                Wire::Bytes(bytes) => Ok(bytes),
+                _ => Err(Unsupported),
+            })
+            .collect::<Result<_, _>>()?;
+        return match parts.as_slice() {
+            [one] => write_message(message, one, out),
+            parts => write_message(message, &parts.concat(), out),
+        };
+    }
+    let last = found.by_ref().last().ok_or(Unsupported)?;
+    scalar(kind, last, out)
+}
+
+fn list<'b>(kind: &Kind, found: impl Iterator<Item = Wire<'b>>, out: &mut Vec<u8>) -> Written {
+    out.push(b'[');
+    let mut first = true;
+    let mut item = |wire: Wire<'_>, out: &mut Vec<u8>| {
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        scalar(kind, wire, out)
+    };
+    for wire in found {
+        match (wire, packed_width(kind)) {
+            (Wire::Bytes(mut bytes), Some(width)) => {
+                while !bytes.is_empty() {
+                    let element = match width {
+                        0 => Wire::Varint(varint(&mut bytes)?),
+                        4 => Wire::Fixed32(u32::from_le_bytes(take(&mut bytes)?)),
+                        _ => Wire::Fixed64(u64::from_le_bytes(take(&mut bytes)?)),
+                    };
+                    item(element, out)?;
+                }
+            }
+            (wire, _) => item(wire, out)?,
+        }
+    }
+    out.push(b']');
+    Ok(())
+}
+
+/// How a packed list of `kind` stores each element: `0` as varints, else
+/// in that many bytes; `None` when `kind` cannot be packed.
+fn packed_width(kind: &Kind) -> Option<usize> {
+    match kind {
+        Kind::Int32
+        | Kind::Int64
+        | Kind::Uint32
+        | Kind::Uint64
+        | Kind::Sint32
+        | Kind::Sint64
+        | Kind::Bool
+        | Kind::Enum(_) => Some(0),
+        Kind::Fixed32 | Kind::Sfixed32 | Kind::Float => Some(4),
+        Kind::Fixed64 | Kind::Sfixed64 | Kind::Double => Some(8),
+        Kind::String | Kind::Bytes | Kind::Message(_) => None,
+    }
+}
+
+fn map<'b>(
+    field: &FieldDescriptor,
+    found: impl Iterator<Item = Wire<'b>>,
+    out: &mut Vec<u8>,
+) -> Written {
+    let Kind::Message(entry) = field.kind() else {
+        return Err(Unsupported);
+    };
+    let (key_field, value_field) = (entry.map_entry_key_field(), entry.map_entry_value_field());
+    let mut entries: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    for wire in found {
+        let Wire::Bytes(bytes) = wire else {
+            return Err(Unsupported);
+        };
+        let parts = read_fields(bytes)?;
+        let part = |number: u32| {
+            parts
+                .iter()
+                .filter(move |(n, _)| *n == number)
+                .map(|(_, w)| *w)
+        };
+        let mut key = Vec::new();
+        match part(1).next_back() {
+            Some(wire) => map_key(&key_field.kind(), wire, &mut key)?,
+            None => default(&key_field, &mut key)?,
+        }
+        let mut value = Vec::new();
+        if part(2).next().is_some() {
+            single(&value_field.kind(), part(2), &mut value)?;
+        } else if let Kind::Message(message) = value_field.kind() {
+            write_message(&message, &[], &mut value)?;
+        } else {
+            default(&value_field, &mut value)?;
+        }
+        entries.retain(|(earlier, _)| *earlier != key);
+        entries.push((key, value));
+    }
+    out.push(b'{');
+    for (index, (key, value)) in entries.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(key);
+        out.push(b':');
+        out.extend_from_slice(value);
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+/// A map key: always a JSON string.
+fn map_key(kind: &Kind, wire: Wire<'_>, out: &mut Vec<u8>) -> Written {
+    if matches!(kind, Kind::String) {
+        return scalar(kind, wire, out);
+    }
+    let mut text = Vec::new();
+    scalar(kind, wire, &mut text)?;
+    let text = std::str::from_utf8(&text).map_err(|_| Unsupported)?;
+    string(text.trim_matches('"'), out);
+    Ok(())
+}
+
+#[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+fn scalar(kind: &Kind, wire: Wire<'_>, out: &mut Vec<u8>) -> Written {
+    match (kind, wire) {
+        (Kind::Double, Wire::Fixed64(bits)) => float(f64::from_bits(bits), out),
+        (Kind::Float, Wire::Fixed32(bits)) => float(f32::from_bits(bits), out),
+        (Kind::Int32, Wire::Varint(v)) => number(v as i32, out),
+        (Kind::Uint32, Wire::Varint(v)) => number(v as u32, out),
+        (Kind::Sint32, Wire::Varint(v)) => number(zigzag(v) as i32, out),
+        (Kind::Fixed32, Wire::Fixed32(v)) => number(v, out),
+        (Kind::Sfixed32, Wire::Fixed32(v)) => number(v as i32, out),
+        (Kind::Int64, Wire::Varint(v)) | (Kind::Sfixed64, Wire::Fixed64(v)) => {
+            quoted(v as i64, out);
+        }
+        (Kind::Uint64, Wire::Varint(v)) | (Kind::Fixed64, Wire::Fixed64(v)) => quoted(v, out),
+        (Kind::Sint64, Wire::Varint(v)) => quoted(zigzag(v), out),
+        (Kind::Bool, Wire::Varint(v)) => {
+            out.extend_from_slice(if v == 0 { b"false" } else { b"true" });
+        }
+        (Kind::String, Wire::Bytes(bytes)) => {
+            string(std::str::from_utf8(bytes).map_err(|_| Unsupported)?, out);
+        }
+        (Kind::Bytes, Wire::Bytes(bytes)) => base64(bytes, out),
+        (Kind::Enum(descriptor), Wire::Varint(v)) => {
+            let number = v as i32;
+            if descriptor.full_name() == "google.protobuf.NullValue" {
+                out.extend_from_slice(b"null");
+            } else if let Some(value) = descriptor.get_value(number) {
+                string(value.name(), out);
+            } else {
+                self::number(number, out);
+            }
+        }
+        (Kind::Message(message), Wire::Bytes(bytes)) => write_message(message, bytes, out)?,
+        _ => return Err(Unsupported),
+    }
+    Ok(())
+}
+
+/// The default value of a field that is not on the wire.
+fn default(field: &FieldDescriptor, out: &mut Vec<u8>) -> Written {
+    match field.default_value() {
+        ProtoValue::Bool(value) => out.extend_from_slice(if value { b"true" } else { b"false" }),
+        ProtoValue::I32(value) => number(value, out),
+        ProtoValue::U32(value) => number(value, out),
+        ProtoValue::I64(value) => quoted(value, out),
+        ProtoValue::U64(value) => quoted(value, out),
+        ProtoValue::F32(value) => float(value, out),
+        ProtoValue::F64(value) => float(value, out),
+        ProtoValue::String(value) => string(&value, out),
+        ProtoValue::Bytes(value) => base64(&value, out),
+        ProtoValue::EnumNumber(number) => {
+            let Kind::Enum(descriptor) = field.kind() else {
+                return Err(Unsupported);
+            };
+            scalar(
+                &Kind::Enum(descriptor),
+                Wire::Varint(u64::from(number.cast_unsigned())),
+                out,
+            )?;
+        }
+        ProtoValue::List(_) => out.extend_from_slice(b"[]"),
+        ProtoValue::Map(_) => out.extend_from_slice(b"{}"),
+        ProtoValue::Message(_) => return Err(Unsupported),
+    }
+    Ok(())
+}
+
+fn timestamp(bytes: &[u8], out: &mut Vec<u8>) -> Written {
+    /// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z.
+    const RANGE: std::ops::RangeInclusive<i64> = -62_135_596_800..=253_402_300_799;
+    let mut timestamp = prost_types::Timestamp::default();
+    for (number, wire) in read_fields(bytes)? {
+        match (number, wire) {
+            #[allow(clippy::cast_possible_wrap)]
+            (1, Wire::Varint(seconds)) => timestamp.seconds = seconds as i64,
+            #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+            (2, Wire::Varint(nanos)) => timestamp.nanos = nanos as i32,
+            (1 | 2, _) => return Err(Unsupported),
+            _ => {}
+        }
+    }
+    if !RANGE.contains(&timestamp.seconds) || !(0..1_000_000_000).contains(&timestamp.nanos) {
+        return Err(Unsupported);
+    }
+    let _ = write!(out, "\"{timestamp}\"");
+    Ok(())
+}
+
+/// The message as prost-reflect writes it; `Err` when it does not decode.
+fn serialized(descriptor: &MessageDescriptor, bytes: &[u8], out: &mut Vec<u8>) -> Result<(), ()> {
+    let message = DynamicMessage::decode(descriptor.clone(), bytes).map_err(|_| ())?;
+    sonic_rs::to_writer(out, &Canonical(&message)).map_err(|_| ())
+}
+
+/// Serializes a message with the canonical options.
+pub(crate) struct Canonical<'m>(pub(crate) &'m DynamicMessage);
+
+impl serde::Serialize for Canonical<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let options = SerializeOptions::new().skip_default_fields(false);
+        self.0.serialize_with_options(serializer, &options)
+    }
+}
+
+/// Every field occurrence of a message, in wire order; groups are left to
+/// prost-reflect.
+fn read_fields(mut bytes: &[u8]) -> Result<Vec<(u32, Wire<'_>)>, Unsupported> {
+    let mut fields = Vec::new();
+    while !bytes.is_empty() {
+        let tag = varint(&mut bytes)?;
+        let number = u32::try_from(tag >> 3).map_err(|_| Unsupported)?;
+        let wire = match tag & 7 {
+            0 => Wire::Varint(varint(&mut bytes)?),
+            1 => Wire::Fixed64(u64::from_le_bytes(take(&mut bytes)?)),
+            2 => {
+                let length = usize::try_from(varint(&mut bytes)?).map_err(|_| Unsupported)?;
+                if length > bytes.len() {
+                    return Err(Unsupported);
+                }
+                let (value, rest) = bytes.split_at(length);
+                bytes = rest;
+                Wire::Bytes(value)
+            }
+            5 => Wire::Fixed32(u32::from_le_bytes(take(&mut bytes)?)),
+            _ => return Err(Unsupported),
+        };
+        fields.push((number, wire));
+    }
+    Ok(fields)
+}
+
+fn varint(bytes: &mut &[u8]) -> Result<u64, Unsupported> {
+    let mut value = 0_u64;
+    for shift in (0..64).step_by(7) {
+        let (&byte, rest) = bytes.split_first().ok_or(Unsupported)?;
+        *bytes = rest;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Ok(value);
+        }
+    }
+    Err(Unsupported)
+}
+
+fn take<const N: usize>(bytes: &mut &[u8]) -> Result<[u8; N], Unsupported> {
+    let (head, rest) = bytes.split_first_chunk::<N>().ok_or(Unsupported)?;
+    *bytes = rest;
+    Ok(*head)
+}
+
+#[allow(clippy::cast_possible_wrap)]
+fn zigzag(value: u64) -> i64 {
+    (value >> 1) as i64 ^ -((value & 1) as i64)
+}
+
+fn number(value: impl std::fmt::Display, out: &mut Vec<u8>) {
+    let _ = write!(out, "{value}");
+}
+
+fn quoted(value: impl std::fmt::Display, out: &mut Vec<u8>) {
+    let _ = write!(out, "\"{value}\"");
+}
+
+/// A float as serde writes it, or the proto3 JSON names of the non-finite
+/// ones.
+fn float<F: Into<f64> + serde::Serialize + Copy>(value: F, out: &mut Vec<u8>) {
+    let wide: f64 = value.into();
+    if wide.is_finite() {
+        let _ = sonic_rs::to_writer(out, &value);
+    } else if wide.is_nan() {
+        out.extend_from_slice(b"\"NaN\"");
+    } else if wide > 0.0 {
+        out.extend_from_slice(b"\"Infinity\"");
+    } else {
+        out.extend_from_slice(b"\"-Infinity\"");
+    }
+}
+
+fn string(text: &str, out: &mut Vec<u8>) {
+    let _ = sonic_rs::to_writer(out, text);
+}
+
+/// Standard base64 with padding, in quotes.
+fn base64(bytes: &[u8], out: &mut Vec<u8>) {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    out.push(b'"');
+    for chunk in bytes.chunks(3) {
+        let group = chunk.iter().enumerate().fold(0_u32, |group, (i, byte)| {
+            group | u32::from(*byte) << (16 - 8 * i)
+        });
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(group >> (18 - 6 * i) & 63) as usize]);
+            } else {
+                out.push(b'=');
+            }
+        }
+    }
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message as _;
+    use prost_reflect::DescriptorPool;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    const PROTO: &str = r#"
+syntax = "proto3";
+package test.v1;
+import "google/protobuf/timestamp.proto";
+import "google/protobuf/duration.proto";
+import "google/protobuf/wrappers.proto";
+import "google/protobuf/struct.proto";
+
+enum Color { COLOR_UNSPECIFIED = 0; COLOR_RED = 1; COLOR_BLUE = 2; }
+
+message Inner { string label = 1; repeated int32 counts = 2; Inner next = 3; }
+
+message Everything {
+  double f_double = 1; float f_float = 2; int32 f_int32 = 3; int64 f_int64 = 4;
+  uint32 f_uint32 = 5; uint64 f_uint64 = 6; sint32 f_sint32 = 7; sint64 f_sint64 = 8;
+  fixed32 f_fixed32 = 9; fixed64 f_fixed64 = 10; sfixed32 f_sfixed32 = 11;
+  sfixed64 f_sfixed64 = 12; bool f_bool = 13; string f_string = 14; bytes f_bytes = 15;
+  Color color = 16; Inner inner = 17; repeated Inner inners = 18;
+  repeated sint64 packed = 19; repeated string names = 20; repeated Color colors = 21;
+  map<string, int64> totals = 22; map<int32, Inner> by_id = 23; map<bool, Color> flags = 24;
+  oneof choice { string text = 25; Inner nested = 26; }
+  optional int32 maybe = 27;
+  google.protobuf.Timestamp at = 28; google.protobuf.Duration took = 29;
+  google.protobuf.StringValue wrapped = 30; google.protobuf.Struct extra = 31;
+  repeated double doubles = 32;
+}
+"#;
+
+    fn descriptor() -> MessageDescriptor {
+        let dir = std::env::temp_dir().join(format!("weft-transcode-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("everything.proto"), PROTO).unwrap();
+        let mut compiler = protox::Compiler::new([&dir]).unwrap();
+        compiler.include_imports(true);
+        compiler.open_file("everything.proto").unwrap();
+        let pool =
+            DescriptorPool::from_file_descriptor_set(compiler.file_descriptor_set()).unwrap();
+        pool.get_message_by_name("test.v1.Everything").unwrap()
+    }
+
+    /// Both texts of the message encoded in `bytes`, as JSON values; this
+    /// reader's must be its own, not prost-reflect's.
+    fn both(descriptor: &MessageDescriptor, bytes: &[u8]) -> (Value, Value) {
+        let mut ours = Vec::new();
+        write_message(descriptor, bytes, &mut ours).expect("read without prost-reflect");
+        let mut theirs = Vec::new();
+        serialized(descriptor, bytes, &mut theirs).unwrap();
+        (
+            serde_json::from_slice(&ours).unwrap(),
+            serde_json::from_slice(&theirs).unwrap(),
+        )
+    }
+
+    fn encoded(descriptor: &MessageDescriptor, value: &Value) -> Vec<u8> {
+        DynamicMessage::deserialize(descriptor.clone(), value)
+            .unwrap()
+            .encode_to_vec()
+    }
+
+    #[test]
+    fn every_kind_of_field_reads_as_prost_reflect_writes_it() {
+        let descriptor = descriptor();
+        let cases = [
+            json!({}),
+            json!({
+                "fDouble": 1.5, "fFloat": -0.25, "fInt32": -7, "fInt64": "-9007199254740993",
+                "fUint32": 4_000_000_000_u32, "fUint64": "18446744073709551615", "fSint32": -3,
+                "fSint64": "-4", "fFixed32": 9, "fFixed64": "10", "fSfixed32": -11,
+                "fSfixed64": "-12", "fBool": true, "fString": "a \"quoted\" é\n", "fBytes": "AAEC/w==",
+                "color": "COLOR_BLUE", "inner": { "label": "x", "counts": [1, -2, 3] },
+                "inners": [{ "label": "a" }, { "next": { "label": "deep" } }],
+                "packed": ["1", "-2", "300"], "names": ["p", "q"], "colors": ["COLOR_RED", 7],
+                "totals": { "a": "1", "b": "-2" }, "byId": { "5": { "label": "five" } },
+                "flags": { "true": "COLOR_RED" }, "text": "chosen", "maybe": 0,
+                "at": "2024-01-01T04:02:12.5Z", "took": "1.5s", "wrapped": "w",
+                "extra": { "k": [1, "two", null, true] }, "doubles": [0.1, 2.0, -3.5],
+            }),
+            json!({ "nested": { "label": "inside" }, "fFloat": "NaN", "fDouble": "-Infinity", "color": 42 }),
+        ];
+        for case in cases {
+            let (ours, theirs) = both(&descriptor, &encoded(&descriptor, &case));
+            assert_eq!(ours, theirs, "for {case}");
+        }
+    }
+
+    #[test]
+    fn unpacked_lists_repeated_messages_and_unknown_fields_are_read_as_prost_does() {
+        let descriptor = descriptor();
+        let mut bytes = encoded(
+            &descriptor,
+            &json!({ "inner": { "label": "first" }, "text": "t" }),
+        );
+        // counts unpacked: field 3 of Inner is a message holding field 2 as varints.
+        bytes.extend_from_slice(&[0x8a, 0x01, 0x04, 0x10, 0x05, 0x10, 0x06]); // inner again: merged
+        bytes.extend_from_slice(&[0xf8, 0x07, 0x01]); // unknown field 127, varint 1
+        bytes.extend_from_slice(&[0x18, 0x7f]); // f_int32 = 127, set twice: the last wins
+        bytes.extend_from_slice(&[0xd2, 0x01, 0x02, 0x0a, 0x00]); // nested after text: the oneof holds nested
+        let (ours, theirs) = both(&descriptor, &bytes);
+        assert_eq!(ours, theirs);
+        assert_eq!(ours["inner"], json!({ "label": "first", "counts": [5, 6] }));
+        assert!(ours.get("text").is_none(), "{ours}");
+    }
+
+    #[test]
+    fn malformed_messages_get_prost_reflects_error() {
+        let descriptor = descriptor();
+        assert!(message_json(&descriptor, &[0x0a, 0x05, 0x01]).is_err());
+        assert!(message_json(&descriptor, &[0x72, 0x02, 0xff, 0xfe]).is_err());
+    }
+
+    #[test]
+    fn base64_matches_the_standard_alphabet_with_padding() {
+        for (bytes, expected) in [
+            (&b""[..], "\"\""),
+            (b"f", "\"Zg==\""),
+            (b"fo", "\"Zm8=\""),
+            (b"foo", "\"Zm9v\""),
+            (&[0xfb, 0xff][..], "\"+/8=\""),
+        ] {
+            let mut out = Vec::new();
+            base64(bytes, &mut out);
+            assert_eq!(String::from_utf8(out).unwrap(), expected);
+        }
+    }
+}
