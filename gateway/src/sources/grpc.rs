@@ -13,7 +13,7 @@
 //! are retried after a transient failure (see [`super::resilience`]); each
 //! must be a method the protos define.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -22,13 +22,14 @@ use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
 use http::uri::PathAndQuery;
 use prost::Message;
-use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, MethodDescriptor};
+use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor};
 use serde_json::Value;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
-use super::{Connector, Limits, Prepared, measured, settle, transcode};
+use super::transcode::Transcoder;
+use super::{Connector, Limits, Prepared, measured, settle};
 use crate::config::GrpcSourceConfig;
 use crate::error::SourceError;
 use crate::json::Json;
@@ -46,6 +47,8 @@ pub struct GrpcSource {
     /// The full names (`package.Service.Method`) of the methods that may be
     /// retried.
     idempotent: HashSet<String>,
+    /// How each method's response is read, by the method's full name.
+    responses: HashMap<String, Arc<Transcoder>>,
 }
 
 /// Reads `.proto` files into a descriptor pool.
@@ -77,6 +80,14 @@ impl GrpcSource {
             .map_err(|_| format!("`{}` is not a valid endpoint URI", config.endpoint))?
             .connect_timeout(limits.timeout)
             .connect_lazy();
+        let responses = pool
+            .services()
+            .flat_map(|service| service.methods().collect::<Vec<_>>())
+            .map(|method| {
+                let transcoder = Arc::new(Transcoder::new(&method.output()));
+                (method.full_name().to_owned(), transcoder)
+            })
+            .collect();
         Ok(Self {
             name: name.to_owned(),
             pool,
@@ -84,7 +95,15 @@ impl GrpcSource {
             limits,
             metrics,
             idempotent,
+            responses,
         })
+    }
+
+    /// The codec of `method`: its responses are read with the transcoder
+    /// built for them at start-up.
+    fn codec(&self, method: &MethodDescriptor) -> DynamicCodec {
+        let transcoder = self.responses.get(method.full_name()).cloned();
+        DynamicCodec(transcoder.unwrap_or_else(|| Arc::new(Transcoder::new(&method.output()))))
     }
 
     /// The source's limits.
@@ -140,7 +159,7 @@ impl GrpcSource {
                 .await
                 .map_err(|error| Status::unavailable(error.to_string()))?;
             let request = tonic::Request::new(message);
-            grpc.server_streaming(request, method_path(method), DynamicCodec(method.output()))
+            grpc.server_streaming(request, method_path(method), self.codec(method))
                 .await
         };
         let started = std::time::Instant::now();
@@ -197,7 +216,7 @@ impl GrpcSource {
                 .map_err(|error| Status::unavailable(error.to_string()))?;
             let mut request = tonic::Request::new(message);
             request.set_timeout(self.limits.timeout);
-            grpc.unary(request, method_path(method), DynamicCodec(method.output()))
+            grpc.unary(request, method_path(method), self.codec(method))
                 .await
         };
         let response = match tokio::time::timeout(self.limits.timeout, call).await {
@@ -307,13 +326,13 @@ fn code_name(code: Code) -> &'static str {
 /// Encodes [`DynamicMessage`] requests of a method known at run time, and
 /// decodes its responses straight into canonical JSON text.
 #[derive(Debug, Clone)]
-struct DynamicCodec(MessageDescriptor);
+struct DynamicCodec(Arc<Transcoder>);
 
 #[derive(Debug)]
 struct DynamicEncoder;
 
 #[derive(Debug)]
-struct DynamicDecoder(MessageDescriptor);
+struct DynamicDecoder(Arc<Transcoder>);
 
 impl Codec for DynamicCodec {
     type Encode = DynamicMessage;
@@ -347,11 +366,11 @@ impl Decoder for DynamicDecoder {
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, Self::Error> {
         let length = src.remaining();
         let text = if src.chunk().len() == length {
-            let text = transcode::message_json(&self.0, src.chunk());
+            let text = self.0.message_json(src.chunk());
             src.advance(length);
             text
         } else {
-            transcode::message_json(&self.0, &src.copy_to_bytes(length))
+            self.0.message_json(&src.copy_to_bytes(length))
         };
         text.map(Some)
             .map_err(|error| Status::internal(format!("cannot decode the response: {error}")))

@@ -13,26 +13,247 @@
 //! handed to prost-reflect, so the result is the same text either way, and
 //! a malformed message gets prost-reflect's error.
 
+use std::collections::HashMap;
 use std::io::Write as _;
 
 use prost_reflect::{
     DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, SerializeOptions, Value as ProtoValue,
 };
 
-/// The message in `bytes` as canonical JSON text.
-pub fn message_json(descriptor: &MessageDescriptor, bytes: &[u8]) -> Result<Vec<u8>, String> {
-    let mut out = Vec::with_capacity(bytes.len() * 2);
-    if write_message(descriptor, bytes, &mut out).is_ok() {
-        return Ok(out);
-    }
-    out.clear();
-    serialized(descriptor, bytes, &mut out).map_err(|()| {
-        match DynamicMessage::decode(descriptor.clone(), bytes) {
-            Err(error) => error.to_string(),
-            Ok(_) => "the message cannot be written as JSON".to_owned(),
+/// Writes messages of one type (and the types inside it) as JSON text:
+/// what to do with each field is worked out once, from the descriptors,
+/// when it is built.
+#[derive(Debug)]
+pub struct Transcoder {
+    /// The root message's layout first, then every message type reachable
+    /// from it, each once.
+    layouts: Vec<Layout>,
+}
+
+impl Transcoder {
+    /// The transcoder of messages of type `descriptor`.
+    pub fn new(descriptor: &MessageDescriptor) -> Self {
+        let mut builder = Builder::default();
+        builder.add(descriptor);
+        Self {
+            layouts: builder.layouts,
         }
-    })?;
-    Ok(out)
+    }
+
+    /// The message in `bytes` as canonical JSON text.
+    pub fn message_json(&self, bytes: &[u8]) -> Result<Vec<u8>, String> {
+        let mut out = Vec::with_capacity(bytes.len() * 2);
+        if self.write(0, bytes, &mut out).is_ok() {
+            return Ok(out);
+        }
+        out.clear();
+        let descriptor = &self.layouts[0].descriptor;
+        serialized(descriptor, bytes, &mut out).map_err(|()| {
+            match DynamicMessage::decode(descriptor.clone(), bytes) {
+                Err(error) => error.to_string(),
+                Ok(_) => "the message cannot be written as JSON".to_owned(),
+            }
+        })?;
+        Ok(out)
+    }
+
+    fn write(&self, layout: usize, bytes: &[u8], out: &mut Vec<u8>) -> Written {
+        let layout = &self.layouts[layout];
+        match layout.form {
+            Form::Fields => {}
+            Form::Timestamp => return timestamp(bytes, out),
+            Form::Serialized => {
+                return serialized(&layout.descriptor, bytes, out).map_err(|()| Unsupported);
+            }
+        }
+        let mut wire = read_fields(bytes)?;
+        let winners = layout.oneof_winners(&wire);
+        // Stable: the occurrences of one field keep their wire order.
+        wire.sort_by_key(|(number, _)| *number);
+        out.push(b'{');
+        let mut first = true;
+        let mut rest = wire.as_slice();
+        for field in &layout.fields {
+            let skipped = rest.partition_point(|(number, _)| *number < field.number);
+            rest = &rest[skipped..];
+            let count = rest.partition_point(|(number, _)| *number == field.number);
+            let (found, after) = rest.split_at(count);
+            rest = after;
+            if found.is_empty() && field.presence {
+                continue;
+            }
+            if let Some(oneof) = field.oneof
+                && !found.is_empty()
+                && winners.get(oneof).copied().flatten() != Some(field.number)
+            {
+                continue;
+            }
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            out.extend_from_slice(&field.key);
+            let found = found.iter().map(|(_, wire)| *wire);
+            match &field.shape {
+                _ if count == 0 => out.extend_from_slice(&field.default),
+                Shape::Single(kind) => self.single(kind, found, out)?,
+                Shape::List(kind) => self.list(kind, found, out)?,
+                Shape::Map(key, value) => self.map(key, value, found, out)?,
+            }
+        }
+        out.push(b'}');
+        Ok(())
+    }
+
+    /// A singular field: the last occurrence, or for a message every
+    /// occurrence merged (which is what reading their bytes one after
+    /// another does).
+    fn single<'b>(
+        &self,
+        kind: &Value,
+        mut found: impl DoubleEndedIterator<Item = Wire<'b>>,
+        out: &mut Vec<u8>,
+    ) -> Written {
+        if let Value::Message(layout) = kind {
+            let parts: Vec<&[u8]> = found
+                .map(|wire| match wire {
+                    Wire::Bytes(bytes) => Ok(bytes),
+                    _ => Err(Unsupported),
+                })
+                .collect::<Result<_, _>>()?;
+            return match parts.as_slice() {
+                [one] => self.write(*layout, one, out),
+                parts => self.write(*layout, &parts.concat(), out),
+            };
+        }
+        let last = found.next_back().ok_or(Unsupported)?;
+        self.scalar(kind, last, out)
+    }
+
+    fn list<'b>(
+        &self,
+        kind: &Value,
+        found: impl Iterator<Item = Wire<'b>>,
+        out: &mut Vec<u8>,
+    ) -> Written {
+        out.push(b'[');
+        let mut first = true;
+        let mut item = |wire: Wire<'_>, out: &mut Vec<u8>| {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            self.scalar(kind, wire, out)
+        };
+        for wire in found {
+            match (wire, kind.packed_width()) {
+                (Wire::Bytes(mut bytes), Some(width)) => {
+                    while !bytes.is_empty() {
+                        let element = match width {
+                            0 => Wire::Varint(varint(&mut bytes)?),
+                            4 => Wire::Fixed32(u32::from_le_bytes(take(&mut bytes)?)),
+                            _ => Wire::Fixed64(u64::from_le_bytes(take(&mut bytes)?)),
+                        };
+                        item(element, out)?;
+                    }
+                }
+                (wire, _) => item(wire, out)?,
+            }
+        }
+        out.push(b']');
+        Ok(())
+    }
+
+    fn map<'b>(
+        &self,
+        key: &MapPart,
+        value: &MapPart,
+        found: impl Iterator<Item = Wire<'b>>,
+        out: &mut Vec<u8>,
+    ) -> Written {
+        let mut entries: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        for wire in found {
+            let Wire::Bytes(bytes) = wire else {
+                return Err(Unsupported);
+            };
+            let parts = read_fields(bytes)?;
+            let part = |number: u32| {
+                parts
+                    .iter()
+                    .filter(move |(n, _)| *n == number)
+                    .map(|(_, w)| *w)
+            };
+            let mut key_text = Vec::new();
+            match part(1).next_back() {
+                Some(wire) => self.map_key(&key.kind, wire, &mut key_text)?,
+                None => key_text.extend_from_slice(&key.default),
+            }
+            let mut value_text = Vec::new();
+            if part(2).next().is_some() {
+                self.single(&value.kind, part(2), &mut value_text)?;
+            } else if let Value::Message(layout) = value.kind {
+                self.write(layout, &[], &mut value_text)?;
+            } else {
+                value_text.extend_from_slice(&value.default);
+            }
+            entries.retain(|(earlier, _)| *earlier != key_text);
+            entries.push((key_text, value_text));
+        }
+        out.push(b'{');
+        for (index, (key, value)) in entries.iter().enumerate() {
+            if index > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(key);
+            out.push(b':');
+            out.extend_from_slice(value);
+        }
+        out.push(b'}');
+        Ok(())
+    }
+
+    /// A map key: always a JSON string.
+    fn map_key(&self, kind: &Value, wire: Wire<'_>, out: &mut Vec<u8>) -> Written {
+        if matches!(kind, Value::String) {
+            return self.scalar(kind, wire, out);
+        }
+        let mut text = Vec::new();
+        self.scalar(kind, wire, &mut text)?;
+        let text = std::str::from_utf8(&text).map_err(|_| Unsupported)?;
+        string(text.trim_matches('"'), out);
+        Ok(())
+    }
+
+    #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+    fn scalar(&self, kind: &Value, wire: Wire<'_>, out: &mut Vec<u8>) -> Written {
+        match (kind, wire) {
+            (Value::Double, Wire::Fixed64(bits)) => float(f64::from_bits(bits), out),
+            (Value::Float, Wire::Fixed32(bits)) => float(f32::from_bits(bits), out),
+            (Value::Int32, Wire::Varint(v)) => number(v as i32, out),
+            (Value::Uint32, Wire::Varint(v)) => number(v as u32, out),
+            (Value::Sint32, Wire::Varint(v)) => number(zigzag(v) as i32, out),
+            (Value::Fixed32, Wire::Fixed32(v)) => number(v, out),
+            (Value::Sfixed32, Wire::Fixed32(v)) => number(v as i32, out),
+            (Value::Int64, Wire::Varint(v)) | (Value::Sfixed64, Wire::Fixed64(v)) => {
+                quoted(v as i64, out);
+            }
+            (Value::Uint64, Wire::Varint(v)) | (Value::Fixed64, Wire::Fixed64(v)) => {
+                quoted(v, out);
+            }
+            (Value::Sint64, Wire::Varint(v)) => quoted(zigzag(v), out),
+            (Value::Bool, Wire::Varint(v)) => {
+                out.extend_from_slice(if v == 0 { b"false" } else { b"true" });
+            }
+            (Value::String, Wire::Bytes(bytes)) => {
+                string(std::str::from_utf8(bytes).map_err(|_| Unsupported)?, out);
+            }
+            (Value::Bytes, Wire::Bytes(bytes)) => base64(bytes, out),
+            (Value::Enum(names), Wire::Varint(v)) => names.write(v as i32, out),
+            (Value::Message(layout), Wire::Bytes(bytes)) => self.write(*layout, bytes, out)?,
+            _ => return Err(Unsupported),
+        }
+        Ok(())
+    }
 }
 
 /// Something this reader leaves to prost-reflect (which then fails, or
@@ -72,261 +293,269 @@ const SPECIAL: [&str; 17] = [
     "google.protobuf.Empty",
 ];
 
-fn write_message(descriptor: &MessageDescriptor, bytes: &[u8], out: &mut Vec<u8>) -> Written {
-    match descriptor.full_name() {
-        "google.protobuf.Timestamp" => return timestamp(bytes, out),
-        name if SPECIAL.contains(&name) => {
-            return serialized(descriptor, bytes, out).map_err(|()| Unsupported);
-        }
-        _ => {}
-    }
-    let wire = read_fields(bytes)?;
-    out.push(b'{');
-    let mut first = true;
-    for field in descriptor.fields() {
-        let number = field.number();
-        let found = || {
-            wire.iter()
-                .filter(move |(n, _)| *n == number)
-                .map(|(_, w)| *w)
-        };
-        let present = found().next().is_some();
-        if !present && field.supports_presence() {
-            continue;
-        }
-        if present && !last_of_its_oneof(&field, &wire) {
-            continue;
-        }
-        if !first {
-            out.push(b',');
-        }
-        first = false;
-        string(field.json_name(), out);
-        out.push(b':');
-        if field.is_map() {
-            map(&field, found(), out)?;
-        } else if field.is_list() {
-            list(&field.kind(), found(), out)?;
-        } else if present {
-            single(&field.kind(), found(), out)?;
-        } else {
-            default(&field, out)?;
-        }
-    }
-    out.push(b'}');
-    Ok(())
+/// How a message type is written.
+#[derive(Debug)]
+struct Layout {
+    descriptor: MessageDescriptor,
+    form: Form,
+    /// By field number.
+    fields: Vec<FieldPlan>,
+    /// The numbers of each oneof's members, by oneof index.
+    oneofs: Vec<Vec<u32>>,
 }
 
-/// Whether no other member of `field`'s oneof was set after it (the last
-/// member set is the one a oneof holds).
-fn last_of_its_oneof(field: &FieldDescriptor, wire: &[(u32, Wire<'_>)]) -> bool {
-    let Some(oneof) = field.containing_oneof() else {
-        return true;
-    };
-    let members: Vec<u32> = oneof.fields().map(|member| member.number()).collect();
-    wire.iter()
-        .rev()
-        .find(|(number, _)| members.contains(number))
-        .is_none_or(|(number, _)| *number == field.number())
-}
-
-/// A singular field: the last occurrence, or for a message every occurrence
-/// merged (which is what reading their bytes one after another does).
-fn single<'b>(
-    kind: &Kind,
-    mut found: impl Iterator<Item = Wire<'b>>,
-    out: &mut Vec<u8>,
-) -> Written {
-    if let Kind::Message(message) = kind {
-        let parts: Vec<&[u8]> = found
-            .map(|wire| match wire {
-                Wire::Bytes(bytes) => Ok(bytes),
-                _ => Err(Unsupported),
+impl Layout {
+    /// The member each oneof holds: the one set last on the wire.
+    fn oneof_winners(&self, wire: &[(u32, Wire<'_>)]) -> Vec<Option<u32>> {
+        self.oneofs
+            .iter()
+            .map(|members| {
+                wire.iter()
+                    .rev()
+                    .map(|(number, _)| *number)
+                    .find(|number| members.contains(number))
             })
-            .collect::<Result<_, _>>()?;
-        return match parts.as_slice() {
-            [one] => write_message(message, one, out),
-            parts => write_message(message, &parts.concat(), out),
-        };
-    }
-    let last = found.by_ref().last().ok_or(Unsupported)?;
-    scalar(kind, last, out)
-}
-
-fn list<'b>(kind: &Kind, found: impl Iterator<Item = Wire<'b>>, out: &mut Vec<u8>) -> Written {
-    out.push(b'[');
-    let mut first = true;
-    let mut item = |wire: Wire<'_>, out: &mut Vec<u8>| {
-        if !first {
-            out.push(b',');
-        }
-        first = false;
-        scalar(kind, wire, out)
-    };
-    for wire in found {
-        match (wire, packed_width(kind)) {
-            (Wire::Bytes(mut bytes), Some(width)) => {
-                while !bytes.is_empty() {
-                    let element = match width {
-                        0 => Wire::Varint(varint(&mut bytes)?),
-                        4 => Wire::Fixed32(u32::from_le_bytes(take(&mut bytes)?)),
-                        _ => Wire::Fixed64(u64::from_le_bytes(take(&mut bytes)?)),
-                    };
-                    item(element, out)?;
-                }
-            }
-            (wire, _) => item(wire, out)?,
-        }
-    }
-    out.push(b']');
-    Ok(())
-}
-
-/// How a packed list of `kind` stores each element: `0` as varints, else
-/// in that many bytes; `None` when `kind` cannot be packed.
-fn packed_width(kind: &Kind) -> Option<usize> {
-    match kind {
-        Kind::Int32
-        | Kind::Int64
-        | Kind::Uint32
-        | Kind::Uint64
-        | Kind::Sint32
-        | Kind::Sint64
-        | Kind::Bool
-        | Kind::Enum(_) => Some(0),
-        Kind::Fixed32 | Kind::Sfixed32 | Kind::Float => Some(4),
-        Kind::Fixed64 | Kind::Sfixed64 | Kind::Double => Some(8),
-        Kind::String | Kind::Bytes | Kind::Message(_) => None,
+            .collect()
     }
 }
 
-fn map<'b>(
-    field: &FieldDescriptor,
-    found: impl Iterator<Item = Wire<'b>>,
-    out: &mut Vec<u8>,
-) -> Written {
-    let Kind::Message(entry) = field.kind() else {
-        return Err(Unsupported);
-    };
-    let (key_field, value_field) = (entry.map_entry_key_field(), entry.map_entry_value_field());
-    let mut entries: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-    for wire in found {
-        let Wire::Bytes(bytes) = wire else {
-            return Err(Unsupported);
-        };
-        let parts = read_fields(bytes)?;
-        let part = |number: u32| {
-            parts
-                .iter()
-                .filter(move |(n, _)| *n == number)
-                .map(|(_, w)| *w)
-        };
-        let mut key = Vec::new();
-        match part(1).next_back() {
-            Some(wire) => map_key(&key_field.kind(), wire, &mut key)?,
-            None => default(&key_field, &mut key)?,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    /// Field by field, here.
+    Fields,
+    /// An RFC 3339 string, here.
+    Timestamp,
+    /// As prost-reflect writes it.
+    Serialized,
+}
+
+#[derive(Debug)]
+struct FieldPlan {
+    number: u32,
+    /// `"jsonName":`
+    key: Vec<u8>,
+    shape: Shape,
+    /// Written only when set.
+    presence: bool,
+    /// The index of its oneof in [`Layout::oneofs`].
+    oneof: Option<usize>,
+    /// The text written when it is not on the wire (and has no presence).
+    default: Vec<u8>,
+}
+
+#[derive(Debug)]
+enum Shape {
+    Single(Value),
+    List(Value),
+    Map(MapPart, MapPart),
+}
+
+/// The key or the value of a map entry.
+#[derive(Debug)]
+struct MapPart {
+    kind: Value,
+    default: Vec<u8>,
+}
+
+/// How one value is read from the wire and written.
+#[derive(Debug)]
+enum Value {
+    Double,
+    Float,
+    Int32,
+    Int64,
+    Uint32,
+    Uint64,
+    Sint32,
+    Sint64,
+    Fixed32,
+    Fixed64,
+    Sfixed32,
+    Sfixed64,
+    Bool,
+    String,
+    Bytes,
+    Enum(EnumNames),
+    /// The index of its layout.
+    Message(usize),
+}
+
+impl Value {
+    /// How a packed list stores each element: `0` as varints, else in that
+    /// many bytes; `None` when the kind cannot be packed.
+    fn packed_width(&self) -> Option<usize> {
+        match self {
+            Self::Int32
+            | Self::Int64
+            | Self::Uint32
+            | Self::Uint64
+            | Self::Sint32
+            | Self::Sint64
+            | Self::Bool
+            | Self::Enum(_) => Some(0),
+            Self::Fixed32 | Self::Sfixed32 | Self::Float => Some(4),
+            Self::Fixed64 | Self::Sfixed64 | Self::Double => Some(8),
+            Self::String | Self::Bytes | Self::Message(_) => None,
         }
-        let mut value = Vec::new();
-        if part(2).next().is_some() {
-            single(&value_field.kind(), part(2), &mut value)?;
-        } else if let Kind::Message(message) = value_field.kind() {
-            write_message(&message, &[], &mut value)?;
+    }
+}
+
+/// An enum's value names, quoted, by number.
+#[derive(Debug)]
+struct EnumNames {
+    /// `google.protobuf.NullValue`, written `null`.
+    null: bool,
+    names: HashMap<i32, Vec<u8>>,
+}
+
+impl EnumNames {
+    fn write(&self, number: i32, out: &mut Vec<u8>) {
+        if self.null {
+            out.extend_from_slice(b"null");
+        } else if let Some(name) = self.names.get(&number) {
+            out.extend_from_slice(name);
         } else {
-            default(&value_field, &mut value)?;
+            self::number(number, out);
         }
-        entries.retain(|(earlier, _)| *earlier != key);
-        entries.push((key, value));
     }
-    out.push(b'{');
-    for (index, (key, value)) in entries.iter().enumerate() {
-        if index > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(key);
-        out.push(b':');
-        out.extend_from_slice(value);
-    }
-    out.push(b'}');
-    Ok(())
 }
 
-/// A map key: always a JSON string.
-fn map_key(kind: &Kind, wire: Wire<'_>, out: &mut Vec<u8>) -> Written {
-    if matches!(kind, Kind::String) {
-        return scalar(kind, wire, out);
-    }
-    let mut text = Vec::new();
-    scalar(kind, wire, &mut text)?;
-    let text = std::str::from_utf8(&text).map_err(|_| Unsupported)?;
-    string(text.trim_matches('"'), out);
-    Ok(())
+/// Works out the layouts of a message type and every type inside it.
+#[derive(Default)]
+struct Builder {
+    layouts: Vec<Layout>,
+    by_name: HashMap<String, usize>,
 }
 
-#[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
-fn scalar(kind: &Kind, wire: Wire<'_>, out: &mut Vec<u8>) -> Written {
-    match (kind, wire) {
-        (Kind::Double, Wire::Fixed64(bits)) => float(f64::from_bits(bits), out),
-        (Kind::Float, Wire::Fixed32(bits)) => float(f32::from_bits(bits), out),
-        (Kind::Int32, Wire::Varint(v)) => number(v as i32, out),
-        (Kind::Uint32, Wire::Varint(v)) => number(v as u32, out),
-        (Kind::Sint32, Wire::Varint(v)) => number(zigzag(v) as i32, out),
-        (Kind::Fixed32, Wire::Fixed32(v)) => number(v, out),
-        (Kind::Sfixed32, Wire::Fixed32(v)) => number(v as i32, out),
-        (Kind::Int64, Wire::Varint(v)) | (Kind::Sfixed64, Wire::Fixed64(v)) => {
-            quoted(v as i64, out);
+impl Builder {
+    fn add(&mut self, descriptor: &MessageDescriptor) -> usize {
+        if let Some(index) = self.by_name.get(descriptor.full_name()) {
+            return *index;
         }
-        (Kind::Uint64, Wire::Varint(v)) | (Kind::Fixed64, Wire::Fixed64(v)) => quoted(v, out),
-        (Kind::Sint64, Wire::Varint(v)) => quoted(zigzag(v), out),
-        (Kind::Bool, Wire::Varint(v)) => {
-            out.extend_from_slice(if v == 0 { b"false" } else { b"true" });
+        let index = self.layouts.len();
+        let form = match descriptor.full_name() {
+            "google.protobuf.Timestamp" => Form::Timestamp,
+            name if SPECIAL.contains(&name) => Form::Serialized,
+            _ => Form::Fields,
+        };
+        self.layouts.push(Layout {
+            descriptor: descriptor.clone(),
+            form,
+            fields: Vec::new(),
+            oneofs: descriptor
+                .oneofs()
+                .map(|oneof| oneof.fields().map(|field| field.number()).collect())
+                .collect(),
+        });
+        self.by_name
+            .insert(descriptor.full_name().to_owned(), index);
+        if form == Form::Fields {
+            let fields = descriptor
+                .fields()
+                .map(|field| self.field(&field))
+                .collect();
+            self.layouts[index].fields = fields;
         }
-        (Kind::String, Wire::Bytes(bytes)) => {
-            string(std::str::from_utf8(bytes).map_err(|_| Unsupported)?, out);
-        }
-        (Kind::Bytes, Wire::Bytes(bytes)) => base64(bytes, out),
-        (Kind::Enum(descriptor), Wire::Varint(v)) => {
-            let number = v as i32;
-            if descriptor.full_name() == "google.protobuf.NullValue" {
-                out.extend_from_slice(b"null");
-            } else if let Some(value) = descriptor.get_value(number) {
-                string(value.name(), out);
-            } else {
-                self::number(number, out);
-            }
-        }
-        (Kind::Message(message), Wire::Bytes(bytes)) => write_message(message, bytes, out)?,
-        _ => return Err(Unsupported),
+        index
     }
-    Ok(())
+
+    fn field(&mut self, field: &FieldDescriptor) -> FieldPlan {
+        let mut key = Vec::new();
+        string(field.json_name(), &mut key);
+        key.push(b':');
+        let shape = match field.kind() {
+            Kind::Message(entry) if field.is_map() => Shape::Map(
+                self.map_part(&entry.map_entry_key_field()),
+                self.map_part(&entry.map_entry_value_field()),
+            ),
+            kind if field.is_list() => Shape::List(self.value(&kind)),
+            kind => Shape::Single(self.value(&kind)),
+        };
+        FieldPlan {
+            number: field.number(),
+            key,
+            shape,
+            presence: field.supports_presence(),
+            oneof: field.containing_oneof().and_then(|oneof| {
+                field
+                    .parent_message()
+                    .oneofs()
+                    .position(|candidate| candidate.name() == oneof.name())
+            }),
+            default: default_text(field),
+        }
+    }
+
+    fn map_part(&mut self, field: &FieldDescriptor) -> MapPart {
+        MapPart {
+            kind: self.value(&field.kind()),
+            default: default_text(field),
+        }
+    }
+
+    fn value(&mut self, kind: &Kind) -> Value {
+        match kind {
+            Kind::Double => Value::Double,
+            Kind::Float => Value::Float,
+            Kind::Int32 => Value::Int32,
+            Kind::Int64 => Value::Int64,
+            Kind::Uint32 => Value::Uint32,
+            Kind::Uint64 => Value::Uint64,
+            Kind::Sint32 => Value::Sint32,
+            Kind::Sint64 => Value::Sint64,
+            Kind::Fixed32 => Value::Fixed32,
+            Kind::Fixed64 => Value::Fixed64,
+            Kind::Sfixed32 => Value::Sfixed32,
+            Kind::Sfixed64 => Value::Sfixed64,
+            Kind::Bool => Value::Bool,
+            Kind::String => Value::String,
+            Kind::Bytes => Value::Bytes,
+            Kind::Enum(descriptor) => Value::Enum(EnumNames {
+                null: descriptor.full_name() == "google.protobuf.NullValue",
+                names: descriptor
+                    .values()
+                    .map(|value| {
+                        let mut name = Vec::new();
+                        string(value.name(), &mut name);
+                        (value.number(), name)
+                    })
+                    .collect(),
+            }),
+            Kind::Message(descriptor) => Value::Message(self.add(descriptor)),
+        }
+    }
 }
 
-/// The default value of a field that is not on the wire.
-fn default(field: &FieldDescriptor, out: &mut Vec<u8>) -> Written {
+/// The text of a field's default value (`[]` for a list, `{}` for a map);
+/// empty for a message, which is never written by default.
+fn default_text(field: &FieldDescriptor) -> Vec<u8> {
+    let mut out = Vec::new();
     match field.default_value() {
         ProtoValue::Bool(value) => out.extend_from_slice(if value { b"true" } else { b"false" }),
-        ProtoValue::I32(value) => number(value, out),
-        ProtoValue::U32(value) => number(value, out),
-        ProtoValue::I64(value) => quoted(value, out),
-        ProtoValue::U64(value) => quoted(value, out),
-        ProtoValue::F32(value) => float(value, out),
-        ProtoValue::F64(value) => float(value, out),
-        ProtoValue::String(value) => string(&value, out),
-        ProtoValue::Bytes(value) => base64(&value, out),
+        ProtoValue::I32(value) => number(value, &mut out),
+        ProtoValue::U32(value) => number(value, &mut out),
+        ProtoValue::I64(value) => quoted(value, &mut out),
+        ProtoValue::U64(value) => quoted(value, &mut out),
+        ProtoValue::F32(value) => float(value, &mut out),
+        ProtoValue::F64(value) => float(value, &mut out),
+        ProtoValue::String(value) => string(&value, &mut out),
+        ProtoValue::Bytes(value) => base64(&value, &mut out),
         ProtoValue::EnumNumber(number) => {
-            let Kind::Enum(descriptor) = field.kind() else {
-                return Err(Unsupported);
-            };
-            scalar(
-                &Kind::Enum(descriptor),
-                Wire::Varint(u64::from(number.cast_unsigned())),
-                out,
-            )?;
+            if let Kind::Enum(descriptor) = field.kind() {
+                match descriptor.get_value(number) {
+                    _ if descriptor.full_name() == "google.protobuf.NullValue" => {
+                        out.extend_from_slice(b"null");
+                    }
+                    Some(value) => string(value.name(), &mut out),
+                    None => self::number(number, &mut out),
+                }
+            }
         }
         ProtoValue::List(_) => out.extend_from_slice(b"[]"),
         ProtoValue::Map(_) => out.extend_from_slice(b"{}"),
-        ProtoValue::Message(_) => return Err(Unsupported),
+        ProtoValue::Message(_) => {}
     }
-    Ok(())
+    out
 }
 
 fn timestamp(bytes: &[u8], out: &mut Vec<u8>) -> Written {
@@ -417,12 +646,14 @@ fn zigzag(value: u64) -> i64 {
     (value >> 1) as i64 ^ -((value & 1) as i64)
 }
 
-fn number(value: impl std::fmt::Display, out: &mut Vec<u8>) {
-    let _ = write!(out, "{value}");
+fn number(value: impl serde::Serialize, out: &mut Vec<u8>) {
+    let _ = sonic_rs::to_writer(out, &value);
 }
 
-fn quoted(value: impl std::fmt::Display, out: &mut Vec<u8>) {
-    let _ = write!(out, "\"{value}\"");
+fn quoted(value: impl serde::Serialize, out: &mut Vec<u8>) {
+    out.push(b'"');
+    number(value, out);
+    out.push(b'"');
 }
 
 /// A float as serde writes it, or the proto3 JSON names of the non-finite
@@ -515,7 +746,9 @@ message Everything {
     /// reader's must be its own, not prost-reflect's.
     fn both(descriptor: &MessageDescriptor, bytes: &[u8]) -> (Value, Value) {
         let mut ours = Vec::new();
-        write_message(descriptor, bytes, &mut ours).expect("read without prost-reflect");
+        Transcoder::new(descriptor)
+            .write(0, bytes, &mut ours)
+            .expect("read without prost-reflect");
         let mut theirs = Vec::new();
         serialized(descriptor, bytes, &mut theirs).unwrap();
         (
@@ -577,8 +810,9 @@ message Everything {
     #[test]
     fn malformed_messages_get_prost_reflects_error() {
         let descriptor = descriptor();
-        assert!(message_json(&descriptor, &[0x0a, 0x05, 0x01]).is_err());
-        assert!(message_json(&descriptor, &[0x72, 0x02, 0xff, 0xfe]).is_err());
+        let transcoder = Transcoder::new(&descriptor);
+        assert!(transcoder.message_json(&[0x0a, 0x05, 0x01]).is_err());
+        assert!(transcoder.message_json(&[0x72, 0x02, 0xff, 0xfe]).is_err());
     }
 
     #[test]
