@@ -104,6 +104,10 @@ pub fn config_text(listen: &str, urls: [&str; 3]) -> String {
         r#"[server]
 listen = "{listen}"
 
+# The demo answers browser pages of any origin.
+[server.cors]
+allow_origins = ["*"]
+
 [schema]
 files = ["demo.graphql"]
 

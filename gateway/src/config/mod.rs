@@ -21,6 +21,7 @@
 //!
 //! `<NAME>` is the source name in upper case with `-` written as `_`.
 
+pub mod cors;
 pub mod events;
 pub mod limits;
 pub mod schema;
@@ -34,6 +35,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Diagnostic, Diagnostics};
+pub use cors::CorsConfig;
 pub use events::{BusKind, EventsConfig};
 pub use limits::LimitsConfig;
 pub use schema::SchemaConfig;

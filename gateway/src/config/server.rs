@@ -9,6 +9,9 @@
 //! request_timeout_ms = 30000    # a whole query or mutation; over it: 504
 //! shutdown_drain_ms = 1000      # `/health` answers 503 this long before the server stops taking requests
 //! shutdown_timeout_ms = 10000   # then requests in flight have this long to finish
+//!
+//! [server.cors]                 # see `cors`
+//! allow_origins = ["https://app.example.com"]
 //! ```
 
 use std::net::SocketAddr;
@@ -17,6 +20,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::Origin;
+use super::cors::{self, CorsConfig};
 use crate::error::Diagnostics;
 
 /// How long a whole query or mutation may take, unless set.
@@ -44,6 +48,9 @@ pub struct ServerConfig {
     /// How long requests in flight then have to finish before the process
     /// exits anyway (`shutdown_timeout_ms`, default 10 s).
     pub shutdown_timeout: Duration,
+    /// Which browser origins may call (`[server.cors]`); `None`: no CORS
+    /// header is sent.
+    pub cors: Option<CorsConfig>,
 }
 
 impl Default for ServerConfig {
@@ -55,6 +62,7 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_millis(DEFAULT_REQUEST_TIMEOUT_MS),
             shutdown_drain: Duration::from_secs(1),
             shutdown_timeout: Duration::from_secs(10),
+            cors: None,
         }
     }
 }
@@ -68,6 +76,7 @@ pub(super) struct RawServer {
     request_timeout_ms: Option<toml::Spanned<u64>>,
     shutdown_drain_ms: Option<u64>,
     shutdown_timeout_ms: Option<u64>,
+    cors: Option<cors::RawCors>,
 }
 
 pub(super) fn validate(
@@ -106,5 +115,6 @@ pub(super) fn validate(
         shutdown_timeout: raw
             .shutdown_timeout_ms
             .map_or(default.shutdown_timeout, Duration::from_millis),
+        cors: raw.cors.map(|raw| cors::validate(raw, origin, problems)),
     }
 }

@@ -15,11 +15,13 @@
 //! `shutdown_timeout_ms` to finish before [`serve`] returns anyway. A
 //! second signal exits the process at once.
 //! | `GET /metrics` | Prometheus metrics |
+//! | `OPTIONS` any route | a CORS preflight, answered by [`cors`] when `[server.cors]` allows the origin |
 //!
 //! A GraphQL request goes through the stages in [`graphql`], one file each:
 //! [`negotiate`] (response media type), [`request`] (HTTP → GraphQL
 //! request), execution, [`respond`] (status code and body).
 
+mod cors;
 mod graphiql;
 mod graphql;
 mod negotiate;
@@ -44,6 +46,10 @@ pub fn app(gateway: Arc<Gateway>) -> Router {
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/health", get(observe::health))
         .route("/metrics", get(observe::metrics))
+        .layer(axum::middleware::from_fn_with_state(
+            gateway.clone(),
+            cors::handle,
+        ))
         .with_state(gateway)
 }
 
