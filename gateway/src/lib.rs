@@ -19,6 +19,7 @@ pub mod events;
 pub mod json;
 pub mod metrics;
 pub mod pipeline;
+pub mod process;
 pub mod schema;
 pub mod server;
 pub mod sources;

@@ -12,12 +12,23 @@
 //! | `weft_subscriptions_active` | gauge | none (operations running over WebSocket or SSE) |
 //! | `weft_plan_cache_hits_total` | counter | none (requests whose plan was cached: not parsed or planned again) |
 //! | `weft_plan_cache_misses_total` | counter | none (requests parsed, validated and planned) |
+//! | `weft_build_info` | gauge | `version` (always 1) |
+//! | `process_cpu_seconds_total` | counter | none |
+//! | `process_resident_memory_bytes` | gauge | none |
+//! | `process_open_fds` | gauge | none |
+//! | `process_start_time_seconds` | gauge | none |
+//!
+//! Both text formats are spoken: OpenMetrics to a client whose `Accept`
+//! asks for `application/openmetrics-text`, the Prometheus text format
+//! (0.0.4) to every other (`promtool check metrics` reads it clean).
 //!
 //! Sources record each backend call themselves (every attempt of a retried
 //! call counts), and their breakers set their state; the HTTP layer records
 //! each GraphQL request.
 
 use std::time::Duration;
+
+use crate::process::{self, Pid};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -35,6 +46,11 @@ struct CallLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct SourceLabel {
     source: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VersionLabel {
+    version: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -139,6 +155,17 @@ impl Default for Metrics {
             "Requests parsed, validated and planned",
             plan_cache_misses.clone(),
         );
+        let build_info = Family::<VersionLabel, Gauge>::default();
+        build_info
+            .get_or_create(&VersionLabel {
+                version: env!("CARGO_PKG_VERSION"),
+            })
+            .set(1);
+        registry.register(
+            "weft_build_info",
+            "The weft version serving, as a label",
+            build_info,
+        );
         Self {
             registry,
             source_requests,
@@ -240,11 +267,120 @@ impl Metrics {
         self.websocket_connections.get()
     }
 
-    /// The metrics in the Prometheus text exposition format.
-    pub fn render(&self) -> String {
+    /// The metrics, the process's included, as text in `format`.
+    pub fn render(&self, format: Format) -> String {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
             .expect("writing to a String cannot fail");
-        text
+        if let Some(body) = text.strip_suffix("# EOF\n") {
+            text.truncate(body.len());
+        }
+        write_process_metrics(&mut text);
+        match format {
+            Format::OpenMetrics => {
+                text.push_str("# EOF\n");
+                text
+            }
+            Format::Prometheus => prometheus_text(&text),
+        }
     }
+}
+
+/// The text formats of `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// OpenMetrics 1.0.
+    OpenMetrics,
+    /// The Prometheus text exposition format 0.0.4.
+    Prometheus,
+}
+
+impl Format {
+    /// The format a client's `Accept` header asks for.
+    pub fn accepted(accept: Option<&str>) -> Self {
+        if accept.is_some_and(|accept| accept.contains("application/openmetrics-text")) {
+            Self::OpenMetrics
+        } else {
+            Self::Prometheus
+        }
+    }
+
+    /// The `Content-Type` of a response in this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            Self::Prometheus => "text/plain; version=0.0.4; charset=utf-8",
+        }
+    }
+}
+
+/// Appends the process's own figures, in OpenMetrics form (a counter's
+/// family name without `_total`).
+fn write_process_metrics(text: &mut String) {
+    use std::fmt::Write as _;
+    let own = Pid::Own;
+    #[allow(clippy::cast_precision_loss)]
+    let figures = [
+        (
+            "process_cpu_seconds",
+            "counter",
+            "Total user and system CPU time spent in seconds",
+            process::cpu_ticks(own).map(|ticks| ticks as f64 / process::TICKS_PER_SECOND),
+        ),
+        (
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory size in bytes",
+            process::rss_kib(own).map(|kib| (kib * 1024) as f64),
+        ),
+        (
+            "process_open_fds",
+            "gauge",
+            "Number of open file descriptors",
+            process::open_fds(own).map(|fds| fds as f64),
+        ),
+        (
+            "process_start_time_seconds",
+            "gauge",
+            "Start time of the process since the Unix epoch in seconds",
+            process::start_time_seconds(own),
+        ),
+    ];
+    for (name, kind, help, value) in figures {
+        let Some(value) = value else { continue };
+        let sample = if kind == "counter" {
+            format!("{name}_total")
+        } else {
+            name.to_owned()
+        };
+        let _ = write!(
+            text,
+            "# HELP {name} {help}.\n# TYPE {name} {kind}\n{sample} {value}\n"
+        );
+    }
+}
+
+/// OpenMetrics text (without `# EOF`) as Prometheus text: a counter's
+/// `HELP` and `TYPE` name its samples' `_total` name, `UNIT` lines go.
+fn prometheus_text(open_metrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = open_metrics
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+        .collect();
+    let mut text = String::with_capacity(open_metrics.len() + 256);
+    for line in open_metrics.lines() {
+        if line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        text.push_str(renamed.as_deref().unwrap_or(line));
+        text.push('\n');
+    }
+    text
 }

@@ -288,7 +288,7 @@ async fn metrics_count_backend_calls_and_graphql_requests() {
 
     let response = gateway.get("/metrics", None).await;
     assert_eq!(response.status, 200);
-    assert_media_type(&response, "application/openmetrics-text");
+    assert_media_type(&response, "text/plain");
     let metrics = response.text();
     for line in [
         r#"weft_source_requests_total{source="users",outcome="ok"} 1"#,
@@ -301,12 +301,58 @@ async fn metrics_count_backend_calls_and_graphql_requests() {
         r#"weft_graphql_requests_total{outcome="error"} 1"#,
         "# TYPE weft_graphql_request_duration_seconds histogram",
         "weft_graphql_request_duration_seconds_count 2",
+        "# TYPE weft_graphql_requests_total counter",
     ] {
         assert!(
             metrics.lines().any(|candidate| candidate == line),
             "no line {line:?} in:\n{metrics}"
         );
     }
+}
+
+#[tokio::test]
+async fn metrics_speak_openmetrics_to_who_asks_and_pass_promtool_otherwise() {
+    let (_services, _dir, gateway) = demo().await;
+    gateway.query(r#"{ user(id: "1") { name } }"#).await;
+    let response = gateway
+        .get(
+            "/metrics",
+            Some("application/openmetrics-text; version=1.0.0"),
+        )
+        .await;
+    assert_media_type(&response, "application/openmetrics-text");
+    let open_metrics = response.text();
+    assert!(open_metrics.ends_with("# EOF\n"), "{open_metrics}");
+    assert!(open_metrics.contains("\n# TYPE weft_graphql_requests counter\n"));
+
+    let text = gateway.metrics().await;
+    for line in [
+        "# TYPE process_cpu_seconds_total counter",
+        "# TYPE process_resident_memory_bytes gauge",
+        "# TYPE process_open_fds gauge",
+        "weft_build_info{version=\"0.1.0\"} 1",
+    ] {
+        assert!(
+            text.lines().any(|candidate| candidate.starts_with(line)),
+            "{line} in:\n{text}"
+        );
+    }
+    let mut promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("these tests need promtool (Debian: `apt-get install prometheus`)");
+    std::io::Write::write_all(&mut promtool.stdin.take().expect("stdin"), text.as_bytes())
+        .expect("promtool reads the metrics");
+    let checked = promtool.wait_with_output().expect("promtool runs");
+    assert!(
+        checked.status.success() && checked.stdout.is_empty() && checked.stderr.is_empty(),
+        "promtool check metrics: {}{}\n{text}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
 }
 
 /// A request in flight when shutdown begins still gets its answer; then the

@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::demo::{config_text, write_files};
+use crate::process::{self, Pid, TICKS_PER_SECOND};
 
 /// The queries measured, with a short label each.
 pub const QUERIES: [(&str, &str); 3] = [
@@ -34,9 +35,6 @@ pub const QUERIES: [(&str, &str); 3] = [
         r#"{ product(sku: "SKU-0042") { sku name priceCents category tags dimensions { widthMm heightMm depthMm } createdAt } }"#,
     ),
 ];
-
-/// Linux reports process CPU time in ticks of 1/100 s (`USER_HZ`).
-const TICKS_PER_SECOND: f64 = 100.0;
 
 /// How hard and how long to drive each query.
 #[derive(Debug, Clone)]
@@ -217,26 +215,7 @@ pub(super) fn write_config(urls: &[String]) -> Result<TempDir, String> {
 
 /// User plus system CPU time of a process, in ticks.
 fn cpu_ticks(process: &Process) -> Result<u64, String> {
-    let stat = std::fs::read_to_string(format!("/proc/{}/stat", process.0.id()))
-        .map_err(|error| format!("cannot read CPU time: {error}"))?;
-    // Fields after the parenthesised command name; utime and stime are the
-    // 14th and 15th fields of the whole line.
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let field = |i: usize| fields.get(i).and_then(|value| value.parse::<u64>().ok());
-    match (field(11), field(12)) {
-        (Some(user), Some(system)) => Ok(user + system),
-        _ => Err("cannot parse /proc/<pid>/stat".to_owned()),
-    }
-}
-
-/// Resident memory of a process, in KiB.
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+    process::cpu_ticks(Pid::Of(process.0.id())).ok_or_else(|| "cannot read CPU time".to_owned())
 }
 
 /// Sends the query once; yields the response size, failing on errors.
@@ -311,7 +290,7 @@ async fn sample_rss(pid: u32, peak: Arc<AtomicU64>) {
     let mut interval = tokio::time::interval(Duration::from_millis(100));
     loop {
         interval.tick().await;
-        if let Some(rss) = rss_kib(pid) {
+        if let Some(rss) = process::rss_kib(Pid::Of(pid)) {
             peak.fetch_max(rss, Ordering::Relaxed);
         }
     }

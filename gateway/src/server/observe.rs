@@ -4,10 +4,12 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use http::HeaderMap;
 use http::StatusCode;
-use http::header::CONTENT_TYPE;
+use http::header::{ACCEPT, CONTENT_TYPE};
 
 use crate::Gateway;
+use crate::metrics::Format;
 
 /// `GET /health`: `200 {"status":"ok"}` while serving; `503` once shutdown
 /// has begun, so load balancers stop sending traffic.
@@ -29,14 +31,14 @@ pub async fn health(State(gateway): State<Arc<Gateway>>) -> Response {
     }
 }
 
-/// `GET /metrics`: Prometheus text (OpenMetrics).
-pub async fn metrics(State(gateway): State<Arc<Gateway>>) -> Response {
+/// `GET /metrics`: OpenMetrics when `Accept` asks for it, else the
+/// Prometheus text format.
+pub async fn metrics(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+    let accept = headers.get(ACCEPT).and_then(|value| value.to_str().ok());
+    let format = Format::accepted(accept);
     (
-        [(
-            CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        gateway.metrics.render(),
+        [(CONTENT_TYPE, format.content_type())],
+        gateway.metrics.render(format),
     )
         .into_response()
 }
