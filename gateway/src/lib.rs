@@ -44,6 +44,8 @@ pub struct Gateway {
     ready: AtomicBool,
     shutdown: tokio::sync::watch::Sender<bool>,
     websocket_slots: Arc<tokio::sync::Semaphore>,
+    /// The client headers some source forwards.
+    forwarded: Vec<http::HeaderName>,
 }
 
 impl Gateway {
@@ -74,6 +76,7 @@ impl Gateway {
             websocket_slots: Arc::new(tokio::sync::Semaphore::new(
                 config.subscriptions.max_connections,
             )),
+            forwarded: forwarded_headers(config),
         })
     }
 
@@ -142,6 +145,21 @@ impl Gateway {
         let _ = self.websocket_slots.acquire_many(all).await;
     }
 
+    /// `request` with the client headers (from `headers`) that some source
+    /// forwards.
+    pub fn forwarding(
+        &self,
+        mut request: pipeline::GraphqlRequest,
+        headers: &http::HeaderMap,
+    ) -> pipeline::GraphqlRequest {
+        for name in &self.forwarded {
+            for value in headers.get_all(name) {
+                request.headers.append(name.clone(), value.clone());
+            }
+        }
+        request
+    }
+
     /// Whether the gateway is serving (not shutting down).
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Relaxed)
@@ -167,4 +185,16 @@ impl Gateway {
             let _ = shutdown.wait_for(|down| *down).await;
         }
     }
+}
+
+/// Every client header name some source's `forward_headers` lists.
+fn forwarded_headers(config: &config::Config) -> Vec<http::HeaderName> {
+    let mut names: Vec<http::HeaderName> = config
+        .sources
+        .values()
+        .flat_map(|source| source.forward_headers.iter().map(|(from, _)| from.clone()))
+        .collect();
+    names.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    names.dedup();
+    names
 }

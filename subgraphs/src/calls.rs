@@ -2,7 +2,9 @@
 //! route label, so tests can assert how many calls the gateway made.
 //!
 //! Route labels are method plus path template for REST (`"GET /users/{id}"`,
-//! `"GET /users?ids"`) and the method name for gRPC (`"GetProduct"`).
+//! `"GET /users?ids"`) and the method name for gRPC (`"GetProduct"`). Some
+//! routes also keep the `authorization` and `x-…` headers (gRPC metadata)
+//! of their last request, so tests can see what the gateway forwarded.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -14,6 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 #[derive(Debug, Clone, Default)]
 pub struct CallLog {
     counts: Arc<Mutex<BTreeMap<String, u64>>>,
+    headers: Arc<Mutex<BTreeMap<String, BTreeMap<String, String>>>>,
 }
 
 impl CallLog {
@@ -25,6 +28,35 @@ impl CallLog {
     /// Counts one request on `route`.
     pub fn record(&self, route: &str) {
         *self.lock().entry(route.to_owned()).or_default() += 1;
+    }
+
+    /// Counts one request on `route` and keeps its `authorization` and
+    /// `x-…` headers as the route's last seen.
+    pub fn record_with(&self, route: &str, headers: &axum::http::HeaderMap) {
+        self.record(route);
+        let kept = headers
+            .iter()
+            .filter(|(name, _)| name.as_str() == "authorization" || name.as_str().starts_with("x-"))
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                (name.as_str().to_owned(), value)
+            })
+            .collect();
+        self.headers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(route.to_owned(), kept);
+    }
+
+    /// The `authorization` and `x-…` headers of the last request on
+    /// `route` that kept them; empty if none did.
+    pub fn last_headers(&self, route: &str) -> BTreeMap<String, String> {
+        self.headers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(route)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The counts so far, per route label; routes never called are absent.
@@ -42,9 +74,13 @@ impl CallLog {
         self.lock().get(route).copied().unwrap_or(0)
     }
 
-    /// Forgets every count.
+    /// Forgets every count and every kept header.
     pub fn reset(&self) {
         self.lock().clear();
+        self.headers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 
     fn lock(&self) -> MutexGuard<'_, BTreeMap<String, u64>> {

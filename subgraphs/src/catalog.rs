@@ -234,7 +234,10 @@ impl Catalog for CatalogService {
         &self,
         request: Request<GetProductRequest>,
     ) -> Result<Response<GetProductResponse>, Status> {
-        self.calls.record(ROUTE_GET_PRODUCT);
+        self.calls.record_with(
+            ROUTE_GET_PRODUCT,
+            &request.metadata().clone().into_headers(),
+        );
         let product = find_product(&request.get_ref().sku)?;
         Ok(Response::new(GetProductResponse {
             product: Some(to_proto(product)),
@@ -245,7 +248,10 @@ impl Catalog for CatalogService {
         &self,
         request: Request<BatchGetProductsRequest>,
     ) -> Result<Response<BatchGetProductsResponse>, Status> {
-        self.calls.record(ROUTE_BATCH_GET_PRODUCTS);
+        self.calls.record_with(
+            ROUTE_BATCH_GET_PRODUCTS,
+            &request.metadata().clone().into_headers(),
+        );
         let products = batch(&request.get_ref().skus);
         Ok(Response::new(BatchGetProductsResponse { products }))
     }

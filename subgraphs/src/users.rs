@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -48,8 +48,12 @@ pub fn batch(ids: &str) -> Vec<&'static User> {
         .collect()
 }
 
-async fn get_user(State(calls): State<CallLog>, Path(id): Path<String>) -> Response {
-    calls.record(ROUTE_GET);
+async fn get_user(
+    State(calls): State<CallLog>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    calls.record_with(ROUTE_GET, &headers);
     match data::user(&id) {
         Some(user) => Json(user).into_response(),
         None => rest::error(StatusCode::NOT_FOUND, format!("user {id} not found")),
@@ -59,9 +63,10 @@ async fn get_user(State(calls): State<CallLog>, Path(id): Path<String>) -> Respo
 async fn list_users(
     State(calls): State<CallLog>,
     Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
 ) -> Json<Vec<&'static User>> {
     if let Some(ids) = query.get("ids") {
-        calls.record(ROUTE_BATCH);
+        calls.record_with(ROUTE_BATCH, &headers);
         Json(batch(ids))
     } else {
         calls.record(ROUTE_LIST);

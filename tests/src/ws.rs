@@ -58,6 +58,16 @@ impl WsClient {
     ///
     /// When the handshake fails or takes longer than [`RECV_TIMEOUT`].
     pub async fn connect(url: &str, protocol: &str) -> Self {
+        Self::connect_with_headers(url, protocol, &[]).await
+    }
+
+    /// [`Self::connect`], with more headers on the upgrade request.
+    ///
+    /// # Panics
+    ///
+    /// When a header is invalid, or the handshake fails or takes longer
+    /// than [`RECV_TIMEOUT`].
+    pub async fn connect_with_headers(url: &str, protocol: &str, headers: &[(&str, &str)]) -> Self {
         let mut request = url
             .into_client_request()
             .unwrap_or_else(|error| panic!("{url} is not a WebSocket URL: {error}"));
@@ -65,6 +75,14 @@ impl WsClient {
             "sec-websocket-protocol",
             HeaderValue::from_str(protocol).expect("a header value"),
         );
+        for (name, value) in headers {
+            let name =
+                tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes())
+                    .expect("a header name");
+            request
+                .headers_mut()
+                .insert(name, HeaderValue::from_str(value).expect("a header value"));
+        }
         let connected =
             tokio::time::timeout(RECV_TIMEOUT, tokio_tungstenite::connect_async(request))
                 .await

@@ -150,7 +150,7 @@ proptest! {
             query,
             operation_name: operation.map(str::to_owned),
             variables,
-            extensions: Map::new(),
+            ..GraphqlRequest::default()
         };
         if let Err(errors) = gateway().pipeline.prepare(&request) {
             prop_assert!(!errors.is_empty());

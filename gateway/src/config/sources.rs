@@ -7,6 +7,8 @@
 //! timeout_ms = 2000                       # optional, default 5000
 //! max_batch_size = 100                    # optional: keys per batched call; 1 = no batching
 //! max_concurrency = 64                    # optional: calls in flight at once
+//! forward_headers = ["authorization", { from = "x-tenant", to = "x-tenant-id" }]  # client headers sent on
+//!                                         # every call (gRPC: as metadata), optionally renamed
 //! headers = { "x-api-key" = "secret" }    # optional, sent on every call
 //!
 //! [sources.catalog]
@@ -67,6 +69,10 @@ pub struct SourceConfig {
     pub retry_backoff_ms: u64,
     /// The circuit breaker's settings; `None` when it is turned off.
     pub breaker: Option<BreakerConfig>,
+    /// The client request headers copied onto every call (REST headers,
+    /// gRPC metadata): each client header name, and the name it is sent
+    /// under.
+    pub forward_headers: Vec<(http::HeaderName, http::HeaderName)>,
     /// The 1-based line of the source's table in the config file.
     pub line: usize,
     /// What kind of backend it is, and how to reach it.
@@ -164,6 +170,16 @@ pub(super) struct RawSource {
     retry_backoff_ms: Option<u64>,
     idempotent_methods: Option<toml::Spanned<Vec<toml::Spanned<String>>>>,
     breaker: Option<RawBreaker>,
+    forward_headers: Option<toml::Spanned<Vec<RawForward>>>,
+}
+
+/// One entry of `forward_headers`: a header name, or `{ from, to }` to send
+/// it under another name.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawForward {
+    Same(String),
+    Renamed { from: String, to: String },
 }
 
 /// `breaker = false`, `breaker = true` or a `[sources.<name>.breaker]` table.
@@ -218,6 +234,7 @@ pub(super) fn validate(
     let retries = retries(raw.retries.take(), origin, problems);
     let breaker = breaker(raw.breaker.take(), origin, problems);
     let idempotent_methods = idempotent_methods(raw.idempotent_methods.take(), origin, problems);
+    let forward_headers = forward_headers(raw.forward_headers.take(), origin, problems);
     let mut kind = kind(name, &span, &mut raw, origin, problems)?;
     match (&mut kind, idempotent_methods) {
         (SourceKind::Grpc(grpc), Some((_, methods))) => grpc.idempotent_methods = methods,
@@ -240,9 +257,39 @@ pub(super) fn validate(
         retries,
         retry_backoff_ms: raw.retry_backoff_ms.unwrap_or(DEFAULT_RETRY_BACKOFF_MS),
         breaker,
+        forward_headers,
         line: origin.line_of(span.start),
         kind,
     })
+}
+
+/// The `forward_headers` entries as (client name, sent name) pairs; a name
+/// that is not a header name is reported at the list's line.
+fn forward_headers(
+    raw: Option<toml::Spanned<Vec<RawForward>>>,
+    origin: &Origin<'_>,
+    problems: &mut Diagnostics,
+) -> Vec<(http::HeaderName, http::HeaderName)> {
+    let Some(raw) = raw else {
+        return Vec::new();
+    };
+    let span = raw.span();
+    let mut pairs = Vec::new();
+    for entry in raw.into_inner() {
+        let (from, to) = match entry {
+            RawForward::Same(name) => (name.clone(), name),
+            RawForward::Renamed { from, to } => (from, to),
+        };
+        let parse = |name: &str| http::HeaderName::from_bytes(name.trim().as_bytes()).ok();
+        match (parse(&from), parse(&to)) {
+            (Some(from), Some(to)) => pairs.push((from, to)),
+            _ => problems.push(origin.error(
+                span.clone(),
+                format!("`forward_headers`: `{from}` → `{to}` is not a pair of header names"),
+            )),
+        }
+    }
+    pairs
 }
 
 /// The kind-specific part of a source: a REST URL, or a gRPC endpoint and
@@ -571,5 +618,22 @@ min_calls = 3
         ] {
             assert!(!is_method_name(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn forward_headers_pair_client_and_sent_names() {
+        let config =
+            parse("forward_headers = [\"Authorization\", { from = \"x-a\", to = \"x-b\" }]\n")
+                .unwrap();
+        let pairs: Vec<(&str, &str)> = config.sources["catalog"]
+            .forward_headers
+            .iter()
+            .map(|(from, to)| (from.as_str(), to.as_str()))
+            .collect();
+        assert_eq!(pairs, [("authorization", "authorization"), ("x-a", "x-b")]);
+        let error = parse("forward_headers = [\"not a header\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("is not a pair of header names"), "{error}");
     }
 }

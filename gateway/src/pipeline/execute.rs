@@ -117,6 +117,8 @@ impl<'p> Results<'p> {
 pub struct Context<'a> {
     /// The coerced variables.
     pub variables: &'a Variables,
+    /// The client's headers that sources forward.
+    pub headers: &'a http::HeaderMap,
     /// Where mutations publish.
     pub bus: &'a Arc<dyn EventBus>,
 }
@@ -232,6 +234,7 @@ impl<'p> Run<'_, '_> {
         while !frontier.is_empty() {
             let mut walker = Walker {
                 variables: self.context.variables,
+                headers: self.context.headers,
                 results,
                 seen: FxHashSet::with_capacity_and_hasher(results.len(), FxBuildHasher),
                 pending: Vec::new(),
@@ -285,7 +288,7 @@ impl<'p> Run<'_, '_> {
             });
         }
         for group in &mut loads {
-            group.prepare(&mut sender, calls);
+            group.prepare(&mut sender, calls, self.context.headers);
         }
         let answers = sender.send(calls).await;
         let loaded: Vec<Loaded> = loads.iter().map(|group| group.load(&answers)).collect();
@@ -400,6 +403,7 @@ fn publish_payload(plan: &PublishPlan, args: &Value, default: &Value) -> Value {
 /// Walks data along a selection, collecting fetched fields.
 struct Walker<'w, 'p> {
     variables: &'w Variables,
+    headers: &'w http::HeaderMap,
     results: &'w Results<'p>,
     seen: FxHashSet<SlotKey>,
     pending: Vec<Pending<'p>>,
@@ -476,7 +480,7 @@ impl<'p> Walker<'_, 'p> {
         parent: &Json,
     ) -> Pending<'p> {
         let args = field.args.render(self.variables);
-        let vars = Vars::field(&args, Some(parent));
+        let vars = Vars::field(&args, Some(parent)).with_headers(self.headers);
         let (batch, template, entity) = match &definition.binding {
             Binding::Fetch(plan) => {
                 return match plan.connector.prepare(&vars) {
@@ -662,10 +666,10 @@ impl LoadGroup<'_> {
         index
     }
 
-    fn prepare(&mut self, sender: &mut Sender, calls: &Calls) {
+    fn prepare(&mut self, sender: &mut Sender, calls: &Calls, headers: &http::HeaderMap) {
         self.chunks = self
             .batch
-            .prepare_many(&self.args, &self.keys)
+            .prepare_many(&self.args, &self.keys, headers)
             .into_iter()
             .map(|prepared| match prepared {
                 Ok(prepared) => sender.add(calls, prepared, true),

@@ -55,6 +55,10 @@ pub struct GraphqlRequest {
     /// Protocol extensions (`null` counts as none).
     #[serde(default, deserialize_with = "object_or_null")]
     pub extensions: Map<String, Value>,
+    /// The client's headers that sources forward (`forward_headers`); set
+    /// by the transport, not read from the body.
+    #[serde(skip)]
+    pub headers: http::HeaderMap,
 }
 
 fn object_or_null<'de, D: serde::Deserializer<'de>>(
@@ -132,6 +136,8 @@ pub struct Prepared {
     pub plan: Arc<Plan>,
     /// The coerced variables.
     pub variables: Arc<Variables>,
+    /// The client's headers that sources forward.
+    pub headers: Arc<http::HeaderMap>,
 }
 
 /// Everything the pipeline needs, built once at start-up.
@@ -237,6 +243,7 @@ impl Pipeline {
         Ok(Prepared {
             plan,
             variables: Arc::new(variables),
+            headers: Arc::new(request.headers.clone()),
         })
     }
 
@@ -291,6 +298,7 @@ impl Pipeline {
         let mut calls = Calls::new(record_calls);
         let context = Context {
             variables: &prepared.variables,
+            headers: &prepared.headers,
             bus,
         };
         execute::execute(plan, &root, &context, &mut results, &mut calls).await;

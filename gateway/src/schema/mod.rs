@@ -25,7 +25,6 @@ use async_graphql::dynamic::Schema;
 use crate::config::{Config, SourceKind};
 use crate::error::{Diagnostic, Diagnostics};
 use crate::metrics::Metrics;
-use crate::sources::Limits;
 use crate::sources::grpc::GrpcSource;
 use crate::sources::rest::RestSource;
 
@@ -46,14 +45,10 @@ impl Sources {
         let mut problems = Diagnostics::default();
         for (name, source) in &config.sources {
             let opened = match &source.kind {
-                SourceKind::Rest(rest) => {
-                    RestSource::new(name, rest, Limits::new(source), metrics.clone())
-                        .map(|rest| drop(sources.rest.insert(name.clone(), Arc::new(rest))))
-                }
-                SourceKind::Grpc(grpc) => {
-                    GrpcSource::new(name, grpc, Limits::new(source), metrics.clone())
-                        .map(|grpc| drop(sources.grpc.insert(name.clone(), Arc::new(grpc))))
-                }
+                SourceKind::Rest(rest) => RestSource::new(name, rest, source, metrics.clone())
+                    .map(|rest| drop(sources.rest.insert(name.clone(), Arc::new(rest)))),
+                SourceKind::Grpc(grpc) => GrpcSource::new(name, grpc, source, metrics.clone())
+                    .map(|grpc| drop(sources.grpc.insert(name.clone(), Arc::new(grpc)))),
             };
             if let Err(message) = opened {
                 problems.push(Diagnostic::at(

@@ -30,7 +30,7 @@ pub async fn post(
         Err(rejection) => return respond::unreadable_body(&rejection),
     };
     if sse::wanted(&headers) {
-        return match request::from_post(&headers, &body) {
+        return match request::from_post(&headers, &body).map(|r| gateway.forwarding(r, &headers)) {
             Ok(request) => {
                 let prepared = gateway.pipeline.prepare(&request);
                 sse::stream(gateway, prepared)
@@ -41,7 +41,7 @@ pub async fn post(
     let Some(media) = negotiate(&headers) else {
         return respond::not_acceptable();
     };
-    match request::from_post(&headers, &body) {
+    match request::from_post(&headers, &body).map(|r| gateway.forwarding(r, &headers)) {
         Ok(request) => execute(&gateway, media, &request, Allowed::Anything, &headers).await,
         Err(error) => respond::refused(media, &error),
     }
@@ -56,7 +56,10 @@ pub async fn get(
     params: Result<Query<GetParams>, QueryRejection>,
 ) -> Response {
     if let Ok(ws) = ws {
-        return websocket::upgrade(gateway, ws);
+        let forwarded = gateway
+            .forwarding(GraphqlRequest::default(), &headers)
+            .headers;
+        return websocket::upgrade(gateway, ws, forwarded);
     }
     let params = match params {
         Ok(Query(params)) => params,
@@ -70,6 +73,7 @@ pub async fn get(
     }
     if sse::wanted(&headers) {
         let prepared = request::from_get(params)
+            .map(|r| gateway.forwarding(r, &headers))
             .and_then(|request| prepare(&gateway, &request, Allowed::NoMutations));
         return match prepared {
             Ok(prepared) => sse::stream(gateway, prepared),
@@ -79,7 +83,7 @@ pub async fn get(
     let Some(media) = negotiate(&headers) else {
         return respond::not_acceptable();
     };
-    match request::from_get(params) {
+    match request::from_get(params).map(|r| gateway.forwarding(r, &headers)) {
         Ok(request) => execute(&gateway, media, &request, Allowed::Queries, &headers).await,
         Err(error) => respond::refused(media, &error),
     }

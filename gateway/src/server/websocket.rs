@@ -23,6 +23,7 @@ use std::sync::Arc;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use futures::{SinkExt, StreamExt};
+use http::HeaderMap;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -56,7 +57,9 @@ impl Protocol {
 }
 
 /// Upgrades a `GET /graphql` to a GraphQL WebSocket.
-pub fn upgrade(gateway: Arc<Gateway>, ws: WebSocketUpgrade) -> Response {
+/// `forwarded`: the upgrade request's headers that sources forward, for
+/// every operation of the connection.
+pub fn upgrade(gateway: Arc<Gateway>, ws: WebSocketUpgrade, forwarded: HeaderMap) -> Response {
     let ws = ws.protocols(PROTOCOLS);
     let protocol = match ws.selected_protocol().and_then(|p| p.to_str().ok()) {
         Some("graphql-ws") => Protocol::Legacy,
@@ -70,7 +73,9 @@ pub fn upgrade(gateway: Arc<Gateway>, ws: WebSocketUpgrade) -> Response {
     };
     ws.on_upgrade(move |socket| async move {
         gateway.metrics.websocket_connections(1);
-        Connection::new(gateway.clone(), protocol).run(socket).await;
+        Connection::new(gateway.clone(), protocol, forwarded)
+            .run(socket)
+            .await;
         gateway.metrics.websocket_connections(-1);
         drop(slot);
     })
@@ -111,10 +116,12 @@ struct Connection {
     operations: HashMap<String, JoinHandle<()>>,
     outbox: mpsc::Sender<Outgoing>,
     inbox: mpsc::Receiver<Outgoing>,
+    /// The upgrade request's headers that sources forward.
+    forwarded: HeaderMap,
 }
 
 impl Connection {
-    fn new(gateway: Arc<Gateway>, protocol: Protocol) -> Self {
+    fn new(gateway: Arc<Gateway>, protocol: Protocol, forwarded: HeaderMap) -> Self {
         let (outbox, inbox) = mpsc::channel(OUTBOX);
         Self {
             gateway,
@@ -123,6 +130,7 @@ impl Connection {
             operations: HashMap::new(),
             outbox,
             inbox,
+            forwarded,
         }
     }
 
@@ -255,13 +263,14 @@ impl Connection {
         }
         let parsed =
             payload.map(|payload| serde_json::from_value::<GraphqlRequest>(payload.clone()));
-        let Some(Ok(request)) = parsed else {
+        let Some(Ok(mut request)) = parsed else {
             return Ok(vec![self.error(
                 &id,
                 "the payload is not a GraphQL request",
                 "BAD_REQUEST",
             )]);
         };
+        request.headers = self.forwarded.clone();
         let task = tokio::spawn(operation(
             self.gateway.clone(),
             request,

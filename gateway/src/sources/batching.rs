@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::HeaderMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -75,13 +76,23 @@ impl BatchPlan {
     }
 
     /// One call per chunk of at most `max_batch_size` distinct keys.
-    pub fn prepare_many(&self, args: &Value, keys: &[Key]) -> Vec<Result<Prepared, SourceError>> {
+    pub fn prepare_many(
+        &self,
+        args: &Value,
+        keys: &[Key],
+        headers: &HeaderMap,
+    ) -> Vec<Result<Prepared, SourceError>> {
         keys.chunks(self.max_batch_size.max(1))
-            .map(|chunk| self.prepare_chunk(args, chunk))
+            .map(|chunk| self.prepare_chunk(args, chunk, headers))
             .collect()
     }
 
-    fn prepare_chunk(&self, args: &Value, keys: &[Key]) -> Result<Prepared, SourceError> {
+    fn prepare_chunk(
+        &self,
+        args: &Value,
+        keys: &[Key],
+        headers: &HeaderMap,
+    ) -> Result<Prepared, SourceError> {
         let columns: Map<String, Value> = self
             .key_names
             .iter()
@@ -96,6 +107,7 @@ impl BatchPlan {
             args,
             this: None,
             batch: Some(&batch),
+            headers: Some(headers),
         };
         self.connector.prepare(&vars)
     }

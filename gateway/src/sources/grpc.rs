@@ -29,8 +29,8 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
 use super::transcode::Transcoder;
-use super::{Connector, Limits, Prepared, measured, settle};
-use crate::config::GrpcSourceConfig;
+use super::{Connector, Forward, Limits, Prepared, measured, settle};
+use crate::config::{GrpcSourceConfig, SourceConfig};
 use crate::error::SourceError;
 use crate::json::Json;
 use crate::metrics::Metrics;
@@ -49,6 +49,7 @@ pub struct GrpcSource {
     idempotent: HashSet<String>,
     /// How each method's response is read, by the method's full name.
     responses: HashMap<String, Arc<Transcoder>>,
+    forward: Forward,
 }
 
 /// Reads `.proto` files into a descriptor pool.
@@ -70,9 +71,10 @@ impl GrpcSource {
     pub fn new(
         name: &str,
         config: &GrpcSourceConfig,
-        mut limits: Limits,
+        source: &SourceConfig,
         metrics: Arc<Metrics>,
     ) -> Result<Self, String> {
+        let mut limits = Limits::new(source);
         let pool = load_protos(config)?;
         let idempotent = idempotent_methods(&pool, &config.idempotent_methods)?;
         limits.report_to(&metrics, name);
@@ -96,6 +98,7 @@ impl GrpcSource {
             metrics,
             idempotent,
             responses,
+            forward: Forward::new(source),
         })
     }
 
@@ -135,12 +138,18 @@ impl GrpcSource {
         method: &MethodDescriptor,
         request: Value,
         retryable: bool,
+        metadata: http::HeaderMap,
     ) -> Result<Json, SourceError> {
         let idempotent = retryable && self.is_idempotent(method);
         measured(&self.metrics, &self.name, &self.limits, idempotent, || {
-            self.exchange(method, &request)
+            self.exchange(method, &request, metadata.clone())
         })
         .await
+    }
+
+    /// The client's headers this source forwards, as gRPC metadata.
+    pub fn forwarded(&self, client: Option<&http::HeaderMap>) -> http::HeaderMap {
+        self.forward.pick(client)
     }
 
     /// Opens a server stream with a JSON request; yields each message as
@@ -150,6 +159,7 @@ impl GrpcSource {
         &self,
         method: &MethodDescriptor,
         request: Value,
+        metadata: http::HeaderMap,
     ) -> Result<BoxStream<'static, Result<Json, SourceError>>, SourceError> {
         let message = self.request_message(method, &request)?;
         let admission = self.limits.admit(&self.metrics, &self.name)?;
@@ -158,7 +168,8 @@ impl GrpcSource {
             grpc.ready()
                 .await
                 .map_err(|error| Status::unavailable(error.to_string()))?;
-            let request = tonic::Request::new(message);
+            let mut request = tonic::Request::new(message);
+            *request.metadata_mut() = tonic::metadata::MetadataMap::from_headers(metadata);
             grpc.server_streaming(request, method_path(method), self.codec(method))
                 .await
         };
@@ -207,6 +218,7 @@ impl GrpcSource {
         &self,
         method: &MethodDescriptor,
         request: &Value,
+        metadata: http::HeaderMap,
     ) -> Result<Json, SourceError> {
         let message = self.request_message(method, request)?;
         let mut grpc = tonic::client::Grpc::new(self.channel.clone());
@@ -215,6 +227,7 @@ impl GrpcSource {
                 .await
                 .map_err(|error| Status::unavailable(error.to_string()))?;
             let mut request = tonic::Request::new(message);
+            *request.metadata_mut() = tonic::metadata::MetadataMap::from_headers(metadata);
             request.set_timeout(self.limits.timeout);
             grpc.unary(request, method_path(method), self.codec(method))
                 .await
@@ -406,10 +419,11 @@ impl Connector for GrpcCall {
         let source = self.source.clone();
         let method = self.method.clone();
         let retryable = self.retryable;
+        let metadata = source.forwarded(vars.headers);
         Ok(Prepared {
             source: source.name.clone(),
             description: format!("{} {request}", method.full_name()),
-            call: async move { source.unary(&method, request, retryable).await }.boxed(),
+            call: async move { source.unary(&method, request, retryable, metadata).await }.boxed(),
         })
     }
 }

@@ -74,6 +74,32 @@ impl fmt::Debug for Prepared {
     }
 }
 
+/// Which client headers a source forwards (`forward_headers`), and under
+/// which names.
+#[derive(Debug, Clone, Default)]
+pub struct Forward(Vec<(http::HeaderName, http::HeaderName)>);
+
+impl Forward {
+    /// What a source's config forwards.
+    pub fn new(config: &SourceConfig) -> Self {
+        Self(config.forward_headers.clone())
+    }
+
+    /// The client's headers this source forwards, under their sent names.
+    pub fn pick(&self, client: Option<&http::HeaderMap>) -> http::HeaderMap {
+        let mut picked = http::HeaderMap::new();
+        let Some(client) = client else {
+            return picked;
+        };
+        for (from, to) in &self.0 {
+            for value in client.get_all(from) {
+                picked.append(to.clone(), value.clone());
+            }
+        }
+        picked
+    }
+}
+
 /// What every source is limited by: its config's timeout, batch size,
 /// concurrency, retries and circuit breaker.
 #[derive(Debug)]

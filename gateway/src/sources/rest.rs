@@ -14,8 +14,8 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
 use serde_json::Value;
 
-use super::{Connector, Limits, Prepared, measured};
-use crate::config::RestSourceConfig;
+use super::{Connector, Forward, Limits, Prepared, measured};
+use crate::config::{RestSourceConfig, SourceConfig};
 use crate::error::SourceError;
 use crate::json::Json;
 use crate::metrics::Metrics;
@@ -28,6 +28,7 @@ pub struct RestSource {
     base: String,
     client: reqwest::Client,
     headers: HeaderMap,
+    forward: Forward,
     limits: Limits,
     metrics: Arc<Metrics>,
 }
@@ -38,9 +39,10 @@ impl RestSource {
     pub fn new(
         name: &str,
         config: &RestSourceConfig,
-        mut limits: Limits,
+        source: &SourceConfig,
         metrics: Arc<Metrics>,
     ) -> Result<Self, String> {
+        let mut limits = Limits::new(source);
         limits.report_to(&metrics, name);
         let mut headers = HeaderMap::new();
         for (key, value) in &config.headers {
@@ -57,6 +59,7 @@ impl RestSource {
             base: config.url.as_str().trim_end_matches('/').to_owned(),
             client: reqwest::Client::new(),
             headers,
+            forward: Forward::new(source),
             limits,
             metrics,
         })
@@ -196,7 +199,12 @@ impl Connector for RestCall {
     fn prepare(&self, vars: &Vars<'_>) -> Result<Prepared, SourceError> {
         let bad_request = |reason| self.source.bad_request(reason);
         let target = self.target.render(vars).map_err(bad_request)?;
-        let headers = self.render_headers(vars).map_err(bad_request)?;
+        let mut headers = self.render_headers(vars).map_err(bad_request)?;
+        for (name, value) in &self.source.forward.pick(vars.headers) {
+            if !headers.contains_key(name) {
+                headers.append(name.clone(), value.clone());
+            }
+        }
         let body = self.body.as_ref().map(|body| body.render(vars));
         let description = match &body {
             Some(body) => format!("{} {target} {body}", self.method),

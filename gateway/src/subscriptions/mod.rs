@@ -84,7 +84,7 @@ async fn open(
     let args = field.args.render(&prepared.variables);
     match &definition.binding {
         Binding::Event(plan) => bus_events(gateway, plan, &args).await,
-        Binding::Stream(plan) => stream_messages(plan, &args).await,
+        Binding::Stream(plan) => stream_messages(plan, &args, &prepared.headers).await,
         _ => Err(GraphqlError::new(
             "this field cannot be subscribed to",
             codes::VALIDATION_FAILED,
@@ -129,11 +129,13 @@ async fn bus_events(
 async fn stream_messages(
     plan: &Arc<StreamPlan>,
     args: &Value,
+    headers: &http::HeaderMap,
 ) -> Result<BoxStream<'static, Event>, GraphqlError> {
     let request = plan.request.render(&Vars::field(args, None));
+    let metadata = plan.source.forwarded(Some(headers));
     let messages = plan
         .source
-        .server_stream(&plan.method, request)
+        .server_stream(&plan.method, request, metadata)
         .await
         .map_err(|error| GraphqlError::from(&error))?;
     let plan = plan.clone();

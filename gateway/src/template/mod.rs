@@ -72,6 +72,8 @@ pub struct Vars<'a> {
     pub this: Option<&'a Json>,
     /// The keys of a batched call: `{ "<key field>": [values…] }`.
     pub batch: Option<&'a Value>,
+    /// The client's request headers that sources may forward.
+    pub headers: Option<&'a http::HeaderMap>,
 }
 
 impl<'a> Vars<'a> {
@@ -82,7 +84,15 @@ impl<'a> Vars<'a> {
             args,
             this,
             batch: None,
+            headers: None,
         }
+    }
+
+    /// The same variables, with the client's forwardable headers.
+    #[must_use]
+    pub fn with_headers(mut self, headers: &'a http::HeaderMap) -> Self {
+        self.headers = Some(headers);
+        self
     }
 
     /// The value a variable names; `None` when a key on its path is missing

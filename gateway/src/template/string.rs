@@ -191,6 +191,7 @@ mod tests {
             args,
             this: None,
             batch: None,
+            headers: None,
         };
         UrlTemplate::parse(template, &accept_all)?.render(&vars)
     }
@@ -241,6 +242,7 @@ mod tests {
             args: &Value::Null,
             this: Some(&parent),
             batch: None,
+            headers: None,
         };
         assert_eq!(template.render(&vars).unwrap(), "/orders?userId=7");
     }
@@ -272,6 +274,7 @@ mod tests {
             args: &args,
             this: None,
             batch: None,
+            headers: None,
         };
         assert_eq!(template.render_raw(&vars).unwrap(), "Bearer a b/c");
     }

@@ -181,6 +181,7 @@ mod tests {
             args,
             this: None,
             batch: None,
+            headers: None,
         };
         ValueTemplate::parse(template, &accept_all)
             .unwrap()
