@@ -41,6 +41,8 @@ pub struct Gateway {
     pub subscriptions: config::SubscriptionsConfig,
     /// `[server]`: GraphiQL, timeouts, shutdown.
     pub server: config::ServerConfig,
+    /// `[log]`: whether requests are logged.
+    pub log: config::LogConfig,
     ready: AtomicBool,
     shutdown: tokio::sync::watch::Sender<bool>,
     websocket_slots: Arc<tokio::sync::Semaphore>,
@@ -71,6 +73,7 @@ impl Gateway {
             bus,
             subscriptions: config.subscriptions,
             server: config.server.clone(),
+            log: config.log,
             ready: AtomicBool::new(true),
             shutdown: tokio::sync::watch::Sender::new(false),
             websocket_slots: Arc::new(tokio::sync::Semaphore::new(

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use weft::Gateway;
-use weft::config::Config;
+use weft::config::{Config, LogFormat};
 use weft::demo::{Demo, EXAMPLE_QUERY};
 use weft::error::Diagnostics;
 
@@ -128,14 +128,11 @@ enum Suite {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("WEFT_LOG")
-                .unwrap_or_else(|_| "weft=info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let result = match Cli::parse().command {
+    let command = Cli::parse().command;
+    if !matches!(command, Command::Demo { .. } | Command::Serve { .. }) {
+        init_logging(LogFormat::Text);
+    }
+    let result = match command {
         Command::Demo { port } => demo(port).await,
         Command::Serve { config } => serve(&config).await,
         Command::Bench { suite } => bench(suite).await,
@@ -246,8 +243,25 @@ async fn bench(suite: Option<Suite>) -> Result<(), String> {
     Ok(())
 }
 
+/// Starts the log on standard error: `WEFT_LOG` filters it (default
+/// `weft=info`); text has colours only on a terminal.
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WEFT_LOG")
+        .unwrap_or_else(|_| "weft=info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
+}
+
 async fn serve(path: &Path) -> Result<(), String> {
     let config = Config::load(path).map_err(|problems| report(&problems))?;
+    init_logging(config.log.format);
     let gateway = Gateway::connect(&config)
         .await
         .map_err(|problems| report(&problems))?;
@@ -259,6 +273,7 @@ async fn demo(port: u16) -> Result<(), String> {
     demo.config
         .apply_env(|name| std::env::var(name).ok())
         .map_err(|problems| report(&problems))?;
+    init_logging(demo.config.log.format);
     for service in &demo.services {
         eprintln!(
             "example service {:<8} {}",

@@ -6,13 +6,12 @@
 //! frame for every WebSocket subscriber.
 
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
 use serde_json::{Value, json};
+use weft_tests::process::WeftProcess;
 use weft_tests::ws::WsClient;
 use weft_tests::{
     GatewayConfig, Services, StubBackend, TestDir, TestGateway, calls, error_codes, expected_calls,
@@ -203,89 +202,6 @@ async fn a_request_over_its_time_budget_is_a_504_with_a_graphql_error() {
         "the request took longer than 200 ms"
     );
     assert_eq!(gateway.get("/health", None).await.status, 200);
-}
-
-/// The `weft` binary cargo built, serving on a free port; stopped on drop.
-struct WeftProcess {
-    child: Child,
-    url: String,
-    /// Kept open: weft goes on printing, and a closed pipe would stop it.
-    _stdout: std::io::Lines<BufReader<std::process::ChildStdout>>,
-}
-
-impl WeftProcess {
-    fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(weft_binary())
-            .args(args)
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("weft starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let line = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .find(|line| line.starts_with("weft is serving GraphQL at "))
-            .expect("weft prints where it serves");
-        let url = line
-            .trim_start_matches("weft is serving GraphQL at ")
-            .trim_end_matches("/graphql")
-            .to_owned();
-        Self {
-            child,
-            url,
-            _stdout: lines,
-        }
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-    }
-
-    /// Waits up to `bound` for the process to exit.
-    async fn exited_within(&mut self, bound: Duration) -> bool {
-        let started = std::time::Instant::now();
-        while started.elapsed() < bound {
-            if self
-                .child
-                .try_wait()
-                .expect("the child can be waited on")
-                .is_some()
-            {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        false
-    }
-}
-
-impl Drop for WeftProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The `weft` binary of this build, built first if need be.
-fn weft_binary() -> std::path::PathBuf {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "-q", "-p", "weft", "--bin", "weft"])
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "the weft binary builds");
-    let deps = std::env::current_exe().expect("the test binary's path");
-    let profile = deps
-        .parent()
-        .and_then(std::path::Path::parent)
-        .expect("tests run from <target>/<profile>/deps");
-    profile.join(format!("weft{}", std::env::consts::EXE_SUFFIX))
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@
 //! |---|---|
 //! | `WEFT_LISTEN` | `server.listen` |
 //! | `WEFT_INTROSPECTION` | `server.introspection` (`true` or `false`) |
+//! | `WEFT_LOG_FORMAT` | `log.format` (`text` or `json`) |
 //! | `WEFT_SOURCE_<NAME>_URL` | `url` (REST) or `endpoint` (gRPC) of source `<name>` |
 //! | `WEFT_SOURCE_<NAME>_TIMEOUT_MS` | `timeout_ms` of source `<name>` |
 //! | `WEFT_EVENTS_URL` | `[events] url`, and `kind = "nats"` |
@@ -24,6 +25,7 @@
 pub mod cors;
 pub mod events;
 pub mod limits;
+pub mod log;
 pub mod schema;
 pub mod server;
 pub mod sources;
@@ -38,6 +40,7 @@ use crate::error::{Diagnostic, Diagnostics};
 pub use cors::CorsConfig;
 pub use events::{BusKind, EventsConfig};
 pub use limits::LimitsConfig;
+pub use log::{LogConfig, LogFormat};
 pub use schema::SchemaConfig;
 pub use server::ServerConfig;
 pub use sources::{GrpcSourceConfig, RestSourceConfig, SourceConfig, SourceKind};
@@ -60,6 +63,8 @@ pub struct Config {
     pub events: EventsConfig,
     /// `[subscriptions]`.
     pub subscriptions: SubscriptionsConfig,
+    /// `[log]`.
+    pub log: LogConfig,
 }
 
 #[derive(Deserialize)]
@@ -76,6 +81,8 @@ struct RawConfig {
     events: events::RawEvents,
     #[serde(default)]
     subscriptions: subscriptions::RawSubscriptions,
+    #[serde(default)]
+    log: log::RawLog,
 }
 
 /// Where in a config file a piece of it stands, for diagnostics.
@@ -150,6 +157,7 @@ impl Config {
         let schema = schema::validate(raw.schema, &origin, &mut problems);
         let events = events::validate(raw.events, &origin, &mut problems);
         let subscriptions = subscriptions::validate(raw.subscriptions);
+        let log = log::validate(raw.log, &origin, &mut problems);
         let sources = raw
             .sources
             .into_iter()
@@ -166,6 +174,7 @@ impl Config {
             sources,
             events,
             subscriptions,
+            log,
         })
     }
 
@@ -186,6 +195,12 @@ impl Config {
             match introspection.parse() {
                 Ok(on) => self.server.introspection = on,
                 Err(_) => problems.push(env_error("WEFT_INTROSPECTION", "is not true or false")),
+            }
+        }
+        if let Some(format) = var("WEFT_LOG_FORMAT") {
+            match LogFormat::named(&format) {
+                Some(format) => self.log.format = format,
+                None => problems.push(env_error("WEFT_LOG_FORMAT", "is not text or json")),
             }
         }
         if let Some(url) = var("WEFT_EVENTS_URL") {

@@ -77,6 +77,8 @@ pub struct Response {
     pub errors: Vec<GraphqlError>,
     /// `extensions`, if any.
     pub extensions: Option<Value>,
+    /// How many backend calls answering it took.
+    pub calls: usize,
 }
 
 impl Response {
@@ -86,6 +88,7 @@ impl Response {
             data: None,
             errors,
             extensions: None,
+            calls: 0,
         }
     }
 
@@ -326,6 +329,7 @@ impl Pipeline {
             data: Some(data),
             errors,
             extensions,
+            calls: calls.made(),
         }
     }
 

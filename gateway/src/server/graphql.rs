@@ -129,12 +129,30 @@ async fn execute(
                 .split(',')
                 .any(|part| part.trim().eq_ignore_ascii_case("calls"))
         });
+    let operation = match &prepared {
+        Ok(prepared) => prepared.plan.operation.name.clone(),
+        Err(_) => request.operation_name.clone(),
+    };
     let response = match prepared {
         Ok(prepared) => gateway.run(&prepared, record_calls).await,
         Err(errors) => PipelineResponse::refused(errors),
     };
+    let elapsed = started.elapsed();
     gateway
         .metrics
-        .record_graphql_request(response.errors.is_empty(), started.elapsed());
-    respond::graphql(media, &response)
+        .record_graphql_request(response.errors.is_empty(), elapsed);
+    let answer = respond::graphql(media, &response);
+    if gateway.log.requests {
+        tracing::info!(
+            target: "weft::request",
+            method = allowed.method(),
+            operation = operation.as_deref().unwrap_or(""),
+            status = answer.status().as_u16(),
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            calls = response.calls,
+            errors = response.errors.len(),
+            "request"
+        );
+    }
+    answer
 }

@@ -56,6 +56,16 @@ pub enum Allowed {
 }
 
 impl Allowed {
+    /// The HTTP method the request came with.
+    pub fn method(self) -> &'static str {
+        match self {
+            Self::Queries | Self::NoMutations => "GET",
+            Self::Anything => "POST",
+        }
+    }
+}
+
+impl Allowed {
     /// Refuses an operation of `kind` that this request may not run.
     pub fn check(self, kind: OperationKind) -> Result<(), RequestError> {
         match (self, kind) {

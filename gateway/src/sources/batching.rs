@@ -168,6 +168,7 @@ pub fn key_text(key: &[Value]) -> String {
 pub struct Calls {
     answers: HashMap<(String, String), Answer>,
     log: Option<Vec<CallRecord>>,
+    made: usize,
 }
 
 impl Calls {
@@ -176,6 +177,7 @@ impl Calls {
         Self {
             answers: HashMap::new(),
             log: record.then(Vec::new),
+            made: 0,
         }
     }
 
@@ -205,6 +207,7 @@ impl Calls {
         (source, description, answer, elapsed): (String, String, Answer, Duration),
         shared: bool,
     ) -> Answer {
+        self.made += 1;
         if let Some(log) = &mut self.log {
             log.push(CallRecord {
                 source: source.clone(),
@@ -217,6 +220,11 @@ impl Calls {
             self.answers.insert((source, description), answer.clone());
         }
         answer
+    }
+
+    /// How many backend calls were made.
+    pub fn made(&self) -> usize {
+        self.made
     }
 
     /// The calls made, when recording.

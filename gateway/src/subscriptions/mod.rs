@@ -177,8 +177,7 @@ fn per_event(
                     }
                     Err(error) => Response {
                         data: Some(b"null".to_vec()),
-                        errors: vec![error],
-                        extensions: None,
+                        ..Response::refused(vec![error])
                     },
                 }
             }
