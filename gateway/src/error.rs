@@ -131,6 +131,14 @@ pub mod codes {
     pub const MAX_FIELDS_LIMIT: &str = "MAX_FIELDS_LIMIT";
     /// Introspection is turned off (`[server] introspection = false`).
     pub const INTROSPECTION_DISABLED: &str = "INTROSPECTION_DISABLED";
+    /// A hash sent alone names no document weft knows (yet).
+    pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
+    /// A hash sent alone while APQ is off and the safelist lacks it.
+    pub const PERSISTED_QUERY_NOT_SUPPORTED: &str = "PERSISTED_QUERY_NOT_SUPPORTED";
+    /// A document sent with a hash that is not its sha256.
+    pub const PERSISTED_QUERY_HASH_MISMATCH: &str = "PERSISTED_QUERY_HASH_MISMATCH";
+    /// An operation outside the safelist, with `safelist_only = true`.
+    pub const OPERATION_NOT_IN_SAFELIST: &str = "OPERATION_NOT_IN_SAFELIST";
     /// The request took longer than `[server] request_timeout_ms`.
     pub const REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT";
     /// A variable's value does not fit its declared type.

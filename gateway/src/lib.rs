@@ -65,8 +65,11 @@ impl Gateway {
             introspection: config.server.introspection,
             request_timeout: config.server.request_timeout,
         };
-        let pipeline = pipeline::Pipeline::new(model, introspection, metrics.clone(), settings)
+        let persisted = pipeline::persisted::Persisted::new(&config.persisted_queries)
             .map_err(|message| error::Diagnostic::file(&config.path, message))?;
+        let pipeline =
+            pipeline::Pipeline::new(model, introspection, metrics.clone(), settings, persisted)
+                .map_err(|message| error::Diagnostic::file(&config.path, message))?;
         Ok(Self {
             pipeline,
             metrics,

@@ -26,6 +26,7 @@ pub mod cors;
 pub mod events;
 pub mod limits;
 pub mod log;
+pub mod persisted;
 pub mod schema;
 pub mod server;
 pub mod sources;
@@ -41,6 +42,7 @@ pub use cors::CorsConfig;
 pub use events::{BusKind, EventsConfig};
 pub use limits::LimitsConfig;
 pub use log::{LogConfig, LogFormat};
+pub use persisted::PersistedConfig;
 pub use schema::SchemaConfig;
 pub use server::ServerConfig;
 pub use sources::{GrpcSourceConfig, RestSourceConfig, SourceConfig, SourceKind};
@@ -65,6 +67,8 @@ pub struct Config {
     pub subscriptions: SubscriptionsConfig,
     /// `[log]`.
     pub log: LogConfig,
+    /// `[persisted_queries]`.
+    pub persisted_queries: PersistedConfig,
 }
 
 #[derive(Deserialize)]
@@ -83,6 +87,8 @@ struct RawConfig {
     subscriptions: subscriptions::RawSubscriptions,
     #[serde(default)]
     log: log::RawLog,
+    #[serde(default)]
+    persisted_queries: persisted::RawPersisted,
 }
 
 /// Where in a config file a piece of it stands, for diagnostics.
@@ -158,6 +164,7 @@ impl Config {
         let events = events::validate(raw.events, &origin, &mut problems);
         let subscriptions = subscriptions::validate(raw.subscriptions);
         let log = log::validate(raw.log, &origin, &mut problems);
+        let persisted_queries = persisted::validate(raw.persisted_queries, &origin, &mut problems);
         let sources = raw
             .sources
             .into_iter()
@@ -175,6 +182,7 @@ impl Config {
             events,
             subscriptions,
             log,
+            persisted_queries,
         })
     }
 

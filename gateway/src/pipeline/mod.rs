@@ -1,6 +1,6 @@
 //! The request pipeline: one stage per file, called in order from here.
 //!
-//! [`parse`] → [`limits`] → [`validate`] → [`normalize`] → [`plan`] (these
+//! [`persisted`] (a document sent by hash) → [`parse`] → [`limits`] → [`validate`] → [`normalize`] → [`plan`] (these
 //! once per document and operation name: their result is kept in a bounded
 //! [`cache`]) → [`coerce_variables`] → [`execute`] → [`write`].
 //!
@@ -16,6 +16,7 @@ pub mod execute;
 pub mod limits;
 pub mod normalize;
 pub mod parse;
+pub mod persisted;
 pub mod plan;
 pub mod validate;
 pub mod write;
@@ -151,6 +152,7 @@ pub struct Pipeline {
     cache: PlanCache,
     metrics: Arc<Metrics>,
     settings: Settings,
+    persisted: persisted::Persisted,
 }
 
 /// How the pipeline treats requests, from `[limits]` and `[server]`.
@@ -181,6 +183,7 @@ impl Pipeline {
         introspection: async_graphql::dynamic::Schema,
         metrics: Arc<Metrics>,
         settings: Settings,
+        persisted: persisted::Persisted,
     ) -> Result<Self, String> {
         let validator = validate::Validator::new(&introspection.sdl())?;
         Ok(Self {
@@ -190,6 +193,7 @@ impl Pipeline {
             cache: PlanCache::new(PLAN_CACHE_SIZE),
             metrics,
             settings,
+            persisted,
         })
     }
 
@@ -240,7 +244,11 @@ impl Pipeline {
 
     /// Plans the request and coerces its variables.
     pub fn prepare(&self, request: &GraphqlRequest) -> Result<Prepared, Vec<GraphqlError>> {
-        let plan = self.plan(&request.query, request.operation_name.as_deref())?;
+        let document = self
+            .persisted
+            .document(request)
+            .map_err(|error| vec![error])?;
+        let plan = self.plan(&document, request.operation_name.as_deref())?;
         let variables =
             coerce_variables::coerce(&self.model, &plan.operation.variables, &request.variables)?;
         Ok(Prepared {

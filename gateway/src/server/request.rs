@@ -82,9 +82,19 @@ impl Allowed {
 
 /// A `GET` request's parameters as a GraphQL request.
 pub fn from_get(params: GetParams) -> Result<GraphqlRequest, RequestError> {
-    let query = params.query.ok_or_else(|| {
-        RequestError::Malformed("GET /graphql needs a `query` parameter".to_owned())
-    })?;
+    let sent_by_hash = params
+        .extensions
+        .as_deref()
+        .is_some_and(|extensions| extensions.contains("persistedQuery"));
+    let query = match params.query {
+        Some(query) => query,
+        None if sent_by_hash => String::new(),
+        None => {
+            return Err(RequestError::Malformed(
+                "GET /graphql needs a `query` parameter".to_owned(),
+            ));
+        }
+    };
     let mut request = GraphqlRequest {
         query,
         operation_name: params.operation_name.filter(|name| !name.is_empty()),
@@ -120,7 +130,7 @@ pub fn from_post(headers: &HeaderMap, body: &[u8]) -> Result<GraphqlRequest, Req
     let request: GraphqlRequest = serde_json::from_slice(body).map_err(|error| {
         RequestError::Malformed(format!("the body is not a GraphQL request: {error}"))
     })?;
-    if request.query.is_empty() {
+    if request.query.is_empty() && !request.extensions.contains_key("persistedQuery") {
         return Err(RequestError::Malformed(
             "the request has no `query`".to_owned(),
         ));
