@@ -103,6 +103,8 @@ pub fn config_text(listen: &str, urls: [&str; 3]) -> String {
     format!(
         r#"[server]
 listen = "{listen}"
+# The demo shows its backend calls to `x-weft-debug: calls`.
+debug = true
 
 # The demo answers browser pages of any origin.
 [server.cors]

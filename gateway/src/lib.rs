@@ -104,15 +104,15 @@ impl Gateway {
         Self::new(config, bus)
     }
 
-    /// Executes one query or mutation. With `record_calls`, the response
-    /// carries the backend calls made in `extensions.weft.calls`.
+    /// Executes one query or mutation; `recording` says whether the
+    /// response lists the backend calls made (`extensions.weft.calls`).
     pub async fn execute(
         &self,
         request: &pipeline::GraphqlRequest,
-        record_calls: bool,
+        recording: sources::batching::Recording,
     ) -> pipeline::Response {
         match self.pipeline.prepare(request) {
-            Ok(prepared) => self.run(&prepared, record_calls).await,
+            Ok(prepared) => self.run(&prepared, recording).await,
             Err(errors) => pipeline::Response::refused(errors),
         }
     }
@@ -122,7 +122,7 @@ impl Gateway {
     pub async fn run(
         &self,
         prepared: &pipeline::Prepared,
-        record_calls: bool,
+        recording: sources::batching::Recording,
     ) -> pipeline::Response {
         if prepared.plan.operation.kind == pipeline::normalize::OperationKind::Subscription {
             return pipeline::Response::refused(vec![error::GraphqlError::new(
@@ -130,7 +130,7 @@ impl Gateway {
                 error::codes::BAD_REQUEST,
             )]);
         }
-        self.pipeline.run(prepared, &self.bus, record_calls).await
+        self.pipeline.run(prepared, &self.bus, recording).await
     }
 
     /// The public schema clients see, as SDL (weft's directives removed).

@@ -314,3 +314,83 @@ async fn websocket_connections_over_the_cap_are_closed_with_1013() {
         .subscribe("news", "subscription { announcements { message } }")
         .await;
 }
+
+async fn with_debug_header(gateway: &TestGateway, value: &str, query: &str) -> Value {
+    reqwest::Client::new()
+        .post(gateway.graphql_url())
+        .header("x-weft-debug", value)
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .expect("weft answers")
+        .json()
+        .await
+        .expect("a JSON body")
+}
+
+#[tokio::test]
+async fn backend_calls_are_shown_only_when_debug_is_on_and_bodies_only_when_asked() {
+    let mutation =
+        r#"mutation { placeOrder(userId: "1", items: [{ sku: "SKU-0001", quantity: 1 }]) { id } }"#;
+    let (_services, _dir, closed) = demo_with("").await;
+    let body = with_debug_header(&closed, "calls, bodies", mutation).await;
+    assert!(body.get("extensions").is_none(), "{body}");
+
+    let (_services, _dir, open) = demo_with("[server]\ndebug = true\n").await;
+    let body = with_debug_header(&open, "calls", mutation).await;
+    let call = &body["extensions"]["weft"]["calls"][0];
+    assert_eq!(call["source"], "orders", "{body}");
+    assert_eq!(call["request"], "POST /orders", "{body}");
+    let body = with_debug_header(&open, "calls, bodies", mutation).await;
+    let request = body["extensions"]["weft"]["calls"][0]["request"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        request.starts_with("POST /orders {") && request.contains("SKU-0001"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn streams_from_other_origins_are_refused_before_the_upgrade() {
+    let (_services, _dir, gateway) = demo_with("").await;
+    let host = gateway.url.trim_start_matches("http://").to_owned();
+    let upgrade = |origin: &str| {
+        reqwest::Client::new()
+            .get(gateway.graphql_url())
+            .header("origin", origin.to_owned())
+            .header("connection", "upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .header("sec-websocket-protocol", "graphql-transport-ws")
+            .send()
+    };
+    let evil = upgrade("http://evil.example").await.expect("weft answers");
+    assert_eq!(evil.status(), 403);
+    let same = upgrade(&format!("http://{host}"))
+        .await
+        .expect("weft answers");
+    assert_eq!(same.status(), 101);
+
+    let sse = reqwest::Client::new()
+        .post(gateway.graphql_url())
+        .header("origin", "http://evil.example")
+        .header("accept", "text/event-stream")
+        .json(&json!({ "query": "subscription { announcements { message } }" }))
+        .send()
+        .await
+        .expect("weft answers");
+    assert_eq!(sse.status(), 403);
+
+    let (_services, _dir, listed) =
+        demo_with("[server.cors]\nallow_origins = [\"http://app.example\"]\n").await;
+    let mut client = WsClient::connect_with_headers(
+        &listed.ws_url(),
+        "graphql-transport-ws",
+        &[("origin", "http://app.example")],
+    )
+    .await;
+    client.init(None).await;
+}

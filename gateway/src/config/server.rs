@@ -9,6 +9,7 @@
 //! request_timeout_ms = 30000    # a whole query or mutation; over it: 504
 //! shutdown_drain_ms = 1000      # `/health` answers 503 this long before the server stops taking requests
 //! shutdown_timeout_ms = 10000   # then requests in flight have this long to finish
+//! debug = false                 # true: `x-weft-debug: calls` lists the backend calls in answers
 //!
 //! [server.cors]                 # see `cors`
 //! allow_origins = ["https://app.example.com"]
@@ -51,6 +52,9 @@ pub struct ServerConfig {
     /// Which browser origins may call (`[server.cors]`); `None`: no CORS
     /// header is sent.
     pub cors: Option<CorsConfig>,
+    /// Whether `x-weft-debug: calls` lists a request's backend calls in its
+    /// answer (`debug`, default `false`; `weft demo` turns it on).
+    pub debug: bool,
 }
 
 impl Default for ServerConfig {
@@ -63,6 +67,7 @@ impl Default for ServerConfig {
             shutdown_drain: Duration::from_secs(1),
             shutdown_timeout: Duration::from_secs(10),
             cors: None,
+            debug: false,
         }
     }
 }
@@ -77,6 +82,7 @@ pub(super) struct RawServer {
     shutdown_drain_ms: Option<u64>,
     shutdown_timeout_ms: Option<u64>,
     cors: Option<cors::RawCors>,
+    debug: Option<bool>,
 }
 
 pub(super) fn validate(
@@ -116,5 +122,6 @@ pub(super) fn validate(
             .shutdown_timeout_ms
             .map_or(default.shutdown_timeout, Duration::from_millis),
         cors: raw.cors.map(|raw| cors::validate(raw, origin, problems)),
+        debug: raw.debug.unwrap_or(default.debug),
     }
 }

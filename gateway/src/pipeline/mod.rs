@@ -38,7 +38,7 @@ use crate::events::EventBus;
 use crate::json::Json;
 use crate::metrics::Metrics;
 use crate::schema::model::Model;
-use crate::sources::batching::Calls;
+use crate::sources::batching::{Calls, Recording};
 
 /// A GraphQL request as clients send it.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -258,15 +258,15 @@ impl Pipeline {
         })
     }
 
-    /// Runs a prepared query or mutation. With `record_calls`, the response
-    /// lists the backend calls made in `extensions.weft.calls`.
+    /// Runs a prepared query or mutation; `recording` says whether the
+    /// response lists the backend calls made (`extensions.weft.calls`).
     pub async fn run(
         &self,
         prepared: &Prepared,
         bus: &Arc<dyn EventBus>,
-        record_calls: bool,
+        recording: Recording,
     ) -> Response {
-        self.bounded(self.run_with(prepared, bus, record_calls, None))
+        self.bounded(self.run_with(prepared, bus, recording, None))
             .await
     }
 
@@ -278,7 +278,7 @@ impl Pipeline {
         bus: &Arc<dyn EventBus>,
         event: Arc<Json>,
     ) -> Response {
-        self.bounded(self.run_with(prepared, bus, false, Some(event)))
+        self.bounded(self.run_with(prepared, bus, Recording::Off, Some(event)))
             .await
     }
 
@@ -297,7 +297,7 @@ impl Pipeline {
         &self,
         prepared: &Prepared,
         bus: &Arc<dyn EventBus>,
-        record_calls: bool,
+        recording: Recording,
         event: Option<Arc<Json>>,
     ) -> Response {
         let plan = &prepared.plan;
@@ -306,7 +306,7 @@ impl Pipeline {
         if let (Some(event), Some(field)) = (event, plan.operation.selection.fields.first()) {
             results.insert(slot_key(&root, field), Slot::One(Found::whole(event)));
         }
-        let mut calls = Calls::new(record_calls);
+        let mut calls = Calls::new(recording);
         let context = Context {
             variables: &prepared.variables,
             headers: &prepared.headers,

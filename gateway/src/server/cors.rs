@@ -4,6 +4,12 @@
 //! `Origin`, or from an origin `[server.cors]` does not allow, pass
 //! untouched: the browser then keeps their answer from the page. Without
 //! `[server.cors]` this layer does nothing.
+//!
+//! Streams are checked harder, because browsers do not apply CORS to
+//! WebSocket upgrades and a page could otherwise drive weft with its
+//! user's cookies: [`stream_allowed`] refuses a WebSocket upgrade or an
+//! event stream whose `Origin` is neither allowed by `[server.cors]` nor,
+//! without that table, weft's own origin.
 
 use std::sync::Arc;
 
@@ -13,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use http::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
     ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE,
-    ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, ORIGIN, VARY,
+    ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, HOST, ORIGIN, VARY,
 };
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
@@ -47,6 +53,35 @@ pub async fn handle(State(gateway): State<Arc<Gateway>>, request: Request, next:
         insert_list(headers, ACCESS_CONTROL_EXPOSE_HEADERS, &cors.expose_headers);
     }
     response
+}
+
+/// Whether a WebSocket upgrade or an event stream with these headers may
+/// open: no `Origin` (not a browser), an origin `[server.cors]` allows, or
+/// without that table the gateway's own (`Origin` naming the `Host`).
+pub fn stream_allowed(gateway: &Gateway, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(ORIGIN).and_then(|origin| origin.to_str().ok()) else {
+        return true;
+    };
+    if let Some(cors) = &gateway.server.cors {
+        return cors.allows(origin);
+    }
+    let host = headers.get(HOST).and_then(|host| host.to_str().ok());
+    let authority = origin.split_once("://").map(|(_, authority)| authority);
+    host.is_some_and(|host| authority.is_some_and(|authority| authority.eq_ignore_ascii_case(host)))
+}
+
+/// `403` for a stream from an origin [`stream_allowed`] refuses.
+pub fn forbidden_origin() -> Response {
+    let body = serde_json::json!({"errors": [{
+        "message": "this origin may not open WebSocket or event-stream connections",
+        "extensions": {"code": "FORBIDDEN_ORIGIN"}
+    }]});
+    (
+        StatusCode::FORBIDDEN,
+        [(http::header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 fn preflight(cors: &CorsConfig, origin: HeaderValue, request: &HeaderMap) -> Response {

@@ -14,10 +14,11 @@ use http::HeaderMap;
 
 use super::negotiate::{MediaType, negotiate, wants_html};
 use super::request::{self, Allowed, GetParams, RequestError};
-use super::{graphiql, respond, sse, websocket};
+use super::{cors, graphiql, respond, sse, websocket};
 use crate::Gateway;
 use crate::error::GraphqlError;
 use crate::pipeline::{GraphqlRequest, Prepared, Response as PipelineResponse};
+use crate::sources::batching::Recording;
 
 /// `POST /graphql`.
 pub async fn post(
@@ -30,6 +31,9 @@ pub async fn post(
         Err(rejection) => return respond::unreadable_body(&rejection),
     };
     if sse::wanted(&headers) {
+        if !cors::stream_allowed(&gateway, &headers) {
+            return cors::forbidden_origin();
+        }
         return match request::from_post(&headers, &body).map(|r| gateway.forwarding(r, &headers)) {
             Ok(request) => {
                 let prepared = gateway.pipeline.prepare(&request);
@@ -56,6 +60,9 @@ pub async fn get(
     params: Result<Query<GetParams>, QueryRejection>,
 ) -> Response {
     if let Ok(ws) = ws {
+        if !cors::stream_allowed(&gateway, &headers) {
+            return cors::forbidden_origin();
+        }
         let forwarded = gateway
             .forwarding(GraphqlRequest::default(), &headers)
             .headers;
@@ -72,6 +79,9 @@ pub async fn get(
         return graphiql::page();
     }
     if sse::wanted(&headers) {
+        if !cors::stream_allowed(&gateway, &headers) {
+            return cors::forbidden_origin();
+        }
         let prepared = request::from_get(params)
             .map(|r| gateway.forwarding(r, &headers))
             .and_then(|request| prepare(&gateway, &request, Allowed::NoMutations));
@@ -106,8 +116,27 @@ fn prepare(
 }
 
 /// The request header that asks for the list of backend calls in
-/// `extensions.weft.calls`: `x-weft-debug: calls`.
+/// `extensions.weft.calls`: `x-weft-debug: calls` (and `bodies`, for their
+/// request bodies too), heard only with `[server] debug = true`.
 pub const DEBUG_HEADER: &str = "x-weft-debug";
+
+fn recording(gateway: &Gateway, headers: &HeaderMap) -> Recording {
+    let asked = |what: &str| {
+        headers
+            .get(DEBUG_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| {
+                value
+                    .split(',')
+                    .any(|part| part.trim().eq_ignore_ascii_case(what))
+            })
+    };
+    match (gateway.server.debug, asked("calls"), asked("bodies")) {
+        (true, true, true) => Recording::WithBodies,
+        (true, true, false) => Recording::Calls,
+        _ => Recording::Off,
+    }
+}
 
 async fn execute(
     gateway: &Gateway,
@@ -121,20 +150,13 @@ async fn execute(
         Ok(prepared) => prepared,
         Err(error) => return respond::refused(media, &error),
     };
-    let record_calls = headers
-        .get(DEBUG_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| {
-            value
-                .split(',')
-                .any(|part| part.trim().eq_ignore_ascii_case("calls"))
-        });
+    let recording = recording(gateway, headers);
     let operation = match &prepared {
         Ok(prepared) => prepared.plan.operation.name.clone(),
         Err(_) => request.operation_name.clone(),
     };
     let response = match prepared {
-        Ok(prepared) => gateway.run(&prepared, record_calls).await,
+        Ok(prepared) => gateway.run(&prepared, recording).await,
         Err(errors) => PipelineResponse::refused(errors),
     };
     let elapsed = started.elapsed();

@@ -168,15 +168,40 @@ pub fn key_text(key: &[Value]) -> String {
 pub struct Calls {
     answers: HashMap<(String, String), Answer>,
     log: Option<Vec<CallRecord>>,
+    bodies: bool,
     made: usize,
 }
 
+/// Whether a request's backend calls are listed in its answer
+/// (`extensions.weft.calls`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Recording {
+    /// Not listed.
+    #[default]
+    Off,
+    /// Listed without their request bodies.
+    Calls,
+    /// Listed with their request bodies.
+    WithBodies,
+}
+
+/// A call once answered.
+#[derive(Debug)]
+pub struct Sent {
+    source: String,
+    description: String,
+    body_at: usize,
+    answer: Answer,
+    elapsed: Duration,
+}
+
 impl Calls {
-    /// Calls that are recorded when `record` is set.
-    pub fn new(record: bool) -> Self {
+    /// The calls of one request, listed as `recording` says.
+    pub fn new(recording: Recording) -> Self {
         Self {
             answers: HashMap::new(),
-            log: record.then(Vec::new),
+            log: (recording != Recording::Off).then(Vec::new),
+            bodies: recording == Recording::WithBodies,
             made: 0,
         }
     }
@@ -189,37 +214,43 @@ impl Calls {
     }
 
     /// Sends a prepared call; yields its answer and how long it took.
-    pub async fn send(prepared: Prepared) -> (String, String, Answer, Duration) {
+    pub async fn send(prepared: Prepared) -> Sent {
         let started = std::time::Instant::now();
         let answer = prepared.call.await.map(Arc::new);
-        (
-            prepared.source,
-            prepared.description,
+        Sent {
+            source: prepared.source,
+            description: prepared.description,
+            body_at: prepared.body_at,
             answer,
-            started.elapsed(),
-        )
+            elapsed: started.elapsed(),
+        }
     }
 
     /// Remembers a finished call; with `shared`, identical calls later in
     /// the request get its answer instead of calling again.
-    pub fn finished(
-        &mut self,
-        (source, description, answer, elapsed): (String, String, Answer, Duration),
-        shared: bool,
-    ) -> Answer {
+    pub fn finished(&mut self, sent: Sent, shared: bool) -> Answer {
         self.made += 1;
         if let Some(log) = &mut self.log {
+            let shown = if self.bodies {
+                sent.description.as_str()
+            } else {
+                sent.description.get(..sent.body_at).unwrap_or_default()
+            };
             log.push(CallRecord {
-                source: source.clone(),
-                request: description.clone(),
-                duration_ms: elapsed.as_secs_f64() * 1000.0,
-                outcome: answer.as_ref().map_or_else(SourceError::code, |_| "ok"),
+                source: sent.source.clone(),
+                request: shown.to_owned(),
+                duration_ms: sent.elapsed.as_secs_f64() * 1000.0,
+                outcome: sent
+                    .answer
+                    .as_ref()
+                    .map_or_else(SourceError::code, |_| "ok"),
             });
         }
         if shared {
-            self.answers.insert((source, description), answer.clone());
+            self.answers
+                .insert((sent.source, sent.description), sent.answer.clone());
         }
-        answer
+        sent.answer
     }
 
     /// How many backend calls were made.

@@ -423,6 +423,7 @@ impl Connector for GrpcCall {
         Ok(Prepared {
             source: source.name.clone(),
             description: format!("{} {request}", method.full_name()),
+            body_at: method.full_name().len(),
             call: async move { source.unary(&method, request, retryable, metadata).await }.boxed(),
         })
     }

@@ -61,6 +61,9 @@ pub struct Prepared {
     /// What it asks, e.g. `GET /users/1` or `catalog.v1.Catalog/GetProduct {"sku":"A"}`;
     /// two calls with the same source and description are the same call.
     pub description: String,
+    /// Where the request's body starts in `description` (its length when
+    /// there is none): debug output shows bodies only when asked.
+    pub body_at: usize,
     /// Sends it and yields the backend's JSON.
     pub call: BoxFuture<'static, Result<Json, SourceError>>,
 }

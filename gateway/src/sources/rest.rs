@@ -206,16 +206,18 @@ impl Connector for RestCall {
             }
         }
         let body = self.body.as_ref().map(|body| body.render(vars));
-        let description = match &body {
-            Some(body) => format!("{} {target} {body}", self.method),
-            None => format!("{} {target}", self.method),
-        };
+        let mut description = format!("{} {target}", self.method);
+        let body_at = description.len();
+        if let Some(body) = &body {
+            description = format!("{description} {body}");
+        }
         let source = self.source.clone();
         let method = self.method.clone();
         let retryable = self.retryable;
         Ok(Prepared {
             source: source.name.clone(),
             description,
+            body_at,
             call: async move {
                 source
                     .send(method, &target, headers, body.as_ref(), retryable)

@@ -26,6 +26,7 @@ use crate::json::{self, Json, find};
 use crate::pipeline::normalize::{FieldKind, OperationKind};
 use crate::pipeline::{Prepared, Response};
 use crate::schema::model::{Binding, EventPlan, StreamPlan};
+use crate::sources::batching::Recording;
 use crate::template::Vars;
 
 /// Runs one prepared operation as a stream of responses. A response
@@ -41,7 +42,10 @@ pub fn run(
     if prepared.plan.operation.kind != OperationKind::Subscription {
         let gateway = gateway.clone();
         return futures::stream::once(async move {
-            gateway.pipeline.run(&prepared, &gateway.bus, false).await
+            gateway
+                .pipeline
+                .run(&prepared, &gateway.bus, Recording::Off)
+                .await
         })
         .boxed();
     }
