@@ -302,6 +302,12 @@ impl WsClient {
 
     /// Closes the connection with a normal close frame.
     pub async fn close(mut self) {
+        self.send_close().await;
+    }
+
+    /// Sends a normal close frame (1000) and keeps the connection, to read
+    /// the server's answer with [`Self::ending`].
+    pub async fn send_close(&mut self) {
         let _ = tokio::time::timeout(
             RECV_TIMEOUT,
             self.socket

@@ -394,3 +394,12 @@ async fn streams_from_other_origins_are_refused_before_the_upgrade() {
     .await;
     client.init(None).await;
 }
+
+#[tokio::test]
+async fn a_clients_close_frame_is_echoed() {
+    let (_services, _dir, gateway) = demo_with("").await;
+    let mut client = gateway.ws_ready().await;
+    client.send_close().await;
+    let (code, _) = client.close_code().await;
+    assert_eq!(code, 1000);
+}

@@ -919,3 +919,38 @@ async fn a_thousand_dropped_clients_leave_no_connection_subscription_topic_or_ta
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_that_never_reads_stops_counting_as_active() {
+    let demo = BusDemo::start().await;
+    let bus = demo.gateway.gateway.bus.clone();
+    let mut stalled = demo.gateway.ws_ready().await;
+    stalled
+        .subscribe("stalled", ANNOUNCEMENTS_SUBSCRIPTION)
+        .await;
+    demo.wait_subscribers(ANNOUNCEMENTS, 1).await;
+    wait_for("active subscriptions", 1, || {
+        demo.metrics().subscriptions_active()
+    })
+    .await;
+    // Far more than socket buffers and the connection's outbox hold, but
+    // within the bus's buffer: the operation waits on its client, which
+    // reads nothing, and stops counting as active after a while.
+    let padding = "x".repeat(16 * 1024);
+    for index in 0..2_000 {
+        bus.publish(
+            ANNOUNCEMENTS,
+            json!({"message": format!("{index:06} {padding}")}),
+        )
+        .await
+        .expect("the in-memory bus publishes");
+        // Paced, so that the operation keeps up with the bus and waits on
+        // its client instead of falling behind the bus first.
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    wait_for("active subscriptions", 0, || {
+        demo.metrics().subscriptions_active()
+    })
+    .await;
+    drop(stalled);
+}

@@ -38,6 +38,10 @@ pub const PROTOCOLS: [&str; 2] = ["graphql-transport-ws", "graphql-ws"];
 /// How many server messages may wait for a slow client.
 const OUTBOX: usize = 64;
 
+/// How long an operation waits for room among its client's unread
+/// messages before it stops counting as active.
+const SLOW_CLIENT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Which subprotocol a connection speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Protocol {
@@ -88,6 +92,25 @@ fn close_message(code: u16, reason: &str) -> Message {
     }))
 }
 
+/// Hands `outgoing` to the connection. A client that leaves its messages
+/// unread for [`SLOW_CLIENT`] no longer counts as an active subscription
+/// (the bus has dropped it by then); the message still waits its turn.
+/// `false` when the connection is gone.
+async fn deliver(
+    outbox: &mpsc::Sender<Outgoing>,
+    outgoing: Outgoing,
+    active: &mut Option<crate::metrics::ActiveSubscription>,
+) -> bool {
+    match outbox.send_timeout(outgoing, SLOW_CLIENT).await {
+        Ok(()) => true,
+        Err(mpsc::error::SendTimeoutError::Closed(_)) => false,
+        Err(mpsc::error::SendTimeoutError::Timeout(outgoing)) => {
+            active.take();
+            outbox.send(outgoing).await.is_ok()
+        }
+    }
+}
+
 /// What operation tasks send to their connection.
 enum Outgoing {
     /// A message to write, as JSON text.
@@ -103,6 +126,9 @@ enum Stop {
     Close(u16, String),
     /// The client went away.
     Gone,
+    /// The client closed: its close frame is answered, as the protocol
+    /// wants.
+    Echo,
     /// The server shuts down: every running operation gets its `complete`,
     /// then the connection is closed with 1001.
     Shutdown,
@@ -147,7 +173,8 @@ impl Connection {
             let step = tokio::select! {
                 message = stream.next() => match message {
                     Some(Ok(Message::Text(text))) => self.on_message(text.as_str()).map(texts),
-                    Some(Ok(Message::Close(_)) | Err(_)) | None => Err(Stop::Gone),
+                    Some(Ok(Message::Close(_))) => Err(Stop::Echo),
+                    Some(Err(_)) | None => Err(Stop::Gone),
                     Some(Ok(_)) => Ok(Vec::new()),
                 },
                 Some(outgoing) = self.inbox.recv() => Ok(self.on_outgoing(outgoing)),
@@ -175,6 +202,12 @@ impl Connection {
         }
         let close = match stop {
             Stop::Gone => return,
+            Stop::Echo => {
+                // The reply to a client's close frame is queued by the
+                // WebSocket layer itself; closing flushes it.
+                let _ = sink.close().await;
+                return;
+            }
             Stop::Close(code, reason) => close_message(code, &reason),
             Stop::Shutdown => {
                 for id in running {
@@ -318,7 +351,7 @@ async fn operation(
     protocol: Protocol,
     outbox: mpsc::Sender<Outgoing>,
 ) {
-    let _active = gateway.metrics.subscription_started();
+    let mut active = Some(gateway.metrics.subscription_started());
     let prepared = gateway.pipeline.prepare(&request);
     let mut responses = subscriptions::run(&gateway, prepared);
     let id_json = Value::String(id.clone()).to_string();
@@ -338,7 +371,7 @@ async fn operation(
                 protocol.next_type()
             )
         };
-        if outbox.send(Outgoing::Message(message)).await.is_err() {
+        if !deliver(&outbox, Outgoing::Message(message), &mut active).await {
             return;
         }
         if failed_to_start {
