@@ -403,3 +403,77 @@ async fn a_clients_close_frame_is_echoed() {
     let (code, _) = client.close_code().await;
     assert_eq!(code, 1000);
 }
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).expect("gzip writes");
+    encoder.finish().expect("gzip finishes")
+}
+
+fn deflate(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).expect("deflate writes");
+    encoder.finish().expect("deflate finishes")
+}
+
+fn brotli(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    brotli::BrotliCompress(
+        &mut &bytes[..],
+        &mut out,
+        &brotli::enc::BrotliEncoderParams::default(),
+    )
+    .expect("brotli compresses");
+    out
+}
+
+async fn post_encoded(gateway: &TestGateway, encoding: &str, body: Vec<u8>) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(gateway.graphql_url())
+        .header("content-type", "application/json")
+        .header("content-encoding", encoding)
+        .body(body)
+        .send()
+        .await
+        .expect("weft answers")
+}
+
+#[tokio::test]
+async fn compressed_bodies_are_inflated_and_bombs_refused() {
+    let (services, _dir, gateway) = demo_with("").await;
+    let request = json!({ "query": r#"{ user(id: "1") { name } }"# }).to_string();
+    for (encoding, body) in [
+        ("gzip", gzip(request.as_bytes())),
+        ("deflate", deflate(request.as_bytes())),
+        ("br", brotli(request.as_bytes())),
+    ] {
+        let response = post_encoded(&gateway, encoding, body).await;
+        assert_eq!(response.status(), 200, "{encoding}");
+        let body: Value = response.json().await.expect("a JSON body");
+        assert_eq!(
+            body["data"]["user"]["name"], "Margaret Allen",
+            "{encoding}: {body}"
+        );
+    }
+
+    services.reset_calls();
+    let padding = " ".repeat(20 * 1024 * 1024);
+    let bomb = gzip(format!("{{\"query\": \"{{ users {{ id }} }}\"{padding}}}").as_bytes());
+    assert!(bomb.len() < 100 * 1024, "the bomb is small as sent");
+    assert_eq!(post_encoded(&gateway, "gzip", bomb).await.status(), 413);
+    assert_eq!(
+        post_encoded(&gateway, "gzip", b"not gzip".to_vec())
+            .await
+            .status(),
+        400
+    );
+    assert_eq!(
+        post_encoded(&gateway, "zstd", request.into_bytes())
+            .await
+            .status(),
+        415
+    );
+    assert_eq!(calls(&services), expected_calls(&[]));
+}

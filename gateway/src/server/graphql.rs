@@ -30,6 +30,10 @@ pub async fn post(
         Ok(body) => body,
         Err(rejection) => return respond::unreadable_body(&rejection),
     };
+    let body = match request::inflated(&headers, body) {
+        Ok(body) => body,
+        Err(error) => return respond::refused(MediaType::Json, &error),
+    };
     if sse::wanted(&headers) {
         if !cors::stream_allowed(&gateway, &headers) {
             return cors::forbidden_origin();

@@ -4,10 +4,16 @@
 //! `query`, `variables` (JSON), `operationName` and `extensions` (JSON) from
 //! the query string, and may only run queries ([`Allowed`] says which
 //! operations a request may run; the pipeline checks it once the operation
-//! is known).
+//! is known). A `POST` body may come compressed (`Content-Encoding: gzip`,
+//! `deflate` or `br`): it is inflated here, and the body limit applies to
+//! what it inflates to, so a compression bomb is refused after
+//! [`MAX_BODY`] bytes.
 
+use std::io::Read;
+
+use axum::body::Bytes;
 use http::HeaderMap;
-use http::header::CONTENT_TYPE;
+use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use serde::Deserialize;
 
 use crate::pipeline::GraphqlRequest;
@@ -25,6 +31,46 @@ pub enum RequestError {
     /// A mutation (or subscription) sent with `GET`.
     #[error("GET /graphql runs queries only; send {0} operations with POST")]
     NotAQuery(&'static str),
+    /// A `Content-Encoding` weft does not inflate.
+    #[error("Content-Encoding `{0}` is not supported; send gzip, deflate, br or none")]
+    UnsupportedEncoding(String),
+    /// A body that inflates to more than [`MAX_BODY`] bytes.
+    #[error("the body inflates to more than {MAX_BODY} bytes")]
+    TooLarge,
+}
+
+/// The most bytes a request body may have, once inflated (axum's limit on
+/// the body as sent).
+pub const MAX_BODY: usize = 2 * 1024 * 1024;
+
+/// The body as sent, inflated when it is compressed.
+pub fn inflated(headers: &HeaderMap, body: Bytes) -> Result<Bytes, RequestError> {
+    let Some(encoding) = headers.get(CONTENT_ENCODING) else {
+        return Ok(body);
+    };
+    let encoding = encoding
+        .to_str()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let reader: Box<dyn Read + '_> = match encoding.as_str() {
+        "" | "identity" => return Ok(body),
+        "gzip" | "x-gzip" => Box::new(flate2::read::GzDecoder::new(&body[..])),
+        "deflate" => Box::new(flate2::read::ZlibDecoder::new(&body[..])),
+        "br" => Box::new(brotli::Decompressor::new(&body[..], 4096)),
+        _ => return Err(RequestError::UnsupportedEncoding(encoding)),
+    };
+    let mut inflated = Vec::with_capacity(body.len() * 4);
+    reader
+        .take(MAX_BODY as u64 + 1)
+        .read_to_end(&mut inflated)
+        .map_err(|error| {
+            RequestError::Malformed(format!("the {encoding} body does not inflate: {error}"))
+        })?;
+    if inflated.len() > MAX_BODY {
+        return Err(RequestError::TooLarge);
+    }
+    Ok(Bytes::from(inflated))
 }
 
 /// The parameters of a `GET` request.

@@ -37,9 +37,12 @@ pub fn graphql(media: MediaType, response: &crate::pipeline::Response) -> Respon
 /// Answers a request that could not be run.
 pub fn refused(media: MediaType, error: &RequestError) -> Response {
     let (status, code) = match error {
-        RequestError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "BAD_REQUEST"),
+        RequestError::UnsupportedMediaType | RequestError::UnsupportedEncoding(_) => {
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "BAD_REQUEST")
+        }
         RequestError::Malformed(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
         RequestError::NotAQuery(_) => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
+        RequestError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
     };
     let error_json = json!({"message": error.to_string(), "extensions": {"code": code}});
     let body = json!({"errors": [error_json]}).to_string();
