@@ -139,6 +139,9 @@ pub mod codes {
     pub const PERSISTED_QUERY_HASH_MISMATCH: &str = "PERSISTED_QUERY_HASH_MISMATCH";
     /// An operation outside the safelist, with `safelist_only = true`.
     pub const OPERATION_NOT_IN_SAFELIST: &str = "OPERATION_NOT_IN_SAFELIST";
+    /// The response had more errors than `[limits] max_errors`; this one
+    /// says how many were left out.
+    pub const ERRORS_TRUNCATED: &str = "ERRORS_TRUNCATED";
     /// The request took longer than `[server] request_timeout_ms`.
     pub const REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT";
     /// A variable's value does not fit its declared type.

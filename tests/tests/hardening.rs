@@ -477,3 +477,25 @@ async fn compressed_bodies_are_inflated_and_bombs_refused() {
     );
     assert_eq!(calls(&services), expected_calls(&[]));
 }
+
+#[tokio::test]
+async fn a_response_lists_at_most_max_errors() {
+    let (mut services, _dir, gateway) = demo_with("[limits]\nmax_errors = 10\n").await;
+    services.users.kill();
+    let body = gateway
+        .query("{ orders(limit: 50) { id user { name } } }")
+        .await;
+    let errors = body["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 10, "{body}");
+    assert!(
+        errors[..9]
+            .iter()
+            .all(|error| error["extensions"]["code"] == "SOURCE_UNAVAILABLE")
+    );
+    assert_eq!(errors[9]["extensions"]["code"], "ERRORS_TRUNCATED");
+    assert_eq!(
+        errors[9]["message"],
+        "41 more errors are left out of this response"
+    );
+    assert_eq!(body["data"]["orders"].as_array().map(Vec::len), Some(50));
+}

@@ -11,6 +11,7 @@
 //! max_root_fields = 32    # fields of the root selection, fragments spread
 //! max_directives = 10     # directives on one field or fragment
 //! max_fields = 10000      # fields of the operation once fragments are spread
+//! max_errors = 100        # errors in one response; the rest are summed up in one
 //! ```
 
 use serde::Deserialize;
@@ -36,6 +37,9 @@ pub struct LimitsConfig {
     /// How many fields an operation may select once its fragments are
     /// spread (each spread counted each time).
     pub max_fields: usize,
+    /// How many errors one response lists; the last of them says how many
+    /// more were left out.
+    pub max_errors: usize,
 }
 
 impl Default for LimitsConfig {
@@ -48,6 +52,7 @@ impl Default for LimitsConfig {
             max_root_fields: 32,
             max_directives: 10,
             max_fields: 10_000,
+            max_errors: 100,
         }
     }
 }
@@ -63,6 +68,7 @@ pub(super) struct RawLimits {
     max_root_fields: Option<toml::Spanned<usize>>,
     max_directives: Option<toml::Spanned<usize>>,
     max_fields: Option<toml::Spanned<usize>>,
+    max_errors: Option<toml::Spanned<usize>>,
 }
 
 pub(super) fn validate(
@@ -86,5 +92,6 @@ pub(super) fn validate(
         ),
         max_directives: positive("max_directives", raw.max_directives, default.max_directives),
         max_fields: positive("max_fields", raw.max_fields, default.max_fields),
+        max_errors: positive("max_errors", raw.max_errors, default.max_errors),
     }
 }

@@ -173,6 +173,20 @@ impl std::fmt::Debug for Pipeline {
     }
 }
 
+/// Keeps the first `max - 1` of `errors` and, in the last place, one that
+/// says how many more there were.
+fn cap_errors(errors: &mut Vec<GraphqlError>, max: usize) {
+    if errors.len() <= max {
+        return;
+    }
+    let left_out = errors.len() - (max - 1);
+    errors.truncate(max - 1);
+    errors.push(GraphqlError::new(
+        format!("{left_out} more errors are left out of this response"),
+        codes::ERRORS_TRUNCATED,
+    ));
+}
+
 /// How many plans the cache keeps.
 pub const PLAN_CACHE_SIZE: usize = 1024;
 
@@ -330,6 +344,7 @@ impl Pipeline {
         plan.size_hint
             .store(data.len() + data.len() / 8, Ordering::Relaxed);
         errors.extend(field_errors);
+        cap_errors(&mut errors, self.settings.limits.max_errors);
         let extensions = calls.records().map(
             |calls| serde_json::json!({ "weft": { "callCount": calls.len(), "calls": calls } }),
         );
