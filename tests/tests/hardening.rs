@@ -480,7 +480,7 @@ async fn compressed_bodies_are_inflated_and_bombs_refused() {
 
 #[tokio::test]
 async fn a_response_lists_at_most_max_errors() {
-    let (mut services, _dir, gateway) = demo_with("[limits]\nmax_errors = 10\n").await;
+    let (services, _dir, gateway) = demo_with("[limits]\nmax_errors = 10\n").await;
     services.users.kill();
     let body = gateway
         .query("{ orders(limit: 50) { id user { name } } }")
