@@ -68,6 +68,17 @@ pub enum SourceError {
         /// What did not fit; safe to show.
         reason: String,
     },
+    /// The call was not made: the operation would have made more backend
+    /// calls than `[limits] max_calls`.
+    #[error(
+        "not calling source `{source_name}`: the operation would make more than {limit} backend calls"
+    )]
+    TooManyCalls {
+        /// The source as named in the config.
+        source_name: String,
+        /// `[limits] max_calls`.
+        limit: usize,
+    },
 }
 
 impl SourceError {
@@ -80,6 +91,7 @@ impl SourceError {
             Self::GrpcStatus { .. } => "SOURCE_GRPC_ERROR",
             Self::BadResponse { .. } => "SOURCE_BAD_RESPONSE",
             Self::BadRequest { .. } => "SOURCE_BAD_REQUEST",
+            Self::TooManyCalls { .. } => codes::MAX_CALLS_LIMIT,
         }
     }
 
@@ -104,6 +116,7 @@ impl SourceError {
             Self::HttpStatus { .. } | Self::GrpcStatus { .. } => "error_status",
             Self::BadResponse { .. } => "bad_response",
             Self::BadRequest { .. } => "bad_request",
+            Self::TooManyCalls { .. } => "not_sent",
         }
     }
 }
@@ -139,6 +152,9 @@ pub mod codes {
     pub const PERSISTED_QUERY_HASH_MISMATCH: &str = "PERSISTED_QUERY_HASH_MISMATCH";
     /// An operation outside the safelist, with `safelist_only = true`.
     pub const OPERATION_NOT_IN_SAFELIST: &str = "OPERATION_NOT_IN_SAFELIST";
+    /// The operation would make more backend calls than `[limits]
+    /// max_calls`: the calls past it are not made.
+    pub const MAX_CALLS_LIMIT: &str = "MAX_CALLS_LIMIT";
     /// The response had more errors than `[limits] max_errors`; this one
     /// says how many were left out.
     pub const ERRORS_TRUNCATED: &str = "ERRORS_TRUNCATED";

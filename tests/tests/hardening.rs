@@ -499,3 +499,22 @@ async fn a_response_lists_at_most_max_errors() {
     );
     assert_eq!(body["data"]["orders"].as_array().map(Vec::len), Some(50));
 }
+
+#[tokio::test]
+async fn calls_past_max_calls_are_not_made() {
+    let (services, _dir, gateway) = demo_with("[limits]\nmax_calls = 3\n").await;
+    let three =
+        r#"{ a: user(id: "1") { name } b: user(id: "2") { name } c: user(id: "3") { name } }"#;
+    let body = gateway.query(three).await;
+    assert_eq!(body.get("errors"), None, "{body}");
+    services.reset_calls();
+
+    let four = r#"{ a: user(id: "1") { name } b: user(id: "2") { name } c: user(id: "3") { name } d: user(id: "4") { name } }"#;
+    let body = gateway.query(four).await;
+    assert_eq!(error_codes(&body), vec!["MAX_CALLS_LIMIT"; 4], "{body}");
+    assert_eq!(
+        body["data"],
+        json!({ "a": null, "b": null, "c": null, "d": null })
+    );
+    assert_eq!(calls(&services), expected_calls(&[]));
+}

@@ -12,6 +12,7 @@
 //! max_directives = 10     # directives on one field or fragment
 //! max_fields = 10000      # fields of the operation once fragments are spread
 //! max_errors = 100        # errors in one response; the rest are summed up in one
+//! max_calls = 1000        # backend calls one operation may make
 //! ```
 
 use serde::Deserialize;
@@ -40,6 +41,10 @@ pub struct LimitsConfig {
     /// How many errors one response lists; the last of them says how many
     /// more were left out.
     pub max_errors: usize,
+    /// How many backend calls one operation may make: a round of calls
+    /// that would go past it is not sent, and its fields fail with
+    /// `MAX_CALLS_LIMIT`.
+    pub max_calls: usize,
 }
 
 impl Default for LimitsConfig {
@@ -53,6 +58,7 @@ impl Default for LimitsConfig {
             max_directives: 10,
             max_fields: 10_000,
             max_errors: 100,
+            max_calls: 1000,
         }
     }
 }
@@ -69,6 +75,7 @@ pub(super) struct RawLimits {
     max_directives: Option<toml::Spanned<usize>>,
     max_fields: Option<toml::Spanned<usize>>,
     max_errors: Option<toml::Spanned<usize>>,
+    max_calls: Option<toml::Spanned<usize>>,
 }
 
 pub(super) fn validate(
@@ -93,5 +100,6 @@ pub(super) fn validate(
         max_directives: positive("max_directives", raw.max_directives, default.max_directives),
         max_fields: positive("max_fields", raw.max_fields, default.max_fields),
         max_errors: positive("max_errors", raw.max_errors, default.max_errors),
+        max_calls: positive("max_calls", raw.max_calls, default.max_calls),
     }
 }

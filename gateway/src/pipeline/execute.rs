@@ -20,7 +20,7 @@ use serde_json::Value;
 use super::coerce_variables::Variables;
 use super::normalize::{Field, FieldKind, OperationKind, SelectionSet};
 use super::plan::Plan;
-use crate::error::{GraphqlError, codes};
+use crate::error::{GraphqlError, SourceError, codes};
 use crate::events::EventBus;
 use crate::json::{self, Json, JsonContainerTrait, JsonValueTrait, KeyHints, find};
 use crate::schema::model::{Binding, FieldDef, PublishPlan};
@@ -119,6 +119,8 @@ pub struct Context<'a> {
     pub variables: &'a Variables,
     /// The client's headers that sources forward.
     pub headers: &'a http::HeaderMap,
+    /// How many backend calls the operation may make.
+    pub max_calls: usize,
     /// Where mutations publish.
     pub bus: &'a Arc<dyn EventBus>,
 }
@@ -290,7 +292,7 @@ impl<'p> Run<'_, '_> {
         for group in &mut loads {
             group.prepare(&mut sender, calls, self.context.headers);
         }
-        let answers = sender.send(calls).await;
+        let answers = sender.send(calls, self.context.max_calls).await;
         let loaded: Vec<Loaded> = loads.iter().map(|group| group.load(&answers)).collect();
         let mut done = Vec::with_capacity(waiting.len());
         for item in waiting {
@@ -562,8 +564,21 @@ impl Sender {
         Ok(self.calls.len() - 1)
     }
 
-    /// Sends every call at once; the answers in the order added.
-    async fn send(self, calls: &mut Calls) -> Vec<Answer> {
+    /// Sends every call at once; the answers in the order added. When they
+    /// would take the operation past `max_calls`, none is sent.
+    async fn send(self, calls: &mut Calls, max_calls: usize) -> Vec<Answer> {
+        if calls.made() + self.calls.len() > max_calls {
+            return self
+                .calls
+                .into_iter()
+                .map(|(prepared, _)| {
+                    Err(SourceError::TooManyCalls {
+                        source_name: prepared.source,
+                        limit: max_calls,
+                    })
+                })
+                .collect();
+        }
         let (prepared, shared): (Vec<Prepared>, Vec<bool>) = self.calls.into_iter().unzip();
         let sent = futures::future::join_all(prepared.into_iter().map(Calls::send)).await;
         sent.into_iter()

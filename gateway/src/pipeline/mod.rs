@@ -324,6 +324,7 @@ impl Pipeline {
         let context = Context {
             variables: &prepared.variables,
             headers: &prepared.headers,
+            max_calls: self.settings.limits.max_calls,
             bus,
         };
         execute::execute(plan, &root, &context, &mut results, &mut calls).await;
