@@ -378,9 +378,21 @@ pub fn demo_config(services: &Services, dir: &TestDir) -> Config {
 /// The example services on port 0 and a gateway over them with the demo
 /// schema, serving on a real socket; the directory holds the written config.
 pub async fn demo() -> (Services, TestDir, TestGateway) {
+    demo_with("").await
+}
+
+/// [`demo`] with `extra` TOML appended to its config.
+///
+/// # Panics
+///
+/// When the config does not load or the gateway does not build.
+pub async fn demo_with(extra: &str) -> (Services, TestDir, TestGateway) {
     let services = Services::start();
     let dir = TestDir::new();
-    let config = demo_config(&services, &dir);
+    let config = GatewayConfig::demo(&services)
+        .extra(extra)
+        .load(&dir)
+        .unwrap_or_else(|problems| panic!("the config does not load:\n{problems}"));
     let gateway = TestGateway::start(&config)
         .await
         .unwrap_or_else(|problems| panic!("the demo does not build:\n{problems}"));

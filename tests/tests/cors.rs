@@ -10,22 +10,9 @@ use axum::Router;
 use axum::response::Html;
 use axum::routing::get;
 use serde_json::json;
-use weft_tests::{GatewayConfig, Services, StubBackend, TestDir, TestGateway};
+use weft_tests::{GatewayConfig, Services, StubBackend, TestDir, TestGateway, demo_with};
 
 const APP: &str = "http://app.example.test";
-
-async fn demo_with(extra: &str) -> (Services, TestDir, TestGateway) {
-    let services = Services::start();
-    let dir = TestDir::new();
-    let config = GatewayConfig::demo(&services)
-        .extra(extra)
-        .load(&dir)
-        .unwrap_or_else(|problems| panic!("the config does not load:\n{problems}"));
-    let gateway = TestGateway::start(&config)
-        .await
-        .unwrap_or_else(|problems| panic!("the demo does not build:\n{problems}"));
-    (services, dir, gateway)
-}
 
 fn cors_for(origins: &str) -> String {
     format!("[server.cors]\nallow_origins = {origins}\nmax_age_secs = 120\n")

@@ -14,22 +14,8 @@ use serde_json::{Value, json};
 use weft_tests::process::WeftProcess;
 use weft_tests::ws::WsClient;
 use weft_tests::{
-    GatewayConfig, Services, StubBackend, TestDir, TestGateway, calls, error_codes, expected_calls,
+    GatewayConfig, StubBackend, TestDir, TestGateway, calls, demo_with, error_codes, expected_calls,
 };
-
-/// The demo over the example services, with `extra` appended to its config.
-async fn demo_with(extra: &str) -> (Services, TestDir, TestGateway) {
-    let services = Services::start();
-    let dir = TestDir::new();
-    let config = GatewayConfig::demo(&services)
-        .extra(extra)
-        .load(&dir)
-        .unwrap_or_else(|problems| panic!("the config does not load:\n{problems}"));
-    let gateway = TestGateway::start(&config)
-        .await
-        .unwrap_or_else(|problems| panic!("the demo does not build:\n{problems}"));
-    (services, dir, gateway)
-}
 
 /// Sends `query` while `/health` is asked at the same time; returns the
 /// GraphQL answer after checking that `/health` answered `200`.
