@@ -97,6 +97,13 @@ enum Suite {
         #[arg(long, default_value_t = 60.0)]
         seconds: f64,
     },
+    /// The gateway's resident memory per WebSocket subscriber (processes as
+    /// for `queries`).
+    Subscribers {
+        /// Subscribers to open.
+        #[arg(long, default_value_t = 1000)]
+        count: usize,
+    },
     /// Batching on and off: backend calls per query, requests/s at a fixed
     /// concurrency, p50/p99 latency.
     Batching {
@@ -212,6 +219,10 @@ async fn bench(suite: Option<Suite>) -> Result<(), String> {
             };
             let report = weft::bench::outage::run(options).await?;
             print!("{}", weft::bench::outage::table(&report, options));
+        }
+        Suite::Subscribers { count } => {
+            let report = weft::bench::subscribers::run(count.max(1)).await?;
+            print!("{}", weft::bench::subscribers::table(&report));
         }
         Suite::Batching {
             concurrency,

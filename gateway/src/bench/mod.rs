@@ -7,14 +7,16 @@
 //! - [`queries`]: gateway CPU per request next to the services' CPU per
 //!   request, with every service and the gateway as a separate process.
 //! - [`outage`]: what clients get while a backend is killed and restarted.
+//! - [`subscribers`]: the gateway's memory per WebSocket subscriber.
 //!
-//! `batching` and `fanout` run in one process over real sockets; `queries`
-//! and `outage` start processes. The figures are what this machine does, not promises.
+//! `batching` and `fanout` run in one process over real sockets; `queries`,
+//! `outage` and `subscribers` start processes. The figures are what this machine does, not promises.
 
 pub mod batching;
 pub mod fanout;
 pub mod outage;
 pub mod queries;
+pub mod subscribers;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

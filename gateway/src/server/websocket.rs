@@ -35,6 +35,9 @@ use crate::subscriptions;
 /// The subprotocols spoken, in order of preference.
 pub const PROTOCOLS: [&str; 2] = ["graphql-transport-ws", "graphql-ws"];
 
+/// The read buffer of a WebSocket connection.
+const READ_BUFFER: usize = 4 * 1024;
+
 /// How many server messages may wait for a slow client.
 const OUTBOX: usize = 64;
 
@@ -64,7 +67,13 @@ impl Protocol {
 /// `forwarded`: the upgrade request's headers that sources forward, for
 /// every operation of the connection.
 pub fn upgrade(gateway: Arc<Gateway>, ws: WebSocketUpgrade, forwarded: HeaderMap) -> Response {
-    let ws = ws.protocols(PROTOCOLS);
+    // GraphQL messages are small: buffers sized for them, instead of the
+    // 128 KiB each way a WebSocket gets by default, keep a subscriber cheap
+    // (larger messages still get through; the buffers grow for them).
+    let ws = ws
+        .protocols(PROTOCOLS)
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0);
     let protocol = match ws.selected_protocol().and_then(|p| p.to_str().ok()) {
         Some("graphql-ws") => Protocol::Legacy,
         _ => Protocol::TransportWs,
