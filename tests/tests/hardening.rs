@@ -504,3 +504,65 @@ async fn calls_past_max_calls_are_not_made() {
     );
     assert_eq!(calls(&services), expected_calls(&[]));
 }
+
+/// A backend that takes 300 ms per call and remembers the most calls it
+/// had in flight at once.
+async fn concurrency_stub() -> (StubBackend, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let now = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let (in_flight, peak) = (now.clone(), most.clone());
+    let stub = StubBackend::start(Router::new().route(
+        "/thing/{id}",
+        get(
+            move |axum::extract::Path(id): axum::extract::Path<String>| {
+                let (in_flight, peak) = (in_flight.clone(), peak.clone());
+                async move {
+                    let current = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(current, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    in_flight.fetch_sub(1, Ordering::SeqCst);
+                    axum::Json(json!({ "id": id }))
+                }
+            },
+        ),
+    ))
+    .await;
+    (stub, most)
+}
+
+#[tokio::test]
+async fn one_request_keeps_within_its_share_of_a_sources_concurrency() {
+    for (option, expected) in [("max_request_concurrency = 3", 3), ("", 10)] {
+        let (stub, peak) = concurrency_stub().await;
+        let dir = TestDir::new();
+        let mut config = GatewayConfig::new(
+            "type Query { thing(id: ID!): Thing @rest(source: \"stub\", get: \"/thing/{$args.id}\") }\ntype Thing { id: ID! }",
+        )
+        .rest_source("stub", &stub.url, 5000);
+        if !option.is_empty() {
+            config = config.source_option("stub", option);
+        }
+        let config = config
+            .load(&dir)
+            .unwrap_or_else(|problems| panic!("the config does not load:\n{problems}"));
+        let gateway = TestGateway::start(&config)
+            .await
+            .unwrap_or_else(|problems| panic!("the gateway does not build:\n{problems}"));
+        let query = format!(
+            "{{ {} }}",
+            (0..10)
+                .map(|n| format!("t{n}: thing(id: \"{n}\") {{ id }}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let body = gateway.query(&query).await;
+        assert_eq!(body.get("errors"), None, "{body}");
+        assert_eq!(
+            peak.load(std::sync::atomic::Ordering::SeqCst),
+            expected,
+            "with `{option}`"
+        );
+    }
+}

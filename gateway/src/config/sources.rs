@@ -7,6 +7,7 @@
 //! timeout_ms = 2000                       # optional, default 5000
 //! max_batch_size = 100                    # optional: keys per batched call; 1 = no batching
 //! max_concurrency = 64                    # optional: calls in flight at once
+//! max_request_concurrency = 16            # optional: of those, how many one request may have
 //! forward_headers = ["authorization", { from = "x-tenant", to = "x-tenant-id" }]  # client headers sent on
 //!                                         # every call (gRPC: as metadata), optionally renamed
 //! headers = { "x-api-key" = "secret" }    # optional, sent on every call
@@ -44,6 +45,9 @@ use crate::error::Diagnostics;
 pub const DEFAULT_TIMEOUT_MS: u64 = 5_000;
 /// How many keys one batched call carries at most, unless set.
 pub const DEFAULT_MAX_BATCH_SIZE: usize = 100;
+/// How many calls to one source one request may have in flight at once,
+/// unless set.
+pub const DEFAULT_MAX_REQUEST_CONCURRENCY: usize = 16;
 /// How many calls to one source may be in flight at once, unless set.
 pub const DEFAULT_MAX_CONCURRENCY: usize = 64;
 /// The base of the backoff between retries, unless set.
@@ -62,6 +66,9 @@ pub struct SourceConfig {
     /// How many calls to this source may be in flight at once, across all
     /// requests; more wait their turn.
     pub max_concurrency: usize,
+    /// How many calls to this source one request may have in flight at
+    /// once, so that no request takes all of `max_concurrency`.
+    pub max_request_concurrency: usize,
     /// How many times an idempotent call is sent again after a transient
     /// failure; `0` never retries.
     pub retries: u32,
@@ -164,6 +171,7 @@ pub(super) struct RawSource {
     timeout_ms: Option<u64>,
     max_batch_size: Option<usize>,
     max_concurrency: Option<usize>,
+    max_request_concurrency: Option<usize>,
     #[serde(default)]
     headers: BTreeMap<String, String>,
     retries: Option<toml::Spanned<u32>>,
@@ -253,6 +261,10 @@ pub(super) fn validate(
         max_concurrency: raw
             .max_concurrency
             .unwrap_or(DEFAULT_MAX_CONCURRENCY)
+            .max(1),
+        max_request_concurrency: raw
+            .max_request_concurrency
+            .unwrap_or(DEFAULT_MAX_REQUEST_CONCURRENCY)
             .max(1),
         retries,
         retry_backoff_ms: raw.retry_backoff_ms.unwrap_or(DEFAULT_RETRY_BACKOFF_MS),

@@ -580,7 +580,20 @@ impl Sender {
                 .collect();
         }
         let (prepared, shared): (Vec<Prepared>, Vec<bool>) = self.calls.into_iter().unzip();
-        let sent = futures::future::join_all(prepared.into_iter().map(Calls::send)).await;
+        // Each source's calls of this round take turns within its
+        // `max_request_concurrency`.
+        let mut turns: FxHashMap<String, Arc<tokio::sync::Semaphore>> = FxHashMap::default();
+        let sending = prepared.into_iter().map(|prepared| {
+            let turn = turns
+                .entry(prepared.source.clone())
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(prepared.max_in_flight)))
+                .clone();
+            async move {
+                let _turn = turn.acquire().await;
+                Calls::send(prepared).await
+            }
+        });
+        let sent = futures::future::join_all(sending.collect::<Vec<_>>()).await;
         sent.into_iter()
             .zip(shared)
             .map(|(finished, shared)| calls.finished(finished, shared))

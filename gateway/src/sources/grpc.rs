@@ -424,6 +424,7 @@ impl Connector for GrpcCall {
             source: source.name.clone(),
             description: format!("{} {request}", method.full_name()),
             body_at: method.full_name().len(),
+            max_in_flight: source.limits.max_request_concurrency,
             call: async move { source.unary(&method, request, retryable, metadata).await }.boxed(),
         })
     }

@@ -64,6 +64,8 @@ pub struct Prepared {
     /// Where the request's body starts in `description` (its length when
     /// there is none): debug output shows bodies only when asked.
     pub body_at: usize,
+    /// How many calls to its source one request may have in flight.
+    pub max_in_flight: usize,
     /// Sends it and yields the backend's JSON.
     pub call: BoxFuture<'static, Result<Json, SourceError>>,
 }
@@ -111,6 +113,8 @@ pub struct Limits {
     pub timeout: Duration,
     /// How many keys one batched call carries at most.
     pub max_batch_size: usize,
+    /// How many calls one request may have in flight at once.
+    pub max_request_concurrency: usize,
     in_flight: Arc<Semaphore>,
     retry: RetryPolicy,
     breaker: Option<Breaker>,
@@ -122,6 +126,7 @@ impl Limits {
         Self {
             timeout: Duration::from_millis(config.timeout_ms),
             max_batch_size: config.max_batch_size,
+            max_request_concurrency: config.max_request_concurrency,
             in_flight: Arc::new(Semaphore::new(config.max_concurrency)),
             retry: RetryPolicy::new(
                 config.retries,

@@ -218,6 +218,7 @@ impl Connector for RestCall {
             source: source.name.clone(),
             description,
             body_at,
+            max_in_flight: source.limits.max_request_concurrency,
             call: async move {
                 source
                     .send(method, &target, headers, body.as_ref(), retryable)
