@@ -30,7 +30,7 @@
 //!
 //! **Retries.** Only idempotent calls are sent again: REST `GET`s (never a
 //! `POST`, `PUT`, `PATCH` or `DELETE`) and gRPC calls to a method listed in
-//! `idempotent_methods`. A call is retried after a transient failure only
+//! `idempotent_methods`, and never a call a mutation field makes. A call is retried after a transient failure only
 //! (see [`is_transient`]): the backend could not be reached or answered
 //! gRPC `UNAVAILABLE`, it did not answer within the source's timeout, or it
 //! answered HTTP 5xx. A 4xx, any other gRPC status or an answer weft cannot
