@@ -174,7 +174,7 @@ async fn execute(
             method = allowed.method(),
             operation = operation.as_deref().unwrap_or(""),
             status = answer.status().as_u16(),
-            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            duration_ms = (elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0,
             calls = response.calls,
             errors = response.errors.len(),
             "request"
