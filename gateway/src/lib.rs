@@ -151,19 +151,15 @@ impl Gateway {
         let _ = self.websocket_slots.acquire_many(all).await;
     }
 
-    /// `request` with the client headers (from `headers`) that some source
-    /// forwards.
-    pub fn forwarding(
-        &self,
-        mut request: pipeline::GraphqlRequest,
-        headers: &http::HeaderMap,
-    ) -> pipeline::GraphqlRequest {
+    /// The client headers (from `headers`) that some source forwards.
+    pub fn forwarded(&self, headers: &http::HeaderMap) -> http::HeaderMap {
+        let mut forwarded = http::HeaderMap::new();
         for name in &self.forwarded {
             for value in headers.get_all(name) {
-                request.headers.append(name.clone(), value.clone());
+                forwarded.append(name.clone(), value.clone());
             }
         }
-        request
+        forwarded
     }
 
     /// Whether the gateway is serving (not shutting down).

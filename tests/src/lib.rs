@@ -387,10 +387,20 @@ pub async fn demo() -> (Services, TestDir, TestGateway) {
 ///
 /// When the config does not load or the gateway does not build.
 pub async fn demo_with(extra: &str) -> (Services, TestDir, TestGateway) {
+    demo_configured(|config| config.extra(extra)).await
+}
+
+/// [`demo`] with its config changed by `configure` first.
+///
+/// # Panics
+///
+/// When the config does not load or the gateway does not build.
+pub async fn demo_configured(
+    configure: impl FnOnce(GatewayConfig) -> GatewayConfig,
+) -> (Services, TestDir, TestGateway) {
     let services = Services::start();
     let dir = TestDir::new();
-    let config = GatewayConfig::demo(&services)
-        .extra(extra)
+    let config = configure(GatewayConfig::demo(&services))
         .load(&dir)
         .unwrap_or_else(|problems| panic!("the config does not load:\n{problems}"));
     let gateway = TestGateway::start(&config)

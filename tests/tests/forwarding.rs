@@ -6,23 +6,18 @@
 
 use serde_json::json;
 use subgraphs::{catalog, users};
-use weft_tests::{GatewayConfig, Services, TestDir, TestGateway, WsClient};
+use weft_tests::{Services, TestDir, TestGateway, WsClient, demo_configured};
 
 async fn forwarding_demo() -> (Services, TestDir, TestGateway) {
-    let services = Services::start();
-    let dir = TestDir::new();
-    let config = GatewayConfig::demo(&services)
-        .source_option(
-            "users",
-            r#"forward_headers = ["authorization", { from = "x-tenant", to = "x-tenant-id" }]"#,
-        )
-        .source_option("catalog", r#"forward_headers = ["authorization"]"#)
-        .load(&dir)
-        .unwrap_or_else(|problems| panic!("the config does not load:\n{problems}"));
-    let gateway = TestGateway::start(&config)
-        .await
-        .unwrap_or_else(|problems| panic!("the demo does not build:\n{problems}"));
-    (services, dir, gateway)
+    demo_configured(|config| {
+        config
+            .source_option(
+                "users",
+                r#"forward_headers = ["authorization", { from = "x-tenant", to = "x-tenant-id" }]"#,
+            )
+            .source_option("catalog", r#"forward_headers = ["authorization"]"#)
+    })
+    .await
 }
 
 const QUERY: &str = r#"{ user(id: "1") { name } product(sku: "SKU-0001") { name } orders(limit: 2) { user { name } } }"#;
@@ -74,15 +69,10 @@ async fn listed_headers_reach_rest_and_grpc_backends_and_others_do_not() {
 
 #[tokio::test]
 async fn a_source_without_forward_headers_gets_none() {
-    let services = Services::start();
-    let dir = TestDir::new();
-    let config = GatewayConfig::demo(&services)
-        .source_option("users", r#"forward_headers = ["authorization"]"#)
-        .load(&dir)
-        .unwrap_or_else(|problems| panic!("the config does not load:\n{problems}"));
-    let gateway = TestGateway::start(&config)
-        .await
-        .unwrap_or_else(|problems| panic!("the demo does not build:\n{problems}"));
+    let (services, _dir, gateway) = demo_configured(|config| {
+        config.source_option("users", r#"forward_headers = ["authorization"]"#)
+    })
+    .await;
     let body = reqwest::Client::new()
         .post(gateway.graphql_url())
         .header("authorization", "Bearer abc")

@@ -13,10 +13,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::Gateway;
 use crate::demo::Demo;
@@ -151,26 +150,7 @@ async fn wait_for(condition: impl Fn() -> bool) -> Result<(), String> {
 /// warm-up event aside) until it has `events` of them or none arrives for
 /// 10 s.
 async fn subscriber(addr: SocketAddr, events: usize) -> Result<Vec<Duration>, String> {
-    let mut request = format!("ws://{addr}/graphql")
-        .into_client_request()
-        .map_err(|e| e.to_string())?;
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        http::HeaderValue::from_static("graphql-transport-ws"),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .map_err(|e| e.to_string())?;
-    let send = |value: Value| Message::Text(value.to_string().into());
-    socket
-        .send(send(json!({"type": "connection_init"})))
-        .await
-        .map_err(|e| e.to_string())?;
-    let subscribe = json!({"type": "subscribe", "id": "1", "payload": {"query": "subscription { announcements { message } }"}});
-    socket
-        .send(send(subscribe))
-        .await
-        .map_err(|e| e.to_string())?;
+    let mut socket = super::subscribe_to_announcements(addr).await?;
     let mut latencies = Vec::with_capacity(events);
     while latencies.len() < events {
         let Ok(Some(Ok(Message::Text(text)))) =

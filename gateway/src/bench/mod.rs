@@ -39,6 +39,39 @@ async fn serve(gateway: Arc<Gateway>) -> Result<SocketAddr, String> {
     Ok(addr)
 }
 
+/// A WebSocket client of the gateway at `addr`, its `graphql-transport-ws`
+/// connection initialised and one `announcements` subscription (id `1`)
+/// sent.
+async fn subscribe_to_announcements(
+    addr: SocketAddr,
+) -> Result<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    String,
+> {
+    use futures::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let mut request = format!("ws://{addr}/graphql")
+        .into_client_request()
+        .map_err(|e| e.to_string())?;
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        http::HeaderValue::from_static("graphql-transport-ws"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .map_err(|e| e.to_string())?;
+    let subscribe = serde_json::json!({"type": "subscribe", "id": "1", "payload": {"query": "subscription { announcements { message } }"}});
+    for message in [serde_json::json!({"type": "connection_init"}), subscribe] {
+        socket
+            .send(Message::Text(message.to_string().into()))
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(socket)
+}
+
 /// The `p`th percentile of sorted durations (zero when there are none).
 fn percentile(sorted: &[Duration], p: usize) -> Duration {
     let index = (sorted.len() * p / 100).min(sorted.len().saturating_sub(1));

@@ -8,11 +8,6 @@
 
 use std::time::Duration;
 
-use futures::SinkExt;
-use serde_json::json;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
 use super::queries;
 use crate::process::{self, Pid};
 
@@ -46,7 +41,7 @@ pub async fn run(count: usize) -> Result<Report, String> {
     let before_kib = process::rss_kib(pid).ok_or("cannot read the gateway's memory")?;
     let mut sockets = Vec::with_capacity(count);
     for _ in 0..count {
-        sockets.push(subscribe(&format!("ws://{addr}/graphql")).await?);
+        sockets.push(super::subscribe_to_announcements(addr).await?);
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let after_kib = process::rss_kib(pid).ok_or("cannot read the gateway's memory")?;
@@ -56,29 +51,6 @@ pub async fn run(count: usize) -> Result<Report, String> {
         before_kib,
         after_kib,
     })
-}
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// One connection with its `announcements` subscription sent.
-async fn subscribe(url: &str) -> Result<Socket, String> {
-    let mut request = url.into_client_request().map_err(|e| e.to_string())?;
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        http::HeaderValue::from_static("graphql-transport-ws"),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .map_err(|e| e.to_string())?;
-    let subscribe = json!({"type": "subscribe", "id": "1", "payload": {"query": "subscription { announcements { message } }"}});
-    for message in [json!({"type": "connection_init"}), subscribe] {
-        socket
-            .send(Message::Text(message.to_string().into()))
-            .await
-            .map_err(|e| e.to_string())?;
-    }
-    Ok(socket)
 }
 
 /// The report as a Markdown table.

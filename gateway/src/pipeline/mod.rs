@@ -1,7 +1,8 @@
 //! The request pipeline: one stage per file, called in order from here.
 //!
-//! [`persisted`] (a document sent by hash) → [`parse`] → [`limits`] → [`validate`] → [`normalize`] → [`plan`] (these
-//! once per document and operation name: their result is kept in a bounded
+//! [`persisted`] (the document of a request sent by hash) → [`parse`] →
+//! [`limits`] → [`validate`] → [`normalize`] → [`plan`] (parse to plan once
+//! per document and operation name: their result is kept in a bounded
 //! [`cache`]) → [`coerce_variables`] → [`execute`] → [`write`].
 //!
 //! A request that fails before execution is answered without `data`; one

@@ -173,7 +173,7 @@ fn rest_call(
         route: spec.target.value.clone(),
         headers,
         body,
-        retryable: !in_mutation(builder, target),
+        retryable: spec.method == reqwest::Method::GET && !in_mutation(builder, target),
     };
     Ok((
         Box::new(call),
@@ -264,11 +264,12 @@ fn grpc_call(
 ) -> Result<Bound, Problems> {
     let parts = grpc_parts(builder, target, pos, spec, resolve, (expected, false))?;
     let max_batch_size = parts.source.limits().max_batch_size;
+    let retryable = parts.source.is_idempotent(&parts.method) && !in_mutation(builder, target);
     let call = GrpcCall {
         source: parts.source,
         method: parts.method,
         request: parts.request,
-        retryable: !in_mutation(builder, target),
+        retryable,
     };
     Ok((Box::new(call), parts.response, max_batch_size))
 }

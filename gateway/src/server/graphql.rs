@@ -34,11 +34,15 @@ pub async fn post(
         Ok(body) => body,
         Err(error) => return respond::refused(MediaType::Json, &error),
     };
+    let request = request::from_post(&headers, &body).map(|request| GraphqlRequest {
+        headers: gateway.forwarded(&headers),
+        ..request
+    });
     if sse::wanted(&headers) {
         if !cors::stream_allowed(&gateway, &headers) {
             return cors::forbidden_origin();
         }
-        return match request::from_post(&headers, &body).map(|r| gateway.forwarding(r, &headers)) {
+        return match request {
             Ok(request) => {
                 let prepared = gateway.pipeline.prepare(&request);
                 sse::stream(gateway, prepared)
@@ -49,7 +53,7 @@ pub async fn post(
     let Some(media) = negotiate(&headers) else {
         return respond::not_acceptable();
     };
-    match request::from_post(&headers, &body).map(|r| gateway.forwarding(r, &headers)) {
+    match request {
         Ok(request) => execute(&gateway, media, &request, Allowed::Anything, &headers).await,
         Err(error) => respond::refused(media, &error),
     }
@@ -67,9 +71,7 @@ pub async fn get(
         if !cors::stream_allowed(&gateway, &headers) {
             return cors::forbidden_origin();
         }
-        let forwarded = gateway
-            .forwarding(GraphqlRequest::default(), &headers)
-            .headers;
+        let forwarded = gateway.forwarded(&headers);
         return websocket::upgrade(gateway, ws, forwarded);
     }
     let params = match params {
@@ -82,13 +84,16 @@ pub async fn get(
     if params.is_empty() && gateway.server.graphiql && wants_html(&headers) {
         return graphiql::page();
     }
+    let request = request::from_get(params).map(|request| GraphqlRequest {
+        headers: gateway.forwarded(&headers),
+        ..request
+    });
     if sse::wanted(&headers) {
         if !cors::stream_allowed(&gateway, &headers) {
             return cors::forbidden_origin();
         }
-        let prepared = request::from_get(params)
-            .map(|r| gateway.forwarding(r, &headers))
-            .and_then(|request| prepare(&gateway, &request, Allowed::NoMutations));
+        let prepared =
+            request.and_then(|request| prepare(&gateway, &request, Allowed::NoMutations));
         return match prepared {
             Ok(prepared) => sse::stream(gateway, prepared),
             Err(error) => respond::refused(MediaType::Json, &error),
@@ -97,7 +102,7 @@ pub async fn get(
     let Some(media) = negotiate(&headers) else {
         return respond::not_acceptable();
     };
-    match request::from_get(params).map(|r| gateway.forwarding(r, &headers)) {
+    match request {
         Ok(request) => execute(&gateway, media, &request, Allowed::Queries, &headers).await,
         Err(error) => respond::refused(media, &error),
     }

@@ -131,8 +131,8 @@ impl GrpcSource {
     }
 
     /// Calls a unary method with a JSON request; returns the JSON response.
-    /// A `retryable` call of an idempotent method is made again after a
-    /// transient failure, as often as the source's `retries` allow.
+    /// A `retryable` call is made again after a transient failure, as often
+    /// as the source's `retries` allow.
     pub async fn unary(
         &self,
         method: &MethodDescriptor,
@@ -140,8 +140,7 @@ impl GrpcSource {
         retryable: bool,
         metadata: http::HeaderMap,
     ) -> Result<Json, SourceError> {
-        let idempotent = retryable && self.is_idempotent(method);
-        measured(&self.metrics, &self.name, &self.limits, idempotent, || {
+        measured(&self.metrics, &self.name, &self.limits, retryable, || {
             self.exchange(method, &request, metadata.clone())
         })
         .await
@@ -400,7 +399,8 @@ pub struct GrpcCall {
     /// The request message, as a JSON template.
     pub request: ValueTemplate,
     /// Whether the call may be sent again after a transient failure: a
-    /// method of `idempotent_methods`, outside mutations.
+    /// method of `idempotent_methods`, outside mutations (decided when the
+    /// schema is built).
     pub retryable: bool,
 }
 

@@ -81,8 +81,7 @@ impl RestSource {
         body: Option<&Value>,
         retryable: bool,
     ) -> Result<Json, SourceError> {
-        let idempotent = retryable && method == Method::GET;
-        measured(&self.metrics, &self.name, &self.limits, idempotent, || {
+        measured(&self.metrics, &self.name, &self.limits, retryable, || {
             self.exchange(method.clone(), target, headers.clone(), body)
         })
         .await
@@ -170,7 +169,7 @@ pub struct RestCall {
     /// The JSON body, if any.
     pub body: Option<ValueTemplate>,
     /// Whether the call may be sent again after a transient failure: a
-    /// `GET` outside mutations.
+    /// `GET` outside mutations (decided when the schema is built).
     pub retryable: bool,
 }
 
