@@ -124,19 +124,33 @@ impl Origin<'_> {
         default: T,
         problems: &mut Diagnostics,
     ) -> T {
-        match value {
-            Some(value) if *value.get_ref() == T::default() => {
-                problems.push(self.error(value.span(), format!("`{key}` must be at least 1")));
-                default
-            }
-            Some(value) => value.into_inner(),
-            None => default,
-        }
+        setting(value, default, problems, |value| {
+            (*value.get_ref() == T::default())
+                .then(|| self.error(value.span(), format!("`{key}` must be at least 1")))
+        })
     }
 
     /// A path from the config, relative to the config file's directory.
     pub(crate) fn resolve_path(&self, path: &str) -> PathBuf {
         self.path.parent().unwrap_or(Path::new(".")).join(path)
+    }
+}
+
+/// A setting's value, or its default when absent or when `invalid` finds
+/// a problem with it (which is reported).
+pub(crate) fn setting<T: Copy>(
+    value: Option<toml::Spanned<T>>,
+    default: T,
+    problems: &mut Diagnostics,
+    invalid: impl FnOnce(&toml::Spanned<T>) -> Option<Diagnostic>,
+) -> T {
+    let Some(value) = value else { return default };
+    match invalid(&value) {
+        Some(problem) => {
+            problems.push(problem);
+            default
+        }
+        None => value.into_inner(),
     }
 }
 

@@ -440,7 +440,7 @@ fn breaker(
     let window_ms = origin.at_least_one("window_ms", table.window_ms, default.window_ms, problems);
     let open_ms = origin.at_least_one("open_ms", table.open_ms, default.open_ms, problems);
     let min_calls = origin.at_least_one("min_calls", table.min_calls, default.min_calls, problems);
-    let error_rate = setting(table.error_rate, default.error_rate, problems, |rate| {
+    let error_rate = super::setting(table.error_rate, default.error_rate, problems, |rate| {
         (!(*rate.get_ref() > 0.0 && *rate.get_ref() <= 1.0)).then(|| {
             origin.error(
                 rate.span(),
@@ -454,24 +454,6 @@ fn breaker(
         min_calls,
         open_ms,
     })
-}
-
-/// A setting's value, or its default when absent or when `invalid` finds
-/// a problem with it (which is reported).
-fn setting<T: Copy>(
-    value: Option<toml::Spanned<T>>,
-    default: T,
-    problems: &mut Diagnostics,
-    invalid: impl FnOnce(&toml::Spanned<T>) -> Option<crate::error::Diagnostic>,
-) -> T {
-    let Some(value) = value else { return default };
-    match invalid(&value) {
-        Some(problem) => {
-            problems.push(problem);
-            default
-        }
-        None => value.into_inner(),
-    }
 }
 
 /// The include directories; without any, the directory above the first
