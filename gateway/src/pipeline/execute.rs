@@ -22,56 +22,49 @@ use super::normalize::{Field, FieldKind, OperationKind, SelectionSet};
 use super::plan::Plan;
 use crate::error::{GraphqlError, SourceError, codes};
 use crate::events::EventBus;
-use crate::json::{self, Json, JsonContainerTrait, JsonValueTrait, KeyHints, find};
+use crate::json::{self, Doc, Json, find};
 use crate::schema::model::{Binding, FieldDef, PublishPlan};
 use crate::sources::Prepared;
 use crate::sources::batching::{Answer, BatchPlan, Calls, Key, key_text};
 use crate::template::{Root, ValueTemplate, Vars};
 
-/// Where a fetched field's result is filed: its parent object (by
-/// address, stable while the request runs) and the field's id.
-pub type SlotKey = (usize, u32);
+/// Where a fetched field's result is filed: its parent object (its
+/// document's address, stable while the request runs, and its place
+/// there) and the field's id.
+pub type SlotKey = (usize, u32, u32);
 
 /// The key of `field` under `parent`.
-pub fn slot_key(parent: &Json, field: &Field) -> SlotKey {
-    (std::ptr::from_ref(parent).addr(), field.id)
+pub fn slot_key(parent: Json<'_>, field: &Field) -> SlotKey {
+    let (doc, at) = parent.identity();
+    (doc, at, field.id)
 }
 
 /// A value inside a shared backend answer.
 #[derive(Debug, Clone)]
-pub struct Found<'p> {
-    answer: Arc<Json>,
-    path: &'p [String],
-    index: Option<usize>,
+pub struct Found {
+    answer: Arc<Doc>,
+    at: u32,
 }
 
-impl Found<'_> {
+impl Found {
     /// The whole of `answer`.
-    pub fn whole(answer: Arc<Json>) -> Self {
-        Self {
-            answer,
-            path: &[],
-            index: None,
-        }
+    pub fn whole(answer: Arc<Doc>) -> Self {
+        Self { answer, at: 0 }
     }
 
-    /// The JSON found; `None` when it is missing or `null`.
-    pub fn value(&self) -> Option<&Json> {
-        let at = find(&self.answer, self.path)?;
-        match self.index {
-            None => Some(at),
-            Some(index) => at.as_array()?.get(index),
-        }
+    /// The JSON found; `None` when it is `null`.
+    pub fn value(&self) -> Option<Json<'_>> {
+        Some(self.answer.at(self.at)).filter(|json| !json.is_null())
     }
 }
 
 /// The result of one fetched field under one parent.
 #[derive(Debug, Clone)]
-pub enum Slot<'p> {
+pub enum Slot {
     /// One value.
-    One(Found<'p>),
+    One(Found),
     /// A list of loaded items (`None` where a key found nothing).
-    Many(Vec<Option<Found<'p>>>),
+    Many(Vec<Option<Found>>),
     /// Nothing (not found, or no key).
     Null,
     /// The fetch failed; the error is reported at every path showing it.
@@ -80,11 +73,11 @@ pub enum Slot<'p> {
 
 /// What a run produced: every fetched field's result.
 #[derive(Debug, Default)]
-pub struct Results<'p> {
-    slots: FxHashMap<SlotKey, Slot<'p>>,
+pub struct Results {
+    slots: FxHashMap<SlotKey, Slot>,
 }
 
-impl<'p> Results<'p> {
+impl Results {
     /// Room for `capacity` results.
     pub fn with_capacity(capacity: usize) -> Self {
         let mut slots = FxHashMap::default();
@@ -103,12 +96,12 @@ impl<'p> Results<'p> {
     }
 
     /// The result filed under `key`.
-    pub fn get(&self, key: SlotKey) -> Option<&Slot<'p>> {
+    pub fn get(&self, key: SlotKey) -> Option<&Slot> {
         self.slots.get(&key)
     }
 
     /// Files a result known beforehand (a subscription event).
-    pub fn insert(&mut self, key: SlotKey, slot: Slot<'p>) {
+    pub fn insert(&mut self, key: SlotKey, slot: Slot) {
         self.slots.insert(key, slot);
     }
 }
@@ -127,18 +120,15 @@ pub struct Context<'a> {
 
 /// Runs every fetch of `plan` under `root` (the root object, which must
 /// stay where it is until the results are written).
-pub async fn execute<'p>(
-    plan: &'p Plan,
-    root: &Json,
+pub async fn execute(
+    plan: &Plan,
+    root: Json<'_>,
     context: &Context<'_>,
-    results: &mut Results<'p>,
+    results: &mut Results,
     calls: &mut Calls,
 ) {
     let selection = &plan.operation.selection;
-    let run = Run {
-        context,
-        field_count: plan.operation.field_count,
-    };
+    let run = Run { context };
     if plan.operation.kind == OperationKind::Mutation {
         for field in &selection.fields {
             let frontier = vec![Walk::Root(selection, root, Some(field.id))];
@@ -153,8 +143,8 @@ pub async fn execute<'p>(
 /// What a round walks: the root (optionally one root field only), or a
 /// fetched field's fresh result under its selection.
 enum Walk<'p, 'r> {
-    Root(&'p SelectionSet, &'r Json, Option<u32>),
-    Fetched(&'p SelectionSet, Slot<'p>),
+    Root(&'p SelectionSet, Json<'r>, Option<u32>),
+    Fetched(&'p SelectionSet, Slot),
 }
 
 /// A fetched field met in a walk: its own call (`C` is first the prepared
@@ -201,7 +191,7 @@ impl KeyIndexes {
 /// A field that needs no call of its own.
 enum Ready<'p> {
     /// Its result is known already.
-    Done(SlotKey, Slot<'p>),
+    Done(SlotKey, Slot),
     /// Items of a batch: its group in the round, and its keys there.
     Load {
         key: SlotKey,
@@ -223,14 +213,13 @@ enum Ready<'p> {
 
 struct Run<'c, 'a> {
     context: &'c Context<'a>,
-    field_count: usize,
 }
 
 impl<'p> Run<'_, '_> {
     async fn levels(
         &self,
         mut frontier: Vec<Walk<'p, '_>>,
-        results: &mut Results<'p>,
+        results: &mut Results,
         calls: &mut Calls,
     ) {
         while !frontier.is_empty() {
@@ -241,11 +230,10 @@ impl<'p> Run<'_, '_> {
                 seen: FxHashSet::with_capacity_and_hasher(results.len(), FxBuildHasher),
                 pending: Vec::new(),
                 loads: Vec::new(),
-                hints: KeyHints::new(self.field_count),
             };
             for walk in &frontier {
                 match walk {
-                    Walk::Root(selection, root, only) => walker.object(selection, root, *only),
+                    Walk::Root(selection, root, only) => walker.object(selection, *root, *only),
                     Walk::Fetched(selection, slot) => walker.slot(selection, slot),
                 }
             }
@@ -273,7 +261,7 @@ impl<'p> Run<'_, '_> {
         pending: Vec<Pending<'p>>,
         mut loads: Vec<LoadGroup<'p>>,
         calls: &mut Calls,
-    ) -> Vec<(SlotKey, Option<&'p Field>, Slot<'p>)> {
+    ) -> Vec<(SlotKey, Option<&'p Field>, Slot)> {
         let mut sender = Sender::default();
         let mut waiting: Vec<Waiting<'p>> = Vec::with_capacity(pending.len());
         for item in pending {
@@ -333,36 +321,32 @@ impl<'p> Run<'_, '_> {
 
     /// The slot of a publish without a backend: `true` for a `Boolean`
     /// field, else the payload.
-    async fn published(&self, field: &Field, plan: &PublishPlan, args: &Value) -> Slot<'p> {
+    async fn published(&self, field: &Field, plan: &PublishPlan, args: &Value) -> Slot {
         let payload = publish_payload(plan, args, args);
         match self.publish(plan, args, payload.clone()).await {
-            Ok(()) if answers_true(field) => Slot::One(Found::whole(Arc::new(Json::from(true)))),
-            Ok(()) => Slot::One(Found::whole(Arc::new(json::from_plain(&payload)))),
+            Ok(()) if answers_true(field) => Slot::One(Found::whole(Arc::new(Doc::truth()))),
+            Ok(()) => Slot::One(Found::whole(Arc::new(Doc::from_plain(&payload)))),
             Err(error) => Slot::Failed(Arc::new(error)),
         }
     }
 
     /// The slot of an own call's answer (publishing it first when the field
     /// says so).
-    async fn called(&self, definition: &'p FieldDef, answer: Answer, args: &Value) -> Slot<'p> {
+    async fn called(&self, definition: &'p FieldDef, answer: Answer, args: &Value) -> Slot {
         let Binding::Fetch(plan) = &definition.binding else {
             return Slot::Null;
         };
         match answer {
             Ok(answer) => {
-                let found = Found {
-                    answer,
-                    path: &plan.response,
-                    index: None,
-                };
+                let found = find(answer.root(), &plan.response).map(Json::index);
                 if let Some(publish) = &plan.publish {
-                    let result = found.value().map_or(Value::Null, json::to_plain);
+                    let result = found.map_or(Value::Null, |at| json::to_plain(answer.at(at)));
                     let payload = publish_payload(publish, args, &result);
                     if let Err(error) = self.publish(publish, args, payload).await {
                         return Slot::Failed(Arc::new(error));
                     }
                 }
-                Slot::One(found)
+                found.map_or(Slot::Null, |at| Slot::One(Found { answer, at }))
             }
             Err(error) if error.is_not_found() && definition.shape.nullable => Slot::Null,
             Err(error) => Slot::Failed(Arc::new(GraphqlError::from(&error))),
@@ -406,16 +390,15 @@ fn publish_payload(plan: &PublishPlan, args: &Value, default: &Value) -> Value {
 struct Walker<'w, 'p> {
     variables: &'w Variables,
     headers: &'w http::HeaderMap,
-    results: &'w Results<'p>,
+    results: &'w Results,
     seen: FxHashSet<SlotKey>,
     pending: Vec<Pending<'p>>,
     /// The batches of the round, with every key met so far.
     loads: Vec<LoadGroup<'p>>,
-    hints: KeyHints,
 }
 
 impl<'p> Walker<'_, 'p> {
-    fn slot(&mut self, selection: &'p SelectionSet, slot: &Slot<'p>) {
+    fn slot(&mut self, selection: &'p SelectionSet, slot: &Slot) {
         match slot {
             Slot::One(found) => {
                 if let Some(value) = found.value() {
@@ -431,11 +414,11 @@ impl<'p> Walker<'_, 'p> {
         }
     }
 
-    fn value(&mut self, selection: &'p SelectionSet, value: &Json) {
+    fn value(&mut self, selection: &'p SelectionSet, value: Json<'_>) {
         if !selection.fetches {
             return;
         }
-        if let Some(items) = value.as_array() {
+        if let Some(items) = value.items() {
             for item in items {
                 self.value(selection, item);
             }
@@ -444,7 +427,7 @@ impl<'p> Walker<'_, 'p> {
         }
     }
 
-    fn object(&mut self, selection: &'p SelectionSet, parent: &Json, only: Option<u32>) {
+    fn object(&mut self, selection: &'p SelectionSet, parent: Json<'_>, only: Option<u32>) {
         for field in &selection.fields {
             if only.is_some_and(|id| id != field.id) || !field.condition.holds(self.variables) {
                 continue;
@@ -454,7 +437,7 @@ impl<'p> Walker<'_, 'p> {
             };
             if let Binding::Project(path) = &definition.binding {
                 if let Some(selection) = &field.selection
-                    && let Some(value) = self.hints.find(parent, path, field.id)
+                    && let Some(value) = find(parent, path)
                 {
                     self.value(selection, value);
                 }
@@ -479,7 +462,7 @@ impl<'p> Walker<'_, 'p> {
         key: SlotKey,
         field: &'p Field,
         definition: &'p FieldDef,
-        parent: &Json,
+        parent: Json<'_>,
     ) -> Pending<'p> {
         let args = field.args.render(self.variables);
         let vars = Vars::field(&args, Some(parent)).with_headers(self.headers);
@@ -533,7 +516,7 @@ impl<'p> Walker<'_, 'p> {
 }
 
 /// A step whose result is known already.
-fn done(key: SlotKey, slot: Slot<'_>) -> Pending<'_> {
+fn done<'p>(key: SlotKey, slot: Slot) -> Pending<'p> {
     Step::Ready(Ready::Done(key, slot))
 }
 
@@ -628,11 +611,11 @@ fn group_for<'p>(groups: &mut Vec<LoadGroup<'p>>, batch: &'p Arc<BatchPlan>, arg
     })
 }
 
-/// The items each key of a group found (by key index), or why its chunk
-/// failed.
+/// The items each key of a group found (by key index: the chunk and the
+/// item's place in its answer), or why its chunk failed.
 struct Loaded {
-    chunks: Vec<Option<Arc<Json>>>,
-    found: Vec<Vec<(usize, usize)>>,
+    chunks: Vec<Option<Arc<Doc>>>,
+    found: Vec<Vec<(usize, u32)>>,
     failed: Vec<Option<Arc<GraphqlError>>>,
 }
 
@@ -644,16 +627,14 @@ impl LoadGroup<'_> {
         &mut self,
         template: &ValueTemplate,
         vars: &Vars<'_>,
-        parent: &Json,
+        parent: Json<'_>,
     ) -> Option<KeyIndexes> {
         if let (ValueTemplate::Var(var), [_]) = (template, self.batch.key_names.as_slice())
             && var.root == Root::This
         {
             let found = find(parent, &var.path)?;
-            return Some(match found.as_array() {
-                Some(items) => {
-                    KeyIndexes::Many(items.iter().map(|item| self.add_json(item)).collect())
-                }
+            return Some(match found.items() {
+                Some(items) => KeyIndexes::Many(items.map(|item| self.add_json(item)).collect()),
                 None => KeyIndexes::One(self.add_json(found)),
             });
         }
@@ -668,14 +649,11 @@ impl LoadGroup<'_> {
         }
     }
 
-    fn add_json(&mut self, json: &Json) -> usize {
-        if let Some(&index) = json.as_str().and_then(|text| self.texts.get(text)) {
-            return index;
-        }
+    fn add_json(&mut self, json: Json<'_>) -> usize {
         let text = json::key_text(json);
-        match self.texts.get(&text) {
+        match self.texts.get(text.as_ref()) {
             Some(&index) => index,
-            None => self.push(text, vec![json::to_plain(json)]),
+            None => self.push(text.into_owned(), vec![json::to_plain(json)]),
         }
     }
 
@@ -723,16 +701,13 @@ impl LoadGroup<'_> {
             let items = answer
                 .as_ref()
                 .map_err(Clone::clone)
-                .and_then(|answer| self.batch.items(answer));
+                .and_then(|answer| self.batch.items(answer.root()));
             match items {
-                Ok(items) => {
-                    for (text, indexes) in self.batch.index(items) {
-                        if let Some(&key) = self.texts.get(&text) {
-                            let found = &mut loaded.found[key];
-                            found.extend(indexes.into_iter().map(|item| (chunk, item)));
-                        }
+                Ok(items) => self.batch.each_key(items, |text, item| {
+                    if let Some(&key) = self.texts.get(text) {
+                        loaded.found[key].push((chunk, item.index()));
                     }
-                }
+                }),
                 Err(error) => {
                     let error = Arc::new(GraphqlError::from(&error));
                     let end = ((chunk + 1) * size).min(self.keys.len());
@@ -753,13 +728,11 @@ fn loaded_slot<'p>(
     loaded: &Loaded,
     keys: &[usize],
     entity: Option<&'p str>,
-) -> Slot<'p> {
-    let path: &'p [String] = &group.batch.response;
-    let found = |&(chunk, index): &(usize, usize)| {
+) -> Slot {
+    let found = |&(chunk, at): &(usize, u32)| {
         Some(Found {
             answer: loaded.chunks[chunk].clone()?,
-            path,
-            index: Some(index),
+            at,
         })
     };
     let failed = |key: usize| loaded.failed[key].clone();

@@ -36,7 +36,7 @@ use self::plan::Plan;
 use crate::config::LimitsConfig;
 use crate::error::{GraphqlError, codes};
 use crate::events::EventBus;
-use crate::json::Json;
+use crate::json::Doc;
 use crate::metrics::Metrics;
 use crate::schema::model::Model;
 use crate::sources::batching::{Calls, Recording};
@@ -291,7 +291,7 @@ impl Pipeline {
         &self,
         prepared: &Prepared,
         bus: &Arc<dyn EventBus>,
-        event: Arc<Json>,
+        event: Arc<Doc>,
     ) -> Response {
         self.bounded(self.run_with(prepared, bus, Recording::Off, Some(event)))
             .await
@@ -313,13 +313,13 @@ impl Pipeline {
         prepared: &Prepared,
         bus: &Arc<dyn EventBus>,
         recording: Recording,
-        event: Option<Arc<Json>>,
+        event: Option<Arc<Doc>>,
     ) -> Response {
         let plan = &prepared.plan;
-        let root = Json::new_object();
+        let root = Doc::empty_object();
         let mut results = Results::with_capacity(plan.slot_hint.load(Ordering::Relaxed));
         if let (Some(event), Some(field)) = (event, plan.operation.selection.fields.first()) {
-            results.insert(slot_key(&root, field), Slot::One(Found::whole(event)));
+            results.insert(slot_key(root.root(), field), Slot::One(Found::whole(event)));
         }
         let mut calls = Calls::new(recording);
         let context = Context {
@@ -328,7 +328,7 @@ impl Pipeline {
             max_calls: self.settings.limits.max_calls,
             bus,
         };
-        execute::execute(plan, &root, &context, &mut results, &mut calls).await;
+        execute::execute(plan, root.root(), &context, &mut results, &mut calls).await;
         plan.slot_hint.store(results.len(), Ordering::Relaxed);
         let mut errors = Vec::new();
         let introspection = match &plan.introspection {
@@ -337,7 +337,7 @@ impl Pipeline {
         };
         let (data, field_errors) = write::write(
             &plan.operation,
-            &root,
+            root.root(),
             &results,
             &prepared.variables,
             introspection.as_ref(),

@@ -121,7 +121,12 @@ pub enum Condition {
 
 impl Condition {
     /// Whether the field is included with these variables.
+    #[inline]
     pub fn holds(&self, variables: &Map<String, Value>) -> bool {
+        matches!(self, Self::Always) || self.holds_with(variables)
+    }
+
+    fn holds_with(&self, variables: &Map<String, Value>) -> bool {
         match self {
             Self::Always => true,
             Self::Var { name, expected } => {

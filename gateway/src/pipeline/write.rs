@@ -22,7 +22,7 @@ use super::coerce_variables::Variables;
 use super::execute::{Found, Results, Slot, slot_key};
 use super::normalize::{Field, FieldKind, Operation, SelectionSet};
 use crate::error::{GraphqlError, PathSegment, codes};
-use crate::json::{Json, JsonContainerTrait, JsonValueTrait, KeyHints};
+use crate::json::{Json, find};
 use crate::schema::model::{Binding, Shape, ShapeKind};
 
 /// A value that had to be `null` where it may not be; the caller nulls
@@ -35,10 +35,10 @@ enum Segment<'p> {
 }
 
 /// Writes `data`: the operation's selection over `root`.
-pub fn write<'p>(
-    operation: &'p Operation,
-    root: &Json,
-    results: &Results<'p>,
+pub fn write(
+    operation: &Operation,
+    root: Json<'_>,
+    results: &Results,
     variables: &Variables,
     introspection: Option<&Value>,
     capacity: usize,
@@ -50,7 +50,6 @@ pub fn write<'p>(
         results,
         variables,
         introspection,
-        hints: KeyHints::new(operation.field_count),
     };
     if writer.object(&operation.selection, root).is_err() {
         writer.out.clear();
@@ -63,14 +62,13 @@ struct Writer<'w, 'p> {
     out: Vec<u8>,
     errors: Vec<GraphqlError>,
     path: Vec<Segment<'p>>,
-    results: &'w Results<'p>,
+    results: &'w Results,
     variables: &'w Variables,
     introspection: Option<&'w Value>,
-    hints: KeyHints,
 }
 
 impl<'p> Writer<'_, 'p> {
-    fn object(&mut self, selection: &'p SelectionSet, parent: &Json) -> Result<(), Null> {
+    fn object(&mut self, selection: &'p SelectionSet, parent: Json<'_>) -> Result<(), Null> {
         self.out.push(b'{');
         let mut first = true;
         for field in &selection.fields {
@@ -91,7 +89,7 @@ impl<'p> Writer<'_, 'p> {
         Ok(())
     }
 
-    fn field(&mut self, field: &'p Field, parent: &Json) -> Result<(), Null> {
+    fn field(&mut self, field: &'p Field, parent: Json<'_>) -> Result<(), Null> {
         let definition = match &field.kind {
             FieldKind::Typename(name) => {
                 self.out.extend_from_slice(name.as_bytes());
@@ -109,8 +107,7 @@ impl<'p> Writer<'_, 'p> {
         };
         let shape = &definition.shape;
         if let Binding::Project(path) = &definition.binding {
-            let found = self.hints.find(parent, path, field.id);
-            return self.value(field, shape, found);
+            return self.value(field, shape, find(parent, path));
         }
         match self.results.get(slot_key(parent, field)) {
             Some(Slot::One(found)) => self.value(field, shape, found.value()),
@@ -136,7 +133,12 @@ impl<'p> Writer<'_, 'p> {
 
     /// Writes a value of `shape`, or `null` in its place when it (or
     /// something non-null inside it) fails.
-    fn value(&mut self, field: &'p Field, shape: &Shape, json: Option<&Json>) -> Result<(), Null> {
+    fn value(
+        &mut self,
+        field: &'p Field,
+        shape: &Shape,
+        json: Option<Json<'_>>,
+    ) -> Result<(), Null> {
         let Some(json) = json.filter(|json| !json.is_null()) else {
             if !shape.nullable {
                 self.bad_response(field, "a non-null field got no value".to_owned());
@@ -146,8 +148,8 @@ impl<'p> Writer<'_, 'p> {
         let start = self.out.len();
         let written = match &shape.kind {
             ShapeKind::List(item) => {
-                if let Some(items) = json.as_array() {
-                    self.list(field, item, items.iter().map(Some))
+                if let Some(items) = json.items() {
+                    self.list(field, item, items.map(Some))
                 } else {
                     self.bad_response(field, mismatch("a list", json));
                     Err(Null)
@@ -194,7 +196,7 @@ impl<'p> Writer<'_, 'p> {
         &mut self,
         field: &'p Field,
         item: &Shape,
-        items: impl Iterator<Item = Option<&'v Json>>,
+        items: impl Iterator<Item = Option<Json<'v>>>,
     ) -> Result<(), Null> {
         self.out.push(b'[');
         for (index, json) in items.enumerate() {
@@ -215,7 +217,7 @@ impl<'p> Writer<'_, 'p> {
         &mut self,
         field: &'p Field,
         shape: &Shape,
-        items: &[Option<Found<'p>>],
+        items: &[Option<Found>],
     ) -> Result<(), Null> {
         let ShapeKind::List(item) = &shape.kind else {
             let first = items.iter().flatten().next().and_then(Found::value);
@@ -259,37 +261,54 @@ impl<'p> Writer<'_, 'p> {
 }
 
 /// Writes a scalar or enum value of `kind`; the error says what did not fit.
-fn write_scalar(out: &mut Vec<u8>, kind: &ShapeKind, json: &Json) -> Result<(), String> {
+/// Strings and integers are copied as the backend wrote them.
+fn write_scalar(out: &mut Vec<u8>, kind: &ShapeKind, json: Json<'_>) -> Result<(), String> {
     let written = match kind {
-        ShapeKind::Int => int(json).map(|n| write!(out, "{n}").map_err(|e| e.to_string())),
+        ShapeKind::Int => int(json).map(|n| {
+            if json.is_number() {
+                out.extend_from_slice(json.raw().as_bytes());
+            } else {
+                let _ = write!(out, "{n}");
+            }
+        }),
         ShapeKind::Float => float(json).map(|n| text(out, &n)),
-        ShapeKind::String | ShapeKind::Id => match (json.as_str(), json.is_number()) {
-            (Some(s), _) => Some(text(out, s)),
-            (None, true) => Some(text(out, &sonic_rs::to_string(json).unwrap_or_default())),
-            (None, false) => None,
-        },
+        ShapeKind::String | ShapeKind::Id => {
+            if json.is_string() {
+                out.extend_from_slice(json.raw().as_bytes());
+                Some(())
+            } else if json.is_number() {
+                out.push(b'"');
+                out.extend_from_slice(json.raw().as_bytes());
+                out.push(b'"');
+                Some(())
+            } else {
+                None
+            }
+        }
         ShapeKind::Boolean => json.as_bool().map(|b| {
             out.extend_from_slice(if b { b"true" } else { b"false" });
-            Ok(())
         }),
-        ShapeKind::Enum(values) => json.as_str().and_then(|s| match values.resolve(s) {
-            Some(name) => Some(text(out, name)),
+        ShapeKind::Enum(values) => json.as_str().and_then(|s| match values.resolve(&s) {
+            Some(name) => {
+                text(out, name);
+                Some(())
+            }
             None if s.ends_with("_UNSPECIFIED") => {
                 out.extend_from_slice(b"null");
-                Some(Ok(()))
+                Some(())
             }
             None => None,
         }),
-        _ => Some(text(out, json)),
+        _ => {
+            out.extend_from_slice(json.raw().as_bytes());
+            Some(())
+        }
     };
-    match written {
-        Some(result) => result,
-        None => Err(mismatch(expected(kind), json)),
-    }
+    written.ok_or_else(|| mismatch(expected(kind), json))
 }
 
 /// A 32-bit integer from a JSON number or a numeric string.
-fn int(json: &Json) -> Option<i32> {
+fn int(json: Json<'_>) -> Option<i32> {
     match json.as_str() {
         Some(s) => s.parse().ok(),
         None => json.as_i64().and_then(|n| i32::try_from(n).ok()),
@@ -297,16 +316,18 @@ fn int(json: &Json) -> Option<i32> {
 }
 
 /// A float from a JSON number or a numeric string.
-fn float(json: &Json) -> Option<f64> {
+fn float(json: Json<'_>) -> Option<f64> {
     match json.as_str() {
         Some(s) => s.parse::<f64>().ok().filter(|n| n.is_finite()),
-        None => json.as_f64(),
+        None => json.as_f64().filter(|n| n.is_finite()),
     }
 }
 
-/// Writes any serializable value as JSON.
-fn text<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Result<(), String> {
-    sonic_rs::to_writer(&mut *out, value).map_err(|error| error.to_string())
+/// Writes a value as JSON.
+fn text<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    if sonic_rs::to_writer(&mut *out, value).is_err() {
+        out.extend_from_slice(b"null");
+    }
 }
 
 fn expected(kind: &ShapeKind) -> &'static str {
@@ -321,13 +342,13 @@ fn expected(kind: &ShapeKind) -> &'static str {
     }
 }
 
-fn mismatch(expected: &str, got: &Json) -> String {
+fn mismatch(expected: &str, got: Json<'_>) -> String {
     let got = match (got.as_str(), got.is_array(), got.is_object()) {
         (Some(s), _, _) if s.len() <= 40 => format!("\"{s}\""),
         (Some(_), _, _) => "a long string".to_owned(),
         (None, true, _) => "a list".to_owned(),
         (None, _, true) => "an object".to_owned(),
-        _ => sonic_rs::to_string(got).unwrap_or_default(),
+        _ => got.raw().to_owned(),
     };
     format!("expected {expected}, got {got}")
 }
@@ -343,7 +364,7 @@ mod tests {
 
     fn scalar(kind: &ShapeKind, json: &serde_json::Value) -> Result<String, String> {
         let mut out = Vec::new();
-        write_scalar(&mut out, kind, &crate::json::from_plain(json))?;
+        write_scalar(&mut out, kind, crate::json::Doc::from_plain(json).root())?;
         Ok(String::from_utf8(out).unwrap())
     }
 

@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 
 use super::{Connector, Prepared};
 use crate::error::SourceError;
-use crate::json::{self, Json, JsonContainerTrait, find};
+use crate::json::{self, Doc, Items, Json, find};
 use crate::template::Vars;
 
 /// One backend call, as shown in `extensions.weft.calls`.
@@ -59,7 +59,7 @@ pub struct BatchPlan {
 pub type Key = Vec<Value>;
 
 /// What a finished call answered, shared by everything that asked for it.
-pub type Answer = Result<Arc<Json>, SourceError>;
+pub type Answer = Result<Arc<Doc>, SourceError>;
 
 impl BatchPlan {
     /// A rendered key as its components: the value itself for a one-field
@@ -112,11 +112,12 @@ impl BatchPlan {
         self.connector.prepare(&vars)
     }
 
-    /// The items of a batch answer: the list at `response`.
-    pub fn items<'a>(&self, answer: &'a Json) -> Result<&'a [Json], SourceError> {
-        match find(answer, &self.response).map(|found| found.as_array()) {
-            Some(Some(items)) => Ok(items),
-            None => Ok(&[]),
+    /// The items of a batch answer: the list at `response` (none when it
+    /// is missing).
+    pub fn items<'a>(&self, answer: Json<'a>) -> Result<Option<Items<'a>>, SourceError> {
+        match find(answer, &self.response).map(Json::items) {
+            Some(Some(items)) => Ok(Some(items)),
+            None => Ok(None),
             Some(None) => Err(SourceError::BadResponse {
                 source_name: self.connector.source_name().to_owned(),
                 reason: "a batch answer is not a list".to_owned(),
@@ -124,11 +125,17 @@ impl BatchPlan {
         }
     }
 
-    /// The indexes of `items` by their key's text.
-    pub fn index(&self, items: &[Json]) -> HashMap<String, Vec<usize>> {
-        let mut found: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, item) in items.iter().enumerate() {
-            let mut text = String::new();
+    /// Calls `found` with each item that has a key, and its key's text.
+    pub fn each_key<'a>(&self, items: Option<Items<'a>>, mut found: impl FnMut(&str, Json<'a>)) {
+        let mut text = String::new();
+        for item in items.into_iter().flatten() {
+            if let [path] = self.match_paths.as_slice() {
+                if let Some(part) = find(item, path) {
+                    found(&json::key_text(part), item);
+                }
+                continue;
+            }
+            text.clear();
             for (n, path) in self.match_paths.iter().enumerate() {
                 let Some(part) = find(item, path) else {
                     text.clear();
@@ -140,10 +147,9 @@ impl BatchPlan {
                 text.push_str(&json::key_text(part));
             }
             if !text.is_empty() {
-                found.entry(text).or_default().push(i);
+                found(&text, item);
             }
         }
-        found
     }
 }
 

@@ -32,7 +32,7 @@ use super::transcode::Transcoder;
 use super::{Connector, Forward, Limits, Prepared, measured, settle};
 use crate::config::{GrpcSourceConfig, SourceConfig};
 use crate::error::SourceError;
-use crate::json::Json;
+use crate::json::Doc;
 use crate::metrics::Metrics;
 use crate::template::{ValueTemplate, Vars};
 
@@ -139,7 +139,7 @@ impl GrpcSource {
         request: Value,
         retryable: bool,
         metadata: http::HeaderMap,
-    ) -> Result<Json, SourceError> {
+    ) -> Result<Doc, SourceError> {
         measured(&self.metrics, &self.name, &self.limits, retryable, || {
             self.exchange(method, &request, metadata.clone())
         })
@@ -159,7 +159,7 @@ impl GrpcSource {
         method: &MethodDescriptor,
         request: Value,
         metadata: http::HeaderMap,
-    ) -> Result<BoxStream<'static, Result<Json, SourceError>>, SourceError> {
+    ) -> Result<BoxStream<'static, Result<Doc, SourceError>>, SourceError> {
         let message = self.request_message(method, &request)?;
         let admission = self.limits.admit(&self.metrics, &self.name)?;
         let mut grpc = tonic::client::Grpc::new(self.channel.clone());
@@ -184,7 +184,7 @@ impl GrpcSource {
             .record_source_call(&self.name, outcome, started.elapsed());
         let name = self.name.clone();
         let messages = opened?.map(move |message| match message {
-            Ok(message) => to_json(&message).map_err(|reason| SourceError::BadResponse {
+            Ok(message) => to_json(message).map_err(|reason| SourceError::BadResponse {
                 source_name: name.clone(),
                 reason,
             }),
@@ -218,7 +218,7 @@ impl GrpcSource {
         method: &MethodDescriptor,
         request: &Value,
         metadata: http::HeaderMap,
-    ) -> Result<Json, SourceError> {
+    ) -> Result<Doc, SourceError> {
         let message = self.request_message(method, request)?;
         let mut grpc = tonic::client::Grpc::new(self.channel.clone());
         let call = async {
@@ -236,7 +236,7 @@ impl GrpcSource {
             Ok(Err(status)) => return Err(self.status_error(&status)),
             Err(_) => return Err(self.timeout_error()),
         };
-        to_json(&response).map_err(|reason| SourceError::BadResponse {
+        to_json(response).map_err(|reason| SourceError::BadResponse {
             source_name: self.name.clone(),
             reason,
         })
@@ -300,11 +300,9 @@ fn idempotent_methods(pool: &DescriptorPool, names: &[String]) -> Result<HashSet
         .collect()
 }
 
-/// A message's canonical proto3 JSON text ([`transcode`]) as a value.
-/// Parsing text is faster than building the value node by node: the parser
-/// allocates the whole tree at once.
-fn to_json(text: &[u8]) -> Result<Json, String> {
-    sonic_rs::from_slice(text).map_err(|error| error.to_string())
+/// A message's canonical proto3 JSON text ([`transcode`]) as a document.
+fn to_json(text: Vec<u8>) -> Result<Doc, String> {
+    Doc::parse(text)
 }
 
 fn method_path(method: &MethodDescriptor) -> PathAndQuery {

@@ -28,7 +28,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::json::Json;
+use crate::json::Doc;
 use futures::future::BoxFuture;
 
 use tokio::sync::Semaphore;
@@ -67,7 +67,7 @@ pub struct Prepared {
     /// How many calls to its source one request may have in flight.
     pub max_in_flight: usize,
     /// Sends it and yields the backend's JSON.
-    pub call: BoxFuture<'static, Result<Json, SourceError>>,
+    pub call: BoxFuture<'static, Result<Doc, SourceError>>,
 }
 
 impl fmt::Debug for Prepared {
@@ -175,10 +175,10 @@ async fn measured<F, C>(
     limits: &Limits,
     idempotent: bool,
     mut attempt: F,
-) -> Result<Json, SourceError>
+) -> Result<Doc, SourceError>
 where
     F: FnMut() -> C,
-    C: Future<Output = Result<Json, SourceError>>,
+    C: Future<Output = Result<Doc, SourceError>>,
 {
     let retries = if idempotent {
         limits.retry.retries()
@@ -223,9 +223,9 @@ async fn timed<C>(
     source: &str,
     limits: &Limits,
     call: C,
-) -> Result<Json, SourceError>
+) -> Result<Doc, SourceError>
 where
-    C: Future<Output = Result<Json, SourceError>>,
+    C: Future<Output = Result<Doc, SourceError>>,
 {
     let _permit = limits.in_flight.acquire().await;
     let started = Instant::now();

@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::{Connector, Forward, Limits, Prepared, measured};
 use crate::config::{RestSourceConfig, SourceConfig};
 use crate::error::SourceError;
-use crate::json::Json;
+use crate::json::Doc;
 use crate::metrics::Metrics;
 use crate::template::{StringTemplate, UrlTemplate, ValueTemplate, Vars};
 
@@ -80,7 +80,7 @@ impl RestSource {
         headers: HeaderMap,
         body: Option<&Value>,
         retryable: bool,
-    ) -> Result<Json, SourceError> {
+    ) -> Result<Doc, SourceError> {
         measured(&self.metrics, &self.name, &self.limits, retryable, || {
             self.exchange(method.clone(), target, headers.clone(), body)
         })
@@ -93,7 +93,7 @@ impl RestSource {
         target: &str,
         headers: HeaderMap,
         body: Option<&Value>,
-    ) -> Result<Json, SourceError> {
+    ) -> Result<Doc, SourceError> {
         let url: Url = format!("{}{target}", self.base)
             .parse()
             .map_err(|_| self.bad_request(format!("`{target}` does not form a valid URL")))?;
@@ -123,11 +123,11 @@ impl RestSource {
             .await
             .map_err(|error| self.transport_error(&error))?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Json::new());
+            return Ok(Doc::null());
         }
-        sonic_rs::from_slice(&bytes).map_err(|_| SourceError::BadResponse {
+        Doc::parse(bytes).map_err(|reason| SourceError::BadResponse {
             source_name: self.name.clone(),
-            reason: "the body is not JSON".to_owned(),
+            reason: format!("the body is not JSON: {reason}"),
         })
     }
 

@@ -22,7 +22,7 @@ use serde_json::Value;
 use crate::Gateway;
 use crate::error::{GraphqlError, codes};
 use crate::events::Delivery;
-use crate::json::{self, Json, find};
+use crate::json::{Doc, Json, find};
 use crate::pipeline::normalize::{FieldKind, OperationKind};
 use crate::pipeline::{Prepared, Response};
 use crate::schema::model::{Binding, EventPlan, StreamPlan};
@@ -65,7 +65,7 @@ fn once(response: Response) -> BoxStream<'static, Response> {
 }
 
 /// An event, or the error that ends the subscription.
-type Event = Result<Arc<Json>, GraphqlError>;
+type Event = Result<Arc<Doc>, GraphqlError>;
 
 /// Opens the root field's event source.
 async fn open(
@@ -115,7 +115,7 @@ async fn bus_events(
     let events = deliveries.filter_map(move |delivery| {
         let item = match delivery {
             Delivery::Event(event) if filter.as_ref().is_none_or(|f| matches(&event, f)) => {
-                Some(Ok(Arc::new(json::from_plain(&event))))
+                Some(Ok(Arc::new(Doc::from_plain(&event))))
             }
             Delivery::Event(_) => None,
             Delivery::Lagged(missed) => Some(Err(GraphqlError::new(
@@ -146,7 +146,7 @@ async fn stream_messages(
     Ok(messages
         .map(move |message| match message {
             Ok(message) => Ok(Arc::new(
-                find(&message, &plan.response).cloned().unwrap_or_default(),
+                find(message.root(), &plan.response).map_or_else(Doc::null, Json::to_doc),
             )),
             Err(error) => Err(GraphqlError::from(&error)),
         })

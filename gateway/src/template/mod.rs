@@ -69,7 +69,7 @@ pub struct Vars<'a> {
     /// The field's arguments (an object; `null` when it has none).
     pub args: &'a Value,
     /// The parent object's backend JSON, absent on root fields.
-    pub this: Option<&'a Json>,
+    pub this: Option<Json<'a>>,
     /// The keys of a batched call: `{ "<key field>": [values…] }`.
     pub batch: Option<&'a Value>,
     /// The client's request headers that sources may forward.
@@ -79,7 +79,7 @@ pub struct Vars<'a> {
 impl<'a> Vars<'a> {
     /// The variables of a field: its arguments and, below the root, its
     /// parent object.
-    pub fn field(args: &'a Value, this: Option<&'a Json>) -> Self {
+    pub fn field(args: &'a Value, this: Option<Json<'a>>) -> Self {
         Self {
             args,
             this,

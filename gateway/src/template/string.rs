@@ -237,10 +237,10 @@ mod tests {
     #[test]
     fn this_reads_from_the_parent() {
         let template = UrlTemplate::parse("/orders?userId={$this.id}", &accept_all).unwrap();
-        let parent = crate::json::from_plain(&json!({"id": 7}));
+        let parent = crate::json::Doc::from_plain(&json!({"id": 7}));
         let vars = Vars {
             args: &Value::Null,
-            this: Some(&parent),
+            this: Some(parent.root()),
             batch: None,
             headers: None,
         };

@@ -1,0 +1,358 @@
+//! Backend JSON. Every answer is parsed once into a [`Doc`]: its text and a
+//! flat list of nodes, one per value, each with its span in the text. The
+//! executor reads it through [`Json`] handles (a document and a node, copied
+//! freely), and the writer copies strings and numbers to the response as
+//! the backend wrote them, without decoding and encoding them again.
+//! Requests and events stay `serde_json` values; the two meet only where a
+//! template reads the parent object or a bus event becomes a subscription's
+//! root value.
+
+mod parse;
+
+use std::borrow::Cow;
+use std::fmt;
+
+use parse::{Kind, Node};
+
+/// A parsed JSON document, shared (in an `Arc`) by every field that reads
+/// from it.
+pub struct Doc {
+    text: String,
+    nodes: Vec<Node>,
+}
+
+impl Doc {
+    /// Parses one JSON value; the error says what is wrong and where.
+    pub fn parse(text: impl Into<Vec<u8>>) -> Result<Self, String> {
+        let text = String::from_utf8(text.into())
+            .map_err(|error| format!("invalid UTF-8: {}", error.utf8_error()))?;
+        let nodes = parse::parse(text.as_bytes())?;
+        Ok(Self { text, nodes })
+    }
+
+    /// The document `null`.
+    pub fn null() -> Self {
+        Self::known(b"null")
+    }
+
+    /// The document `{}`.
+    pub fn empty_object() -> Self {
+        Self::known(b"{}")
+    }
+
+    /// The document `true`.
+    pub fn truth() -> Self {
+        Self::known(b"true")
+    }
+
+    fn known(text: &'static [u8]) -> Self {
+        Self::parse(text).unwrap_or_else(|_| Self {
+            text: String::new(),
+            nodes: Vec::new(),
+        })
+    }
+
+    /// A `serde_json` value as a document.
+    pub fn from_plain(value: &serde_json::Value) -> Self {
+        serde_json::to_vec(value)
+            .ok()
+            .and_then(|text| Self::parse(text).ok())
+            .unwrap_or_else(Self::null)
+    }
+
+    /// The document's value.
+    pub fn root(&self) -> Json<'_> {
+        Json { doc: self, at: 0 }
+    }
+
+    /// The value at `index` (from [`Json::index`]).
+    pub fn at(&self, index: u32) -> Json<'_> {
+        Json {
+            doc: self,
+            at: index,
+        }
+    }
+}
+
+impl fmt::Debug for Doc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.root().fmt(f)
+    }
+}
+
+/// One value inside a [`Doc`].
+#[derive(Clone, Copy)]
+pub struct Json<'a> {
+    doc: &'a Doc,
+    at: u32,
+}
+
+impl<'a> Json<'a> {
+    fn node(self) -> Option<&'a Node> {
+        self.doc.nodes.get(self.at as usize)
+    }
+
+    fn kind(self) -> Kind {
+        self.node().map_or(Kind::Null, |node| node.kind)
+    }
+
+    /// Where the value is in its document.
+    pub fn index(self) -> u32 {
+        self.at
+    }
+
+    /// The value's identity while its document lives: the document's
+    /// address and the value's place in it.
+    pub fn identity(self) -> (usize, u32) {
+        (std::ptr::from_ref(self.doc).addr(), self.at)
+    }
+
+    /// Whether the value is `null`.
+    pub fn is_null(self) -> bool {
+        self.kind() == Kind::Null
+    }
+
+    /// Whether the value is an object.
+    pub fn is_object(self) -> bool {
+        self.kind() == Kind::Object
+    }
+
+    /// Whether the value is a list.
+    pub fn is_array(self) -> bool {
+        self.kind() == Kind::Array
+    }
+
+    /// Whether the value is a string.
+    pub fn is_string(self) -> bool {
+        matches!(self.kind(), Kind::Str | Kind::EscapedStr)
+    }
+
+    /// Whether the value is a number.
+    pub fn is_number(self) -> bool {
+        self.kind() == Kind::Number
+    }
+
+    /// The value as a boolean.
+    pub fn as_bool(self) -> Option<bool> {
+        match self.kind() {
+            Kind::True => Some(true),
+            Kind::False => Some(false),
+            _ => None,
+        }
+    }
+
+    /// The value as a string, unescaped.
+    pub fn as_str(self) -> Option<Cow<'a, str>> {
+        match self.kind() {
+            Kind::Str => Some(Cow::Borrowed(self.span())),
+            Kind::EscapedStr => serde_json::from_str(self.raw()).ok().map(Cow::Owned),
+            _ => None,
+        }
+    }
+
+    /// A string's JSON text between its quotes (escapes kept).
+    fn span(self) -> &'a str {
+        self.node()
+            .map_or("", |node| self.text(node.start as usize..node.end as usize))
+    }
+
+    /// The value as an integer, when it is one that fits.
+    pub fn as_i64(self) -> Option<i64> {
+        (self.kind() == Kind::Number)
+            .then(|| self.raw().parse().ok())
+            .flatten()
+    }
+
+    /// The value as a float, when it is a number.
+    pub fn as_f64(self) -> Option<f64> {
+        (self.kind() == Kind::Number)
+            .then(|| self.raw().parse().ok())
+            .flatten()
+    }
+
+    /// The value as a document of its own.
+    pub fn to_doc(self) -> Doc {
+        Doc::parse(self.raw()).unwrap_or_else(|_| Doc::null())
+    }
+
+    /// The value's JSON text as the backend wrote it.
+    pub fn raw(self) -> &'a str {
+        self.node().map_or("null", |node| match node.kind {
+            Kind::Str | Kind::EscapedStr => {
+                self.text(node.start as usize - 1..node.end as usize + 1)
+            }
+            _ => self.text(node.start as usize..node.end as usize),
+        })
+    }
+
+    fn text(self, range: std::ops::Range<usize>) -> &'a str {
+        self.doc.text.get(range).unwrap_or_default()
+    }
+
+    /// The member `key` of an object.
+    pub fn get(self, key: &str) -> Option<Json<'a>> {
+        self.entries()?
+            .find(|(name, _)| name.is(key))
+            .map(|(_, value)| value)
+    }
+
+    /// The items of a list.
+    pub fn items(self) -> Option<Items<'a>> {
+        let node = self.node().filter(|node| node.kind == Kind::Array)?;
+        Some(Items {
+            doc: self.doc,
+            at: self.at + 1,
+            left: node.len,
+        })
+    }
+
+    /// The members of an object.
+    pub fn entries(self) -> Option<Entries<'a>> {
+        let node = self.node().filter(|node| node.kind == Kind::Object)?;
+        Some(Entries {
+            doc: self.doc,
+            at: self.at + 1,
+            left: node.len,
+        })
+    }
+
+    /// Whether this is the string `text`.
+    fn is(self, text: &str) -> bool {
+        match self.kind() {
+            Kind::Str => self.span() == text,
+            _ => self.as_str().is_some_and(|own| own == text),
+        }
+    }
+}
+
+impl fmt::Debug for Json<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.raw())
+    }
+}
+
+/// The items of a list, in order.
+pub struct Items<'a> {
+    doc: &'a Doc,
+    at: u32,
+    left: u32,
+}
+
+impl<'a> Iterator for Items<'a> {
+    type Item = Json<'a>;
+
+    fn next(&mut self) -> Option<Json<'a>> {
+        if self.left == 0 {
+            return None;
+        }
+        let item = self.doc.at(self.at);
+        self.at = item.node()?.next;
+        self.left -= 1;
+        Some(item)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left as usize, Some(self.left as usize))
+    }
+}
+
+impl ExactSizeIterator for Items<'_> {}
+
+/// The members of an object: each key (a string value) and its value.
+pub struct Entries<'a> {
+    doc: &'a Doc,
+    at: u32,
+    left: u32,
+}
+
+impl<'a> Iterator for Entries<'a> {
+    type Item = (Json<'a>, Json<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        let key = self.doc.at(self.at);
+        let value = self.doc.at(self.at + 1);
+        self.at = value.node()?.next;
+        self.left -= 1;
+        Some((key, value))
+    }
+}
+
+/// Follows a path of object keys; `None` when a key is missing or the value
+/// found is `null`.
+pub fn find<'a>(value: Json<'a>, path: &[String]) -> Option<Json<'a>> {
+    path.iter()
+        .try_fold(value, |current, key| current.get(key))
+        .filter(|found| !found.is_null())
+}
+
+/// A backend value as a `serde_json` value (for templates and events).
+pub fn to_plain(json: Json<'_>) -> serde_json::Value {
+    serde_json::from_str(json.raw()).unwrap_or(serde_json::Value::Null)
+}
+
+/// A key as text, so that `7` and `"7"` match: backends often disagree on
+/// whether an id is a number or a string.
+pub fn key_text(json: Json<'_>) -> Cow<'_, str> {
+    json.as_str().unwrap_or(Cow::Borrowed(json.raw()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(text: &str) -> Doc {
+        Doc::parse(text.as_bytes().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn find_follows_keys_and_treats_null_as_missing() {
+        let value = doc(r#"{"a": {"b": 1, "n": null}}"#);
+        let path = |keys: &[&str]| keys.iter().map(|&key| key.to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            find(value.root(), &path(&["a", "b"])).and_then(Json::as_i64),
+            Some(1)
+        );
+        assert!(find(value.root(), &path(&["a", "n"])).is_none());
+        assert!(find(value.root(), &path(&["x"])).is_none());
+    }
+
+    #[test]
+    fn values_read_as_the_backend_wrote_them() {
+        let value =
+            doc(r#"{"s": "a\"\u00e9", "n": -1.5e2, "i": 42, "l": [1, [2], {}], "t": true}"#);
+        let root = value.root();
+        let get = |key| root.get(key).unwrap();
+        assert_eq!(get("s").as_str().unwrap(), "a\"é");
+        assert_eq!(get("s").raw(), r#""a\"\u00e9""#);
+        assert_eq!(get("n").as_f64(), Some(-150.0));
+        assert_eq!(get("n").as_i64(), None);
+        assert_eq!(get("i").as_i64(), Some(42));
+        assert_eq!(get("l").items().unwrap().len(), 3);
+        let raws: Vec<&str> = get("l").items().unwrap().map(Json::raw).collect();
+        assert_eq!(raws, ["1", "[2]", "{}"]);
+        assert_eq!(get("t").as_bool(), Some(true));
+        assert!(root.get("missing").is_none());
+        assert_eq!(to_plain(root)["l"], serde_json::json!([1, [2], {}]));
+    }
+
+    #[test]
+    fn escaped_keys_are_found_by_their_text() {
+        let value = doc(r#"{"a\u0062": 1}"#);
+        assert_eq!(value.root().get("ab").and_then(Json::as_i64), Some(1));
+    }
+
+    #[test]
+    fn keys_match_across_numbers_and_strings() {
+        let (number, text) = (doc("7"), doc("\"7\""));
+        assert_eq!(key_text(number.root()), key_text(text.root()));
+    }
+
+    #[test]
+    fn plain_values_round_trip() {
+        let plain = serde_json::json!({"a": [1, "x", null], "b": {"c": false}});
+        assert_eq!(to_plain(Doc::from_plain(&plain).root()), plain);
+    }
+}

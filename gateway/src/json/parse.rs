@@ -1,0 +1,382 @@
+//! The JSON parser behind [`Doc`](super::Doc): one pass over the bytes
+//! that checks the grammar (RFC 8259) and records every value as a node
+//! with its span in the text. Strings are not unescaped and numbers are not
+//! converted here: most of them are copied to the response as they are.
+//!
+//! Parsing is iterative (an explicit stack of open containers), so deeply
+//! nested input cannot overflow the stack.
+
+/// What a node is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    Null,
+    True,
+    False,
+    Number,
+    /// A string without escapes: its span is its text.
+    Str,
+    /// A string with escapes: its span must be unescaped to be read.
+    EscapedStr,
+    Array,
+    Object,
+}
+
+/// One value of a document. Members of an object are a key node followed
+/// by the value's nodes; items of an array follow one another.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Node {
+    pub(super) kind: Kind,
+    /// Items of an array, members of an object.
+    pub(super) len: u32,
+    /// Where the value's text starts (inside the quotes for a string).
+    pub(super) start: u32,
+    /// Where it ends (before the closing quote for a string).
+    pub(super) end: u32,
+    /// The index of the node after this value and everything inside it.
+    pub(super) next: u32,
+}
+
+/// The bytes a string may hold as they are: not a quote, a backslash or a
+/// control character.
+const PLAIN: [bool; 256] = {
+    let mut plain = [true; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        plain[byte] = false;
+        byte += 1;
+    }
+    plain[b'"' as usize] = false;
+    plain[b'\\' as usize] = false;
+    plain
+};
+
+/// How deeply containers may nest.
+const MAX_NESTING: usize = 1024;
+
+/// Parses `text` (UTF-8: one JSON value, with optional whitespace around
+/// it).
+pub(super) fn parse(text: &[u8]) -> Result<Vec<Node>, String> {
+    if u32::try_from(text.len()).is_err() {
+        return Err("the document is larger than 4 GiB".to_owned());
+    }
+    let mut parser = Parser {
+        text,
+        pos: 0,
+        nodes: Vec::with_capacity(text.len() / 8 + 1),
+        open: Vec::new(),
+    };
+    parser.run()?;
+    Ok(parser.nodes)
+}
+
+struct Parser<'t> {
+    text: &'t [u8],
+    pos: usize,
+    nodes: Vec<Node>,
+    /// The containers not closed yet, innermost last.
+    open: Vec<usize>,
+}
+
+impl Parser<'_> {
+    fn run(&mut self) -> Result<(), String> {
+        'value: loop {
+            self.skip_whitespace();
+            self.count_item();
+            match self.peek() {
+                Some(b'{') => {
+                    self.open(Kind::Object)?;
+                    if self.peek() == Some(b'}') {
+                        self.close();
+                    } else {
+                        self.key()?;
+                        continue 'value;
+                    }
+                }
+                Some(b'[') => {
+                    self.open(Kind::Array)?;
+                    if self.peek() == Some(b']') {
+                        self.close();
+                    } else {
+                        continue 'value;
+                    }
+                }
+                Some(b'"') => self.string()?,
+                Some(b't') => self.literal(b"true", Kind::True)?,
+                Some(b'f') => self.literal(b"false", Kind::False)?,
+                Some(b'n') => self.literal(b"null", Kind::Null)?,
+                Some(b'-' | b'0'..=b'9') => self.number()?,
+                _ => return Err(self.unexpected("a value")),
+            }
+            // A value is complete: close what it completes, or go on with
+            // the next member or item.
+            loop {
+                self.skip_whitespace();
+                let Some(&top) = self.open.last() else {
+                    return match self.peek() {
+                        None => Ok(()),
+                        Some(_) => Err(self.unexpected("the end of the document")),
+                    };
+                };
+                let kind = self.nodes[top].kind;
+                match (kind, self.peek()) {
+                    (_, Some(b',')) => {
+                        self.pos += 1;
+                        if kind == Kind::Object {
+                            self.skip_whitespace();
+                            self.key()?;
+                        }
+                        continue 'value;
+                    }
+                    (Kind::Object, Some(b'}')) | (Kind::Array, Some(b']')) => self.close(),
+                    (Kind::Object, _) => return Err(self.unexpected("`,` or `}`")),
+                    _ => return Err(self.unexpected("`,` or `]`")),
+                }
+            }
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.get(self.pos).copied()
+    }
+
+    fn skip_whitespace(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+            self.pos += 1;
+        }
+    }
+
+    /// Counts one more item in the array being filled, if any (an object's
+    /// members are counted by their keys).
+    fn count_item(&mut self) {
+        if let Some(&top) = self.open.last()
+            && self.nodes[top].kind == Kind::Array
+        {
+            self.nodes[top].len += 1;
+        }
+    }
+
+    /// Pushes a node for the value spanning `start..end`.
+    fn push(&mut self, kind: Kind, start: usize, end: usize) {
+        let next = self.nodes.len() + 1;
+        self.nodes.push(Node {
+            kind,
+            len: 0,
+            start: offset(start),
+            end: offset(end),
+            next: offset(next),
+        });
+    }
+
+    fn open(&mut self, kind: Kind) -> Result<(), String> {
+        if self.open.len() >= MAX_NESTING {
+            return Err(format!("containers nest deeper than {MAX_NESTING}"));
+        }
+        self.open.push(self.nodes.len());
+        self.push(kind, self.pos, self.pos);
+        self.pos += 1;
+        self.skip_whitespace();
+        Ok(())
+    }
+
+    /// Closes the innermost container at its closing bracket.
+    fn close(&mut self) {
+        self.pos += 1;
+        if let Some(at) = self.open.pop() {
+            let next = self.nodes.len();
+            let node = &mut self.nodes[at];
+            node.end = offset(self.pos);
+            node.next = offset(next);
+        }
+    }
+
+    /// A member's key and its colon.
+    fn key(&mut self) -> Result<(), String> {
+        if self.peek() != Some(b'"') {
+            return Err(self.unexpected("a string key"));
+        }
+        if let Some(&top) = self.open.last() {
+            self.nodes[top].len += 1;
+        }
+        self.string()?;
+        self.skip_whitespace();
+        if self.peek() != Some(b':') {
+            return Err(self.unexpected("`:`"));
+        }
+        self.pos += 1;
+        Ok(())
+    }
+
+    fn string(&mut self) -> Result<(), String> {
+        let start = self.pos + 1;
+        let mut pos = start;
+        let mut escaped = false;
+        loop {
+            while self
+                .text
+                .get(pos)
+                .is_some_and(|&byte| PLAIN[usize::from(byte)])
+            {
+                pos += 1;
+            }
+            let Some(&byte) = self.text.get(pos) else {
+                self.pos = pos;
+                return Err(self.unexpected("the end of a string"));
+            };
+            match byte {
+                b'"' => break,
+                b'\\' => {
+                    escaped = true;
+                    pos += escape_length(&self.text[pos..])
+                        .ok_or_else(|| format!("an invalid escape in a string at byte {pos}"))?;
+                }
+                0..0x20 => return Err(format!("a control character in a string at byte {pos}")),
+                _ => pos += 1,
+            }
+        }
+        let kind = if escaped { Kind::EscapedStr } else { Kind::Str };
+        self.push(kind, start, pos);
+        self.pos = pos + 1;
+        Ok(())
+    }
+
+    fn literal(&mut self, word: &[u8], kind: Kind) -> Result<(), String> {
+        if !self.text[self.pos..].starts_with(word) {
+            return Err(self.unexpected("a value"));
+        }
+        self.push(kind, self.pos, self.pos + word.len());
+        self.pos += word.len();
+        Ok(())
+    }
+
+    fn number(&mut self) -> Result<(), String> {
+        let start = self.pos;
+        let text = self.text;
+        let digits = |mut pos: usize| {
+            let from = pos;
+            while text.get(pos).is_some_and(u8::is_ascii_digit) {
+                pos += 1;
+            }
+            (pos > from).then_some(pos)
+        };
+        let mut pos = start + usize::from(text[start] == b'-');
+        pos = match text.get(pos) {
+            Some(b'0') => pos + 1,
+            _ => digits(pos).ok_or_else(|| format!("an invalid number at byte {start}"))?,
+        };
+        if text.get(pos) == Some(&b'.') {
+            pos = digits(pos + 1).ok_or_else(|| format!("an invalid number at byte {start}"))?;
+        }
+        if matches!(text.get(pos), Some(b'e' | b'E')) {
+            pos += 1;
+            if matches!(text.get(pos), Some(b'+' | b'-')) {
+                pos += 1;
+            }
+            pos = digits(pos).ok_or_else(|| format!("an invalid number at byte {start}"))?;
+        }
+        self.push(Kind::Number, start, pos);
+        self.pos = pos;
+        Ok(())
+    }
+
+    fn unexpected(&self, wanted: &str) -> String {
+        match self.peek() {
+            Some(byte) => format!(
+                "expected {wanted} at byte {}, found `{}`",
+                self.pos,
+                char::from(byte).escape_default()
+            ),
+            None => format!("expected {wanted}, found the end of the document"),
+        }
+    }
+}
+
+/// The length of the escape sequence `text` starts with, if valid.
+fn escape_length(text: &[u8]) -> Option<usize> {
+    match text.get(1)? {
+        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(2),
+        b'u' => text
+            .get(2..6)?
+            .iter()
+            .all(u8::is_ascii_hexdigit)
+            .then_some(6),
+        _ => None,
+    }
+}
+
+/// A position as stored in a node (documents are under 4 GiB).
+fn offset(position: usize) -> u32 {
+    u32::try_from(position).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_valid_documents() {
+        for text in [
+            "null",
+            " true ",
+            "-0.5e+3",
+            r#"{"a":[1,{"b":"x\n\u00e9"}],"c":{}}"#,
+            "[[], [[]], {}]",
+            "\"é\"",
+        ] {
+            assert!(parse(text.as_bytes()).is_ok(), "{text}");
+        }
+    }
+
+    #[test]
+    fn refuses_invalid_documents_with_their_position() {
+        for (text, reason) in [
+            ("", "expected a value, found the end of the document"),
+            ("[1,]", "expected a value at byte 3, found `]`"),
+            ("{\"a\" 1}", "expected `:` at byte 5, found `1`"),
+            (
+                "{\"a\":1",
+                "expected `,` or `}`, found the end of the document",
+            ),
+            (
+                "01",
+                "expected the end of the document at byte 1, found `1`",
+            ),
+            ("1.", "an invalid number at byte 0"),
+            ("\"a\\x\"", "an invalid escape in a string at byte 2"),
+            ("\"a\u{1}\"", "a control character in a string at byte 2"),
+            ("nul", "expected a value at byte 0, found `n`"),
+            (
+                "[1] 2",
+                "expected the end of the document at byte 4, found `2`",
+            ),
+        ] {
+            assert_eq!(parse(text.as_bytes()).unwrap_err(), reason, "{text}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let text = "[".repeat(100_000);
+        assert!(parse(text.as_bytes()).unwrap_err().contains("nest deeper"));
+    }
+
+    #[test]
+    fn nodes_record_spans_counts_and_subtree_ends() {
+        let nodes = parse(br#"{"a":[1,2],"b":"x"}"#).unwrap();
+        let kinds: Vec<Kind> = nodes.iter().map(|node| node.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                Kind::Object,
+                Kind::Str,
+                Kind::Array,
+                Kind::Number,
+                Kind::Number,
+                Kind::Str,
+                Kind::Str
+            ]
+        );
+        assert_eq!((nodes[0].len, nodes[0].next, nodes[0].end), (2, 7, 19));
+        assert_eq!((nodes[2].len, nodes[2].next), (2, 5));
+        assert_eq!((nodes[6].start, nodes[6].end), (16, 17));
+    }
+}
