@@ -218,8 +218,18 @@ impl<'a> Json<'a> {
 
     /// Whether this is the string `text`.
     fn is(self, text: &str) -> bool {
-        match self.kind() {
-            Kind::Str => self.span() == text,
+        let Some(node) = self.node() else {
+            return false;
+        };
+        match node.kind {
+            // Keys differ mostly in length or first byte: those are
+            // compared before the bytes.
+            Kind::Str => {
+                let span = self.span().as_bytes();
+                span.len() == text.len()
+                    && span.first() == text.as_bytes().first()
+                    && span == text.as_bytes()
+            }
             _ => self.as_str().is_some_and(|own| own == text),
         }
     }

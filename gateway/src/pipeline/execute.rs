@@ -144,7 +144,7 @@ pub async fn execute(
 /// fetched field's fresh result under its selection.
 enum Walk<'p, 'r> {
     Root(&'p SelectionSet, Json<'r>, Option<u32>),
-    Fetched(&'p SelectionSet, Slot),
+    Fetched(&'p SelectionSet, SlotKey),
 }
 
 /// A fetched field met in a walk: its own call (`C` is first the prepared
@@ -228,13 +228,17 @@ impl<'p> Run<'_, '_> {
                 headers: self.context.headers,
                 results,
                 seen: FxHashSet::with_capacity_and_hasher(results.len(), FxBuildHasher),
-                pending: Vec::new(),
+                pending: Vec::with_capacity(frontier.len()),
                 loads: Vec::new(),
             };
             for walk in &frontier {
                 match walk {
                     Walk::Root(selection, root, only) => walker.object(selection, *root, *only),
-                    Walk::Fetched(selection, slot) => walker.slot(selection, slot),
+                    Walk::Fetched(selection, key) => {
+                        if let Some(slot) = results.get(*key) {
+                            walker.slot(selection, slot);
+                        }
+                    }
                 }
             }
             let (pending, loads) = (walker.pending, walker.loads);
@@ -248,7 +252,7 @@ impl<'p> Run<'_, '_> {
                     && let Some(selection) = &field.selection
                     && selection.fetches
                 {
-                    frontier.push(Walk::Fetched(selection, slot.clone()));
+                    frontier.push(Walk::Fetched(selection, key));
                 }
                 results.insert(key, slot);
             }
