@@ -174,6 +174,11 @@ pub mod codes {
     pub const EVENT_BUS_UNAVAILABLE: &str = "EVENT_BUS_UNAVAILABLE";
     /// Something went wrong inside weft.
     pub const INTERNAL_ERROR: &str = "INTERNAL_ERROR";
+    /// A field needs an authenticated caller, or the caller's token does
+    /// not verify.
+    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    /// A field needs scopes the caller's token does not grant.
+    pub const FORBIDDEN: &str = "FORBIDDEN";
 }
 
 /// One segment of an error's `path`: a response key or a list index.

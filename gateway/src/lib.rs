@@ -11,6 +11,7 @@
 //! [`error`] separates what clients may see from internal detail;
 //! [`metrics`] counts it all.
 
+pub mod auth;
 pub mod bench;
 pub mod config;
 pub mod demo;
@@ -48,6 +49,8 @@ pub struct Gateway {
     websocket_slots: Arc<tokio::sync::Semaphore>,
     /// The client headers some source forwards.
     forwarded: Vec<http::HeaderName>,
+    /// `[auth]`: verifies callers' tokens.
+    auth: Option<Arc<auth::Verifier>>,
 }
 
 impl Gateway {
@@ -70,6 +73,16 @@ impl Gateway {
         let pipeline =
             pipeline::Pipeline::new(model, introspection, metrics.clone(), settings, persisted)
                 .map_err(|message| error::Diagnostic::file(&config.path, message))?;
+        let auth = match &config.auth {
+            Some(auth) => {
+                let verifier = auth::Verifier::new(auth)
+                    .map_err(|message| error::Diagnostic::file(&config.path, message))?;
+                let verifier = Arc::new(verifier);
+                verifier.keep_fresh();
+                Some(verifier)
+            }
+            None => None,
+        };
         Ok(Self {
             pipeline,
             metrics,
@@ -83,6 +96,7 @@ impl Gateway {
                 config.subscriptions.max_connections,
             )),
             forwarded: forwarded_headers(config),
+            auth,
         })
     }
 
@@ -101,7 +115,13 @@ impl Gateway {
         let bus = events::open(&config.events)
             .await
             .map_err(|error| error::Diagnostic::file(&config.path, error.to_string()))?;
-        Self::new(config, bus)
+        let gateway = Self::new(config, bus)?;
+        if let Some(auth) = &gateway.auth {
+            auth.refresh().await.map_err(|message| {
+                error::Diagnostic::file(&config.path, format!("`[auth] jwks_url`: {message}"))
+            })?;
+        }
+        Ok(gateway)
     }
 
     /// Executes one query or mutation; `recording` says whether the
@@ -160,6 +180,24 @@ impl Gateway {
             }
         }
         forwarded
+    }
+
+    /// The caller of a request with these headers: anonymous without a
+    /// token (or without `[auth]`); an error when the token does not verify.
+    pub fn identify(&self, headers: &http::HeaderMap) -> Result<auth::Identity, String> {
+        match &self.auth {
+            Some(auth) => auth.identify(headers),
+            None => Ok(auth::Identity::Anonymous),
+        }
+    }
+
+    /// The caller a WebSocket `connection_init` payload names, when it
+    /// carries a token.
+    pub fn identify_payload(
+        &self,
+        payload: &serde_json::Value,
+    ) -> Option<Result<auth::Identity, String>> {
+        self.auth.as_ref()?.identify_payload(payload)
     }
 
     /// Whether the gateway is serving (not shutting down).

@@ -7,7 +7,8 @@
 //! works from any working directory. One file per section:
 //! [`server`] (`[server]`), [`limits`] (`[limits]`), [`schema`]
 //! (`[schema]`), [`sources`] (`[sources.<name>]`), [`events`] (`[events]`),
-//! [`subscriptions`] (`[subscriptions]`).
+//! [`subscriptions`] (`[subscriptions]`), [`log`] (`[log]`), [`persisted`]
+//! (`[persisted_queries]`), [`cors`] (`[server.cors]`), [`auth`] (`[auth]`).
 //!
 //! Environment overrides, applied after the file is read:
 //!
@@ -22,6 +23,7 @@
 //!
 //! `<NAME>` is the source name in upper case with `-` written as `_`.
 
+pub mod auth;
 pub mod cors;
 pub mod events;
 pub mod limits;
@@ -38,6 +40,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Diagnostic, Diagnostics};
+pub use auth::AuthConfig;
 pub use cors::CorsConfig;
 pub use events::{BusKind, EventsConfig};
 pub use limits::LimitsConfig;
@@ -69,6 +72,8 @@ pub struct Config {
     pub log: LogConfig,
     /// `[persisted_queries]`.
     pub persisted_queries: PersistedConfig,
+    /// `[auth]`, if present.
+    pub auth: Option<AuthConfig>,
 }
 
 #[derive(Deserialize)]
@@ -89,6 +94,7 @@ struct RawConfig {
     log: log::RawLog,
     #[serde(default)]
     persisted_queries: persisted::RawPersisted,
+    auth: Option<toml::Spanned<auth::RawAuth>>,
 }
 
 /// Where in a config file a piece of it stands, for diagnostics.
@@ -179,6 +185,9 @@ impl Config {
         let subscriptions = subscriptions::validate(raw.subscriptions);
         let log = log::validate(raw.log, &origin, &mut problems);
         let persisted_queries = persisted::validate(raw.persisted_queries, &origin, &mut problems);
+        let auth = raw
+            .auth
+            .and_then(|raw| auth::validate(raw, &origin, &mut problems));
         let sources = raw
             .sources
             .into_iter()
@@ -197,6 +206,7 @@ impl Config {
             subscriptions,
             log,
             persisted_queries,
+            auth,
         })
     }
 

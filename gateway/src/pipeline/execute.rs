@@ -17,6 +17,7 @@ use std::sync::Arc;
 use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 use serde_json::Value;
 
+use super::authorize::Denied;
 use super::coerce_variables::Variables;
 use super::normalize::{Field, FieldKind, OperationKind, SelectionSet};
 use super::plan::Plan;
@@ -116,6 +117,8 @@ pub struct Context<'a> {
     pub max_calls: usize,
     /// Where mutations publish.
     pub bus: &'a Arc<dyn EventBus>,
+    /// The fields the caller may not read: never fetched.
+    pub denied: &'a Denied,
 }
 
 /// Runs every fetch of `plan` under `root` (the root object, which must
@@ -225,6 +228,7 @@ impl<'p> Run<'_, '_> {
         while !frontier.is_empty() {
             let mut walker = Walker {
                 variables: self.context.variables,
+                denied: self.context.denied,
                 headers: self.context.headers,
                 results,
                 seen: FxHashSet::with_capacity_and_hasher(results.len(), FxBuildHasher),
@@ -393,6 +397,7 @@ fn publish_payload(plan: &PublishPlan, args: &Value, default: &Value) -> Value {
 /// Walks data along a selection, collecting fetched fields.
 struct Walker<'w, 'p> {
     variables: &'w Variables,
+    denied: &'w Denied,
     headers: &'w http::HeaderMap,
     results: &'w Results,
     seen: FxHashSet<SlotKey>,
@@ -439,6 +444,9 @@ impl<'p> Walker<'_, 'p> {
             let FieldKind::Schema(definition) = &field.kind else {
                 continue;
             };
+            if self.denied.get(field.id).is_some() {
+                continue;
+            }
             if let Binding::Project(path) = &definition.binding {
                 if let Some(selection) = &field.selection
                     && let Some(value) = find(parent, path)

@@ -3,7 +3,8 @@
 //! [`persisted`] (the document of a request sent by hash) → [`parse`] →
 //! [`limits`] → [`validate`] → [`normalize`] → [`plan`] (parse to plan once
 //! per document and operation name: their result is kept in a bounded
-//! [`cache`]) → [`coerce_variables`] → [`execute`] → [`write`].
+//! [`cache`]) → [`coerce_variables`] → [`authorize`] → [`execute`] →
+//! [`write`].
 //!
 //! A request that fails before execution is answered without `data`; one
 //! that executes always has `data`, with `null`s and errors (each with its
@@ -11,6 +12,7 @@
 //! are answered by the async-graphql schema built beside the model; nothing
 //! else of a request goes through it.
 
+pub mod authorize;
 pub mod cache;
 pub mod coerce_variables;
 pub mod execute;
@@ -29,12 +31,14 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use self::authorize::Denied;
 use self::cache::PlanCache;
 use self::coerce_variables::Variables;
 use self::execute::{Context, Found, Results, Slot, slot_key};
 use self::plan::Plan;
+use crate::auth::Identity;
 use crate::config::LimitsConfig;
-use crate::error::{GraphqlError, codes};
+use crate::error::{GraphqlError, PathSegment, codes};
 use crate::events::EventBus;
 use crate::json::Doc;
 use crate::metrics::Metrics;
@@ -61,6 +65,9 @@ pub struct GraphqlRequest {
     /// by the transport, not read from the body.
     #[serde(skip)]
     pub headers: http::HeaderMap,
+    /// The caller, as the transport identified it.
+    #[serde(skip)]
+    pub identity: Identity,
 }
 
 fn object_or_null<'de, D: serde::Deserializer<'de>>(
@@ -143,6 +150,8 @@ pub struct Prepared {
     pub variables: Arc<Variables>,
     /// The client's headers that sources forward.
     pub headers: Arc<http::HeaderMap>,
+    /// The fields the caller may not read.
+    pub denied: Arc<Denied>,
 }
 
 /// Everything the pipeline needs, built once at start-up.
@@ -266,10 +275,19 @@ impl Pipeline {
         let plan = self.plan(&document, request.operation_name.as_deref())?;
         let variables =
             coerce_variables::coerce(&self.model, &plan.operation.variables, &request.variables)?;
+        let denied = Denied::of(&plan.guarded, &request.identity);
+        if plan.operation.kind == normalize::OperationKind::Subscription
+            && let Some(field) = plan.operation.selection.fields.first()
+            && let Some(error) = denied.get(field.id)
+        {
+            let error = error.clone().at(vec![PathSegment::Key(field.key.clone())]);
+            return Err(vec![error]);
+        }
         Ok(Prepared {
             plan,
             variables: Arc::new(variables),
             headers: Arc::new(request.headers.clone()),
+            denied: Arc::new(denied),
         })
     }
 
@@ -327,6 +345,7 @@ impl Pipeline {
             headers: &prepared.headers,
             max_calls: self.settings.limits.max_calls,
             bus,
+            denied: &prepared.denied,
         };
         execute::execute(plan, root.root(), &context, &mut results, &mut calls).await;
         plan.slot_hint.store(results.len(), Ordering::Relaxed);
@@ -340,6 +359,7 @@ impl Pipeline {
             root.root(),
             &results,
             &prepared.variables,
+            &prepared.denied,
             introspection.as_ref(),
             plan.size_hint.load(Ordering::Relaxed),
         );

@@ -18,7 +18,7 @@ use graphql_tools::static_graphql::query::{
 };
 
 use super::normalize::{Field, FieldKind, Operation, OperationKind, SelectionSet};
-use crate::schema::model::Binding;
+use crate::schema::model::{Access, Binding};
 
 /// A planned operation.
 #[derive(Debug)]
@@ -34,6 +34,8 @@ pub struct Plan {
     pub size_hint: AtomicUsize,
     /// How many fetched results the last run of this plan filed.
     pub slot_hint: AtomicUsize,
+    /// The fields only some callers may read, by field id.
+    pub guarded: Vec<(u32, Access)>,
 }
 
 /// One fetch step, as `weft plan` shows it.
@@ -53,7 +55,9 @@ pub fn plan(operation: Operation, document: &Document, text: &str) -> Plan {
     collect_steps(&operation.selection, "", 0, &mut steps);
     steps.sort_by_key(|step| step.level);
     let introspection = introspection(&operation, document, text);
+    let guarded = super::authorize::guarded(&operation.selection);
     Plan {
+        guarded,
         operation,
         introspection,
         steps,

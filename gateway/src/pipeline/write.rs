@@ -18,6 +18,7 @@ use std::io::Write as _;
 
 use serde_json::Value;
 
+use super::authorize::Denied;
 use super::coerce_variables::Variables;
 use super::execute::{Found, Results, Slot, slot_key};
 use super::normalize::{Field, FieldKind, Operation, SelectionSet};
@@ -40,6 +41,7 @@ pub fn write(
     root: Json<'_>,
     results: &Results,
     variables: &Variables,
+    denied: &Denied,
     introspection: Option<&Value>,
     capacity: usize,
 ) -> (Vec<u8>, Vec<GraphqlError>) {
@@ -49,6 +51,7 @@ pub fn write(
         path: Vec::new(),
         results,
         variables,
+        denied,
         introspection,
     };
     if writer.object(&operation.selection, root).is_err() {
@@ -64,6 +67,7 @@ struct Writer<'w, 'p> {
     path: Vec<Segment<'p>>,
     results: &'w Results,
     variables: &'w Variables,
+    denied: &'w Denied,
     introspection: Option<&'w Value>,
 }
 
@@ -106,6 +110,10 @@ impl<'p> Writer<'_, 'p> {
             FieldKind::Schema(definition) => definition,
         };
         let shape = &definition.shape;
+        if let Some(error) = self.denied.get(field.id) {
+            self.fail(field, error.clone());
+            return self.null_if(shape);
+        }
         if let Binding::Project(path) = &definition.binding {
             return self.value(field, shape, find(parent, path));
         }

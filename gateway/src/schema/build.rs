@@ -34,6 +34,8 @@ pub struct Builder<'d> {
     pub sources: &'d Sources,
     /// Each field's directives, by `(type, field)`.
     directives: HashMap<(String, String), Directives>,
+    /// Each object type's directives, by type.
+    type_directives: HashMap<String, Directives>,
     enums: HashMap<&'d str, Arc<EnumValues>>,
     /// The batch plans of entity types (`@key` + `@rest`/`@grpc`), by type.
     entities: HashMap<String, Arc<BatchPlan>>,
@@ -103,10 +105,21 @@ impl<'d> Builder<'d> {
         let mut problems = Diagnostics::default();
         doc.check_duplicate_fields(&mut problems);
         let mut directives = HashMap::new();
+        let mut type_directives = HashMap::new();
         for ty in doc.types.values() {
             let Kind::Object(fields) = &ty.kind else {
                 continue;
             };
+            match directives::read(&ty.directives, Location::Type) {
+                Ok(read) => {
+                    type_directives.insert(ty.name.clone(), read);
+                }
+                Err(errors) => {
+                    for (pos, message) in errors {
+                        problems.push(doc.error(ty.file, pos, message));
+                    }
+                }
+            }
             for field in fields {
                 match directives::read(&field.node.node.directives, Location::Field) {
                     Ok(read) => {
@@ -141,6 +154,7 @@ impl<'d> Builder<'d> {
             doc,
             sources,
             directives,
+            type_directives,
             enums,
             entities: HashMap::new(),
             next_plan_id: 0,
@@ -281,6 +295,18 @@ impl<'d> Builder<'d> {
     /// The model's entry for a field bound to `binding`.
     fn field_def(&self, site: Site<'d>, binding: Binding) -> Arc<FieldDef> {
         let definition = &site.field.node.node;
+        let own = self
+            .directives_of(&site.ty.name, site.field_name())
+            .map(|directives| directives.access.clone())
+            .unwrap_or_default();
+        let of_type = self
+            .type_directives
+            .get(base_name(&definition.ty.node))
+            .map(|directives| &directives.access);
+        let access = match of_type {
+            Some(of_type) => own.and(of_type),
+            None => own,
+        };
         Arc::new(FieldDef {
             name: site.field_name().to_owned(),
             ty: model_type(&definition.ty.node),
@@ -291,6 +317,7 @@ impl<'d> Builder<'d> {
                 .map(|argument| model_input(&argument.node))
                 .collect(),
             binding,
+            access,
         })
     }
 
@@ -506,14 +533,8 @@ impl<'d> Builder<'d> {
     /// Reads every type's `@key` and batch directive into entity batch plans.
     fn entities(&mut self) {
         for ty in self.doc.types.values() {
-            let directives = match directives::read(&ty.directives, Location::Type) {
-                Ok(directives) => directives,
-                Err(errors) => {
-                    for (pos, message) in errors {
-                        self.problems.push(self.doc.error(ty.file, pos, message));
-                    }
-                    continue;
-                }
+            let Some(directives) = self.type_directives.get(&ty.name).cloned() else {
+                continue;
             };
             let label = format!("type `{}`", ty.name);
             let (key, (pos, spec)) = match (directives.key, directives.fetch) {

@@ -8,6 +8,8 @@
 //! | `@entity(key: "$this.userId")` | the field is the entity with this key, loaded in batches through its type's directive |
 //! | `@key(fields: "id")` on a type | the type is an entity; its `@rest`/`@grpc` fetches many by `$batch.<key field>` |
 //! | `@deprecated(reason)` | the standard GraphQL deprecation |
+//! | `@authenticated` on a field or type | only an authenticated caller may read it |
+//! | `@requiresScopes(scopes: [["a", "b"], ["c"]])` on a field or type | the caller needs all scopes of one of the sets |
 //!
 //! This stage only checks the directives' own shape (known names, required
 //! arguments, types of argument values). Whether a source or method exists
@@ -17,6 +19,8 @@ use async_graphql::parser::types::ConstDirective;
 use async_graphql::parser::{Pos, Positioned};
 use async_graphql::{Name, Value as ConstValue};
 use reqwest::Method;
+
+use super::model::Access;
 
 /// A directive argument's value with its position, for diagnostics.
 #[derive(Debug, Clone)]
@@ -88,6 +92,8 @@ pub struct Directives {
     pub event: Option<EventSpec>,
     /// `@publish(topic:, payload:)` on a mutation field.
     pub publish: Option<EventSpec>,
+    /// `@authenticated` and `@requiresScopes`.
+    pub access: Access,
 }
 
 /// `@event(topic: …, filter: …)` or `@publish(topic: …, payload: …)`.
@@ -121,16 +127,29 @@ impl Location {
         match self {
             Self::Field => matches!(
                 directive,
-                "rest" | "grpc" | "map" | "entity" | "event" | "publish" | "deprecated"
+                "rest"
+                    | "grpc"
+                    | "map"
+                    | "entity"
+                    | "event"
+                    | "publish"
+                    | "deprecated"
+                    | "authenticated"
+                    | "requiresScopes"
             ),
-            Self::Type => matches!(directive, "rest" | "grpc" | "key"),
+            Self::Type => matches!(
+                directive,
+                "rest" | "grpc" | "key" | "authenticated" | "requiresScopes"
+            ),
         }
     }
 
     fn known(self) -> &'static str {
         match self {
-            Self::Field => "@rest, @grpc, @map, @entity, @event, @publish and @deprecated",
-            Self::Type => "@key with @rest or @grpc",
+            Self::Field => {
+                "@rest, @grpc, @map, @entity, @event, @publish, @deprecated, @authenticated and @requiresScopes"
+            }
+            Self::Type => "@key with @rest or @grpc, @authenticated and @requiresScopes",
         }
     }
 }
@@ -178,6 +197,12 @@ pub fn read(
             "entity" => read.entity_key = args.required_string("key"),
             "event" => read.event = event_spec(&mut args, "filter"),
             "publish" => read.publish = event_spec(&mut args, "payload"),
+            "authenticated" => read.access.authenticated = true,
+            "requiresScopes" => {
+                if let Some(sets) = args.scope_sets() {
+                    read.access.scopes.push(sets);
+                }
+            }
             "key" => {
                 read.key = args.required_string("fields").map(|fields| Arg {
                     value: fields
@@ -350,6 +375,39 @@ impl<'d> Args<'d> {
                 }
             })
             .collect()
+    }
+
+    /// `scopes: [["a", "b"], ["c"]]`: sets of scopes, at least one.
+    fn scope_sets(&mut self) -> Option<Vec<Vec<String>>> {
+        let Some(value) = self.take("scopes") else {
+            self.errors
+                .push((self.pos, "@requiresScopes needs `scopes`".to_owned()));
+            return None;
+        };
+        let sets: Option<Vec<Vec<String>>> = match &value.node {
+            ConstValue::List(sets) if !sets.is_empty() => sets
+                .iter()
+                .map(|set| match set {
+                    ConstValue::List(scopes) => scopes
+                        .iter()
+                        .map(|scope| match scope {
+                            ConstValue::String(scope) => Some(scope.clone()),
+                            _ => None,
+                        })
+                        .collect(),
+                    _ => None,
+                })
+                .collect(),
+            _ => None,
+        };
+        if sets.is_none() {
+            self.errors.push((
+                value.pos,
+                "`scopes` of @requiresScopes takes a list of lists of strings, e.g. [[\"read:orders\"]]"
+                    .to_owned(),
+            ));
+        }
+        sets
     }
 
     fn finish(&mut self) {

@@ -154,6 +154,34 @@ pub struct FieldDef {
     pub args: Vec<InputValue>,
     /// Where its value comes from.
     pub binding: Binding,
+    /// Who may read it: its own `@authenticated`/`@requiresScopes` and its
+    /// type's.
+    pub access: Access,
+}
+
+/// Who may read a field (`@authenticated`, `@requiresScopes`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Access {
+    /// Whether the caller must be authenticated.
+    pub authenticated: bool,
+    /// Rules that must all hold; each is met when the caller has every
+    /// scope of one of its sets.
+    pub scopes: Vec<Vec<Vec<String>>>,
+}
+
+impl Access {
+    /// Whether anyone may read the field.
+    pub fn is_open(&self) -> bool {
+        !self.authenticated && self.scopes.is_empty()
+    }
+
+    /// Both these rules and `other`'s.
+    #[must_use]
+    pub fn and(mut self, other: &Access) -> Self {
+        self.authenticated |= other.authenticated;
+        self.scopes.extend(other.scopes.iter().cloned());
+        self
+    }
 }
 
 /// Where a field's value comes from.

@@ -34,10 +34,8 @@ pub async fn post(
         Ok(body) => body,
         Err(error) => return respond::refused(MediaType::Json, &error),
     };
-    let request = request::from_post(&headers, &body).map(|request| GraphqlRequest {
-        headers: gateway.forwarded(&headers),
-        ..request
-    });
+    let request = request::from_post(&headers, &body)
+        .and_then(|request| identified(&gateway, &headers, request));
     if sse::wanted(&headers) {
         if !cors::stream_allowed(&gateway, &headers) {
             return cors::forbidden_origin();
@@ -71,8 +69,14 @@ pub async fn get(
         if !cors::stream_allowed(&gateway, &headers) {
             return cors::forbidden_origin();
         }
+        let identity = match gateway.identify(&headers) {
+            Ok(identity) => identity,
+            Err(error) => {
+                return respond::refused(MediaType::Json, &RequestError::Unauthenticated(error));
+            }
+        };
         let forwarded = gateway.forwarded(&headers);
-        return websocket::upgrade(gateway, ws, forwarded);
+        return websocket::upgrade(gateway, ws, forwarded, identity);
     }
     let params = match params {
         Ok(Query(params)) => params,
@@ -84,10 +88,8 @@ pub async fn get(
     if params.is_empty() && gateway.server.graphiql && wants_html(&headers) {
         return graphiql::page();
     }
-    let request = request::from_get(params).map(|request| GraphqlRequest {
-        headers: gateway.forwarded(&headers),
-        ..request
-    });
+    let request =
+        request::from_get(params).and_then(|request| identified(&gateway, &headers, request));
     if sse::wanted(&headers) {
         if !cors::stream_allowed(&gateway, &headers) {
             return cors::forbidden_origin();
@@ -106,6 +108,23 @@ pub async fn get(
         Ok(request) => execute(&gateway, media, &request, Allowed::Queries, &headers).await,
         Err(error) => respond::refused(media, &error),
     }
+}
+
+/// The request with what its HTTP headers add: the headers sources forward
+/// and the caller; refused when the caller's token does not verify.
+fn identified(
+    gateway: &Gateway,
+    headers: &HeaderMap,
+    request: GraphqlRequest,
+) -> Result<GraphqlRequest, RequestError> {
+    let identity = gateway
+        .identify(headers)
+        .map_err(RequestError::Unauthenticated)?;
+    Ok(GraphqlRequest {
+        headers: gateway.forwarded(headers),
+        identity,
+        ..request
+    })
 }
 
 /// Prepares the request, refusing an operation it may not run; a request

@@ -37,6 +37,9 @@ pub enum RequestError {
     /// A body that inflates to more than [`MAX_BODY`] bytes.
     #[error("the body inflates to more than {MAX_BODY} bytes")]
     TooLarge,
+    /// A token that does not verify.
+    #[error("{0}")]
+    Unauthenticated(String),
 }
 
 /// The most bytes a request body may have, once inflated (axum's limit on

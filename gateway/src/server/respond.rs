@@ -5,16 +5,18 @@
 //! (syntax or validation error) is `400`; with `application/json` every
 //! GraphQL answer is `200`, except one cut off by `[server]
 //! request_timeout_ms`: `504`, whatever the media type. Errors at the HTTP level are `400` (malformed),
-//! `405` (mutation over GET), `406` (unacceptable `Accept`) and `415` (body
-//! not JSON), each with a GraphQL-shaped error body.
+//! `401` (a token that does not verify), `405` (mutation over GET), `406`
+//! (unacceptable `Accept`) and `415` (body not JSON), each with a
+//! GraphQL-shaped error body.
 
 use axum::response::{IntoResponse, Response};
-use http::header::{ALLOW, CONTENT_TYPE};
+use http::header::{ALLOW, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderValue, StatusCode};
 use serde_json::json;
 
 use super::negotiate::MediaType;
 use super::request::RequestError;
+use crate::error::codes;
 
 /// Writes an executed (or validation-failed) GraphQL response.
 pub fn graphql(media: MediaType, response: &crate::pipeline::Response) -> Response {
@@ -43,6 +45,7 @@ pub fn refused(media: MediaType, error: &RequestError) -> Response {
         RequestError::Malformed(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
         RequestError::NotAQuery(_) => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
         RequestError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
+        RequestError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, codes::UNAUTHENTICATED),
     };
     let error_json = json!({"message": error.to_string(), "extensions": {"code": code}});
     let body = json!({"errors": [error_json]}).to_string();
@@ -56,6 +59,11 @@ pub fn refused(media: MediaType, error: &RequestError) -> Response {
         response
             .headers_mut()
             .insert(ALLOW, HeaderValue::from_static("POST"));
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
     response
 }

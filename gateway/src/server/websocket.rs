@@ -13,7 +13,8 @@
 //!
 //! Close codes (graphql-transport-ws): 4400 bad message, 4401 subscribe
 //! before `connection_ack`, 4408 no `connection_init` in time, 4409
-//! duplicate operation id, 4429 a second `connection_init`; 1013 when
+//! duplicate operation id, 4429 a second `connection_init`, 4403 a
+//! `connection_init` token that does not verify (`[auth]`); 1013 when
 //! `[subscriptions] max_connections` are open already; and 1001 when the
 //! server shuts down, after a `complete` for every operation still running.
 
@@ -29,6 +30,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::Gateway;
+use crate::auth::Identity;
 use crate::pipeline::GraphqlRequest;
 use crate::subscriptions;
 
@@ -66,7 +68,12 @@ impl Protocol {
 /// Upgrades a `GET /graphql` to a GraphQL WebSocket.
 /// `forwarded`: the upgrade request's headers that sources forward, for
 /// every operation of the connection.
-pub fn upgrade(gateway: Arc<Gateway>, ws: WebSocketUpgrade, forwarded: HeaderMap) -> Response {
+pub fn upgrade(
+    gateway: Arc<Gateway>,
+    ws: WebSocketUpgrade,
+    forwarded: HeaderMap,
+    identity: Identity,
+) -> Response {
     // GraphQL messages are small: buffers sized for them, instead of the
     // 128 KiB each way a WebSocket gets by default, keep a subscriber cheap
     // (larger messages still get through; the buffers grow for them).
@@ -86,7 +93,7 @@ pub fn upgrade(gateway: Arc<Gateway>, ws: WebSocketUpgrade, forwarded: HeaderMap
     };
     ws.on_upgrade(move |socket| async move {
         gateway.metrics.websocket_connections(1);
-        Connection::new(gateway.clone(), protocol, forwarded)
+        Connection::new(gateway.clone(), protocol, forwarded, identity)
             .run(socket)
             .await;
         gateway.metrics.websocket_connections(-1);
@@ -153,10 +160,18 @@ struct Connection {
     inbox: mpsc::Receiver<Outgoing>,
     /// The upgrade request's headers that sources forward.
     forwarded: HeaderMap,
+    /// The caller: from the upgrade request, or the `connection_init`
+    /// payload's token.
+    identity: Identity,
 }
 
 impl Connection {
-    fn new(gateway: Arc<Gateway>, protocol: Protocol, forwarded: HeaderMap) -> Self {
+    fn new(
+        gateway: Arc<Gateway>,
+        protocol: Protocol,
+        forwarded: HeaderMap,
+        identity: Identity,
+    ) -> Self {
         let (outbox, inbox) = mpsc::channel(OUTBOX);
         Self {
             gateway,
@@ -166,6 +181,7 @@ impl Connection {
             outbox,
             inbox,
             forwarded,
+            identity,
         }
     }
 
@@ -279,7 +295,13 @@ impl Connection {
                 "Too many initialisation requests".to_owned(),
             ));
         }
-        self.init = Some(payload.cloned().unwrap_or(Value::Null));
+        let payload = payload.cloned().unwrap_or(Value::Null);
+        match self.gateway.identify_payload(&payload) {
+            Some(Ok(identity)) => self.identity = identity,
+            Some(Err(_)) => return Err(Stop::Close(4403, "Forbidden".to_owned())),
+            None => {}
+        }
+        self.init = Some(payload);
         let mut replies = vec![json!({"type": "connection_ack"})];
         if self.protocol == Protocol::Legacy {
             replies.push(json!({"type": "ka"}));
@@ -313,6 +335,7 @@ impl Connection {
             )]);
         };
         request.headers = self.forwarded.clone();
+        request.identity = self.identity.clone();
         let task = tokio::spawn(operation(
             self.gateway.clone(),
             request,
