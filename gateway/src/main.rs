@@ -167,13 +167,17 @@ fn build(path: &Path) -> Result<Gateway, String> {
 
 fn plan(path: &Path, query: &str, operation: Option<&str>) -> Result<(), String> {
     let gateway = build(path)?;
-    let plan = gateway.pipeline.plan(query, operation).map_err(|errors| {
-        errors
-            .iter()
-            .map(|error| format!("error: {} ({})", error.message, error.code()))
-            .collect::<Vec<_>>()
-            .join("\n")
-    })?;
+    let plan = gateway
+        .served()
+        .pipeline
+        .plan(query, operation)
+        .map_err(|errors| {
+            errors
+                .iter()
+                .map(|error| format!("error: {} ({})", error.message, error.code()))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })?;
     print!("{plan}");
     Ok(())
 }
@@ -276,6 +280,8 @@ async fn serve(path: &Path) -> Result<(), String> {
     let gateway = Gateway::connect(&config)
         .await
         .map_err(|problems| report(&problems))?;
+    let gateway = Arc::new(gateway);
+    tokio::spawn(weft::server::reload::watch(gateway.clone(), config.clone()));
     run(gateway, &config, None).await
 }
 
@@ -295,13 +301,12 @@ async fn demo(port: u16) -> Result<(), String> {
     eprintln!("demo files in {}", demo.dir.display());
     let gateway =
         Gateway::new(&demo.config, demo.bus.clone()).map_err(|problems| report(&problems))?;
-    let result = run(gateway, &demo.config, Some(EXAMPLE_QUERY)).await;
+    let result = run(Arc::new(gateway), &demo.config, Some(EXAMPLE_QUERY)).await;
     drop(demo);
     result
 }
 
-async fn run(gateway: Gateway, config: &Config, example: Option<&str>) -> Result<(), String> {
-    let gateway = Arc::new(gateway);
+async fn run(gateway: Arc<Gateway>, config: &Config, example: Option<&str>) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .map_err(|error| format!("cannot listen on {}: {error}", config.server.listen))?;

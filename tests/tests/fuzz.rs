@@ -152,7 +152,7 @@ proptest! {
             variables,
             ..GraphqlRequest::default()
         };
-        if let Err(errors) = gateway().pipeline.prepare(&request) {
+        if let Err(errors) = gateway().served().pipeline.prepare(&request) {
             prop_assert!(!errors.is_empty());
             for error in errors {
                 prop_assert!(!error.code().is_empty(), "{}", error.message);

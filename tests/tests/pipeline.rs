@@ -76,7 +76,7 @@ async fn the_demo_queries_plan_as_their_snapshots_say() {
         ("order_changes", weft_tests::ORDER_CHANGES),
     ];
     for (name, query) in queries {
-        let plan = gateway.pipeline.plan(query, None).unwrap();
+        let plan = gateway.served().pipeline.plan(query, None).unwrap();
         insta::assert_snapshot!(name, plan.to_string());
     }
     assert_eq!(

@@ -42,7 +42,7 @@ pub async fn post(
         }
         return match request {
             Ok(request) => {
-                let prepared = gateway.pipeline.prepare(&request);
+                let prepared = gateway.served().pipeline.prepare(&request);
                 sse::stream(gateway, prepared)
             }
             Err(error) => respond::refused(MediaType::Json, &error),
@@ -69,13 +69,14 @@ pub async fn get(
         if !cors::stream_allowed(&gateway, &headers) {
             return cors::forbidden_origin();
         }
-        let identity = match gateway.identify(&headers) {
+        let served = gateway.served();
+        let identity = match served.identify(&headers) {
             Ok(identity) => identity,
             Err(error) => {
                 return respond::refused(MediaType::Json, &RequestError::Unauthenticated(error));
             }
         };
-        let forwarded = gateway.forwarded(&headers);
+        let forwarded = served.forwarded(&headers);
         return websocket::upgrade(gateway, ws, forwarded, identity);
     }
     let params = match params {
@@ -117,11 +118,12 @@ fn identified(
     headers: &HeaderMap,
     request: GraphqlRequest,
 ) -> Result<GraphqlRequest, RequestError> {
-    let identity = gateway
+    let served = gateway.served();
+    let identity = served
         .identify(headers)
         .map_err(RequestError::Unauthenticated)?;
     Ok(GraphqlRequest {
-        headers: gateway.forwarded(headers),
+        headers: served.forwarded(headers),
         identity,
         ..request
     })
@@ -135,7 +137,7 @@ fn prepare(
     request: &GraphqlRequest,
     allowed: Allowed,
 ) -> Result<Result<Prepared, Vec<GraphqlError>>, RequestError> {
-    match gateway.pipeline.prepare(request) {
+    match gateway.served().pipeline.prepare(request) {
         Ok(prepared) => allowed
             .check(prepared.plan.operation.kind)
             .map(|()| Ok(prepared)),

@@ -26,6 +26,7 @@ mod graphiql;
 mod graphql;
 mod negotiate;
 mod observe;
+pub mod reload;
 mod request;
 mod respond;
 mod sse;

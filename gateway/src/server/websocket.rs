@@ -296,7 +296,7 @@ impl Connection {
             ));
         }
         let payload = payload.cloned().unwrap_or(Value::Null);
-        match self.gateway.identify_payload(&payload) {
+        match self.gateway.served().identify_payload(&payload) {
             Some(Ok(identity)) => self.identity = identity,
             Some(Err(_)) => return Err(Stop::Close(4403, "Forbidden".to_owned())),
             None => {}
@@ -384,7 +384,7 @@ async fn operation(
     outbox: mpsc::Sender<Outgoing>,
 ) {
     let mut active = Some(gateway.metrics.subscription_started());
-    let prepared = gateway.pipeline.prepare(&request);
+    let prepared = gateway.served().pipeline.prepare(&request);
     let mut responses = subscriptions::run(&gateway, prepared);
     let id_json = Value::String(id.clone()).to_string();
     while let Some(response) = responses.next().await {

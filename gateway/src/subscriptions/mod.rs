@@ -43,6 +43,7 @@ pub fn run(
         let gateway = gateway.clone();
         return futures::stream::once(async move {
             gateway
+                .served()
                 .pipeline
                 .run(&prepared, &gateway.bus, Recording::Off)
                 .await
@@ -175,6 +176,7 @@ fn per_event(
                 match event {
                     Ok(event) => {
                         gateway
+                            .served()
                             .pipeline
                             .run_event(&prepared, &gateway.bus, event)
                             .await
