@@ -36,8 +36,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub struct Served {
     /// The request pipeline over the schema model.
     pub pipeline: pipeline::Pipeline,
-    /// The client headers some source forwards.
-    forwarded: Vec<http::HeaderName>,
     /// `[auth]`: verifies callers' tokens.
     auth: Option<Arc<auth::Verifier>>,
 }
@@ -70,22 +68,7 @@ impl Served {
             }
             None => None,
         };
-        Ok(Self {
-            pipeline,
-            forwarded: forwarded_headers(config),
-            auth,
-        })
-    }
-
-    /// The client headers (from `headers`) that some source forwards.
-    pub fn forwarded(&self, headers: &http::HeaderMap) -> http::HeaderMap {
-        let mut forwarded = http::HeaderMap::new();
-        for name in &self.forwarded {
-            for value in headers.get_all(name) {
-                forwarded.append(name.clone(), value.clone());
-            }
-        }
-        forwarded
+        Ok(Self { pipeline, auth })
     }
 
     /// The caller of a request with these headers: anonymous without a
@@ -272,16 +255,4 @@ impl Gateway {
             let _ = shutdown.wait_for(|down| *down).await;
         }
     }
-}
-
-/// Every client header name some source's `forward_headers` lists.
-fn forwarded_headers(config: &config::Config) -> Vec<http::HeaderName> {
-    let mut names: Vec<http::HeaderName> = config
-        .sources
-        .values()
-        .flat_map(|source| source.forward_headers.iter().map(|(from, _)| from.clone()))
-        .collect();
-    names.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-    names.dedup();
-    names
 }

@@ -8,8 +8,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
+use subgraphs::users;
 use subgraphs::{data, orders};
-use weft_tests::{Services, TestDir, TestGateway, demo_configured, error_codes};
+use weft_tests::{Services, TestDir, TestGateway, WsClient, demo_configured, error_codes};
 
 const JWKS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/auth/jwks.json");
 const RSA_KEY: &str = include_str!("../fixtures/auth/rsa.pem");
@@ -210,4 +211,40 @@ async fn websocket_subscriptions_take_the_token_from_connection_init() {
         .send(&json!({"type": "connection_init", "payload": {"authorization": "garbage"}}))
         .await;
     assert_eq!(forged.close_code().await, (4403, "Forbidden".to_owned()));
+}
+
+#[tokio::test]
+async fn templates_read_token_claims_request_headers_and_the_connection_payload() {
+    let (services, _dir, gateway) = demo_configured(|config| {
+        let schema = guarded_schema().replacen(
+            "user(id: ID!): User @rest(source: \"users\", get: \"/users/{$args.id}\"",
+            "user(id: ID!): User @rest(source: \"users\", get: \"/users/{$args.id}\", headers: [\"x-user: {$jwt.sub}\", \"x-tenant-id: {$request.headers.x-tenant}\", \"x-session: {$connection.session}\"]",
+            1,
+        );
+        config
+            .schema(&schema)
+            .extra(&format!("[auth]\njwks_file = \"{JWKS}\"\n"))
+    })
+    .await;
+    let mut client = WsClient::connect_with_headers(
+        &gateway.ws_url(),
+        "graphql-transport-ws",
+        &[("x-tenant", "t-7")],
+    )
+    .await;
+    let token = hs256(&claims(""));
+    client
+        .init(Some(json!({"authorization": token, "session": "s-42"})))
+        .await;
+    client.subscribe("q", r#"{ user(id: "1") { name } }"#).await;
+    let answer = client.next("q").await;
+    assert_eq!(answer["data"]["user"]["name"], user_name("1"), "{answer}");
+    let seen = services.users.calls().last_headers(users::ROUTE_GET);
+    assert_eq!(
+        seen.get("x-user").map(String::as_str),
+        Some("user-1"),
+        "{seen:?}"
+    );
+    assert_eq!(seen.get("x-tenant-id").map(String::as_str), Some("t-7"));
+    assert_eq!(seen.get("x-session").map(String::as_str), Some("s-42"));
 }

@@ -27,7 +27,7 @@ use crate::json::{self, Doc, Json, find};
 use crate::schema::model::{Binding, FieldDef, PublishPlan};
 use crate::sources::Prepared;
 use crate::sources::batching::{Answer, BatchPlan, Calls, Key, key_text};
-use crate::template::{Root, ValueTemplate, Vars};
+use crate::template::{Caller, Root, ValueTemplate, Vars};
 
 /// Where a fetched field's result is filed: its parent object (its
 /// document's address, stable while the request runs, and its place
@@ -111,8 +111,8 @@ impl Results {
 pub struct Context<'a> {
     /// The coerced variables.
     pub variables: &'a Variables,
-    /// The client's headers that sources forward.
-    pub headers: &'a http::HeaderMap,
+    /// What templates may read of the request as a whole.
+    pub caller: Caller<'a>,
     /// How many backend calls the operation may make.
     pub max_calls: usize,
     /// Where mutations publish.
@@ -229,7 +229,7 @@ impl<'p> Run<'_, '_> {
             let mut walker = Walker {
                 variables: self.context.variables,
                 denied: self.context.denied,
-                headers: self.context.headers,
+                caller: self.context.caller,
                 results,
                 seen: FxHashSet::with_capacity_and_hasher(results.len(), FxBuildHasher),
                 pending: Vec::with_capacity(frontier.len()),
@@ -286,7 +286,7 @@ impl<'p> Run<'_, '_> {
             });
         }
         for group in &mut loads {
-            group.prepare(&mut sender, calls, self.context.headers);
+            group.prepare(&mut sender, calls, self.context.caller);
         }
         let answers = sender.send(calls, self.context.max_calls).await;
         let loaded: Vec<Loaded> = loads.iter().map(|group| group.load(&answers)).collect();
@@ -398,7 +398,7 @@ fn publish_payload(plan: &PublishPlan, args: &Value, default: &Value) -> Value {
 struct Walker<'w, 'p> {
     variables: &'w Variables,
     denied: &'w Denied,
-    headers: &'w http::HeaderMap,
+    caller: Caller<'w>,
     results: &'w Results,
     seen: FxHashSet<SlotKey>,
     pending: Vec<Pending<'p>>,
@@ -477,7 +477,7 @@ impl<'p> Walker<'_, 'p> {
         parent: Json<'_>,
     ) -> Pending<'p> {
         let args = field.args.render(self.variables);
-        let vars = Vars::field(&args, Some(parent)).with_headers(self.headers);
+        let vars = Vars::field(&args, Some(parent)).with_caller(self.caller);
         let (batch, template, entity) = match &definition.binding {
             Binding::Fetch(plan) => {
                 return match plan.connector.prepare(&vars) {
@@ -684,10 +684,10 @@ impl LoadGroup<'_> {
         index
     }
 
-    fn prepare(&mut self, sender: &mut Sender, calls: &Calls, headers: &http::HeaderMap) {
+    fn prepare(&mut self, sender: &mut Sender, calls: &Calls, caller: Caller<'_>) {
         self.chunks = self
             .batch
-            .prepare_many(&self.args, &self.keys, headers)
+            .prepare_many(&self.args, &self.keys, caller)
             .into_iter()
             .map(|prepared| match prepared {
                 Ok(prepared) => sender.add(calls, prepared, true),

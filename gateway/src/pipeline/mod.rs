@@ -44,6 +44,7 @@ use crate::json::Doc;
 use crate::metrics::Metrics;
 use crate::schema::model::Model;
 use crate::sources::batching::{Calls, Recording};
+use crate::template::Caller;
 
 /// A GraphQL request as clients send it.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -68,6 +69,9 @@ pub struct GraphqlRequest {
     /// The caller, as the transport identified it.
     #[serde(skip)]
     pub identity: Identity,
+    /// The WebSocket `connection_init` payload, on a WebSocket.
+    #[serde(skip)]
+    pub connection: Option<Arc<Value>>,
 }
 
 fn object_or_null<'de, D: serde::Deserializer<'de>>(
@@ -148,10 +152,25 @@ pub struct Prepared {
     pub plan: Arc<Plan>,
     /// The coerced variables.
     pub variables: Arc<Variables>,
-    /// The client's headers that sources forward.
+    /// The client's headers.
     pub headers: Arc<http::HeaderMap>,
     /// The fields the caller may not read.
     pub denied: Arc<Denied>,
+    /// The caller.
+    pub identity: Identity,
+    /// The WebSocket `connection_init` payload, on a WebSocket.
+    pub connection: Option<Arc<Value>>,
+}
+
+impl Prepared {
+    /// What templates may read of the request as a whole.
+    pub fn caller(&self) -> Caller<'_> {
+        Caller {
+            headers: Some(&self.headers),
+            connection: self.connection.as_deref(),
+            claims: self.identity.claims(),
+        }
+    }
 }
 
 /// Everything the pipeline needs, built once at start-up.
@@ -288,6 +307,8 @@ impl Pipeline {
             variables: Arc::new(variables),
             headers: Arc::new(request.headers.clone()),
             denied: Arc::new(denied),
+            identity: request.identity.clone(),
+            connection: request.connection.clone(),
         })
     }
 
@@ -342,7 +363,7 @@ impl Pipeline {
         let mut calls = Calls::new(recording);
         let context = Context {
             variables: &prepared.variables,
-            headers: &prepared.headers,
+            caller: prepared.caller(),
             max_calls: self.settings.limits.max_calls,
             bus,
             denied: &prepared.denied,

@@ -385,6 +385,16 @@ fn resolve_var(
             json_path.extend(path[1..].iter().cloned());
             Ok(json_path)
         }
+        Root::Request => match path {
+            [headers, name] if headers == "headers" => Ok(vec![name.to_ascii_lowercase()]),
+            _ => Err("`$request` takes a header: `$request.headers.<name>`".to_owned()),
+        },
+        Root::Connection | Root::Jwt if path.is_empty() => Err(format!(
+            "`{}` takes a key: `{}.<key>`",
+            root.name(),
+            root.name()
+        )),
+        Root::Connection | Root::Jwt => Ok(path.to_vec()),
         Root::Batch => {
             let [name] = path else {
                 return Err("`$batch` takes one name: `$batch.<field>`".to_owned());

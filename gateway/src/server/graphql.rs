@@ -76,8 +76,7 @@ pub async fn get(
                 return respond::refused(MediaType::Json, &RequestError::Unauthenticated(error));
             }
         };
-        let forwarded = served.forwarded(&headers);
-        return websocket::upgrade(gateway, ws, forwarded, identity);
+        return websocket::upgrade(gateway, ws, headers, identity);
     }
     let params = match params {
         Ok(Query(params)) => params,
@@ -111,8 +110,9 @@ pub async fn get(
     }
 }
 
-/// The request with what its HTTP headers add: the headers sources forward
-/// and the caller; refused when the caller's token does not verify.
+/// The request with what its HTTP headers add: the headers themselves (for
+/// `forward_headers` and `$request.headers`) and the caller; refused when
+/// the caller's token does not verify.
 fn identified(
     gateway: &Gateway,
     headers: &HeaderMap,
@@ -123,7 +123,7 @@ fn identified(
         .identify(headers)
         .map_err(RequestError::Unauthenticated)?;
     Ok(GraphqlRequest {
-        headers: served.forwarded(headers),
+        headers: headers.clone(),
         identity,
         ..request
     })

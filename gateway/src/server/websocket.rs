@@ -66,12 +66,12 @@ impl Protocol {
 }
 
 /// Upgrades a `GET /graphql` to a GraphQL WebSocket.
-/// `forwarded`: the upgrade request's headers that sources forward, for
-/// every operation of the connection.
+/// `headers`: the upgrade request's headers, those of every operation of
+/// the connection (for `forward_headers` and `$request.headers`).
 pub fn upgrade(
     gateway: Arc<Gateway>,
     ws: WebSocketUpgrade,
-    forwarded: HeaderMap,
+    headers: HeaderMap,
     identity: Identity,
 ) -> Response {
     // GraphQL messages are small: buffers sized for them, instead of the
@@ -93,7 +93,7 @@ pub fn upgrade(
     };
     ws.on_upgrade(move |socket| async move {
         gateway.metrics.websocket_connections(1);
-        Connection::new(gateway.clone(), protocol, forwarded, identity)
+        Connection::new(gateway.clone(), protocol, headers, identity)
             .run(socket)
             .await;
         gateway.metrics.websocket_connections(-1);
@@ -158,8 +158,8 @@ struct Connection {
     operations: HashMap<String, JoinHandle<()>>,
     outbox: mpsc::Sender<Outgoing>,
     inbox: mpsc::Receiver<Outgoing>,
-    /// The upgrade request's headers that sources forward.
-    forwarded: HeaderMap,
+    /// The upgrade request's headers.
+    headers: HeaderMap,
     /// The caller: from the upgrade request, or the `connection_init`
     /// payload's token.
     identity: Identity,
@@ -169,7 +169,7 @@ impl Connection {
     fn new(
         gateway: Arc<Gateway>,
         protocol: Protocol,
-        forwarded: HeaderMap,
+        headers: HeaderMap,
         identity: Identity,
     ) -> Self {
         let (outbox, inbox) = mpsc::channel(OUTBOX);
@@ -180,7 +180,7 @@ impl Connection {
             operations: HashMap::new(),
             outbox,
             inbox,
-            forwarded,
+            headers,
             identity,
         }
     }
@@ -334,7 +334,12 @@ impl Connection {
                 "BAD_REQUEST",
             )]);
         };
-        request.headers = self.forwarded.clone();
+        request.headers = self.headers.clone();
+        request.connection = self
+            .init
+            .clone()
+            .filter(|init| !init.is_null())
+            .map(Arc::new);
         request.identity = self.identity.clone();
         let task = tokio::spawn(operation(
             self.gateway.clone(),

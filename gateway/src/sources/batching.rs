@@ -15,14 +15,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::HeaderMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::{Connector, Prepared};
 use crate::error::SourceError;
 use crate::json::{self, Doc, Items, Json, find};
-use crate::template::Vars;
+use crate::template::{Caller, Vars};
 
 /// One backend call, as shown in `extensions.weft.calls`.
 #[derive(Debug, Clone, Serialize)]
@@ -80,10 +79,10 @@ impl BatchPlan {
         &self,
         args: &Value,
         keys: &[Key],
-        headers: &HeaderMap,
+        caller: Caller<'_>,
     ) -> Vec<Result<Prepared, SourceError>> {
         keys.chunks(self.max_batch_size.max(1))
-            .map(|chunk| self.prepare_chunk(args, chunk, headers))
+            .map(|chunk| self.prepare_chunk(args, chunk, caller))
             .collect()
     }
 
@@ -91,7 +90,7 @@ impl BatchPlan {
         &self,
         args: &Value,
         keys: &[Key],
-        headers: &HeaderMap,
+        caller: Caller<'_>,
     ) -> Result<Prepared, SourceError> {
         let columns: Map<String, Value> = self
             .key_names
@@ -107,7 +106,7 @@ impl BatchPlan {
             args,
             this: None,
             batch: Some(&batch),
-            headers: Some(headers),
+            caller,
         };
         self.connector.prepare(&vars)
     }

@@ -417,7 +417,7 @@ impl Connector for GrpcCall {
         let source = self.source.clone();
         let method = self.method.clone();
         let retryable = self.retryable;
-        let metadata = source.forwarded(vars.headers);
+        let metadata = source.forwarded(vars.caller.headers);
         Ok(Prepared {
             source: source.name.clone(),
             description: format!("{} {request}", method.full_name()),

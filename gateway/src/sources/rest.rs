@@ -199,7 +199,7 @@ impl Connector for RestCall {
         let bad_request = |reason| self.source.bad_request(reason);
         let target = self.target.render(vars).map_err(bad_request)?;
         let mut headers = self.render_headers(vars).map_err(bad_request)?;
-        for (name, value) in &self.source.forward.pick(vars.headers) {
+        for (name, value) in &self.source.forward.pick(vars.caller.headers) {
             if !headers.contains_key(name) {
                 headers.append(name.clone(), value.clone());
             }

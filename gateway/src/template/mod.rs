@@ -37,6 +37,13 @@ pub enum Root {
     This,
     /// `$batch`: the keys of a batched call, a list per key field.
     Batch,
+    /// `$request.headers.<name>`: a header of the client's request (of the
+    /// WebSocket upgrade, on a WebSocket).
+    Request,
+    /// `$connection.<key>`: the WebSocket `connection_init` payload.
+    Connection,
+    /// `$jwt.<claim>`: a claim of the caller's verified token.
+    Jwt,
 }
 
 impl Root {
@@ -46,6 +53,9 @@ impl Root {
             Self::Args => "$args",
             Self::This => "$this",
             Self::Batch => "$batch",
+            Self::Request => "$request",
+            Self::Connection => "$connection",
+            Self::Jwt => "$jwt",
         }
     }
 }
@@ -72,8 +82,21 @@ pub struct Vars<'a> {
     pub this: Option<Json<'a>>,
     /// The keys of a batched call: `{ "<key field>": [values…] }`.
     pub batch: Option<&'a Value>,
-    /// The client's request headers that sources may forward.
+    /// What the request as a whole holds.
+    pub caller: Caller<'a>,
+}
+
+/// What a template may read of the request as a whole; empty where there
+/// is no request (a bus event's topic, say).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Caller<'a> {
+    /// The client's request headers (of the WebSocket upgrade, on a
+    /// WebSocket); sources forward those their `forward_headers` list.
     pub headers: Option<&'a http::HeaderMap>,
+    /// The WebSocket `connection_init` payload.
+    pub connection: Option<&'a Value>,
+    /// The claims of the caller's verified token.
+    pub claims: Option<&'a Value>,
 }
 
 impl<'a> Vars<'a> {
@@ -84,14 +107,14 @@ impl<'a> Vars<'a> {
             args,
             this,
             batch: None,
-            headers: None,
+            caller: Caller::default(),
         }
     }
 
-    /// The same variables, with the client's forwardable headers.
+    /// The same variables, with what the request as a whole holds.
     #[must_use]
-    pub fn with_headers(mut self, headers: &'a http::HeaderMap) -> Self {
-        self.headers = Some(headers);
+    pub fn with_caller(mut self, caller: Caller<'a>) -> Self {
+        self.caller = caller;
         self
     }
 
@@ -105,6 +128,13 @@ impl<'a> Vars<'a> {
                 return find(self.this?, &var.path).map(|json| Cow::Owned(to_plain(json)));
             }
             Root::Batch => self.batch?,
+            Root::Request => {
+                let header = self.caller.headers?.get(var.path.last()?.as_str())?;
+                let text = header.to_str().ok()?;
+                return Some(Cow::Owned(Value::String(text.to_owned())));
+            }
+            Root::Connection => self.caller.connection?,
+            Root::Jwt => self.caller.claims?,
         };
         lookup(root, &var.path).map(Cow::Borrowed)
     }
@@ -121,17 +151,24 @@ pub fn lookup<'v>(value: &'v Value, path: &[String]) -> Option<&'v Value> {
 /// Parses the variable starting at `$` in `text`; returns it and the number of
 /// bytes it spans.
 fn parse_var(text: &str, resolve: &Resolve<'_>) -> Result<(Var, usize), String> {
+    // Header names have dashes: only `$request` variables take them.
+    let dashes = text.starts_with("$request.");
     let end = text[1..]
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+        .find(|c: char| {
+            !(c.is_ascii_alphanumeric() || c == '_' || c == '.' || (dashes && c == '-'))
+        })
         .map_or(text.len(), |i| i + 1);
     let mut segments = text[1..end].split('.');
     let root = match segments.next() {
         Some("args") => Root::Args,
         Some("this") => Root::This,
         Some("batch") => Root::Batch,
+        Some("request") => Root::Request,
+        Some("connection") => Root::Connection,
+        Some("jwt") => Root::Jwt,
         _ => {
             return Err(format!(
-                "unknown variable `{}`: use `$args.<argument>`, `$this.<field>` or `$batch.<key>`",
+                "unknown variable `{}`: use `$args.<argument>`, `$this.<field>`, `$batch.<key>`, `$request.headers.<name>`, `$connection.<key>` or `$jwt.<claim>`",
                 &text[..end]
             ));
         }
@@ -173,5 +210,51 @@ pub(crate) mod tests {
         assert_eq!(var.root, Root::This);
         assert_eq!(var.path, vec!["user_id".to_owned()]);
         assert_eq!(len, "$this.user_id".len());
+    }
+
+    #[test]
+    fn request_variables_take_header_names_with_dashes() {
+        let (var, len) = parse_var("$request.headers.x-tenant}", &accept_all).unwrap();
+        assert_eq!(var.root, Root::Request);
+        assert_eq!(var.path, ["headers", "x-tenant"]);
+        assert_eq!(len, "$request.headers.x-tenant".len());
+        let (var, len) = parse_var("$args.a-b", &accept_all).unwrap();
+        assert_eq!((var.path, len), (vec!["a".to_owned()], "$args.a".len()));
+    }
+
+    #[test]
+    fn request_wide_variables_read_headers_the_connection_and_claims() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-tenant", http::HeaderValue::from_static("t-1"));
+        let (connection, claims) = (
+            serde_json::json!({"session": "s"}),
+            serde_json::json!({"sub": "u"}),
+        );
+        let caller = Caller {
+            headers: Some(&headers),
+            connection: Some(&connection),
+            claims: Some(&claims),
+        };
+        let vars = Vars::field(&Value::Null, None).with_caller(caller);
+        let value = |root, path: &[&str]| {
+            let path = path.iter().map(|&part| part.to_owned()).collect();
+            vars.get(&Var { root, path }).map(Cow::into_owned)
+        };
+        assert_eq!(
+            value(Root::Request, &["x-tenant"]),
+            Some(Value::from("t-1"))
+        );
+        assert_eq!(
+            value(Root::Connection, &["session"]),
+            Some(Value::from("s"))
+        );
+        assert_eq!(value(Root::Jwt, &["sub"]), Some(Value::from("u")));
+        assert_eq!(value(Root::Jwt, &["missing"]), None);
+        let anonymous = Vars::field(&Value::Null, None);
+        let var = Var {
+            root: Root::Jwt,
+            path: vec!["sub".to_owned()],
+        };
+        assert_eq!(anonymous.get(&var), None);
     }
 }

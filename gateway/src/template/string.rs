@@ -184,6 +184,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::template::Caller;
     use crate::template::tests::accept_all;
 
     fn render(template: &str, args: &Value) -> Result<String, String> {
@@ -191,7 +192,7 @@ mod tests {
             args,
             this: None,
             batch: None,
-            headers: None,
+            caller: Caller::default(),
         };
         UrlTemplate::parse(template, &accept_all)?.render(&vars)
     }
@@ -242,7 +243,7 @@ mod tests {
             args: &Value::Null,
             this: Some(parent.root()),
             batch: None,
-            headers: None,
+            caller: Caller::default(),
         };
         assert_eq!(template.render(&vars).unwrap(), "/orders?userId=7");
     }
@@ -274,7 +275,7 @@ mod tests {
             args: &args,
             this: None,
             batch: None,
-            headers: None,
+            caller: Caller::default(),
         };
         assert_eq!(template.render_raw(&vars).unwrap(), "Bearer a b/c");
     }

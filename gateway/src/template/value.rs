@@ -174,6 +174,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::template::Caller;
     use crate::template::tests::accept_all;
 
     fn render(template: &str, args: &Value) -> Value {
@@ -181,7 +182,7 @@ mod tests {
             args,
             this: None,
             batch: None,
-            headers: None,
+            caller: Caller::default(),
         };
         ValueTemplate::parse(template, &accept_all)
             .unwrap()
