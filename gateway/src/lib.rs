@@ -26,6 +26,7 @@ pub mod server;
 pub mod sources;
 pub mod subscriptions;
 pub mod template;
+pub mod traces;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

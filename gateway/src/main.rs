@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use weft::Gateway;
-use weft::config::{Config, LogFormat};
+use weft::config::{Config, LogFormat, TracesConfig};
 use weft::demo::{Demo, EXAMPLE_QUERY};
 use weft::error::Diagnostics;
+use weft::traces::Exporting;
 
 /// weft: one GraphQL API over REST services, gRPC services and broker
 /// events, declared in a schema file with directives.
@@ -137,7 +138,7 @@ enum Suite {
 async fn main() -> ExitCode {
     let command = Cli::parse().command;
     if !matches!(command, Command::Demo { .. } | Command::Serve { .. }) {
-        init_logging(LogFormat::Text);
+        let _ = init_logging(LogFormat::Text, None);
     }
     let result = match command {
         Command::Demo { port } => demo(port).await,
@@ -260,29 +261,59 @@ async fn bench(suite: Option<Suite>) -> Result<(), String> {
 
 /// Starts the log on standard error: `WEFT_LOG` filters it (default
 /// `weft=info`); text has colours only on a terminal.
-fn init_logging(format: LogFormat) {
+/// With `traces`, spans are exported too; what is returned flushes them.
+fn init_logging(
+    format: LogFormat,
+    traces: Option<&TracesConfig>,
+) -> Result<Option<Exporting>, String> {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
     let filter = tracing_subscriber::EnvFilter::try_from_env("WEFT_LOG")
         .unwrap_or_else(|_| "weft=info".into());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-        LogFormat::Text => builder
+    let lines = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let lines = match format {
+        LogFormat::Json => lines
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .boxed(),
+        LogFormat::Text => lines
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .init(),
-    }
+            .boxed(),
+    };
+    let (spans, exporting) = match traces {
+        Some(traces) => {
+            let (spans, exporting) = weft::traces::layer(traces)?;
+            (Some(spans), Some(exporting))
+        }
+        None => (None, None),
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(lines)
+        .with(spans)
+        .init();
+    Ok(exporting)
 }
 
 async fn serve(path: &Path) -> Result<(), String> {
     let config = Config::load(path).map_err(|problems| report(&problems))?;
-    init_logging(config.log.format);
+    let exporting = init_logging(config.log.format, config.traces.as_ref())?;
     let gateway = Gateway::connect(&config)
         .await
         .map_err(|problems| report(&problems))?;
     let gateway = Arc::new(gateway);
     tokio::spawn(weft::server::reload::watch(gateway.clone(), config.clone()));
-    run(gateway, &config, None).await
+    let result = run(gateway, &config, None).await;
+    if let Some(exporting) = exporting {
+        tokio::task::spawn_blocking(|| exporting.shutdown())
+            .await
+            .map_err(|error| error.to_string())?;
+    }
+    result
 }
 
 async fn demo(port: u16) -> Result<(), String> {
@@ -290,7 +321,7 @@ async fn demo(port: u16) -> Result<(), String> {
     demo.config
         .apply_env(|name| std::env::var(name).ok())
         .map_err(|problems| report(&problems))?;
-    init_logging(demo.config.log.format);
+    init_logging(demo.config.log.format, None)?;
     for service in &demo.services {
         eprintln!(
             "example service {:<8} {}",

@@ -30,13 +30,16 @@ impl CallLog {
         *self.lock().entry(route.to_owned()).or_default() += 1;
     }
 
-    /// Counts one request on `route` and keeps its `authorization` and
-    /// `x-…` headers as the route's last seen.
+    /// Counts one request on `route` and keeps its `authorization`,
+    /// `traceparent` and `x-…` headers as the route's last seen.
     pub fn record_with(&self, route: &str, headers: &axum::http::HeaderMap) {
         self.record(route);
         let kept = headers
             .iter()
-            .filter(|(name, _)| name.as_str() == "authorization" || name.as_str().starts_with("x-"))
+            .filter(|(name, _)| {
+                matches!(name.as_str(), "authorization" | "traceparent")
+                    || name.as_str().starts_with("x-")
+            })
             .map(|(name, value)| {
                 let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
                 (name.as_str().to_owned(), value)
@@ -48,7 +51,7 @@ impl CallLog {
             .insert(route.to_owned(), kept);
     }
 
-    /// The `authorization` and `x-…` headers of the last request on
+    /// The `authorization`, `traceparent` and `x-…` headers of the last request on
     /// `route` that kept them; empty if none did.
     pub fn last_headers(&self, route: &str) -> BTreeMap<String, String> {
         self.headers

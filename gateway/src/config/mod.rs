@@ -8,7 +8,8 @@
 //! [`server`] (`[server]`), [`limits`] (`[limits]`), [`schema`]
 //! (`[schema]`), [`sources`] (`[sources.<name>]`), [`events`] (`[events]`),
 //! [`subscriptions`] (`[subscriptions]`), [`log`] (`[log]`), [`persisted`]
-//! (`[persisted_queries]`), [`cors`] (`[server.cors]`), [`auth`] (`[auth]`).
+//! (`[persisted_queries]`), [`cors`] (`[server.cors]`), [`auth`] (`[auth]`),
+//! [`traces`] (`[traces]`).
 //!
 //! Environment overrides, applied after the file is read:
 //!
@@ -33,6 +34,7 @@ pub mod schema;
 pub mod server;
 pub mod sources;
 pub mod subscriptions;
+pub mod traces;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -50,6 +52,7 @@ pub use schema::SchemaConfig;
 pub use server::ServerConfig;
 pub use sources::{GrpcSourceConfig, RestSourceConfig, SourceConfig, SourceKind};
 pub use subscriptions::SubscriptionsConfig;
+pub use traces::TracesConfig;
 
 /// The whole, validated configuration.
 #[derive(Debug, Clone)]
@@ -74,6 +77,8 @@ pub struct Config {
     pub persisted_queries: PersistedConfig,
     /// `[auth]`, if present.
     pub auth: Option<AuthConfig>,
+    /// `[traces]`, if present.
+    pub traces: Option<TracesConfig>,
 }
 
 #[derive(Deserialize)]
@@ -95,6 +100,7 @@ struct RawConfig {
     #[serde(default)]
     persisted_queries: persisted::RawPersisted,
     auth: Option<toml::Spanned<auth::RawAuth>>,
+    traces: Option<toml::Spanned<traces::RawTraces>>,
 }
 
 /// Where in a config file a piece of it stands, for diagnostics.
@@ -188,6 +194,9 @@ impl Config {
         let auth = raw
             .auth
             .and_then(|raw| auth::validate(raw, &origin, &mut problems));
+        let traces = raw
+            .traces
+            .and_then(|raw| traces::validate(raw, &origin, &mut problems));
         let sources = raw
             .sources
             .into_iter()
@@ -207,6 +216,7 @@ impl Config {
             log,
             persisted_queries,
             auth,
+            traces,
         })
     }
 

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 use serde_json::Value;
+use tracing::Instrument as _;
 
 use super::authorize::Denied;
 use super::coerce_variables::Variables;
@@ -583,10 +584,16 @@ impl Sender {
                 .entry(prepared.source.clone())
                 .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(prepared.max_in_flight)))
                 .clone();
+            let span = tracing::info_span!(
+                "fetch",
+                source = %prepared.source,
+                call = %prepared.description
+            );
             async move {
                 let _turn = turn.acquire().await;
                 Calls::send(prepared).await
             }
+            .instrument(span)
         });
         let sent = futures::future::join_all(sending.collect::<Vec<_>>()).await;
         sent.into_iter()

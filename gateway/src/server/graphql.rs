@@ -11,14 +11,15 @@ use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use http::HeaderMap;
+use tracing::Instrument as _;
 
 use super::negotiate::{MediaType, negotiate, wants_html};
 use super::request::{self, Allowed, GetParams, RequestError};
 use super::{cors, graphiql, respond, sse, websocket};
-use crate::Gateway;
 use crate::error::GraphqlError;
 use crate::pipeline::{GraphqlRequest, Prepared, Response as PipelineResponse};
 use crate::sources::batching::Recording;
+use crate::{Gateway, traces};
 
 /// `POST /graphql`.
 pub async fn post(
@@ -185,8 +186,14 @@ async fn execute(
         Ok(prepared) => prepared.plan.operation.name.clone(),
         Err(_) => request.operation_name.clone(),
     };
+    let span = tracing::info_span!(
+        "graphql.request",
+        http.method = allowed.method(),
+        graphql.operation = operation.as_deref().unwrap_or("")
+    );
+    traces::continue_from(&span, headers);
     let response = match prepared {
-        Ok(prepared) => gateway.run(&prepared, recording).await,
+        Ok(prepared) => gateway.run(&prepared, recording).instrument(span).await,
         Err(errors) => PipelineResponse::refused(errors),
     };
     let elapsed = started.elapsed();

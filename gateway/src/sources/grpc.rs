@@ -217,8 +217,9 @@ impl GrpcSource {
         &self,
         method: &MethodDescriptor,
         request: &Value,
-        metadata: http::HeaderMap,
+        mut metadata: http::HeaderMap,
     ) -> Result<Doc, SourceError> {
+        crate::traces::inject(&mut metadata);
         let message = self.request_message(method, request)?;
         let mut grpc = tonic::client::Grpc::new(self.channel.clone());
         let call = async {

@@ -28,13 +28,14 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::json::Doc;
 use futures::future::BoxFuture;
 
 use tokio::sync::Semaphore;
+use tracing::Instrument as _;
 
 use crate::config::SourceConfig;
 use crate::error::SourceError;
+use crate::json::Doc;
 use crate::metrics::Metrics;
 use crate::template::Vars;
 use resilience::{Admission, Breaker, RetryPolicy};
@@ -196,7 +197,8 @@ where
         if failed.is_some() {
             metrics.record_retry(source);
         }
-        let result = timed(metrics, source, limits, attempt()).await;
+        let span = tracing::info_span!("source.call", source, attempt = retry + 1);
+        let result = timed(metrics, source, limits, attempt().instrument(span)).await;
         settle(admission, &result);
         match result {
             Err(error) if retry < retries && resilience::is_transient(&error) => {

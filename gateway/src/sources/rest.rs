@@ -91,9 +91,10 @@ impl RestSource {
         &self,
         method: Method,
         target: &str,
-        headers: HeaderMap,
+        mut headers: HeaderMap,
         body: Option<&Value>,
     ) -> Result<Doc, SourceError> {
+        crate::traces::inject(&mut headers);
         let url: Url = format!("{}{target}", self.base)
             .parse()
             .map_err(|_| self.bad_request(format!("`{target}` does not form a valid URL")))?;
