@@ -34,6 +34,7 @@
 //! | [`wait_for`] / [`wait_until`] | polling for a state, bounded by [`WAIT_TIMEOUT`] |
 
 pub mod nats;
+pub mod npm;
 pub mod process;
 pub mod sse;
 pub mod tap;

@@ -13,7 +13,6 @@
 //! The `connection_init` payload is not covered: no resolver or directive
 //! reads it yet, so it has no effect a test could observe.
 
-use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -24,6 +23,7 @@ use subgraphs::{ORDER_STATUS_TOPIC, data};
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 use weft::error::codes::SUBSCRIBER_TOO_SLOW as TOO_SLOW;
+use weft_tests::npm::ensure_npm_dependencies;
 use weft_tests::ws::{Ending, RECV_TIMEOUT};
 use weft_tests::{
     ANNOUNCEMENTS_SUBSCRIPTION, BusDemo, LEGACY_WS, ORDER_CHANGES, TRANSPORT_WS, TcpTap,
@@ -109,59 +109,9 @@ fn announcement(message: &str) -> Value {
 
 // --- the graphql-ws npm client -------------------------------------------
 
-/// How long `npm install` may take.
-const NPM_TIMEOUT: Duration = Duration::from_mins(5);
-
-fn js_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("js")
-}
-
-/// Installs tests/js's npm dependencies unless they are there already.
-async fn ensure_npm_dependencies(js: &Path) {
-    let installed = ["graphql-ws", "ws"].iter().all(|package| {
-        js.join("node_modules")
-            .join(package)
-            .join("package.json")
-            .is_file()
-    });
-    if installed {
-        return;
-    }
-    let npm = Command::new("npm").arg("--version").output().await;
-    assert!(
-        npm.as_ref().is_ok_and(|output| output.status.success()),
-        "the graphql-ws client test needs npm to install {}'s dependencies, and \
-         `npm --version` fails ({npm:?}): install Node.js and npm",
-        js.display()
-    );
-    let install = Command::new("npm")
-        .args(["install", "--no-audit", "--no-fund"])
-        .current_dir(js)
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(NPM_TIMEOUT, install)
-        .await
-        .unwrap_or_else(|_| {
-            panic!(
-                "`npm install` in {} took longer than {NPM_TIMEOUT:?}",
-                js.display()
-            )
-        })
-        .unwrap_or_else(|error| panic!("cannot run `npm install`: {error}"));
-    assert!(
-        output.status.success(),
-        "`npm install --no-audit --no-fund` in {} failed ({}):\n{}",
-        js.display(),
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_graphql_ws_npm_client_queries_and_gets_a_nested_order_event() {
-    let js = js_dir();
-    ensure_npm_dependencies(&js).await;
+    let js = ensure_npm_dependencies().await;
     let demo = BusDemo::start().await;
     let id = "12";
     let mut node = Command::new("node")

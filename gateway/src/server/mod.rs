@@ -45,6 +45,7 @@ use crate::Gateway;
 pub fn app(gateway: Arc<Gateway>) -> Router {
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphiql/{version}/{file}", get(graphiql::asset))
         .route("/health", get(observe::health))
         .route("/metrics", get(observe::metrics))
         .layer(axum::middleware::from_fn_with_state(
