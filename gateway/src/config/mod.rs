@@ -112,10 +112,15 @@ pub(crate) struct Origin<'a> {
 
 impl Origin<'_> {
     fn line_of(&self, offset: usize) -> usize {
-        self.text[..offset.min(self.text.len())]
-            .matches('\n')
-            .count()
-            + 1
+        self.position_of(offset).0
+    }
+
+    /// The 1-based line and column (in characters) of a byte offset.
+    fn position_of(&self, offset: usize) -> (usize, usize) {
+        let before = self.text.get(..offset.min(self.text.len())).unwrap_or(self.text);
+        let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
+        let line = before.matches('\n').count() + 1;
+        (line, before[line_start..].chars().count() + 1)
     }
 
     /// A diagnostic at the start of `span`.
@@ -124,7 +129,8 @@ impl Origin<'_> {
         span: std::ops::Range<usize>,
         message: impl Into<String>,
     ) -> Diagnostic {
-        Diagnostic::at(self.path, self.line_of(span.start), 0, message)
+        let (line, column) = self.position_of(span.start);
+        Diagnostic::at(self.path, line, column, message)
     }
 
     /// A whole-number setting that may not be 0: its value, or `default`
@@ -274,8 +280,10 @@ fn env_error(name: &str, problem: &str) -> Diagnostic {
 
 fn toml_error(path: &Path, text: &str, error: &toml::de::Error) -> Diagnostics {
     let origin = Origin { path, text };
-    let line = error.span().map_or(0, |span| origin.line_of(span.start));
-    Diagnostic::at(path, line, 0, error.message().trim().to_owned()).into()
+    let (line, column) = error
+        .span()
+        .map_or((0, 0), |span| origin.position_of(span.start));
+    Diagnostic::at(path, line, column, error.message().trim().to_owned()).into()
 }
 
 #[cfg(test)]
