@@ -25,7 +25,8 @@ pub const CATALOG_PROTO: &str = include_str!("../../proto/catalog/v1/catalog.pro
 pub const EXAMPLE_QUERY: &str = r#"{ user(id: "1") { name orders { id status items { quantity product { name priceCents } } } } }"#;
 
 /// The running example services, the config that points at them, and the
-/// in-process event bus the orders service publishes to.
+/// in-process event bus the orders service publishes to. Its directory is
+/// removed when it is dropped.
 #[derive(Debug)]
 pub struct Demo {
     /// The bus the gateway should use: the orders service publishes
@@ -81,6 +82,12 @@ impl Demo {
             config,
             dir,
         })
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use weft::Gateway;
-use weft::config::{Config, LogFormat, TracesConfig};
+use weft::config::{Config, LogFormat, SourceKind, TracesConfig};
 use weft::demo::{Demo, EXAMPLE_QUERY};
 use weft::error::Diagnostics;
 use weft::traces::Exporting;
@@ -14,28 +14,47 @@ use weft::traces::Exporting;
 /// weft: one GraphQL API over REST services, gRPC services and broker
 /// events, declared in a schema file with directives.
 #[derive(Parser)]
-#[command(name = "weft", version)]
+#[command(name = "weft", version, after_help = ENVIRONMENT)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
+/// What `weft --help` says after the commands.
+const ENVIRONMENT: &str = "\
+Environment (applied over weft.toml, `weft demo` included):
+  WEFT_LISTEN                     server.listen, e.g. 0.0.0.0:8080
+  WEFT_INTROSPECTION              server.introspection (true or false)
+  WEFT_LOG_FORMAT                 log.format (text or json)
+  WEFT_LOG                        the log filter (default weft=info)
+  WEFT_SOURCE_<NAME>_URL          a source's url (REST) or endpoint (gRPC)
+  WEFT_SOURCE_<NAME>_TIMEOUT_MS   a source's timeout_ms
+  WEFT_EVENTS_URL                 [events] url, with kind = \"nats\"
+<NAME> is the source name in upper case, with - written as _.
+
+Example:
+  weft demo                       then open http://127.0.0.1:4000/graphql";
+
 #[derive(Subcommand)]
 enum Command {
     /// Start the example services (users, catalog, orders) on free ports and
     /// the gateway in front of them, in one process.
+    #[command(after_help = "Example:\n  weft demo --port 4000")]
     Demo {
         /// The port the gateway listens on.
         #[arg(long, default_value_t = 4000)]
         port: u16,
     },
-    /// Run the gateway against services that run elsewhere.
+    /// Run the gateway against services that run elsewhere; it reloads
+    /// when its files change or on SIGHUP.
+    #[command(after_help = "Example:\n  WEFT_LISTEN=0.0.0.0:8080 weft serve --config weft.toml")]
     Serve {
         /// The config file.
         #[arg(long, short, default_value = "weft.toml")]
         config: PathBuf,
     },
     /// Print the public schema that clients see, as SDL (directives removed).
+    #[command(after_help = "Example:\n  weft compose --config weft.toml > schema.snapshot.graphql")]
     Compose {
         /// The config file.
         #[arg(long, short, default_value = "weft.toml")]
@@ -43,11 +62,13 @@ enum Command {
     },
     /// Measure the demo; print the figures as Markdown tables (without a
     /// suite: `queries`).
+    #[command(after_help = "Example:\n  weft bench queries --seconds 5")]
     Bench {
         #[command(subcommand)]
         suite: Option<Suite>,
     },
     /// Validate the schema and config; print every problem, exit 1 if any.
+    #[command(after_help = "Example:\n  weft check --config weft.toml")]
     Check {
         /// The config file.
         #[arg(long, short, default_value = "weft.toml")]
@@ -55,6 +76,9 @@ enum Command {
     },
     /// Print the plan of an operation: its fetch steps by level, with the
     /// source and request of each, without calling anything.
+    #[command(
+        after_help = "Example:\n  weft plan --config weft.toml '{ users { name orders { id } } }'"
+    )]
     Plan {
         /// The config file.
         #[arg(long, short, default_value = "weft.toml")]
@@ -302,12 +326,13 @@ fn init_logging(
 async fn serve(path: &Path) -> Result<(), String> {
     let config = Config::load(path).map_err(|problems| report(&problems))?;
     let exporting = init_logging(config.log.format, config.traces.as_ref())?;
+    let listener = listen(config.server.listen).await?;
     let gateway = Gateway::connect(&config)
         .await
         .map_err(|problems| report(&problems))?;
     let gateway = Arc::new(gateway);
     tokio::spawn(weft::server::reload::watch(gateway.clone(), config.clone()));
-    let result = run(gateway, &config, None).await;
+    let result = run(gateway, listener, &config, None).await;
     if let Some(exporting) = exporting {
         tokio::task::spawn_blocking(|| exporting.shutdown())
             .await
@@ -317,6 +342,17 @@ async fn serve(path: &Path) -> Result<(), String> {
 }
 
 async fn demo(port: u16) -> Result<(), String> {
+    let requested = match std::env::var("WEFT_LISTEN") {
+        Ok(text) => text.parse().map_err(|_| {
+            format!("WEFT_LISTEN: `{text}` is not an address such as 127.0.0.1:4000")
+        })?,
+        Err(_) => std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+    };
+    let listener = listen(requested).await?;
+    let port = listener
+        .local_addr()
+        .map_err(|error| error.to_string())?
+        .port();
     let mut demo = Demo::start(port).map_err(|problems| report(&problems))?;
     demo.config
         .apply_env(|name| std::env::var(name).ok())
@@ -332,17 +368,34 @@ async fn demo(port: u16) -> Result<(), String> {
     eprintln!("demo files in {}", demo.dir.display());
     let gateway =
         Gateway::new(&demo.config, demo.bus.clone()).map_err(|problems| report(&problems))?;
-    let result = run(Arc::new(gateway), &demo.config, Some(EXAMPLE_QUERY)).await;
+    let result = run(
+        Arc::new(gateway),
+        listener,
+        &demo.config,
+        Some(EXAMPLE_QUERY),
+    )
+    .await;
     drop(demo);
     result
 }
 
-async fn run(gateway: Arc<Gateway>, config: &Config, example: Option<&str>) -> Result<(), String> {
-    let listener = tokio::net::TcpListener::bind(config.server.listen)
+/// Takes the address to listen on before anything else starts, so that a
+/// port in use is the first and only thing reported.
+async fn listen(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener, String> {
+    tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|error| format!("cannot listen on {}: {error}", config.server.listen))?;
+        .map_err(|error| format!("cannot listen on {addr}: {error}"))
+}
+
+async fn run(
+    gateway: Arc<Gateway>,
+    listener: tokio::net::TcpListener,
+    config: &Config,
+    example: Option<&str>,
+) -> Result<(), String> {
     let addr = listener.local_addr().map_err(|error| error.to_string())?;
     println!("weft is serving GraphQL at http://{addr}/graphql");
+    print_banner(addr, config).await;
     if let Some(query) = example {
         let body = serde_json::json!({ "query": query }).to_string();
         println!(
@@ -352,4 +405,38 @@ async fn run(gateway: Arc<Gateway>, config: &Config, example: Option<&str>) -> R
     weft::server::serve(listener, gateway, weft::server::shutdown_signal())
         .await
         .map_err(|error| format!("server error: {error}"))
+}
+
+/// Where to look next, and whether each source answers (a TCP connection
+/// within half a second; a source that does not is reported, not refused).
+async fn print_banner(addr: std::net::SocketAddr, config: &Config) {
+    println!("  GraphiQL  http://{addr}/graphql (in a browser)");
+    println!("  health    http://{addr}/health");
+    println!("  metrics   http://{addr}/metrics");
+    for (name, source) in &config.sources {
+        let (kind, target) = match &source.kind {
+            SourceKind::Rest(rest) => ("rest", rest.url.to_string()),
+            SourceKind::Grpc(grpc) => ("grpc", grpc.endpoint.clone()),
+        };
+        let state = if answers(&target).await {
+            "up"
+        } else {
+            "NOT REACHABLE"
+        };
+        println!("  source    {name} ({kind}) {target} {state}");
+    }
+}
+
+async fn answers(target: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(target) else {
+        return false;
+    };
+    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+        return false;
+    };
+    let connect = tokio::net::TcpStream::connect((host, port));
+    matches!(
+        tokio::time::timeout(std::time::Duration::from_millis(500), connect).await,
+        Ok(Ok(_))
+    )
 }

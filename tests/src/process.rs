@@ -15,7 +15,7 @@ pub struct WeftProcess {
     /// The base URL, e.g. `http://127.0.0.1:41234`.
     pub url: String,
     /// Kept open: weft goes on printing, and a closed pipe would stop it.
-    _stdout: std::io::Lines<BufReader<ChildStdout>>,
+    stdout: std::io::Lines<BufReader<ChildStdout>>,
 }
 
 impl WeftProcess {
@@ -62,8 +62,18 @@ impl WeftProcess {
         Self {
             child,
             url,
-            _stdout: lines,
+            stdout: lines,
         }
+    }
+
+    /// The next `count` lines it prints on standard output (fewer if it
+    /// stops first).
+    pub fn read_lines(&mut self, count: usize) -> Vec<String> {
+        self.stdout
+            .by_ref()
+            .take(count)
+            .map_while(Result::ok)
+            .collect()
     }
 
     /// Sends the signal `name` (e.g. `TERM`, `INT`).

@@ -117,7 +117,10 @@ impl Origin<'_> {
 
     /// The 1-based line and column (in characters) of a byte offset.
     fn position_of(&self, offset: usize) -> (usize, usize) {
-        let before = self.text.get(..offset.min(self.text.len())).unwrap_or(self.text);
+        let before = self
+            .text
+            .get(..offset.min(self.text.len()))
+            .unwrap_or(self.text);
         let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
         let line = before.matches('\n').count() + 1;
         (line, before[line_start..].chars().count() + 1)
