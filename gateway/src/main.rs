@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use weft::Gateway;
-use weft::config::{Config, LogFormat, SourceKind, TracesConfig};
+use weft::config::{BusKind, Config, LogFormat, SourceKind, TracesConfig};
 use weft::demo::{Demo, EXAMPLE_QUERY};
 use weft::error::Diagnostics;
 use weft::traces::Exporting;
@@ -330,6 +330,9 @@ async fn serve(path: &Path) -> Result<(), String> {
     let gateway = Gateway::connect(&config)
         .await
         .map_err(|problems| report(&problems))?;
+    if config.events.kind == BusKind::InMemory {
+        warn_of_unpublished_topics(&gateway);
+    }
     let gateway = Arc::new(gateway);
     tokio::spawn(weft::server::reload::watch(gateway.clone(), config.clone()));
     let result = run(gateway, listener, &config, None).await;
@@ -439,4 +442,16 @@ async fn answers(target: &str) -> bool {
         tokio::time::timeout(std::time::Duration::from_millis(500), connect).await,
         Ok(Ok(_))
     )
+}
+
+/// On the in-process bus only this process publishes: a subscription whose
+/// topic no mutation of the schema publishes would wait forever.
+fn warn_of_unpublished_topics(gateway: &Gateway) {
+    for (field, topic) in gateway.served().pipeline.model().unpublished_topics() {
+        tracing::warn!(
+            "`{field}` listens on topic `{topic}`, which no @publish of the schema publishes, \
+             and with the in-process event bus nothing else can: its subscribers will get no \
+             event. Services that publish need a shared bus: [events] kind = \"nats\""
+        );
+    }
 }

@@ -1,12 +1,15 @@
 //! Command line of the service binaries: `--host` and `--port`, start the
-//! service, print where it listens, run until Ctrl-C.
+//! service, print where it listens, run until Ctrl-C. With `--nats <URL>`,
+//! the orders service publishes its order events (JSON, subject
+//! `orders.status`) to that NATS server, where gateways with
+//! `[events] kind = "nats"` receive them.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::{Service, SpawnOptions, spawn};
+use crate::{EventSink, Service, SpawnOptions, spawn};
 
 /// Arguments of a service binary.
 #[derive(Debug, Clone, Parser)]
@@ -19,6 +22,10 @@ pub struct Args {
     /// catalog 4002, orders 4003).
     #[arg(long)]
     pub port: Option<u16>,
+    /// A NATS server (e.g. `nats://127.0.0.1:4222`) to publish order events
+    /// to.
+    #[arg(long)]
+    pub nats: Option<String>,
 }
 
 impl Args {
@@ -47,12 +54,38 @@ pub fn main(service: Service) -> ExitCode {
 
 /// Starts `service` as `args` say, prints its address, and returns after Ctrl-C.
 pub fn run(service: Service, args: &Args) -> std::io::Result<()> {
-    let running = spawn(service, args.addr(service)?, SpawnOptions::default())?;
-    println!("{service} listening on {}", running.url());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let mut options = SpawnOptions::default();
+    if let Some(url) = &args.nats {
+        let client = runtime
+            .block_on(async_nats::connect(url.as_str()))
+            .map_err(|error| {
+                std::io::Error::other(format!("cannot reach NATS at {url}: {error}"))
+            })?;
+        options.order_events = Some(publish_to_nats(client));
+        println!("{service} publishes its events to {url}");
+    }
+    let running = spawn(service, args.addr(service)?, options)?;
+    println!("{service} listening on {}", running.url());
     runtime.block_on(tokio::signal::ctrl_c())?;
     running.kill();
     Ok(())
+}
+
+/// An event sink that publishes each event as JSON on the NATS subject
+/// named by its topic.
+fn publish_to_nats(client: async_nats::Client) -> EventSink {
+    std::sync::Arc::new(move |topic: &str, payload: serde_json::Value| {
+        let (client, topic) = (client.clone(), topic.to_owned());
+        let Ok(bytes) = serde_json::to_vec(&payload) else {
+            return;
+        };
+        tokio::spawn(async move {
+            if let Err(error) = client.publish(topic, bytes.into()).await {
+                tracing::warn!("cannot publish an order event: {error}");
+            }
+        });
+    })
 }

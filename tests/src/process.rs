@@ -124,15 +124,29 @@ impl Drop for WeftProcess {
 ///
 /// When it does not build.
 pub fn weft_binary() -> PathBuf {
+    built("weft", "weft")
+}
+
+/// The binary of an example service (`users`, `catalog`, `orders`) of this
+/// build, built first if need be.
+///
+/// # Panics
+///
+/// When it does not build.
+pub fn service_binary(name: &str) -> PathBuf {
+    built("subgraphs", name)
+}
+
+fn built(package: &str, binary: &str) -> PathBuf {
     let status = Command::new(env!("CARGO"))
-        .args(["build", "-q", "-p", "weft", "--bin", "weft"])
+        .args(["build", "-q", "-p", package, "--bin", binary])
         .status()
         .expect("cargo runs");
-    assert!(status.success(), "the weft binary builds");
+    assert!(status.success(), "the {binary} binary builds");
     let deps = std::env::current_exe().expect("the test binary's path");
     let profile = deps
         .parent()
         .and_then(Path::parent)
         .expect("tests run from <target>/<profile>/deps");
-    profile.join(format!("weft{}", std::env::consts::EXE_SUFFIX))
+    profile.join(format!("{binary}{}", std::env::consts::EXE_SUFFIX))
 }

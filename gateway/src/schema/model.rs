@@ -322,6 +322,43 @@ pub struct Model {
 }
 
 impl Model {
+    /// The subscription fields (`Type.field`) whose fixed `@event` topic no
+    /// `@publish` of this schema publishes: on the in-process bus, nothing
+    /// would ever deliver to them. Topics with variables are left out.
+    pub fn unpublished_topics(&self) -> Vec<(String, String)> {
+        let fields = || {
+            self.types
+                .iter()
+                .flat_map(|(type_name, named)| match named {
+                    NamedType::Object(object) => object
+                        .fields
+                        .values()
+                        .map(|field| (type_name.as_str(), field.as_ref()))
+                        .collect::<Vec<_>>(),
+                    _ => Vec::new(),
+                })
+        };
+        let published: Vec<&str> = fields()
+            .filter_map(|(_, field)| match &field.binding {
+                Binding::Publish(plan) => plan.topic.literal(),
+                Binding::Fetch(plan) => plan.publish.as_ref()?.topic.literal(),
+                _ => None,
+            })
+            .collect();
+        let mut unpublished: Vec<(String, String)> = fields()
+            .filter_map(|(type_name, field)| {
+                let Binding::Event(plan) = &field.binding else {
+                    return None;
+                };
+                let topic = plan.topic.literal()?;
+                (!published.contains(&topic))
+                    .then(|| (format!("{type_name}.{}", field.name), topic.to_owned()))
+            })
+            .collect();
+        unpublished.sort();
+        unpublished
+    }
+
     /// The object type `name`, if there is one.
     pub fn object(&self, name: &str) -> Option<&ObjectType> {
         match self.types.get(name) {

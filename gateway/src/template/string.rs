@@ -29,6 +29,15 @@ pub struct StringTemplate {
 }
 
 impl StringTemplate {
+    /// The text, when the template has no placeholder.
+    pub fn literal(&self) -> Option<&str> {
+        match self.parts.as_slice() {
+            [] => Some(""),
+            [Part::Text(text)] => Some(text),
+            _ => None,
+        }
+    }
+
     /// Parses `text`; `{` opens a placeholder holding one variable.
     pub fn parse(text: &str, resolve: &Resolve<'_>) -> Result<Self, String> {
         let mut parts = Vec::new();
