@@ -339,9 +339,19 @@ impl fmt::Display for Diagnostic {
 pub struct Diagnostics(pub Vec<Diagnostic>);
 
 impl Diagnostics {
-    /// Adds one problem.
+    /// Adds one problem, unless the same one (place and message) is there
+    /// already: a mistake met from several directions is reported once.
     pub fn push(&mut self, diagnostic: Diagnostic) {
-        self.0.push(diagnostic);
+        if !self.0.contains(&diagnostic) {
+            self.0.push(diagnostic);
+        }
+    }
+
+    /// Adds every problem of `other` (each once).
+    pub fn extend(&mut self, other: impl IntoIterator<Item = Diagnostic>) {
+        for diagnostic in other {
+            self.push(diagnostic);
+        }
     }
 
     /// Whether no problem was found.

@@ -287,3 +287,29 @@ fn weft_check_prints_problems_with_file_and_line() {
     );
     assert!(stderr.contains("1 problem found"), "{stderr}");
 }
+
+/// A field type that no gRPC method of an entity can fill is met once per
+/// method and once per field that loads the entity: it is one mistake, and
+/// one message, at its file, line and column.
+#[tokio::test]
+async fn a_type_mismatch_on_an_entity_is_one_message() {
+    let nowhere = GatewayConfig::new(weft::demo::SCHEMA)
+        .rest_source("users", NOWHERE, 1000)
+        .grpc_source("catalog", NOWHERE, 1000)
+        .rest_source("orders", NOWHERE, 1000);
+    let schema = weft::demo::SCHEMA.replacen("  priceCents: Int!\n", "  priceCents: Boolean!\n", 1);
+    assert_ne!(schema, weft::demo::SCHEMA);
+    let (dir, problems) = self::problems(&nowhere.schema(&schema));
+    assert_eq!(problems.0.len(), 1, "{problems}");
+    let problem = find(
+        &problems,
+        "`Product.priceCents`: type `Boolean!` cannot hold protobuf `int64`",
+    );
+    let line = line_of(&schema, "priceCents: Boolean!");
+    assert_at(problem, &schema_file(&dir), line);
+    let column = schema
+        .lines()
+        .nth(line - 1)
+        .and_then(|text| text.find("Boolean!"));
+    assert_eq!(Some(problem.column), column.map(|at| at + 1), "{problem}");
+}

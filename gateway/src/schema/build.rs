@@ -391,7 +391,7 @@ impl<'d> Builder<'d> {
             }
         };
         built
-            .map_err(|problems| self.problems.0.extend(problems))
+            .map_err(|problems| self.problems.extend(problems))
             .ok()
     }
 
@@ -452,7 +452,7 @@ impl<'d> Builder<'d> {
             return None;
         }
         connect::publish_plan(self, &site.target(BatchVars::None), spec)
-            .map_err(|problems| self.problems.0.extend(problems))
+            .map_err(|problems| self.problems.extend(problems))
             .ok()
     }
 
@@ -507,6 +507,14 @@ impl<'d> Builder<'d> {
     fn entity_field(&mut self, site: Site<'d>, key: &Arg<String>) -> Option<Binding> {
         let entity = base_name(&site.field.node.node.ty.node);
         let Some(batch) = self.entities.get(entity).cloned() else {
+            if self
+                .type_directives
+                .get(entity)
+                .is_some_and(|directives| directives.key.is_some())
+            {
+                // The type's own directive failed, and that was reported.
+                return None;
+            }
             let message = format!(
                 "{}: type `{entity}` is not an entity: give it @key and a @rest or @grpc that fetches many by `$batch`",
                 site.name()
@@ -518,7 +526,7 @@ impl<'d> Builder<'d> {
         let template = match connect::entity_key(self, &site.target(BatchVars::None), key) {
             Ok(template) => template,
             Err(problems) => {
-                self.problems.0.extend(problems);
+                self.problems.extend(problems);
                 return None;
             }
         };
@@ -608,7 +616,7 @@ impl<'d> Builder<'d> {
         match connect::connect(self, target, pos, spec, expected) {
             Ok(connected) => Some(connected),
             Err(problems) => {
-                self.problems.0.extend(problems);
+                self.problems.extend(problems);
                 None
             }
         }

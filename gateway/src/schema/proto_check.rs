@@ -314,8 +314,11 @@ impl Checker<'_, '_> {
                 walk(message, &path).and_then(|value| self.check(&field.node.node.ty.node, &value));
             if let Err(problem) = result {
                 let message = format!("`{}.{name}`: {problem}", ty.name);
-                self.problems
-                    .push(self.builder.doc.error(field.file, field.node.pos, message));
+                self.problems.push(self.builder.doc.error(
+                    field.file,
+                    field.node.node.ty.pos,
+                    message,
+                ));
             }
         }
     }
