@@ -334,6 +334,25 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// Where something stands in a schema or config file, for a problem found
+/// after the file was read (`weft check --probe`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+}
+
+impl Place {
+    /// A problem at this place.
+    pub fn problem(&self, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::at(&self.file, self.line, self.column, message)
+    }
+}
+
 /// Every problem found at start-up; weft refuses to start while there is one.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Diagnostics(pub Vec<Diagnostic>);

@@ -20,6 +20,7 @@ pub mod events;
 pub mod json;
 pub mod metrics;
 pub mod pipeline;
+pub mod probe;
 pub mod process;
 pub mod schema;
 pub mod server;

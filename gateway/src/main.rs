@@ -68,11 +68,15 @@ enum Command {
         suite: Option<Suite>,
     },
     /// Validate the schema and config; print every problem, exit 1 if any.
-    #[command(after_help = "Example:\n  weft check --config weft.toml")]
+    #[command(after_help = "Example:\n  weft check --config weft.toml --probe")]
     Check {
         /// The config file.
         #[arg(long, short, default_value = "weft.toml")]
         config: PathBuf,
+        /// Also ask the running services, once per `groupBy` field, whether
+        /// their items have the key it names.
+        #[arg(long)]
+        probe: bool,
     },
     /// Print the plan of an operation: its fetch steps by level, with the
     /// source and request of each, without calling anything.
@@ -169,7 +173,7 @@ async fn main() -> ExitCode {
         Command::Serve { config } => serve(&config).await,
         Command::Bench { suite } => bench(suite).await,
         Command::Compose { config } => build(&config).map(|gateway| print!("{}", gateway.sdl())),
-        Command::Check { config } => build(&config).map(|_| println!("{}: ok", config.display())),
+        Command::Check { config, probe } => check(&config, probe).await,
         Command::Plan {
             config,
             operation,
@@ -183,6 +187,18 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn check(path: &Path, probe: bool) -> Result<(), String> {
+    let gateway = build(path)?;
+    if probe {
+        let problems = weft::probe::run(&gateway).await;
+        if !problems.is_empty() {
+            return Err(report(&problems));
+        }
+    }
+    println!("{}: ok", path.display());
+    Ok(())
 }
 
 fn build(path: &Path) -> Result<Gateway, String> {

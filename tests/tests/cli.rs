@@ -69,3 +69,59 @@ fn a_port_in_use_is_refused_before_anything_starts() {
         "services started before the port was checked: {said:?}"
     );
 }
+
+/// `weft check --probe` asks the running services whether the items of a
+/// `groupBy` field have the key it names: a typo is one message at the
+/// `groupBy` argument, naming the keys the items have.
+#[test]
+fn check_probe_finds_a_group_by_key_no_item_has() {
+    let services = weft_tests::Services::start();
+    let check = |schema: &str| {
+        let dir = TestDir::new();
+        let path = weft_tests::GatewayConfig::demo(&services)
+            .schema(schema)
+            .write(&dir);
+        let output = Command::new(weft_binary())
+            .args([
+                "check",
+                "--probe",
+                "--config",
+                path.to_str().expect("UTF-8"),
+            ])
+            .output()
+            .expect("weft check runs");
+        (dir, output)
+    };
+    let (_dir, fine) = check(weft::demo::SCHEMA);
+    assert!(
+        fine.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fine.stderr)
+    );
+
+    let typo = weft::demo::SCHEMA.replacen("groupBy: \"userId\"", "groupBy: \"userID\"", 1);
+    assert_ne!(typo, weft::demo::SCHEMA);
+    let (dir, output) = check(&typo);
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    let errors: Vec<&str> = said
+        .lines()
+        .filter(|line| line.starts_with("error: "))
+        .collect();
+    let line = weft_tests::line_of(&typo, "groupBy: \"userID\"");
+    let column = typo
+        .lines()
+        .nth(line - 1)
+        .and_then(|text| text.find("\"userID\""))
+        .expect("the typo")
+        + 1;
+    let schema = dir.path().join(weft_tests::SCHEMA_FILE);
+    assert_eq!(
+        errors,
+        [format!(
+            "error: {}:{line}:{column}: `User.orders`: `groupBy: \"userID\"`: no item of the answer has `userID`; items have: createdAt, id, items, status, totalCents, userId",
+            schema.display()
+        )],
+        "{said}"
+    );
+}

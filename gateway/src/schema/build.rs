@@ -498,8 +498,15 @@ impl<'d> Builder<'d> {
             root: Root::This,
             path: self.projection(&site.ty.name, parent_key)?,
         });
+        let parent_key = parent_key.clone();
         let batch = self.batch_plan(connected, vec![path_of(&group_by)]);
-        Some(Binding::Grouped(Arc::new(GroupedPlan { batch, key })))
+        let place = self.doc.place(site.field.file, group_by.pos);
+        Some(Binding::Grouped(Arc::new(GroupedPlan {
+            batch,
+            key,
+            parent_key,
+            group_by: (group_by.value.clone(), place),
+        })))
     }
 
     /// A field declared with `@entity(key:)`: the entity is loaded through its

@@ -13,7 +13,7 @@ use async_graphql::parser::types::{
 use async_graphql::parser::{Pos, Positioned};
 use indexmap::IndexMap;
 
-use crate::error::{Diagnostic, Diagnostics};
+use crate::error::{Diagnostic, Diagnostics, Place};
 
 /// A definition and the index of the file it came from.
 #[derive(Debug, Clone)]
@@ -90,6 +90,15 @@ impl Document {
     /// A diagnostic at a position in one of the files.
     pub fn error(&self, file: usize, pos: Pos, message: impl Into<String>) -> Diagnostic {
         Diagnostic::at(&self.files[file], pos.line, pos.column, message)
+    }
+
+    /// Where `pos` of `file` stands, for a problem found later.
+    pub fn place(&self, file: usize, pos: Pos) -> Place {
+        Place {
+            file: self.files[file].clone(),
+            line: pos.line,
+            column: pos.column,
+        }
     }
 
     /// Reads and merges `paths`; reports every unreadable file, syntax error

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use prost_reflect::MethodDescriptor;
 use serde_json::Value;
 
+use crate::error::Place;
 use crate::sources::Connector;
 use crate::sources::batching::BatchPlan;
 use crate::sources::grpc::GrpcSource;
@@ -245,6 +246,10 @@ pub struct GroupedPlan {
     pub batch: Arc<BatchPlan>,
     /// Renders the parent's key.
     pub key: ValueTemplate,
+    /// The parent's field whose values are the keys (`$batch.<field>`).
+    pub parent_key: String,
+    /// `groupBy`'s text and where it stands (for `weft check --probe`).
+    pub group_by: (String, Place),
 }
 
 /// A subscription field fed by bus events.
