@@ -155,7 +155,8 @@ enum Walk<'p, 'r> {
 /// call, then its place in the round), or a step that needs no call of its
 /// own.
 enum Step<'p, C> {
-    Call(CallStep<'p, C>),
+    /// Boxed: calls are few, and loads (many) should not pay for their size.
+    Call(Box<CallStep<'p, C>>),
     Ready(Ready<'p>),
 }
 
@@ -275,14 +276,14 @@ impl<'p> Run<'_, '_> {
         let mut waiting: Vec<Waiting<'p>> = Vec::with_capacity(pending.len());
         for item in pending {
             waiting.push(match item {
-                Step::Call(step) => Step::Call(CallStep {
+                Step::Call(step) => Step::Call(Box::new(CallStep {
                     call: sender.add(calls, step.call, step.dedupe),
                     key: step.key,
                     field: step.field,
                     definition: step.definition,
                     dedupe: step.dedupe,
                     args: step.args,
-                }),
+                })),
                 Step::Ready(ready) => Step::Ready(ready),
             });
         }
@@ -482,14 +483,14 @@ impl<'p> Walker<'_, 'p> {
         let (batch, template, entity) = match &definition.binding {
             Binding::Fetch(plan) => {
                 return match plan.connector.prepare(&vars) {
-                    Ok(prepared) => Step::Call(CallStep {
+                    Ok(prepared) => Step::Call(Box::new(CallStep {
                         key,
                         field,
                         definition,
                         call: prepared,
                         dedupe: plan.dedupe,
                         args,
-                    }),
+                    })),
                     Err(error) => done(key, Slot::Failed(Arc::new(GraphqlError::from(&error)))),
                 };
             }
