@@ -373,6 +373,13 @@ impl Diagnostics {
         }
     }
 
+    /// The problems ordered by where they stand in their file.
+    #[must_use]
+    pub fn in_file_order(mut self) -> Self {
+        self.0.sort_by_key(|problem| (problem.line, problem.column));
+        self
+    }
+
     /// Whether no problem was found.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

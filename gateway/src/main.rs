@@ -412,6 +412,7 @@ async fn run(
     config: &Config,
     example: Option<&str>,
 ) -> Result<(), String> {
+    let stop = weft::server::shutdown_signal();
     let addr = listener.local_addr().map_err(|error| error.to_string())?;
     println!("weft is serving GraphQL at http://{addr}/graphql");
     print_banner(addr, config).await;
@@ -421,7 +422,7 @@ async fn run(
             "try:\n  curl -s http://{addr}/graphql -H 'content-type: application/json' -d '{body}'"
         );
     }
-    weft::server::serve(listener, gateway, weft::server::shutdown_signal())
+    weft::server::serve(listener, gateway, stop)
         .await
         .map_err(|error| format!("server error: {error}"))
 }

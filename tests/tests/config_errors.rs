@@ -313,3 +313,33 @@ async fn a_type_mismatch_on_an_entity_is_one_message() {
         .and_then(|text| text.find("Boolean!"));
     assert_eq!(Some(problem.column), column.map(|at| at + 1), "{problem}");
 }
+
+/// Mistakes in different sections of `weft.toml` (and in different
+/// sources) are all reported in one run, in file order, each at its line
+/// and column.
+#[tokio::test]
+async fn every_mistake_in_weft_toml_is_reported_in_one_run() {
+    let config = config(BASE)
+        .source_option("users", "timout_ms = 2000")
+        .source_option("catalog", "max_batch_size = \"ten\"")
+        .extra("[limits]\nmax_depht = 3\n");
+    let text = config.toml();
+    let (_dir, problems) = problems(&config);
+    let lines: Vec<usize> = problems.0.iter().map(|problem| problem.line).collect();
+    let mut expected = vec![
+        line_of(&text, "timout_ms"),
+        line_of(&text, "max_batch_size"),
+        line_of(&text, "max_depht"),
+    ];
+    expected.sort_unstable();
+    assert_eq!(lines, expected, "{problems}");
+    let column = |needle: &str| {
+        let line = text
+            .lines()
+            .nth(line_of(&text, needle) - 1)
+            .unwrap_or_default();
+        line.find(needle).map(|at| at + 1)
+    };
+    let batch = find(&problems, "expected usize");
+    assert_eq!(Some(batch.column), column("\"ten\""), "{batch}");
+}

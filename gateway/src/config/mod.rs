@@ -39,8 +39,6 @@ pub mod traces;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-
 use crate::error::{Diagnostic, Diagnostics};
 pub use auth::AuthConfig;
 pub use cors::CorsConfig;
@@ -81,26 +79,150 @@ pub struct Config {
     pub traces: Option<TracesConfig>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawConfig {
-    #[serde(default)]
     server: server::RawServer,
-    #[serde(default)]
     limits: limits::RawLimits,
     schema: toml::Spanned<schema::RawSchema>,
-    #[serde(default)]
     sources: BTreeMap<String, toml::Spanned<sources::RawSource>>,
-    #[serde(default)]
     events: events::RawEvents,
-    #[serde(default)]
     subscriptions: subscriptions::RawSubscriptions,
-    #[serde(default)]
     log: log::RawLog,
-    #[serde(default)]
     persisted_queries: persisted::RawPersisted,
     auth: Option<toml::Spanned<auth::RawAuth>>,
     traces: Option<toml::Spanned<traces::RawTraces>>,
+}
+
+/// The sections a config file may have.
+const SECTIONS: [&str; 10] = [
+    "server",
+    "limits",
+    "schema",
+    "sources",
+    "events",
+    "subscriptions",
+    "log",
+    "persisted_queries",
+    "auth",
+    "traces",
+];
+
+/// A config file's top-level tables, each read on its own (and each source
+/// of `[sources]`), so that a mistake in one does not hide those in others.
+struct Sections<'t> {
+    path: &'t Path,
+    text: &'t str,
+    table: toml::de::DeTable<'t>,
+    problems: Diagnostics,
+}
+
+impl<'t> Sections<'t> {
+    fn parse(path: &'t Path, text: &'t str) -> Result<Self, Diagnostics> {
+        let table = toml::de::DeTable::parse(text)
+            .map_err(|error| toml_error(path, text, &error))?
+            .into_inner();
+        let mut sections = Self {
+            path,
+            text,
+            table,
+            problems: Diagnostics::default(),
+        };
+        sections.refuse_unknown();
+        Ok(sections)
+    }
+
+    fn refuse_unknown(&mut self) {
+        let origin = Origin {
+            path: self.path,
+            text: self.text,
+        };
+        for key in self.table.keys() {
+            if !SECTIONS.contains(&key.get_ref().as_ref()) {
+                self.problems.push(origin.error(
+                    key.span(),
+                    format!(
+                        "unknown section `{}`, expected one of {}",
+                        key.get_ref(),
+                        SECTIONS.map(|name| format!("`{name}`")).join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+
+    fn value(&self, name: &str) -> Option<&toml::Spanned<toml::de::DeValue<'t>>> {
+        self.table
+            .iter()
+            .find(|(key, _)| key.get_ref().as_ref() == name)
+            .map(|(_, value)| value)
+    }
+
+    /// The section `name`, if present and well-formed (a problem when not
+    /// well-formed).
+    fn read<T: serde::de::DeserializeOwned>(&mut self, name: &str) -> Option<T> {
+        let value = self.value(name)?.clone();
+        self.deserialize(value)
+    }
+
+    fn deserialize<T: serde::de::DeserializeOwned>(
+        &mut self,
+        value: toml::Spanned<toml::de::DeValue<'t>>,
+    ) -> Option<T> {
+        match T::deserialize(toml::de::ValueDeserializer::from(value)) {
+            Ok(read) => Some(read),
+            Err(error) => {
+                self.problems
+                    .extend(toml_error(self.path, self.text, &error).0);
+                None
+            }
+        }
+    }
+
+    /// `[sources]`, each source read on its own.
+    fn sources(&mut self) -> BTreeMap<String, toml::Spanned<sources::RawSource>> {
+        let Some(value) = self.value("sources").cloned() else {
+            return BTreeMap::new();
+        };
+        let toml::de::DeValue::Table(table) = value.get_ref() else {
+            return self.read("sources").unwrap_or_default();
+        };
+        let entries: Vec<_> = table
+            .iter()
+            .map(|(name, source)| (name.get_ref().to_string(), source.clone()))
+            .collect();
+        entries
+            .into_iter()
+            .filter_map(|(name, source)| Some((name, self.deserialize(source)?)))
+            .collect()
+    }
+
+    /// Every section read, or every problem met reading them.
+    fn into_raw(mut self) -> Result<RawConfig, Diagnostics> {
+        let schema = self.read("schema");
+        if schema.is_none() && self.value("schema").is_none() {
+            self.problems.push(Diagnostic::at(
+                self.path,
+                1,
+                1,
+                "missing section `[schema]`",
+            ));
+        }
+        let raw = RawConfig {
+            server: self.read("server").unwrap_or_default(),
+            limits: self.read("limits").unwrap_or_default(),
+            sources: self.sources(),
+            events: self.read("events").unwrap_or_default(),
+            subscriptions: self.read("subscriptions").unwrap_or_default(),
+            log: self.read("log").unwrap_or_default(),
+            persisted_queries: self.read("persisted_queries").unwrap_or_default(),
+            auth: self.read("auth"),
+            traces: self.read("traces"),
+            schema: match schema {
+                Some(schema) => schema,
+                None => return Err(self.problems.in_file_order()),
+            },
+        };
+        self.problems.in_file_order().into_result(raw)
+    }
 }
 
 /// Where in a config file a piece of it stands, for diagnostics.
@@ -189,8 +311,7 @@ impl Config {
     /// Parses and validates config text; `path` names it in diagnostics and
     /// anchors relative paths.
     pub fn parse(path: &Path, text: &str) -> Result<Self, Diagnostics> {
-        let raw: RawConfig =
-            toml::from_str(text).map_err(|error| toml_error(path, text, &error))?;
+        let raw = Sections::parse(path, text)?.into_raw()?;
         let origin = Origin { path, text };
         let mut problems = Diagnostics::default();
         let server = server::validate(raw.server, &origin, &mut problems);

@@ -90,35 +90,50 @@ pub async fn serve(
 }
 
 /// Completes on the first Ctrl-C or SIGTERM; a second one exits the
-/// process at once.
-pub async fn shutdown_signal() {
-    signal().await;
-    tracing::info!("shutting down");
-    tokio::spawn(async {
-        signal().await;
-        tracing::warn!("second signal: exiting now");
-        std::process::exit(130);
-    });
+/// process at once. The signals are caught from the call on (before the
+/// future is first polled), so a signal sent as soon as the server says
+/// where it serves is not missed. Must be called inside a Tokio runtime.
+pub fn shutdown_signal() -> impl Future<Output = ()> {
+    let first = signal();
+    async move {
+        first.await;
+        tracing::info!("shutting down");
+        let second = signal();
+        tokio::spawn(async {
+            second.await;
+            tracing::warn!("second signal: exiting now");
+            std::process::exit(130);
+        });
+    }
 }
 
-/// Completes on Ctrl-C or, on Unix, SIGTERM.
-async fn signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Completes on Ctrl-C or, on Unix, SIGTERM received after the call.
+fn signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt()).ok();
+        let terminate = signal(SignalKind::terminate()).ok();
+        async move {
+            tokio::select! {
+                () = received(interrupt) => {},
+                () = received(terminate) => {},
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Completes when `signal` arrives; never, when it could not be caught.
+#[cfg(unix)]
+async fn received(signal: Option<tokio::signal::unix::Signal>) {
+    match signal {
+        Some(mut signal) => {
+            signal.recv().await;
+        }
+        None => std::future::pending().await,
     }
 }
