@@ -18,7 +18,7 @@ use crate::Gateway;
 use crate::error::Diagnostics;
 use crate::json::{Json, find};
 use crate::pipeline::GraphqlRequest;
-use crate::schema::model::{Binding, FieldDef, GroupedPlan, Model, NamedType};
+use crate::schema::model::{Binding, FieldDef, GroupedPlan, Model};
 use crate::sources::batching::Recording;
 use crate::template::Caller;
 
@@ -45,20 +45,10 @@ pub async fn run(gateway: &Gateway) -> Diagnostics {
 /// order.
 fn grouped_fields(model: &Model) -> Vec<(&str, &FieldDef, &GroupedPlan)> {
     let mut found: Vec<(&str, &FieldDef, &GroupedPlan)> = model
-        .types
-        .iter()
-        .filter_map(|(name, named)| match named {
-            NamedType::Object(object) => Some((name.as_str(), object)),
+        .object_fields()
+        .filter_map(|(name, field)| match &field.binding {
+            Binding::Grouped(plan) => Some((name, field, plan.as_ref())),
             _ => None,
-        })
-        .flat_map(|(name, object)| {
-            object
-                .fields
-                .values()
-                .filter_map(move |field| match &field.binding {
-                    Binding::Grouped(plan) => Some((name, field.as_ref(), plan.as_ref())),
-                    _ => None,
-                })
         })
         .collect();
     found.sort_by_key(|(name, field, _)| (*name, field.name.as_str()));

@@ -331,26 +331,16 @@ impl Model {
     /// `@publish` of this schema publishes: on the in-process bus, nothing
     /// would ever deliver to them. Topics with variables are left out.
     pub fn unpublished_topics(&self) -> Vec<(String, String)> {
-        let fields = || {
-            self.types
-                .iter()
-                .flat_map(|(type_name, named)| match named {
-                    NamedType::Object(object) => object
-                        .fields
-                        .values()
-                        .map(|field| (type_name.as_str(), field.as_ref()))
-                        .collect::<Vec<_>>(),
-                    _ => Vec::new(),
-                })
-        };
-        let published: Vec<&str> = fields()
+        let published: Vec<&str> = self
+            .object_fields()
             .filter_map(|(_, field)| match &field.binding {
                 Binding::Publish(plan) => plan.topic.literal(),
                 Binding::Fetch(plan) => plan.publish.as_ref()?.topic.literal(),
                 _ => None,
             })
             .collect();
-        let mut unpublished: Vec<(String, String)> = fields()
+        let mut unpublished: Vec<(String, String)> = self
+            .object_fields()
             .filter_map(|(type_name, field)| {
                 let Binding::Event(plan) = &field.binding else {
                     return None;
@@ -362,6 +352,22 @@ impl Model {
             .collect();
         unpublished.sort();
         unpublished
+    }
+
+    /// Every field of every object type, with its type's name.
+    pub fn object_fields(&self) -> impl Iterator<Item = (&str, &FieldDef)> {
+        self.types
+            .iter()
+            .filter_map(|(name, named)| match named {
+                NamedType::Object(object) => Some((name.as_str(), object)),
+                _ => None,
+            })
+            .flat_map(|(name, object)| {
+                object
+                    .fields
+                    .values()
+                    .map(move |field| (name, field.as_ref()))
+            })
     }
 
     /// The object type `name`, if there is one.

@@ -48,10 +48,13 @@ const ASSETS: [Asset; 4] = [
     },
 ];
 
+/// The GraphiQL page, with the assets' version filled in once.
+static PAGE_HTML: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| PAGE.replace("{version}", VERSION));
+
 /// The GraphiQL page.
 pub fn page() -> Response {
-    let page = PAGE.replace("{version}", VERSION);
-    ([(CACHE_CONTROL, "no-cache")], Html(page)).into_response()
+    ([(CACHE_CONTROL, "no-cache")], Html(PAGE_HTML.as_str())).into_response()
 }
 
 /// `GET /graphiql/{version}/{file}`: an embedded asset, gzipped as stored

@@ -45,7 +45,8 @@ pub async fn watch(gateway: Arc<Gateway>, config: Config) {
                 tracing::info!(target: "weft::reload", config = %path.display(), "reloaded");
             }
             Err(problems) => {
-                files.refresh();
+                // Remember the broken files' times: only a new edit retries.
+                files.changed();
                 tracing::error!(
                     target: "weft::reload",
                     config = %path.display(),
@@ -98,10 +99,6 @@ impl Stamps {
             }
         }
         changed
-    }
-
-    fn refresh(&mut self) {
-        self.changed();
     }
 }
 
