@@ -11,6 +11,7 @@ mod parse;
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use parse::{Kind, Node};
 
@@ -196,6 +197,24 @@ impl<'a> Json<'a> {
             .map(|(_, value)| value)
     }
 
+    /// The member `key` of an object, looked for first as the member at
+    /// place `hint` (which it then updates to where `key` was).
+    fn get_near(self, key: &str, hint: &AtomicU32) -> Option<Json<'a>> {
+        let mut entries = self.entries()?;
+        let guess = hint.load(Ordering::Relaxed);
+        if guess < entries.left {
+            if let Some((name, value)) = entries.nth(guess as usize)
+                && name.is(key)
+            {
+                return Some(value);
+            }
+            entries = self.entries()?;
+        }
+        let (place, (_, value)) = entries.enumerate().find(|(_, (name, _))| name.is(key))?;
+        hint.store(u32::try_from(place).unwrap_or(0), Ordering::Relaxed);
+        Some(value)
+    }
+
     /// The items of a list.
     pub fn items(self) -> Option<Items<'a>> {
         let node = self.node().filter(|node| node.kind == Kind::Array)?;
@@ -225,10 +244,9 @@ impl<'a> Json<'a> {
             // Keys differ mostly in length or first byte: those are
             // compared before the bytes.
             Kind::Str => {
-                let span = self.span().as_bytes();
-                span.len() == text.len()
-                    && span.first() == text.as_bytes().first()
-                    && span == text.as_bytes()
+                let (start, end) = (node.start as usize, node.end as usize);
+                end - start == text.len()
+                    && self.doc.text.as_bytes().get(start..end) == Some(text.as_bytes())
             }
             _ => self.as_str().is_some_and(|own| own == text),
         }
@@ -298,6 +316,59 @@ pub fn find<'a>(value: Json<'a>, path: &[String]) -> Option<Json<'a>> {
         .filter(|found| !found.is_null())
 }
 
+/// A path of object keys that remembers where each key was found last:
+/// backend objects of one kind list their members in one order, so a
+/// lookup mostly compares one key per step.
+#[derive(Default)]
+pub struct KeyPath {
+    keys: Vec<String>,
+    hints: Box<[AtomicU32]>,
+}
+
+impl KeyPath {
+    /// Follows the path from `value`, as [`find`] does.
+    pub fn find<'a>(&self, value: Json<'a>) -> Option<Json<'a>> {
+        self.keys
+            .iter()
+            .zip(&self.hints)
+            .try_fold(value, |current, (key, hint)| current.get_near(key, hint))
+            .filter(|found| !found.is_null())
+    }
+}
+
+impl From<Vec<String>> for KeyPath {
+    fn from(keys: Vec<String>) -> Self {
+        let hints = keys.iter().map(|_| AtomicU32::new(0)).collect();
+        Self { keys, hints }
+    }
+}
+
+impl Clone for KeyPath {
+    fn clone(&self) -> Self {
+        Self::from(self.keys.clone())
+    }
+}
+
+impl PartialEq for KeyPath {
+    fn eq(&self, other: &Self) -> bool {
+        self.keys == other.keys
+    }
+}
+
+impl std::ops::Deref for KeyPath {
+    type Target = [String];
+
+    fn deref(&self) -> &[String] {
+        &self.keys
+    }
+}
+
+impl fmt::Debug for KeyPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.keys.fmt(f)
+    }
+}
+
 /// A backend value as a `serde_json` value (for templates and events).
 pub fn to_plain(json: Json<'_>) -> serde_json::Value {
     serde_json::from_str(json.raw()).unwrap_or(serde_json::Value::Null)
@@ -346,6 +417,19 @@ mod tests {
         assert_eq!(get("t").as_bool(), Some(true));
         assert!(root.get("missing").is_none());
         assert_eq!(to_plain(root)["l"], serde_json::json!([1, [2], {}]));
+    }
+
+    #[test]
+    fn key_paths_find_keys_wherever_they_stand() {
+        let path = KeyPath::from(vec!["a".to_owned(), "b".to_owned()]);
+        let first = doc(r#"{"x": 0, "a": {"b": 1}}"#);
+        let second = doc(r#"{"a": {"c": 3, "b": 2}, "x": 0}"#);
+        for _ in 0..2 {
+            assert_eq!(path.find(first.root()).and_then(Json::as_i64), Some(1));
+            assert_eq!(path.find(second.root()).and_then(Json::as_i64), Some(2));
+        }
+        assert!(path.find(doc(r#"{"a": {"b": null}}"#).root()).is_none());
+        assert!(path.find(doc(r#"{"a": 1}"#).root()).is_none());
     }
 
     #[test]

@@ -73,8 +73,8 @@ struct Parser<'t> {
     text: &'t [u8],
     pos: usize,
     nodes: Vec<Node>,
-    /// The containers not closed yet, innermost last.
-    open: Vec<usize>,
+    /// The containers not closed yet (their node and kind), innermost last.
+    open: Vec<(usize, Kind)>,
 }
 
 impl Parser<'_> {
@@ -111,13 +111,12 @@ impl Parser<'_> {
             // the next member or item.
             loop {
                 self.skip_whitespace();
-                let Some(&top) = self.open.last() else {
+                let Some(&(_, kind)) = self.open.last() else {
                     return match self.peek() {
                         None => Ok(()),
                         Some(_) => Err(self.unexpected("the end of the document")),
                     };
                 };
-                let kind = self.nodes[top].kind;
                 match (kind, self.peek()) {
                     (_, Some(b',')) => {
                         self.pos += 1;
@@ -148,10 +147,10 @@ impl Parser<'_> {
     /// Counts one more item in the array being filled, if any (an object's
     /// members are counted by their keys).
     fn count_item(&mut self) {
-        if let Some(&top) = self.open.last()
-            && self.nodes[top].kind == Kind::Array
+        if let Some(&(top, Kind::Array)) = self.open.last()
+            && let Some(node) = self.nodes.get_mut(top)
         {
-            self.nodes[top].len += 1;
+            node.len += 1;
         }
     }
 
@@ -171,7 +170,7 @@ impl Parser<'_> {
         if self.open.len() >= MAX_NESTING {
             return Err(format!("containers nest deeper than {MAX_NESTING}"));
         }
-        self.open.push(self.nodes.len());
+        self.open.push((self.nodes.len(), kind));
         self.push(kind, self.pos, self.pos);
         self.pos += 1;
         self.skip_whitespace();
@@ -181,11 +180,12 @@ impl Parser<'_> {
     /// Closes the innermost container at its closing bracket.
     fn close(&mut self) {
         self.pos += 1;
-        if let Some(at) = self.open.pop() {
-            let next = self.nodes.len();
-            let node = &mut self.nodes[at];
+        let next = offset(self.nodes.len());
+        if let Some((at, _)) = self.open.pop()
+            && let Some(node) = self.nodes.get_mut(at)
+        {
             node.end = offset(self.pos);
-            node.next = offset(next);
+            node.next = next;
         }
     }
 
@@ -194,8 +194,10 @@ impl Parser<'_> {
         if self.peek() != Some(b'"') {
             return Err(self.unexpected("a string key"));
         }
-        if let Some(&top) = self.open.last() {
-            self.nodes[top].len += 1;
+        if let Some(&(top, _)) = self.open.last()
+            && let Some(node) = self.nodes.get_mut(top)
+        {
+            node.len += 1;
         }
         self.string()?;
         self.skip_whitespace();
@@ -208,29 +210,23 @@ impl Parser<'_> {
 
     fn string(&mut self) -> Result<(), String> {
         let start = self.pos + 1;
+        let text = self.text;
         let mut pos = start;
         let mut escaped = false;
         loop {
-            while self
-                .text
-                .get(pos)
-                .is_some_and(|&byte| PLAIN[usize::from(byte)])
-            {
-                pos += 1;
-            }
-            let Some(&byte) = self.text.get(pos) else {
-                self.pos = pos;
-                return Err(self.unexpected("the end of a string"));
-            };
-            match byte {
-                b'"' => break,
-                b'\\' => {
+            pos += text.get(pos..).map_or(0, plain_length);
+            match text.get(pos) {
+                Some(b'"') => break,
+                Some(b'\\') => {
                     escaped = true;
-                    pos += escape_length(&self.text[pos..])
+                    pos += escape_length(&text[pos..])
                         .ok_or_else(|| format!("an invalid escape in a string at byte {pos}"))?;
                 }
-                0..0x20 => return Err(format!("a control character in a string at byte {pos}")),
-                _ => pos += 1,
+                Some(_) => return Err(format!("a control character in a string at byte {pos}")),
+                None => {
+                    self.pos = pos;
+                    return Err(self.unexpected("the end of a string"));
+                }
             }
         }
         let kind = if escaped { Kind::EscapedStr } else { Kind::Str };
@@ -288,6 +284,14 @@ impl Parser<'_> {
             None => format!("expected {wanted}, found the end of the document"),
         }
     }
+}
+
+/// How many bytes at the start of `bytes` a string holds as they are.
+fn plain_length(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .position(|&byte| !PLAIN[usize::from(byte)])
+        .unwrap_or(bytes.len())
 }
 
 /// The length of the escape sequence `text` starts with, if valid.
@@ -350,6 +354,22 @@ mod tests {
             ),
         ] {
             assert_eq!(parse(text.as_bytes()).unwrap_err(), reason, "{text}");
+        }
+    }
+
+    #[test]
+    fn strings_end_at_their_first_special_byte_wherever_it_stands() {
+        for n in 0..24 {
+            let prefix = "é".repeat(n / 2) + &"a".repeat(n % 2);
+            let at = prefix.len() + 1;
+            let plain = parse(format!("\"{prefix}\"").as_bytes()).unwrap();
+            assert_eq!((plain[0].kind, plain[0].end as usize), (Kind::Str, at));
+            let escaped = parse(format!("\"{prefix}\\n\"").as_bytes()).unwrap();
+            assert_eq!(escaped[0].kind, Kind::EscapedStr);
+            assert_eq!(
+                parse(format!("\"{prefix}\u{1f}\"").as_bytes()).unwrap_err(),
+                format!("a control character in a string at byte {at}")
+            );
         }
     }
 

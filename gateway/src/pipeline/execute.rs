@@ -451,7 +451,7 @@ impl<'p> Walker<'_, 'p> {
             }
             if let Binding::Project(path) = &definition.binding {
                 if let Some(selection) = &field.selection
-                    && let Some(value) = find(parent, path)
+                    && let Some(value) = path.find(parent)
                 {
                     self.value(selection, value);
                 }

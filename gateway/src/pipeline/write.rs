@@ -23,7 +23,7 @@ use super::coerce_variables::Variables;
 use super::execute::{Found, Results, Slot, slot_key};
 use super::normalize::{Field, FieldKind, Operation, SelectionSet};
 use crate::error::{GraphqlError, PathSegment, codes};
-use crate::json::{Json, find};
+use crate::json::Json;
 use crate::schema::model::{Binding, Shape, ShapeKind};
 
 /// A value that had to be `null` where it may not be; the caller nulls
@@ -115,7 +115,7 @@ impl<'p> Writer<'_, 'p> {
             return self.null_if(shape);
         }
         if let Binding::Project(path) = &definition.binding {
-            return self.value(field, shape, find(parent, path));
+            return self.value(field, shape, path.find(parent));
         }
         match self.results.get(slot_key(parent, field)) {
             Some(Slot::One(found)) => self.value(field, shape, found.value()),

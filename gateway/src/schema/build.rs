@@ -21,6 +21,7 @@ use super::model::{
     ObjectType, PublishPlan, RootTypes, Shape, ShapeKind,
 };
 use crate::error::Diagnostics;
+use crate::json::KeyPath;
 use crate::sources::batching::BatchPlan;
 use crate::template::{Root, ValueTemplate, Var};
 
@@ -422,7 +423,7 @@ impl<'d> Builder<'d> {
             ));
             return None;
         } else {
-            Binding::Project(self.projection(&site.ty.name, name)?)
+            Binding::Project(self.projection(&site.ty.name, name)?.into())
         };
         let mut field = Field::new(name, type_ref(&definition.ty.node), |_| {
             FieldFuture::Value(None)
@@ -639,8 +640,8 @@ impl<'d> Builder<'d> {
             id: self.next_plan_id,
             connector: connected.connector,
             key_names: connected.batch_names,
-            match_paths,
-            response: connected.response,
+            match_paths: match_paths.into_iter().map(KeyPath::from).collect(),
+            response: connected.response.into(),
             max_batch_size: connected.max_batch_size,
         })
     }

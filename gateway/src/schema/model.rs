@@ -13,6 +13,7 @@ use prost_reflect::MethodDescriptor;
 use serde_json::Value;
 
 use crate::error::Place;
+use crate::json::KeyPath;
 use crate::sources::Connector;
 use crate::sources::batching::BatchPlan;
 use crate::sources::grpc::GrpcSource;
@@ -190,7 +191,7 @@ impl Access {
 pub enum Binding {
     /// Read from the parent's JSON at this path (the field's name, or
     /// `@map(from:)`).
-    Project(Vec<String>),
+    Project(KeyPath),
     /// Its own backend call (`@rest`/`@grpc` on the field).
     Fetch(Arc<FetchPlan>),
     /// An entity loaded by key through its type's batch (`@entity`).

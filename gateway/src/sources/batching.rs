@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 
 use super::{Connector, Prepared};
 use crate::error::SourceError;
-use crate::json::{self, Doc, Items, Json, find};
+use crate::json::{self, Doc, Items, Json, KeyPath};
 use crate::template::{Caller, Vars};
 
 /// One backend call, as shown in `extensions.weft.calls`.
@@ -47,9 +47,9 @@ pub struct BatchPlan {
     /// The names under `$batch`, one per key component.
     pub key_names: Vec<String>,
     /// Where each key component stands in an answered item.
-    pub match_paths: Vec<Vec<String>>,
+    pub match_paths: Vec<KeyPath>,
     /// Where the list of items stands in the response.
-    pub response: Vec<String>,
+    pub response: KeyPath,
     /// At most this many keys per call.
     pub max_batch_size: usize,
 }
@@ -114,7 +114,7 @@ impl BatchPlan {
     /// The items of a batch answer: the list at `response` (none when it
     /// is missing).
     pub fn items<'a>(&self, answer: Json<'a>) -> Result<Option<Items<'a>>, SourceError> {
-        match find(answer, &self.response).map(Json::items) {
+        match self.response.find(answer).map(Json::items) {
             Some(Some(items)) => Ok(Some(items)),
             None => Ok(None),
             Some(None) => Err(SourceError::BadResponse {
@@ -129,14 +129,14 @@ impl BatchPlan {
         let mut text = String::new();
         for item in items.into_iter().flatten() {
             if let [path] = self.match_paths.as_slice() {
-                if let Some(part) = find(item, path) {
+                if let Some(part) = path.find(item) {
                     found(&json::key_text(part), item);
                 }
                 continue;
             }
             text.clear();
             for (n, path) in self.match_paths.iter().enumerate() {
-                let Some(part) = find(item, path) else {
+                let Some(part) = path.find(item) else {
                     text.clear();
                     break;
                 };
