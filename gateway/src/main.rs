@@ -1,4 +1,5 @@
-//! The `weft` command line: `demo`, `serve`, `compose`, `check`, `plan`, `bench`.
+//! The `weft` command line: `demo`, `serve`, `compose`, `check`, `plan`,
+//! `import`, `bench`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -93,6 +94,34 @@ enum Command {
         /// The GraphQL document.
         query: String,
     },
+    /// Print SDL with weft's directives for a service, made from what the
+    /// service publishes about itself.
+    #[command(
+        after_help = "Example:\n  weft import openapi schema/openapi/users.yaml > schema/users.graphql"
+    )]
+    Import {
+        #[command(subcommand)]
+        kind: ImportKind,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportKind {
+    /// An OpenAPI 3.0/3.1 document (YAML or JSON) → SDL with `@rest`
+    /// directives: GET operations as Query fields, the others as Mutation
+    /// fields, and batch forms where the document has them. What cannot be
+    /// mapped is a warning on standard error, at its JSON pointer.
+    #[command(
+        after_help = "Example:\n  weft import openapi schema/openapi/orders.yaml --source orders > schema/orders.graphql"
+    )]
+    Openapi {
+        /// The OpenAPI document.
+        file: PathBuf,
+        /// The REST source the directives name (default: the file's name
+        /// without its extension).
+        #[arg(long)]
+        source: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -179,6 +208,7 @@ async fn main() -> ExitCode {
             operation,
             query,
         } => plan(&config, &query, operation.as_deref()),
+        Command::Import { kind } => import(kind),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -221,6 +251,31 @@ fn plan(path: &Path, query: &str, operation: Option<&str>) -> Result<(), String>
         })?;
     print!("{plan}");
     Ok(())
+}
+
+fn import(kind: ImportKind) -> Result<(), String> {
+    match kind {
+        ImportKind::Openapi { file, source } => {
+            let name = file.display().to_string();
+            let doc = weft::openapi::Document::load(&file, &name)
+                .map_err(|problem| report(&problem.into()))?;
+            let source = source.unwrap_or_else(|| source_name(&file));
+            let imported = weft::import::openapi::import(&doc, &source);
+            for warning in &imported.warnings {
+                eprintln!("warning: {name}: {}: {}", warning.pointer, warning.message);
+            }
+            print!("{}", imported.sdl);
+            Ok(())
+        }
+    }
+}
+
+/// A source name from a file name: `schema/openapi/users.yaml` → `users`.
+fn source_name(file: &Path) -> String {
+    file.file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .filter(|stem| !stem.is_empty())
+        .unwrap_or_else(|| "api".to_owned())
 }
 
 fn report(problems: &Diagnostics) -> String {
