@@ -112,7 +112,7 @@ enum ImportKind {
     /// fields, and batch forms where the document has them. What cannot be
     /// mapped is a warning on standard error, at its JSON pointer.
     #[command(
-        after_help = "Example:\n  weft import openapi schema/openapi/orders.yaml --source orders > schema/orders.graphql"
+        after_help = "Example:\n  weft import openapi schema/openapi/orders.yaml --source orders --extend Query > schema/orders.graphql"
     )]
     Openapi {
         /// The OpenAPI document.
@@ -121,6 +121,10 @@ enum ImportKind {
         /// without its extension).
         #[arg(long)]
         source: Option<String>,
+        /// A root type another schema file defines (`Query`, `Mutation`):
+        /// its fields are written as `extend type`. May be repeated.
+        #[arg(long, value_parser = ["Query", "Mutation"])]
+        extend: Vec<String>,
     },
 }
 
@@ -255,12 +259,19 @@ fn plan(path: &Path, query: &str, operation: Option<&str>) -> Result<(), String>
 
 fn import(kind: ImportKind) -> Result<(), String> {
     match kind {
-        ImportKind::Openapi { file, source } => {
+        ImportKind::Openapi {
+            file,
+            source,
+            extend,
+        } => {
             let name = file.display().to_string();
             let doc = weft::openapi::Document::load(&file, &name)
                 .map_err(|problem| report(&problem.into()))?;
-            let source = source.unwrap_or_else(|| source_name(&file));
-            let imported = weft::import::openapi::import(&doc, &source);
+            let options = weft::import::openapi::Options {
+                source: source.unwrap_or_else(|| source_name(&file)),
+                extend,
+            };
+            let imported = weft::import::openapi::import(&doc, &options);
             for warning in &imported.warnings {
                 eprintln!("warning: {name}: {}: {}", warning.pointer, warning.message);
             }

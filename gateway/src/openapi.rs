@@ -628,11 +628,6 @@ impl<'d> Schema<'d> {
         text(self.node, "description")
     }
 
-    /// `format`, when given (`int64`, `date-time`).
-    pub(crate) fn format(&self) -> Option<&'d str> {
-        text(self.node, "format")
-    }
-
     /// `default`, when given.
     pub(crate) fn default(&self) -> Option<&'d Value> {
         self.node.get("default")

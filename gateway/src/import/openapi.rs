@@ -34,9 +34,20 @@ pub struct Imported {
     pub warnings: Vec<Warning>,
 }
 
-/// Maps `doc` to SDL whose directives name the REST source `source`.
-pub fn import(doc: &Document, source: &str) -> Imported {
-    let mut generator = Generator::new(doc, source);
+/// How to write the SDL.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The REST source the directives name.
+    pub source: String,
+    /// Root types (`Query`, `Mutation`) that another schema file defines:
+    /// they are written as `extend type`.
+    pub extend: Vec<String>,
+}
+
+/// Maps `doc` to SDL as `options` say.
+pub fn import(doc: &Document, options: &Options) -> Imported {
+    let mut generator = Generator::new(doc, &options.source);
+    generator.extend.clone_from(&options.extend);
     for operation in doc.operations() {
         generator.operation(&operation);
     }
@@ -127,6 +138,8 @@ struct Generator<'d> {
     keys: HashMap<String, String>,
     /// Fields of types this document does not define.
     extensions: Vec<(String, Field)>,
+    /// Root types written as `extend type`.
+    extend: Vec<String>,
 }
 
 impl<'d> Generator<'d> {
@@ -149,6 +162,7 @@ impl<'d> Generator<'d> {
             listings: Vec::new(),
             keys: HashMap::new(),
             extensions: Vec::new(),
+            extend: Vec::new(),
         }
     }
 
@@ -780,6 +794,9 @@ impl<'d> Generator<'d> {
         for (name, fields) in [("Query", &self.query), ("Mutation", &self.mutation)] {
             if !fields.is_empty() {
                 out.push('\n');
+                if self.extend.iter().any(|root| root == name) {
+                    out.push_str("extend ");
+                }
                 write_object(&mut out, name, None, "", fields);
             }
         }
