@@ -569,8 +569,8 @@ impl<'d> Generator<'d> {
         if let Some(name) = self.input_names.get(&schema.pointer) {
             return name.clone();
         }
-        let wanted = format!("{}Input", pascal(schema.name.unwrap_or(context)));
-        let name = self.new_type_name(&wanted);
+        let base = pascal(schema.name.unwrap_or(context));
+        let name = self.new_type_name(&format!("{base}Input"));
         self.input_names
             .insert(schema.pointer.clone(), name.clone());
         let index = self.inputs.len();
@@ -587,7 +587,7 @@ impl<'d> Generator<'d> {
                 );
                 continue;
             }
-            let context = format!("{name} {}", property.name);
+            let context = format!("{base} {}", property.name);
             let mut ty = self.input(&property.schema, &context, is_id(property.name));
             if property.required && !property.schema.nullable {
                 ty.push('!');
@@ -969,4 +969,130 @@ fn write_input(out: &mut String, name: &str, about: Option<&str>, fields: &[Arg]
         let _ = writeln!(out, "  {}", argument(field));
     }
     out.push_str("}\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    /// The SDL of a document, then its warnings as `weft import` prints them.
+    fn imported(name: &str, text: &str, options: &Options) -> String {
+        let doc = Document::parse(Path::new(name), name, text).expect("the document loads");
+        let imported = import(&doc, options);
+        let mut out = imported.sdl;
+        for warning in imported.warnings {
+            let _ = write!(out, "\nwarning: {}: {}", warning.pointer, warning.message);
+        }
+        out
+    }
+
+    fn options(source: &str) -> Options {
+        Options {
+            source: source.to_owned(),
+            extend: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_users_service() {
+        let text = include_str!("../../../schema/openapi/users.yaml");
+        insta::assert_snapshot!(imported("users.yaml", text, &options("users")));
+    }
+
+    #[test]
+    fn the_orders_service_beside_the_users_service() {
+        let text = include_str!("../../../schema/openapi/orders.yaml");
+        let options = Options {
+            extend: vec!["Query".to_owned()],
+            ..options("orders")
+        };
+        insta::assert_snapshot!(imported("orders.yaml", text, &options));
+    }
+
+    /// One document with an entity, a list filtered by a foreign key to it,
+    /// inline objects, OpenAPI 3.1 nullability, `allOf`, a free-form
+    /// object, a body that is not an object, an answer without a body, and
+    /// what cannot be mapped.
+    #[test]
+    fn constructs_and_what_cannot_be_mapped() {
+        let text = r##"openapi: 3.1.0
+info: {title: shop, version: 2.1.0}
+paths:
+  /authors:
+    get:
+      operationId: list_authors
+      parameters:
+        - {name: ids, in: query, schema: {type: array, items: {type: integer}}}
+        - {name: X-Tenant, in: header, schema: {type: string}}
+      responses:
+        "200":
+          content:
+            application/json:
+              schema: {type: array, items: {$ref: "#/components/schemas/Author"}}
+  /books:
+    get:
+      parameters:
+        - {name: author_ids, in: query, style: form, explode: false, schema: {type: array, items: {type: integer}}}
+        - {name: sort, in: query, schema: {type: string, enum: [title, "-title"], default: title}}
+        - {name: page_size, in: query, schema: {type: integer, default: 20}}
+      responses:
+        "200":
+          content:
+            application/json:
+              schema: {type: array, items: {$ref: "#/components/schemas/Book"}}
+    put:
+      operationId: replaceBooks
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: {type: array, items: {$ref: "#/components/schemas/Book"}}
+      responses:
+        "204": {description: replaced}
+  /books/{isbn}:
+    delete:
+      operationId: deleteBook
+      responses:
+        "200":
+          content:
+            application/json:
+              schema:
+                type: object
+                properties:
+                  deleted: {type: boolean}
+                  meta: {type: object, additionalProperties: true}
+components:
+  schemas:
+    Author:
+      type: object
+      required: [id, name]
+      properties:
+        id: {type: integer}
+        name: {type: string, description: "Pen name."}
+        born: {type: [string, "null"], format: date}
+        genre: {type: string, enum: [FICTION, NON_FICTION]}
+    Book:
+      allOf:
+        - {$ref: "#/components/schemas/Base"}
+        - type: object
+          required: [title, author_id]
+          properties:
+            title: {type: string}
+            author_id: {type: integer}
+            price: {oneOf: [{type: number}, {type: string}]}
+            cover:
+              type: object
+              properties:
+                url: {type: string}
+                size.bytes: {type: integer}
+    Base:
+      type: object
+      required: [isbn]
+      properties:
+        isbn: {type: string}
+"##;
+        insta::assert_snapshot!(imported("shop.yaml", text, &options("shop")));
+    }
 }
