@@ -316,18 +316,15 @@ impl Document {
             self.warn(&pointer, "a parameter without `name` and `in` is left out");
             return None;
         };
-        let schema = match node.get("schema") {
-            Some(schema) => Some(self.schema(schema, format!("{pointer}/schema"))),
-            None => {
-                if node.get("content").is_some() {
-                    self.warn(
-                        &pointer,
-                        "a parameter with `content` instead of `schema` is read as a string",
-                    );
-                }
-                None
-            }
-        };
+        let schema = node
+            .get("schema")
+            .map(|schema| self.schema(schema, format!("{pointer}/schema")));
+        if schema.is_none() && node.get("content").is_some() {
+            self.warn(
+                &pointer,
+                "a parameter with `content` instead of `schema` is read as a string",
+            );
+        }
         let style = text(node, "style").unwrap_or("form");
         let explode = node
             .get("explode")
@@ -377,7 +374,7 @@ impl Document {
                 .filter(|rest| !rest.contains('/'))
                 .or(name);
             node = target;
-            pointer = reference.to_owned();
+            reference.clone_into(&mut pointer);
         }
         self.warn(&pointer, "`$ref`s that lead in a circle");
         (&NOTHING, pointer, name)
@@ -539,13 +536,11 @@ impl Document {
         let body = operation.node.get("requestBody")?;
         let (body, pointer) = self.follow(body, format!("{}/requestBody", operation.pointer));
         let required = body.get("required").and_then(Value::as_bool) == Some(true);
-        match self.json_schema(body, &pointer) {
-            Some(schema) => Some((schema, required)),
-            None => {
-                self.warn(&pointer, "a request body without a JSON schema is left out");
-                None
-            }
+        let schema = self.json_schema(body, &pointer);
+        if schema.is_none() {
+            self.warn(&pointer, "a request body without a JSON schema is left out");
         }
+        Some((schema?, required))
     }
 
     /// The answer of an operation: the first success status (`200`, `201`,

@@ -6,6 +6,8 @@
 
 pub mod openapi;
 
+use std::fmt::Write as _;
+
 /// Whether `name` is a GraphQL name (`[_A-Za-z][_0-9A-Za-z]*`) that may
 /// name a field, type or enum value (`true`, `false` and `null` may not).
 pub(crate) fn is_name(name: &str) -> bool {
@@ -105,7 +107,9 @@ pub(crate) fn string(text: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
             c => out.push(c),
         }
     }
@@ -126,10 +130,10 @@ pub(crate) fn description(text: &str, indent: &str) -> String {
         if line.is_empty() {
             out.push('\n');
         } else {
-            out.push_str(&format!("{indent}{line}\n"));
+            let _ = writeln!(out, "{indent}{line}");
         }
     }
-    out.push_str(&format!("{indent}\"\"\"\n"));
+    let _ = writeln!(out, "{indent}\"\"\"");
     out
 }
 
