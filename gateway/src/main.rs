@@ -1,4 +1,5 @@
-//! The `weft` command line: `demo`, `serve`, `compose`, `check`, `plan`, `bench`.
+//! The `weft` command line: `demo`, `serve`, `compose`, `check`, `plan`,
+//! `import`, `bench`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -93,6 +94,38 @@ enum Command {
         /// The GraphQL document.
         query: String,
     },
+    /// Print SDL with weft's directives for a service, made from what the
+    /// service publishes about itself.
+    #[command(
+        after_help = "Example:\n  weft import openapi schema/openapi/users.yaml > schema/users.graphql"
+    )]
+    Import {
+        #[command(subcommand)]
+        kind: ImportKind,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportKind {
+    /// An OpenAPI 3.0/3.1 document (YAML or JSON) → SDL with `@rest`
+    /// directives: GET operations as Query fields, the others as Mutation
+    /// fields, and batch forms where the document has them. What cannot be
+    /// mapped is a warning on standard error, at its JSON pointer.
+    #[command(
+        after_help = "Example:\n  weft import openapi schema/openapi/orders.yaml --source orders --extend Query > schema/orders.graphql"
+    )]
+    Openapi {
+        /// The OpenAPI document.
+        file: PathBuf,
+        /// The REST source the directives name (default: the file's name
+        /// without its extension).
+        #[arg(long)]
+        source: Option<String>,
+        /// A root type another schema file defines (`Query`, `Mutation`):
+        /// its fields are written as `extend type`. May be repeated.
+        #[arg(long, value_parser = ["Query", "Mutation"])]
+        extend: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -179,6 +212,7 @@ async fn main() -> ExitCode {
             operation,
             query,
         } => plan(&config, &query, operation.as_deref()),
+        Command::Import { kind } => import(kind),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -221,6 +255,38 @@ fn plan(path: &Path, query: &str, operation: Option<&str>) -> Result<(), String>
         })?;
     print!("{plan}");
     Ok(())
+}
+
+fn import(kind: ImportKind) -> Result<(), String> {
+    match kind {
+        ImportKind::Openapi {
+            file,
+            source,
+            extend,
+        } => {
+            let name = file.display().to_string();
+            let doc = weft::openapi::Document::load(&file, &name)
+                .map_err(|problem| report(&problem.into()))?;
+            let options = weft::import::openapi::Options {
+                source: source.unwrap_or_else(|| source_name(&file)),
+                extend,
+            };
+            let imported = weft::import::openapi::import(&doc, &options);
+            for warning in &imported.warnings {
+                eprintln!("warning: {name}: {}: {}", warning.pointer, warning.message);
+            }
+            print!("{}", imported.sdl);
+            Ok(())
+        }
+    }
+}
+
+/// A source name from a file name: `schema/openapi/users.yaml` → `users`.
+fn source_name(file: &Path) -> String {
+    file.file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .filter(|stem| !stem.is_empty())
+        .unwrap_or_else(|| "api".to_owned())
 }
 
 fn report(problems: &Diagnostics) -> String {

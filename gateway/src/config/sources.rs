@@ -11,6 +11,8 @@
 //! forward_headers = ["authorization", { from = "x-tenant", to = "x-tenant-id" }]  # client headers sent on
 //!                                         # every call (gRPC: as metadata), optionally renamed
 //! headers = { "x-api-key" = "secret" }    # optional, sent on every call
+//! openapi = "users.yaml"                  # optional, REST only: the service's OpenAPI document;
+//!                                         # `@rest` directives of this source are checked against it
 //!
 //! [sources.catalog]
 //! kind = "grpc"
@@ -127,6 +129,9 @@ pub struct RestSourceConfig {
     pub url: reqwest::Url,
     /// Headers sent with every call.
     pub headers: BTreeMap<String, String>,
+    /// The service's OpenAPI document (`openapi`), which the source's
+    /// `@rest` directives are checked against.
+    pub openapi: Option<PathBuf>,
 }
 
 /// A gRPC source.
@@ -179,6 +184,7 @@ pub(super) struct RawSource {
     idempotent_methods: Option<toml::Spanned<Vec<toml::Spanned<String>>>>,
     breaker: Option<RawBreaker>,
     forward_headers: Option<toml::Spanned<Vec<RawForward>>>,
+    openapi: Option<toml::Spanned<String>>,
 }
 
 /// One entry of `forward_headers`: a header name, or `{ from, to }` to send
@@ -243,6 +249,16 @@ pub(super) fn validate(
     let breaker = breaker(raw.breaker.take(), origin, problems);
     let idempotent_methods = idempotent_methods(raw.idempotent_methods.take(), origin, problems);
     let forward_headers = forward_headers(raw.forward_headers.take(), origin, problems);
+    if let Some(openapi) = raw
+        .openapi
+        .as_ref()
+        .filter(|_| raw.kind.get_ref() == "grpc")
+    {
+        problems.push(origin.error(
+            openapi.span(),
+            format!("source `{name}`: `openapi` is for REST sources"),
+        ));
+    }
     let mut kind = kind(name, &span, &mut raw, origin, problems)?;
     match (&mut kind, idempotent_methods) {
         (SourceKind::Grpc(grpc), Some((_, methods))) => grpc.idempotent_methods = methods,
@@ -330,6 +346,10 @@ fn kind(
             Some(SourceKind::Rest(RestSourceConfig {
                 url: parsed,
                 headers: std::mem::take(&mut raw.headers),
+                openapi: raw
+                    .openapi
+                    .take()
+                    .map(|file| origin.resolve_path(file.get_ref())),
             }))
         }
         "grpc" => {
@@ -593,6 +613,29 @@ min_calls = 3
         let errors = errors("[sources.catalog.breaker]\nerror_ratio = 0.3\n");
         assert!(
             errors[0].contains("unknown field `error_ratio`"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn openapi_is_read_relative_to_the_config_and_only_for_rest_sources() {
+        let text = BASE.replace(
+            "url = \"http://127.0.0.1:4001\"",
+            "url = \"http://127.0.0.1:4001\"\nopenapi = \"openapi/users.yaml\"",
+        );
+        let config = Config::parse(Path::new("/etc/weft/weft.toml"), &text).unwrap();
+        let SourceKind::Rest(users) = &config.sources["users"].kind else {
+            panic!("users is REST")
+        };
+        assert_eq!(
+            users.openapi.as_deref(),
+            Some(Path::new("/etc/weft/openapi/users.yaml"))
+        );
+        let errors = errors("openapi = \"catalog.yaml\"\n");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("weft.toml:13:"), "{errors:?}");
+        assert!(
+            errors[0].contains("`openapi` is for REST sources"),
             "{errors:?}"
         );
     }

@@ -622,12 +622,28 @@ impl<'d> Builder<'d> {
         expected: &Type,
     ) -> Option<Connected> {
         match connect::connect(self, target, pos, spec, expected) {
-            Ok(connected) => Some(connected),
+            Ok(connected) => {
+                self.check_openapi(target, spec, expected);
+                Some(connected)
+            }
             Err(problems) => {
                 self.problems.extend(problems);
                 None
             }
         }
+    }
+
+    /// Checks a bound `@rest` against its source's OpenAPI document, when
+    /// the source names one.
+    fn check_openapi(&mut self, target: &Target<'_>, spec: &FetchSpec, expected: &Type) {
+        let FetchSpec::Rest(rest) = spec else {
+            return;
+        };
+        let Some(doc) = self.sources.openapi.get(&rest.source.value) else {
+            return;
+        };
+        let problems = super::openapi_check::check(self, target, rest, expected, doc);
+        self.problems.extend(problems);
     }
 
     fn batch_plan(

@@ -5,7 +5,9 @@
 //! the sources named in the config are opened (gRPC protos compiled);
 //! [`build`] walks every type and field, reads its [`directives`], binds
 //! `@rest`/`@grpc` fields to connectors ([`connect`]), checks gRPC fields
-//! against their protobuf messages ([`proto_check`]) and records each
+//! against their protobuf messages ([`proto_check`]) and `@rest` fields
+//! against their source's OpenAPI document ([`openapi_check`], when the
+//! source names one), and records each
 //! field's binding in the [`model`]. Any mistake is a [`Diagnostic`] with file and
 //! line; the schema is only built when there are none, so a running gateway
 //! never meets a configuration error at request time.
@@ -15,6 +17,7 @@ pub mod connect;
 pub mod directives;
 pub mod document;
 pub mod model;
+pub mod openapi_check;
 pub mod proto_check;
 
 use std::collections::HashMap;
@@ -22,9 +25,10 @@ use std::sync::Arc;
 
 use async_graphql::dynamic::Schema;
 
-use crate::config::{Config, SourceKind};
+use crate::config::{Config, RestSourceConfig, SourceConfig, SourceKind};
 use crate::error::{Diagnostic, Diagnostics};
 use crate::metrics::Metrics;
+use crate::openapi;
 use crate::sources::grpc::GrpcSource;
 use crate::sources::rest::RestSource;
 
@@ -35,6 +39,8 @@ pub struct Sources {
     pub rest: HashMap<String, Arc<RestSource>>,
     /// gRPC sources by name.
     pub grpc: HashMap<String, Arc<GrpcSource>>,
+    /// The OpenAPI documents of REST sources that name one, by source.
+    pub openapi: HashMap<String, openapi::Document>,
 }
 
 impl Sources {
@@ -50,6 +56,13 @@ impl Sources {
                 SourceKind::Grpc(grpc) => GrpcSource::new(name, grpc, source, metrics.clone())
                     .map(|grpc| drop(sources.grpc.insert(name.clone(), Arc::new(grpc)))),
             };
+            if let SourceKind::Rest(rest) = &source.kind {
+                match read_openapi(config, name, source, rest) {
+                    Ok(Some(doc)) => drop(sources.openapi.insert(name.clone(), doc)),
+                    Ok(None) => {}
+                    Err(problem) => problems.push(problem),
+                }
+            }
             if let Err(message) = opened {
                 problems.push(Diagnostic::at(
                     &config.path,
@@ -73,6 +86,28 @@ impl Sources {
         names.sort_unstable();
         names
     }
+}
+
+/// The OpenAPI document a REST source names, if it names one; a file that
+/// cannot be read is a problem at the source's table, one that is not an
+/// OpenAPI document a problem in that file.
+fn read_openapi(
+    config: &Config,
+    name: &str,
+    source: &SourceConfig,
+    rest: &RestSourceConfig,
+) -> Result<Option<openapi::Document>, Diagnostic> {
+    let Some(path) = &rest.openapi else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        let message = format!(
+            "source `{name}`: cannot read `openapi` file {}: {error}",
+            path.display()
+        );
+        Diagnostic::at(&config.path, source.line, 0, message)
+    })?;
+    openapi::Document::parse(path, &path.display().to_string(), &text).map(Some)
 }
 
 /// Reads the schema files named in `config`, opens its sources and builds

@@ -1,5 +1,5 @@
 //! Hot reload for `weft serve`: `weft.toml`, the schema files, the `.proto`
-//! files and the JWKS file it names are watched (their modification times,
+//! files, the OpenAPI documents and the JWKS file it names are watched (their modification times,
 //! checked every second), and SIGHUP reloads at once. A new version is
 //! built and checked in full first (the same checks as at start-up) and
 //! only then served to new requests; requests and subscriptions already
@@ -62,8 +62,9 @@ fn watched_files(config: &Config) -> Vec<PathBuf> {
     let mut files = vec![config.path.clone()];
     files.extend(config.schema.files.iter().map(|file| file.path.clone()));
     for source in config.sources.values() {
-        if let SourceKind::Grpc(grpc) = &source.kind {
-            files.extend(grpc.protos.iter().cloned());
+        match &source.kind {
+            SourceKind::Grpc(grpc) => files.extend(grpc.protos.iter().cloned()),
+            SourceKind::Rest(rest) => files.extend(rest.openapi.iter().cloned()),
         }
     }
     if let Some(Jwks::File(jwks)) = config.auth.as_ref().map(|auth| &auth.jwks) {
