@@ -172,13 +172,15 @@ async fn main() -> ExitCode {
         Command::Demo { port } => demo(port).await,
         Command::Serve { config } => serve(&config).await,
         Command::Bench { suite } => bench(suite).await,
-        Command::Compose { config } => build(&config).map(|gateway| print!("{}", gateway.sdl())),
+        Command::Compose { config } => build(&config)
+            .await
+            .map(|gateway| print!("{}", gateway.sdl())),
         Command::Check { config, probe } => check(&config, probe).await,
         Command::Plan {
             config,
             operation,
             query,
-        } => plan(&config, &query, operation.as_deref()),
+        } => plan(&config, &query, operation.as_deref()).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -190,7 +192,7 @@ async fn main() -> ExitCode {
 }
 
 async fn check(path: &Path, probe: bool) -> Result<(), String> {
-    let gateway = build(path)?;
+    let gateway = build(path).await?;
     if probe {
         let problems = weft::probe::run(&gateway).await;
         if !problems.is_empty() {
@@ -201,13 +203,18 @@ async fn check(path: &Path, probe: bool) -> Result<(), String> {
     Ok(())
 }
 
-fn build(path: &Path) -> Result<Gateway, String> {
-    let config = Config::load(path).map_err(|problems| report(&problems))?;
+/// The gateway `path` configures (its reflection sources fetched), on the
+/// in-process bus.
+async fn build(path: &Path) -> Result<Gateway, String> {
+    let mut config = Config::load(path).map_err(|problems| report(&problems))?;
+    weft::sources::reflection::fetch_all(&mut config)
+        .await
+        .map_err(|problems| report(&problems))?;
     Gateway::from_config(&config).map_err(|problems| report(&problems))
 }
 
-fn plan(path: &Path, query: &str, operation: Option<&str>) -> Result<(), String> {
-    let gateway = build(path)?;
+async fn plan(path: &Path, query: &str, operation: Option<&str>) -> Result<(), String> {
+    let gateway = build(path).await?;
     let plan = gateway
         .served()
         .pipeline

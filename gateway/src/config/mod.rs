@@ -453,7 +453,10 @@ protos = ["proto/catalog/v1/catalog.proto"]
         let SourceKind::Grpc(catalog) = &config.sources["catalog"].kind else {
             panic!("catalog is gRPC")
         };
-        assert_eq!(catalog.include, vec![PathBuf::from("/etc/weft/proto")]);
+        let sources::Descriptors::Protos { include, .. } = &catalog.descriptors else {
+            panic!("catalog reads protos")
+        };
+        assert_eq!(include, &vec![PathBuf::from("/etc/weft/proto")]);
         assert_eq!(
             config.sources["catalog"].timeout_ms,
             sources::DEFAULT_TIMEOUT_MS
