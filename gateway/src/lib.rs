@@ -17,6 +17,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod events;
+pub mod import;
 pub mod json;
 pub mod metrics;
 pub mod pipeline;

@@ -1,4 +1,5 @@
-//! The `weft` command line: `demo`, `serve`, `compose`, `check`, `plan`, `bench`.
+//! The `weft` command line: `demo`, `serve`, `compose`, `check`, `plan`,
+//! `import`, `bench`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -93,6 +94,62 @@ enum Command {
         /// The GraphQL document.
         query: String,
     },
+    /// Draft a schema with weft's directives from what a service already
+    /// describes; print it as SDL.
+    #[command(
+        after_help = "Example:\n  weft import grpc --reflect http://127.0.0.1:4002 > catalog.graphql"
+    )]
+    Import {
+        #[command(subcommand)]
+        kind: Import,
+    },
+}
+
+#[derive(Subcommand)]
+enum Import {
+    /// Draft SDL with @grpc directives for every unary and server-streaming
+    /// method of gRPC services, from their .proto files or by server
+    /// reflection; the [sources.NAME] table for weft.toml comes first, as a
+    /// comment.
+    #[command(after_help = "Examples:\n  \
+        weft import grpc --proto proto/catalog/v1/catalog.proto --include proto > catalog.graphql\n  \
+        weft import grpc --reflect http://127.0.0.1:4002 --config-snippet >> weft.toml")]
+    Grpc(GrpcImport),
+}
+
+/// Where `weft import grpc` reads the services from, and how it names them.
+#[derive(clap::Args)]
+struct GrpcImport {
+    /// A .proto file that defines the services (repeatable).
+    #[arg(
+        long = "proto",
+        value_name = "FILE",
+        required_unless_present = "reflect",
+        conflicts_with = "reflect"
+    )]
+    protos: Vec<PathBuf>,
+    /// A directory imports are resolved against (repeatable; default: the
+    /// first directory of the first proto, as in weft.toml).
+    #[arg(long, value_name = "DIR", conflicts_with = "reflect")]
+    include: Vec<PathBuf>,
+    /// Ask the running service at this address for its descriptors, over
+    /// gRPC server reflection.
+    #[arg(long, value_name = "URL")]
+    reflect: Option<String>,
+    /// The source name in the directives and the config (default: the
+    /// first package segment, e.g. `catalog` for `catalog.v1`).
+    #[arg(long)]
+    source: Option<String>,
+    /// The service's address in the config (default: the --reflect URL, or
+    /// `http://127.0.0.1:50051`).
+    #[arg(long, value_name = "URL")]
+    endpoint: Option<String>,
+    /// Print only the [sources.NAME] table for weft.toml.
+    #[arg(long)]
+    config_snippet: bool,
+    /// How long reflection may take, in milliseconds.
+    #[arg(long, default_value_t = 5000)]
+    timeout_ms: u64,
 }
 
 #[derive(Subcommand)]
@@ -181,6 +238,9 @@ async fn main() -> ExitCode {
             operation,
             query,
         } => plan(&config, &query, operation.as_deref()).await,
+        Command::Import {
+            kind: Import::Grpc(options),
+        } => import_grpc(options).await.map(|text| print!("{text}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -228,6 +288,74 @@ async fn plan(path: &Path, query: &str, operation: Option<&str>) -> Result<(), S
         })?;
     print!("{plan}");
     Ok(())
+}
+
+/// The draft (or only the config snippet) `weft import grpc` prints.
+async fn import_grpc(options: GrpcImport) -> Result<String, String> {
+    use weft::import::grpc::{self, Target};
+
+    let (pool, origin) = import_descriptors(&options).await?;
+    let source = match options.source {
+        Some(source) => source,
+        None => grpc::default_source_name(&grpc::services(&pool))
+            .ok_or("the descriptors define no service to import")?,
+    };
+    let endpoint = options
+        .endpoint
+        .or(options.reflect)
+        .unwrap_or_else(|| "http://127.0.0.1:50051".to_owned());
+    let target = Target {
+        source,
+        endpoint,
+        origin,
+    };
+    if options.config_snippet {
+        return Ok(grpc::config_snippet(&target));
+    }
+    grpc::document(&pool, &target)
+}
+
+/// The descriptors `weft import grpc` drafts from: fetched by reflection,
+/// or compiled from the proto files (comments kept).
+async fn import_descriptors(
+    options: &GrpcImport,
+) -> Result<(prost_reflect::DescriptorPool, weft::import::grpc::Origin), String> {
+    use weft::import::grpc::Origin;
+
+    if let Some(url) = &options.reflect {
+        let timeout = std::time::Duration::from_millis(options.timeout_ms.max(1));
+        let pool = weft::sources::reflection::fetch(url, timeout).await?;
+        return Ok((pool, Origin::Reflection));
+    }
+    let include = import_include(&options.protos, &options.include);
+    let pool = weft::sources::grpc::load_protos(&options.protos, &include, true)?;
+    let shown = |paths: &[PathBuf]| paths.iter().map(|p| p.display().to_string()).collect();
+    let origin = Origin::Protos {
+        protos: shown(&options.protos),
+        include: shown(&options.include),
+    };
+    Ok((pool, origin))
+}
+
+/// The include directories of `weft import grpc --proto`: as given, or the
+/// first directory of the first proto (its own directory when that is all
+/// it has), as weft.toml's default.
+fn import_include(protos: &[PathBuf], include: &[PathBuf]) -> Vec<PathBuf> {
+    if !include.is_empty() {
+        return include.to_vec();
+    }
+    let first = protos.first().map_or(Path::new("."), PathBuf::as_path);
+    match first.components().next() {
+        Some(std::path::Component::Normal(root)) if first.components().count() > 1 => {
+            vec![PathBuf::from(root)]
+        }
+        _ => vec![
+            first
+                .parent()
+                .filter(|dir| !dir.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+        ],
+    }
 }
 
 fn report(problems: &Diagnostics) -> String {

@@ -110,8 +110,7 @@ async fn exchange(endpoint: &str, timeout: Duration) -> Result<DescriptorPool, S
         .connect()
         .await
         .map_err(|error| format!("cannot connect to {endpoint}: {}", chain(&error)))?;
-    let mut session = Session::open(channel, endpoint).await?;
-    let services = session.services().await?;
+    let (mut session, services) = Session::open(channel, endpoint).await?;
     let files = session.files(&services).await?;
     let mut pool = DescriptorPool::new();
     pool.add_file_descriptor_protos(files.into_values())
@@ -124,8 +123,11 @@ fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut cause = error.source();
     while let Some(inner) = cause {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
+        let said = inner.to_string();
+        if !text.ends_with(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
         cause = inner.source();
     }
     text
@@ -141,9 +143,9 @@ struct Session<'e> {
 
 impl<'e> Session<'e> {
     /// Opens the stream on the first reflection version the service
-    /// serves, with the list of services already asked for (some servers
-    /// answer the call only once a request has come).
-    async fn open(channel: Channel, endpoint: &'e str) -> Result<Self, String> {
+    /// serves, and lists the services (asked for before the call is made:
+    /// some servers answer the call only once a request has come).
+    async fn open(channel: Channel, endpoint: &'e str) -> Result<(Self, Vec<String>), String> {
         for path in PATHS {
             let (requests, pending) = mpsc::channel(1);
             let first = request(MessageRequest::ListServices(String::new()));
@@ -151,17 +153,22 @@ impl<'e> Session<'e> {
                 .send(first)
                 .await
                 .map_err(|_| "the request stream closed".to_owned())?;
-            match call(channel.clone(), path, pending).await {
-                Ok(responses) => {
-                    return Ok(Self {
-                        endpoint,
-                        requests,
-                        responses,
-                    });
-                }
-                Err(status) if status.code() == Code::Unimplemented => {}
+            let mut responses = match call(channel.clone(), path, pending).await {
+                Ok(responses) => responses,
+                Err(status) if status.code() == Code::Unimplemented => continue,
                 Err(status) => return Err(status_error(endpoint, &status)),
-            }
+            };
+            let listed = match responses.message().await {
+                Err(status) if status.code() == Code::Unimplemented => continue,
+                listed => listed,
+            };
+            let session = Self {
+                endpoint,
+                requests,
+                responses,
+            };
+            let services = session.services(listed)?;
+            return Ok((session, services));
         }
         Err(format!(
             "{endpoint} does not serve gRPC server reflection (grpc.reflection.v1 or v1alpha); \
@@ -171,8 +178,11 @@ impl<'e> Session<'e> {
 
     /// The full names of the services, from the answer to the request
     /// [`Session::open`] sent.
-    async fn services(&mut self) -> Result<Vec<String>, String> {
-        match self.answer().await? {
+    fn services(
+        &self,
+        listed: Result<Option<ServerReflectionResponse>, Status>,
+    ) -> Result<Vec<String>, String> {
+        match self.read(listed)? {
             MessageResponse::ListServicesResponse(list) => Ok(list
                 .service
                 .into_iter()
@@ -246,7 +256,17 @@ impl<'e> Session<'e> {
     }
 
     async fn answer(&mut self) -> Result<MessageResponse, String> {
-        let response = match self.responses.message().await {
+        let next = self.responses.message().await;
+        self.read(next)
+    }
+
+    /// The answer in what the stream yielded; an error for an error
+    /// answer, a failed call or a closed stream.
+    fn read(
+        &self,
+        next: Result<Option<ServerReflectionResponse>, Status>,
+    ) -> Result<MessageResponse, String> {
+        let response = match next {
             Ok(Some(response)) => response,
             Ok(None) => return Err(format!("{} closed the reflection stream", self.endpoint)),
             Err(status) => return Err(status_error(self.endpoint, &status)),
