@@ -9,7 +9,8 @@
 //! the executor calls the backends through [`sources`] and [`template`]s;
 //! [`subscriptions`] run the same pipeline per event of the [`events`] bus;
 //! [`error`] separates what clients may see from internal detail;
-//! [`metrics`] counts it all.
+//! [`metrics`] counts it all. Beside the way, [`import`] drafts a schema
+//! from what a service describes (`weft import grpc`).
 
 pub mod auth;
 pub mod bench;
