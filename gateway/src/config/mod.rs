@@ -48,7 +48,7 @@ pub use log::{LogConfig, LogFormat};
 pub use persisted::PersistedConfig;
 pub use schema::SchemaConfig;
 pub use server::ServerConfig;
-pub use sources::{GrpcSourceConfig, RestSourceConfig, SourceConfig, SourceKind};
+pub use sources::{Descriptors, GrpcSourceConfig, RestSourceConfig, SourceConfig, SourceKind};
 pub use subscriptions::SubscriptionsConfig;
 pub use traces::TracesConfig;
 

@@ -31,8 +31,7 @@ use tonic::{Code, Status};
 
 use super::transcode::Transcoder;
 use super::{Connector, Forward, Limits, Prepared, measured, settle};
-use crate::config::sources::Descriptors;
-use crate::config::{GrpcSourceConfig, SourceConfig};
+use crate::config::{Descriptors, GrpcSourceConfig, SourceConfig};
 use crate::error::SourceError;
 use crate::json::Doc;
 use crate::metrics::Metrics;

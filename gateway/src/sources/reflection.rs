@@ -26,9 +26,7 @@ use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 use tonic_reflection::pb::v1::{ServerReflectionRequest, ServerReflectionResponse};
 
-use crate::config::Config;
-use crate::config::sources::Descriptors;
-use crate::config::{SourceConfig, SourceKind};
+use crate::config::{Config, Descriptors, SourceConfig, SourceKind};
 use crate::error::{Diagnostic, Diagnostics};
 
 /// The reflection methods, newest first.
