@@ -9,7 +9,8 @@
 //! the executor calls the backends through [`sources`] and [`template`]s;
 //! [`subscriptions`] run the same pipeline per event of the [`events`] bus;
 //! [`error`] separates what clients may see from internal detail;
-//! [`metrics`] counts it all.
+//! [`metrics`] counts it all. Beside the way, [`import`] drafts a schema
+//! from what a service describes (`weft import grpc`).
 
 pub mod auth;
 pub mod bench;
@@ -116,6 +117,8 @@ pub struct Gateway {
 impl Gateway {
     /// Builds the gateway from a loaded config with the given event bus:
     /// reads the schema files, opens the sources and checks every directive.
+    /// A `reflection = true` source must have been fetched first
+    /// ([`sources::reflection::fetch_all`]); one that was not is refused.
     /// Must run inside a Tokio runtime.
     pub fn new(
         config: &config::Config,
@@ -170,8 +173,12 @@ impl Gateway {
     }
 
     /// Builds the gateway with the event bus `[events]` configures,
-    /// connecting to NATS if it says so.
+    /// connecting to NATS if it says so, after fetching the descriptors of
+    /// its `reflection = true` sources ([`sources::reflection::fetch_all`]).
     pub async fn connect(config: &config::Config) -> Result<Self, error::Diagnostics> {
+        let mut config = config.clone();
+        sources::reflection::fetch_all(&mut config).await?;
+        let config = &config;
         let bus = events::open(&config.events)
             .await
             .map_err(|error| error::Diagnostic::file(&config.path, error.to_string()))?;

@@ -94,11 +94,12 @@ enum Command {
         /// The GraphQL document.
         query: String,
     },
-    /// Print SDL with weft's directives for a service, made from what the
-    /// service publishes about itself.
-    #[command(
-        after_help = "Example:\n  weft import openapi schema/openapi/users.yaml > schema/users.graphql"
-    )]
+    /// Draft SDL with weft's directives for a service, from what the
+    /// service publishes about itself (an OpenAPI document, .proto files or
+    /// gRPC server reflection).
+    #[command(after_help = "Examples:\n  \
+        weft import openapi schema/openapi/users.yaml > schema/users.graphql\n  \
+        weft import grpc --reflect http://127.0.0.1:4002 > catalog.graphql")]
     Import {
         #[command(subcommand)]
         kind: ImportKind,
@@ -126,6 +127,49 @@ enum ImportKind {
         #[arg(long, value_parser = ["Query", "Mutation"])]
         extend: Vec<String>,
     },
+    /// Draft SDL with @grpc directives for every unary and server-streaming
+    /// method of gRPC services, from their .proto files or by server
+    /// reflection; the [sources.NAME] table for weft.toml comes first, as a
+    /// comment.
+    #[command(after_help = "Examples:\n  \
+        weft import grpc --proto proto/catalog/v1/catalog.proto --include proto > catalog.graphql\n  \
+        weft import grpc --reflect http://127.0.0.1:4002 --config-snippet >> weft.toml")]
+    Grpc(GrpcImport),
+}
+
+/// Where `weft import grpc` reads the services from, and how it names them.
+#[derive(clap::Args)]
+struct GrpcImport {
+    /// A .proto file that defines the services (repeatable).
+    #[arg(
+        long = "proto",
+        value_name = "FILE",
+        required_unless_present = "reflect",
+        conflicts_with = "reflect"
+    )]
+    protos: Vec<PathBuf>,
+    /// A directory imports are resolved against (repeatable; default: the
+    /// first directory of the first proto, as in weft.toml).
+    #[arg(long, value_name = "DIR", conflicts_with = "reflect")]
+    include: Vec<PathBuf>,
+    /// Ask the running service at this address for its descriptors, over
+    /// gRPC server reflection.
+    #[arg(long, value_name = "URL")]
+    reflect: Option<String>,
+    /// The source name in the directives and the config (default: the
+    /// first package segment, e.g. `catalog` for `catalog.v1`).
+    #[arg(long)]
+    source: Option<String>,
+    /// The service's address in the config (default: the --reflect URL, or
+    /// `http://127.0.0.1:50051`).
+    #[arg(long, value_name = "URL")]
+    endpoint: Option<String>,
+    /// Print only the [sources.NAME] table for weft.toml.
+    #[arg(long)]
+    config_snippet: bool,
+    /// How long reflection may take, in milliseconds.
+    #[arg(long, default_value_t = 5000)]
+    timeout_ms: u64,
 }
 
 #[derive(Subcommand)]
@@ -205,14 +249,16 @@ async fn main() -> ExitCode {
         Command::Demo { port } => demo(port).await,
         Command::Serve { config } => serve(&config).await,
         Command::Bench { suite } => bench(suite).await,
-        Command::Compose { config } => build(&config).map(|gateway| print!("{}", gateway.sdl())),
+        Command::Compose { config } => build(&config)
+            .await
+            .map(|gateway| print!("{}", gateway.sdl())),
         Command::Check { config, probe } => check(&config, probe).await,
         Command::Plan {
             config,
             operation,
             query,
-        } => plan(&config, &query, operation.as_deref()),
-        Command::Import { kind } => import(kind),
+        } => plan(&config, &query, operation.as_deref()).await,
+        Command::Import { kind } => import(kind).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -224,7 +270,7 @@ async fn main() -> ExitCode {
 }
 
 async fn check(path: &Path, probe: bool) -> Result<(), String> {
-    let gateway = build(path)?;
+    let gateway = build(path).await?;
     if probe {
         let problems = weft::probe::run(&gateway).await;
         if !problems.is_empty() {
@@ -235,13 +281,18 @@ async fn check(path: &Path, probe: bool) -> Result<(), String> {
     Ok(())
 }
 
-fn build(path: &Path) -> Result<Gateway, String> {
-    let config = Config::load(path).map_err(|problems| report(&problems))?;
+/// The gateway `path` configures (its reflection sources fetched), on the
+/// in-process bus.
+async fn build(path: &Path) -> Result<Gateway, String> {
+    let mut config = Config::load(path).map_err(|problems| report(&problems))?;
+    weft::sources::reflection::fetch_all(&mut config)
+        .await
+        .map_err(|problems| report(&problems))?;
     Gateway::from_config(&config).map_err(|problems| report(&problems))
 }
 
-fn plan(path: &Path, query: &str, operation: Option<&str>) -> Result<(), String> {
-    let gateway = build(path)?;
+async fn plan(path: &Path, query: &str, operation: Option<&str>) -> Result<(), String> {
+    let gateway = build(path).await?;
     let plan = gateway
         .served()
         .pipeline
@@ -257,7 +308,7 @@ fn plan(path: &Path, query: &str, operation: Option<&str>) -> Result<(), String>
     Ok(())
 }
 
-fn import(kind: ImportKind) -> Result<(), String> {
+async fn import(kind: ImportKind) -> Result<(), String> {
     match kind {
         ImportKind::Openapi {
             file,
@@ -278,6 +329,7 @@ fn import(kind: ImportKind) -> Result<(), String> {
             print!("{}", imported.sdl);
             Ok(())
         }
+        ImportKind::Grpc(options) => import_grpc(options).await.map(|text| print!("{text}")),
     }
 }
 
@@ -287,6 +339,74 @@ fn source_name(file: &Path) -> String {
         .map(|stem| stem.to_string_lossy().into_owned())
         .filter(|stem| !stem.is_empty())
         .unwrap_or_else(|| "api".to_owned())
+}
+
+/// The draft (or only the config snippet) `weft import grpc` prints.
+async fn import_grpc(options: GrpcImport) -> Result<String, String> {
+    use weft::import::grpc::{self, Target};
+
+    let (pool, origin) = import_descriptors(&options).await?;
+    let source = match options.source {
+        Some(source) => source,
+        None => grpc::default_source_name(&grpc::services(&pool))
+            .ok_or("the descriptors define no service to import")?,
+    };
+    let endpoint = options
+        .endpoint
+        .or(options.reflect)
+        .unwrap_or_else(|| "http://127.0.0.1:50051".to_owned());
+    let target = Target {
+        source,
+        endpoint,
+        origin,
+    };
+    if options.config_snippet {
+        return Ok(grpc::config_snippet(&target));
+    }
+    grpc::document(&pool, &target)
+}
+
+/// The descriptors `weft import grpc` drafts from: fetched by reflection,
+/// or compiled from the proto files (comments kept).
+async fn import_descriptors(
+    options: &GrpcImport,
+) -> Result<(prost_reflect::DescriptorPool, weft::import::grpc::Origin), String> {
+    use weft::import::grpc::Origin;
+
+    if let Some(url) = &options.reflect {
+        let timeout = std::time::Duration::from_millis(options.timeout_ms.max(1));
+        let pool = weft::sources::reflection::fetch(url, timeout).await?;
+        return Ok((pool, Origin::Reflection));
+    }
+    let include = import_include(&options.protos, &options.include);
+    let pool = weft::sources::grpc::load_protos(&options.protos, &include, true)?;
+    let shown = |paths: &[PathBuf]| paths.iter().map(|p| p.display().to_string()).collect();
+    let origin = Origin::Protos {
+        protos: shown(&options.protos),
+        include: shown(&options.include),
+    };
+    Ok((pool, origin))
+}
+
+/// The include directories of `weft import grpc --proto`: as given, or the
+/// first directory of the first proto (its own directory when that is all
+/// it has), as weft.toml's default.
+fn import_include(protos: &[PathBuf], include: &[PathBuf]) -> Vec<PathBuf> {
+    if !include.is_empty() {
+        return include.to_vec();
+    }
+    let first = protos.first().map_or(Path::new("."), PathBuf::as_path);
+    match first.components().next() {
+        Some(std::path::Component::Normal(root)) if first.components().count() > 1 => {
+            vec![PathBuf::from(root)]
+        }
+        _ => vec![
+            first
+                .parent()
+                .filter(|dir| !dir.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+        ],
+    }
 }
 
 fn report(problems: &Diagnostics) -> String {

@@ -1,5 +1,7 @@
 //! The catalog service: the gRPC `catalog.v1.Catalog` API over the seeded
-//! products, and the generated protobuf code in [`proto`].
+//! products, and the generated protobuf code in [`proto`]. It serves gRPC
+//! server reflection too ([`reflection_v1`], [`reflection_v1alpha`]), from
+//! the descriptor set the build script writes ([`FILE_DESCRIPTOR_SET`]).
 //!
 //! Every call is counted in the [`CallLog`] under its method name
 //! (`"GetProduct"`, `"BatchGetProducts"`, `"ListProducts"`, `"WatchStock"`).
@@ -24,6 +26,36 @@ use proto::{
 pub mod proto {
     #![allow(missing_docs, clippy::all, clippy::pedantic)]
     tonic::include_proto!("catalog.v1");
+}
+
+/// The encoded file descriptor set of `catalog/v1/catalog.proto` and its
+/// imports, comments included, made at build time.
+pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("catalog_descriptor");
+
+/// The gRPC server reflection service (`grpc.reflection.v1`) over
+/// [`FILE_DESCRIPTOR_SET`].
+pub fn reflection_v1() -> Result<
+    tonic_reflection::server::v1::ServerReflectionServer<
+        impl tonic_reflection::server::v1::ServerReflection,
+    >,
+    tonic_reflection::server::Error,
+> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .build_v1()
+}
+
+/// The older `grpc.reflection.v1alpha` reflection service, for clients
+/// that only speak it.
+pub fn reflection_v1alpha() -> Result<
+    tonic_reflection::server::v1alpha::ServerReflectionServer<
+        impl tonic_reflection::server::v1alpha::ServerReflection,
+    >,
+    tonic_reflection::server::Error,
+> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
 }
 
 /// Route label of `GetProduct`.

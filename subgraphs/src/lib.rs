@@ -260,15 +260,28 @@ async fn serve(
     let result = match service {
         Service::Users => axum::serve(listener, users::router(calls)).await,
         Service::Orders => axum::serve(listener, orders::router(calls, options.order_events)).await,
-        Service::Catalog => tonic::transport::Server::builder()
-            .add_service(catalog::server(calls, options.stock_interval))
-            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
-            .await
-            .map_err(io::Error::other),
+        Service::Catalog => serve_catalog(listener, calls, options.stock_interval).await,
     };
     if let Err(error) = result {
         tracing::error!(%service, %error, "service stopped");
     }
+}
+
+/// Serves the catalog and its reflection services on `listener`.
+async fn serve_catalog(
+    listener: tokio::net::TcpListener,
+    calls: CallLog,
+    stock_interval: Duration,
+) -> io::Result<()> {
+    let v1 = catalog::reflection_v1().map_err(io::Error::other)?;
+    let v1alpha = catalog::reflection_v1alpha().map_err(io::Error::other)?;
+    tonic::transport::Server::builder()
+        .add_service(catalog::server(calls, stock_interval))
+        .add_service(v1)
+        .add_service(v1alpha)
+        .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
+        .await
+        .map_err(io::Error::other)
 }
 
 #[cfg(test)]

@@ -504,7 +504,8 @@ impl std::fmt::Debug for TestGateway {
 }
 
 impl TestGateway {
-    /// Builds the gateway from `config` (every start-up check runs), binds
+    /// Builds the gateway from `config` (every start-up check runs, and the
+    /// descriptors of `reflection = true` sources are fetched), binds
     /// 127.0.0.1:0 and serves it with [`weft::server::serve`]. Must be called
     /// inside a Tokio runtime.
     ///
@@ -512,7 +513,9 @@ impl TestGateway {
     ///
     /// When no local port can be bound.
     pub async fn start(config: &Config) -> Result<Self, Diagnostics> {
-        Ok(Self::serve(Gateway::from_config(config)?).await)
+        let mut config = config.clone();
+        weft::sources::reflection::fetch_all(&mut config).await?;
+        Ok(Self::serve(Gateway::from_config(&config)?).await)
     }
 
     /// Builds the gateway from `config` with the given event bus

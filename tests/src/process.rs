@@ -76,6 +76,23 @@ impl WeftProcess {
             .collect()
     }
 
+    /// POSTs `{"query": query}` to its `/graphql` and returns the body.
+    ///
+    /// # Panics
+    ///
+    /// When weft does not answer or the body is not JSON.
+    pub async fn query(&self, query: &str) -> serde_json::Value {
+        reqwest::Client::new()
+            .post(format!("{}/graphql", self.url))
+            .json(&serde_json::json!({ "query": query }))
+            .send()
+            .await
+            .expect("weft answers")
+            .json()
+            .await
+            .expect("a JSON body")
+    }
+
     /// Sends the signal `name` (e.g. `TERM`, `INT`).
     ///
     /// # Panics

@@ -204,15 +204,7 @@ async fn sigterm_closes_every_subscriber_and_exits_within_the_deadline() {
         clients.push(client);
     }
     let http = reqwest::Client::new();
-    let introspection = http
-        .post(format!("{}/graphql", weft.url))
-        .json(&json!({ "query": "{ __schema { queryType { name } } }" }))
-        .send()
-        .await
-        .expect("weft answers")
-        .json::<Value>()
-        .await
-        .expect("a JSON body");
+    let introspection = weft.query("{ __schema { queryType { name } } }").await;
     assert_refused(&introspection, "INTROSPECTION_DISABLED");
 
     weft.signal("TERM");

@@ -8,7 +8,6 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use serde_json::json;
 use weft_tests::nats::free_port;
 use weft_tests::process::{WeftProcess, service_binary};
 use weft_tests::{GatewayConfig, NatsServer, TestDir, WsClient};
@@ -81,20 +80,11 @@ async fn an_order_event_from_the_orders_process_reaches_a_subscriber_through_nat
         .await;
     // The subscription is open once NATS has the gateway's interest; the
     // mutation is repeated until its event shows, so no timing is assumed.
-    let http = reqwest::Client::new();
     let mut event = None;
     for status in ["SHIPPED", "DELIVERED", "SHIPPED", "DELIVERED", "SHIPPED"] {
         let mutation =
             format!(r#"mutation {{ setOrderStatus(id: "12", status: {status}) {{ id }} }}"#);
-        let answer: serde_json::Value = http
-            .post(format!("{}/graphql", weft.url))
-            .json(&json!({ "query": mutation }))
-            .send()
-            .await
-            .expect("weft answers")
-            .json()
-            .await
-            .expect("a JSON body");
+        let answer = weft.query(&mutation).await;
         assert_eq!(answer["data"]["setOrderStatus"]["id"], "12", "{answer}");
         if let Ok(next) =
             tokio::time::timeout(Duration::from_millis(700), client.next("changes")).await

@@ -48,7 +48,7 @@ pub use log::{LogConfig, LogFormat};
 pub use persisted::PersistedConfig;
 pub use schema::SchemaConfig;
 pub use server::ServerConfig;
-pub use sources::{GrpcSourceConfig, RestSourceConfig, SourceConfig, SourceKind};
+pub use sources::{Descriptors, GrpcSourceConfig, RestSourceConfig, SourceConfig, SourceKind};
 pub use subscriptions::SubscriptionsConfig;
 pub use traces::TracesConfig;
 
@@ -453,7 +453,10 @@ protos = ["proto/catalog/v1/catalog.proto"]
         let SourceKind::Grpc(catalog) = &config.sources["catalog"].kind else {
             panic!("catalog is gRPC")
         };
-        assert_eq!(catalog.include, vec![PathBuf::from("/etc/weft/proto")]);
+        let sources::Descriptors::Protos { include, .. } = &catalog.descriptors else {
+            panic!("catalog reads protos")
+        };
+        assert_eq!(include, &vec![PathBuf::from("/etc/weft/proto")]);
         assert_eq!(
             config.sources["catalog"].timeout_ms,
             sources::DEFAULT_TIMEOUT_MS

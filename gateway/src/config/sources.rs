@@ -19,6 +19,7 @@
 //! endpoint = "http://catalog.internal:50051"
 //! protos = ["proto/catalog/v1/catalog.proto"]
 //! include = ["proto"]                     # optional, default: the first proto's root
+//! # reflection = true                     # instead of protos: fetched from the service
 //! retries = 2                             # optional, default 0: idempotent calls only
 //! retry_backoff_ms = 50                   # optional, default 50: base of the backoff
 //! idempotent_methods = ["catalog.v1.Catalog/GetProduct"]   # gRPC only: which may be retried
@@ -139,13 +140,41 @@ pub struct RestSourceConfig {
 pub struct GrpcSourceConfig {
     /// The server's URI, e.g. `http://127.0.0.1:50051`.
     pub endpoint: String,
-    /// The `.proto` files that define its services, read at start-up;
-    /// each must lie under one of the `include` directories.
-    pub protos: Vec<PathBuf>,
-    /// The directories imports are resolved against.
-    pub include: Vec<PathBuf>,
+    /// Where the descriptors of its services come from.
+    pub descriptors: Descriptors,
     /// The methods (`package.Service/Method`) that may be retried.
     pub idempotent_methods: Vec<String>,
+}
+
+/// Where a gRPC source's service descriptors come from: exactly one of
+/// `protos` and `reflection = true`.
+#[derive(Debug, Clone)]
+pub enum Descriptors {
+    /// `.proto` files, compiled at start-up.
+    Protos {
+        /// The files that define its services; each must lie under one of
+        /// the `include` directories.
+        protos: Vec<PathBuf>,
+        /// The directories imports are resolved against.
+        include: Vec<PathBuf>,
+    },
+    /// `reflection = true`: fetched from the service over the gRPC Server
+    /// Reflection protocol at start-up and on reload.
+    Reflection {
+        /// The descriptors once fetched ([`crate::sources::reflection::fetch_all`]);
+        /// `None` before, when building the gateway refuses the source.
+        fetched: Option<prost_reflect::DescriptorPool>,
+    },
+}
+
+impl Descriptors {
+    /// The `.proto` files to watch for changes (none for reflection).
+    pub fn proto_files(&self) -> &[PathBuf] {
+        match self {
+            Self::Protos { protos, .. } => protos,
+            Self::Reflection { .. } => &[],
+        }
+    }
 }
 
 impl SourceConfig {
@@ -173,6 +202,7 @@ pub(super) struct RawSource {
     protos: Vec<String>,
     #[serde(default)]
     include: Vec<String>,
+    reflection: Option<toml::Spanned<bool>>,
     timeout_ms: Option<u64>,
     max_batch_size: Option<usize>,
     max_concurrency: Option<usize>,
@@ -357,18 +387,10 @@ fn kind(
                 missing("endpoint");
                 return None;
             };
-            if raw.protos.is_empty() {
-                missing("protos");
-                return None;
-            }
+            let descriptors = descriptors(name, span, raw, origin, problems)?;
             Some(SourceKind::Grpc(GrpcSourceConfig {
                 endpoint,
-                include: include_dirs(&raw.include, &raw.protos, origin),
-                protos: raw
-                    .protos
-                    .iter()
-                    .map(|proto| origin.resolve_path(proto))
-                    .collect(),
+                descriptors,
                 idempotent_methods: Vec::new(),
             }))
         }
@@ -376,6 +398,52 @@ fn kind(
             problems.push(origin.error(
                 raw.kind.span(),
                 format!("source `{name}` has unknown kind `{other}`; use \"rest\" or \"grpc\""),
+            ));
+            None
+        }
+    }
+}
+
+/// Where a gRPC source's descriptors come from: `protos` (with `include`)
+/// or `reflection = true`, never both and never neither.
+fn descriptors(
+    name: &str,
+    span: &std::ops::Range<usize>,
+    raw: &RawSource,
+    origin: &Origin<'_>,
+    problems: &mut Diagnostics,
+) -> Option<Descriptors> {
+    let reflection = raw.reflection.as_ref();
+    match (reflection.map(|on| *on.get_ref()), raw.protos.is_empty()) {
+        (Some(true), true) if raw.include.is_empty() => {
+            Some(Descriptors::Reflection { fetched: None })
+        }
+        (Some(true), _) => {
+            let at = reflection.map_or_else(|| span.clone(), toml::Spanned::span);
+            problems.push(origin.error(
+                at,
+                format!(
+                    "source `{name}` has both `reflection = true` and `protos`/`include`; \
+                     give one: the descriptors come from the service or from the files"
+                ),
+            ));
+            None
+        }
+        (_, false) => Some(Descriptors::Protos {
+            include: include_dirs(&raw.include, &raw.protos, origin),
+            protos: raw
+                .protos
+                .iter()
+                .map(|proto| origin.resolve_path(proto))
+                .collect(),
+        }),
+        (_, true) => {
+            problems.push(origin.error(
+                span.clone(),
+                format!(
+                    "source `{name}` needs `protos` (the .proto files of its services) \
+                     or `reflection = true` (to fetch them from the service)"
+                ),
             ));
             None
         }
@@ -615,6 +683,49 @@ min_calls = 3
             errors[0].contains("unknown field `error_ratio`"),
             "{errors:?}"
         );
+    }
+
+    /// The config with the catalog source's `protos` line replaced.
+    fn catalog_with(lines: &str) -> Result<Config, Diagnostics> {
+        let text = BASE.replace("protos = [\"proto/catalog/v1/catalog.proto\"]\n", lines);
+        Config::parse(Path::new("/etc/weft/weft.toml"), &text)
+    }
+
+    #[test]
+    fn reflection_replaces_the_protos() {
+        let config = catalog_with("reflection = true\n").unwrap();
+        let SourceKind::Grpc(grpc) = &config.sources["catalog"].kind else {
+            panic!("catalog is gRPC")
+        };
+        assert!(matches!(
+            grpc.descriptors,
+            Descriptors::Reflection { fetched: None }
+        ));
+        assert!(grpc.descriptors.proto_files().is_empty());
+    }
+
+    #[test]
+    fn a_grpc_source_needs_protos_or_reflection_but_not_both() {
+        for (lines, line, said) in [
+            ("", 9, "source `catalog` needs `protos`"),
+            ("reflection = false\n", 9, "or `reflection = true`"),
+            (
+                "protos = [\"a.proto\"]\nreflection = true\n",
+                13,
+                "has both `reflection = true` and `protos`",
+            ),
+            (
+                "reflection = true\ninclude = [\"proto\"]\n",
+                12,
+                "has both `reflection = true` and `protos`/`include`",
+            ),
+        ] {
+            let problems = catalog_with(lines).expect_err(lines);
+            let message = problems.to_string();
+            assert_eq!(problems.0.len(), 1, "{message}");
+            assert!(message.contains(&format!("weft.toml:{line}:")), "{message}");
+            assert!(message.contains(said), "{message}");
+        }
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! `weft import`: SDL with weft's directives, written from what a service
+//! `weft import`: SDL with weft's directives, drafted from what a service
 //! already publishes about itself, for a person to read, adjust and add to
-//! `[schema] files`. [`openapi`] reads OpenAPI documents; this module holds
-//! what every importer shares: GraphQL names made from the service's names,
-//! and the SDL text of names, strings and descriptions.
+//! `[schema] files`. One module per kind of description: [`openapi`]
+//! (OpenAPI documents) and [`grpc`] (`.proto` files, or gRPC server
+//! reflection); this module holds what they share: GraphQL names made from
+//! the service's names, and the SDL text of names, strings and descriptions.
 
+pub mod grpc;
 pub mod openapi;
 
 use std::fmt::Write as _;

@@ -1,6 +1,8 @@
 //! Hot reload for `weft serve`: `weft.toml`, the schema files, the `.proto`
-//! files, the OpenAPI documents and the JWKS file it names are watched (their modification times,
-//! checked every second), and SIGHUP reloads at once. A new version is
+//! files, the OpenAPI documents and the JWKS file it names are watched
+//! (their modification times, checked every second), and SIGHUP reloads at
+//! once; a reload fetches the descriptors of `reflection = true` sources
+//! again. A new version is
 //! built and checked in full first (the same checks as at start-up) and
 //! only then served to new requests; requests and subscriptions already
 //! running finish on the version they started with. A version with a
@@ -36,10 +38,7 @@ pub async fn watch(gateway: Arc<Gateway>, config: Config) {
         if !asked && !files.changed() {
             continue;
         }
-        match Config::load(&path).and_then(|config| {
-            gateway.reload(&config)?;
-            Ok(config)
-        }) {
+        match reload(&gateway, &path).await {
             Ok(config) => {
                 files = Stamps::of(watched_files(&config));
                 tracing::info!(target: "weft::reload", config = %path.display(), "reloaded");
@@ -57,13 +56,22 @@ pub async fn watch(gateway: Arc<Gateway>, config: Config) {
     }
 }
 
+/// Reads the config at `path` again, fetches its reflection sources'
+/// descriptors again, and serves the version they make.
+async fn reload(gateway: &Gateway, path: &Path) -> Result<Config, crate::error::Diagnostics> {
+    let mut config = Config::load(path)?;
+    crate::sources::reflection::fetch_all(&mut config).await?;
+    gateway.reload(&config)?;
+    Ok(config)
+}
+
 /// Every file a config is built from.
 fn watched_files(config: &Config) -> Vec<PathBuf> {
     let mut files = vec![config.path.clone()];
     files.extend(config.schema.files.iter().map(|file| file.path.clone()));
     for source in config.sources.values() {
         match &source.kind {
-            SourceKind::Grpc(grpc) => files.extend(grpc.protos.iter().cloned()),
+            SourceKind::Grpc(grpc) => files.extend(grpc.descriptors.proto_files().iter().cloned()),
             SourceKind::Rest(rest) => files.extend(rest.openapi.iter().cloned()),
         }
     }

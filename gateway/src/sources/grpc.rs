@@ -14,6 +14,7 @@
 //! must be a method the protos define.
 
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -30,7 +31,7 @@ use tonic::{Code, Status};
 
 use super::transcode::Transcoder;
 use super::{Connector, Forward, Limits, Prepared, measured, settle};
-use crate::config::{GrpcSourceConfig, SourceConfig};
+use crate::config::{Descriptors, GrpcSourceConfig, SourceConfig};
 use crate::error::SourceError;
 use crate::json::Doc;
 use crate::metrics::Metrics;
@@ -52,11 +53,33 @@ pub struct GrpcSource {
     forward: Forward,
 }
 
-/// Reads `.proto` files into a descriptor pool.
-pub fn load_protos(config: &GrpcSourceConfig) -> Result<DescriptorPool, String> {
-    let mut compiler = protox::Compiler::new(&config.include).map_err(|error| error.to_string())?;
+/// The descriptors of a source's services: its `.proto` files compiled, or
+/// what reflection fetched from the service (see [`super::reflection`]).
+pub fn descriptor_pool(config: &GrpcSourceConfig) -> Result<DescriptorPool, String> {
+    match &config.descriptors {
+        Descriptors::Protos { protos, include } => load_protos(protos, include, false),
+        Descriptors::Reflection {
+            fetched: Some(pool),
+        } => Ok(pool.clone()),
+        Descriptors::Reflection { fetched: None } => Err(
+            "`reflection = true`, but the descriptors were not fetched from the service \
+             (they are fetched when weft starts or reloads)"
+                .to_owned(),
+        ),
+    }
+}
+
+/// Compiles `.proto` files and their imports into a descriptor pool;
+/// `comments` keeps their comments (source info) too.
+pub fn load_protos(
+    protos: &[PathBuf],
+    include: &[PathBuf],
+    comments: bool,
+) -> Result<DescriptorPool, String> {
+    let mut compiler = protox::Compiler::new(include).map_err(|error| error.to_string())?;
     compiler.include_imports(true);
-    for proto in &config.protos {
+    compiler.include_source_info(comments);
+    for proto in protos {
         compiler
             .open_file(proto)
             .map_err(|error| format!("cannot read `{}`: {error}", proto.display()))?;
@@ -65,7 +88,7 @@ pub fn load_protos(config: &GrpcSourceConfig) -> Result<DescriptorPool, String> 
 }
 
 impl GrpcSource {
-    /// Builds the source from its proto files; the channel connects on first
+    /// Builds the source from its descriptors; the channel connects on first
     /// use, so weft starts even while the backend is down. Must be called
     /// inside a Tokio runtime.
     pub fn new(
@@ -75,7 +98,7 @@ impl GrpcSource {
         metrics: Arc<Metrics>,
     ) -> Result<Self, String> {
         let mut limits = Limits::new(source);
-        let pool = load_protos(config)?;
+        let pool = descriptor_pool(config)?;
         let idempotent = idempotent_methods(&pool, &config.idempotent_methods)?;
         limits.report_to(&metrics, name);
         let channel = Endpoint::from_str(&config.endpoint)

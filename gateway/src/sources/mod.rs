@@ -19,6 +19,7 @@
 
 pub mod batching;
 pub mod grpc;
+pub mod reflection;
 pub mod resilience;
 pub mod rest;
 pub mod transcode;
