@@ -118,7 +118,7 @@ struct Sections<'t> {
 impl<'t> Sections<'t> {
     fn parse(path: &'t Path, text: &'t str) -> Result<Self, Diagnostics> {
         let table = toml::de::DeTable::parse(text)
-            .map_err(|error| toml_error(path, text, &error))?
+            .map_err(|error| syntax_errors(path, text, &error))?
             .into_inner();
         let mut sections = Self {
             path,
@@ -170,8 +170,7 @@ impl<'t> Sections<'t> {
         match T::deserialize(toml::de::ValueDeserializer::from(value)) {
             Ok(read) => Some(read),
             Err(error) => {
-                self.problems
-                    .extend(toml_error(self.path, self.text, &error).0);
+                self.problems.push(toml_error(self.path, self.text, &error));
                 None
             }
         }
@@ -402,12 +401,59 @@ fn env_error(name: &str, problem: &str) -> Diagnostic {
     Diagnostic::file(Path::new("environment"), format!("{name} {problem}"))
 }
 
-fn toml_error(path: &Path, text: &str, error: &toml::de::Error) -> Diagnostics {
+/// The syntax errors of `text`, of which `first` is the first: the first
+/// of each table (a table header starts a new part), so that one mistake
+/// gives one message and a mistake in one table hides none in another.
+fn syntax_errors(path: &Path, text: &str, first: &toml::de::Error) -> Diagnostics {
+    let mut problems = Diagnostics::default();
+    for (start, part) in table_parts(text) {
+        if let Err(error) = toml::de::DeTable::parse(part) {
+            problems.push(toml_error_at(path, text, start, &error));
+        }
+    }
+    if problems.0.is_empty() {
+        problems.push(toml_error(path, text, first));
+    }
+    problems
+}
+
+/// `text` cut before each line that is a table header (`[name]`,
+/// `[[name]]`), with where each part starts.
+fn table_parts(text: &str) -> Vec<(usize, &str)> {
+    let header = |line: &str| {
+        let line = line.split('#').next().unwrap_or_default().trim();
+        line.starts_with('[')
+            && line.ends_with(']')
+            && line.trim_matches(['[', ']']).chars().all(|c| {
+                c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '"' | '\'' | ' ')
+            })
+    };
+    let mut starts = vec![0];
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if offset > 0 && header(line) {
+            starts.push(offset);
+        }
+        offset += line.len();
+    }
+    starts.push(text.len());
+    starts
+        .windows(2)
+        .map(|pair| (pair[0], text.get(pair[0]..pair[1]).unwrap_or_default()))
+        .collect()
+}
+
+fn toml_error(path: &Path, text: &str, error: &toml::de::Error) -> Diagnostic {
+    toml_error_at(path, text, 0, error)
+}
+
+/// The error of a part of `text` that starts at `start`.
+fn toml_error_at(path: &Path, text: &str, start: usize, error: &toml::de::Error) -> Diagnostic {
     let origin = Origin { path, text };
     let (line, column) = error
         .span()
-        .map_or((0, 0), |span| origin.position_of(span.start));
-    Diagnostic::at(path, line, column, error.message().trim().to_owned()).into()
+        .map_or((0, 0), |span| origin.position_of(start + span.start));
+    Diagnostic::at(path, line, column, error.message().trim().to_owned())
 }
 
 #[cfg(test)]
@@ -461,6 +507,17 @@ protos = ["proto/catalog/v1/catalog.proto"]
             config.sources["catalog"].timeout_ms,
             sources::DEFAULT_TIMEOUT_MS
         );
+    }
+
+    #[test]
+    fn every_syntax_error_is_reported_once_with_its_column() {
+        let text = "[server]\nlisten = \"127.0.0.1:4100\n\n[schema]\nfiles = [\"a.graphql\"\n\n[sources.users]\nkind = \"rest\"\nurl = http://x\n";
+        let problems = parse(text).unwrap_err().to_string();
+        let lines: Vec<&str> = problems.lines().collect();
+        assert_eq!(lines.len(), 3, "{problems}");
+        for (line, place) in lines.iter().zip(["2:25", "5:21", "9:7"]) {
+            assert!(line.contains(&format!("weft.toml:{place}: ")), "{problems}");
+        }
     }
 
     #[test]
