@@ -102,7 +102,7 @@ pub fn config_snippet(target: &Target) -> String {
     let mut text = format!(
         "[sources.{}]\nkind = \"grpc\"\nendpoint = {}\n",
         target.source,
-        quote(&target.endpoint)
+        super::string(&target.endpoint)
     );
     match &target.origin {
         Origin::Reflection => text.push_str("reflection = true\n"),
@@ -341,11 +341,11 @@ impl Draft {
         let (ty, response) = self.response(&method.output());
         let mut directive = format!(
             "@grpc(source: {}, method: {}",
-            quote(&self.source),
-            quote(&method_name(method))
+            super::string(&self.source),
+            super::string(&method_name(method))
         );
         if let Some(response) = response {
-            let _ = write!(directive, ", response: {}", quote(&response));
+            let _ = write!(directive, ", response: {}", super::string(&response));
         }
         directive.push(')');
         let mut text = description(
@@ -399,11 +399,11 @@ impl Draft {
                 let _ = writeln!(
                     text,
                     "type {name} @key(fields: {})\n  @grpc(source: {}, method: {}, request: {}, response: {}) {{",
-                    quote(&entity.key.1),
-                    quote(&self.source),
-                    quote(&entity.method),
-                    quote(&format!("{{ {}: $batch.{} }}", entity.batch, entity.key.1)),
-                    quote(&entity.response)
+                    super::string(&entity.key.1),
+                    super::string(&self.source),
+                    super::string(&entity.method),
+                    super::string(&format!("{{ {}: $batch.{} }}", entity.batch, entity.key.1)),
+                    super::string(&entity.response)
                 );
             }
             None => {
@@ -448,14 +448,14 @@ impl Draft {
             })
             .map(|(full_name, entity)| (full_name.clone(), entity.type_name.clone()))?;
         let entity_message = message.parent_pool().get_message_by_name(&full_name)?;
-        let name = lower_first(entity_message.name());
+        let name = super::lower_first(entity_message.name());
         if siblings.iter().any(|sibling| sibling.json_name() == name) {
             return None;
         }
         self.objects.push(&full_name, entity_message);
         Some(format!(
             "  {name}: {type_name} @entity(key: {})\n",
-            quote(&format!("$this.{}", field.json_name()))
+            super::string(&format!("$this.{}", field.json_name()))
         ))
     }
 
@@ -610,7 +610,7 @@ impl Draft {
         self.names
             .get(full_name)
             .cloned()
-            .unwrap_or_else(|| pascal(full_name))
+            .unwrap_or_else(|| super::pascal(full_name))
     }
 }
 
@@ -688,22 +688,22 @@ fn starts_word(text: &str) -> bool {
 /// The root field's name: the method's in lowerCamelCase, `Get` left off;
 /// the whole name when that is taken, then with the service's name before.
 fn field_name(method: &MethodDescriptor, taken: impl Fn(&str) -> bool) -> String {
-    let whole = lower_first(method.name());
+    let whole = super::lower_first(method.name());
     let short = method
         .name()
         .strip_prefix("Get")
         .filter(|rest| starts_word(rest))
-        .map(lower_first);
+        .map(super::lower_first);
     let service = format!(
         "{}{}",
-        lower_first(method.parent_service().name()),
+        super::lower_first(method.parent_service().name()),
         method.name()
     );
     short
         .into_iter()
         .chain([whole, service])
         .find(|name| !taken(name))
-        .unwrap_or_else(|| lower_first(method.full_name()))
+        .unwrap_or_else(|| super::lower_first(method.full_name()))
 }
 
 /// `package.Service/Method`, as `@grpc(method:)` names it.
@@ -756,7 +756,7 @@ fn type_names(services: &[ServiceDescriptor]) -> HashMap<String, String> {
         .into_iter()
         .map(|(full_name, short)| {
             let name = if counts.get(&short).copied().unwrap_or(0) > 1 {
-                pascal(&full_name)
+                super::pascal(&full_name)
             } else {
                 short
             };
@@ -801,26 +801,6 @@ fn short_name(full_name: &str, package: &str) -> String {
     within.replace('.', "")
 }
 
-/// `catalog.v1.Product` → `CatalogV1Product`.
-fn pascal(full_name: &str) -> String {
-    full_name
-        .split(['.', '_'])
-        .map(|part| {
-            let mut chars = part.chars();
-            chars.next().map_or_else(String::new, |first| {
-                first.to_uppercase().chain(chars).collect()
-            })
-        })
-        .collect()
-}
-
-fn lower_first(name: &str) -> String {
-    let mut chars = name.chars();
-    chars.next().map_or_else(String::new, |first| {
-        first.to_lowercase().chain(chars).collect()
-    })
-}
-
 /// `OrderItem` → `order_item`.
 fn snake(name: &str) -> String {
     let mut text = String::new();
@@ -851,41 +831,17 @@ fn comments(file: &FileDescriptor, path: &[i32]) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
-/// A GraphQL description line (or block, for several lines), indented.
+/// A GraphQL description line (or block, for several lines), indented;
+/// nothing without a text.
 fn description(text: Option<&str>, indent: &str) -> String {
-    let Some(text) = text else {
-        return String::new();
-    };
-    if !text.contains('\n') {
-        return format!("{indent}{}\n", quote(text));
-    }
-    let mut block = format!("{indent}\"\"\"\n");
-    for line in text.replace("\"\"\"", "\\\"\"\"").lines() {
-        let _ = writeln!(block, "{indent}{line}");
-    }
-    let _ = writeln!(block, "{indent}\"\"\"");
-    block
-}
-
-/// A GraphQL (and TOML) string literal.
-fn quote(text: &str) -> String {
-    let mut quoted = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '"' => quoted.push_str("\\\""),
-            '\\' => quoted.push_str("\\\\"),
-            '\n' => quoted.push_str("\\n"),
-            c => quoted.push(c),
-        }
-    }
-    quoted.push('"');
-    quoted
+    text.map(|text| super::description(text, indent))
+        .unwrap_or_default()
 }
 
 fn quoted_list(items: &[String]) -> String {
     items
         .iter()
-        .map(|item| quote(item))
+        .map(|item| super::string(item))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -1129,10 +1085,7 @@ message WatchOrdersRequest { string user_id = 1; }
 
     #[test]
     fn names_are_cased_for_graphql() {
-        assert_eq!(pascal("shop.v1.Order"), "ShopV1Order");
         assert_eq!(snake("OrderItem"), "order_item");
-        assert_eq!(lower_first("GetUser"), "getUser");
-        assert_eq!(quote("a \"b\" \\ c"), r#""a \"b\" \\ c""#);
         assert_eq!(
             description(Some("one\ntwo"), "  "),
             "  \"\"\"\n  one\n  two\n  \"\"\"\n"

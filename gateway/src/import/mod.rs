@@ -36,7 +36,7 @@ fn upper_first(word: &str) -> String {
     })
 }
 
-fn lower_first(word: &str) -> String {
+pub(crate) fn lower_first(word: &str) -> String {
     if word.chars().all(|c| !c.is_ascii_lowercase()) {
         return word.to_ascii_lowercase();
     }
