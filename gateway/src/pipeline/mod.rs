@@ -320,7 +320,7 @@ impl Pipeline {
         bus: &Arc<dyn EventBus>,
         recording: Recording,
     ) -> Response {
-        self.bounded(self.run_with(prepared, bus, recording, None))
+        self.bounded(Box::pin(self.run_with(prepared, bus, recording, None)))
             .await
     }
 
@@ -332,11 +332,18 @@ impl Pipeline {
         bus: &Arc<dyn EventBus>,
         event: Arc<Doc>,
     ) -> Response {
-        self.bounded(self.run_with(prepared, bus, Recording::Off, Some(event)))
-            .await
+        self.bounded(Box::pin(self.run_with(
+            prepared,
+            bus,
+            Recording::Off,
+            Some(event),
+        )))
+        .await
     }
 
-    /// `run` within `[server] request_timeout_ms`.
+    /// `run` within `[server] request_timeout_ms`. A run's future is large
+    /// (every stage's state): callers box it, so that it is not copied
+    /// each time the futures around it move.
     async fn bounded(&self, run: impl Future<Output = Response>) -> Response {
         let limit = self.settings.request_timeout;
         tokio::time::timeout(limit, run).await.unwrap_or_else(|_| {

@@ -53,7 +53,16 @@ pub async fn post(
         return respond::not_acceptable();
     };
     match request {
-        Ok(request) => execute(&gateway, media, &request, Allowed::Anything, &headers).await,
+        Ok(request) => {
+            Box::pin(execute(
+                &gateway,
+                media,
+                &request,
+                Allowed::Anything,
+                &headers,
+            ))
+            .await
+        }
         Err(error) => respond::refused(media, &error),
     }
 }
@@ -106,7 +115,16 @@ pub async fn get(
         return respond::not_acceptable();
     };
     match request {
-        Ok(request) => execute(&gateway, media, &request, Allowed::Queries, &headers).await,
+        Ok(request) => {
+            Box::pin(execute(
+                &gateway,
+                media,
+                &request,
+                Allowed::Queries,
+                &headers,
+            ))
+            .await
+        }
         Err(error) => respond::refused(media, &error),
     }
 }
