@@ -655,7 +655,7 @@ fn warn_of_unpublished_topics(gateway: &Gateway) {
         tracing::warn!(
             "`{field}` listens on topic `{topic}`, which no @publish of the schema publishes, \
              and with the in-process event bus nothing else can: its subscribers will get no \
-             event. Services that publish need a shared bus: [events] kind = \"nats\""
+             event. Services that publish need a shared bus: [events] kind = \"nats\" or \"redis\""
         );
     }
 }
