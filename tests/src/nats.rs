@@ -8,31 +8,34 @@
 //! one test under a prefix of its own, so events of concurrent tests on the
 //! same server never meet.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use serde_json::Value;
 use weft::events::{BusError, EventBus, EventStream};
+
+use crate::broker::{Program, Started};
 
 /// Where a NATS server usually listens.
 pub const DEFAULT_NATS: &str = "127.0.0.1:4222";
 /// Where Debian's `nats-server` package installs the binary.
 pub const NATS_BINARY: &str = "/usr/sbin/nats-server";
 
-/// How long a started server has to accept connections.
-const START_TIMEOUT: Duration = Duration::from_secs(10);
+const NATS: Program = Program {
+    name: "nats-server",
+    installed: NATS_BINARY,
+    package: "nats-server",
+    default: DEFAULT_NATS,
+};
 
 /// A reachable NATS server: the shared one, or one started for this test.
 #[derive(Debug)]
 pub struct NatsServer {
     /// `nats://127.0.0.1:<port>`.
     pub url: String,
-    child: Option<Child>,
+    child: Option<Started>,
 }
 
 impl NatsServer {
@@ -44,8 +47,7 @@ impl NatsServer {
     /// When nothing listens on [`DEFAULT_NATS`] and no `nats-server` binary
     /// can be started (at [`NATS_BINARY`] or on `PATH`).
     pub fn start() -> Self {
-        let default: SocketAddr = DEFAULT_NATS.parse().expect("a socket address");
-        if reachable(default) {
+        if NATS.default_reachable() {
             return Self {
                 url: format!("nats://{DEFAULT_NATS}"),
                 child: None,
@@ -62,47 +64,9 @@ impl NatsServer {
     /// When no `nats-server` binary can be started (at [`NATS_BINARY`] or on
     /// `PATH`), or it does not accept connections in time.
     pub fn start_on(port: u16) -> Self {
-        let Some(binary) = find_binary() else {
-            panic!(
-                "these tests need a NATS server: nothing accepts connections on {DEFAULT_NATS}, \
-                 and no `nats-server` binary was found at {NATS_BINARY} or on PATH to start one \
-                 (Debian: `apt-get install nats-server`)"
-            );
-        };
-        let mut child = Command::new(&binary)
-            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|error| {
-                panic!(
-                    "nothing accepts connections on {DEFAULT_NATS}, and {} cannot be started: \
-                     {error}",
-                    binary.display()
-                )
-            });
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let deadline = Instant::now() + START_TIMEOUT;
-        while !reachable(addr) {
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!(
-                    "{} -a 127.0.0.1 -p {port} exited at once ({status})",
-                    binary.display()
-                );
-            }
-            if Instant::now() >= deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "{} -a 127.0.0.1 -p {port} does not accept connections after {START_TIMEOUT:?}",
-                    binary.display()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let child = NATS.start(&["-a", "127.0.0.1", "-p", &port.to_string()], port);
         Self {
-            url: format!("nats://{addr}"),
+            url: format!("nats://127.0.0.1:{port}"),
             child: Some(child),
         }
     }
@@ -112,31 +76,6 @@ impl NatsServer {
     pub fn started_here(&self) -> bool {
         self.child.is_some()
     }
-}
-
-impl Drop for NatsServer {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn reachable(addr: SocketAddr) -> bool {
-    TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
-}
-
-fn find_binary() -> Option<PathBuf> {
-    let installed = PathBuf::from(NATS_BINARY);
-    if installed.is_file() {
-        return Some(installed);
-    }
-    std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join("nats-server"))
-            .find(|candidate| candidate.is_file())
-    })
 }
 
 /// A port nothing listens on now.

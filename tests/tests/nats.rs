@@ -9,7 +9,6 @@
 //! of its own, so concurrent tests and test runs on a shared server never
 //! see each other's events.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,16 +18,12 @@ use subgraphs::{ORDER_STATUS_TOPIC, data};
 use weft::events::nats::NatsBus;
 use weft::events::{Delivery, EventBus, EventStream};
 use weft_tests::nats::{isolated_demo_schema, unique_prefix};
+use weft_tests::replicas::{PROBE_WAIT, PROBES, announce, announced, until_subscribed};
 use weft_tests::ws::RECV_TIMEOUT;
 use weft_tests::{
     ANNOUNCEMENTS_SUBSCRIPTION, GatewayConfig, NatsServer, ORDER_CHANGES, PrefixedBus, Services,
-    TestDir, TestGateway, WsClient,
+    TestDir, TestGateway,
 };
-
-/// How long one try of [`until_subscribed`] waits for its event.
-const PROBE_WAIT: Duration = Duration::from_millis(100);
-/// How many tries [`until_subscribed`] makes.
-const PROBES: usize = 100;
 
 /// Two replicas over the same services and NATS server, and the test's own
 /// connection to that server. Fields drop in order: gateways first, the
@@ -105,28 +100,6 @@ async fn observed(events: &mut EventStream) -> Value {
     }
 }
 
-/// Runs `trigger` (which makes an event) until operation `id` of `client`
-/// gets a result, and returns its payload: a subscription on another replica
-/// has no acknowledgement, so this is how a test knows it is established.
-async fn until_subscribed<F, Fut>(client: &mut WsClient, id: &str, mut trigger: F) -> Value
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = ()>,
-{
-    for _ in 0..PROBES {
-        trigger().await;
-        if let Ok(message) = tokio::time::timeout(PROBE_WAIT, client.recv()).await {
-            assert_eq!(
-                (message["type"].as_str(), message["id"].as_str()),
-                (Some("next"), Some(id)),
-                "{message}"
-            );
-            return message["payload"].clone();
-        }
-    }
-    panic!("operation {id} got no event after {PROBES} tries {PROBE_WAIT:?} apart");
-}
-
 async fn set_status(gateway: &TestGateway, id: &str, status: &str) {
     let mutation =
         format!(r#"mutation {{ setOrderStatus(id: "{id}", status: {status}) {{ id status }} }}"#);
@@ -134,22 +107,6 @@ async fn set_status(gateway: &TestGateway, id: &str, status: &str) {
         gateway.query(&mutation).await,
         json!({"data": {"setOrderStatus": {"id": id, "status": status}}})
     );
-}
-
-async fn announce(gateway: &TestGateway, message: &str) {
-    let body = gateway
-        .query_with(
-            "mutation ($message: String!) { announce(message: $message) { message } }",
-            json!({ "message": message }),
-        )
-        .await;
-    assert_eq!(body, json!({"data": {"announce": {"message": message}}}));
-}
-
-fn announced(payload: &Value) -> &str {
-    payload["data"]["announcements"]["message"]
-        .as_str()
-        .unwrap_or_else(|| panic!("not an announcement: {payload}"))
 }
 
 fn product_name(sku: &str) -> &'static str {

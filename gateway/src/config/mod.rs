@@ -20,7 +20,7 @@
 //! | `WEFT_LOG_FORMAT` | `log.format` (`text` or `json`) |
 //! | `WEFT_SOURCE_<NAME>_URL` | `url` (REST) or `endpoint` (gRPC) of source `<name>` |
 //! | `WEFT_SOURCE_<NAME>_TIMEOUT_MS` | `timeout_ms` of source `<name>` |
-//! | `WEFT_EVENTS_URL` | `[events] url`, and `kind = "nats"` |
+//! | `WEFT_EVENTS_URL` | `[events] url`, and `kind = "redis"` for a `redis://` or `rediss://` URL, else `kind = "nats"` |
 //!
 //! `<NAME>` is the source name in upper case with `-` written as `_`.
 
@@ -375,7 +375,7 @@ impl Config {
             }
         }
         if let Some(url) = var("WEFT_EVENTS_URL") {
-            self.events.kind = BusKind::Nats(url);
+            self.events.kind = BusKind::for_url(url);
         }
         for (name, source) in &mut self.sources {
             let prefix = format!("WEFT_SOURCE_{}", name.to_uppercase().replace('-', "_"));
@@ -604,6 +604,69 @@ protos = ["proto/catalog/v1/catalog.proto"]
             + 1;
         assert!(error.contains(&format!("weft.toml:{line}:")), "{error}");
         assert!(error.contains("`max_depth` must be at least 1"), "{error}");
+    }
+
+    #[test]
+    fn the_events_url_from_the_environment_picks_the_bus_by_its_scheme() {
+        for (url, kind) in [
+            (
+                "redis://cache:6379",
+                BusKind::Redis("redis://cache:6379".to_owned()),
+            ),
+            (
+                "rediss://cache:6380",
+                BusKind::Redis("rediss://cache:6380".to_owned()),
+            ),
+            (
+                "nats://broker:4222",
+                BusKind::Nats("nats://broker:4222".to_owned()),
+            ),
+        ] {
+            let mut config = parse(EXAMPLE).unwrap();
+            config
+                .apply_env(|name| (name == "WEFT_EVENTS_URL").then(|| url.to_owned()))
+                .unwrap();
+            assert_eq!(config.events.kind, kind);
+        }
+    }
+
+    #[test]
+    fn a_redis_bus_is_configured_with_a_redis_url() {
+        let text =
+            format!("{EXAMPLE}\n[events]\nkind = \"redis\"\nurl = \"redis://127.0.0.1:6379\"\n");
+        let config = parse(&text).unwrap();
+        assert_eq!(
+            config.events.kind,
+            BusKind::Redis("redis://127.0.0.1:6379".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_redis_bus_without_a_redis_url_is_reported_with_its_line() {
+        for (events, needle, message) in [
+            (
+                "kind = \"redis\"\nurl = \"nats://127.0.0.1:4222\"",
+                "url =",
+                "must start with redis:// or rediss://, not `nats://127.0.0.1:4222`",
+            ),
+            (
+                "kind = \"redis\"",
+                "kind =",
+                "`[events] kind = \"redis\"` needs `url`",
+            ),
+        ] {
+            let text = format!("{EXAMPLE}\n[events]\n{events}\n");
+            let error = parse(&text).unwrap_err().to_string();
+            let line = text
+                .lines()
+                .collect::<Vec<_>>()
+                .iter()
+                .rposition(|l| l.starts_with(needle))
+                .unwrap()
+                + 1;
+            assert!(error.contains(&format!("weft.toml:{line}:")), "{error}");
+            assert!(error.contains(message), "{error}");
+        }
     }
 
     #[test]

@@ -44,6 +44,15 @@ impl Hub {
         }
     }
 
+    /// Delivers an event a broker carried as JSON bytes; one that is not
+    /// JSON is logged and dropped.
+    pub(crate) fn deliver_json(&self, topic: &str, bytes: &[u8]) {
+        match serde_json::from_slice::<Value>(bytes) {
+            Ok(payload) => self.deliver(topic, Arc::new(payload)),
+            Err(error) => tracing::warn!(topic, "dropped an event that is not JSON: {error}"),
+        }
+    }
+
     /// Subscribes to `topic` in this process.
     pub fn subscribe(&self, topic: &str) -> EventStream {
         let receiver = {

@@ -1,9 +1,10 @@
 //! The event bus: topics that services and mutations publish JSON events to,
 //! and that subscriptions listen on.
 //!
-//! Two implementations behind one trait: [`in_memory::InMemoryBus`] (the
-//! default, one process) and [`nats::NatsBus`] (core NATS subjects, so that
-//! every gateway replica sees every event). Both deliver to local
+//! Three implementations behind one trait: [`in_memory::InMemoryBus`] (the
+//! default, one process), [`nats::NatsBus`] (core NATS subjects) and
+//! [`redis::RedisBus`] (Redis pub/sub channels); the last two let every
+//! gateway replica see every event. All deliver to local
 //! subscribers through the same [`in_memory::Hub`], which gives each
 //! subscriber a bounded buffer: a subscriber that falls behind is told so
 //! ([`Delivery::Lagged`]) and its stream ends, while the publisher and the
@@ -11,6 +12,7 @@
 
 pub mod in_memory;
 pub mod nats;
+pub mod redis;
 
 use std::fmt;
 use std::sync::Arc;
@@ -44,7 +46,13 @@ pub async fn open(config: &EventsConfig) -> Result<Arc<dyn EventBus>, BusError> 
     Ok(match &config.kind {
         BusKind::InMemory => Arc::new(in_memory::InMemoryBus::new(config.buffer)),
         BusKind::Nats(url) => Arc::new(nats::NatsBus::connect(url, config.buffer).await?),
+        BusKind::Redis(url) => Arc::new(redis::RedisBus::connect(url, config.buffer).await?),
     })
+}
+
+/// An event's payload as the brokers carry it: JSON bytes.
+pub(crate) fn encode(payload: &Value) -> Result<Vec<u8>, BusError> {
+    serde_json::to_vec(payload).map_err(|error| BusError(error.to_string()))
 }
 
 /// Publishes JSON events to topics and streams them to subscribers.

@@ -111,10 +111,7 @@ async fn forward_messages(
         tokio::select! {
             message = subscriber.next() => {
                 let Some(message) = message else { break };
-                match serde_json::from_slice::<Value>(&message.payload) {
-                    Ok(payload) => hub.deliver(&topic, Arc::new(payload)),
-                    Err(error) => tracing::warn!(topic, "dropped an event that is not JSON: {error}"),
-                }
+                hub.deliver_json(&topic, &message.payload);
             }
             _ = idle_check.tick() => {
                 let mut forwarders = forwarders.lock().await;
@@ -133,8 +130,7 @@ impl EventBus for NatsBus {
         let topic = topic.to_owned();
         async move {
             self.connected()?;
-            let bytes =
-                serde_json::to_vec(&payload).map_err(|error| BusError(error.to_string()))?;
+            let bytes = super::encode(&payload)?;
             self.client
                 .publish(topic, bytes.into())
                 .await

@@ -1,0 +1,282 @@
+//! The Redis event bus: topics are Redis pub/sub channels, so an event
+//! published on one gateway replica reaches subscribers on all of them.
+//!
+//! Each replica holds two connections to Redis. A multiplexed one
+//! publishes (`PUBLISH <topic> <json>`). One pub/sub connection is
+//! subscribed to every channel that has local subscribers, and its messages
+//! fan out through a local [`Hub`], so every subscriber still has its own
+//! bounded buffer. A channel is unsubscribed once its last local subscriber
+//! has gone.
+//!
+//! The gateway starts whether Redis is up or not. While Redis is away, new
+//! subscriptions and publishes fail with `EVENT_BUS_UNAVAILABLE`; a
+//! background task reconnects (waiting longer after each failed try, at
+//! most [`MAX_RETRY`]), subscribes again to the channels that still have
+//! local subscribers, and the subscriptions already open resume. Events
+//! published while a replica is disconnected never reach it: Redis pub/sub
+//! delivers at most once.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
+use redis::AsyncCommands;
+use redis::aio::{MultiplexedConnection, PubSub, PubSubSink, PubSubStream};
+use serde_json::Value;
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
+
+use super::in_memory::Hub;
+use super::{BusError, EventBus, EventStream};
+
+/// How long start-up waits for the first connection before going on
+/// without it; also the bound of every later connection attempt.
+const FIRST_CONNECT: Duration = Duration::from_secs(2);
+
+/// How long a `SUBSCRIBE` or `UNSUBSCRIBE` may wait for Redis's answer.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How often idle channels are unsubscribed.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+
+/// The first wait before reconnecting the pub/sub connection.
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+
+/// The longest wait between two reconnection attempts.
+pub const MAX_RETRY: Duration = Duration::from_secs(5);
+
+/// The Redis-backed bus. Dropping it closes its connections.
+#[derive(Debug)]
+pub struct RedisBus {
+    client: redis::Client,
+    publisher: Mutex<Option<MultiplexedConnection>>,
+    hub: Arc<Hub>,
+    upstream: Arc<Mutex<Upstream>>,
+    listener: JoinHandle<()>,
+}
+
+/// The pub/sub connection's side the bus subscribes through.
+#[derive(Debug, Default)]
+struct Upstream {
+    /// The current connection's sink; `None` while Redis is away.
+    sink: Option<PubSubSink>,
+    /// The channels subscribed to on Redis.
+    channels: HashSet<String>,
+}
+
+impl RedisBus {
+    /// A bus on the Redis server at `url` (`redis://host:port[/db]`),
+    /// connecting in the background; fails only when `url` is malformed
+    /// or asks for TLS (`rediss://`), which this build does not support.
+    pub async fn connect(url: &str, buffer: usize) -> Result<Self, BusError> {
+        let client = redis::Client::open(url)
+            .map_err(|error| BusError(format!("cannot use Redis at {url}: {error}")))?;
+        let mut upstream = Upstream::default();
+        let messages = match open_pubsub(&client).await {
+            Ok(connection) => {
+                let (sink, messages) = connection.split();
+                upstream.sink = Some(sink);
+                Some(messages)
+            }
+            Err(error) => {
+                tracing::warn!(
+                    "Redis at {url} cannot be reached yet ({error}); connecting in the background"
+                );
+                None
+            }
+        };
+        let hub = Arc::new(Hub::new(buffer));
+        let upstream = Arc::new(Mutex::new(upstream));
+        let listener = tokio::spawn(listen(
+            client.clone(),
+            messages,
+            hub.clone(),
+            upstream.clone(),
+        ));
+        Ok(Self {
+            client,
+            publisher: Mutex::default(),
+            hub,
+            upstream,
+            listener,
+        })
+    }
+
+    /// The publishing connection, opened first if there is none.
+    async fn publisher(&self) -> Result<MultiplexedConnection, BusError> {
+        let mut slot = self.publisher.lock().await;
+        if let Some(connection) = slot.as_ref() {
+            return Ok(connection.clone());
+        }
+        let connection = self
+            .client
+            .get_multiplexed_async_connection()
+            .await
+            .map_err(unreachable)?;
+        *slot = Some(connection.clone());
+        Ok(connection)
+    }
+
+    /// Subscribes to `topic` on Redis, unless already done; fails while
+    /// Redis is away.
+    async fn forward(&self, topic: &str) -> Result<(), BusError> {
+        let mut upstream = self.upstream.lock().await;
+        let Upstream { sink, channels } = &mut *upstream;
+        let sink = sink
+            .as_mut()
+            .ok_or_else(|| BusError("Redis cannot be reached".to_owned()))?;
+        if channels.contains(topic) {
+            return Ok(());
+        }
+        request(sink.subscribe(topic)).await?;
+        channels.insert(topic.to_owned());
+        Ok(())
+    }
+}
+
+impl Drop for RedisBus {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+/// A Redis failure as the bus reports it.
+fn unreachable(error: redis::RedisError) -> BusError {
+    BusError(format!("Redis: {error}"))
+}
+
+/// A new pub/sub connection, bounded by [`FIRST_CONNECT`].
+async fn open_pubsub(client: &redis::Client) -> Result<PubSub, BusError> {
+    tokio::time::timeout(FIRST_CONNECT, client.get_async_pubsub())
+        .await
+        .map_err(|_| BusError(format!("Redis did not answer within {FIRST_CONNECT:?}")))?
+        .map_err(unreachable)
+}
+
+/// A `SUBSCRIBE` or `UNSUBSCRIBE`, bounded by [`REQUEST_TIMEOUT`].
+async fn request(sent: impl Future<Output = redis::RedisResult<()>>) -> Result<(), BusError> {
+    tokio::time::timeout(REQUEST_TIMEOUT, sent)
+        .await
+        .map_err(|_| BusError(format!("Redis did not answer within {REQUEST_TIMEOUT:?}")))?
+        .map_err(unreachable)
+}
+
+/// Relays the pub/sub connection's messages to the hub for as long as the
+/// bus lives, reconnecting whenever the connection is lost.
+async fn listen(
+    client: redis::Client,
+    mut messages: Option<PubSubStream>,
+    hub: Arc<Hub>,
+    upstream: Arc<Mutex<Upstream>>,
+) {
+    let mut retry = FIRST_RETRY;
+    loop {
+        if let Some(messages) = messages.take() {
+            retry = FIRST_RETRY;
+            relay(messages, &hub, &upstream).await;
+            upstream.lock().await.sink = None;
+            tracing::warn!("lost the connection to Redis; reconnecting");
+        }
+        tokio::time::sleep(retry).await;
+        retry = (retry * 2).min(MAX_RETRY);
+        match reconnect(&client, &hub, &upstream).await {
+            Ok(stream) => {
+                tracing::info!("reconnected to Redis");
+                messages = Some(stream);
+            }
+            Err(error) => tracing::debug!("cannot reconnect to Redis: {error}"),
+        }
+    }
+}
+
+/// A new pub/sub connection, subscribed to the channels that still have
+/// local subscribers, and made the one [`RedisBus::forward`] uses.
+async fn reconnect(
+    client: &redis::Client,
+    hub: &Hub,
+    upstream: &Mutex<Upstream>,
+) -> Result<PubSubStream, BusError> {
+    let (mut sink, messages) = open_pubsub(client).await?.split();
+    let mut upstream = upstream.lock().await;
+    upstream
+        .channels
+        .retain(|channel| hub.subscribers(channel) > 0);
+    if !upstream.channels.is_empty() {
+        let channels: Vec<&String> = upstream.channels.iter().collect();
+        request(sink.subscribe(channels)).await?;
+    }
+    upstream.sink = Some(sink);
+    Ok(messages)
+}
+
+/// Delivers `messages` to the hub until the connection is lost,
+/// unsubscribing channels whose local subscribers have all gone.
+async fn relay(mut messages: PubSubStream, hub: &Hub, upstream: &Mutex<Upstream>) {
+    let mut idle_check = tokio::time::interval(IDLE_CHECK);
+    loop {
+        tokio::select! {
+            message = messages.next() => {
+                let Some(message) = message else { return };
+                hub.deliver_json(message.get_channel_name(), message.get_payload_bytes());
+            }
+            _ = idle_check.tick() => unsubscribe_idle(hub, upstream).await,
+        }
+    }
+}
+
+/// Unsubscribes on Redis the channels without local subscribers.
+async fn unsubscribe_idle(hub: &Hub, upstream: &Mutex<Upstream>) {
+    let mut upstream = upstream.lock().await;
+    let Upstream { sink, channels } = &mut *upstream;
+    let Some(sink) = sink.as_mut() else { return };
+    let idle: Vec<String> = channels
+        .iter()
+        .filter(|channel| hub.subscribers(channel) == 0)
+        .cloned()
+        .collect();
+    if idle.is_empty() {
+        return;
+    }
+    for channel in &idle {
+        channels.remove(channel);
+    }
+    // Should this fail, the connection is lost and the reconnection
+    // subscribes to the channels still in use only.
+    if let Err(error) = request(sink.unsubscribe(idle)).await {
+        tracing::debug!("cannot unsubscribe idle Redis channels: {error}");
+    }
+}
+
+impl EventBus for RedisBus {
+    fn publish(&self, topic: &str, payload: Value) -> BoxFuture<'_, Result<(), BusError>> {
+        let topic = topic.to_owned();
+        async move {
+            let bytes = super::encode(&payload)?;
+            let mut connection = self.publisher().await?;
+            let published: redis::RedisResult<usize> = connection.publish(topic, bytes).await;
+            match published {
+                Ok(_receivers) => Ok(()),
+                Err(error) => {
+                    if error.is_unrecoverable_error() || error.is_io_error() || error.is_timeout() {
+                        // The next publish opens a new connection.
+                        self.publisher.lock().await.take();
+                    }
+                    Err(unreachable(error))
+                }
+            }
+        }
+        .boxed()
+    }
+
+    fn subscribe(&self, topic: &str) -> BoxFuture<'_, Result<EventStream, BusError>> {
+        let topic = topic.to_owned();
+        async move {
+            let stream = self.hub.subscribe(&topic);
+            self.forward(&topic).await?;
+            Ok(stream)
+        }
+        .boxed()
+    }
+}
