@@ -112,6 +112,8 @@ pub struct Gateway {
     ready: AtomicBool,
     shutdown: tokio::sync::watch::Sender<bool>,
     websocket_slots: Arc<tokio::sync::Semaphore>,
+    /// Responses to bus events, shared between subscribers.
+    shared_responses: subscriptions::shared::SharedResponses,
 }
 
 impl Gateway {
@@ -138,6 +140,7 @@ impl Gateway {
             websocket_slots: Arc::new(tokio::sync::Semaphore::new(
                 config.subscriptions.max_connections,
             )),
+            shared_responses: subscriptions::shared::SharedResponses::default(),
         })
     }
 

@@ -23,11 +23,12 @@ use subgraphs::{ORDER_STATUS_TOPIC, data};
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 use weft::error::codes::SUBSCRIBER_TOO_SLOW as TOO_SLOW;
+use weft::events::EventBus as _;
 use weft_tests::npm::ensure_npm_dependencies;
 use weft_tests::ws::{Ending, RECV_TIMEOUT};
 use weft_tests::{
     ANNOUNCEMENTS_SUBSCRIPTION, BusDemo, LEGACY_WS, ORDER_CHANGES, TRANSPORT_WS, TcpTap,
-    WAIT_TIMEOUT, WsClient, error_codes, wait_for,
+    WAIT_TIMEOUT, WsClient, calls, error_codes, expected_calls, wait_for,
 };
 
 const ANNOUNCEMENTS: &str = "announcements";
@@ -743,6 +744,88 @@ async fn an_announce_mutation_reaches_announcement_subscribers() {
         .await;
     assert_eq!(body, json!({"data": {"announce": {"message": "hi"}}}));
     assert_eq!(client.next("news").await, announcement("hi"));
+}
+
+/// An `orders.status` event of seed order `id`, as the orders service
+/// publishes it, straight onto the bus.
+async fn publish_status(demo: &BusDemo, id: &str, status: &str) {
+    let event = json!({
+        "orderId": id,
+        "userId": seed_order(id).user_id,
+        "status": status,
+        "previousStatus": seed_status(id),
+    });
+    demo.bus
+        .publish(ORDER_STATUS_TOPIC, event)
+        .await
+        .expect("the in-memory bus publishes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribers_of_one_subscription_share_each_event_s_run_and_its_backend_calls() {
+    let demo = BusDemo::start().await;
+    let request = json!({"query": ORDER_CHANGES, "variables": {"orderId": "22"}});
+    // Published without changing the order: it keeps its seed status.
+    let mut change = expected_change("22", "SHIPPED", seed_status("22"));
+    change["order"]["status"] = json!(seed_status("22"));
+    let expected = json!({"data": {"orderStatusChanged": change}});
+
+    let mut first = demo.gateway.ws_ready().await;
+    first.start("s", request.clone()).await;
+    demo.wait_subscribers(ORDER_STATUS_TOPIC, 1).await;
+    demo.services.reset_calls();
+    publish_status(&demo, "22", "SHIPPED").await;
+    assert_eq!(first.next("s").await, expected);
+    let one_subscriber = calls(&demo.services);
+
+    let mut others = Vec::new();
+    for _ in 0..3 {
+        let mut client = demo.gateway.ws_ready().await;
+        client.start("s", request.clone()).await;
+        others.push(client);
+    }
+    demo.wait_subscribers(ORDER_STATUS_TOPIC, 4).await;
+    demo.services.reset_calls();
+    publish_status(&demo, "22", "SHIPPED").await;
+    for client in std::iter::once(&mut first).chain(&mut others) {
+        assert_eq!(client.next("s").await, expected);
+    }
+    assert_eq!(
+        calls(&demo.services),
+        one_subscriber,
+        "four subscribers of one subscription cost the calls of one"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribers_with_different_headers_get_backend_answers_of_their_own() {
+    let demo = BusDemo::start().await;
+    let request = json!({"query": ORDER_CHANGES, "variables": {"orderId": "23"}});
+    let mut clients = Vec::new();
+    for token in ["Bearer alice", "Bearer bob"] {
+        let headers = [("authorization", token)];
+        let mut client =
+            WsClient::connect_with_headers(&demo.gateway.ws_url(), TRANSPORT_WS, &headers).await;
+        client.init(None).await;
+        client.start("s", request.clone()).await;
+        clients.push(client);
+    }
+    demo.wait_subscribers(ORDER_STATUS_TOPIC, 2).await;
+    demo.services.reset_calls();
+    publish_status(&demo, "23", "SHIPPED").await;
+    for client in &mut clients {
+        let payload = client.next("s").await;
+        assert_eq!(payload["data"]["orderStatusChanged"]["order"]["id"], "23");
+    }
+    assert_eq!(
+        calls(&demo.services),
+        expected_calls(&[
+            ("orders", "GET /orders/{id}", 2),
+            ("catalog", "BatchGetProducts", 2),
+            ("users", "GET /users?ids", 2),
+        ]),
+        "each caller's event runs with its own headers"
+    );
 }
 
 // --- backpressure ---------------------------------------------------------

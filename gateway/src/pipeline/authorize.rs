@@ -26,6 +26,11 @@ impl Denied {
         )
     }
 
+    /// The ids of the denied fields.
+    pub fn ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.0.iter().map(|(id, _)| *id)
+    }
+
     /// Why the field with this id is denied, if it is.
     pub fn get(&self, field: u32) -> Option<&GraphqlError> {
         self.0

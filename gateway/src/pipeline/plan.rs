@@ -11,7 +11,7 @@
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use graphql_tools::static_graphql::query::{
     self, Definition, Document, OperationDefinition, Selection,
@@ -23,6 +23,8 @@ use crate::schema::model::{Access, Binding};
 /// A planned operation.
 #[derive(Debug)]
 pub struct Plan {
+    /// Tells this plan from every other planned in this process.
+    pub id: u64,
     /// The operation's field tree.
     pub operation: Operation,
     /// The document that answers the introspection root fields, if any.
@@ -49,6 +51,9 @@ pub struct Step {
     pub fetch: String,
 }
 
+/// How many plans this process has made: the next plan's id.
+static PLANNED: AtomicU64 = AtomicU64::new(0);
+
 /// Plans a normalized operation of `document`.
 pub fn plan(operation: Operation, document: &Document, text: &str) -> Plan {
     let mut steps = Vec::new();
@@ -57,6 +62,7 @@ pub fn plan(operation: Operation, document: &Document, text: &str) -> Plan {
     let introspection = introspection(&operation, document, text);
     let guarded = super::authorize::guarded(&operation.selection);
     Plan {
+        id: PLANNED.fetch_add(1, Ordering::Relaxed),
         guarded,
         operation,
         introspection,

@@ -8,10 +8,15 @@
 //! - `@grpc` on a server-streaming method: each message (at `response:`)
 //!   is an event; the upstream call is cancelled when the stream is dropped.
 //!
+//! Subscribers of one subscription share each bus event's response
+//! ([`shared`]): an event costs one run per distinct subscription.
+//!
 //! Queries and mutations sent over a subscription transport run once. Each
 //! subscriber has a bounded buffer at the bus; a subscriber that falls
 //! behind gets an error with code `SUBSCRIBER_TOO_SLOW` and its
 //! subscription ends, without slowing the publisher or other subscribers.
+
+pub(crate) mod shared;
 
 use std::sync::Arc;
 
@@ -34,7 +39,7 @@ use crate::template::Vars;
 pub fn run(
     gateway: &Arc<Gateway>,
     prepared: Result<Prepared, Vec<GraphqlError>>,
-) -> BoxStream<'static, Response> {
+) -> BoxStream<'static, Arc<Response>> {
     let prepared = match prepared {
         Ok(prepared) => prepared,
         Err(errors) => return once(Response::refused(errors)),
@@ -42,11 +47,12 @@ pub fn run(
     if prepared.plan.operation.kind != OperationKind::Subscription {
         let gateway = gateway.clone();
         return futures::stream::once(async move {
-            gateway
+            let response = gateway
                 .served()
                 .pipeline
                 .run(&prepared, &gateway.bus, Recording::Off)
-                .await
+                .await;
+            Arc::new(response)
         })
         .boxed();
     }
@@ -61,12 +67,20 @@ pub fn run(
     .boxed()
 }
 
-fn once(response: Response) -> BoxStream<'static, Response> {
-    futures::stream::once(async move { response }).boxed()
+fn once(response: Response) -> BoxStream<'static, Arc<Response>> {
+    futures::stream::once(async move { Arc::new(response) }).boxed()
+}
+
+/// What the root field's value comes from.
+enum Occurrence {
+    /// A bus event, handed to every local subscriber of its topic.
+    Published(Arc<Value>),
+    /// A message of this subscriber's own gRPC stream.
+    Streamed(Arc<Doc>),
 }
 
 /// An event, or the error that ends the subscription.
-type Event = Result<Arc<Doc>, GraphqlError>;
+type Event = Result<Occurrence, GraphqlError>;
 
 /// Opens the root field's event source.
 async fn open(
@@ -116,7 +130,7 @@ async fn bus_events(
     let events = deliveries.filter_map(move |delivery| {
         let item = match delivery {
             Delivery::Event(event) if filter.as_ref().is_none_or(|f| matches(&event, f)) => {
-                Some(Ok(Arc::new(Doc::from_plain(&event))))
+                Some(Ok(Occurrence::Published(event)))
             }
             Delivery::Event(_) => None,
             Delivery::Lagged(missed) => Some(Err(GraphqlError::new(
@@ -146,9 +160,9 @@ async fn stream_messages(
     let plan = plan.clone();
     Ok(messages
         .map(move |message| match message {
-            Ok(message) => Ok(Arc::new(
+            Ok(message) => Ok(Occurrence::Streamed(Arc::new(
                 find(message.root(), &plan.response).map_or_else(Doc::null, Json::to_doc),
-            )),
+            ))),
             Err(error) => Err(GraphqlError::from(&error)),
         })
         .boxed())
@@ -160,7 +174,9 @@ fn per_event(
     gateway: Arc<Gateway>,
     prepared: Prepared,
     events: BoxStream<'static, Event>,
-) -> impl Stream<Item = Response> {
+) -> impl Stream<Item = Arc<Response>> {
+    let key = shared::share_key(&prepared);
+    let prepared = Arc::new(prepared);
     events
         .scan(false, |ended, event| {
             let item = (!*ended).then(|| {
@@ -170,24 +186,36 @@ fn per_event(
             futures::future::ready(item)
         })
         .then(move |event| {
-            let gateway = gateway.clone();
-            let prepared = prepared.clone();
+            let (gateway, prepared, key) = (gateway.clone(), prepared.clone(), key.clone());
             async move {
                 match event {
-                    Ok(event) => {
-                        gateway
-                            .served()
-                            .pipeline
-                            .run_event(&prepared, &gateway.bus, event)
-                            .await
+                    Ok(Occurrence::Published(event)) => {
+                        let shared = gateway.shared_responses.of(&event, &key);
+                        let made = shared.get_or_init(|| async {
+                            let event = Arc::new(Doc::from_plain(&event));
+                            Arc::new(respond(&gateway, &prepared, event).await)
+                        });
+                        made.await.clone()
                     }
-                    Err(error) => Response {
+                    Ok(Occurrence::Streamed(message)) => {
+                        Arc::new(respond(&gateway, &prepared, message).await)
+                    }
+                    Err(error) => Arc::new(Response {
                         data: Some(b"null".to_vec()),
                         ..Response::refused(vec![error])
-                    },
+                    }),
                 }
             }
         })
+}
+
+/// The response to one event.
+async fn respond(gateway: &Gateway, prepared: &Prepared, event: Arc<Doc>) -> Response {
+    gateway
+        .served()
+        .pipeline
+        .run_event(prepared, &gateway.bus, event)
+        .await
 }
 
 /// Whether `event` carries every entry of `filter`.
