@@ -51,6 +51,7 @@ async fn subscribe_to_announcements(
     use futures::SinkExt;
     use tokio_tungstenite::tungstenite::Message;
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
     let mut request = format!("ws://{addr}/graphql")
         .into_client_request()
@@ -59,9 +60,14 @@ async fn subscribe_to_announcements(
         "sec-websocket-protocol",
         http::HeaderValue::from_static("graphql-transport-ws"),
     );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .map_err(|e| e.to_string())?;
+    // A small read buffer, as the gateway's own: tungstenite zeroes its
+    // whole read buffer (128 KiB by default) before each read, which would
+    // cost these clients more than the gateway spends on the event.
+    let config = WebSocketConfig::default().read_buffer_size(4 * 1024);
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async_with_config(request, Some(config), false)
+            .await
+            .map_err(|e| e.to_string())?;
     let subscribe = serde_json::json!({"type": "subscribe", "id": "1", "payload": {"query": "subscription { announcements { message } }"}});
     for message in [serde_json::json!({"type": "connection_init"}), subscribe] {
         socket
