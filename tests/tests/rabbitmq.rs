@@ -1,6 +1,8 @@
 //! The RabbitMQ event bus (`[events] kind = "rabbitmq"`): two gateway
 //! replicas on the same broker, where an `announce` mutation (`@publish`)
-//! on replica A reaches subscribers on replica B and on A; a gateway that
+//! on replica A reaches subscribers on replica B and on A, and an order
+//! event the orders service publishes to the broker reaches a subscriber on
+//! replica B, nested fields resolved; a gateway that
 //! starts while the broker cannot be reached, or loses it later, subscribes
 //! again once it is back; a URL that is not AMQP's, or a kind that does not
 //! exist, is refused at start-up, saying where.
@@ -11,17 +13,21 @@
 //! a prefix of its own on the exchange `weft.tests`, so concurrent tests
 //! and test runs never see each other's events.
 
+use std::sync::Arc;
+
 use serde_json::json;
+use subgraphs::data;
 use weft::Gateway;
 use weft::config::Config;
+use weft::events::rabbitmq::RabbitMqBus;
 use weft_tests::nats::{free_port, isolated_demo_schema, unique_prefix};
 use weft_tests::rabbitmq::amqp_url;
 use weft_tests::replicas::{
-    announce, announced, subscribe_when_up, until_announced, until_subscribed,
+    PROBES, announce, announced, subscribe_when_up, until_announced, until_subscribed,
 };
 use weft_tests::{
-    ANNOUNCEMENTS_SUBSCRIPTION, CONFIG_FILE, GatewayConfig, RabbitMqServer, Services, TcpTap,
-    TestDir, TestGateway, line_of,
+    ANNOUNCEMENTS_SUBSCRIPTION, CONFIG_FILE, GatewayConfig, PrefixedBus, RabbitMqServer, Services,
+    TcpTap, TestDir, TestGateway, line_of,
 };
 
 /// The exchange every test publishes through.
@@ -35,8 +41,14 @@ fn rabbitmq_events(url: &str) -> String {
 /// The demo over `services` on the RabbitMQ at `url`, its topics under a
 /// prefix of its own, loaded from `dir`.
 fn rabbitmq_config(services: &Services, dir: &TestDir, url: &str) -> Config {
+    prefixed_config(services, dir, url, &unique_prefix())
+}
+
+/// The demo over `services` on the RabbitMQ at `url`, its topics under
+/// `prefix`, loaded from `dir`.
+fn prefixed_config(services: &Services, dir: &TestDir, url: &str, prefix: &str) -> Config {
     GatewayConfig::demo(services)
-        .schema(&isolated_demo_schema(&unique_prefix()))
+        .schema(&isolated_demo_schema(prefix))
         .extra(&rabbitmq_events(url))
         .load(dir)
         .unwrap_or_else(|problems| panic!("the RabbitMQ config does not load:\n{problems}"))
@@ -74,6 +86,63 @@ async fn an_announcement_on_replica_a_reaches_subscribers_on_replica_b_and_on_a(
     let expected = json!({"data": {"announcements": {"message": "hello from B"}}});
     assert_eq!(on_a.next("news").await, expected);
     assert_eq!(on_b.next("news").await, expected);
+}
+
+/// Changes order `id`'s status through `gateway`.
+async fn set_status(gateway: &TestGateway, id: &str, status: &str) {
+    let mutation =
+        format!(r#"mutation {{ setOrderStatus(id: "{id}", status: {status}) {{ id }} }}"#);
+    assert_eq!(
+        gateway.query(&mutation).await,
+        json!({"data": {"setOrderStatus": {"id": id}}})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_event_the_orders_service_publishes_reaches_a_subscriber_on_replica_b() {
+    let rabbitmq = RabbitMqServer::start();
+    let prefix = unique_prefix();
+    // The orders service publishes its events to RabbitMQ, as a separate
+    // process would.
+    let service_bus = RabbitMqBus::connect(&rabbitmq.url, EXCHANGE, 1024)
+        .await
+        .unwrap_or_else(|error| panic!("cannot use RabbitMQ at {}: {error}", rabbitmq.url));
+    let services =
+        Services::publishing_to(Arc::new(PrefixedBus::new(Arc::new(service_bus), &prefix)));
+    let dir = TestDir::new();
+    let config = prefixed_config(&services, &dir, &rabbitmq.url, &prefix);
+    let a = gateway(&config).await;
+    let b = gateway(&config).await;
+
+    let order = &data::orders()[0];
+    let query = "subscription ($orderId: ID) { orderStatusChanged(orderId: $orderId) { \
+                 orderId status previousStatus user { name } } }";
+    let mut client = b.ws_ready().await;
+    client
+        .start(
+            "o",
+            json!({"query": query, "variables": {"orderId": order.id}}),
+        )
+        .await;
+    // Setting the status it already has emits an event each time.
+    until_subscribed(&mut client, "o", || set_status(&a, &order.id, "PENDING")).await;
+    set_status(&a, &order.id, "SHIPPED").await;
+    let user = data::user(&order.user_id).expect("the order's user");
+    let shipped = json!({"data": {"orderStatusChanged": {
+        "orderId": order.id,
+        "status": "SHIPPED",
+        "previousStatus": "PENDING",
+        "user": {"name": user.full_name},
+    }}});
+    for _ in 0..=PROBES {
+        let payload = client.next("o").await;
+        if payload == shipped {
+            return;
+        }
+        let status = &payload["data"]["orderStatusChanged"]["status"];
+        assert_eq!(status, "PENDING", "only the probes come first: {payload}");
+    }
+    panic!("the SHIPPED event never came after the probes");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
