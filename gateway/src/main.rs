@@ -31,7 +31,8 @@ Environment (applied over weft.toml, `weft demo` included):
   WEFT_SOURCE_<NAME>_URL          a source's url (REST) or endpoint (gRPC)
   WEFT_SOURCE_<NAME>_TIMEOUT_MS   a source's timeout_ms
   WEFT_EVENTS_URL                 [events] url, with kind = \"redis\" for redis:// and
-                                  rediss:// URLs, else kind = \"nats\"
+                                  rediss:// URLs, kind = \"rabbitmq\" for amqp:// URLs,
+                                  else kind = \"nats\"
 <NAME> is the source name in upper case, with - written as _.
 
 Example:
@@ -655,7 +656,7 @@ fn warn_of_unpublished_topics(gateway: &Gateway) {
         tracing::warn!(
             "`{field}` listens on topic `{topic}`, which no @publish of the schema publishes, \
              and with the in-process event bus nothing else can: its subscribers will get no \
-             event. Services that publish need a shared bus: [events] kind = \"nats\" or \"redis\""
+             event. Services that publish need a shared bus: [events] kind = \"nats\", \"redis\" or \"rabbitmq\""
         );
     }
 }

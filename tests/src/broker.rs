@@ -1,7 +1,9 @@
 //! A message broker's server process for the tests that need one: found
 //! on `PATH` or where its Debian package installs it, started on a port of
-//! 127.0.0.1, and stopped on drop. [`crate::NatsServer`] and
-//! [`crate::RedisServer`] are built on it.
+//! 127.0.0.1, and stopped on drop; or, for a server slow to start, started
+//! once as the machine's shared server and left running.
+//! [`crate::NatsServer`], [`crate::RedisServer`] and
+//! [`crate::RabbitMqServer`] are built on it.
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -54,17 +56,7 @@ impl Program {
     /// `PATH`, cannot be started, exits, or does not accept connections in
     /// time.
     pub fn start(&self, args: &[&str], port: u16) -> Started {
-        let Some(binary) = self.find() else {
-            panic!(
-                "these tests need a {name}: nothing accepts connections on {default}, and no \
-                 `{name}` binary was found at {installed} or on PATH to start one (Debian: \
-                 `apt-get install {package}`)",
-                name = self.name,
-                default = self.default,
-                installed = self.installed,
-                package = self.package,
-            );
-        };
+        let binary = self.find().unwrap_or_else(|| self.missing());
         let command = format!("{} {}", binary.display(), args.join(" "));
         let child = Command::new(&binary)
             .args(args)
@@ -87,6 +79,58 @@ impl Program {
             std::thread::sleep(Duration::from_millis(20));
         }
         started
+    }
+
+    /// Runs the program with `args`, which must make it detach and return,
+    /// as the machine's shared server on
+    /// [`Self::default`], unless one already accepts connections there, and
+    /// waits up to `timeout` for it. The server is left running: it is slow
+    /// to start, and tests running at the same time share it (a second
+    /// start while the first is under way fails, and its wait is met by
+    /// the first).
+    ///
+    /// # Panics
+    ///
+    /// When the binary is not found, or nothing accepts connections on
+    /// [`Self::default`] after `timeout`.
+    pub fn start_shared(&self, args: &[&str], timeout: Duration) {
+        if self.default_reachable() {
+            return;
+        }
+        let binary = self.find().unwrap_or_else(|| self.missing());
+        let command = format!("{} {}", binary.display(), args.join(" "));
+        // `args` detach the server, so the command returns once it is under
+        // way; a failed start shows as nothing listening.
+        Command::new(&binary)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap_or_else(|error| panic!("{command} cannot be started: {error}"));
+        let deadline = Instant::now() + timeout;
+        while !self.default_reachable() {
+            assert!(
+                Instant::now() < deadline,
+                "{command} was started, but nothing accepts connections on {default} after \
+                 {timeout:?}",
+                default = self.default,
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Fails the test saying which server is missing and how to install it.
+    fn missing(&self) -> ! {
+        panic!(
+            "these tests need a {name}: nothing accepts connections on {default}, and no \
+             `{name}` binary was found at {installed} or on PATH to start one (Debian: \
+             `apt-get install {package}`)",
+            name = self.name,
+            default = self.default,
+            installed = self.installed,
+            package = self.package,
+        );
     }
 
     fn find(&self) -> Option<PathBuf> {

@@ -31,14 +31,16 @@
 //! | [`SseStream`] | an event stream answer, read one event at a time |
 //! | [`NatsServer`] / [`PrefixedBus`] | a NATS server to test against, and topics of a test's own |
 //! | [`RedisServer`] | a Redis server to test against |
-//! | [`replicas`] | probing a subscription on another replica until it is established |
-//! | [`TcpTap`] | a proxy that counts what a backend sends (is it still streaming?) |
+//! | [`RabbitMqServer`] | a RabbitMQ broker to test against |
+//! | [`replicas`] | probing a subscription on another replica until it is established, or the bus is back |
+//! | [`TcpTap`] | a proxy that counts what a backend sends (is it still streaming?), and cuts it off when dropped |
 //! | [`wait_for`] / [`wait_until`] | polling for a state, bounded by [`WAIT_TIMEOUT`] |
 
 pub mod broker;
 pub mod nats;
 pub mod npm;
 pub mod process;
+pub mod rabbitmq;
 pub mod redis;
 pub mod replicas;
 pub mod sse;
@@ -65,6 +67,7 @@ use weft::events::EventBus;
 use weft::events::in_memory::{DEFAULT_BUFFER, InMemoryBus};
 
 pub use nats::{NatsServer, PrefixedBus};
+pub use rabbitmq::RabbitMqServer;
 pub use redis::RedisServer;
 pub use sse::{SseEvent, SseStream};
 pub use tap::TcpTap;

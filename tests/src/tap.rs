@@ -1,7 +1,9 @@
 //! A TCP tap: a proxy on a free port of 127.0.0.1 that forwards every
 //! connection to a backend and counts the bytes the backend sends, so a test
 //! can see whether a backend is still streaming (a gRPC server stream that
-//! was cancelled sends nothing more).
+//! was cancelled sends nothing more). Dropping a tap cuts every connection
+//! through it, and [`TcpTap::start_on`] can open a new one on the same
+//! port: an outage of the backend, as its clients see it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,6 +33,27 @@ impl TcpTap {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a free local port");
+        Self::serve(listener, backend)
+    }
+
+    /// Starts forwarding 127.0.0.1:`port` to `backend`, on the current
+    /// runtime; waits a little for the port while a tap dropped just before
+    /// still holds it.
+    ///
+    /// # Panics
+    ///
+    /// When the port stays taken.
+    pub async fn start_on(port: u16, backend: SocketAddr) -> Self {
+        for _ in 0..50 {
+            if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)).await {
+                return Self::serve(listener, backend);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("127.0.0.1:{port} stays taken; no tap can listen there");
+    }
+
+    fn serve(listener: TcpListener, backend: SocketAddr) -> Self {
         let addr = listener.local_addr().expect("a bound address");
         let from_backend = Arc::new(AtomicU64::new(0));
         let counter = from_backend.clone();

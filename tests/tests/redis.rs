@@ -10,15 +10,15 @@
 //! concurrent tests and test runs on a shared server never see each
 //! other's events.
 
-use std::time::Duration;
-
 use weft::Gateway;
 use weft::config::Config;
 use weft_tests::nats::{free_port, isolated_demo_schema, unique_prefix};
-use weft_tests::replicas::{PROBE_WAIT, PROBES, announce, announced, until_subscribed};
+use weft_tests::replicas::{
+    announce, announced, subscribe_when_up, until_announced, until_subscribed,
+};
 use weft_tests::{
     ANNOUNCEMENTS_SUBSCRIPTION, CONFIG_FILE, GatewayConfig, RedisServer, Services, TestDir,
-    TestGateway, WsClient, line_of,
+    TestGateway, line_of,
 };
 
 /// The demo over `services` on the Redis at `url`, its topics under a
@@ -35,45 +35,6 @@ async fn gateway(config: &Config) -> TestGateway {
     TestGateway::connect(config)
         .await
         .unwrap_or_else(|problems| panic!("a gateway on Redis does not start:\n{problems}"))
-}
-
-/// Reads `client`'s results of `id` until announcement `message`, passing
-/// over the probes before it.
-async fn until_announced(client: &mut WsClient, id: &str, message: &str) {
-    for _ in 0..=PROBES {
-        let payload = client.next(id).await;
-        if announced(&payload) == message {
-            return;
-        }
-        assert_eq!(announced(&payload), "probe", "{payload}");
-    }
-    panic!("operation {id} never got the announcement {message:?}");
-}
-
-/// Subscribes `client` to announcements as operation `<id><attempt>` until
-/// a probe announced on `gateway` arrives, and returns the operation's id;
-/// while Redis is away the subscription is refused, and tried again.
-async fn subscribe_when_up(client: &mut WsClient, gateway: &TestGateway, id: &str) -> String {
-    for attempt in 0..PROBES {
-        let operation = format!("{id}{attempt}");
-        client
-            .subscribe(&operation, ANNOUNCEMENTS_SUBSCRIPTION)
-            .await;
-        let refused = tokio::time::timeout(Duration::from_millis(300), client.recv()).await;
-        if let Ok(message) = refused {
-            assert_eq!(message["type"], "error", "{message}");
-            assert_eq!(
-                message["payload"][0]["extensions"]["code"], "EVENT_BUS_UNAVAILABLE",
-                "{message}"
-            );
-            tokio::time::sleep(PROBE_WAIT).await;
-        } else {
-            let payload = until_subscribed(client, &operation, || announce(gateway, "probe")).await;
-            assert_eq!(announced(&payload), "probe");
-            return operation;
-        }
-    }
-    panic!("no subscription succeeded on Redis");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

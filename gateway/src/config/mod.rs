@@ -20,7 +20,7 @@
 //! | `WEFT_LOG_FORMAT` | `log.format` (`text` or `json`) |
 //! | `WEFT_SOURCE_<NAME>_URL` | `url` (REST) or `endpoint` (gRPC) of source `<name>` |
 //! | `WEFT_SOURCE_<NAME>_TIMEOUT_MS` | `timeout_ms` of source `<name>` |
-//! | `WEFT_EVENTS_URL` | `[events] url`, and `kind = "redis"` for a `redis://` or `rediss://` URL, else `kind = "nats"` |
+//! | `WEFT_EVENTS_URL` | `[events] url`, and `kind = "redis"` for a `redis://` or `rediss://` URL, `kind = "rabbitmq"` for an `amqp://` URL, else `kind = "nats"` |
 //!
 //! `<NAME>` is the source name in upper case with `-` written as `_`.
 
@@ -621,6 +621,10 @@ protos = ["proto/catalog/v1/catalog.proto"]
                 "nats://broker:4222",
                 BusKind::Nats("nats://broker:4222".to_owned()),
             ),
+            (
+                "amqp://broker:5672/%2f",
+                BusKind::RabbitMq("amqp://broker:5672/%2f".to_owned()),
+            ),
         ] {
             let mut config = parse(EXAMPLE).unwrap();
             config
@@ -664,6 +668,60 @@ protos = ["proto/catalog/v1/catalog.proto"]
                 .rposition(|l| l.starts_with(needle))
                 .unwrap()
                 + 1;
+            assert!(error.contains(&format!("weft.toml:{line}:")), "{error}");
+            assert!(error.contains(message), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_rabbitmq_bus_is_configured_with_an_amqp_url_and_an_optional_exchange() {
+        let events = "[events]\nkind = \"rabbitmq\"\nurl = \"amqp://127.0.0.1:5672/%2f\"";
+        let config = parse(&format!("{EXAMPLE}\n{events}\n")).unwrap();
+        assert_eq!(
+            config.events.kind,
+            BusKind::RabbitMq("amqp://127.0.0.1:5672/%2f".to_owned())
+        );
+        assert_eq!(config.events.exchange, events::DEFAULT_EXCHANGE);
+        let config = parse(&format!(
+            "{EXAMPLE}\n{events}\nexchange = \"shop.events\"\n"
+        ))
+        .unwrap();
+        assert_eq!(config.events.exchange, "shop.events");
+    }
+
+    #[test]
+    fn a_bad_rabbitmq_bus_is_reported_with_its_line() {
+        for (events, needle, message) in [
+            (
+                "kind = \"rabbitmq\"\nurl = \"redis://127.0.0.1:6379\"",
+                "url =",
+                "must start with amqp://, not `redis://127.0.0.1:6379`",
+            ),
+            (
+                "kind = \"rabbitmq\"\nurl = \"amqps://127.0.0.1:5671/%2f\"",
+                "url =",
+                "amqps:// (AMQP over TLS) is not supported",
+            ),
+            (
+                "kind = \"rabbitmq\"",
+                "kind =",
+                "`[events] kind = \"rabbitmq\"` needs `url`",
+            ),
+            (
+                "kind = \"rabbitmq\"\nurl = \"amqp://127.0.0.1\"\nexchange = \"a b\"",
+                "exchange =",
+                "must be 1 to 255 letters, digits",
+            ),
+            (
+                "kind = \"nats\"\nurl = \"nats://127.0.0.1:4222\"\nexchange = \"weft\"",
+                "exchange =",
+                "`[events] exchange` is for kind = \"rabbitmq\" only",
+            ),
+        ] {
+            let text = format!("{EXAMPLE}\n[events]\n{events}\n");
+            let error = parse(&text).unwrap_err().to_string();
+            let lines: Vec<&str> = text.lines().collect();
+            let line = lines.iter().rposition(|l| l.starts_with(needle)).unwrap() + 1;
             assert!(error.contains(&format!("weft.toml:{line}:")), "{error}");
             assert!(error.contains(message), "{error}");
         }

@@ -1,17 +1,19 @@
 //! The event bus: topics that services and mutations publish JSON events to,
 //! and that subscriptions listen on.
 //!
-//! Three implementations behind one trait: [`in_memory::InMemoryBus`] (the
-//! default, one process), [`nats::NatsBus`] (core NATS subjects) and
-//! [`redis::RedisBus`] (Redis pub/sub channels); the last two let every
-//! gateway replica see every event. All deliver to local
-//! subscribers through the same [`in_memory::Hub`], which gives each
+//! Four implementations behind one trait: [`in_memory::InMemoryBus`] (the
+//! default, one process), [`nats::NatsBus`] (core NATS subjects),
+//! [`redis::RedisBus`] (Redis pub/sub channels) and
+//! [`rabbitmq::RabbitMqBus`] (routing keys on a RabbitMQ topic exchange);
+//! the last three let every gateway replica see every event. All deliver to
+//! local subscribers through the same [`in_memory::Hub`], which gives each
 //! subscriber a bounded buffer: a subscriber that falls behind is told so
 //! ([`Delivery::Lagged`]) and its stream ends, while the publisher and the
 //! other subscribers carry on.
 
 pub mod in_memory;
 pub mod nats;
+pub mod rabbitmq;
 pub mod redis;
 
 use std::fmt;
@@ -47,6 +49,9 @@ pub async fn open(config: &EventsConfig) -> Result<Arc<dyn EventBus>, BusError> 
         BusKind::InMemory => Arc::new(in_memory::InMemoryBus::new(config.buffer)),
         BusKind::Nats(url) => Arc::new(nats::NatsBus::connect(url, config.buffer).await?),
         BusKind::Redis(url) => Arc::new(redis::RedisBus::connect(url, config.buffer).await?),
+        BusKind::RabbitMq(url) => {
+            Arc::new(rabbitmq::RabbitMqBus::connect(url, &config.exchange, config.buffer).await?)
+        }
     })
 }
 
