@@ -12,6 +12,16 @@
 //! subscriber has a bounded buffer at the bus; a subscriber that falls
 //! behind gets an error with code `SUBSCRIBER_TOO_SLOW` and its
 //! subscription ends, without slowing the publisher or other subscribers.
+//!
+//! Cursors: on a bus that stores events (JetStream), every result carries
+//! its event's cursor in `extensions.weft.cursor` (SSE also writes it as
+//! the event's `id:`). A subscription whose request names one
+//! (`extensions.weft.resumeFrom`, or SSE's `Last-Event-ID`) first gets
+//! every event after it; the bus refuses a cursor it cannot resume from
+//! (`RESUME_UNSUPPORTED`, `CURSOR_INVALID`, `CURSOR_EXPIRED`). An event the
+//! `@event` filter passes over sends nothing: the next result's cursor is
+//! its own event's, so resuming re-reads the skipped events and passes
+//! over them again.
 
 use std::sync::Arc;
 
@@ -20,8 +30,8 @@ use futures::{Stream, StreamExt};
 use serde_json::Value;
 
 use crate::Gateway;
-use crate::error::{GraphqlError, codes};
-use crate::events::Delivery;
+use crate::error::{GraphqlError, PathSegment, codes};
+use crate::events::{Cursor, Delivery};
 use crate::json::{Doc, Json, find};
 use crate::pipeline::normalize::{FieldKind, OperationKind};
 use crate::pipeline::{Prepared, Response};
@@ -65,8 +75,37 @@ fn once(response: Response) -> BoxStream<'static, Response> {
     futures::stream::once(async move { response }).boxed()
 }
 
-/// An event, or the error that ends the subscription.
-type Event = Result<Arc<Doc>, GraphqlError>;
+/// An event (with its cursor, when the bus stores events), or the error
+/// that ends the subscription.
+type Event = Result<(Arc<Doc>, Option<Cursor>), GraphqlError>;
+
+/// The cursor of the event a subscription result answers
+/// (`extensions.weft.cursor`), on a bus that stores events.
+pub fn cursor(response: &Response) -> Option<&str> {
+    response
+        .extensions
+        .as_ref()?
+        .pointer("/weft/cursor")?
+        .as_str()
+}
+
+/// `response` with `cursor` in `extensions.weft.cursor`.
+fn with_cursor(mut response: Response, cursor: Cursor) -> Response {
+    let mut extensions = response
+        .extensions
+        .take()
+        .unwrap_or_else(|| Value::Object(serde_json::Map::new()));
+    if let Some(extensions) = extensions.as_object_mut() {
+        let weft = extensions
+            .entry("weft")
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+        if let Some(weft) = weft.as_object_mut() {
+            weft.insert("cursor".to_owned(), Value::String(cursor.to_string()));
+        }
+    }
+    response.extensions = Some(extensions);
+    response
+}
 
 /// Opens the root field's event source.
 async fn open(
@@ -87,20 +126,28 @@ async fn open(
         ));
     };
     let args = field.args.render(&prepared.variables);
-    match &definition.binding {
-        Binding::Event(plan) => bus_events(gateway, plan, &args).await,
+    let resume_from = prepared.resume_from.as_deref();
+    let opened = match &definition.binding {
+        Binding::Event(plan) => bus_events(gateway, plan, &args, resume_from).await,
+        Binding::Stream(_) if resume_from.is_some() => Err(GraphqlError::new(
+            "a gRPC stream keeps no events, so this subscription cannot resume; \
+             subscribe without a cursor",
+            codes::RESUME_UNSUPPORTED,
+        )),
         Binding::Stream(plan) => stream_messages(plan, &args, &prepared.headers).await,
         _ => Err(GraphqlError::new(
             "this field cannot be subscribed to",
             codes::VALIDATION_FAILED,
         )),
-    }
+    };
+    opened.map_err(|error| error.at(vec![PathSegment::Key(field.key.clone())]))
 }
 
 async fn bus_events(
     gateway: &Gateway,
     plan: &EventPlan,
     args: &Value,
+    resume_from: Option<&str>,
 ) -> Result<BoxStream<'static, Event>, GraphqlError> {
     let vars = Vars::field(args, None);
     let topic = plan
@@ -110,15 +157,19 @@ async fn bus_events(
     let filter = plan.filter.as_ref().map(|filter| filter.render(&vars));
     let deliveries = gateway
         .bus
-        .subscribe(&topic)
+        .subscribe_after(&topic, resume_from)
         .await
         .map_err(|error| GraphqlError::from(&error))?;
     let events = deliveries.filter_map(move |delivery| {
+        let wanted = |event: &Value| filter.as_ref().is_none_or(|f| matches(event, f));
         let item = match delivery {
-            Delivery::Event(event) if filter.as_ref().is_none_or(|f| matches(&event, f)) => {
-                Some(Ok(Arc::new(Doc::from_plain(&event))))
+            Delivery::Event(event) if wanted(&event) => {
+                Some(Ok((Arc::new(Doc::from_plain(&event)), None)))
             }
-            Delivery::Event(_) => None,
+            Delivery::Stored(event, cursor) if wanted(&event) => {
+                Some(Ok((Arc::new(Doc::from_plain(&event)), Some(cursor))))
+            }
+            Delivery::Event(_) | Delivery::Stored(..) => None,
             Delivery::Lagged(missed) => Some(Err(GraphqlError::new(
                 format!(
                     "the subscriber fell {missed} events behind and was dropped; subscribe again"
@@ -146,8 +197,9 @@ async fn stream_messages(
     let plan = plan.clone();
     Ok(messages
         .map(move |message| match message {
-            Ok(message) => Ok(Arc::new(
-                find(message.root(), &plan.response).map_or_else(Doc::null, Json::to_doc),
+            Ok(message) => Ok((
+                Arc::new(find(message.root(), &plan.response).map_or_else(Doc::null, Json::to_doc)),
+                None,
             )),
             Err(error) => Err(GraphqlError::from(&error)),
         })
@@ -174,12 +226,16 @@ fn per_event(
             let prepared = prepared.clone();
             async move {
                 match event {
-                    Ok(event) => {
-                        gateway
+                    Ok((event, cursor)) => {
+                        let response = gateway
                             .served()
                             .pipeline
                             .run_event(&prepared, &gateway.bus, event)
-                            .await
+                            .await;
+                        match cursor {
+                            Some(cursor) => with_cursor(response, cursor),
+                            None => response,
+                        }
                     }
                     Err(error) => Response {
                         data: Some(b"null".to_vec()),
