@@ -13,8 +13,9 @@ use crate::nats::unique_prefix;
 /// How long deleting a stream may take on drop.
 const DELETE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A stream `<NAME>` storing the subjects `<prefix>.>` of one test, on the
-/// NATS server at `url`; the gateway under test creates it. Deleted on drop.
+/// A stream `<NAME>` storing the subjects `<prefix>.>` of one test (or
+/// some topics under the prefix only), on the NATS server at `url`; the
+/// gateway under test creates it. Deleted on drop.
 #[derive(Debug)]
 pub struct TestStream {
     /// The stream's name.
@@ -23,6 +24,8 @@ pub struct TestStream {
     pub prefix: String,
     /// The NATS server, `nats://…`.
     pub url: String,
+    /// The topics (under the prefix) the stream stores; all when empty.
+    topics: Vec<String>,
     /// `jetstream.max_msgs`, if set.
     max_msgs: Option<u64>,
 }
@@ -35,7 +38,24 @@ impl TestStream {
             name: prefix.replace('-', "_").to_uppercase(),
             prefix,
             url: url.to_owned(),
+            topics: Vec::new(),
             max_msgs: None,
+        }
+    }
+
+    /// The stream stores these topics (under the prefix) only.
+    #[must_use]
+    pub fn storing(mut self, topics: &[&str]) -> Self {
+        self.topics = topics.iter().map(|topic| self.topic(topic)).collect();
+        self
+    }
+
+    /// The subjects the stream stores.
+    pub fn subjects(&self) -> Vec<String> {
+        if self.topics.is_empty() {
+            vec![format!("{}.>", self.prefix)]
+        } else {
+            self.topics.clone()
         }
     }
 
@@ -50,7 +70,7 @@ impl TestStream {
     pub fn config(&self) -> JetStreamConfig {
         JetStreamConfig {
             stream: self.name.clone(),
-            subjects: vec![format!("{}.>", self.prefix)],
+            subjects: self.subjects(),
             max_age: None,
             max_msgs: self.max_msgs,
         }
@@ -67,9 +87,16 @@ impl TestStream {
             .max_msgs
             .map(|max| format!(", max_msgs = {max}"))
             .unwrap_or_default();
+        let subjects: Vec<String> = self
+            .subjects()
+            .iter()
+            .map(|subject| format!("\"{subject}\""))
+            .collect();
         format!(
-            "[events]\nkind = \"nats\"\nurl = \"{}\"\njetstream = {{ stream = \"{}\", subjects = [\"{}.>\"]{max_msgs} }}\n",
-            self.url, self.name, self.prefix
+            "[events]\nkind = \"nats\"\nurl = \"{}\"\njetstream = {{ stream = \"{}\", subjects = [{}]{max_msgs} }}\n",
+            self.url,
+            self.name,
+            subjects.join(", ")
         )
     }
 

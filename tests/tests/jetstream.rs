@@ -401,3 +401,62 @@ fn a_jetstream_table_on_a_redis_bus_or_without_subjects_is_refused_where_it_stan
         assert_eq!(problems.lines().count(), 1, "{problems}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_outside_the_stream_is_warned_of_at_start_up_travels_live_and_cannot_resume() {
+    let nats = NatsServer::start();
+    let stream = TestStream::new(&nats.url).storing(&["announcements"]);
+    let services = Services::start();
+    let dir = TestDir::new();
+    let path = config(&services, &stream)
+        .extra("[server]\nlisten = \"127.0.0.1:0\"")
+        .write(&dir);
+    let log = dir.path().join("weft.log");
+    let weft = WeftProcess::start_logging(
+        &["serve", "--config", path.to_str().expect("a UTF-8 path")],
+        &[],
+        &log,
+    );
+    let logged = std::fs::read_to_string(&log).expect("the log");
+    let warnings: Vec<&str> = logged
+        .lines()
+        .filter(|line| line.contains("WARN") && line.contains("JetStream stream"))
+        .collect();
+    let outside = stream.topic("orders.status");
+    assert_eq!(warnings.len(), 1, "{logged}");
+    assert!(
+        warnings[0].contains(&format!(
+            "`Subscription.orderStatusChanged` uses topic `{outside}`, which is outside the \
+             subjects of the JetStream stream `{}`",
+            stream.name
+        )),
+        "{logged}"
+    );
+
+    let socket = format!("{}/graphql", weft.url.replacen("http", "ws", 1));
+    let mut client = WsClient::connect(&socket, TRANSPORT_WS).await;
+    client.init(None).await;
+    client.start("resume", resuming(ORDER_7, "0")).await;
+    let error = client.expect("error", "resume").await;
+    assert_eq!(
+        error["payload"][0]["extensions"]["code"], "RESUME_UNSUPPORTED",
+        "{error}"
+    );
+    assert_eq!(
+        error["payload"][0]["path"],
+        json!(["orderStatusChanged"]),
+        "{error}"
+    );
+
+    // Live over core NATS, without cursors.
+    let orders = stream.bus().await;
+    client.subscribe("live", ORDER_7).await;
+    let first = until_subscribed(&mut client, "live", || {
+        publish_change(&orders, &stream, "7", "PAID")
+    })
+    .await;
+    assert_eq!(
+        first,
+        json!({"data": {"orderStatusChanged": {"orderId": "7", "status": "PAID"}}})
+    );
+}

@@ -688,7 +688,7 @@ protos = ["proto/catalog/v1/catalog.proto"]
             Some(JetStreamConfig {
                 stream: "WEFT_EVENTS".to_owned(),
                 subjects: vec!["orders.>".to_owned(), "announcements".to_owned()],
-                max_age: Some(std::time::Duration::from_secs(86_400)),
+                max_age: Some(std::time::Duration::from_hours(24)),
                 max_msgs: Some(1000),
             })
         );

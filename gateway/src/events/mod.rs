@@ -93,7 +93,7 @@ pub enum SubscribeError {
     #[error(
         "the events after cursor {cursor} are no longer stored; the oldest available is \
          {oldest} (resume from {resume} or subscribe without a cursor)",
-        resume = oldest.0 - 1
+        resume = oldest.0.saturating_sub(1)
     )]
     CursorExpired {
         /// The cursor asked for.
@@ -147,5 +147,31 @@ pub trait EventBus: Send + Sync + fmt::Debug {
                 None => Err(SubscribeError::ResumeUnsupported),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_is_decimal_digits_that_fit_a_sequence() {
+        assert_eq!(Cursor::parse("0").unwrap(), Cursor(0));
+        assert_eq!(Cursor::parse("42").unwrap(), Cursor(42));
+        assert_eq!(Cursor(42).to_string(), "42");
+        for text in [
+            "",
+            "-1",
+            "+1",
+            "1.5",
+            " 1",
+            "0x1",
+            "99999999999999999999999",
+        ] {
+            assert!(
+                matches!(Cursor::parse(text), Err(SubscribeError::CursorInvalid(t)) if t == text),
+                "{text:?}"
+            );
+        }
     }
 }
