@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use futures::StreamExt;
+
 use weft::config::JetStreamConfig;
 use weft::events::jetstream::JetStreamBus;
 
@@ -110,6 +112,50 @@ impl TestStream {
         JetStreamBus::connect(&self.url, 1024, &self.config())
             .await
             .unwrap_or_else(|error| panic!("cannot open the stream {}: {error}", self.name))
+    }
+}
+
+impl TestStream {
+    /// Deletes every consumer of the stream, as an operator (or the server
+    /// losing them) would; returns how many there were.
+    ///
+    /// # Panics
+    ///
+    /// When NATS or the stream cannot be reached.
+    pub async fn delete_consumers(&self) -> usize {
+        let (stream, names) = self.consumer_names().await;
+        for name in &names {
+            stream
+                .delete_consumer(name)
+                .await
+                .unwrap_or_else(|error| panic!("cannot delete the consumer {name}: {error}"));
+        }
+        names.len()
+    }
+
+    /// How many consumers the stream has.
+    ///
+    /// # Panics
+    ///
+    /// When NATS or the stream cannot be reached.
+    pub async fn consumers(&self) -> usize {
+        self.consumer_names().await.1.len()
+    }
+
+    async fn consumer_names(&self) -> (async_nats::jetstream::stream::Stream, Vec<String>) {
+        let client = async_nats::connect(&self.url)
+            .await
+            .unwrap_or_else(|error| panic!("cannot connect to {}: {error}", self.url));
+        let stream = async_nats::jetstream::new(client)
+            .get_stream(&self.name)
+            .await
+            .unwrap_or_else(|error| panic!("cannot find the stream {}: {error}", self.name));
+        let names = stream
+            .consumer_names()
+            .filter_map(|name| futures::future::ready(name.ok()))
+            .collect()
+            .await;
+        (stream, names)
     }
 }
 

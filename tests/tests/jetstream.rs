@@ -16,7 +16,7 @@ use weft::events::EventBus;
 use weft::events::jetstream::JetStreamBus;
 use weft_tests::nats::isolated_demo_schema;
 use weft_tests::process::WeftProcess;
-use weft_tests::replicas::{announce, announced, until_subscribed};
+use weft_tests::replicas::{PROBE_WAIT, PROBES, announce, announced, until_subscribed};
 use weft_tests::{
     ANNOUNCEMENTS_SUBSCRIPTION, CONFIG_FILE, GatewayConfig, LEGACY_WS, NatsServer, Services,
     SseStream, TRANSPORT_WS, TestDir, TestGateway, TestStream, WsClient, line_of, sse,
@@ -458,5 +458,54 @@ async fn a_topic_outside_the_stream_is_warned_of_at_start_up_travels_live_and_ca
     assert_eq!(
         first,
         json!({"data": {"orderStatusChanged": {"orderId": "7", "status": "PAID"}}})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_whose_consumers_are_lost_before_their_first_event_get_no_older_event() {
+    let nats = NatsServer::start();
+    let stream = TestStream::new(&nats.url);
+    let services = Services::start();
+    let dir = TestDir::new();
+    let gateway = replica(&services, &stream, &dir).await;
+    let publisher = stream.bus().await;
+    publish_announcement(&publisher, &stream, "old1").await;
+    publish_announcement(&publisher, &stream, "old2").await;
+
+    let mut client = gateway.ws_ready().await;
+    client.subscribe("fresh", ANNOUNCEMENTS_SUBSCRIPTION).await;
+    client
+        .start("resumed", resuming(ANNOUNCEMENTS_SUBSCRIPTION, "2"))
+        .await;
+    let mut consumers = 0;
+    for _ in 0..PROBES {
+        consumers = stream.consumers().await;
+        if consumers == 2 {
+            break;
+        }
+        tokio::time::sleep(PROBE_WAIT).await;
+    }
+    assert_eq!(consumers, 2, "both subscriptions have their consumer");
+    // Lost before either has had an event: each comes back where its
+    // subscription started, not at the stream's first event.
+    assert_eq!(stream.delete_consumers().await, 2);
+
+    publish_announcement(&publisher, &stream, "new").await;
+    let mut results = std::collections::BTreeMap::new();
+    for _ in 0..2 {
+        let message = client.recv().await;
+        assert_eq!(message["type"], "next", "{message}");
+        results.insert(
+            message["id"].as_str().unwrap_or_default().to_owned(),
+            message["payload"].clone(),
+        );
+    }
+    assert_eq!(
+        results,
+        [
+            ("fresh".to_owned(), announcement("new", 3)),
+            ("resumed".to_owned(), announcement("new", 3)),
+        ]
+        .into()
     );
 }

@@ -123,15 +123,14 @@ impl JetStreamBus {
             deliver_policy: start,
             ..OrderedConfig::default()
         };
-        let messages = self
+        let consumer = self
             .context
             .create_consumer_on_stream(config, &self.config.stream)
             .await
-            .map_err(unavailable)?
-            .messages()
-            .await
             .map_err(unavailable)?;
-        Ok(deliveries(messages, topic.to_owned()))
+        let started_after = Cursor(consumer.cached_info().delivered.stream_sequence);
+        let messages = consumer.messages().await.map_err(unavailable)?;
+        Ok(deliveries(messages, topic.to_owned(), started_after))
     }
 }
 
@@ -174,10 +173,10 @@ fn covers(subject: &str, topic: &str) -> bool {
     tokens.next().is_none()
 }
 
-/// The consumer's messages as deliveries. A message that is not JSON is
-/// logged and passed over; a consumer that fails ends the stream (the
-/// client resumes from its last cursor).
-fn deliveries(messages: Ordered, topic: String) -> EventStream {
+/// The consumer's messages after `started_after` as deliveries. A message
+/// that is not JSON is logged and passed over; a consumer that fails ends
+/// the stream (the client resumes from its last cursor).
+fn deliveries(messages: Ordered, topic: String, started_after: Cursor) -> EventStream {
     let failed_topic = topic.clone();
     messages
         .map(move |message| delivery(message, &topic))
@@ -190,7 +189,14 @@ fn deliveries(messages: Ordered, topic: String) -> EventStream {
             }
             futures::future::ready(delivery.is_ok())
         })
-        .filter_map(|delivery| futures::future::ready(delivery.ok().flatten()))
+        // An ordered consumer that NATS loses before its first message is
+        // recreated at the stream's first event, not where it started.
+        .filter_map(move |delivery| {
+            let delivery = delivery.ok().flatten().filter(
+                |delivery| !matches!(delivery, Delivery::Stored(_, cursor) if *cursor <= started_after),
+            );
+            futures::future::ready(delivery)
+        })
         .boxed()
 }
 
