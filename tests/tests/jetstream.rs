@@ -509,3 +509,41 @@ async fn subscriptions_whose_consumers_are_lost_before_their_first_event_get_no_
         .into()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_starts_without_nats_and_creates_its_stream_once_nats_is_back() {
+    let port = weft_tests::nats::free_port();
+    let stream = TestStream::new(&format!("nats://127.0.0.1:{port}"));
+    let services = Services::start();
+    let dir = TestDir::new();
+    let gateway = replica(&services, &stream, &dir).await;
+
+    let mut client = gateway.ws_ready().await;
+    client
+        .start("down", resuming(ANNOUNCEMENTS_SUBSCRIPTION, "0"))
+        .await;
+    let error = client.expect("error", "down").await;
+    assert_eq!(
+        error["payload"][0]["extensions"]["code"], "EVENT_BUS_UNAVAILABLE",
+        "{error}"
+    );
+
+    let _nats = NatsServer::start_on(port);
+    for attempt in 0..PROBES {
+        let id = format!("up{attempt}");
+        client
+            .start(&id, resuming(ANNOUNCEMENTS_SUBSCRIPTION, "0"))
+            .await;
+        let refused = tokio::time::timeout(PROBE_WAIT * 3, client.recv()).await;
+        if let Ok(message) = refused {
+            assert_eq!(message["type"], "error", "{message}");
+            tokio::time::sleep(PROBE_WAIT).await;
+            continue;
+        }
+        // The stream exists now: an announcement is stored and delivered.
+        announce(&gateway, "back").await;
+        assert_eq!(client.next(&id).await, announcement("back", 1));
+        return;
+    }
+    panic!("no subscription succeeded after NATS came back");
+}
