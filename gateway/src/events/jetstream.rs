@@ -192,10 +192,12 @@ fn deliveries(messages: Ordered, topic: String, started_after: Cursor) -> EventS
         // An ordered consumer that NATS loses before its first message is
         // recreated at the stream's first event, not where it started.
         .filter_map(move |delivery| {
-            let delivery = delivery.ok().flatten().filter(
-                |delivery| !matches!(delivery, Delivery::Stored(_, cursor) if *cursor <= started_after),
+            let delivery = delivery.ok().flatten();
+            let replayed = matches!(
+                &delivery,
+                Some(Delivery::Stored(_, cursor)) if *cursor <= started_after
             );
-            futures::future::ready(delivery)
+            futures::future::ready(if replayed { None } else { delivery })
         })
         .boxed()
 }
