@@ -172,6 +172,13 @@ pub mod codes {
     pub const SUBSCRIBER_TOO_SLOW: &str = "SUBSCRIBER_TOO_SLOW";
     /// The event bus cannot be reached.
     pub const EVENT_BUS_UNAVAILABLE: &str = "EVENT_BUS_UNAVAILABLE";
+    /// A subscription asked to resume after a cursor, on a bus (or a
+    /// topic, or a field) that stores no events.
+    pub const RESUME_UNSUPPORTED: &str = "RESUME_UNSUPPORTED";
+    /// The cursor to resume after is not one the gateway wrote.
+    pub const CURSOR_INVALID: &str = "CURSOR_INVALID";
+    /// The events after the cursor are no longer all stored.
+    pub const CURSOR_EXPIRED: &str = "CURSOR_EXPIRED";
     /// Something went wrong inside weft.
     pub const INTERNAL_ERROR: &str = "INTERNAL_ERROR";
     /// A field needs an authenticated caller, or the caller's token does
@@ -275,6 +282,21 @@ impl From<&crate::events::BusError> for GraphqlError {
     fn from(error: &crate::events::BusError) -> Self {
         tracing::warn!("{error}");
         Self::new("the event bus is unavailable", codes::EVENT_BUS_UNAVAILABLE)
+    }
+}
+
+/// The bus's detail is logged when it is unavailable; a cursor it refuses
+/// is explained (the oldest one available, for an expired one).
+impl From<&crate::events::SubscribeError> for GraphqlError {
+    fn from(error: &crate::events::SubscribeError) -> Self {
+        use crate::events::SubscribeError;
+        let code = match error {
+            SubscribeError::Unavailable(error) => return Self::from(error),
+            SubscribeError::ResumeUnsupported => codes::RESUME_UNSUPPORTED,
+            SubscribeError::CursorInvalid(_) => codes::CURSOR_INVALID,
+            SubscribeError::CursorExpired { .. } => codes::CURSOR_EXPIRED,
+        };
+        Self::new(error.to_string(), code)
     }
 }
 

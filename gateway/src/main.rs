@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use weft::Gateway;
-use weft::config::{BusKind, Config, LogFormat, SourceKind, TracesConfig};
+use weft::config::{BusKind, Config, JetStreamConfig, LogFormat, SourceKind, TracesConfig};
 use weft::demo::{Demo, EXAMPLE_QUERY};
 use weft::error::Diagnostics;
 use weft::traces::Exporting;
@@ -537,6 +537,9 @@ async fn serve(path: &Path) -> Result<(), String> {
     if config.events.kind == BusKind::InMemory {
         warn_of_unpublished_topics(&gateway);
     }
+    if let Some(jetstream) = &config.events.jetstream {
+        warn_of_topics_outside_the_stream(&gateway, jetstream);
+    }
     let gateway = Arc::new(gateway);
     tokio::spawn(weft::server::reload::watch(gateway.clone(), config.clone()));
     let result = run(gateway, listener, &config, None).await;
@@ -647,6 +650,23 @@ async fn answers(target: &str) -> bool {
         tokio::time::timeout(std::time::Duration::from_millis(500), connect).await,
         Ok(Ok(_))
     )
+}
+
+/// Events of a topic outside `[events] jetstream.subjects` are not stored:
+/// their subscriptions cannot resume.
+fn warn_of_topics_outside_the_stream(gateway: &Gateway, jetstream: &JetStreamConfig) {
+    for (field, topic) in gateway.served().pipeline.model().bus_topics() {
+        let pattern = topic.with_stand_in("*");
+        if !weft::events::jetstream::stores(&jetstream.subjects, &pattern) {
+            tracing::warn!(
+                "`{field}` uses topic `{pattern}`, which is outside the subjects of the \
+                 JetStream stream `{}` ({}): its events are not stored, travel over core NATS, \
+                 and its subscriptions cannot resume",
+                jetstream.stream,
+                jetstream.subjects.join(", ")
+            );
+        }
+    }
 }
 
 /// On the in-process bus only this process publishes: a subscription whose

@@ -32,11 +32,13 @@
 //! | [`NatsServer`] / [`PrefixedBus`] | a NATS server to test against, and topics of a test's own |
 //! | [`RedisServer`] | a Redis server to test against |
 //! | [`RabbitMqServer`] | a RabbitMQ broker to test against |
+//! | [`TestStream`] | a JetStream stream of a test's own, deleted on drop |
 //! | [`replicas`] | probing a subscription on another replica until it is established, or the bus is back |
 //! | [`TcpTap`] | a proxy that counts what a backend sends (is it still streaming?), and cuts it off when dropped |
 //! | [`wait_for`] / [`wait_until`] | polling for a state, bounded by [`WAIT_TIMEOUT`] |
 
 pub mod broker;
+pub mod jetstream;
 pub mod nats;
 pub mod npm;
 pub mod process;
@@ -66,6 +68,7 @@ use weft::error::Diagnostics;
 use weft::events::EventBus;
 use weft::events::in_memory::{DEFAULT_BUFFER, InMemoryBus};
 
+pub use jetstream::TestStream;
 pub use nats::{NatsServer, PrefixedBus};
 pub use rabbitmq::RabbitMqServer;
 pub use redis::RedisServer;
@@ -598,12 +601,7 @@ impl TestGateway {
     /// POSTs a GraphQL request body as JSON with `Accept:
     /// text/event-stream` and returns the open event stream.
     pub async fn sse_post(&self, body: &Value) -> SseStream {
-        let request = streaming_client()
-            .post(self.graphql_url())
-            .header(CONTENT_TYPE, "application/json")
-            .header(ACCEPT, "text/event-stream")
-            .body(body.to_string());
-        open_stream(request).await
+        sse::post(&self.graphql_url(), body, &[]).await
     }
 
     /// GETs `/graphql?query=…` (and `variables`, if given) with `Accept:
@@ -731,14 +729,14 @@ impl TestGateway {
 
 /// A client without a whole-request timeout (a stream may stay open as long
 /// as the test reads it); each read is bounded by the reader instead.
-fn streaming_client() -> reqwest::Client {
+pub(crate) fn streaming_client() -> reqwest::Client {
     reqwest::Client::builder()
         .connect_timeout(CLIENT_TIMEOUT)
         .build()
         .expect("a reqwest client")
 }
 
-async fn open_stream(request: reqwest::RequestBuilder) -> SseStream {
+pub(crate) async fn open_stream(request: reqwest::RequestBuilder) -> SseStream {
     let response = tokio::time::timeout(CLIENT_TIMEOUT, request.send())
         .await
         .unwrap_or_else(|_| panic!("the gateway did not answer within {CLIENT_TIMEOUT:?}"))

@@ -2,8 +2,8 @@
 //! other test runs share.
 //!
 //! [`NatsServer::start`] uses the server on `127.0.0.1:4222` when one
-//! answers; otherwise it starts `nats-server` on a free port of 127.0.0.1
-//! (stopped on drop), and fails the test saying what is missing when it
+//! answers; otherwise it starts `nats-server` with JetStream on a free port
+//! of 127.0.0.1 (stopped on drop), and fails the test saying what is missing when it
 //! cannot. [`PrefixedBus`] and [`isolated_demo_schema`] put every topic of
 //! one test under a prefix of its own, so events of concurrent tests on the
 //! same server never meet.
@@ -16,6 +16,7 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 use weft::events::{BusError, EventBus, EventStream};
 
+use crate::TestDir;
 use crate::broker::{Program, Started};
 
 /// Where a NATS server usually listens.
@@ -30,12 +31,15 @@ const NATS: Program = Program {
     default: DEFAULT_NATS,
 };
 
-/// A reachable NATS server: the shared one, or one started for this test.
+/// A reachable NATS server with JetStream: the shared one, or one started
+/// for this test.
 #[derive(Debug)]
 pub struct NatsServer {
     /// `nats://127.0.0.1:<port>`.
     pub url: String,
     child: Option<Started>,
+    /// JetStream's storage of a server started here; removed after it stops.
+    _store: Option<TestDir>,
 }
 
 impl NatsServer {
@@ -51,23 +55,38 @@ impl NatsServer {
             return Self {
                 url: format!("nats://{DEFAULT_NATS}"),
                 child: None,
+                _store: None,
             };
         }
         Self::start_on(free_port())
     }
 
-    /// A `nats-server -a 127.0.0.1 -p <port>` started here, whatever else
-    /// runs.
+    /// A `nats-server -a 127.0.0.1 -p <port> -js -sd <fresh directory>`
+    /// (JetStream on, storing in a directory of its own) started here,
+    /// whatever else runs.
     ///
     /// # Panics
     ///
     /// When no `nats-server` binary can be started (at [`NATS_BINARY`] or on
     /// `PATH`), or it does not accept connections in time.
     pub fn start_on(port: u16) -> Self {
-        let child = NATS.start(&["-a", "127.0.0.1", "-p", &port.to_string()], port);
+        let store = TestDir::new();
+        let store_path = store.path().to_str().expect("a UTF-8 temporary directory");
+        let port_text = port.to_string();
+        let args = [
+            "-a",
+            "127.0.0.1",
+            "-p",
+            &port_text,
+            "-js",
+            "-sd",
+            store_path,
+        ];
+        let child = NATS.start(&args, port);
         Self {
             url: format!("nats://127.0.0.1:{port}"),
             child: Some(child),
+            _store: Some(store),
         }
     }
 

@@ -2,7 +2,7 @@
 //! `text/event-stream` request, read one event at a time, each read bounded
 //! by [`RECV_TIMEOUT`].
 
-use reqwest::header::HeaderMap;
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap};
 use serde_json::Value;
 
 use crate::ws::RECV_TIMEOUT;
@@ -14,6 +14,8 @@ pub struct SseEvent {
     pub event: String,
     /// The `data:` lines, joined with `\n`.
     pub data: String,
+    /// The `id:` field, if any.
+    pub id: Option<String>,
 }
 
 impl SseEvent {
@@ -30,6 +32,24 @@ impl SseEvent {
             )
         })
     }
+}
+
+/// POSTs a GraphQL request body as JSON to `graphql_url` with `Accept:
+/// text/event-stream` and `headers`, and returns the open event stream.
+///
+/// # Panics
+///
+/// When a header is invalid or the server does not answer in time.
+pub async fn post(graphql_url: &str, body: &Value, headers: &[(&str, &str)]) -> SseStream {
+    let mut request = crate::streaming_client()
+        .post(graphql_url)
+        .header(CONTENT_TYPE, "application/json")
+        .header(ACCEPT, "text/event-stream")
+        .body(body.to_string());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    crate::open_stream(request).await
 }
 
 /// An open event stream.
@@ -99,6 +119,7 @@ impl SseStream {
             let block: Vec<u8> = self.buffer.drain(..end + 2).collect();
             let block = String::from_utf8(block).expect("an event stream is UTF-8 text");
             let mut event = String::new();
+            let mut id = None;
             let mut data: Vec<&str> = Vec::new();
             let mut fields = false;
             for line in block.lines() {
@@ -111,6 +132,7 @@ impl SseStream {
                 match name {
                     "event" => value.clone_into(&mut event),
                     "data" => data.push(value),
+                    "id" => id = Some(value.to_owned()),
                     _ => {}
                 }
             }
@@ -118,6 +140,7 @@ impl SseStream {
                 return Some(SseEvent {
                     event,
                     data: data.join("\n"),
+                    id,
                 });
             }
         }

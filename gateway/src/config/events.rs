@@ -7,7 +7,11 @@
 //!                                  # (amqp://guest:guest@127.0.0.1:5672/%2f)
 //! exchange = "weft.events"         # rabbitmq only: the topic exchange events go through
 //! buffer = 1024                    # events a subscriber may fall behind before it is dropped
+//! # kind = "nats" only: events stored in a JetStream stream, so subscriptions can resume
+//! jetstream = { stream = "WEFT_EVENTS", subjects = ["orders.>"], max_age = "24h", max_msgs = 1000000 }
 //! ```
+
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -26,10 +30,29 @@ pub struct EventsConfig {
     /// bound to; [`DEFAULT_EXCHANGE`] unless configured. Only
     /// [`BusKind::RabbitMq`] uses it.
     pub exchange: String,
+    /// `jetstream`: the stream NATS stores events in (only with NATS).
+    pub jetstream: Option<JetStreamConfig>,
 }
 
 /// The RabbitMQ exchange of `[events]` without `exchange`.
 pub const DEFAULT_EXCHANGE: &str = "weft.events";
+
+/// `[events] jetstream`: the JetStream stream that stores the events of
+/// `subjects`, so that a subscription can resume after its last event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JetStreamConfig {
+    /// The stream's name.
+    pub stream: String,
+    /// The subjects (NATS wildcards allowed) the stream stores; never empty.
+    pub subjects: Vec<String>,
+    /// How long an event is kept; `None`: until `max_msgs` pushes it out.
+    pub max_age: Option<Duration>,
+    /// How many events are kept; `None`: no limit.
+    pub max_msgs: Option<u64>,
+}
+
+/// The stream name `jetstream` gets when it names none.
+pub const DEFAULT_STREAM: &str = "WEFT_EVENTS";
 
 /// The kinds of event bus.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +114,7 @@ impl Default for EventsConfig {
             kind: BusKind::InMemory,
             buffer: DEFAULT_BUFFER,
             exchange: DEFAULT_EXCHANGE.to_owned(),
+            jetstream: None,
         }
     }
 }
@@ -102,6 +126,16 @@ pub(super) struct RawEvents {
     url: Option<toml::Spanned<String>>,
     exchange: Option<toml::Spanned<String>>,
     buffer: Option<usize>,
+    jetstream: Option<toml::Spanned<RawJetStream>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawJetStream {
+    stream: Option<toml::Spanned<String>>,
+    subjects: Option<toml::Spanned<Vec<toml::Spanned<String>>>>,
+    max_age: Option<toml::Spanned<String>>,
+    max_msgs: Option<toml::Spanned<u64>>,
 }
 
 pub(super) fn validate(
@@ -152,11 +186,138 @@ pub(super) fn validate(
             }
         },
     };
+    let jetstream = raw.jetstream.and_then(|jetstream| {
+        if !matches!(kind, BusKind::Nats(_)) {
+            let message = "`[events] jetstream` needs `kind = \"nats\"`: only NATS stores events";
+            problems.push(origin.error(jetstream.span(), message));
+            return None;
+        }
+        validate_jetstream(jetstream, origin, problems)
+    });
     EventsConfig {
         kind,
         buffer,
         exchange,
+        jetstream,
     }
+}
+
+fn validate_jetstream(
+    raw: toml::Spanned<RawJetStream>,
+    origin: &Origin<'_>,
+    problems: &mut Diagnostics,
+) -> Option<JetStreamConfig> {
+    let span = raw.span();
+    let raw = raw.into_inner();
+    let before = problems.0.len();
+    let stream = match raw.stream {
+        Some(name) if !is_stream_name(name.get_ref()) => {
+            let message = format!(
+                "`[events] jetstream.stream` `{}` is not a stream name: use letters, digits, \
+                 `-` and `_`",
+                name.get_ref()
+            );
+            problems.push(origin.error(name.span(), message));
+            String::new()
+        }
+        Some(name) => name.into_inner(),
+        None => DEFAULT_STREAM.to_owned(),
+    };
+    let subjects = match raw.subjects {
+        Some(subjects) if subjects.get_ref().is_empty() => {
+            let message = "`[events] jetstream.subjects` must name at least one subject";
+            problems.push(origin.error(subjects.span(), message));
+            Vec::new()
+        }
+        Some(subjects) => subjects
+            .into_inner()
+            .into_iter()
+            .filter_map(|subject| {
+                if is_subject_pattern(subject.get_ref()) {
+                    return Some(subject.into_inner());
+                }
+                let message = format!(
+                    "`{}` is not a NATS subject: dot-separated tokens without spaces, \
+                     `*` for one token, `>` for the rest (last only)",
+                    subject.get_ref()
+                );
+                problems.push(origin.error(subject.span(), message));
+                None
+            })
+            .collect(),
+        None => {
+            let message = "`[events] jetstream` needs `subjects`, the subjects its stream \
+                           stores, e.g. `subjects = [\"orders.>\"]`";
+            problems.push(origin.error(span, message));
+            Vec::new()
+        }
+    };
+    let max_age = raw.max_age.and_then(|age| {
+        let duration = parse_duration(age.get_ref());
+        if duration.is_none() {
+            let message = format!(
+                "`[events] jetstream.max_age` `{}` is not a duration such as \"90s\", \
+                 \"30m\", \"24h\" or \"7d\"",
+                age.get_ref()
+            );
+            problems.push(origin.error(age.span(), message));
+        }
+        duration
+    });
+    let max_msgs = raw.max_msgs.and_then(|max| {
+        if *max.get_ref() == 0 {
+            let message = "`[events] jetstream.max_msgs` must be at least 1";
+            problems.push(origin.error(max.span(), message));
+            return None;
+        }
+        Some(max.into_inner())
+    });
+    (problems.0.len() == before).then_some(JetStreamConfig {
+        stream,
+        subjects,
+        max_age,
+        max_msgs,
+    })
+}
+
+/// Whether `name` can name a JetStream stream (and be part of a subject).
+fn is_stream_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// Whether `subject` is a NATS subject, wildcards allowed: non-empty
+/// tokens without whitespace, `*` only as a whole token, `>` only as the
+/// whole last token.
+pub fn is_subject_pattern(subject: &str) -> bool {
+    let tokens: Vec<&str> = subject.split('.').collect();
+    tokens.iter().enumerate().all(|(i, token)| {
+        !token.is_empty()
+            && !token.chars().any(char::is_whitespace)
+            && (*token == "*" || !token.contains('*'))
+            && (*token == ">" && i == tokens.len() - 1 || !token.contains('>'))
+    })
+}
+
+/// `90s`, `30m`, `24h`, `7d`, `500ms`: a whole number and a unit.
+fn parse_duration(text: &str) -> Option<Duration> {
+    let digits = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(digits);
+    let number: u64 = number.parse().ok()?;
+    let seconds = match unit {
+        "ms" => return (number > 0).then(|| Duration::from_millis(number)),
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    number
+        .checked_mul(seconds)
+        .filter(|_| number > 0)
+        .map(Duration::from_secs)
 }
 
 /// The configured exchange, which must be an AMQP exchange name (1 to 255

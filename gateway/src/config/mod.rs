@@ -20,7 +20,7 @@
 //! | `WEFT_LOG_FORMAT` | `log.format` (`text` or `json`) |
 //! | `WEFT_SOURCE_<NAME>_URL` | `url` (REST) or `endpoint` (gRPC) of source `<name>` |
 //! | `WEFT_SOURCE_<NAME>_TIMEOUT_MS` | `timeout_ms` of source `<name>` |
-//! | `WEFT_EVENTS_URL` | `[events] url`, and `kind = "redis"` for a `redis://` or `rediss://` URL, `kind = "rabbitmq"` for an `amqp://` URL, else `kind = "nats"` |
+//! | `WEFT_EVENTS_URL` | `[events] url`, and `kind = "redis"` for a `redis://` or `rediss://` URL, `kind = "rabbitmq"` for an `amqp://` URL, else `kind = "nats"`; a Redis or RabbitMQ URL is refused with `[events] jetstream` |
 //!
 //! `<NAME>` is the source name in upper case with `-` written as `_`.
 
@@ -42,7 +42,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Diagnostic, Diagnostics};
 pub use auth::AuthConfig;
 pub use cors::CorsConfig;
-pub use events::{BusKind, EventsConfig};
+pub use events::{BusKind, EventsConfig, JetStreamConfig};
 pub use limits::LimitsConfig;
 pub use log::{LogConfig, LogFormat};
 pub use persisted::PersistedConfig;
@@ -376,6 +376,12 @@ impl Config {
         }
         if let Some(url) = var("WEFT_EVENTS_URL") {
             self.events.kind = BusKind::for_url(url);
+            if self.events.jetstream.is_some() && !matches!(self.events.kind, BusKind::Nats(_)) {
+                problems.push(env_error(
+                    "WEFT_EVENTS_URL",
+                    "names a Redis or RabbitMQ bus, but `[events] jetstream` needs NATS",
+                ));
+            }
         }
         for (name, source) in &mut self.sources {
             let prefix = format!("WEFT_SOURCE_{}", name.to_uppercase().replace('-', "_"));
@@ -722,6 +728,63 @@ protos = ["proto/catalog/v1/catalog.proto"]
             let error = parse(&text).unwrap_err().to_string();
             let lines: Vec<&str> = text.lines().collect();
             let line = lines.iter().rposition(|l| l.starts_with(needle)).unwrap() + 1;
+            assert!(error.contains(&format!("weft.toml:{line}:")), "{error}");
+            assert!(error.contains(message), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_jetstream_stream_is_configured_on_a_nats_bus() {
+        let text = format!(
+            "{EXAMPLE}\n[events]\nkind = \"nats\"\nurl = \"nats://127.0.0.1:4222\"\n\
+             jetstream = {{ subjects = [\"orders.>\", \"announcements\"], max_age = \"24h\", \
+             max_msgs = 1000 }}\n"
+        );
+        let config = parse(&text).unwrap();
+        assert_eq!(
+            config.events.jetstream,
+            Some(JetStreamConfig {
+                stream: "WEFT_EVENTS".to_owned(),
+                subjects: vec!["orders.>".to_owned(), "announcements".to_owned()],
+                max_age: Some(std::time::Duration::from_hours(24)),
+                max_msgs: Some(1000),
+            })
+        );
+    }
+
+    #[test]
+    fn a_jetstream_mistake_is_reported_where_it_stands() {
+        let nats = "kind = \"nats\"\nurl = \"nats://127.0.0.1:4222\"";
+        for (events, message) in [
+            (
+                "kind = \"redis\"\nurl = \"redis://127.0.0.1:6379\"\njetstream = { subjects = [\"a\"] }"
+                    .to_owned(),
+                "`[events] jetstream` needs `kind = \"nats\"`",
+            ),
+            (
+                format!("{nats}\njetstream = {{ stream = \"S\" }}"),
+                "`[events] jetstream` needs `subjects`",
+            ),
+            (
+                format!("{nats}\njetstream = {{ subjects = [] }}"),
+                "must name at least one subject",
+            ),
+            (
+                format!("{nats}\njetstream = {{ subjects = [\"a.>.b\"] }}"),
+                "`a.>.b` is not a NATS subject",
+            ),
+            (
+                format!("{nats}\njetstream = {{ subjects = [\"a\"], max_age = \"a day\" }}"),
+                "`a day` is not a duration",
+            ),
+            (
+                format!("{nats}\njetstream = {{ stream = \"a.b\", subjects = [\"a\"] }}"),
+                "`a.b` is not a stream name",
+            ),
+        ] {
+            let text = format!("{EXAMPLE}\n[events]\n{events}\n");
+            let error = parse(&text).unwrap_err().to_string();
+            let line = text.lines().position(|l| l.starts_with("jetstream")).unwrap() + 1;
             assert!(error.contains(&format!("weft.toml:{line}:")), "{error}");
             assert!(error.contains(message), "{error}");
         }

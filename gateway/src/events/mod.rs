@@ -1,17 +1,24 @@
 //! The event bus: topics that services and mutations publish JSON events to,
 //! and that subscriptions listen on.
 //!
-//! Four implementations behind one trait: [`in_memory::InMemoryBus`] (the
+//! Five implementations behind one trait: [`in_memory::InMemoryBus`] (the
 //! default, one process), [`nats::NatsBus`] (core NATS subjects),
-//! [`redis::RedisBus`] (Redis pub/sub channels) and
-//! [`rabbitmq::RabbitMqBus`] (routing keys on a RabbitMQ topic exchange);
-//! the last three let every gateway replica see every event. All deliver to
-//! local subscribers through the same [`in_memory::Hub`], which gives each
-//! subscriber a bounded buffer: a subscriber that falls behind is told so
-//! ([`Delivery::Lagged`]) and its stream ends, while the publisher and the
-//! other subscribers carry on.
+//! [`redis::RedisBus`] (Redis pub/sub channels),
+//! [`rabbitmq::RabbitMqBus`] (routing keys on a RabbitMQ topic exchange),
+//! and [`jetstream::JetStreamBus`] (NATS subjects stored in a JetStream
+//! stream); all but the first let every gateway replica see every event.
+//! The first four deliver to local subscribers through the same
+//! [`in_memory::Hub`], which gives each subscriber a bounded buffer: a
+//! subscriber that falls behind is told so ([`Delivery::Lagged`]) and its
+//! stream ends, while the publisher and the other subscribers carry on.
+//!
+//! Only a bus that stores events can resume a subscription: each event it
+//! delivers carries a [`Cursor`] ([`Delivery::Stored`]), and
+//! [`EventBus::subscribe_after`] starts after one. The other buses refuse a
+//! cursor with [`SubscribeError::ResumeUnsupported`].
 
 pub mod in_memory;
+pub mod jetstream;
 pub mod nats;
 pub mod rabbitmq;
 pub mod redis;
@@ -30,6 +37,8 @@ use crate::config::{BusKind, EventsConfig};
 pub enum Delivery {
     /// An event's payload.
     Event(Arc<Value>),
+    /// A stored event's payload, and where it stands in its stream.
+    Stored(Arc<Value>, Cursor),
     /// The subscriber fell this many events behind and was dropped; the
     /// stream ends after this.
     Lagged(u64),
@@ -43,13 +52,69 @@ pub type EventStream = BoxStream<'static, Delivery>;
 #[error("the event bus is unavailable: {0}")]
 pub struct BusError(pub String);
 
+/// Where a stored event stands in its stream: after a client has seen the
+/// event, it resumes from here. Clients see it as decimal text (the
+/// JetStream stream sequence).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Cursor(pub u64);
+
+impl Cursor {
+    /// The cursor `text` writes: decimal digits only.
+    pub fn parse(text: &str) -> Result<Self, SubscribeError> {
+        let digits = !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit());
+        digits
+            .then(|| text.parse().ok())
+            .flatten()
+            .map(Self)
+            .ok_or_else(|| SubscribeError::CursorInvalid(text.to_owned()))
+    }
+}
+
+impl fmt::Display for Cursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Why a subscription could not start.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SubscribeError {
+    /// The bus cannot be reached.
+    #[error(transparent)]
+    Unavailable(#[from] BusError),
+    /// A cursor was given to a bus that stores no events.
+    #[error(
+        "this gateway's event bus keeps no events, so a subscription cannot resume; \
+         subscribe without a cursor"
+    )]
+    ResumeUnsupported,
+    /// The cursor is not one this bus wrote.
+    #[error("`{0}` is not a cursor of this gateway's events")]
+    CursorInvalid(String),
+    /// The events after the cursor are no longer all stored.
+    #[error(
+        "the events after cursor {cursor} are no longer stored; the oldest available is \
+         {oldest} (resume from {resume} or subscribe without a cursor)",
+        resume = oldest.0.saturating_sub(1)
+    )]
+    CursorExpired {
+        /// The cursor asked for.
+        cursor: Cursor,
+        /// The oldest event the stream still stores.
+        oldest: Cursor,
+    },
+}
+
 /// Opens the bus `[events]` configures.
 pub async fn open(config: &EventsConfig) -> Result<Arc<dyn EventBus>, BusError> {
-    Ok(match &config.kind {
-        BusKind::InMemory => Arc::new(in_memory::InMemoryBus::new(config.buffer)),
-        BusKind::Nats(url) => Arc::new(nats::NatsBus::connect(url, config.buffer).await?),
-        BusKind::Redis(url) => Arc::new(redis::RedisBus::connect(url, config.buffer).await?),
-        BusKind::RabbitMq(url) => {
+    Ok(match (&config.kind, &config.jetstream) {
+        (BusKind::Nats(url), Some(stream)) => {
+            Arc::new(jetstream::JetStreamBus::connect(url, config.buffer, stream).await?)
+        }
+        (BusKind::InMemory, _) => Arc::new(in_memory::InMemoryBus::new(config.buffer)),
+        (BusKind::Nats(url), None) => Arc::new(nats::NatsBus::connect(url, config.buffer).await?),
+        (BusKind::Redis(url), _) => Arc::new(redis::RedisBus::connect(url, config.buffer).await?),
+        (BusKind::RabbitMq(url), _) => {
             Arc::new(rabbitmq::RabbitMqBus::connect(url, &config.exchange, config.buffer).await?)
         }
     })
@@ -69,4 +134,49 @@ pub trait EventBus: Send + Sync + fmt::Debug {
     /// Subscribes to `topic`; events published after the subscription is
     /// established are delivered.
     fn subscribe(&self, topic: &str) -> BoxFuture<'_, Result<EventStream, BusError>>;
+
+    /// Subscribes to `topic`, resuming after the cursor `after` when there
+    /// is one: every event of `topic` stored after it is delivered first,
+    /// in order and once, then the new ones. Without a cursor it is
+    /// [`Self::subscribe`]. A bus that stores no events (this default)
+    /// refuses a cursor with [`SubscribeError::ResumeUnsupported`].
+    fn subscribe_after(
+        &self,
+        topic: &str,
+        after: Option<&str>,
+    ) -> BoxFuture<'_, Result<EventStream, SubscribeError>> {
+        let subscribed = after.is_none().then(|| self.subscribe(topic));
+        Box::pin(async move {
+            match subscribed {
+                Some(subscribed) => Ok(subscribed.await?),
+                None => Err(SubscribeError::ResumeUnsupported),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_is_decimal_digits_that_fit_a_sequence() {
+        assert_eq!(Cursor::parse("0").unwrap(), Cursor(0));
+        assert_eq!(Cursor::parse("42").unwrap(), Cursor(42));
+        assert_eq!(Cursor(42).to_string(), "42");
+        for text in [
+            "",
+            "-1",
+            "+1",
+            "1.5",
+            " 1",
+            "0x1",
+            "99999999999999999999999",
+        ] {
+            assert!(
+                matches!(Cursor::parse(text), Err(SubscribeError::CursorInvalid(t)) if t == text),
+                "{text:?}"
+            );
+        }
+    }
 }

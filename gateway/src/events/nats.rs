@@ -42,17 +42,7 @@ impl NatsBus {
     /// A bus on the NATS server at `url` (e.g. `nats://127.0.0.1:4222`),
     /// connecting in the background; fails only when `url` is malformed.
     pub async fn connect(url: &str, buffer: usize) -> Result<Self, BusError> {
-        let client = async_nats::ConnectOptions::new()
-            .retry_on_initial_connect()
-            .connect(url)
-            .await
-            .map_err(|error| BusError(format!("cannot connect to NATS at {url}: {error}")))?;
-        if tokio::time::timeout(FIRST_CONNECT, client.flush())
-            .await
-            .is_err()
-        {
-            tracing::warn!("NATS at {url} cannot be reached yet; connecting in the background");
-        }
+        let client = connect_client(url).await?;
         Ok(Self {
             client,
             hub: Arc::new(Hub::new(buffer)),
@@ -60,8 +50,14 @@ impl NatsBus {
         })
     }
 
+    /// The connection to NATS, which other users of the server (the
+    /// JetStream bus) share.
+    pub(crate) fn client(&self) -> &async_nats::Client {
+        &self.client
+    }
+
     /// Fails while the client is not connected to NATS.
-    fn connected(&self) -> Result<(), BusError> {
+    pub(crate) fn connected(&self) -> Result<(), BusError> {
         match self.client.connection_state() {
             async_nats::connection::State::Connected => Ok(()),
             _ => Err(BusError("NATS cannot be reached".to_owned())),
@@ -98,6 +94,24 @@ impl NatsBus {
         forwarders.insert(topic.to_owned(), task);
         Ok(())
     }
+}
+
+/// A client of the NATS server at `url` that connects (and reconnects) in
+/// the background; waits at most [`FIRST_CONNECT`] for the first
+/// connection. Fails only when `url` is malformed.
+async fn connect_client(url: &str) -> Result<async_nats::Client, BusError> {
+    let client = async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .connect(url)
+        .await
+        .map_err(|error| BusError(format!("cannot connect to NATS at {url}: {error}")))?;
+    if tokio::time::timeout(FIRST_CONNECT, client.flush())
+        .await
+        .is_err()
+    {
+        tracing::warn!("NATS at {url} cannot be reached yet; connecting in the background");
+    }
+    Ok(client)
 }
 
 async fn forward_messages(

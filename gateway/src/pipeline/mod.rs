@@ -80,6 +80,23 @@ fn object_or_null<'de, D: serde::Deserializer<'de>>(
     Ok(Option::<Map<String, Value>>::deserialize(deserializer)?.unwrap_or_default())
 }
 
+/// `extensions.weft.resumeFrom`: the cursor a subscription resumes after;
+/// a value that is not a string is refused with `CURSOR_INVALID`.
+fn resume_point(request: &GraphqlRequest) -> Result<Option<String>, GraphqlError> {
+    let cursor = request
+        .extensions
+        .get("weft")
+        .and_then(|weft| weft.get("resumeFrom"));
+    match cursor {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(cursor)) => Ok(Some(cursor.clone())),
+        Some(other) => Err(GraphqlError::new(
+            format!("`extensions.weft.resumeFrom` must be a cursor string, not `{other}`"),
+            codes::CURSOR_INVALID,
+        )),
+    }
+}
+
 /// A response: `data` as JSON bytes (absent when the request never ran),
 /// the errors, and extensions.
 #[derive(Debug, Default)]
@@ -160,6 +177,9 @@ pub struct Prepared {
     pub identity: Identity,
     /// The WebSocket `connection_init` payload, on a WebSocket.
     pub connection: Option<Arc<Value>>,
+    /// The cursor a subscription resumes after
+    /// (`extensions.weft.resumeFrom`), as the client sent it.
+    pub resume_from: Option<String>,
 }
 
 impl Prepared {
@@ -302,6 +322,11 @@ impl Pipeline {
             let error = error.clone().at(vec![PathSegment::Key(field.key.clone())]);
             return Err(vec![error]);
         }
+        let resume_from = if plan.operation.kind == normalize::OperationKind::Subscription {
+            resume_point(request).map_err(|error| vec![error])?
+        } else {
+            None
+        };
         Ok(Prepared {
             plan,
             variables: Arc::new(variables),
@@ -309,6 +334,7 @@ impl Pipeline {
             denied: Arc::new(denied),
             identity: request.identity.clone(),
             connection: request.connection.clone(),
+            resume_from,
         })
     }
 

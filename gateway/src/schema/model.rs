@@ -355,6 +355,21 @@ impl Model {
         unpublished
     }
 
+    /// Every `@event` and `@publish` topic, with its field (`Type.field`).
+    pub fn bus_topics(&self) -> Vec<(String, &StringTemplate)> {
+        self.object_fields()
+            .filter_map(|(type_name, field)| {
+                let topic = match &field.binding {
+                    Binding::Event(plan) => &plan.topic,
+                    Binding::Publish(plan) => &plan.topic,
+                    Binding::Fetch(plan) => &plan.publish.as_ref()?.topic,
+                    _ => return None,
+                };
+                Some((format!("{type_name}.{}", field.name), topic))
+            })
+            .collect()
+    }
+
     /// Every field of every object type, with its type's name.
     pub fn object_fields(&self) -> impl Iterator<Item = (&str, &FieldDef)> {
         self.types

@@ -43,6 +43,7 @@ pub async fn post(
         }
         return match request {
             Ok(request) => {
+                let request = sse::resuming(request, &headers);
                 let prepared = gateway.served().pipeline.prepare(&request);
                 sse::stream(gateway, prepared)
             }
@@ -104,8 +105,10 @@ pub async fn get(
         if !cors::stream_allowed(&gateway, &headers) {
             return cors::forbidden_origin();
         }
-        let prepared =
-            request.and_then(|request| prepare(&gateway, &request, Allowed::NoMutations));
+        let prepared = request.and_then(|request| {
+            let request = sse::resuming(request, &headers);
+            prepare(&gateway, &request, Allowed::NoMutations)
+        });
         return match prepared {
             Ok(prepared) => sse::stream(gateway, prepared),
             Err(error) => respond::refused(MediaType::Json, &error),

@@ -11,6 +11,11 @@
 //! `complete`/`stop`) aborts the operation's task, which drops its bus
 //! subscription or cancels its gRPC stream.
 //!
+//! On a bus that stores events, each `next` (`data`) payload carries its
+//! event's cursor in `extensions.weft.cursor`, and a `subscribe` (`start`)
+//! payload with `extensions.weft.resumeFrom` resumes after one (see
+//! [`crate::subscriptions`]).
+//!
 //! Close codes (graphql-transport-ws): 4400 bad message, 4401 subscribe
 //! before `connection_ack`, 4408 no `connection_init` in time, 4409
 //! duplicate operation id, 4429 a second `connection_init`, 4403 a

@@ -15,6 +15,16 @@
 //! subscriber has a bounded buffer at the bus; a subscriber that falls
 //! behind gets an error with code `SUBSCRIBER_TOO_SLOW` and its
 //! subscription ends, without slowing the publisher or other subscribers.
+//!
+//! Cursors: on a bus that stores events (JetStream), every result carries
+//! its event's cursor in `extensions.weft.cursor` (SSE also writes it as
+//! the event's `id:`). A subscription whose request names one
+//! (`extensions.weft.resumeFrom`, or SSE's `Last-Event-ID`) first gets
+//! every event after it; the bus refuses a cursor it cannot resume from
+//! (`RESUME_UNSUPPORTED`, `CURSOR_INVALID`, `CURSOR_EXPIRED`). An event the
+//! `@event` filter passes over sends nothing: the next result's cursor is
+//! its own event's, so resuming re-reads the skipped events and passes
+//! over them again.
 
 pub(crate) mod shared;
 
@@ -25,8 +35,8 @@ use futures::{Stream, StreamExt};
 use serde_json::Value;
 
 use crate::Gateway;
-use crate::error::{GraphqlError, codes};
-use crate::events::Delivery;
+use crate::error::{GraphqlError, PathSegment, codes};
+use crate::events::{Cursor, Delivery};
 use crate::json::{Doc, Json, find};
 use crate::pipeline::normalize::{FieldKind, OperationKind};
 use crate::pipeline::{Prepared, Response};
@@ -73,14 +83,43 @@ fn once(response: Response) -> BoxStream<'static, Arc<Response>> {
 
 /// What the root field's value comes from.
 enum Occurrence {
-    /// A bus event, handed to every local subscriber of its topic.
-    Published(Arc<Value>),
+    /// A bus event, handed to every local subscriber of its topic (with
+    /// its cursor, when the bus stores events).
+    Published(Arc<Value>, Option<Cursor>),
     /// A message of this subscriber's own gRPC stream.
     Streamed(Arc<Doc>),
 }
 
 /// An event, or the error that ends the subscription.
 type Event = Result<Occurrence, GraphqlError>;
+
+/// The cursor of the event a subscription result answers
+/// (`extensions.weft.cursor`), on a bus that stores events.
+pub fn cursor(response: &Response) -> Option<&str> {
+    response
+        .extensions
+        .as_ref()?
+        .pointer("/weft/cursor")?
+        .as_str()
+}
+
+/// `response` with `cursor` in `extensions.weft.cursor`.
+fn with_cursor(mut response: Response, cursor: Cursor) -> Response {
+    let mut extensions = response
+        .extensions
+        .take()
+        .unwrap_or_else(|| Value::Object(serde_json::Map::new()));
+    if let Some(extensions) = extensions.as_object_mut() {
+        let weft = extensions
+            .entry("weft")
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+        if let Some(weft) = weft.as_object_mut() {
+            weft.insert("cursor".to_owned(), Value::String(cursor.to_string()));
+        }
+    }
+    response.extensions = Some(extensions);
+    response
+}
 
 /// Opens the root field's event source.
 async fn open(
@@ -101,20 +140,28 @@ async fn open(
         ));
     };
     let args = field.args.render(&prepared.variables);
-    match &definition.binding {
-        Binding::Event(plan) => bus_events(gateway, plan, &args).await,
+    let resume_from = prepared.resume_from.as_deref();
+    let opened = match &definition.binding {
+        Binding::Event(plan) => bus_events(gateway, plan, &args, resume_from).await,
+        Binding::Stream(_) if resume_from.is_some() => Err(GraphqlError::new(
+            "a gRPC stream keeps no events, so this subscription cannot resume; \
+             subscribe without a cursor",
+            codes::RESUME_UNSUPPORTED,
+        )),
         Binding::Stream(plan) => stream_messages(plan, &args, &prepared.headers).await,
         _ => Err(GraphqlError::new(
             "this field cannot be subscribed to",
             codes::VALIDATION_FAILED,
         )),
-    }
+    };
+    opened.map_err(|error| error.at(vec![PathSegment::Key(field.key.clone())]))
 }
 
 async fn bus_events(
     gateway: &Gateway,
     plan: &EventPlan,
     args: &Value,
+    resume_from: Option<&str>,
 ) -> Result<BoxStream<'static, Event>, GraphqlError> {
     let vars = Vars::field(args, None);
     let topic = plan
@@ -124,15 +171,19 @@ async fn bus_events(
     let filter = plan.filter.as_ref().map(|filter| filter.render(&vars));
     let deliveries = gateway
         .bus
-        .subscribe(&topic)
+        .subscribe_after(&topic, resume_from)
         .await
         .map_err(|error| GraphqlError::from(&error))?;
     let events = deliveries.filter_map(move |delivery| {
+        let wanted = |event: &Value| filter.as_ref().is_none_or(|f| matches(event, f));
         let item = match delivery {
-            Delivery::Event(event) if filter.as_ref().is_none_or(|f| matches(&event, f)) => {
-                Some(Ok(Occurrence::Published(event)))
+            Delivery::Event(event) if wanted(&event) => {
+                Some(Ok(Occurrence::Published(event, None)))
             }
-            Delivery::Event(_) => None,
+            Delivery::Stored(event, cursor) if wanted(&event) => {
+                Some(Ok(Occurrence::Published(event, Some(cursor))))
+            }
+            Delivery::Event(_) | Delivery::Stored(..) => None,
             Delivery::Lagged(missed) => Some(Err(GraphqlError::new(
                 format!(
                     "the subscriber fell {missed} events behind and was dropped; subscribe again"
@@ -189,7 +240,15 @@ fn per_event(
             let (gateway, prepared, key) = (gateway.clone(), prepared.clone(), key.clone());
             async move {
                 match event {
-                    Ok(Occurrence::Published(event)) => {
+                    Ok(Occurrence::Published(event, Some(cursor))) => {
+                        // Each subscriber reads its own consumer: nothing to share.
+                        let event = Arc::new(Doc::from_plain(&event));
+                        Arc::new(with_cursor(
+                            respond(&gateway, &prepared, event).await,
+                            cursor,
+                        ))
+                    }
+                    Ok(Occurrence::Published(event, None)) => {
                         let shared = gateway.shared_responses.of(&event, &key);
                         let made = shared.get_or_init(|| async {
                             let event = Arc::new(Doc::from_plain(&event));

@@ -38,6 +38,17 @@ impl StringTemplate {
         }
     }
 
+    /// The text with every placeholder written as `stand_in`.
+    pub fn with_stand_in(&self, stand_in: &str) -> String {
+        self.parts
+            .iter()
+            .map(|part| match part {
+                Part::Text(text) => text.as_str(),
+                Part::Var(_) => stand_in,
+            })
+            .collect()
+    }
+
     /// Parses `text`; `{` opens a placeholder holding one variable.
     pub fn parse(text: &str, resolve: &Resolve<'_>) -> Result<Self, String> {
         let mut parts = Vec::new();
