@@ -21,6 +21,7 @@ pub mod in_memory;
 pub mod jetstream;
 pub mod nats;
 pub mod rabbitmq;
+pub mod reconnect;
 pub mod redis;
 
 use std::fmt;

@@ -13,7 +13,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
@@ -21,14 +20,8 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use super::in_memory::Hub;
+use super::reconnect::{FIRST_CONNECT, IDLE_CHECK};
 use super::{BusError, EventBus, EventStream};
-
-/// How long start-up waits for the first connection before going on
-/// without it.
-const FIRST_CONNECT: Duration = Duration::from_secs(2);
-
-/// How often an idle topic is checked for local subscribers.
-const IDLE_CHECK: Duration = Duration::from_secs(1);
 
 /// The NATS-backed bus.
 #[derive(Debug)]

@@ -15,7 +15,7 @@
 //! The gateway starts whether RabbitMQ is up or not. While it is away, new
 //! subscriptions and publishes fail with `EVENT_BUS_UNAVAILABLE`; a
 //! background task reconnects (waiting longer after each failed try, at
-//! most [`MAX_RETRY`]), declares a new queue bound to the topics that still
+//! most [`MAX_RETRY`](super::reconnect::MAX_RETRY)), declares a new queue bound to the topics that still
 //! have local subscribers, and the subscriptions already open resume.
 //! Events published while a replica is disconnected never reach it.
 
@@ -37,23 +37,11 @@ use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
 use super::in_memory::Hub;
+use super::reconnect::{FIRST_CONNECT, IDLE_CHECK, relay_forever};
 use super::{BusError, EventBus, EventStream};
-
-/// How long start-up waits for the first connection before going on
-/// without it; also the bound of every later connection attempt.
-const FIRST_CONNECT: Duration = Duration::from_secs(2);
 
 /// How long a bind, unbind or publish may wait for RabbitMQ.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// How often idle topics are unbound.
-const IDLE_CHECK: Duration = Duration::from_secs(1);
-
-/// The first wait before reconnecting.
-const FIRST_RETRY: Duration = Duration::from_millis(100);
-
-/// The longest wait between two reconnection attempts.
-pub const MAX_RETRY: Duration = Duration::from_secs(5);
 
 /// The RabbitMQ-backed bus. Dropping it closes its connection.
 #[derive(Debug)]
@@ -276,25 +264,13 @@ async fn bind(
 
 /// Relays the queue's messages to the hub for as long as the bus lives,
 /// reconnecting whenever the connection is lost.
-async fn listen(mut consumer: Option<Consumer>, hub: Arc<Hub>, upstream: Arc<Mutex<Upstream>>) {
-    let mut retry = FIRST_RETRY;
-    loop {
-        if let Some(consumer) = consumer.take() {
-            retry = FIRST_RETRY;
-            relay(consumer, &hub, &upstream).await;
-            upstream.lock().await.session = None;
-            tracing::warn!("lost the connection to RabbitMQ; reconnecting");
-        }
-        tokio::time::sleep(retry).await;
-        retry = (retry * 2).min(MAX_RETRY);
-        match reconnect(&hub, &upstream).await {
-            Ok(new) => {
-                tracing::info!("reconnected to RabbitMQ");
-                consumer = Some(new);
-            }
-            Err(error) => tracing::debug!("cannot reconnect to RabbitMQ: {error}"),
-        }
-    }
+async fn listen(consumer: Option<Consumer>, hub: Arc<Hub>, upstream: Arc<Mutex<Upstream>>) {
+    let relayed = |consumer| async {
+        relay(consumer, &hub, &upstream).await;
+        upstream.lock().await.session = None;
+    };
+    let reconnected = || reconnect(&hub, &upstream);
+    relay_forever("RabbitMQ", consumer, relayed, reconnected).await;
 }
 
 /// A new session whose queue is bound with the topics that still have

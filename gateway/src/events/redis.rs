@@ -11,7 +11,7 @@
 //! The gateway starts whether Redis is up or not. While Redis is away, new
 //! subscriptions and publishes fail with `EVENT_BUS_UNAVAILABLE`; a
 //! background task reconnects (waiting longer after each failed try, at
-//! most [`MAX_RETRY`]), subscribes again to the channels that still have
+//! most [`MAX_RETRY`](super::reconnect::MAX_RETRY)), subscribes again to the channels that still have
 //! local subscribers, and the subscriptions already open resume. Events
 //! published while a replica is disconnected never reach it: Redis pub/sub
 //! delivers at most once.
@@ -29,23 +29,11 @@ use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
 use super::in_memory::Hub;
+use super::reconnect::{FIRST_CONNECT, IDLE_CHECK, relay_forever};
 use super::{BusError, EventBus, EventStream};
-
-/// How long start-up waits for the first connection before going on
-/// without it; also the bound of every later connection attempt.
-const FIRST_CONNECT: Duration = Duration::from_secs(2);
 
 /// How long a `SUBSCRIBE` or `UNSUBSCRIBE` may wait for Redis's answer.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// How often idle channels are unsubscribed.
-const IDLE_CHECK: Duration = Duration::from_secs(1);
-
-/// The first wait before reconnecting the pub/sub connection.
-const FIRST_RETRY: Duration = Duration::from_millis(100);
-
-/// The longest wait between two reconnection attempts.
-pub const MAX_RETRY: Duration = Duration::from_secs(5);
 
 /// The Redis-backed bus. Dropping it closes its connections.
 #[derive(Debug)]
@@ -167,28 +155,16 @@ async fn request(sent: impl Future<Output = redis::RedisResult<()>>) -> Result<(
 /// bus lives, reconnecting whenever the connection is lost.
 async fn listen(
     client: redis::Client,
-    mut messages: Option<PubSubStream>,
+    messages: Option<PubSubStream>,
     hub: Arc<Hub>,
     upstream: Arc<Mutex<Upstream>>,
 ) {
-    let mut retry = FIRST_RETRY;
-    loop {
-        if let Some(messages) = messages.take() {
-            retry = FIRST_RETRY;
-            relay(messages, &hub, &upstream).await;
-            upstream.lock().await.sink = None;
-            tracing::warn!("lost the connection to Redis; reconnecting");
-        }
-        tokio::time::sleep(retry).await;
-        retry = (retry * 2).min(MAX_RETRY);
-        match reconnect(&client, &hub, &upstream).await {
-            Ok(stream) => {
-                tracing::info!("reconnected to Redis");
-                messages = Some(stream);
-            }
-            Err(error) => tracing::debug!("cannot reconnect to Redis: {error}"),
-        }
-    }
+    let relayed = |messages| async {
+        relay(messages, &hub, &upstream).await;
+        upstream.lock().await.sink = None;
+    };
+    let reconnected = || reconnect(&client, &hub, &upstream);
+    relay_forever("Redis", messages, relayed, reconnected).await;
 }
 
 /// A new pub/sub connection, subscribed to the channels that still have
