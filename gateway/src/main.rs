@@ -489,6 +489,13 @@ async fn bench(suite: Option<Suite>) -> Result<(), String> {
             };
             let rows = weft::bench::fanout::run(&options).await?;
             print!("{}", weft::bench::fanout::table(&rows, &options));
+            if let Some(url) = &options.nats_url {
+                let subscribers = options.subscribers.iter().copied().max().unwrap_or(1);
+                let outcome =
+                    weft::bench::resume::run(url, subscribers, options.events, options.rate)
+                        .await?;
+                print!("{}", weft::bench::resume::table(&outcome));
+            }
         }
     }
     Ok(())

@@ -150,7 +150,7 @@ async fn wait_for(condition: impl Fn() -> bool) -> Result<(), String> {
 /// warm-up event aside) until it has `events` of them or none arrives for
 /// 10 s.
 async fn subscriber(addr: SocketAddr, events: usize) -> Result<Vec<Duration>, String> {
-    let mut socket = super::subscribe_to_announcements(addr).await?;
+    let mut socket = super::subscribe_to_announcements(addr, None).await?;
     let mut latencies = Vec::with_capacity(events);
     while latencies.len() < events {
         let Ok(Some(Ok(Message::Text(text)))) =
