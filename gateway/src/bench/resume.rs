@@ -127,7 +127,11 @@ fn replica_files(demo: &Demo, nats_url: &str) -> Result<TempDir, String> {
     let listen = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map_err(|error| format!("no free port: {error}"))?;
-    let urls: Vec<String> = demo.services.iter().map(subgraphs::RunningService::url).collect();
+    let urls: Vec<String> = demo
+        .services
+        .iter()
+        .map(subgraphs::RunningService::url)
+        .collect();
     let text =
         config_text(&listen.to_string(), [&urls[0], &urls[1], &urls[2]]) + &events_table(nats_url);
     write_files(&dir.0, &text).map_err(|error| format!("cannot write the bench files: {error}"))?;
