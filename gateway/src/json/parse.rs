@@ -299,12 +299,37 @@ impl Parser<'_> {
     }
 }
 
-/// How many bytes at the start of `bytes` a string holds as they are.
+/// How many bytes at the start of `bytes` a string holds as they are,
+/// looked at eight at a time.
 fn plain_length(bytes: &[u8]) -> usize {
-    bytes
+    let mut at = 0;
+    while let Some(word) = bytes
+        .get(at..at + 8)
+        .and_then(|chunk| <[u8; 8]>::try_from(chunk).ok())
+    {
+        let special = special_bytes(u64::from_le_bytes(word));
+        if special != 0 {
+            return at + (special.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    let rest = bytes.get(at..).unwrap_or_default();
+    at + rest
         .iter()
         .position(|&byte| !PLAIN[usize::from(byte)])
-        .unwrap_or(bytes.len())
+        .unwrap_or(rest.len())
+}
+
+/// The high bit of each byte of `word` that a string may not hold as it is
+/// (a quote, a backslash, a control character), exact up to the lowest one.
+fn special_bytes(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x;
+    let quote = zero_byte(word ^ (ONES * u64::from(b'"')));
+    let backslash = zero_byte(word ^ (ONES * u64::from(b'\\')));
+    let control = word.wrapping_sub(ONES * 0x20) & !word;
+    (quote | backslash | control) & HIGH
 }
 
 /// The length of the escape sequence `text` starts with, if valid.
@@ -331,6 +356,21 @@ fn offset(position: usize) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_length_stops_at_the_first_special_byte_wherever_it_is() {
+        for length in 0..20 {
+            for special in [b'"', b'\\', b'\n', 0x1f, 0] {
+                let mut bytes = vec![b'a'; length];
+                bytes.extend_from_slice(&[0xc3, 0xa9, b' ', b'~']);
+                let plain = bytes.len();
+                bytes.push(special);
+                bytes.extend_from_slice(b"\"\\x");
+                assert_eq!(plain_length(&bytes), plain, "{length} then {special:#x}");
+            }
+            assert_eq!(plain_length(&vec![b'z'; length]), length);
+        }
+    }
 
     #[test]
     fn accepts_valid_documents() {
