@@ -92,6 +92,12 @@ impl Results {
         self.slots.len()
     }
 
+    /// How many more results fit without growing: about how many the
+    /// rest of a run files, when sized from an earlier run of its plan.
+    pub fn room(&self) -> usize {
+        self.slots.capacity() - self.slots.len()
+    }
+
     /// Whether no result is filed.
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
@@ -233,7 +239,7 @@ impl<'p> Run<'_, '_> {
                 denied: self.context.denied,
                 caller: self.context.caller,
                 results,
-                seen: FxHashSet::with_capacity_and_hasher(results.len(), FxBuildHasher),
+                seen: FxHashSet::with_capacity_and_hasher(results.room(), FxBuildHasher),
                 pending: Vec::with_capacity(frontier.len()),
                 loads: Vec::new(),
             };
