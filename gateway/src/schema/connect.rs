@@ -13,17 +13,19 @@ use std::cell::RefCell;
 
 use async_graphql::parser::Pos;
 use async_graphql::parser::types::{FieldDefinition, Type};
+use prost_reflect::MessageDescriptor;
 use reqwest::header::HeaderName;
 
 use super::build::{Builder, base_name};
 use super::directives::{Arg, EventSpec, FetchSpec, GrpcSpec, RestSpec};
 use super::document::{Kind, Located, TypeDef};
-use super::model::{EventPlan, PublishPlan, StreamPlan};
+use super::model::{EventMessage, EventPlan, PublishPlan, StreamPlan};
 use super::proto_check;
 use crate::error::Diagnostic;
 use crate::sources::Connector;
 use crate::sources::grpc::GrpcCall;
 use crate::sources::rest::RestCall;
+use crate::sources::transcode::Transcoder;
 use crate::template::{Root, StringTemplate, UrlTemplate, ValueTemplate};
 
 /// What `$batch` may name in a template.
@@ -293,14 +295,107 @@ pub fn stream_plan(
     })
 }
 
-/// Parses `@event(topic:, filter:)` on a subscription field.
+/// Parses `@event(topic:, filter:, protobuf:, source:)` on a subscription
+/// field whose type is `expected`.
 pub fn event_plan(
     builder: &Builder<'_>,
     target: &Target<'_>,
     spec: &EventSpec,
+    expected: &Type,
 ) -> Result<EventPlan, Problems> {
     let (topic, filter) = event_templates(builder, target, spec)?;
-    Ok(EventPlan { topic, filter })
+    let message = match &spec.protobuf {
+        Some(name) => Some(event_message(
+            builder,
+            target,
+            name,
+            spec.source.as_ref(),
+            expected,
+        )?),
+        None if spec.source.is_some() => {
+            let pos = spec
+                .source
+                .as_ref()
+                .map_or(spec.topic.pos, |source| source.pos);
+            return Err(target.problem(
+                builder,
+                pos,
+                "@event takes `source` only with `protobuf`, to say where the message type is",
+            ));
+        }
+        None => None,
+    };
+    Ok(EventPlan {
+        topic,
+        filter,
+        message,
+    })
+}
+
+/// The protobuf message `@event(protobuf:)` names, looked up in `source`'s
+/// descriptors or else in every gRPC source's, and checked against the
+/// field's type `expected`.
+fn event_message(
+    builder: &Builder<'_>,
+    target: &Target<'_>,
+    name: &Arg<String>,
+    source: Option<&Arg<String>>,
+    expected: &Type,
+) -> Result<EventMessage, Problems> {
+    let at = |pos: Pos, message: String| target.problem(builder, pos, &message);
+    let sources: Vec<&String> = match source {
+        Some(source) if builder.sources.grpc.contains_key(&source.value) => vec![&source.value],
+        Some(source) => {
+            return Err(at(
+                source.pos,
+                unknown_source(builder, &source.value, "grpc"),
+            ));
+        }
+        None => builder.sources.grpc.keys().collect(),
+    };
+    let mut found: Vec<(&String, MessageDescriptor)> = sources
+        .into_iter()
+        .filter_map(|source| {
+            Some((
+                source,
+                builder.sources.grpc.get(source)?.message(&name.value)?,
+            ))
+        })
+        .collect();
+    found.sort_by(|a, b| a.0.cmp(b.0));
+    let descriptor = match found.as_slice() {
+        [(_, descriptor)] => descriptor.clone(),
+        [] => {
+            let searched = source.map_or_else(
+                || "no gRPC source".to_owned(),
+                |source| format!("gRPC source `{}`", source.value),
+            );
+            let message = format!(
+                "`protobuf: {}`: {searched} defines this message type (give its full name, \
+                 `package.Message`)",
+                name.value
+            );
+            return Err(at(name.pos, message));
+        }
+        several => {
+            let names: Vec<&str> = several.iter().map(|(source, _)| source.as_str()).collect();
+            let message = format!(
+                "`protobuf: {}` is defined by the gRPC sources {}; say which with `source:`",
+                name.value,
+                names.join(", ")
+            );
+            return Err(at(name.pos, message));
+        }
+    };
+    let location = (target.file, name.pos, target.label.as_str());
+    let problems = proto_check::check_response(builder, expected, location, &descriptor, &[]);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(EventMessage {
+        name: descriptor.full_name().to_owned(),
+        transcoder: Transcoder::new(&descriptor),
+    })
 }
 
 /// Parses `@publish(topic:, payload:)` on a mutation field.
