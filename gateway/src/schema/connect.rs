@@ -346,10 +346,15 @@ fn event_message(
     let sources: Vec<&String> = match source {
         Some(source) if builder.sources.grpc.contains_key(&source.value) => vec![&source.value],
         Some(source) => {
-            return Err(at(
-                source.pos,
-                unknown_source(builder, &source.value, "grpc"),
-            ));
+            let mut grpc: Vec<&str> = builder.sources.grpc.keys().map(String::as_str).collect();
+            grpc.sort_unstable();
+            let message = format!(
+                "`source: {}` is not a gRPC source; `protobuf:` message types come from the \
+                 descriptors of one (gRPC sources: {})",
+                source.value,
+                grpc.join(", ")
+            );
+            return Err(at(source.pos, message));
         }
         None => builder.sources.grpc.keys().collect(),
     };
