@@ -385,7 +385,7 @@ async fn an_unknown_protobuf_message_type_is_reported_at_its_name() {
     let (dir, problems) = problems(&config(&schema));
     let problem = find(
         &problems,
-        "`protobuf: catalog.v1.Stock`: no gRPC source defines",
+        "`protobuf: catalog.v1.Stock`: no gRPC source defines it",
     );
     assert_at(
         problem,

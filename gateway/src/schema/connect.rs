@@ -332,8 +332,7 @@ pub fn event_plan(
     })
 }
 
-/// The protobuf message `@event(protobuf:)` names, looked up in `source`'s
-/// descriptors or else in every gRPC source's, and checked against the
+/// The protobuf message `@event(protobuf:)` names, checked against the
 /// field's type `expected`.
 fn event_message(
     builder: &Builder<'_>,
@@ -342,56 +341,8 @@ fn event_message(
     source: Option<&Arg<String>>,
     expected: &Type,
 ) -> Result<EventMessage, Problems> {
-    let at = |pos: Pos, message: String| target.problem(builder, pos, &message);
-    let sources: Vec<&String> = match source {
-        Some(source) if builder.sources.grpc.contains_key(&source.value) => vec![&source.value],
-        Some(source) => {
-            let mut grpc: Vec<&str> = builder.sources.grpc.keys().map(String::as_str).collect();
-            grpc.sort_unstable();
-            let message = format!(
-                "`source: {}` is not a gRPC source; `protobuf:` message types come from the \
-                 descriptors of one (gRPC sources: {})",
-                source.value,
-                grpc.join(", ")
-            );
-            return Err(at(source.pos, message));
-        }
-        None => builder.sources.grpc.keys().collect(),
-    };
-    let mut found: Vec<(&String, MessageDescriptor)> = sources
-        .into_iter()
-        .filter_map(|source| {
-            Some((
-                source,
-                builder.sources.grpc.get(source)?.message(&name.value)?,
-            ))
-        })
-        .collect();
-    found.sort_by(|a, b| a.0.cmp(b.0));
-    let descriptor = match found.as_slice() {
-        [(_, descriptor)] => descriptor.clone(),
-        [] => {
-            let searched = source.map_or_else(
-                || "no gRPC source".to_owned(),
-                |source| format!("gRPC source `{}`", source.value),
-            );
-            let message = format!(
-                "`protobuf: {}`: {searched} defines this message type (give its full name, \
-                 `package.Message`)",
-                name.value
-            );
-            return Err(at(name.pos, message));
-        }
-        several => {
-            let names: Vec<&str> = several.iter().map(|(source, _)| source.as_str()).collect();
-            let message = format!(
-                "`protobuf: {}` is defined by the gRPC sources {}; say which with `source:`",
-                name.value,
-                names.join(", ")
-            );
-            return Err(at(name.pos, message));
-        }
-    };
+    let descriptor = find_message(builder, name, source)
+        .map_err(|(pos, message)| target.problem(builder, pos, &message))?;
     let location = (target.file, name.pos, target.label.as_str());
     let problems = proto_check::check_response(builder, expected, location, &descriptor, &[]);
     if !problems.is_empty() {
@@ -401,6 +352,60 @@ fn event_message(
         name: descriptor.full_name().to_owned(),
         transcoder: Transcoder::new(&descriptor),
     })
+}
+
+/// The message `name` in `source`'s descriptors, or else in those of the
+/// one gRPC source that defines it; the error says where and why not.
+fn find_message(
+    builder: &Builder<'_>,
+    name: &Arg<String>,
+    source: Option<&Arg<String>>,
+) -> Result<MessageDescriptor, (Pos, String)> {
+    let grpc = &builder.sources.grpc;
+    let mut searched: Vec<&String> = match source {
+        Some(source) if grpc.contains_key(&source.value) => vec![&source.value],
+        Some(source) => return Err((source.pos, not_grpc(builder, &source.value))),
+        None => grpc.keys().collect(),
+    };
+    searched.sort_unstable();
+    let found: Vec<(&String, MessageDescriptor)> = searched
+        .into_iter()
+        .filter_map(|source| Some((source, grpc.get(source)?.message(&name.value)?)))
+        .collect();
+    match found.as_slice() {
+        [(_, descriptor)] => Ok(descriptor.clone()),
+        [] => {
+            let none = source.map_or_else(
+                || "no gRPC source defines it".to_owned(),
+                |source| format!("gRPC source `{}` does not define it", source.value),
+            );
+            let message = format!(
+                "`protobuf: {}`: {none} (a message type's full name reads `package.Message`)",
+                name.value
+            );
+            Err((name.pos, message))
+        }
+        several => {
+            let names: Vec<&str> = several.iter().map(|(source, _)| source.as_str()).collect();
+            let message = format!(
+                "`protobuf: {}` is defined by the gRPC sources {}; say which with `source:`",
+                name.value,
+                names.join(", ")
+            );
+            Err((name.pos, message))
+        }
+    }
+}
+
+/// Why `source` cannot define an event's message type.
+fn not_grpc(builder: &Builder<'_>, source: &str) -> String {
+    let mut grpc: Vec<&str> = builder.sources.grpc.keys().map(String::as_str).collect();
+    grpc.sort_unstable();
+    format!(
+        "`source: {source}` is not a gRPC source; `protobuf:` message types come from the \
+         descriptors of one (gRPC sources: {})",
+        grpc.join(", ")
+    )
 }
 
 /// Parses `@publish(topic:, payload:)` on a mutation field.
