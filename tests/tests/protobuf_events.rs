@@ -22,7 +22,7 @@ const SKU: &str = "SKU-0001";
 const SUBSCRIPTION: &str = r#"subscription {
   stockChanged(sku: "SKU-0001") { sku available updatedAt product { name } }
 }"#;
-/// The `updatedAt` of every message: 1 800 000 000 s after the epoch.
+/// The `updatedAt` of every message: 500 000 hours after the epoch.
 const UPDATED_AT: &str = "2027-01-15T08:00:00Z";
 
 /// The protobuf bytes of a stock level of `sku`, as the catalog encodes it.
@@ -30,7 +30,7 @@ fn stock_level(sku: &str, available: i32) -> Vec<u8> {
     StockLevel {
         sku: sku.to_owned(),
         available,
-        updated_at: Some((UNIX_EPOCH + Duration::from_secs(1_800_000_000)).into()),
+        updated_at: Some((UNIX_EPOCH + Duration::from_hours(500_000)).into()),
     }
     .encode_to_vec()
 }
