@@ -4,7 +4,8 @@
 //! by its argument, the product resolved through the catalog. Bytes that
 //! are not such a message, and JSON, are passed over; the next message
 //! still arrives. Over a real NATS server (`[events] kind = "nats"`, the
-//! service publishing with its own NATS client) and over the in-memory bus.
+//! service publishing with its own NATS client), over a JetStream stream
+//! (stored messages read back from a cursor) and over the in-memory bus.
 
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
@@ -13,10 +14,13 @@ use prost::Message as _;
 use serde_json::{Value, json};
 use subgraphs::catalog::proto::StockLevel;
 use subgraphs::data;
+use weft::events::EventBus as _;
 use weft::events::Payload;
 use weft_tests::nats::{isolated_demo_schema, unique_prefix};
 use weft_tests::replicas::until_subscribed;
-use weft_tests::{BusDemo, GatewayConfig, NatsServer, Services, TestDir, TestGateway, WsClient};
+use weft_tests::{
+    BusDemo, GatewayConfig, NatsServer, Services, TestDir, TestGateway, TestStream, WsClient,
+};
 
 const SKU: &str = "SKU-0001";
 const SUBSCRIPTION: &str = r#"subscription {
@@ -109,6 +113,49 @@ async fn protobuf_messages_published_on_nats_reach_subscribers_as_json() {
     }
     publish(stock_level(SKU, 7)).await;
     assert_eq!(next_after_probes(&mut client, "stock").await, expected(7));
+}
+
+#[tokio::test]
+async fn stored_protobuf_messages_are_read_back_from_a_cursor() {
+    let nats = NatsServer::start();
+    let stream = TestStream::new(&nats.url).storing(&["stock.changed"]);
+    let topic = stream.topic("stock.changed");
+    // A JSON event, published through weft's own bus (creating the stream).
+    stream
+        .bus()
+        .await
+        .publish(&topic, json!({"sku": SKU, "available": 5}))
+        .await
+        .expect("the stream takes a JSON event");
+    let publisher = async_nats::jetstream::new(
+        async_nats::connect(nats.url.as_str())
+            .await
+            .unwrap_or_else(|error| panic!("cannot connect to NATS at {}: {error}", nats.url)),
+    );
+    for bytes in [b"not a message".to_vec(), stock_level(SKU, 3)] {
+        let acknowledged = publisher.publish(topic.clone(), bytes.into()).await;
+        acknowledged
+            .expect("the stream takes the message")
+            .await
+            .expect("the stream stores the message");
+    }
+    let services = Services::start();
+    let dir = TestDir::new();
+    let config = GatewayConfig::demo(&services)
+        .schema(&isolated_demo_schema(&stream.prefix))
+        .extra(&stream.events_toml())
+        .load(&dir)
+        .unwrap_or_else(|problems| panic!("the JetStream config does not load:\n{problems}"));
+    let gateway = TestGateway::connect(&config)
+        .await
+        .unwrap_or_else(|problems| panic!("the gateway does not start:\n{problems}"));
+
+    let mut client = gateway.ws_ready().await;
+    let request = json!({"query": SUBSCRIPTION, "extensions": {"weft": {"resumeFrom": "0"}}});
+    client.start("stock", request).await;
+    let mut result = expected(3);
+    result["extensions"] = json!({"weft": {"cursor": "3"}});
+    assert_eq!(client.next("stock").await, result);
 }
 
 #[tokio::test]
