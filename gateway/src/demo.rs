@@ -4,18 +4,29 @@
 //! the demo schema, the catalog proto and a `weft.toml` pointing at the
 //! services are written to a fresh temporary directory, and the gateway is
 //! built from that config exactly as `weft serve` would build it.
+//!
+//! By default the events (the orders service's `orders.status`, and
+//! `announce` mutations) stay in the process. With a broker URL
+//! ([`Demo::start_on_broker`]) they go through it: on NATS they are kept in
+//! a JetStream stream ([`STREAM`]), so that subscriptions can resume.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use subgraphs::{EventSink, RunningService, Service, SpawnOptions};
 
-use crate::config::Config;
+use crate::config::{BusKind, Config};
 use crate::error::{Diagnostic, Diagnostics};
 use crate::events::EventBus;
 use crate::events::in_memory::{DEFAULT_BUFFER, InMemoryBus};
+
+/// The JetStream stream a demo on NATS keeps its events in.
+pub const STREAM: &str = "WEFT_DEMO";
+
+/// The topics of the demo schema, as stream subjects.
+pub const SUBJECTS: [&str; 2] = ["orders.>", "announcements"];
 
 /// The demo schema, as shipped in `schema/demo.graphql`.
 pub const SCHEMA: &str = include_str!("../../schema/demo.graphql");
@@ -42,11 +53,47 @@ pub struct Demo {
 
 impl Demo {
     /// Starts the services and writes the demo files; the gateway will listen
-    /// on `port` (0 for any free port).
+    /// on `port` (0 for any free port). Events stay in the process.
     pub fn start(port: u16) -> Result<Self, Diagnostics> {
         let bus: Arc<dyn EventBus> = Arc::new(InMemoryBus::new(DEFAULT_BUFFER));
+        Self::spawn(port, bus.clone(), publish_to(bus), "")
+    }
+
+    /// As [`Demo::start`], with the events on the broker at `url`: NATS
+    /// keeps them in the JetStream stream [`STREAM`] (subscriptions resume
+    /// after a cursor), Redis and RabbitMQ carry them live.
+    pub async fn start_on_broker(port: u16, url: &str) -> Result<Self, Diagnostics> {
+        let opened: Arc<OnceLock<Arc<dyn EventBus>>> = Arc::default();
+        let placeholder: Arc<dyn EventBus> = Arc::new(InMemoryBus::new(DEFAULT_BUFFER));
+        let mut demo = Self::spawn(
+            port,
+            placeholder,
+            publish_once_open(opened.clone()),
+            &events_table(url),
+        )?;
+        let bus = crate::events::open(&demo.config.events)
+            .await
+            .map_err(|error| {
+                Diagnostic::file(
+                    &demo.dir.join("weft.toml"),
+                    format!("cannot use the event bus at {url}: {error}"),
+                )
+            })?;
+        let _ = opened.set(bus.clone());
+        demo.bus = bus;
+        Ok(demo)
+    }
+
+    /// Starts the services, their events going to `sink`, and writes the
+    /// demo files with `events` (an `[events]` table, or nothing).
+    fn spawn(
+        port: u16,
+        bus: Arc<dyn EventBus>,
+        sink: EventSink,
+        events: &str,
+    ) -> Result<Self, Diagnostics> {
         let options = SpawnOptions {
-            order_events: Some(publish_to(bus.clone())),
+            order_events: Some(sink),
             ..SpawnOptions::default()
         };
         let services = [Service::Users, Service::Catalog, Service::Orders]
@@ -71,7 +118,7 @@ impl Demo {
         let text = config_text(
             &format!("127.0.0.1:{port}"),
             [urls[0].as_str(), urls[1].as_str(), urls[2].as_str()],
-        );
+        ) + events;
         write_files(&dir, &text).map_err(|error| {
             Diagnostic::file(&dir, format!("cannot write the demo files: {error}"))
         })?;
@@ -83,6 +130,33 @@ impl Demo {
             dir,
         })
     }
+}
+
+/// The `[events]` table of a demo on the broker at `url`.
+pub fn events_table(url: &str) -> String {
+    let quoted = toml::Value::String(url.to_owned()).to_string();
+    match BusKind::for_url(url.to_owned()) {
+        BusKind::Nats(_) => {
+            let subjects = toml::Value::from(SUBJECTS.to_vec());
+            format!(
+                "\n[events]\nkind = \"nats\"\nurl = {quoted}\n\
+                 jetstream = {{ stream = \"{STREAM}\", subjects = {subjects}, max_age = \"24h\" }}\n"
+            )
+        }
+        BusKind::Redis(_) => format!("\n[events]\nkind = \"redis\"\nurl = {quoted}\n"),
+        BusKind::RabbitMq(_) => format!("\n[events]\nkind = \"rabbitmq\"\nurl = {quoted}\n"),
+        BusKind::InMemory => String::new(),
+    }
+}
+
+/// An event sink that publishes to the bus once `opened` holds it (events
+/// before that are dropped: nothing subscribes before the bus is open).
+fn publish_once_open(opened: Arc<OnceLock<Arc<dyn EventBus>>>) -> EventSink {
+    Arc::new(move |topic: &str, payload: serde_json::Value| {
+        if let Some(bus) = opened.get() {
+            publish_to(bus.clone())(topic, payload);
+        }
+    })
 }
 
 impl Drop for Demo {

@@ -42,11 +42,18 @@ Example:
 enum Command {
     /// Start the example services (users, catalog, orders) on free ports and
     /// the gateway in front of them, in one process.
-    #[command(after_help = "Example:\n  weft demo --port 4000")]
+    #[command(
+        after_help = "Examples:\n  weft demo --port 4000\n  weft demo --events nats://127.0.0.1:4222"
+    )]
     Demo {
         /// The port the gateway listens on.
         #[arg(long, default_value_t = 4000)]
         port: u16,
+        /// A broker to carry the events (instead of the process): NATS
+        /// keeps them in a JetStream stream, so subscriptions resume;
+        /// redis:// and amqp:// URLs carry them live.
+        #[arg(long, value_name = "URL")]
+        events: Option<String>,
     },
     /// Run the gateway against services that run elsewhere; it reloads
     /// when its files change or on SIGHUP.
@@ -248,7 +255,7 @@ async fn main() -> ExitCode {
         let _ = init_logging(LogFormat::Text, None);
     }
     let result = match command {
-        Command::Demo { port } => demo(port).await,
+        Command::Demo { port, events } => demo(port, events.as_deref()).await,
         Command::Serve { config } => serve(&config).await,
         Command::Bench { suite } => bench(suite).await,
         Command::Compose { config } => build(&config)
@@ -482,6 +489,13 @@ async fn bench(suite: Option<Suite>) -> Result<(), String> {
             };
             let rows = weft::bench::fanout::run(&options).await?;
             print!("{}", weft::bench::fanout::table(&rows, &options));
+            if let Some(url) = &options.nats_url {
+                let subscribers = options.subscribers.iter().copied().max().unwrap_or(1);
+                let outcome =
+                    weft::bench::resume::run(url, subscribers, options.events, options.rate)
+                        .await?;
+                print!("{}", weft::bench::resume::table(&outcome));
+            }
         }
     }
     Ok(())
@@ -551,7 +565,7 @@ async fn serve(path: &Path) -> Result<(), String> {
     result
 }
 
-async fn demo(port: u16) -> Result<(), String> {
+async fn demo(port: u16, events: Option<&str>) -> Result<(), String> {
     let requested = match std::env::var("WEFT_LISTEN") {
         Ok(text) => text.parse().map_err(|_| {
             format!("WEFT_LISTEN: `{text}` is not an address such as 127.0.0.1:4000")
@@ -563,7 +577,11 @@ async fn demo(port: u16) -> Result<(), String> {
         .local_addr()
         .map_err(|error| error.to_string())?
         .port();
-    let mut demo = Demo::start(port).map_err(|problems| report(&problems))?;
+    let started = match events {
+        Some(url) => Demo::start_on_broker(port, url).await,
+        None => Demo::start(port),
+    };
+    let mut demo = started.map_err(|problems| report(&problems))?;
     demo.config
         .apply_env(|name| std::env::var(name).ok())
         .map_err(|problems| report(&problems))?;
@@ -576,6 +594,9 @@ async fn demo(port: u16) -> Result<(), String> {
         );
     }
     eprintln!("demo files in {}", demo.dir.display());
+    if let Some(url) = events {
+        eprintln!("events on {url}");
+    }
     let gateway =
         Gateway::new(&demo.config, demo.bus.clone()).map_err(|problems| report(&problems))?;
     let result = run(

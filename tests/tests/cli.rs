@@ -6,8 +6,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use weft_tests::TestDir;
+use serde_json::json;
 use weft_tests::process::{WeftProcess, weft_binary};
+use weft_tests::{NatsServer, TestDir, sse};
 
 #[tokio::test]
 async fn the_demo_names_its_routes_and_sources_and_removes_its_files_on_exit() {
@@ -124,4 +125,60 @@ fn check_probe_finds_a_group_by_key_no_item_has() {
         )],
         "{said}"
     );
+}
+
+/// `weft demo --events nats://…` keeps the demo's events in a JetStream
+/// stream: an SSE client that comes back with the last event id it saw
+/// gets exactly the events it missed, in order.
+#[tokio::test]
+async fn the_demo_on_nats_keeps_its_events_and_an_sse_client_resumes_after_its_last_id() {
+    let nats = NatsServer::start();
+    let weft = WeftProcess::start(&["demo", "--port", "0", "--events", &nats.url], &[]);
+    let graphql = format!("{}/graphql", weft.url);
+    let set_status = |status: &'static str| {
+        let weft = &weft;
+        async move {
+            let mutation = format!(
+                r#"mutation {{ setOrderStatus(id: "33", status: {status}) {{ status }} }}"#
+            );
+            let body = weft.query(&mutation).await;
+            assert_eq!(body["data"]["setOrderStatus"]["status"], status, "{body}");
+        }
+    };
+    let subscription = json!({
+        "query": r#"subscription { orderStatusChanged(orderId: "33") { status } }"#
+    });
+
+    // The stream delivers to a subscription from the moment its consumer
+    // exists: change the status until the first change arrives.
+    let mut first = sse::post(&graphql, &subscription, &[]).await;
+    let mut seen = loop {
+        set_status("PAID").await;
+        let next = tokio::time::timeout(Duration::from_millis(500), first.next_event()).await;
+        if let Ok(Some(event)) = next {
+            break event;
+        }
+    };
+    // A change of an earlier round may still be on its way.
+    while let Ok(Some(event)) =
+        tokio::time::timeout(Duration::from_millis(300), first.next_event()).await
+    {
+        seen = event;
+    }
+    assert_eq!(seen.json()["data"]["orderStatusChanged"]["status"], "PAID");
+    let last_id = seen
+        .id
+        .clone()
+        .expect("every event of the stream has an id");
+    drop(first);
+
+    set_status("SHIPPED").await;
+    set_status("DELIVERED").await;
+    let mut resumed = sse::post(&graphql, &subscription, &[("last-event-id", &last_id)]).await;
+    let mut statuses = Vec::new();
+    while statuses.len() < 2 {
+        let event = resumed.next_event().await.expect("the missed events");
+        statuses.push(event.json()["data"]["orderStatusChanged"]["status"].clone());
+    }
+    assert_eq!(statuses, [json!("SHIPPED"), json!("DELIVERED")]);
 }

@@ -16,6 +16,7 @@ pub mod batching;
 pub mod fanout;
 pub mod outage;
 pub mod queries;
+pub mod resume;
 pub mod subscribers;
 
 use std::net::SocketAddr;
@@ -41,9 +42,10 @@ async fn serve(gateway: Arc<Gateway>) -> Result<SocketAddr, String> {
 
 /// A WebSocket client of the gateway at `addr`, its `graphql-transport-ws`
 /// connection initialised and one `announcements` subscription (id `1`)
-/// sent.
+/// sent, resuming after `resume_from` when given.
 async fn subscribe_to_announcements(
     addr: SocketAddr,
+    resume_from: Option<&str>,
 ) -> Result<
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
     String,
@@ -68,7 +70,11 @@ async fn subscribe_to_announcements(
         tokio_tungstenite::connect_async_with_config(request, Some(config), false)
             .await
             .map_err(|e| e.to_string())?;
-    let subscribe = serde_json::json!({"type": "subscribe", "id": "1", "payload": {"query": "subscription { announcements { message } }"}});
+    let mut payload = serde_json::json!({"query": "subscription { announcements { message } }"});
+    if let Some(cursor) = resume_from {
+        payload["extensions"] = serde_json::json!({"weft": {"resumeFrom": cursor}});
+    }
+    let subscribe = serde_json::json!({"type": "subscribe", "id": "1", "payload": payload});
     for message in [serde_json::json!({"type": "connection_init"}), subscribe] {
         socket
             .send(Message::Text(message.to_string().into()))

@@ -41,7 +41,7 @@ pub async fn run(count: usize) -> Result<Report, String> {
     let before_kib = process::rss_kib(pid).ok_or("cannot read the gateway's memory")?;
     let mut sockets = Vec::with_capacity(count);
     for _ in 0..count {
-        sockets.push(super::subscribe_to_announcements(addr).await?);
+        sockets.push(super::subscribe_to_announcements(addr, None).await?);
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let after_kib = process::rss_kib(pid).ok_or("cannot read the gateway's memory")?;

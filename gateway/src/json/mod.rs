@@ -62,11 +62,13 @@ impl Doc {
     }
 
     /// The document's value.
+    #[inline]
     pub fn root(&self) -> Json<'_> {
         Json { doc: self, at: 0 }
     }
 
     /// The value at `index` (from [`Json::index`]).
+    #[inline]
     pub fn at(&self, index: u32) -> Json<'_> {
         Json {
             doc: self,
@@ -89,51 +91,61 @@ pub struct Json<'a> {
 }
 
 impl<'a> Json<'a> {
+    #[inline]
     fn node(self) -> Option<&'a Node> {
         self.doc.nodes.get(self.at as usize)
     }
 
+    #[inline]
     fn kind(self) -> Kind {
         self.node().map_or(Kind::Null, |node| node.kind)
     }
 
     /// Where the value is in its document.
+    #[inline]
     pub fn index(self) -> u32 {
         self.at
     }
 
     /// The value's identity while its document lives: the document's
     /// address and the value's place in it.
+    #[inline]
     pub fn identity(self) -> (usize, u32) {
         (std::ptr::from_ref(self.doc).addr(), self.at)
     }
 
     /// Whether the value is `null`.
+    #[inline]
     pub fn is_null(self) -> bool {
         self.kind() == Kind::Null
     }
 
     /// Whether the value is an object.
+    #[inline]
     pub fn is_object(self) -> bool {
         self.kind() == Kind::Object
     }
 
     /// Whether the value is a list.
+    #[inline]
     pub fn is_array(self) -> bool {
         self.kind() == Kind::Array
     }
 
     /// Whether the value is a string.
+    #[inline]
     pub fn is_string(self) -> bool {
         matches!(self.kind(), Kind::Str | Kind::EscapedStr)
     }
 
     /// Whether the value is a number.
+    #[inline]
     pub fn is_number(self) -> bool {
         self.kind() == Kind::Number
     }
 
     /// The value as a boolean.
+    #[inline]
     pub fn as_bool(self) -> Option<bool> {
         match self.kind() {
             Kind::True => Some(true),
@@ -143,6 +155,7 @@ impl<'a> Json<'a> {
     }
 
     /// The value as a string, unescaped.
+    #[inline]
     pub fn as_str(self) -> Option<Cow<'a, str>> {
         match self.kind() {
             Kind::Str => Some(Cow::Borrowed(self.span())),
@@ -152,6 +165,7 @@ impl<'a> Json<'a> {
     }
 
     /// A string's JSON text between its quotes (escapes kept).
+    #[inline]
     fn span(self) -> &'a str {
         self.node()
             .map_or("", |node| self.text(node.start as usize..node.end as usize))
@@ -177,6 +191,7 @@ impl<'a> Json<'a> {
     }
 
     /// The value's JSON text as the backend wrote it.
+    #[inline]
     pub fn raw(self) -> &'a str {
         self.node().map_or("null", |node| match node.kind {
             Kind::Str | Kind::EscapedStr => {
@@ -186,11 +201,13 @@ impl<'a> Json<'a> {
         })
     }
 
+    #[inline]
     fn text(self, range: std::ops::Range<usize>) -> &'a str {
         self.doc.text.get(range).unwrap_or_default()
     }
 
     /// The member `key` of an object.
+    #[inline]
     pub fn get(self, key: &str) -> Option<Json<'a>> {
         self.entries()?
             .find(|(name, _)| name.is(key))
@@ -199,6 +216,7 @@ impl<'a> Json<'a> {
 
     /// The member `key` of an object, looked for first as the member at
     /// place `hint` (which it then updates to where `key` was).
+    #[inline]
     fn get_near(self, key: &str, hint: &AtomicU32) -> Option<Json<'a>> {
         let mut entries = self.entries()?;
         let guess = hint.load(Ordering::Relaxed);
@@ -216,6 +234,7 @@ impl<'a> Json<'a> {
     }
 
     /// The items of a list.
+    #[inline]
     pub fn items(self) -> Option<Items<'a>> {
         let node = self.node().filter(|node| node.kind == Kind::Array)?;
         Some(Items {
@@ -226,6 +245,7 @@ impl<'a> Json<'a> {
     }
 
     /// The members of an object.
+    #[inline]
     pub fn entries(self) -> Option<Entries<'a>> {
         let node = self.node().filter(|node| node.kind == Kind::Object)?;
         Some(Entries {
@@ -236,6 +256,7 @@ impl<'a> Json<'a> {
     }
 
     /// Whether this is the string `text`.
+    #[inline]
     fn is(self, text: &str) -> bool {
         let Some(node) = self.node() else {
             return false;
@@ -269,6 +290,7 @@ pub struct Items<'a> {
 impl<'a> Iterator for Items<'a> {
     type Item = Json<'a>;
 
+    #[inline]
     fn next(&mut self) -> Option<Json<'a>> {
         if self.left == 0 {
             return None;
@@ -296,6 +318,7 @@ pub struct Entries<'a> {
 impl<'a> Iterator for Entries<'a> {
     type Item = (Json<'a>, Json<'a>);
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.left == 0 {
             return None;
@@ -327,6 +350,7 @@ pub struct KeyPath {
 
 impl KeyPath {
     /// Follows the path from `value`, as [`find`] does.
+    #[inline]
     pub fn find<'a>(&self, value: Json<'a>) -> Option<Json<'a>> {
         self.keys
             .iter()
@@ -376,6 +400,7 @@ pub fn to_plain(json: Json<'_>) -> serde_json::Value {
 
 /// A key as text, so that `7` and `"7"` match: backends often disagree on
 /// whether an id is a number or a string.
+#[inline]
 pub fn key_text(json: Json<'_>) -> Cow<'_, str> {
     json.as_str().unwrap_or(Cow::Borrowed(json.raw()))
 }

@@ -407,11 +407,16 @@ async fn operation(
             };
             json!({"type": "error", "id": id, "payload": payload}).to_string()
         } else {
-            let payload = String::from_utf8_lossy(&response.to_bytes()).into_owned();
-            format!(
-                r#"{{"type":"{}","id":{id_json},"payload":{payload}}}"#,
-                protocol.next_type()
-            )
+            let payload = response.to_bytes();
+            let mut message = String::with_capacity(payload.len() + id_json.len() + 32);
+            message.push_str(r#"{"type":""#);
+            message.push_str(protocol.next_type());
+            message.push_str(r#"","id":"#);
+            message.push_str(&id_json);
+            message.push_str(r#","payload":"#);
+            message.push_str(&String::from_utf8_lossy(&payload));
+            message.push('}');
+            message
         };
         if !deliver(&outbox, Outgoing::Message(message), &mut active).await {
             return;
