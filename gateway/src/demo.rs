@@ -26,7 +26,7 @@ use crate::events::in_memory::{DEFAULT_BUFFER, InMemoryBus};
 pub const STREAM: &str = "WEFT_DEMO";
 
 /// The topics of the demo schema, as stream subjects.
-pub const SUBJECTS: [&str; 2] = ["orders.>", "announcements"];
+pub const SUBJECTS: [&str; 3] = ["orders.>", "announcements", "stock.>"];
 
 /// The demo schema, as shipped in `schema/demo.graphql`.
 pub const SCHEMA: &str = include_str!("../../schema/demo.graphql");

@@ -131,7 +131,7 @@ pub fn unique_prefix() -> String {
 /// When the demo schema no longer names those topics.
 pub fn isolated_demo_schema(prefix: &str) -> String {
     let mut schema = weft::demo::SCHEMA.to_owned();
-    for topic in ["orders.status", "announcements"] {
+    for topic in ["orders.status", "announcements", "stock.changed"] {
         let quoted = format!("topic: \"{topic}\"");
         assert!(
             schema.contains(&quoted),

@@ -3,8 +3,10 @@
 //! directive of the wrong kind for its source, an unknown gRPC method, a
 //! request key the gRPC message lacks, templates naming arguments or parent
 //! fields that do not exist, a field type that cannot hold the gRPC
-//! response, a TOML typo and an unknown source kind. One test runs the real
-//! `weft check` binary.
+//! response, a TOML typo and an unknown source kind; for `@event(protobuf:)`,
+//! an unknown or ambiguous message type, an unknown source, a field type
+//! that cannot hold the message, and `protobuf:` on `@publish`. One test
+//! runs the real `weft check` binary.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -342,4 +344,126 @@ async fn every_mistake_in_weft_toml_is_reported_in_one_run() {
     };
     let batch = find(&problems, "expected usize");
     assert_eq!(Some(batch.column), column("\"ten\""), "{batch}");
+}
+
+/// `BASE` with a subscription to `catalog.v1.StockLevel` events, its
+/// directive's arguments after the topic replaced by `arguments`.
+fn with_protobuf_event(arguments: &str) -> String {
+    format!(
+        r#"{BASE}
+type Subscription {{
+  stockChanged: Level @event(topic: "stock", {arguments})
+}}
+
+type Level {{
+  sku: ID!
+  available: Int
+}}
+"#
+    )
+}
+
+#[tokio::test]
+async fn a_protobuf_event_builds_with_or_without_its_source() {
+    for arguments in [
+        r#"protobuf: "catalog.v1.StockLevel""#,
+        r#"protobuf: "catalog.v1.StockLevel", source: "catalog""#,
+    ] {
+        let dir = TestDir::new();
+        let config = config(&with_protobuf_event(arguments))
+            .load(&dir)
+            .expect("the config loads");
+        Gateway::from_config(&config).unwrap_or_else(|problems| {
+            panic!("{arguments}: the schema does not build:\n{problems}")
+        });
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_protobuf_message_type_is_reported_at_its_name() {
+    let schema = with_protobuf_event(r#"protobuf: "catalog.v1.Stock""#);
+    let (dir, problems) = problems(&config(&schema));
+    let problem = find(
+        &problems,
+        "`protobuf: catalog.v1.Stock`: no gRPC source defines it",
+    );
+    assert_at(
+        problem,
+        &schema_file(&dir),
+        line_of(&schema, "catalog.v1.Stock\""),
+    );
+}
+
+#[tokio::test]
+async fn a_protobuf_source_that_is_not_grpc_is_reported() {
+    let schema = with_protobuf_event(r#"protobuf: "catalog.v1.StockLevel", source: "users""#);
+    let (dir, problems) = problems(&config(&schema));
+    let problem = find(&problems, "`source: users` is not a gRPC source");
+    assert!(
+        problem.message.contains("(gRPC sources: catalog)"),
+        "{problem}"
+    );
+    assert_at(
+        problem,
+        &schema_file(&dir),
+        line_of(&schema, "stockChanged"),
+    );
+}
+
+#[tokio::test]
+async fn a_protobuf_message_type_two_sources_define_needs_a_source() {
+    let schema = with_protobuf_event(r#"protobuf: "catalog.v1.StockLevel""#);
+    let config = config(&schema).grpc_source("catalog2", NOWHERE, 1000);
+    let (dir, problems) = problems(&config);
+    let problem = find(&problems, "defined by the gRPC sources catalog, catalog2");
+    assert!(problem.message.contains("`source:`"), "{problem}");
+    assert_at(
+        problem,
+        &schema_file(&dir),
+        line_of(&schema, "catalog.v1.StockLevel"),
+    );
+}
+
+#[tokio::test]
+async fn a_field_type_that_cannot_hold_the_protobuf_message_is_reported_at_the_field() {
+    let schema = with_protobuf_event(r#"protobuf: "catalog.v1.StockLevel""#)
+        .replace("available: Int", "available: Boolean");
+    let (dir, problems) = problems(&config(&schema));
+    let problem = find(&problems, "`Level.available`");
+    assert!(
+        problem.message.contains("cannot hold protobuf `int32`"),
+        "{problem}"
+    );
+    assert_at(
+        problem,
+        &schema_file(&dir),
+        line_of(&schema, "available: Boolean"),
+    );
+}
+
+#[tokio::test]
+async fn protobuf_is_an_argument_of_event_only() {
+    let schema = base_with(
+        "type User {",
+        r#"type Mutation {
+  restock(sku: ID!): Boolean @publish(topic: "stock", protobuf: "catalog.v1.StockLevel")
+}
+
+type User {"#,
+    );
+    let (dir, problems) = problems(&config(&schema));
+    let problem = find(&problems, "@publish has no argument `protobuf`");
+    assert_at(problem, &schema_file(&dir), line_of(&schema, "protobuf:"));
+}
+
+#[tokio::test]
+async fn an_event_source_without_protobuf_is_reported() {
+    let schema = with_protobuf_event(r#"source: "catalog""#);
+    let (dir, problems) = problems(&config(&schema));
+    let problem = find(&problems, "@event takes `source` only with `protobuf`");
+    assert_at(
+        problem,
+        &schema_file(&dir),
+        line_of(&schema, "stockChanged"),
+    );
 }

@@ -1,5 +1,5 @@
-//! The in-process event bus, and the local fan-out hub both buses deliver
-//! through.
+//! The in-process event bus, and the local fan-out hub every bus but
+//! JetStream delivers through.
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -13,7 +13,7 @@ use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
-use super::{BusError, Delivery, EventBus, EventStream};
+use super::{BusError, Delivery, EventBus, EventStream, Payload};
 
 /// How many events a subscriber may fall behind before it is dropped, unless
 /// configured.
@@ -23,7 +23,7 @@ pub const DEFAULT_BUFFER: usize = 1024;
 /// Publishing never waits for subscribers.
 #[derive(Debug)]
 pub struct Hub {
-    topics: Arc<Mutex<HashMap<String, broadcast::Sender<Arc<Value>>>>>,
+    topics: Arc<Mutex<HashMap<String, broadcast::Sender<Arc<Payload>>>>>,
     buffer: usize,
 }
 
@@ -37,20 +37,17 @@ impl Hub {
     }
 
     /// Delivers `payload` to this process's subscribers of `topic`.
-    pub fn deliver(&self, topic: &str, payload: Arc<Value>) {
+    pub fn deliver(&self, topic: &str, payload: Arc<Payload>) {
         let topics = self.topics.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(sender) = topics.get(topic) {
             let _ = sender.send(payload);
         }
     }
 
-    /// Delivers an event a broker carried as JSON bytes; one that is not
-    /// JSON is logged and dropped.
-    pub(crate) fn deliver_json(&self, topic: &str, bytes: &[u8]) {
-        match serde_json::from_slice::<Value>(bytes) {
-            Ok(payload) => self.deliver(topic, Arc::new(payload)),
-            Err(error) => tracing::warn!(topic, "dropped an event that is not JSON: {error}"),
-        }
+    /// Delivers an event a broker carried as `bytes`: JSON, or bytes a
+    /// subscription decodes with the message type its `@event` declares.
+    pub(crate) fn deliver_bytes(&self, topic: &str, bytes: impl Into<bytes::Bytes>) {
+        self.deliver(topic, Arc::new(Payload::from_bytes(bytes)));
     }
 
     /// Subscribes to `topic` in this process.
@@ -88,9 +85,9 @@ impl Hub {
 
 /// One subscriber's stream; removes the topic when its last subscriber goes.
 struct Subscription {
-    events: Option<BroadcastStream<Arc<Value>>>,
+    events: Option<BroadcastStream<Arc<Payload>>>,
     topic: String,
-    topics: Arc<Mutex<HashMap<String, broadcast::Sender<Arc<Value>>>>>,
+    topics: Arc<Mutex<HashMap<String, broadcast::Sender<Arc<Payload>>>>>,
 }
 
 impl Stream for Subscription {
@@ -153,7 +150,7 @@ impl InMemoryBus {
 
 impl EventBus for InMemoryBus {
     fn publish(&self, topic: &str, payload: Value) -> BoxFuture<'_, Result<(), BusError>> {
-        self.hub.deliver(topic, Arc::new(payload));
+        self.hub.deliver(topic, Arc::new(Payload::json(payload)));
         futures::future::ready(Ok(())).boxed()
     }
 
@@ -179,11 +176,11 @@ mod tests {
         bus.publish("other", json!(2)).await.unwrap();
         assert_eq!(
             first.next().await,
-            Some(Delivery::Event(Arc::new(json!(1))))
+            Some(Delivery::Event(Arc::new(Payload::json(json!(1)))))
         );
         assert_eq!(
             second.next().await,
-            Some(Delivery::Event(Arc::new(json!(1))))
+            Some(Delivery::Event(Arc::new(Payload::json(json!(1)))))
         );
     }
 
@@ -194,7 +191,10 @@ mod tests {
         let mut fast = bus.subscribe("t").await.unwrap();
         for i in 0..5 {
             bus.publish("t", json!(i)).await.unwrap();
-            assert_eq!(fast.next().await, Some(Delivery::Event(Arc::new(json!(i)))));
+            assert_eq!(
+                fast.next().await,
+                Some(Delivery::Event(Arc::new(Payload::json(json!(i)))))
+            );
         }
         assert_eq!(slow.next().await, Some(Delivery::Lagged(3)));
         assert_eq!(slow.next().await, None);

@@ -30,7 +30,7 @@ use serde_json::Value;
 use tokio::sync::OnceCell;
 
 use super::nats::NatsBus;
-use super::{BusError, Cursor, Delivery, EventBus, EventStream, SubscribeError};
+use super::{BusError, Cursor, Delivery, EventBus, EventStream, Payload, SubscribeError};
 use crate::config::JetStreamConfig;
 
 /// The bus over a JetStream stream, with core NATS for the other topics.
@@ -173,17 +173,15 @@ fn covers(subject: &str, topic: &str) -> bool {
     tokens.next().is_none()
 }
 
-/// The consumer's messages after `started_after` as deliveries. A message
-/// that is not JSON is logged and passed over; a consumer that fails ends
-/// the stream (the client resumes from its last cursor).
+/// The consumer's messages after `started_after` as deliveries; a consumer
+/// that fails ends the stream (the client resumes from its last cursor).
 fn deliveries(messages: Ordered, topic: String, started_after: Cursor) -> EventStream {
-    let failed_topic = topic.clone();
     messages
-        .map(move |message| delivery(message, &topic))
+        .map(delivery)
         .take_while(move |delivery| {
             if let Err(error) = delivery {
                 tracing::warn!(
-                    topic = failed_topic,
+                    topic,
                     "the JetStream consumer failed, its subscription ends: {error}"
                 );
             }
@@ -192,7 +190,7 @@ fn deliveries(messages: Ordered, topic: String, started_after: Cursor) -> EventS
         // An ordered consumer that NATS loses before its first message is
         // recreated at the stream's first event, not where it started.
         .filter_map(move |delivery| {
-            let delivery = delivery.ok().flatten();
+            let delivery = delivery.ok();
             let replayed = matches!(
                 &delivery,
                 Some(Delivery::Stored(_, cursor)) if *cursor <= started_after
@@ -202,23 +200,15 @@ fn deliveries(messages: Ordered, topic: String, started_after: Cursor) -> EventS
         .boxed()
 }
 
-/// The delivery one message makes: `None` for a payload that is not JSON.
-fn delivery(
-    message: Result<jetstream::Message, OrderedError>,
-    topic: &str,
-) -> Result<Option<Delivery>, String> {
+/// The delivery one message makes.
+fn delivery(message: Result<jetstream::Message, OrderedError>) -> Result<Delivery, String> {
     let message = message.map_err(|error| error.to_string())?;
     let sequence = message
         .info()
         .map_err(|error| error.to_string())?
         .stream_sequence;
-    match serde_json::from_slice::<Value>(&message.payload) {
-        Ok(payload) => Ok(Some(Delivery::Stored(Arc::new(payload), Cursor(sequence)))),
-        Err(error) => {
-            tracing::warn!(topic, "dropped an event that is not JSON: {error}");
-            Ok(None)
-        }
-    }
+    let payload = Payload::from_bytes(message.payload.clone());
+    Ok(Delivery::Stored(Arc::new(payload), Cursor(sequence)))
 }
 
 impl EventBus for JetStreamBus {

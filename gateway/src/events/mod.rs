@@ -1,5 +1,7 @@
-//! The event bus: topics that services and mutations publish JSON events to,
-//! and that subscriptions listen on.
+//! The event bus: topics that services and mutations publish events to,
+//! and that subscriptions listen on. Publishing through [`EventBus`] writes
+//! JSON; a broker may also carry other bytes (a protobuf message a service
+//! published), which reach subscribers as they came ([`Payload`]).
 //!
 //! Five implementations behind one trait: [`in_memory::InMemoryBus`] (the
 //! default, one process), [`nats::NatsBus`] (core NATS subjects),
@@ -27,6 +29,7 @@ pub mod redis;
 use std::fmt;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use serde_json::Value;
@@ -37,12 +40,53 @@ use crate::config::{BusKind, EventsConfig};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Delivery {
     /// An event's payload.
-    Event(Arc<Value>),
+    Event(Arc<Payload>),
     /// A stored event's payload, and where it stands in its stream.
-    Stored(Arc<Value>, Cursor),
+    Stored(Arc<Payload>, Cursor),
     /// The subscriber fell this many events behind and was dropped; the
     /// stream ends after this.
     Lagged(u64),
+}
+
+/// One event as subscribers get it: its JSON value, and, when a broker
+/// carried it, the bytes it came as. Broker bytes that are not JSON (a
+/// protobuf message) have no JSON value; subscriptions that declare a
+/// message type decode the bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Payload {
+    json: Option<Value>,
+    bytes: Option<Bytes>,
+}
+
+impl Payload {
+    /// An event published in this process: JSON, no bytes.
+    pub fn json(value: Value) -> Self {
+        Self {
+            json: Some(value),
+            bytes: None,
+        }
+    }
+
+    /// An event a broker carried as `bytes`, with their JSON value when
+    /// they are JSON.
+    pub fn from_bytes(bytes: impl Into<Bytes>) -> Self {
+        let bytes = bytes.into();
+        Self {
+            json: serde_json::from_slice(&bytes).ok(),
+            bytes: Some(bytes),
+        }
+    }
+
+    /// The event as JSON, unless its bytes are not JSON.
+    pub fn as_json(&self) -> Option<&Value> {
+        self.json.as_ref()
+    }
+
+    /// The bytes a broker carried, unless the event was published in this
+    /// process.
+    pub fn bytes(&self) -> Option<&[u8]> {
+        self.bytes.as_deref()
+    }
 }
 
 /// A subscription to one topic; dropping it unsubscribes.

@@ -118,7 +118,7 @@ async fn forward_messages(
         tokio::select! {
             message = subscriber.next() => {
                 let Some(message) = message else { break };
-                hub.deliver_json(&topic, &message.payload);
+                hub.deliver_bytes(&topic, message.payload);
             }
             _ = idle_check.tick() => {
                 let mut forwarders = forwarders.lock().await;

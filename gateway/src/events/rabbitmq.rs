@@ -294,7 +294,7 @@ async fn relay(mut consumer: Consumer, hub: &Hub, upstream: &Mutex<Upstream>) {
     loop {
         tokio::select! {
             delivery = consumer.next() => match delivery {
-                Some(Ok(delivery)) => hub.deliver_json(delivery.routing_key.as_str(), &delivery.data),
+                Some(Ok(delivery)) => hub.deliver_bytes(delivery.routing_key.as_str(), delivery.data),
                 Some(Err(error)) => {
                     tracing::debug!("the RabbitMQ consumer failed: {error}");
                     return;

@@ -195,7 +195,10 @@ async fn relay(mut messages: PubSubStream, hub: &Hub, upstream: &Mutex<Upstream>
         tokio::select! {
             message = messages.next() => {
                 let Some(message) = message else { return };
-                hub.deliver_json(message.get_channel_name(), message.get_payload_bytes());
+                hub.deliver_bytes(
+                    message.get_channel_name(),
+                    bytes::Bytes::copy_from_slice(message.get_payload_bytes()),
+                );
             }
             _ = idle_check.tick() => unsubscribe_idle(hub, upstream).await,
         }

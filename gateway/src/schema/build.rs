@@ -372,9 +372,8 @@ impl<'d> Builder<'d> {
         let directives = self.directives_of(&site.ty.name, name)?.clone();
         let target = site.target(BatchVars::None);
         let built = match (&directives.event, &directives.fetch) {
-            (Some(event), None) => {
-                connect::event_plan(self, &target, event).map(|plan| Binding::Event(Arc::new(plan)))
-            }
+            (Some(event), None) => connect::event_plan(self, &target, event, &definition.ty.node)
+                .map(|plan| Binding::Event(Arc::new(plan))),
             (None, Some((pos, FetchSpec::Grpc(grpc)))) => {
                 connect::stream_plan(self, &target, *pos, grpc, &definition.ty.node)
                     .map(|plan| Binding::Stream(Arc::new(plan)))

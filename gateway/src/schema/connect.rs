@@ -13,17 +13,19 @@ use std::cell::RefCell;
 
 use async_graphql::parser::Pos;
 use async_graphql::parser::types::{FieldDefinition, Type};
+use prost_reflect::MessageDescriptor;
 use reqwest::header::HeaderName;
 
 use super::build::{Builder, base_name};
 use super::directives::{Arg, EventSpec, FetchSpec, GrpcSpec, RestSpec};
 use super::document::{Kind, Located, TypeDef};
-use super::model::{EventPlan, PublishPlan, StreamPlan};
+use super::model::{EventMessage, EventPlan, PublishPlan, StreamPlan};
 use super::proto_check;
 use crate::error::Diagnostic;
 use crate::sources::Connector;
 use crate::sources::grpc::GrpcCall;
 use crate::sources::rest::RestCall;
+use crate::sources::transcode::Transcoder;
 use crate::template::{Root, StringTemplate, UrlTemplate, ValueTemplate};
 
 /// What `$batch` may name in a template.
@@ -293,14 +295,117 @@ pub fn stream_plan(
     })
 }
 
-/// Parses `@event(topic:, filter:)` on a subscription field.
+/// Parses `@event(topic:, filter:, protobuf:, source:)` on a subscription
+/// field whose type is `expected`.
 pub fn event_plan(
     builder: &Builder<'_>,
     target: &Target<'_>,
     spec: &EventSpec,
+    expected: &Type,
 ) -> Result<EventPlan, Problems> {
     let (topic, filter) = event_templates(builder, target, spec)?;
-    Ok(EventPlan { topic, filter })
+    let message = match &spec.protobuf {
+        Some(name) => Some(event_message(
+            builder,
+            target,
+            name,
+            spec.source.as_ref(),
+            expected,
+        )?),
+        None if spec.source.is_some() => {
+            let pos = spec
+                .source
+                .as_ref()
+                .map_or(spec.topic.pos, |source| source.pos);
+            return Err(target.problem(
+                builder,
+                pos,
+                "@event takes `source` only with `protobuf`, to say where the message type is",
+            ));
+        }
+        None => None,
+    };
+    Ok(EventPlan {
+        topic,
+        filter,
+        message,
+    })
+}
+
+/// The protobuf message `@event(protobuf:)` names, checked against the
+/// field's type `expected`.
+fn event_message(
+    builder: &Builder<'_>,
+    target: &Target<'_>,
+    name: &Arg<String>,
+    source: Option<&Arg<String>>,
+    expected: &Type,
+) -> Result<EventMessage, Problems> {
+    let descriptor = find_message(builder, name, source)
+        .map_err(|(pos, message)| target.problem(builder, pos, &message))?;
+    let location = (target.file, name.pos, target.label.as_str());
+    let problems = proto_check::check_response(builder, expected, location, &descriptor, &[]);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(EventMessage {
+        name: descriptor.full_name().to_owned(),
+        transcoder: Transcoder::new(&descriptor),
+    })
+}
+
+/// The message `name` in `source`'s descriptors, or else in those of the
+/// one gRPC source that defines it; the error says where and why not.
+fn find_message(
+    builder: &Builder<'_>,
+    name: &Arg<String>,
+    source: Option<&Arg<String>>,
+) -> Result<MessageDescriptor, (Pos, String)> {
+    let grpc = &builder.sources.grpc;
+    let mut searched: Vec<&String> = match source {
+        Some(source) if grpc.contains_key(&source.value) => vec![&source.value],
+        Some(source) => return Err((source.pos, not_grpc(builder, &source.value))),
+        None => grpc.keys().collect(),
+    };
+    searched.sort_unstable();
+    let found: Vec<(&String, MessageDescriptor)> = searched
+        .into_iter()
+        .filter_map(|source| Some((source, grpc.get(source)?.message(&name.value)?)))
+        .collect();
+    match found.as_slice() {
+        [(_, descriptor)] => Ok(descriptor.clone()),
+        [] => {
+            let none = source.map_or_else(
+                || "no gRPC source defines it".to_owned(),
+                |source| format!("gRPC source `{}` does not define it", source.value),
+            );
+            let message = format!(
+                "`protobuf: {}`: {none} (a message type's full name reads `package.Message`)",
+                name.value
+            );
+            Err((name.pos, message))
+        }
+        several => {
+            let names: Vec<&str> = several.iter().map(|(source, _)| source.as_str()).collect();
+            let message = format!(
+                "`protobuf: {}` is defined by the gRPC sources {}; say which with `source:`",
+                name.value,
+                names.join(", ")
+            );
+            Err((name.pos, message))
+        }
+    }
+}
+
+/// Why `source` cannot define an event's message type.
+fn not_grpc(builder: &Builder<'_>, source: &str) -> String {
+    let mut grpc: Vec<&str> = builder.sources.grpc.keys().map(String::as_str).collect();
+    grpc.sort_unstable();
+    format!(
+        "`source: {source}` is not a gRPC source; `protobuf:` message types come from the \
+         descriptors of one (gRPC sources: {})",
+        grpc.join(", ")
+    )
 }
 
 /// Parses `@publish(topic:, payload:)` on a mutation field.

@@ -88,7 +88,7 @@ pub struct Directives {
     pub entity_key: Option<Arg<String>>,
     /// `@key(fields:)` on a type: the key field names.
     pub key: Option<Arg<Vec<String>>>,
-    /// `@event(topic:, filter:)` on a subscription field.
+    /// `@event(topic:, filter:, protobuf:, source:)` on a subscription field.
     pub event: Option<EventSpec>,
     /// `@publish(topic:, payload:)` on a mutation field.
     pub publish: Option<EventSpec>,
@@ -96,13 +96,20 @@ pub struct Directives {
     pub access: Access,
 }
 
-/// `@event(topic: …, filter: …)` or `@publish(topic: …, payload: …)`.
+/// `@event(topic: …, filter: …, protobuf: …, source: …)` or
+/// `@publish(topic: …, payload: …)`.
 #[derive(Debug, Clone)]
 pub struct EventSpec {
     /// The topic, a text template (`orders.{$args.orderId}`).
     pub topic: Arg<String>,
     /// `filter` (events) or `payload` (publish): a value template.
     pub value: Option<Arg<String>>,
+    /// `protobuf` (events only): the full name of the protobuf message the
+    /// event's bytes hold.
+    pub protobuf: Option<Arg<String>>,
+    /// `source` (events only): the gRPC source whose descriptors define
+    /// `protobuf`; without it, the one source that defines it.
+    pub source: Option<Arg<String>>,
 }
 
 const METHODS: [(&str, Method); 5] = [
@@ -195,7 +202,14 @@ pub fn read(
             }
             "map" => read.map_from = args.required_string("from").map(|from| split_path(&from)),
             "entity" => read.entity_key = args.required_string("key"),
-            "event" => read.event = event_spec(&mut args, "filter"),
+            "event" => {
+                let (protobuf, source) = (args.string("protobuf"), args.string("source"));
+                read.event = event_spec(&mut args, "filter").map(|spec| EventSpec {
+                    protobuf,
+                    source,
+                    ..spec
+                });
+            }
             "publish" => read.publish = event_spec(&mut args, "payload"),
             "authenticated" => read.access.authenticated = true,
             "requiresScopes" => {
@@ -238,6 +252,8 @@ fn event_spec(args: &mut Args<'_>, value: &str) -> Option<EventSpec> {
     Some(EventSpec {
         topic: topic?,
         value,
+        protobuf: None,
+        source: None,
     })
 }
 

@@ -260,6 +260,18 @@ pub struct EventPlan {
     pub topic: StringTemplate,
     /// Entries every delivered event must match.
     pub filter: Option<ValueTemplate>,
+    /// The protobuf message the event's bytes hold, when `@event(protobuf:)`
+    /// declares one; otherwise events are JSON.
+    pub message: Option<EventMessage>,
+}
+
+/// The protobuf message type of an event's bytes.
+#[derive(Debug)]
+pub struct EventMessage {
+    /// The message's full name (`catalog.v1.StockLevel`).
+    pub name: String,
+    /// Reads the message as JSON.
+    pub transcoder: crate::sources::transcode::Transcoder,
 }
 
 /// A subscription field fed by a gRPC server stream.

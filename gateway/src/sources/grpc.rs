@@ -23,7 +23,7 @@ use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
 use http::uri::PathAndQuery;
 use prost::Message;
-use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor};
+use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, MethodDescriptor};
 use serde_json::Value;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::{Channel, Endpoint};
@@ -140,6 +140,11 @@ impl GrpcSource {
     /// The method named `package.Service/Method`, if the protos define it.
     pub fn method(&self, full_name: &str) -> Option<MethodDescriptor> {
         find_method(&self.pool, full_name)
+    }
+
+    /// The message named `package.Message`, if the protos define it.
+    pub fn message(&self, full_name: &str) -> Option<MessageDescriptor> {
+        self.pool.get_message_by_name(full_name)
     }
 
     /// Every `package.Service/Method` the protos define, for suggestions.

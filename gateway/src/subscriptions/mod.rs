@@ -3,8 +3,9 @@
 //! fresh call scope (its fields batch with each other, never with an
 //! earlier event).
 //!
-//! - `@event(topic:, filter:)`: each event's JSON payload that matches the
-//!   filter is the root field's value.
+//! - `@event(topic:, filter:, protobuf:)`: each event's JSON payload (or,
+//!   with `protobuf:`, the protobuf message in its bytes, read as JSON:
+//!   [`payload`]) that matches the filter is the root field's value.
 //! - `@grpc` on a server-streaming method: each message (at `response:`)
 //!   is an event; the upstream call is cancelled when the stream is dropped.
 //!
@@ -26,6 +27,7 @@
 //! its own event's, so resuming re-reads the skipped events and passes
 //! over them again.
 
+mod payload;
 pub(crate) mod shared;
 
 use std::sync::Arc;
@@ -43,6 +45,7 @@ use crate::pipeline::{Prepared, Response};
 use crate::schema::model::{Binding, EventPlan, StreamPlan};
 use crate::sources::batching::Recording;
 use crate::template::Vars;
+use payload::Published;
 
 /// Runs one prepared operation as a stream of responses. A response
 /// without `data` means the operation could not start.
@@ -85,7 +88,7 @@ fn once(response: Response) -> BoxStream<'static, Arc<Response>> {
 enum Occurrence {
     /// A bus event, handed to every local subscriber of its topic (with
     /// its cursor, when the bus stores events).
-    Published(Arc<Value>, Option<Cursor>),
+    Published(Published, Option<Cursor>),
     /// A message of this subscriber's own gRPC stream.
     Streamed(Arc<Doc>),
 }
@@ -159,7 +162,7 @@ async fn open(
 
 async fn bus_events(
     gateway: &Gateway,
-    plan: &EventPlan,
+    plan: &Arc<EventPlan>,
     args: &Value,
     resume_from: Option<&str>,
 ) -> Result<BoxStream<'static, Event>, GraphqlError> {
@@ -174,16 +177,19 @@ async fn bus_events(
         .subscribe_after(&topic, resume_from)
         .await
         .map_err(|error| GraphqlError::from(&error))?;
+    let plan = plan.clone();
     let events = deliveries.filter_map(move |delivery| {
-        let wanted = |event: &Value| filter.as_ref().is_none_or(|f| matches(event, f));
+        let read = |event| {
+            payload::read(event, plan.message.as_ref(), &topic)
+                .filter(|event| filter.as_ref().is_none_or(|f| matches(event.value(), f)))
+        };
         let item = match delivery {
-            Delivery::Event(event) if wanted(&event) => {
-                Some(Ok(Occurrence::Published(event, None)))
+            Delivery::Event(event) => {
+                read(event).map(|event| Ok(Occurrence::Published(event, None)))
             }
-            Delivery::Stored(event, cursor) if wanted(&event) => {
-                Some(Ok(Occurrence::Published(event, Some(cursor))))
+            Delivery::Stored(event, cursor) => {
+                read(event).map(|event| Ok(Occurrence::Published(event, Some(cursor))))
             }
-            Delivery::Event(_) | Delivery::Stored(..) => None,
             Delivery::Lagged(missed) => Some(Err(GraphqlError::new(
                 format!(
                     "the subscriber fell {missed} events behind and was dropped; subscribe again"
@@ -242,16 +248,16 @@ fn per_event(
                 match event {
                     Ok(Occurrence::Published(event, Some(cursor))) => {
                         // Each subscriber reads its own consumer: nothing to share.
-                        let event = Arc::new(Doc::from_plain(&event));
+                        let event = Arc::new(Doc::from_plain(event.value()));
                         Arc::new(with_cursor(
                             respond(&gateway, &prepared, event).await,
                             cursor,
                         ))
                     }
                     Ok(Occurrence::Published(event, None)) => {
-                        let shared = gateway.shared_responses.of(&event, &key);
+                        let shared = gateway.shared_responses.of(&event.event, &key);
                         let made = shared.get_or_init(|| async {
-                            let event = Arc::new(Doc::from_plain(&event));
+                            let event = Arc::new(Doc::from_plain(event.value()));
                             Arc::new(respond(&gateway, &prepared, event).await)
                         });
                         made.await.clone()

@@ -15,9 +15,9 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
-use serde_json::Value;
 use tokio::sync::OnceCell;
 
+use crate::events::Payload;
 use crate::pipeline::{Prepared, Response};
 
 /// What makes two subscribers' responses to one event the same.
@@ -70,7 +70,7 @@ pub(crate) struct SharedResponses {
 
 #[derive(Debug, Default)]
 struct Entries {
-    by_event: HashMap<(usize, ShareKey), (Weak<Value>, SharedResponse)>,
+    by_event: HashMap<(usize, ShareKey), (Weak<Payload>, SharedResponse)>,
     /// How many entries the last sweep kept: the next sweeps once the table
     /// has grown well past that.
     kept: usize,
@@ -79,7 +79,7 @@ struct Entries {
 impl SharedResponses {
     /// The response to `event` for subscribers of `key`: made by whoever
     /// gets there first, awaited by the others.
-    pub(crate) fn of(&self, event: &Arc<Value>, key: &ShareKey) -> SharedResponse {
+    pub(crate) fn of(&self, event: &Arc<Payload>, key: &ShareKey) -> SharedResponse {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         let id = (Arc::as_ptr(event).addr(), key.clone());
         if let Some((_, response)) = entries.by_event.get(&id) {
@@ -132,7 +132,10 @@ mod tests {
     #[tokio::test]
     async fn one_event_and_key_share_one_response() {
         let shared = SharedResponses::default();
-        let (event, other) = (Arc::new(json!(1)), Arc::new(json!(1)));
+        let (event, other) = (
+            Arc::new(Payload::json(json!(1))),
+            Arc::new(Payload::json(json!(1))),
+        );
         let key: ShareKey = "k".into();
         let first = shared.of(&event, &key);
         let made = first.get_or_init(|| async { response("1") }).await;
@@ -147,7 +150,7 @@ mod tests {
         let shared = SharedResponses::default();
         let key: ShareKey = "k".into();
         for _ in 0..1_000 {
-            let event = Arc::new(json!({"n": 1}));
+            let event = Arc::new(Payload::json(json!({"n": 1})));
             shared.of(&event, &key);
         }
         assert!(shared.len() <= 65, "{} responses kept", shared.len());
