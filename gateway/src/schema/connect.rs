@@ -66,7 +66,7 @@ pub struct Connected {
 type Problems = Vec<Diagnostic>;
 
 impl Target<'_> {
-    fn problem(&self, builder: &Builder<'_>, pos: Pos, message: &str) -> Problems {
+    pub(super) fn problem(&self, builder: &Builder<'_>, pos: Pos, message: &str) -> Problems {
         vec![
             builder
                 .doc
@@ -300,7 +300,12 @@ pub fn event_plan(
     spec: &EventSpec,
 ) -> Result<EventPlan, Problems> {
     let (topic, filter) = event_templates(builder, target, spec)?;
-    Ok(EventPlan { topic, filter })
+    let initial = super::initial::plan(builder, target, spec)?;
+    Ok(EventPlan {
+        topic,
+        filter,
+        initial,
+    })
 }
 
 /// Parses `@publish(topic:, payload:)` on a mutation field.

@@ -88,7 +88,7 @@ pub struct Directives {
     pub entity_key: Option<Arg<String>>,
     /// `@key(fields:)` on a type: the key field names.
     pub key: Option<Arg<Vec<String>>>,
-    /// `@event(topic:, filter:)` on a subscription field.
+    /// `@event(topic:, filter:, initial:, version:)` on a subscription field.
     pub event: Option<EventSpec>,
     /// `@publish(topic:, payload:)` on a mutation field.
     pub publish: Option<EventSpec>,
@@ -103,6 +103,11 @@ pub struct EventSpec {
     pub topic: Arg<String>,
     /// `filter` (events) or `payload` (publish): a value template.
     pub value: Option<Arg<String>>,
+    /// `initial` (events only): the Query field that fetches the current state.
+    pub initial: Option<Arg<String>>,
+    /// `version` (events only): the key path compared between the state and
+    /// each event.
+    pub version: Option<Arg<String>>,
 }
 
 const METHODS: [(&str, Method); 5] = [
@@ -195,7 +200,14 @@ pub fn read(
             }
             "map" => read.map_from = args.required_string("from").map(|from| split_path(&from)),
             "entity" => read.entity_key = args.required_string("key"),
-            "event" => read.event = event_spec(&mut args, "filter"),
+            "event" => {
+                let (initial, version) = (args.string("initial"), args.string("version"));
+                read.event = event_spec(&mut args, "filter").map(|spec| EventSpec {
+                    initial,
+                    version,
+                    ..spec
+                });
+            }
             "publish" => read.publish = event_spec(&mut args, "payload"),
             "authenticated" => read.access.authenticated = true,
             "requiresScopes" => {
@@ -238,6 +250,8 @@ fn event_spec(args: &mut Args<'_>, value: &str) -> Option<EventSpec> {
     Some(EventSpec {
         topic: topic?,
         value,
+        initial: None,
+        version: None,
     })
 }
 
