@@ -54,8 +54,7 @@ fn seed_status(id: &str) -> &'static str {
     data::orders()
         .iter()
         .find(|order| order.id == id)
-        .map(|order| order.status.as_str())
-        .unwrap_or_else(|| panic!("seed order {id}"))
+        .map_or_else(|| panic!("seed order {id}"), |order| order.status.as_str())
 }
 
 fn change(id: &str, status: &str, previous: &str, version: u64) -> Value {

@@ -121,18 +121,14 @@ fn needed_arguments(
                     "`initial: \"{name}\"` requires argument `{arg_name}`, which the subscription field does not have"
                 ));
             }
-            None => {}
             Some(ty) if !same_nullable(ty, &argument.ty.node) => {
                 return Err(format!(
                     "argument `{arg_name}` is `{ty}` here but `{}` on `{name}`; they must be the same type",
                     argument.ty.node
                 ));
             }
-            Some(ty) => {
-                if required && ty.nullable {
-                    needs.push(arg_name.to_owned());
-                }
-            }
+            Some(ty) if required && ty.nullable => needs.push(arg_name.to_owned()),
+            _ => {}
         }
     }
     Ok(needs)
