@@ -1,7 +1,8 @@
 //! `@event(initial:, version:)` end to end: a subscriber first gets the
 //! current state, then the changes, over WebSocket and SSE. The state comes
-//! from a stub `states` service beside the demo services; the events come
-//! from the orders service and from the bus. To prove there is no gap and
+//! from the orders service (`GET /orders/{id}/latest-change`), or from a
+//! stub `states` service beside the demo services; the events come from the
+//! orders service and from the bus. To prove there is no gap and
 //! no duplicate without relying on timing, the stub publishes events while
 //! it answers the gateway's state request: the subscription is on the bus
 //! by then, and the state is not yet sent. Also: a failing state fetch, and
@@ -22,22 +23,33 @@ use weft_tests::{
     BusDemo, GatewayConfig, SCHEMA_FILE, StubBackend, TRANSPORT_WS, TestDir, line_of,
 };
 
-/// The state query and a subscription that starts with it.
+/// The state queries and the subscriptions that start with them: one over
+/// the orders service, one over the stub.
 const STATE_SCHEMA: &str = r#"
 extend type Query {
   "The latest status change of an order, with its version."
-  orderState(orderId: ID!): OrderStatusChange @rest(source: "states", get: "/states/{$args.orderId}")
+  orderState(orderId: ID!): OrderStatusChange
+    @rest(source: "orders", get: "/orders/{$args.orderId}/latest-change")
+  "The same, from the stub."
+  stubState(orderId: ID!): OrderStatusChange @rest(source: "states", get: "/states/{$args.orderId}")
 }
 
 extend type Subscription {
   orderTimeline(orderId: ID): OrderStatusChange!
     @event(topic: "orders.status", filter: "{ orderId: $args.orderId }",
            initial: "orderState", version: "version")
+  stubTimeline(orderId: ID): OrderStatusChange!
+    @event(topic: "orders.status", filter: "{ orderId: $args.orderId }",
+           initial: "stubState", version: "version")
 }
 "#;
 
 const TIMELINE: &str = "subscription ($orderId: ID) {
   orderTimeline(orderId: $orderId) { orderId status previousStatus order { status } }
+}";
+
+const STUB_TIMELINE: &str = "subscription ($orderId: ID) {
+  stubTimeline(orderId: $orderId) { orderId status previousStatus order { status } }
 }";
 
 /// An order whose state the stub answers after publishing a newer event.
@@ -115,9 +127,9 @@ async fn start() -> (BusDemo, StubBackend) {
     (demo, stub)
 }
 
-/// `orderTimeline` as [`TIMELINE`] selects it.
+/// `stubTimeline` as [`STUB_TIMELINE`] selects it.
 fn timeline(id: &str, status: &str, previous: &str, order_status: &str) -> Value {
-    json!({"data": {"orderTimeline": {
+    json!({"data": {"stubTimeline": {
         "orderId": id, "status": status, "previousStatus": previous,
         "order": {"status": order_status},
     }}})
@@ -135,17 +147,21 @@ async fn a_subscriber_gets_the_current_state_first_then_a_change() {
         )
         .await;
     let seeded = seed_status(id);
+    let state = json!({"orderId": id, "status": seeded, "previousStatus": null,
+        "order": {"status": seeded}});
     assert_eq!(
         client.next("t").await,
-        timeline(id, seeded, "PENDING", seeded)
+        json!({"data": {"orderTimeline": state}})
     );
 
     let mutation =
         format!(r#"mutation {{ setOrderStatus(id: "{id}", status: DELIVERED) {{ id }} }}"#);
     demo.gateway.query(&mutation).await;
+    let change = json!({"orderId": id, "status": "DELIVERED", "previousStatus": seeded,
+        "order": {"status": "DELIVERED"}});
     assert_eq!(
         client.next("t").await,
-        timeline(id, "DELIVERED", seeded, "DELIVERED")
+        json!({"data": {"orderTimeline": change}})
     );
 }
 
@@ -154,7 +170,7 @@ async fn an_event_published_while_the_state_is_fetched_comes_right_after_it() {
     let (demo, _stub) = start().await;
     let mut stream = demo
         .gateway
-        .sse_post(&json!({"query": TIMELINE, "variables": {"orderId": RACED}}))
+        .sse_post(&json!({"query": STUB_TIMELINE, "variables": {"orderId": RACED}}))
         .await;
     let seeded = seed_status(RACED);
     let first = stream.next_event().await.expect("the state");
@@ -170,7 +186,7 @@ async fn events_the_state_already_reflects_are_not_delivered() {
     client
         .start(
             "t",
-            json!({"query": TIMELINE, "variables": {"orderId": REFLECTED}}),
+            json!({"query": STUB_TIMELINE, "variables": {"orderId": REFLECTED}}),
         )
         .await;
     let seeded = seed_status(REFLECTED);
@@ -192,7 +208,7 @@ async fn events_the_state_already_reflects_are_not_delivered() {
 async fn without_the_argument_the_state_needs_only_events_come() {
     let (demo, _stub) = start().await;
     let mut client = demo.gateway.ws_ready().await;
-    client.start("t", json!({"query": TIMELINE})).await;
+    client.start("t", json!({"query": STUB_TIMELINE})).await;
     demo.wait_subscribers(ORDER_STATUS_TOPIC, 1).await;
     let event = change("12", "PAID", "PENDING", 1);
     demo.bus.publish(ORDER_STATUS_TOPIC, event).await.unwrap();
@@ -211,13 +227,13 @@ async fn a_failing_state_fetch_is_an_error_at_the_field_and_ends_the_subscriptio
     client
         .start(
             "t",
-            json!({"query": TIMELINE, "variables": {"orderId": UNKNOWN}}),
+            json!({"query": STUB_TIMELINE, "variables": {"orderId": UNKNOWN}}),
         )
         .await;
     let result = client.next("t").await;
     assert_eq!(result["data"], Value::Null, "{result}");
     let error = &result["errors"][0];
-    assert_eq!(error["path"], json!(["orderTimeline"]), "{result}");
+    assert_eq!(error["path"], json!(["stubTimeline"]), "{result}");
     assert_eq!(error["extensions"]["code"], "SOURCE_HTTP_ERROR", "{result}");
     assert_eq!(error["extensions"]["status"], 404, "{result}");
     client.expect("complete", "t").await;
