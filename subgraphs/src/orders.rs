@@ -15,6 +15,7 @@
 //! | `GET /orders[?limit=N]` | the first N (default 100, max 1,000) orders by id | [`ROUTE_LIST`] |
 //! | `POST /orders` | 201 created order, see [`CreateOrder`] | [`ROUTE_CREATE`] |
 //! | `POST /orders/{id}/status` | 200 updated order, see [`StatusChange`] | [`ROUTE_SET_STATUS`] |
+//! | `GET /orders/{id}/latest-change` | 200 the [`OrderEvent`] of its last change, or 404 | [`ROUTE_LATEST_CHANGE`] |
 //!
 //! Query parameters are looked at in the order `userId`, `userIds`, `ids`:
 //! the first one present decides the route.
@@ -48,6 +49,8 @@ pub const ROUTE_LIST: &str = "GET /orders";
 pub const ROUTE_CREATE: &str = "POST /orders";
 /// Route label of `POST /orders/{id}/status`.
 pub const ROUTE_SET_STATUS: &str = "POST /orders/{id}/status";
+/// Route label of `GET /orders/{id}/latest-change`.
+pub const ROUTE_LATEST_CHANGE: &str = "GET /orders/{id}/latest-change";
 
 /// Topic under which order events are handed to the [`EventSink`].
 pub const ORDER_STATUS_TOPIC: &str = "orders.status";
@@ -68,9 +71,12 @@ pub type EventSink = Arc<dyn Fn(&str, serde_json::Value) + Send + Sync>;
 
 /// A change of an order's status, as handed to the [`EventSink`].
 ///
-/// JSON: `{"orderId":"1001","userId":"7","status":"PENDING","previousStatus":null}`.
+/// JSON: `{"orderId":"1001","userId":"7","status":"PENDING","previousStatus":null,"version":1}`.
 /// `previousStatus` is `null` for a newly created order. Setting a status an
-/// order already has still emits an event, with equal statuses.
+/// order already has still emits an event, with equal statuses. `version`
+/// counts the order's changes: 1 when it is created (or as seeded), one more
+/// at each change, so `GET /orders/{id}/latest-change` tells which events an
+/// order's current state already reflects.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderEvent {
@@ -82,6 +88,8 @@ pub struct OrderEvent {
     pub status: OrderStatus,
     /// Status before the change; `None` when the order was just created.
     pub previous_status: Option<OrderStatus>,
+    /// The order's change count after this change, from 1.
+    pub version: u64,
 }
 
 /// Body of `POST /orders`: `{"userId":"7","items":[{"sku":"SKU-0001","quantity":2}]}`.
@@ -116,10 +124,12 @@ pub struct StatusChange {
     pub status: String,
 }
 
-/// Orders by numeric id, and the id the next created order gets.
+/// Orders by numeric id, the id the next created order gets, and the last
+/// change of every order changed since the store was seeded.
 struct Store {
     orders: BTreeMap<u64, Order>,
     next_id: u64,
+    changes: HashMap<String, OrderEvent>,
 }
 
 impl Store {
@@ -134,11 +144,44 @@ impl Store {
             })
             .collect();
         let next_id = orders.keys().next_back().map_or(1, |last| last + 1);
-        Self { orders, next_id }
+        Self {
+            orders,
+            next_id,
+            changes: HashMap::new(),
+        }
     }
 
     fn get(&self, id: &str) -> Option<&Order> {
         parse_id(id).and_then(|id| self.orders.get(&id))
+    }
+
+    /// The last change of `order`: the recorded one, or version 1 as seeded.
+    fn latest_change(&self, order: &Order) -> OrderEvent {
+        self.changes.get(&order.id).cloned().unwrap_or(OrderEvent {
+            order_id: order.id.clone(),
+            user_id: order.user_id.clone(),
+            status: order.status,
+            previous_status: None,
+            version: 1,
+        })
+    }
+
+    /// Records that `order` now has its status, from `previous` (`None`
+    /// for a new order), and returns the change's event.
+    fn record_change(&mut self, order: &Order, previous: Option<OrderStatus>) -> OrderEvent {
+        let version = match previous {
+            None => 1,
+            Some(_) => self.latest_change(order).version + 1,
+        };
+        let event = OrderEvent {
+            order_id: order.id.clone(),
+            user_id: order.user_id.clone(),
+            status: order.status,
+            previous_status: previous,
+            version,
+        };
+        self.changes.insert(order.id.clone(), event.clone());
+        event
     }
 }
 
@@ -174,6 +217,7 @@ pub fn router(calls: CallLog, events: Option<EventSink>) -> Router {
         .route("/orders", get(list_orders).post(create_order))
         .route("/orders/{id}", get(get_order))
         .route("/orders/{id}/status", post(set_status))
+        .route("/orders/{id}/latest-change", get(latest_change))
         .fallback(rest::no_route)
         .with_state(state)
 }
@@ -194,6 +238,15 @@ async fn get_order(State(state): State<OrdersState>, Path(id): Path<String>) -> 
     state.calls.record(ROUTE_GET);
     match state.store().get(&id) {
         Some(order) => Json(order).into_response(),
+        None => order_not_found(&id),
+    }
+}
+
+async fn latest_change(State(state): State<OrdersState>, Path(id): Path<String>) -> Response {
+    state.calls.record(ROUTE_LATEST_CHANGE);
+    let store = state.store();
+    match store.get(&id) {
+        Some(order) => Json(store.latest_change(order)).into_response(),
         None => order_not_found(&id),
     }
 }
@@ -262,13 +315,13 @@ async fn create_order(
         Ok(valid) => valid,
         Err(message) => return rest::error(StatusCode::BAD_REQUEST, message),
     };
-    let order = insert(&mut state.store(), user_id, items);
-    state.emit(&OrderEvent {
-        order_id: order.id.clone(),
-        user_id: order.user_id.clone(),
-        status: order.status,
-        previous_status: None,
-    });
+    let (order, event) = {
+        let mut store = state.store();
+        let order = insert(&mut store, user_id, items);
+        let event = store.record_change(&order, None);
+        (order, event)
+    };
+    state.emit(&event);
     (StatusCode::CREATED, Json(order)).into_response()
 }
 
@@ -333,7 +386,7 @@ async fn set_status(
         Ok(Json(change)) => change,
         Err(rejection) => return rest::bad_body(&rejection),
     };
-    let (order, previous) = {
+    let (order, event) = {
         let mut store = state.store();
         let Some(order) = parse_id(&id).and_then(|key| store.orders.get_mut(&key)) else {
             return order_not_found(&id);
@@ -343,14 +396,11 @@ async fn set_status(
             return rest::error(StatusCode::BAD_REQUEST, message);
         };
         let previous = std::mem::replace(&mut order.status, status);
-        (order.clone(), previous)
+        let order = order.clone();
+        let event = store.record_change(&order, Some(previous));
+        (order, event)
     };
-    state.emit(&OrderEvent {
-        order_id: order.id.clone(),
-        user_id: order.user_id.clone(),
-        status: order.status,
-        previous_status: Some(previous),
-    });
+    state.emit(&event);
     Json(order).into_response()
 }
 
@@ -469,6 +519,7 @@ mod tests {
             "userId": data::orders()[4].user_id,
             "status": "SHIPPED",
             "previousStatus": previous,
+            "version": 2,
         });
         assert_eq!(
             *events.lock().unwrap(),
@@ -484,6 +535,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_latest_change_counts_the_changes() {
+        let (server, calls) = start().await;
+        let seeded = data::orders()[4].status.as_str();
+        let (status, change) = http(server.addr, "GET", "/orders/5/latest-change", None).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            (change["status"].as_str(), change["version"].as_u64()),
+            (Some(seeded), Some(1))
+        );
+        assert!(change["previousStatus"].is_null());
+        let body = r#"{"status":"SHIPPED"}"#;
+        http(server.addr, "POST", "/orders/5/status", Some(body)).await;
+        let (_, change) = http(server.addr, "GET", "/orders/5/latest-change", None).await;
+        let expected = json!({"orderId": "5", "userId": data::orders()[4].user_id,
+            "status": "SHIPPED", "previousStatus": seeded, "version": 2});
+        assert_eq!(change, expected);
+        let (status, _) = http(server.addr, "GET", "/orders/5000/latest-change", None).await;
+        assert_eq!(status, 404);
+        assert_eq!(calls.count(ROUTE_LATEST_CHANGE), 3);
+    }
+
+    #[tokio::test]
     async fn creation_emits_an_event() {
         let events = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&events);
@@ -492,7 +565,7 @@ mod tests {
         let body = r#"{"userId":"3","items":[{"sku":"SKU-0002","quantity":1}]}"#;
         http(server.addr, "POST", "/orders", Some(body)).await;
         let expected = json!({
-            "orderId": "1001", "userId": "3", "status": "PENDING", "previousStatus": null,
+            "orderId": "1001", "userId": "3", "status": "PENDING", "previousStatus": null, "version": 1,
         });
         assert_eq!(*events.lock().unwrap(), [expected]);
     }

@@ -837,6 +837,8 @@ pub struct BusDemoOptions {
     stock_interval: Option<Duration>,
     extra: String,
     tap_catalog: bool,
+    schema_extra: String,
+    rest_sources: Vec<(String, String)>,
 }
 
 impl BusDemoOptions {
@@ -860,6 +862,21 @@ impl BusDemoOptions {
     pub fn extra(mut self, toml: &str) -> Self {
         self.extra.push_str(toml);
         self.extra.push('\n');
+        self
+    }
+
+    /// SDL appended to the demo schema, e.g. `extend type Query { … }`.
+    #[must_use]
+    pub fn schema_extra(mut self, sdl: &str) -> Self {
+        self.schema_extra.push_str(sdl);
+        self.schema_extra.push('\n');
+        self
+    }
+
+    /// Adds `[sources.<name>]` of kind `rest` at `url`, beside the demo's.
+    #[must_use]
+    pub fn rest_source(mut self, name: &str, url: &str) -> Self {
+        self.rest_sources.push((name.to_owned(), url.to_owned()));
         self
     }
 
@@ -894,10 +911,14 @@ impl BusDemoOptions {
         let catalog_url = catalog_tap
             .as_ref()
             .map_or_else(|| services.catalog.url(), TcpTap::url);
-        let mut config = GatewayConfig::new(weft::demo::SCHEMA)
+        let schema = format!("{}\n{}", weft::demo::SCHEMA, self.schema_extra);
+        let mut config = GatewayConfig::new(&schema)
             .rest_source("users", &services.users.url(), DEMO_TIMEOUT_MS)
             .grpc_source("catalog", &catalog_url, DEMO_TIMEOUT_MS)
             .rest_source("orders", &services.orders.url(), DEMO_TIMEOUT_MS);
+        for (name, url) in &self.rest_sources {
+            config = config.rest_source(name, url, DEMO_TIMEOUT_MS);
+        }
         if let Some(buffer) = self.buffer {
             config = config.extra(&format!("[events]\nbuffer = {buffer}"));
         }

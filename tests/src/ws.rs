@@ -176,15 +176,21 @@ impl WsClient {
     ///
     /// # Panics
     ///
-    /// As [`Self::recv_any`].
+    /// As [`Self::recv_any`], and when only keep-alives arrive for
+    /// [`RECV_TIMEOUT`].
     pub async fn recv(&mut self) -> Value {
-        loop {
-            let message = self.recv_any().await;
-            let keepalive = if self.legacy() { "ka" } else { "ping" };
-            if message["type"] != keepalive {
-                return message;
+        let keepalive = if self.legacy() { "ka" } else { "ping" };
+        let skipping = async {
+            loop {
+                let message = self.recv_any().await;
+                if message["type"] != keepalive {
+                    return message;
+                }
             }
-        }
+        };
+        tokio::time::timeout(RECV_TIMEOUT, skipping)
+            .await
+            .unwrap_or_else(|_| panic!("only keep-alives from the gateway for {RECV_TIMEOUT:?}"))
     }
 
     /// Sends `connection_init` (with `payload`, if any) and expects

@@ -135,7 +135,7 @@ async fn an_order_status_change_through_replica_a_reaches_a_subscriber_on_replic
     // Its creation event is on the server before B subscribes.
     assert_eq!(
         observed(&mut changes).await,
-        json!({"orderId": id, "userId": "3", "status": "PENDING", "previousStatus": null})
+        json!({"orderId": id, "userId": "3", "status": "PENDING", "previousStatus": null, "version": 1})
     );
 
     let mut client = replicas.b.ws_ready().await;

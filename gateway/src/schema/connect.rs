@@ -68,7 +68,7 @@ pub struct Connected {
 type Problems = Vec<Diagnostic>;
 
 impl Target<'_> {
-    fn problem(&self, builder: &Builder<'_>, pos: Pos, message: &str) -> Problems {
+    pub(super) fn problem(&self, builder: &Builder<'_>, pos: Pos, message: &str) -> Problems {
         vec![
             builder
                 .doc
@@ -325,10 +325,12 @@ pub fn event_plan(
         }
         None => None,
     };
+    let initial = super::initial::plan(builder, target, spec)?;
     Ok(EventPlan {
         topic,
         filter,
         message,
+        initial,
     })
 }
 

@@ -88,7 +88,8 @@ pub struct Directives {
     pub entity_key: Option<Arg<String>>,
     /// `@key(fields:)` on a type: the key field names.
     pub key: Option<Arg<Vec<String>>>,
-    /// `@event(topic:, filter:, protobuf:, source:)` on a subscription field.
+    /// `@event(topic:, filter:, protobuf:, source:, initial:, version:)` on a
+    /// subscription field.
     pub event: Option<EventSpec>,
     /// `@publish(topic:, payload:)` on a mutation field.
     pub publish: Option<EventSpec>,
@@ -110,6 +111,11 @@ pub struct EventSpec {
     /// `source` (events only): the gRPC source whose descriptors define
     /// `protobuf`; without it, the one source that defines it.
     pub source: Option<Arg<String>>,
+    /// `initial` (events only): the Query field that fetches the current state.
+    pub initial: Option<Arg<String>>,
+    /// `version` (events only): the key path compared between the state and
+    /// each event.
+    pub version: Option<Arg<String>>,
 }
 
 const METHODS: [(&str, Method); 5] = [
@@ -204,9 +210,12 @@ pub fn read(
             "entity" => read.entity_key = args.required_string("key"),
             "event" => {
                 let (protobuf, source) = (args.string("protobuf"), args.string("source"));
+                let (initial, version) = (args.string("initial"), args.string("version"));
                 read.event = event_spec(&mut args, "filter").map(|spec| EventSpec {
                     protobuf,
                     source,
+                    initial,
+                    version,
                     ..spec
                 });
             }
@@ -254,6 +263,8 @@ fn event_spec(args: &mut Args<'_>, value: &str) -> Option<EventSpec> {
         value,
         protobuf: None,
         source: None,
+        initial: None,
+        version: None,
     })
 }
 

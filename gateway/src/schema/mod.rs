@@ -16,6 +16,7 @@ pub mod build;
 pub mod connect;
 pub mod directives;
 pub mod document;
+pub mod initial;
 pub mod model;
 pub mod openapi_check;
 pub mod proto_check;

@@ -263,6 +263,8 @@ pub struct EventPlan {
     /// The protobuf message the event's bytes hold, when `@event(protobuf:)`
     /// declares one; otherwise events are JSON.
     pub message: Option<EventMessage>,
+    /// How a subscriber first gets the current state (`initial:`).
+    pub initial: Option<InitialPlan>,
 }
 
 /// The protobuf message type of an event's bytes.
@@ -272,6 +274,23 @@ pub struct EventMessage {
     pub name: String,
     /// Reads the message as JSON.
     pub transcoder: crate::sources::transcode::Transcoder,
+}
+
+/// `@event(initial:, version:)`: the Query field whose value is the current
+/// state a subscriber gets before the events, and how to tell the events the
+/// state already reflects.
+#[derive(Debug)]
+pub struct InitialPlan {
+    /// The Query field's name; it has the subscription field's type and
+    /// takes its arguments by name.
+    pub field: String,
+    /// The subscription's arguments the Query field requires but the
+    /// subscription may leave out: without one of them there is no single
+    /// state, and the subscriber gets the events only.
+    pub needs: Vec<String>,
+    /// The key path, in the state and in each event, of a value that grows
+    /// with every change: events not newer than the state are passed over.
+    pub version: Option<KeyPath>,
 }
 
 /// A subscription field fed by a gRPC server stream.

@@ -9,8 +9,13 @@
 //! - `@grpc` on a server-streaming method: each message (at `response:`)
 //!   is an event; the upstream call is cancelled when the stream is dropped.
 //!
+//! - `@event(initial:, version:)`: the subscriber first gets the current
+//!   state, fetched after subscribing, then the events not already
+//!   reflected in it ([`initial`]).
+//!
 //! Subscribers of one subscription share each bus event's response
-//! ([`shared`]): an event costs one run per distinct subscription.
+//! ([`shared`]): an event costs one run per distinct subscription. The
+//! initial state is each subscriber's own and is never shared.
 //!
 //! Queries and mutations sent over a subscription transport run once. Each
 //! subscriber has a bounded buffer at the bus; a subscriber that falls
@@ -27,6 +32,7 @@
 //! its own event's, so resuming re-reads the skipped events and passes
 //! over them again.
 
+mod initial;
 mod payload;
 pub(crate) mod shared;
 
@@ -91,6 +97,8 @@ enum Occurrence {
     Published(Published, Option<Cursor>),
     /// A message of this subscriber's own gRPC stream.
     Streamed(Arc<Doc>),
+    /// The current state this subscriber gets first (`@event(initial:)`).
+    State(Arc<Doc>),
 }
 
 /// An event, or the error that ends the subscription.
@@ -145,7 +153,17 @@ async fn open(
     let args = field.args.render(&prepared.variables);
     let resume_from = prepared.resume_from.as_deref();
     let opened = match &definition.binding {
-        Binding::Event(plan) => bus_events(gateway, plan, &args, resume_from).await,
+        Binding::Event(plan) => {
+            let events = bus_events(gateway, plan, &args, resume_from).await;
+            match (&plan.initial, events) {
+                // A resumed subscriber has had the state: it goes on from its cursor.
+                (Some(initial), Ok(events)) if resume_from.is_none() => {
+                    let at = (&args, field.key.as_str());
+                    Ok(initial::state_then_events(gateway, prepared, initial, at, events).await)
+                }
+                (_, events) => events,
+            }
+        }
         Binding::Stream(_) if resume_from.is_some() => Err(GraphqlError::new(
             "a gRPC stream keeps no events, so this subscription cannot resume; \
              subscribe without a cursor",
@@ -262,7 +280,7 @@ fn per_event(
                         });
                         made.await.clone()
                     }
-                    Ok(Occurrence::Streamed(message)) => {
+                    Ok(Occurrence::Streamed(message) | Occurrence::State(message)) => {
                         Arc::new(respond(&gateway, &prepared, message).await)
                     }
                     Err(error) => Arc::new(Response {
