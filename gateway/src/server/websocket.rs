@@ -122,6 +122,12 @@ async fn deliver(
     outgoing: Outgoing,
     active: &mut Option<crate::metrics::ActiveSubscription>,
 ) -> bool {
+    // Mostly there is room: no timer is set for those.
+    let outgoing = match outbox.try_send(outgoing) {
+        Ok(()) => return true,
+        Err(mpsc::error::TrySendError::Closed(_)) => return false,
+        Err(mpsc::error::TrySendError::Full(outgoing)) => outgoing,
+    };
     match outbox.send_timeout(outgoing, SLOW_CLIENT).await {
         Ok(()) => true,
         Err(mpsc::error::SendTimeoutError::Closed(_)) => false,
