@@ -135,7 +135,7 @@ pub(super) fn start_services() -> Result<(Vec<Process>, Vec<String>), String> {
     Ok((services, urls))
 }
 
-fn free_port() -> Result<SocketAddr, String> {
+pub(super) fn free_port() -> Result<SocketAddr, String> {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map_err(|error| format!("no free port: {error}"))

@@ -17,7 +17,7 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::queries::{TempDir, start_gateway};
+use super::queries::{TempDir, free_port, start_gateway};
 use crate::config::Config;
 use crate::demo::{Demo, config_text, events_table, write_files};
 
@@ -124,9 +124,7 @@ fn replica_files(demo: &Demo, nats_url: &str) -> Result<TempDir, String> {
         NEXT.fetch_add(1, Ordering::Relaxed)
     );
     let dir = TempDir(std::env::temp_dir().join(name));
-    let listen = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map_err(|error| format!("no free port: {error}"))?;
+    let listen = free_port()?;
     let urls: Vec<String> = demo
         .services
         .iter()

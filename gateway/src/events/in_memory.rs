@@ -66,6 +66,19 @@ impl Hub {
         })
     }
 
+    /// Subscribes to `topic` here, then has the broker deliver it with
+    /// `forward` (lazy until now): subscribed first, so that nothing the
+    /// broker delivers once `forward` is done can be missed.
+    pub(crate) async fn subscribe_through(
+        &self,
+        topic: &str,
+        forward: impl Future<Output = Result<(), BusError>>,
+    ) -> Result<EventStream, BusError> {
+        let stream = self.subscribe(topic);
+        forward.await?;
+        Ok(stream)
+    }
+
     /// How many local subscribers `topic` has.
     pub fn subscribers(&self, topic: &str) -> usize {
         let topics = self.topics.lock().unwrap_or_else(PoisonError::into_inner);

@@ -149,9 +149,9 @@ impl EventBus for NatsBus {
     fn subscribe(&self, topic: &str) -> BoxFuture<'_, Result<EventStream, BusError>> {
         let topic = topic.to_owned();
         async move {
-            let stream = self.hub.subscribe(&topic);
-            self.forward(&topic).await?;
-            Ok(stream)
+            self.hub
+                .subscribe_through(&topic, self.forward(&topic))
+                .await
         }
         .boxed()
     }

@@ -368,9 +368,9 @@ impl EventBus for RabbitMqBus {
     fn subscribe(&self, topic: &str) -> BoxFuture<'_, Result<EventStream, BusError>> {
         let topic = topic.to_owned();
         async move {
-            let stream = self.hub.subscribe(&topic);
-            self.forward(&topic).await?;
-            Ok(stream)
+            self.hub
+                .subscribe_through(&topic, self.forward(&topic))
+                .await
         }
         .boxed()
     }
