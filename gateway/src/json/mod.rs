@@ -220,15 +220,15 @@ impl<'a> Json<'a> {
     fn get_near(self, key: &str, hint: &AtomicU32) -> Option<Json<'a>> {
         let mut entries = self.entries()?;
         let guess = hint.load(Ordering::Relaxed);
-        if guess < entries.left {
-            if let Some((name, value)) = entries.nth(guess as usize)
-                && name.is(key)
-            {
-                return Some(value);
-            }
-            entries = self.entries()?;
+        if let Some((name, value)) = entries.nth(guess as usize)
+            && name.is(key)
+        {
+            return Some(value);
         }
-        let (place, (_, value)) = entries.enumerate().find(|(_, (name, _))| name.is(key))?;
+        let (place, (_, value)) = self
+            .entries()?
+            .enumerate()
+            .find(|(_, (name, _))| name.is(key))?;
         hint.store(u32::try_from(place).unwrap_or(0), Ordering::Relaxed);
         Some(value)
     }
@@ -240,7 +240,7 @@ impl<'a> Json<'a> {
         Some(Items {
             doc: self.doc,
             at: self.at + 1,
-            left: node.len,
+            end: node.next,
         })
     }
 
@@ -251,7 +251,7 @@ impl<'a> Json<'a> {
         Some(Entries {
             doc: self.doc,
             at: self.at + 1,
-            left: node.len,
+            end: node.next,
         })
     }
 
@@ -283,8 +283,10 @@ impl fmt::Debug for Json<'_> {
 /// The items of a list, in order.
 pub struct Items<'a> {
     doc: &'a Doc,
+    /// The next item's node.
     at: u32,
-    left: u32,
+    /// The node after the list.
+    end: u32,
 }
 
 impl<'a> Iterator for Items<'a> {
@@ -292,27 +294,27 @@ impl<'a> Iterator for Items<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Json<'a>> {
-        if self.left == 0 {
+        if self.at >= self.end {
             return None;
         }
         let item = self.doc.at(self.at);
         self.at = item.node()?.next;
-        self.left -= 1;
         Some(item)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.left as usize, Some(self.left as usize))
+        let nodes = self.end.saturating_sub(self.at) as usize;
+        (usize::from(nodes > 0), Some(nodes))
     }
 }
-
-impl ExactSizeIterator for Items<'_> {}
 
 /// The members of an object: each key (a string value) and its value.
 pub struct Entries<'a> {
     doc: &'a Doc,
+    /// The next member's key node.
     at: u32,
-    left: u32,
+    /// The node after the object.
+    end: u32,
 }
 
 impl<'a> Iterator for Entries<'a> {
@@ -320,13 +322,12 @@ impl<'a> Iterator for Entries<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        if self.left == 0 {
+        if self.at >= self.end {
             return None;
         }
         let key = self.doc.at(self.at);
         let value = self.doc.at(self.at + 1);
         self.at = value.node()?.next;
-        self.left -= 1;
         Some((key, value))
     }
 }
@@ -436,7 +437,7 @@ mod tests {
         assert_eq!(get("n").as_f64(), Some(-150.0));
         assert_eq!(get("n").as_i64(), None);
         assert_eq!(get("i").as_i64(), Some(42));
-        assert_eq!(get("l").items().unwrap().len(), 3);
+        assert_eq!(get("l").items().unwrap().count(), 3);
         let raws: Vec<&str> = get("l").items().unwrap().map(Json::raw).collect();
         assert_eq!(raws, ["1", "[2]", "{}"]);
         assert_eq!(get("t").as_bool(), Some(true));

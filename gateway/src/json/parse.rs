@@ -24,12 +24,11 @@ pub(super) enum Kind {
 }
 
 /// One value of a document. Members of an object are a key node followed
-/// by the value's nodes; items of an array follow one another.
+/// by the value's nodes; items of an array follow one another, up to the
+/// container's `next`.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Node {
     pub(super) kind: Kind,
-    /// Items of an array, members of an object.
-    pub(super) len: u32,
     /// Where the value's text starts (inside the quotes for a string).
     pub(super) start: u32,
     /// Where it ends (before the closing quote for a string).
@@ -87,7 +86,6 @@ impl Parser<'_> {
     fn run(&mut self) -> Result<(), String> {
         'value: loop {
             self.skip_whitespace();
-            self.count_item();
             match self.peek() {
                 Some(b'{') => {
                     self.open(Kind::Object)?;
@@ -150,23 +148,12 @@ impl Parser<'_> {
         }
     }
 
-    /// Counts one more item in the array being filled, if any (an object's
-    /// members are counted by their keys).
-    fn count_item(&mut self) {
-        if let Some(&(top, Kind::Array)) = self.open.last()
-            && let Some(node) = self.nodes.get_mut(top)
-        {
-            node.len += 1;
-        }
-    }
-
     /// Pushes a node for the value spanning `start..end`.
     #[inline(always)]
     fn push(&mut self, kind: Kind, start: usize, end: usize) {
         let next = self.nodes.len() + 1;
         self.nodes.push(Node {
             kind,
-            len: 0,
             start: offset(start),
             end: offset(end),
             next: offset(next),
@@ -203,11 +190,6 @@ impl Parser<'_> {
     fn key(&mut self) -> Result<(), String> {
         if self.peek() != Some(b'"') {
             return Err(self.unexpected("a string key"));
-        }
-        if let Some(&(top, _)) = self.open.last()
-            && let Some(node) = self.nodes.get_mut(top)
-        {
-            node.len += 1;
         }
         self.string()?;
         self.skip_whitespace();
@@ -436,7 +418,7 @@ mod tests {
     }
 
     #[test]
-    fn nodes_record_spans_counts_and_subtree_ends() {
+    fn nodes_record_spans_and_subtree_ends() {
         let nodes = parse(br#"{"a":[1,2],"b":"x"}"#).unwrap();
         let kinds: Vec<Kind> = nodes.iter().map(|node| node.kind).collect();
         assert_eq!(
@@ -451,8 +433,8 @@ mod tests {
                 Kind::Str
             ]
         );
-        assert_eq!((nodes[0].len, nodes[0].next, nodes[0].end), (2, 7, 19));
-        assert_eq!((nodes[2].len, nodes[2].next), (2, 5));
+        assert_eq!((nodes[0].next, nodes[0].end), (7, 19));
+        assert_eq!(nodes[2].next, 5);
         assert_eq!((nodes[6].start, nodes[6].end), (16, 17));
     }
 }

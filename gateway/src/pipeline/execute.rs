@@ -240,7 +240,9 @@ impl<'p> Run<'_, '_> {
                 caller: self.context.caller,
                 results,
                 seen: FxHashSet::with_capacity_and_hasher(results.room(), FxBuildHasher),
-                pending: Vec::with_capacity(frontier.len()),
+                // Sized like `seen`: growing a list of large steps one
+                // doubling at a time copied more than it filed.
+                pending: Vec::with_capacity(results.room().max(frontier.len())),
                 loads: Vec::new(),
             };
             for walk in &frontier {

@@ -19,6 +19,10 @@ use crate::config::{RestSourceConfig, SourceConfig};
 use crate::error::SourceError;
 use crate::json::Doc;
 use crate::metrics::Metrics;
+
+/// The most a body's declared length reserves up front; a larger body
+/// grows its buffer as it arrives.
+const MAX_PRESIZE: usize = 16 << 20;
 use crate::template::{StringTemplate, UrlTemplate, ValueTemplate, Vars};
 
 /// A configured REST backend.
@@ -119,10 +123,7 @@ impl RestSource {
                 status: status.as_u16(),
             });
         }
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|error| self.transport_error(&error))?;
+        let bytes = self.body(response).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Doc::null());
         }
@@ -130,6 +131,22 @@ impl RestSource {
             source_name: self.name.clone(),
             reason: format!("the body is not JSON: {reason}"),
         })
+    }
+
+    /// The response body, copied once from the chunks into one buffer
+    /// (`Response::bytes` copies a large body twice on its way to a
+    /// document).
+    async fn body(&self, mut response: reqwest::Response) -> Result<Vec<u8>, SourceError> {
+        let expected = response.content_length().unwrap_or(0);
+        let mut body = Vec::with_capacity(usize::try_from(expected).unwrap_or(0).min(MAX_PRESIZE));
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|error| self.transport_error(&error))?
+        {
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 
     fn transport_error(&self, error: &reqwest::Error) -> SourceError {

@@ -575,8 +575,49 @@ fn timestamp(bytes: &[u8], out: &mut Vec<u8>) -> Written {
     if !RANGE.contains(&timestamp.seconds) || !(0..1_000_000_000).contains(&timestamp.nanos) {
         return Err(Unsupported);
     }
-    let _ = write!(out, "\"{timestamp}\"");
+    rfc3339(timestamp.seconds, timestamp.nanos, out);
     Ok(())
+}
+
+/// Writes a time within years 1 to 9999 as prost-types does: UTC, with
+/// 3, 6 or 9 digits of fraction when there is one, in quotes.
+fn rfc3339(seconds: i64, nanos: i32, out: &mut Vec<u8>) {
+    let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
+    let _ = write!(
+        out,
+        "\"{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+        second_of_day / 3600,
+        second_of_day / 60 % 60,
+        second_of_day % 60
+    );
+    let _ = match nanos {
+        0 => Ok(()),
+        _ if nanos % 1_000_000 == 0 => write!(out, ".{:03}", nanos / 1_000_000),
+        _ if nanos % 1_000 == 0 => write!(out, ".{:06}", nanos / 1_000),
+        _ => write!(out, ".{nanos:09}"),
+    };
+    out.extend_from_slice(b"Z\"");
+}
+
+/// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let shifted = days + 719_468;
+    let era = shifted.div_euclid(146_097);
+    let day_of_era = shifted.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 /// The message as prost-reflect writes it; `Err` when it does not decode.
@@ -598,7 +639,9 @@ impl serde::Serialize for Canonical<'_> {
 /// Every field occurrence of a message, in wire order; groups are left to
 /// prost-reflect.
 fn read_fields(mut bytes: &[u8]) -> Result<Vec<(u32, Wire<'_>)>, Unsupported> {
-    let mut fields = Vec::new();
+    // Room for a field every four bytes, up to 64: most messages never
+    // grow it.
+    let mut fields = Vec::with_capacity((bytes.len() / 4 + 1).min(64));
     while !bytes.is_empty() {
         let tag = varint(&mut bytes)?;
         let number = u32::try_from(tag >> 3).map_err(|_| Unsupported)?;
@@ -813,6 +856,34 @@ message Everything {
         let transcoder = Transcoder::new(&descriptor);
         assert!(transcoder.message_json(&[0x0a, 0x05, 0x01]).is_err());
         assert!(transcoder.message_json(&[0x72, 0x02, 0xff, 0xfe]).is_err());
+    }
+
+    #[test]
+    fn timestamps_are_written_as_prost_types_writes_them() {
+        let check = |seconds: i64, nanos: i32| {
+            let mut ours = Vec::new();
+            rfc3339(seconds, nanos, &mut ours);
+            let theirs = format!("\"{}\"", prost_types::Timestamp { seconds, nanos });
+            assert_eq!(String::from_utf8(ours).unwrap(), theirs);
+        };
+        // 0001-01-01, 1900-03-01, 1969-12-31T23:59:59, 2000-02-29, 9999-12-31T23:59:59.
+        for seconds in [
+            -62_135_596_800,
+            -2_203_891_200,
+            -1,
+            951_782_400,
+            253_402_300_799,
+        ] {
+            check(seconds, 0);
+        }
+        let nanos = [0, 500_000_000, 1_000, 7, 999_999_999, 120_000];
+        let (mut seconds, mut step) = (-62_135_596_800_i64, 0);
+        while seconds <= 253_402_300_799 {
+            check(seconds, nanos[step % nanos.len()]);
+            step += 1;
+            seconds += 86_399 * 37 + i64::try_from(step % 86_400).unwrap();
+        }
+        assert!(step > 90_000, "{step}");
     }
 
     #[test]
