@@ -217,14 +217,15 @@ impl<'a> Json<'a> {
     /// The member `key` of an object, looked for first as the member at
     /// place `hint` (which it then updates to where `key` was).
     #[inline]
-    fn get_near(self, key: &str, hint: &AtomicU32) -> Option<Json<'a>> {
+    fn get_near(self, key: &Key, hint: &AtomicU32) -> Option<Json<'a>> {
         let mut entries = self.entries()?;
         let guess = hint.load(Ordering::Relaxed);
         if let Some((name, value)) = entries.nth(guess as usize)
-            && name.is(key)
+            && name.is_key(key)
         {
             return Some(value);
         }
+        let key = key.text.as_str();
         let (place, (_, value)) = self
             .entries()?
             .enumerate()
@@ -253,6 +254,27 @@ impl<'a> Json<'a> {
             at: self.at + 1,
             end: node.next,
         })
+    }
+
+    /// Whether this is the plain string `key`: a short one is compared as
+    /// one word, without a call to `memcmp`.
+    #[inline]
+    fn is_key(self, key: &Key) -> bool {
+        let Some(node) = self.node() else {
+            return false;
+        };
+        let (start, end) = (node.start as usize, node.end as usize);
+        if node.kind != Kind::Str || end - start != key.text.len() {
+            return node.kind == Kind::EscapedStr && self.is(&key.text);
+        }
+        let bytes = self.doc.text.as_bytes();
+        match (key.word, bytes.get(start..start + 8)) {
+            (Some((word, mask)), Some(window)) => {
+                let window: [u8; 8] = window.try_into().unwrap_or_default();
+                u64::from_le_bytes(window) & mask == word
+            }
+            _ => bytes.get(start..end) == Some(key.text.as_bytes()),
+        }
     }
 
     /// Whether this is the string `text`.
@@ -346,14 +368,39 @@ pub fn find<'a>(value: Json<'a>, path: &[String]) -> Option<Json<'a>> {
 #[derive(Default)]
 pub struct KeyPath {
     keys: Vec<String>,
+    compiled: Box<[Key]>,
     hints: Box<[AtomicU32]>,
+}
+
+/// A key of a [`KeyPath`], ready to compare.
+struct Key {
+    text: String,
+    /// For a key of at most 8 bytes: its bytes as a little-endian word, and
+    /// the mask that keeps that many bytes of a word.
+    word: Option<(u64, u64)>,
+}
+
+impl Key {
+    fn new(text: &str) -> Self {
+        let word = (text.len() <= 8).then(|| {
+            let mut bytes = [0_u8; 8];
+            bytes[..text.len()].copy_from_slice(text.as_bytes());
+            let unused_bits = u32::try_from(64 - 8 * text.len()).unwrap_or(64);
+            let mask = u64::MAX.checked_shr(unused_bits).unwrap_or(0);
+            (u64::from_le_bytes(bytes), mask)
+        });
+        Self {
+            text: text.to_owned(),
+            word,
+        }
+    }
 }
 
 impl KeyPath {
     /// Follows the path from `value`, as [`find`] does.
     #[inline]
     pub fn find<'a>(&self, value: Json<'a>) -> Option<Json<'a>> {
-        self.keys
+        self.compiled
             .iter()
             .zip(&self.hints)
             .try_fold(value, |current, (key, hint)| current.get_near(key, hint))
@@ -364,7 +411,12 @@ impl KeyPath {
 impl From<Vec<String>> for KeyPath {
     fn from(keys: Vec<String>) -> Self {
         let hints = keys.iter().map(|_| AtomicU32::new(0)).collect();
-        Self { keys, hints }
+        let compiled = keys.iter().map(|key| Key::new(key)).collect();
+        Self {
+            keys,
+            compiled,
+            hints,
+        }
     }
 }
 
@@ -456,6 +508,35 @@ mod tests {
         }
         assert!(path.find(doc(r#"{"a": {"b": null}}"#).root()).is_none());
         assert!(path.find(doc(r#"{"a": 1}"#).root()).is_none());
+    }
+
+    #[test]
+    fn key_paths_compare_short_long_escaped_and_last_keys() {
+        let path = |key: &str| KeyPath::from(vec![key.to_owned()]);
+        let value = doc(r#"{"quantity":1,"a_long_key_name":2,"q\u0075":3,"":4,"quantitx":5}"#);
+        for (key, expected) in [
+            ("quantity", Some(1)),
+            ("a_long_key_name", Some(2)),
+            ("qu", Some(3)),
+            ("", Some(4)),
+            ("quantitx", Some(5)),
+            ("quant", None),
+            ("quantityy", None),
+        ] {
+            for _ in 0..2 {
+                assert_eq!(
+                    path(key).find(value.root()).and_then(Json::as_i64),
+                    expected,
+                    "{key}"
+                );
+            }
+        }
+        let short = doc(r#"{"ab":7}"#);
+        assert_eq!(
+            path("ab").find(short.root()).and_then(Json::as_i64),
+            Some(7)
+        );
+        assert!(path("ac").find(short.root()).is_none());
     }
 
     #[test]

@@ -497,7 +497,7 @@ impl<'p> Walker<'_, 'p> {
                         definition,
                         call: prepared,
                         dedupe: plan.dedupe,
-                        args,
+                        args: args.into_owned(),
                     })),
                     Err(error) => done(key, Slot::Failed(Arc::new(GraphqlError::from(&error)))),
                 };
@@ -507,7 +507,7 @@ impl<'p> Walker<'_, 'p> {
                     key,
                     field,
                     plan,
-                    args,
+                    args: args.into_owned(),
                 });
             }
             Binding::Entity(plan) => (&plan.batch, &plan.key, Some(plan.entity.as_str())),
@@ -520,7 +520,7 @@ impl<'p> Walker<'_, 'p> {
         let group_args = if entity.is_some() {
             Value::Null
         } else {
-            args.clone()
+            args.as_ref().clone()
         };
         let group = group_for(&mut self.loads, batch, group_args);
         match self.loads[group].add_keys(template, &vars, parent) {

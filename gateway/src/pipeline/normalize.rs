@@ -8,6 +8,7 @@
 //! weft's schemas have object types only (no interfaces or unions), so a
 //! valid fragment always applies to the type it is spread in.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use graphql_tools::static_graphql::query::{
@@ -189,10 +190,11 @@ pub enum Input {
 }
 
 impl Arguments {
-    /// The arguments as a JSON object for these variables.
-    pub fn render(&self, variables: &Map<String, Value>) -> Value {
+    /// The arguments as a JSON object for these variables: borrowed when
+    /// they use none.
+    pub fn render(&self, variables: &Map<String, Value>) -> Cow<'_, Value> {
         match self {
-            Self::Fixed(value) => value.clone(),
+            Self::Fixed(value) => Cow::Borrowed(value),
             Self::Varying(entries) => {
                 let mut object = Map::new();
                 for (name, input, default) in entries {
@@ -202,7 +204,7 @@ impl Arguments {
                         (None, None) => {}
                     }
                 }
-                Value::Object(object)
+                Cow::Owned(Value::Object(object))
             }
         }
     }

@@ -150,7 +150,7 @@ async fn open(
             codes::VALIDATION_FAILED,
         ));
     };
-    let args = field.args.render(&prepared.variables);
+    let args = field.args.render(&prepared.variables).into_owned();
     let resume_from = prepared.resume_from.as_deref();
     let opened = match &definition.binding {
         Binding::Event(plan) => {
