@@ -30,9 +30,35 @@ use crate::schema::model::{Binding, Shape, ShapeKind};
 /// the nearest nullable position above it.
 struct Null;
 
-enum Segment<'p> {
-    Key(&'p str),
-    Index(usize),
+/// Where the writer is: a list index or a field's response key, under
+/// the place it is in. Kept on the stack, as the writer recurses; read only
+/// for an error's `path`.
+enum At<'a> {
+    Root,
+    Key(&'a str, &'a At<'a>),
+    Index(usize, &'a At<'a>),
+}
+
+impl At<'_> {
+    fn path(&self) -> Vec<PathSegment> {
+        let mut path = Vec::new();
+        let mut at = self;
+        loop {
+            at = match at {
+                At::Root => break,
+                At::Key(key, parent) => {
+                    path.push(PathSegment::Key((*key).to_owned()));
+                    parent
+                }
+                At::Index(index, parent) => {
+                    path.push(PathSegment::Index(*index));
+                    parent
+                }
+            };
+        }
+        path.reverse();
+        path
+    }
 }
 
 /// Writes `data`: the operation's selection over `root`.
@@ -48,31 +74,37 @@ pub fn write(
     let mut writer = Writer {
         out: Vec::with_capacity(capacity),
         errors: Vec::new(),
-        path: Vec::new(),
         results,
         variables,
         denied,
         introspection,
     };
-    if writer.object(&operation.selection, root).is_err() {
+    if writer
+        .object(&operation.selection, root, &At::Root)
+        .is_err()
+    {
         writer.out.clear();
         writer.out.extend_from_slice(b"null");
     }
     (writer.out, writer.errors)
 }
 
-struct Writer<'w, 'p> {
+struct Writer<'w> {
     out: Vec<u8>,
     errors: Vec<GraphqlError>,
-    path: Vec<Segment<'p>>,
     results: &'w Results,
     variables: &'w Variables,
     denied: &'w Denied,
     introspection: Option<&'w Value>,
 }
 
-impl<'p> Writer<'_, 'p> {
-    fn object(&mut self, selection: &'p SelectionSet, parent: Json<'_>) -> Result<(), Null> {
+impl Writer<'_> {
+    fn object(
+        &mut self,
+        selection: &SelectionSet,
+        parent: Json<'_>,
+        at: &At<'_>,
+    ) -> Result<(), Null> {
         self.out.push(b'{');
         let mut first = true;
         for field in &selection.fields {
@@ -84,16 +116,13 @@ impl<'p> Writer<'_, 'p> {
             }
             first = false;
             self.out.extend_from_slice(field.key_json.as_bytes());
-            self.path.push(Segment::Key(&field.key));
-            let written = self.field(field, parent);
-            self.path.pop();
-            written?;
+            self.field(field, parent, &At::Key(&field.key, at))?;
         }
         self.out.push(b'}');
         Ok(())
     }
 
-    fn field(&mut self, field: &'p Field, parent: Json<'_>) -> Result<(), Null> {
+    fn field(&mut self, field: &Field, parent: Json<'_>, at: &At<'_>) -> Result<(), Null> {
         let definition = match &field.kind {
             FieldKind::Typename(name) => {
                 self.out.extend_from_slice(name.as_bytes());
@@ -111,21 +140,21 @@ impl<'p> Writer<'_, 'p> {
         };
         let shape = &definition.shape;
         if let Some(error) = self.denied.get(field.id) {
-            self.fail(field, error.clone());
+            self.fail(field, error.clone(), at);
             return self.null_if(shape);
         }
         if let Binding::Project(path) = &definition.binding {
-            return self.value(field, shape, path.find(parent));
+            return self.value(field, shape, path.find(parent), at);
         }
         match self.results.get(slot_key(parent, field)) {
-            Some(Slot::One(found)) => self.value(field, shape, found.value()),
-            Some(Slot::Many(items)) => self.many(field, shape, items),
+            Some(Slot::One(found)) => self.value(field, shape, found.value(), at),
+            Some(Slot::Many(items)) => self.many(field, shape, items, at),
             Some(Slot::Failed(error)) => {
                 let error = GraphqlError::clone(error);
-                self.fail(field, error);
+                self.fail(field, error, at);
                 self.null_if(shape)
             }
-            Some(Slot::Null) | None => self.value(field, shape, None),
+            Some(Slot::Null) | None => self.value(field, shape, None, at),
         }
     }
 
@@ -143,13 +172,14 @@ impl<'p> Writer<'_, 'p> {
     /// something non-null inside it) fails.
     fn value(
         &mut self,
-        field: &'p Field,
+        field: &Field,
         shape: &Shape,
         json: Option<Json<'_>>,
+        at: &At<'_>,
     ) -> Result<(), Null> {
         let Some(json) = json.filter(|json| !json.is_null()) else {
             if !shape.nullable {
-                self.bad_response(field, "a non-null field got no value".to_owned());
+                self.bad_response(field, "a non-null field got no value".to_owned(), at);
             }
             return self.null_if(shape);
         };
@@ -157,24 +187,24 @@ impl<'p> Writer<'_, 'p> {
         let written = match &shape.kind {
             ShapeKind::List(item) => {
                 if let Some(items) = json.items() {
-                    self.list(field, item, items.map(Some))
+                    self.list(field, item, items.map(Some), at)
                 } else {
-                    self.bad_response(field, mismatch("a list", json));
+                    self.bad_response(field, mismatch("a list", json), at);
                     Err(Null)
                 }
             }
             ShapeKind::Object if json.is_object() => match &field.selection {
-                Some(selection) => self.object(selection, json),
+                Some(selection) => self.object(selection, json, at),
                 None => Err(Null),
             },
             ShapeKind::Object => {
-                self.bad_response(field, mismatch("an object", json));
+                self.bad_response(field, mismatch("an object", json), at);
                 Err(Null)
             }
             scalar => match write_scalar(&mut self.out, scalar, json) {
                 Ok(()) => Ok(()),
                 Err(reason) => {
-                    self.bad_response(field, reason);
+                    self.bad_response(field, reason, at);
                     Err(Null)
                 }
             },
@@ -202,19 +232,17 @@ impl<'p> Writer<'_, 'p> {
 
     fn list<'v>(
         &mut self,
-        field: &'p Field,
+        field: &Field,
         item: &Shape,
         items: impl Iterator<Item = Option<Json<'v>>>,
+        at: &At<'_>,
     ) -> Result<(), Null> {
         self.out.push(b'[');
         for (index, json) in items.enumerate() {
             if index > 0 {
                 self.out.push(b',');
             }
-            self.path.push(Segment::Index(index));
-            let written = self.value(field, item, json);
-            self.path.pop();
-            written?;
+            self.value(field, item, json, &At::Index(index, at))?;
         }
         self.out.push(b']');
         Ok(())
@@ -223,19 +251,20 @@ impl<'p> Writer<'_, 'p> {
     /// Writes loaded items: a list, or the first item for a single value.
     fn many(
         &mut self,
-        field: &'p Field,
+        field: &Field,
         shape: &Shape,
         items: &[Option<Found>],
+        at: &At<'_>,
     ) -> Result<(), Null> {
         let ShapeKind::List(item) = &shape.kind else {
             let first = items.iter().flatten().next().and_then(Found::value);
-            return self.value(field, shape, first);
+            return self.value(field, shape, first, at);
         };
         let start = self.out.len();
         let values = items
             .iter()
             .map(|found| found.as_ref().and_then(Found::value));
-        let written = self.list(field, item, values);
+        let written = self.list(field, item, values, at);
         self.nulled(written, shape, start)
     }
 
@@ -245,24 +274,14 @@ impl<'p> Writer<'_, 'p> {
         }
     }
 
-    fn bad_response(&mut self, field: &Field, reason: String) {
+    fn bad_response(&mut self, field: &Field, reason: String, at: &At<'_>) {
         let message = format!("the backend's answer does not fit the schema: {reason}");
-        self.fail(
-            field,
-            GraphqlError::new(message, codes::SOURCE_BAD_RESPONSE),
-        );
+        let error = GraphqlError::new(message, codes::SOURCE_BAD_RESPONSE);
+        self.fail(field, error, at);
     }
 
-    fn fail(&mut self, field: &Field, error: GraphqlError) {
-        let path = self
-            .path
-            .iter()
-            .map(|segment| match segment {
-                Segment::Key(key) => PathSegment::Key((*key).to_owned()),
-                Segment::Index(index) => PathSegment::Index(*index),
-            })
-            .collect();
-        let mut error = error.at(path);
+    fn fail(&mut self, field: &Field, error: GraphqlError, at: &At<'_>) {
+        let mut error = error.at(at.path());
         error.locations = vec![field.location];
         self.errors.push(error);
     }
@@ -272,6 +291,10 @@ impl<'p> Writer<'_, 'p> {
 /// Strings and integers are copied as the backend wrote them.
 fn write_scalar(out: &mut Vec<u8>, kind: &ShapeKind, json: Json<'_>) -> Result<(), String> {
     let written = match kind {
+        ShapeKind::Int if json.is_number() && fits_without_parsing(json.raw()) => {
+            out.extend_from_slice(json.raw().as_bytes());
+            Some(())
+        }
         ShapeKind::Int => int(json).map(|n| {
             if json.is_number() {
                 out.extend_from_slice(json.raw().as_bytes());
@@ -313,6 +336,13 @@ fn write_scalar(out: &mut Vec<u8>, kind: &ShapeKind, json: Json<'_>) -> Result<(
         }
     };
     written.ok_or_else(|| mismatch(expected(kind), json))
+}
+
+/// Whether a JSON number is an integer of at most nine digits, which
+/// always fits in 32 bits: most are, and need no parsing.
+fn fits_without_parsing(number: &str) -> bool {
+    let digits = number.strip_prefix('-').unwrap_or(number);
+    digits.len() <= 9 && digits.bytes().all(|byte| byte.is_ascii_digit())
 }
 
 /// A 32-bit integer from a JSON number or a numeric string.
@@ -388,6 +418,17 @@ mod tests {
             Err("expected an Int (a 32-bit integer), got \"9000000000\"".to_owned())
         );
         assert!(scalar(&ShapeKind::Int, &json!(1.5)).is_err());
+        assert_eq!(
+            scalar(&ShapeKind::Int, &json!(-999_999_999)),
+            Ok("-999999999".to_owned())
+        );
+        assert_eq!(
+            scalar(&ShapeKind::Int, &json!(2_147_483_647)),
+            Ok("2147483647".to_owned())
+        );
+        assert!(scalar(&ShapeKind::Int, &json!(2_147_483_648_i64)).is_err());
+        assert!(scalar(&ShapeKind::Int, &json!(-2_147_483_649_i64)).is_err());
+        assert!(scalar(&ShapeKind::Int, &json!(1e3)).is_err());
     }
 
     #[test]

@@ -14,7 +14,6 @@
 //! a malformed message gets prost-reflect's error.
 
 use std::collections::HashMap;
-use std::io::Write as _;
 
 use prost_reflect::{
     DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, SerializeOptions, Value as ProtoValue,
@@ -584,20 +583,39 @@ fn timestamp(bytes: &[u8], out: &mut Vec<u8>) -> Written {
 fn rfc3339(seconds: i64, nanos: i32, out: &mut Vec<u8>) {
     let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
     let (year, month, day) = civil_from_days(days);
-    let _ = write!(
-        out,
-        "\"{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
-        second_of_day / 3600,
-        second_of_day / 60 % 60,
-        second_of_day % 60
-    );
-    let _ = match nanos {
-        0 => Ok(()),
-        _ if nanos % 1_000_000 == 0 => write!(out, ".{:03}", nanos / 1_000_000),
-        _ if nanos % 1_000 == 0 => write!(out, ".{:06}", nanos / 1_000),
-        _ => write!(out, ".{nanos:09}"),
+    out.push(b'"');
+    for (value, width, after) in [
+        (year, 4, b'-'),
+        (month, 2, b'-'),
+        (day, 2, b'T'),
+        (second_of_day / 3600, 2, b':'),
+        (second_of_day / 60 % 60, 2, b':'),
+    ] {
+        padded(value, width, out);
+        out.push(after);
+    }
+    padded(second_of_day % 60, 2, out);
+    let nanos = i64::from(nanos);
+    let (fraction, width) = match nanos {
+        0 => (0, 0),
+        _ if nanos % 1_000_000 == 0 => (nanos / 1_000_000, 3),
+        _ if nanos % 1_000 == 0 => (nanos / 1_000, 6),
+        _ => (nanos, 9),
     };
+    if width > 0 {
+        out.push(b'.');
+        padded(fraction, width, out);
+    }
     out.extend_from_slice(b"Z\"");
+}
+
+/// Writes `value` (not negative, at most `width` digits) with leading
+/// zeros to `width` digits.
+fn padded(value: i64, width: u32, out: &mut Vec<u8>) {
+    for place in (0..width).rev() {
+        let digit = value / 10_i64.pow(place) % 10;
+        out.push(b'0' + u8::try_from(digit).unwrap_or(0));
+    }
 }
 
 /// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's
