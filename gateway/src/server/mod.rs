@@ -37,6 +37,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
+use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 
 use crate::Gateway;
@@ -63,6 +64,14 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let draining = gateway.clone();
+    // Without Nagle's algorithm: a subscription event written while the
+    // client has not yet acknowledged the previous one would otherwise
+    // wait for that acknowledgement (up to 40 ms of delayed ACK).
+    let listener = listener.tap_io(|connection| {
+        if let Err(error) = connection.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    });
     let server = axum::serve(listener, app(gateway.clone())).with_graceful_shutdown(async move {
         shutdown.await;
         draining.set_ready(false);
