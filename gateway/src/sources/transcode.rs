@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use prost_reflect::{
     DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, SerializeOptions, Value as ProtoValue,
 };
+use rustc_hash::FxHashMap;
 
 /// Writes messages of one type (and the types inside it) as JSON text:
 /// what to do with each field is worked out once, from the descriptors,
@@ -114,16 +115,19 @@ impl Transcoder {
         out: &mut Vec<u8>,
     ) -> Written {
         if let Value::Message(layout) = kind {
-            let parts: Vec<&[u8]> = found
-                .map(|wire| match wire {
-                    Wire::Bytes(bytes) => Ok(bytes),
-                    _ => Err(Unsupported),
-                })
-                .collect::<Result<_, _>>()?;
-            return match parts.as_slice() {
-                [one] => self.write(*layout, one, out),
-                parts => self.write(*layout, &parts.concat(), out),
+            let bytes = |wire| match wire {
+                Wire::Bytes(bytes) => Ok(bytes),
+                _ => Err(Unsupported),
             };
+            let first = bytes(found.next().ok_or(Unsupported)?)?;
+            let Some(second) = found.next() else {
+                return self.write(*layout, first, out);
+            };
+            let mut parts = [first, bytes(second)?].concat();
+            for wire in found {
+                parts.extend_from_slice(bytes(wire)?);
+            }
+            return self.write(*layout, &parts, out);
         }
         let last = found.next_back().ok_or(Unsupported)?;
         self.scalar(kind, last, out)
@@ -404,7 +408,7 @@ impl Value {
 struct EnumNames {
     /// `google.protobuf.NullValue`, written `null`.
     null: bool,
-    names: HashMap<i32, Vec<u8>>,
+    names: FxHashMap<i32, Vec<u8>>,
 }
 
 impl EnumNames {
