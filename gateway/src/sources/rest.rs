@@ -25,11 +25,52 @@ use crate::metrics::Metrics;
 const MAX_PRESIZE: usize = 16 << 20;
 use crate::template::{StringTemplate, UrlTemplate, ValueTemplate, Vars};
 
+/// A source's base URL, parsed once.
+#[derive(Debug)]
+struct Base {
+    /// Its text without a trailing `/`, to which a target is appended.
+    text: String,
+    /// The parsed URL, when a target's path can be set on it: it has no
+    /// query or fragment.
+    url: Option<Url>,
+    /// Its path without a trailing `/`.
+    path: String,
+}
+
+impl Base {
+    fn new(url: &Url) -> Self {
+        Self {
+            text: url.as_str().trim_end_matches('/').to_owned(),
+            url: (url.query().is_none() && url.fragment().is_none()).then(|| url.clone()),
+            path: url.path().trim_end_matches('/').to_owned(),
+        }
+    }
+}
+
+/// The URL of `target` (a path, and a query after `?`) under `base`: the
+/// same URL as parsing the two texts together, without parsing the scheme
+/// and host again for every call.
+fn target_url(base: &Base, target: &str) -> Option<Url> {
+    let (path, query) = match target.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (target, None),
+    };
+    match &base.url {
+        Some(url) if path.starts_with('/') && !target.contains('#') => {
+            let mut url = url.clone();
+            url.set_path(&format!("{}{path}", base.path));
+            url.set_query(query);
+            Some(url)
+        }
+        _ => format!("{}{target}", base.text).parse().ok(),
+    }
+}
+
 /// A configured REST backend.
 #[derive(Debug)]
 pub struct RestSource {
     name: String,
-    base: String,
+    base: Base,
     client: reqwest::Client,
     headers: HeaderMap,
     forward: Forward,
@@ -60,7 +101,7 @@ impl RestSource {
         }
         Ok(Self {
             name: name.to_owned(),
-            base: config.url.as_str().trim_end_matches('/').to_owned(),
+            base: Base::new(&config.url),
             client: reqwest::Client::new(),
             headers,
             forward: Forward::new(source),
@@ -99,9 +140,8 @@ impl RestSource {
         body: Option<&Value>,
     ) -> Result<Doc, SourceError> {
         crate::traces::inject(&mut headers);
-        let url: Url = format!("{}{target}", self.base)
-            .parse()
-            .map_err(|_| self.bad_request(format!("`{target}` does not form a valid URL")))?;
+        let url = target_url(&self.base, target)
+            .ok_or_else(|| self.bad_request(format!("`{target}` does not form a valid URL")))?;
         let mut request = self
             .client
             .request(method, url)
@@ -243,5 +283,39 @@ impl Connector for RestCall {
             }
             .boxed(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_urls_are_the_urls_of_base_and_target_parsed_together() {
+        let bases = [
+            "http://127.0.0.1:4001",
+            "http://127.0.0.1:4001/",
+            "https://api.example.com/v1/",
+            "http://host/a?token=1",
+        ];
+        let targets = [
+            "/users/1",
+            "/users?ids=1,2,3",
+            "/search?q=a b&x=%2F",
+            "/a/../b/./c",
+            "/caf\u{e9}/\u{1f600}?n=\u{e9}",
+            "/users/1?",
+            "/frag#x",
+            "?only=query",
+            "/",
+        ];
+        for base in bases {
+            let base_url: Url = base.parse().unwrap();
+            let prepared = Base::new(&base_url);
+            for target in targets {
+                let expected: Option<Url> = format!("{}{target}", prepared.text).parse().ok();
+                assert_eq!(target_url(&prepared, target), expected, "{base} + {target}");
+            }
+        }
     }
 }
