@@ -143,6 +143,15 @@ impl Services {
     }
 }
 
+/// Starts one example service (e.g. the reviews subgraph) on port 0.
+///
+/// # Panics
+///
+/// When the service does not start.
+pub fn spawn_service(service: Service) -> RunningService {
+    spawn(service, &SpawnOptions::default())
+}
+
 fn spawn(service: Service, options: &SpawnOptions) -> RunningService {
     let any_port: SocketAddr = "127.0.0.1:0".parse().expect("a socket address");
     subgraphs::spawn(service, any_port, options.clone())
@@ -308,6 +317,21 @@ impl GatewayConfig {
                 "kind = \"grpc\"".to_owned(),
                 format!("endpoint = \"{endpoint}\""),
                 "protos = [\"proto/catalog/v1/catalog.proto\"]".to_owned(),
+                format!("timeout_ms = {timeout_ms}"),
+            ],
+        ));
+        self
+    }
+
+    /// Adds `[sources.<name>]` of kind `graphql` at `url` (its SDL asked
+    /// from `_service` unless an `sdl` line is added).
+    #[must_use]
+    pub fn graphql_source(mut self, name: &str, url: &str, timeout_ms: u64) -> Self {
+        self.sources.push((
+            name.to_owned(),
+            vec![
+                "kind = \"graphql\"".to_owned(),
+                format!("url = \"{url}\""),
                 format!("timeout_ms = {timeout_ms}"),
             ],
         ));

@@ -1,0 +1,470 @@
+//! Composition: the SDL of each Apollo Federation v2 subgraph source merged
+//! into the schema files' [`Document`], so the build binds its fields like
+//! any other.
+//!
+//! - Types the schema files do not define are owned by the subgraph: they
+//!   are added, their fields read from its answers.
+//! - Fields on the root types become root fields the subgraph answers.
+//! - Fields a subgraph adds to an entity owned elsewhere (a type with
+//!   `@key` in the schema files, or owned by another subgraph) are asked
+//!   through `_entities` with the parent's key.
+//!
+//! Each added field's origin is recorded in [`Document::federated`].
+//! Federation directives are read here and removed from the merged
+//! definitions: `@key` (every key; the first resolvable one is used),
+//! `@external` (the field must exist elsewhere), `@shareable` (a field
+//! defined twice must be shareable: the first definition answers it),
+//! `@override(from:)` (the subgraph takes the field over), `@inaccessible`
+//! (the field is left out), `@tag` (ignored), `@requires`/`@provides`
+//! (read, not yet acted on). Interfaces, unions and `@interfaceObject` are
+//! refused.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use async_graphql::parser::Positioned;
+use async_graphql::parser::types::{
+    ConstDirective, FieldDefinition, TypeDefinition, TypeKind, TypeSystemDefinition,
+};
+use async_graphql::Pos;
+
+use super::document::{Document, Kind, Located, TypeDef};
+use crate::error::{Diagnostic, Diagnostics};
+
+/// Where a subgraph's field comes from, as the build binds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A root field the subgraph answers.
+    Root {
+        /// The subgraph source.
+        source: String,
+    },
+    /// A field the subgraph adds to an entity owned elsewhere, asked
+    /// through `_entities` with these key fields of the parent.
+    Entity {
+        /// The subgraph source.
+        source: String,
+        /// The entity's key fields, as the subgraph's `@key` names them.
+        key: Vec<String>,
+    },
+}
+
+/// One subgraph's SDL and where it was read from.
+#[derive(Debug, Clone)]
+pub struct Subgraph {
+    /// The source's name.
+    pub source: String,
+    /// The SDL file, or a name for `_service { sdl }` in diagnostics.
+    pub path: PathBuf,
+    /// The SDL.
+    pub text: String,
+}
+
+/// The federation directives a field or type carries.
+#[derive(Debug, Default)]
+struct Federated {
+    keys: Vec<(Vec<String>, bool)>,
+    external: bool,
+    shareable: bool,
+    inaccessible: bool,
+    override_from: Option<String>,
+    interface_object: bool,
+}
+
+const FEDERATION_DIRECTIVES: [&str; 12] = [
+    "key",
+    "external",
+    "shareable",
+    "inaccessible",
+    "override",
+    "tag",
+    "requires",
+    "provides",
+    "extends",
+    "link",
+    "composeDirective",
+    "interfaceObject",
+];
+
+/// Merges every subgraph into `doc`, or reports every composition problem
+/// at the subgraph's file and line.
+pub fn compose(doc: &mut Document, subgraphs: &[Subgraph]) -> Result<(), Diagnostics> {
+    let mut problems = Diagnostics::default();
+    let subgraph_files = doc.files.len();
+    if !subgraphs.is_empty() {
+        doc.subgraph_files = Some(subgraph_files);
+    }
+    let mut composer = Composer {
+        doc,
+        problems: &mut problems,
+        shareable: HashSet::new(),
+        subgraph_files,
+    };
+    for subgraph in subgraphs {
+        composer.subgraph(subgraph);
+    }
+    problems.into_result(())
+}
+
+struct Composer<'a> {
+    doc: &'a mut Document,
+    problems: &'a mut Diagnostics,
+    /// `(type, field)` pairs a subgraph declared `@shareable`.
+    shareable: HashSet<(String, String)>,
+    /// The index of the first subgraph file in the document's files.
+    subgraph_files: usize,
+}
+
+/// What one subgraph's file is while it is merged.
+struct Current<'s> {
+    subgraph: &'s Subgraph,
+    file: usize,
+}
+
+impl Composer<'_> {
+    fn subgraph(&mut self, subgraph: &Subgraph) {
+        let file = self.doc.files.len();
+        self.doc.files.push(subgraph.path.clone());
+        let parsed = match async_graphql::parser::parse_schema(&subgraph.text) {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                let pos = error.positions().next().unwrap_or(Pos { line: 0, column: 0 });
+                let message = format!("subgraph `{}`: syntax error: {error}", subgraph.source);
+                self.problems
+                    .push(Diagnostic::at(&subgraph.path, pos.line, pos.column, message));
+                return;
+            }
+        };
+        let current = Current { subgraph, file };
+        for definition in parsed.definitions {
+            if let TypeSystemDefinition::Type(ty) = definition {
+                self.ty(&current, ty);
+            }
+        }
+    }
+
+    fn error(&mut self, current: &Current<'_>, pos: Pos, message: String) {
+        let message = format!("subgraph `{}`: {message}", current.subgraph.source);
+        self.problems.push(Diagnostic::at(
+            &current.subgraph.path,
+            pos.line,
+            pos.column,
+            message,
+        ));
+    }
+
+    fn ty(&mut self, current: &Current<'_>, ty: Positioned<TypeDefinition>) {
+        let name = ty.node.name.node.to_string();
+        if is_federation_type(&name) {
+            return;
+        }
+        let directives = read(&ty.node.directives);
+        match ty.node.kind {
+            TypeKind::Interface(_) | TypeKind::Union(_) => {
+                let message = format!(
+                    "`{name}`: interfaces and unions across subgraphs are not supported yet"
+                );
+                self.error(current, ty.pos, message);
+            }
+            _ if directives.interface_object => {
+                let message = format!("`{name}`: @interfaceObject is not supported yet");
+                self.error(current, ty.pos, message);
+            }
+            TypeKind::Object(object) => {
+                let keys = directives.keys;
+                self.object(current, &name, ty.pos, &keys, object.fields);
+            }
+            _ if self.doc.types.contains_key(&name) => {}
+            kind => self.define_other(current, name, ty.pos, ty.node.description, kind),
+        }
+    }
+
+    /// An enum, input or scalar the schema files do not define.
+    fn define_other(
+        &mut self,
+        current: &Current<'_>,
+        name: String,
+        pos: Pos,
+        description: Option<Positioned<String>>,
+        kind: TypeKind,
+    ) {
+        let file = current.file;
+        let kind = match kind {
+            TypeKind::InputObject(input) => Kind::Input(
+                input
+                    .fields
+                    .into_iter()
+                    .map(|node| Located { file, node })
+                    .collect(),
+            ),
+            TypeKind::Enum(values) => Kind::Enum(values.values),
+            _ => Kind::Scalar,
+        };
+        self.doc.types.insert(
+            name.clone(),
+            TypeDef {
+                name,
+                file,
+                pos,
+                description: description.map(|d| d.node),
+                directives: Vec::new(),
+                kind,
+            },
+        );
+    }
+
+    fn object(
+        &mut self,
+        current: &Current<'_>,
+        name: &str,
+        pos: Pos,
+        keys: &[(Vec<String>, bool)],
+        fields: Vec<Positioned<FieldDefinition>>,
+    ) {
+        let is_root = self.is_root(name);
+        let owned_elsewhere = !is_root && self.doc.types.contains_key(name);
+        if !self.doc.types.contains_key(name) {
+            self.doc.types.insert(
+                name.to_owned(),
+                TypeDef {
+                    name: name.to_owned(),
+                    file: current.file,
+                    pos,
+                    description: None,
+                    directives: Vec::new(),
+                    kind: Kind::Object(Vec::new()),
+                },
+            );
+        }
+        let key = keys
+            .iter()
+            .find(|(_, resolvable)| *resolvable)
+            .map(|(key, _)| key.clone());
+        if let Some(key) = key.as_ref().filter(|_| owned_elsewhere) {
+            self.check_key(current, name, pos, key, &fields);
+        }
+        for field in fields {
+            let origin = if is_root {
+                Some(Origin::Root {
+                    source: current.subgraph.source.clone(),
+                })
+            } else {
+                key.clone()
+                    .filter(|_| owned_elsewhere)
+                    .map(|key| Origin::Entity {
+                        source: current.subgraph.source.clone(),
+                        key,
+                    })
+            };
+            self.field(current, name, field, origin);
+        }
+    }
+
+    /// Every key field must be a field of the subgraph's type.
+    fn check_key(
+        &mut self,
+        current: &Current<'_>,
+        name: &str,
+        pos: Pos,
+        key: &[String],
+        fields: &[Positioned<FieldDefinition>],
+    ) {
+        for part in key {
+            if !fields.iter().any(|field| field.node.name.node == *part) {
+                let message =
+                    format!("`{name}`: @key field `{part}` is not a field of the type");
+                self.error(current, pos, message);
+            }
+        }
+    }
+
+    fn field(
+        &mut self,
+        current: &Current<'_>,
+        type_name: &str,
+        mut field: Positioned<FieldDefinition>,
+        origin: Option<Origin>,
+    ) {
+        let field_name = field.node.name.node.to_string();
+        let directives = read(&field.node.directives);
+        let existing = self.position(type_name, &field_name);
+        let label = format!("`{type_name}.{field_name}`");
+        if matches!(&origin, Some(Origin::Entity { key, .. }) if key.contains(&field_name)) {
+            if existing.is_none() {
+                let message = format!("{label} is a @key field, but the type's owner does not define it");
+                self.error(current, field.pos, message);
+            }
+            return;
+        }
+        if directives.external {
+            if existing.is_none() {
+                let message = format!("{label} is @external, but no other source defines it");
+                self.error(current, field.pos, message);
+            }
+            return;
+        }
+        if directives.inaccessible {
+            return;
+        }
+        let pair = (type_name.to_owned(), field_name);
+        if let Some(index) = existing {
+            if directives.override_from.is_some() {
+                self.remove_field(type_name, index);
+                self.doc.federated.remove(&pair);
+            } else if directives.shareable && self.shareable_elsewhere(&pair, index) {
+                return;
+            } else {
+                let at = self.place_of(type_name, index);
+                let message = format!(
+                    "{label} is also defined at {at}: mark it @shareable in every subgraph that defines it, or @override it"
+                );
+                self.error(current, field.pos, message);
+                return;
+            }
+        } else if origin.is_none() && self.owned_by_other(type_name, current.file) {
+            let message = format!(
+                "{label}: the type is defined elsewhere; give it a resolvable @key to add fields to it"
+            );
+            self.error(current, field.pos, message);
+            return;
+        }
+        if directives.shareable {
+            self.shareable.insert(pair.clone());
+        }
+        field.node.directives.retain(|d| !is_federation(&d.node));
+        if let Some(origin) = origin {
+            self.doc.federated.insert(pair, origin);
+        }
+        let located = Located {
+            file: current.file,
+            node: field,
+        };
+        if let Some(TypeDef {
+            kind: Kind::Object(fields),
+            ..
+        }) = self.doc.types.get_mut(type_name)
+        {
+            fields.push(located);
+        }
+    }
+
+    /// Whether the existing definition of `pair` (at `index`) may be shared:
+    /// one from the schema files always may, one from another subgraph
+    /// only if that subgraph marked it @shareable too.
+    fn shareable_elsewhere(&self, pair: &(String, String), index: usize) -> bool {
+        let from_subgraph = match self.doc.types.get(&pair.0).map(|ty| &ty.kind) {
+            Some(Kind::Object(fields)) => fields[index].file >= self.subgraph_files,
+            _ => false,
+        };
+        !from_subgraph || self.shareable.contains(pair)
+    }
+
+    /// Whether `type_name` was defined before this subgraph's file.
+    fn owned_by_other(&self, type_name: &str, file: usize) -> bool {
+        self.doc
+            .types
+            .get(type_name)
+            .is_some_and(|ty| ty.file != file && !self.is_root(type_name))
+    }
+
+    fn position(&self, type_name: &str, field: &str) -> Option<usize> {
+        match &self.doc.types.get(type_name)?.kind {
+            Kind::Object(fields) => fields.iter().position(|f| f.node.node.name.node == field),
+            _ => None,
+        }
+    }
+
+    fn remove_field(&mut self, type_name: &str, index: usize) {
+        if let Some(TypeDef {
+            kind: Kind::Object(fields),
+            ..
+        }) = self.doc.types.get_mut(type_name)
+        {
+            fields.remove(index);
+        }
+    }
+
+    fn place_of(&self, type_name: &str, index: usize) -> String {
+        match self.doc.types.get(type_name).map(|ty| &ty.kind) {
+            Some(Kind::Object(fields)) => {
+                let field = &fields[index];
+                format!(
+                    "{}:{}",
+                    self.doc.files[field.file].display(),
+                    field.node.pos.line
+                )
+            }
+            _ => String::new(),
+        }
+    }
+
+    fn is_root(&self, name: &str) -> bool {
+        let roots = &self.doc.roots;
+        name == roots.query || name == roots.mutation || name == roots.subscription
+    }
+}
+
+/// The federation directives among `directives`.
+fn read(directives: &[Positioned<ConstDirective>]) -> Federated {
+    let mut read = Federated::default();
+    for directive in directives {
+        let directive = &directive.node;
+        match directive.name.node.as_str() {
+            "key" => {
+                let fields = string_argument(directive, "fields").unwrap_or_default();
+                let resolvable = !matches!(
+                    directive.get_argument("resolvable").map(|value| &value.node),
+                    Some(async_graphql::Value::Boolean(false))
+                );
+                read.keys.push((key_fields(&fields), resolvable));
+            }
+            "external" => read.external = true,
+            "shareable" => read.shareable = true,
+            "inaccessible" => read.inaccessible = true,
+            "interfaceObject" => read.interface_object = true,
+            "override" => read.override_from = string_argument(directive, "from"),
+            _ => {}
+        }
+    }
+    read
+}
+
+/// The top-level field names of a `FieldSet` such as `"id org { id }"`.
+fn key_fields(fields: &str) -> Vec<String> {
+    let mut depth = 0usize;
+    let mut names = Vec::new();
+    for token in fields
+        .replace('{', " { ")
+        .replace('}', " } ")
+        .split_whitespace()
+    {
+        match token {
+            "{" => depth += 1,
+            "}" => depth = depth.saturating_sub(1),
+            name if depth == 0 => names.push(name.to_owned()),
+            _ => {}
+        }
+    }
+    names
+}
+
+fn string_argument(directive: &ConstDirective, name: &str) -> Option<String> {
+    match directive.get_argument(name).map(|value| &value.node) {
+        Some(async_graphql::Value::String(text)) => Some(text.clone()),
+        _ => None,
+    }
+}
+
+fn is_federation(directive: &ConstDirective) -> bool {
+    let name = directive.name.node.as_str();
+    FEDERATION_DIRECTIVES.contains(&name) || name.starts_with("federation__")
+}
+
+/// Types every subgraph's SDL may declare for federation's own use.
+fn is_federation_type(name: &str) -> bool {
+    name.starts_with('_')
+        || name.starts_with("link__")
+        || name.starts_with("federation__")
+        || name == "FieldSet"
+}
+
