@@ -178,7 +178,9 @@ pub fn reviews_of(sku: &str) -> Vec<Review> {
             author: User {
                 id: ID(((number * 7 + k) % 50 + 1).to_string()),
             },
-            product: Product { sku: ID(sku.to_owned()) },
+            product: Product {
+                sku: ID(sku.to_owned()),
+            },
         })
         .collect()
 }

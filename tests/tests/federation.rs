@@ -109,7 +109,10 @@ async fn a_root_field_of_the_subgraph_is_asked_with_its_variables() {
         assert_eq!(review["product"]["name"], product.name.as_str());
     }
     assert_eq!(
-        federated.reviews.calls().count(subgraphs::reviews::ROUTE_QUERY),
+        federated
+            .reviews
+            .calls()
+            .count(subgraphs::reviews::ROUTE_QUERY),
         1
     );
     assert_eq!(
@@ -157,7 +160,11 @@ async fn a_subgraph_that_is_down_nulls_only_its_fields() {
         .query(r#"{ user(id: "1") { name } product(sku: "SKU-0002") { name reviews { id } } }"#)
         .await;
     let user = subgraphs::data::user("1").unwrap();
-    assert_eq!(body["data"]["user"]["name"], user.full_name.as_str(), "{body}");
+    assert_eq!(
+        body["data"]["user"]["name"],
+        user.full_name.as_str(),
+        "{body}"
+    );
     // `reviews` is non-null: its error nulls the product, nothing else.
     assert_eq!(body["data"]["product"], Value::Null, "{body}");
     assert_eq!(error_codes(&body), vec!["SOURCE_UNAVAILABLE"], "{body}");

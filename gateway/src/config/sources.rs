@@ -327,13 +327,15 @@ pub(super) fn validate(
     let mut kind = kind(name, &span, &mut raw, origin, problems)?;
     match (&mut kind, idempotent_methods) {
         (SourceKind::Grpc(grpc), Some((_, methods))) => grpc.idempotent_methods = methods,
-        (SourceKind::Rest(_) | SourceKind::Graphql(_), Some((at, _))) => problems.push(origin.error(
-            at,
-            format!(
-                "source `{name}`: `idempotent_methods` is for gRPC sources; \
+        (SourceKind::Rest(_) | SourceKind::Graphql(_), Some((at, _))) => {
+            problems.push(origin.error(
+                at,
+                format!(
+                    "source `{name}`: `idempotent_methods` is for gRPC sources; \
                  REST calls are retried when they are GET, GraphQL queries always"
-            ),
-        )),
+                ),
+            ));
+        }
         (_, None) => {}
     }
     Some(SourceConfig {

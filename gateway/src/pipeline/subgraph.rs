@@ -123,7 +123,10 @@ fn entity_batch(
             key_names: key_names.clone(),
             variables: used,
         }),
-        match_paths: key_names.iter().map(|name| vec![name.clone()].into()).collect(),
+        match_paths: key_names
+            .iter()
+            .map(|name| vec![name.clone()].into())
+            .collect(),
         key_names: key_names.clone(),
         response: vec!["data".to_owned(), "_entities".to_owned()].into(),
         max_batch_size: subgraph.source.limits().max_batch_size,

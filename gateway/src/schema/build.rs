@@ -16,11 +16,11 @@ use super::Sources;
 use super::connect::{self, BatchVars, Connected, Target};
 use super::directives::{self, Arg, Directives, EventSpec, FetchSpec, Location};
 use super::document::{Document, Kind, Located, TypeDef};
+use super::federation::Origin;
 use super::model::{
     self, Binding, EntityPlan, EnumValues, FetchPlan, FieldDef, GroupedPlan, Model, NamedType,
     ObjectType, PublishPlan, RootTypes, Shape, ShapeKind, SubgraphEntity, SubgraphField,
 };
-use super::federation::Origin;
 use crate::error::Diagnostics;
 use crate::json::KeyPath;
 use crate::sources::batching::BatchPlan;
@@ -410,8 +410,13 @@ impl<'d> Builder<'d> {
             self.check_type(site.field.file, &argument.node.ty, true, &site.name());
         }
         let directives = self.directives_of(&site.ty.name, name)?.clone();
-        if let Some(binding) = self.subgraph_binding(site) {
-            return Some((self.introspection_field(site, &directives), binding?));
+        let pair = (site.ty.name.clone(), name.to_owned());
+        if let Some(origin) = self.doc.federated.get(&pair) {
+            let binding = self.subgraph_field(site, origin)?;
+            return Some((Self::introspection_field(site, &directives), binding));
+        }
+        if let Some(binding) = self.subgraph_reference(site) {
+            return Some((Self::introspection_field(site, &directives), binding));
         }
         let publish = match &directives.publish {
             Some(spec) => Some(Arc::new(self.publish_plan(site, spec)?)),
@@ -433,11 +438,11 @@ impl<'d> Builder<'d> {
         } else {
             Binding::Project(self.projection(&site.ty.name, name)?.into())
         };
-        Some((self.introspection_field(site, &directives), binding))
+        Some((Self::introspection_field(site, &directives), binding))
     }
 
     /// A field's introspection entry.
-    fn introspection_field(&self, site: Site<'d>, directives: &Directives) -> Field {
+    fn introspection_field(site: Site<'d>, directives: &Directives) -> Field {
         let definition = &site.field.node.node;
         let name = definition.name.node.as_str();
         let mut field = Field::new(name, type_ref(&definition.ty.node), |_| {
@@ -455,17 +460,14 @@ impl<'d> Builder<'d> {
         field
     }
 
-    /// The binding of a field a subgraph defines, when it needs one other
-    /// than a read of its parent: a root field or a field added to an
-    /// entity (`Some(None)` when that failed and was reported), or a field
-    /// of a subgraph's type that is an entity owned by a REST or gRPC
-    /// source, loaded through its batch with the key the subgraph returns.
-    fn subgraph_binding(&mut self, site: Site<'d>) -> Option<Option<Binding>> {
-        let pair = (site.ty.name.clone(), site.field_name().to_owned());
-        if let Some(origin) = self.doc.federated.get(&pair) {
-            return Some(self.subgraph_field(site, origin));
-        }
-        let from_subgraph = self.doc.subgraph_files.is_some_and(|first| site.field.file >= first);
+    /// The binding of a subgraph's field whose type is an entity owned by
+    /// a REST or gRPC source: loaded through that entity's batch, with the
+    /// key the subgraph returns. `None` for every other field.
+    fn subgraph_reference(&self, site: Site<'d>) -> Option<Binding> {
+        let from_subgraph = self
+            .doc
+            .subgraph_files
+            .is_some_and(|first| site.field.file >= first);
         let entity = base_name(&site.field.node.node.ty.node);
         let batch = self.entities.get(entity).filter(|_| from_subgraph)?.clone();
         let field = site.field_name().to_owned();
@@ -477,14 +479,16 @@ impl<'d> Builder<'d> {
         };
         let key = match batch.key_names.as_slice() {
             [one] => part(one),
-            many => ValueTemplate::Object(many.iter().map(|key| (key.clone(), part(key))).collect()),
+            many => {
+                ValueTemplate::Object(many.iter().map(|key| (key.clone(), part(key))).collect())
+            }
         };
         let plan = EntityPlan {
             batch,
             key,
             entity: entity.to_owned(),
         };
-        Some(Some(Binding::Entity(Arc::new(plan))))
+        Some(Binding::Entity(Arc::new(plan)))
     }
 
     fn subgraph_field(&mut self, site: Site<'d>, origin: &Origin) -> Option<Binding> {
@@ -494,23 +498,22 @@ impl<'d> Builder<'d> {
         };
         let Some(graphql) = self.sources.graphql.get(source).cloned() else {
             let message = format!("{}: source `{source}` is not a GraphQL source", site.name());
-            self.problems
-                .push(self.doc.error(site.field.file, site.field.node.pos, message));
+            self.problems.push(
+                self.doc
+                    .error(site.field.file, site.field.node.pos, message),
+            );
             return None;
         };
-        let entity = match key {
-            Some(key) => Some(SubgraphEntity {
-                type_name: site.ty.name.clone(),
-                key: key
-                    .iter()
-                    .map(|part| {
-                        let path = self.projection(&site.ty.name, part);
-                        (part.clone(), path.unwrap_or_else(|| vec![part.clone()]))
-                    })
-                    .collect(),
-            }),
-            None => None,
-        };
+        let entity = key.map(|key| SubgraphEntity {
+            type_name: site.ty.name.clone(),
+            key: key
+                .iter()
+                .map(|part| {
+                    let path = self.projection(&site.ty.name, part);
+                    (part.clone(), path.unwrap_or_else(|| vec![part.clone()]))
+                })
+                .collect(),
+        });
         let enums = self.enums.keys().map(|name| (*name).to_owned()).collect();
         Some(Binding::Subgraph(Arc::new(SubgraphField {
             source: graphql,

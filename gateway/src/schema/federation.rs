@@ -22,11 +22,11 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
+use async_graphql::Pos;
 use async_graphql::parser::Positioned;
 use async_graphql::parser::types::{
     ConstDirective, FieldDefinition, TypeDefinition, TypeKind, TypeSystemDefinition,
 };
-use async_graphql::Pos;
 
 use super::document::{Document, Kind, Located, TypeDef};
 use crate::error::{Diagnostic, Diagnostics};
@@ -63,12 +63,17 @@ pub struct Subgraph {
 /// The federation directives a field or type carries.
 #[derive(Debug, Default)]
 struct Federated {
+    /// Every `@key`: its top-level fields and whether it is resolvable.
     keys: Vec<(Vec<String>, bool)>,
-    external: bool,
-    shareable: bool,
-    inaccessible: bool,
+    /// The names of the other federation directives present.
+    present: HashSet<String>,
     override_from: Option<String>,
-    interface_object: bool,
+}
+
+impl Federated {
+    fn has(&self, directive: &str) -> bool {
+        self.present.contains(directive)
+    }
 }
 
 const FEDERATION_DIRECTIVES: [&str; 12] = [
@@ -128,10 +133,17 @@ impl Composer<'_> {
         let parsed = match async_graphql::parser::parse_schema(&subgraph.text) {
             Ok(parsed) => parsed,
             Err(error) => {
-                let pos = error.positions().next().unwrap_or(Pos { line: 0, column: 0 });
+                let pos = error
+                    .positions()
+                    .next()
+                    .unwrap_or(Pos { line: 0, column: 0 });
                 let message = format!("subgraph `{}`: syntax error: {error}", subgraph.source);
-                self.problems
-                    .push(Diagnostic::at(&subgraph.path, pos.line, pos.column, message));
+                self.problems.push(Diagnostic::at(
+                    &subgraph.path,
+                    pos.line,
+                    pos.column,
+                    message,
+                ));
                 return;
             }
         };
@@ -166,7 +178,7 @@ impl Composer<'_> {
                 );
                 self.error(current, ty.pos, message);
             }
-            _ if directives.interface_object => {
+            _ if directives.has("interfaceObject") => {
                 let message = format!("`{name}`: @interfaceObject is not supported yet");
                 self.error(current, ty.pos, message);
             }
@@ -271,8 +283,7 @@ impl Composer<'_> {
     ) {
         for part in key {
             if !fields.iter().any(|field| field.node.name.node == *part) {
-                let message =
-                    format!("`{name}`: @key field `{part}` is not a field of the type");
+                let message = format!("`{name}`: @key field `{part}` is not a field of the type");
                 self.error(current, pos, message);
             }
         }
@@ -291,19 +302,20 @@ impl Composer<'_> {
         let label = format!("`{type_name}.{field_name}`");
         if matches!(&origin, Some(Origin::Entity { key, .. }) if key.contains(&field_name)) {
             if existing.is_none() {
-                let message = format!("{label} is a @key field, but the type's owner does not define it");
+                let message =
+                    format!("{label} is a @key field, but the type's owner does not define it");
                 self.error(current, field.pos, message);
             }
             return;
         }
-        if directives.external {
+        if directives.has("external") {
             if existing.is_none() {
                 let message = format!("{label} is @external, but no other source defines it");
                 self.error(current, field.pos, message);
             }
             return;
         }
-        if directives.inaccessible {
+        if directives.has("inaccessible") {
             return;
         }
         let pair = (type_name.to_owned(), field_name);
@@ -311,7 +323,7 @@ impl Composer<'_> {
             if directives.override_from.is_some() {
                 self.remove_field(type_name, index);
                 self.doc.federated.remove(&pair);
-            } else if directives.shareable && self.shareable_elsewhere(&pair, index) {
+            } else if directives.has("shareable") && self.shareable_elsewhere(&pair, index) {
                 return;
             } else {
                 let at = self.place_of(type_name, index);
@@ -328,7 +340,7 @@ impl Composer<'_> {
             self.error(current, field.pos, message);
             return;
         }
-        if directives.shareable {
+        if directives.has("shareable") {
             self.shareable.insert(pair.clone());
         }
         field.node.directives.retain(|d| !is_federation(&d.node));
@@ -413,17 +425,15 @@ fn read(directives: &[Positioned<ConstDirective>]) -> Federated {
             "key" => {
                 let fields = string_argument(directive, "fields").unwrap_or_default();
                 let resolvable = !matches!(
-                    directive.get_argument("resolvable").map(|value| &value.node),
+                    directive
+                        .get_argument("resolvable")
+                        .map(|value| &value.node),
                     Some(async_graphql::Value::Boolean(false))
                 );
                 read.keys.push((key_fields(&fields), resolvable));
             }
-            "external" => read.external = true,
-            "shareable" => read.shareable = true,
-            "inaccessible" => read.inaccessible = true,
-            "interfaceObject" => read.interface_object = true,
             "override" => read.override_from = string_argument(directive, "from"),
-            _ => {}
+            other => drop(read.present.insert(other.to_owned())),
         }
     }
     read
@@ -467,4 +477,3 @@ fn is_federation_type(name: &str) -> bool {
         || name.starts_with("federation__")
         || name == "FieldSet"
 }
-

@@ -151,21 +151,29 @@ fn subgraphs(config: &Config) -> Result<Vec<federation::Subgraph>, Diagnostics> 
             continue;
         };
         let at_source = |message: String| {
-            Diagnostic::at(&config.path, source.line, 0, format!("source `{name}`: {message}"))
+            Diagnostic::at(
+                &config.path,
+                source.line,
+                0,
+                format!("source `{name}`: {message}"),
+            )
         };
         let read = match &graphql.sdl {
             SubgraphSdl::File(path) => std::fs::read_to_string(path)
                 .map(|text| (path.clone(), text))
                 .map_err(|error| {
-                    at_source(format!("cannot read `sdl` file {}: {error}", path.display()))
+                    at_source(format!(
+                        "cannot read `sdl` file {}: {error}",
+                        path.display()
+                    ))
                 }),
             SubgraphSdl::Service(Some(text)) => {
                 let place = format!("{} (_service of source `{name}`)", graphql.url);
                 Ok((place.into(), text.clone()))
             }
-            SubgraphSdl::Service(None) => {
-                Err(at_source("its SDL was not fetched from `_service`".to_owned()))
-            }
+            SubgraphSdl::Service(None) => Err(at_source(
+                "its SDL was not fetched from `_service`".to_owned(),
+            )),
         };
         match read {
             Ok((path, text)) => subgraphs.push(federation::Subgraph {

@@ -126,7 +126,12 @@ impl GraphqlSource {
         let message = root
             .get("errors")
             .and_then(|errors| errors.items()?.next())
-            .and_then(|error| error.get("message")?.as_str().map(std::borrow::Cow::into_owned))
+            .and_then(|error| {
+                error
+                    .get("message")?
+                    .as_str()
+                    .map(std::borrow::Cow::into_owned)
+            })
             .unwrap_or_else(|| "the answer has no `data`".to_owned());
         Err(SourceError::SubgraphErrors {
             source_name: self.name.clone(),
@@ -149,12 +154,7 @@ impl GraphqlSource {
     }
 
     /// A prepared call of `document` with `variables`.
-    fn prepare(
-        self: &Arc<Self>,
-        document: &str,
-        variables: Value,
-        caller: Caller<'_>,
-    ) -> Prepared {
+    fn prepare(self: &Arc<Self>, document: &str, variables: Value, caller: Caller<'_>) -> Prepared {
         let description = format!("{document} {variables}");
         let body = json!({ "query": document, "variables": variables });
         let headers = self.forward.pick(caller.headers);
