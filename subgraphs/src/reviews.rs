@@ -45,9 +45,9 @@ pub struct Review {
     pub rating: i32,
     /// The text.
     pub body: String,
-    /// Who wrote it (only its key here).
+    /// Who wrote it.
     pub author: User,
-    /// What it reviews (only its key here).
+    /// What it reviews.
     pub product: Product,
 }
 
@@ -183,4 +183,40 @@ pub fn reviews_of(sku: &str) -> Vec<Review> {
             },
         })
         .collect()
+}
+
+/// The subgraph's SDL, as `_service { sdl }` answers it.
+pub fn sdl() -> String {
+    schema().sdl_with_options(async_graphql::SDLExportOptions::new().federation())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHECKED_IN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../schema/reviews.graphql");
+
+    /// `schema/reviews.graphql` (the demo's `sdl` file) is this subgraph's
+    /// SDL; `UPDATE_SNAPSHOTS=1` rewrites it.
+    #[test]
+    fn the_checked_in_sdl_is_the_subgraphs() {
+        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+            std::fs::write(CHECKED_IN, sdl()).unwrap();
+        }
+        let checked_in = std::fs::read_to_string(CHECKED_IN).unwrap_or_default();
+        assert_eq!(checked_in, sdl());
+    }
+
+    #[test]
+    fn every_product_has_one_to_three_reviews_by_known_users() {
+        for product in data::products() {
+            let reviews = reviews_of(&product.sku);
+            assert!((1..=3).contains(&reviews.len()), "{}", product.sku);
+            for review in reviews {
+                assert!(data::user(review.author.id.as_str()).is_some());
+                assert!((1..=5).contains(&review.rating));
+            }
+        }
+        assert!(reviews_of("SKU-9999").is_empty());
+    }
 }

@@ -120,6 +120,12 @@ struct Composer<'a> {
     subgraph_files: usize,
 }
 
+/// Where an object type is defined in a subgraph, and its description.
+struct Defined {
+    pos: Pos,
+    description: Option<String>,
+}
+
 /// What one subgraph's file is while it is merged.
 struct Current<'s> {
     subgraph: &'s Subgraph,
@@ -183,8 +189,12 @@ impl Composer<'_> {
                 self.error(current, ty.pos, message);
             }
             TypeKind::Object(object) => {
-                let keys = directives.keys;
-                self.object(current, &name, ty.pos, &keys, object.fields);
+                let description = ty.node.description.map(|d| d.node);
+                let defined = Defined {
+                    pos: ty.pos,
+                    description,
+                };
+                self.object(current, &name, defined, &directives.keys, object.fields);
             }
             _ if self.doc.types.contains_key(&name) => {}
             kind => self.define_other(current, name, ty.pos, ty.node.description, kind),
@@ -229,12 +239,13 @@ impl Composer<'_> {
         &mut self,
         current: &Current<'_>,
         name: &str,
-        pos: Pos,
+        defined: Defined,
         keys: &[(Vec<String>, bool)],
         fields: Vec<Positioned<FieldDefinition>>,
     ) {
         let is_root = self.is_root(name);
         let owned_elsewhere = !is_root && self.doc.types.contains_key(name);
+        let pos = defined.pos;
         if !self.doc.types.contains_key(name) {
             self.doc.types.insert(
                 name.to_owned(),
@@ -242,7 +253,7 @@ impl Composer<'_> {
                     name: name.to_owned(),
                     file: current.file,
                     pos,
-                    description: None,
+                    description: defined.description,
                     directives: Vec::new(),
                     kind: Kind::Object(Vec::new()),
                 },
