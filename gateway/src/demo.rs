@@ -105,21 +105,21 @@ impl Demo {
             Service::Orders,
             Service::Reviews,
         ]
-            .into_iter()
-            .map(|service| {
-                subgraphs::spawn(
-                    service,
-                    SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-                    options.clone(),
-                )
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|error| {
-                Diagnostic::file(
-                    &PathBuf::from("demo"),
-                    format!("cannot start the example services: {error}"),
-                )
-            })?;
+        .into_iter()
+        .map(|service| {
+            subgraphs::spawn(
+                service,
+                SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+                options.clone(),
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| {
+            Diagnostic::file(
+                &PathBuf::from("demo"),
+                format!("cannot start the example services: {error}"),
+            )
+        })?;
         let dir = std::env::temp_dir().join(format!("weft-demo-{}", std::process::id()));
         let config_path = dir.join("weft.toml");
         let urls = [services[0].url(), services[1].url(), services[2].url()];

@@ -25,6 +25,7 @@
 //! | [`GatewayConfig`] | schema, proto and `weft.toml` text, written into a [`TestDir`] |
 //! | [`TestGateway`] | a built [`Gateway`] served over HTTP on port 0, stopped on drop |
 //! | [`StubBackend`] | an axum router on port 0, for backends that misbehave on purpose |
+//! | [`labels`] | a small federation subgraph that adds fields to `Product` and `User` |
 //! | [`calls`] / [`expected_calls`] | the requests each service received, per route |
 //! | [`BusDemo`] | the demo whose orders service publishes into the gateway's in-memory bus |
 //! | [`WsClient`] | a GraphQL-over-WebSocket client (`graphql-transport-ws` or `graphql-ws`) |
@@ -39,6 +40,7 @@
 
 pub mod broker;
 pub mod jetstream;
+pub mod labels;
 pub mod nats;
 pub mod npm;
 pub mod process;

@@ -6,6 +6,7 @@
 
 use serde_json::{Value, json};
 use subgraphs::{RunningService, Service};
+use weft_tests::labels::Labels;
 use weft_tests::{
     DEMO_TIMEOUT_MS, GatewayConfig, Services, TestDir, TestGateway, error_codes, spawn_service,
 };
@@ -28,14 +29,16 @@ fn config(services: &Services, reviews: &RunningService) -> GatewayConfig {
 }
 
 async fn start() -> Federated {
-    start_configured(|config| config).await
+    start_in(|config, _| config).await
 }
 
-async fn start_configured(configure: impl FnOnce(GatewayConfig) -> GatewayConfig) -> Federated {
+/// [`start`] with the config changed by `configure`, which may write
+/// files into the config's directory.
+async fn start_in(configure: impl FnOnce(GatewayConfig, &TestDir) -> GatewayConfig) -> Federated {
     let services = Services::start();
     let reviews = spawn_service(Service::Reviews);
     let dir = TestDir::new();
-    let config = configure(config(&services, &reviews))
+    let config = configure(config(&services, &reviews), &dir)
         .load(&dir)
         .unwrap_or_else(|problems| panic!("the config does not load:\n{problems}"));
     let gateway = TestGateway::start(&config)
@@ -169,4 +172,203 @@ async fn a_subgraph_that_is_down_nulls_only_its_fields() {
     assert_eq!(body["data"]["product"], Value::Null, "{body}");
     assert_eq!(error_codes(&body), vec!["SOURCE_UNAVAILABLE"], "{body}");
     assert_eq!(body["errors"][0]["path"], json!(["product", "reviews"]));
+}
+
+#[tokio::test]
+async fn weft_plan_shows_the_documents_sent_to_the_subgraph() {
+    let federated = start().await;
+    let plan = federated
+        .gateway
+        .gateway
+        .served()
+        .pipeline
+        .plan(
+            r#"query ($n: Int) { topReviews(first: $n) { rating author { name } } product(sku: "SKU-0001") { reviews { body } } }"#,
+            None,
+        )
+        .unwrap()
+        .to_string();
+    assert!(
+        plan.contains(
+            "topReviews  <-  reviews: query($n: Int) { topReviews: topReviews(first: $n) { rating author { id } } }"
+        ),
+        "{plan}"
+    );
+    assert!(
+        plan.contains(
+            "product.reviews  <-  reviews: query($representations: [_Any!]!) { _entities(representations: $representations) { ... on Product { sku reviews { body } } } } (batched by parent, by sku)"
+        ),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("topReviews.author  <-  users: GET /users?ids={$batch.id}"),
+        "{plan}"
+    );
+    assert_eq!(
+        federated.reviews.calls().total(),
+        0,
+        "planning calls nothing"
+    );
+}
+
+/// The demo and the reviews subgraph, plus the labels subgraph with `sdl`
+/// as its SDL file.
+async fn with_labels(labels: &Labels, sdl: &str) -> Federated {
+    let url = labels.url.clone();
+    let sdl = sdl.to_owned();
+    start_in(move |config, dir| {
+        dir.write("labels.graphql", &sdl);
+        config
+            .graphql_source("labels", &url, DEMO_TIMEOUT_MS)
+            .source_option("labels", "sdl = \"labels.graphql\"")
+    })
+    .await
+}
+
+/// The composition problems of the demo plus a `labels` subgraph with
+/// `sdl`, as text.
+async fn composition_errors(sdl: &str) -> String {
+    let services = Services::start();
+    let reviews = spawn_service(Service::Reviews);
+    let dir = TestDir::new();
+    dir.write("labels.graphql", sdl);
+    let config = config(&services, &reviews)
+        .graphql_source("labels", "http://127.0.0.1:9/graphql", DEMO_TIMEOUT_MS)
+        .source_option("labels", "sdl = \"labels.graphql\"")
+        .load(&dir)
+        .unwrap_or_else(|problems| panic!("the config does not load:\n{problems}"));
+    match TestGateway::start(&config).await {
+        Ok(_) => panic!("the composition succeeded"),
+        Err(problems) => problems.to_string(),
+    }
+}
+
+#[tokio::test]
+async fn a_field_overridden_from_the_catalog_comes_from_the_subgraph() {
+    let labels = Labels::start().await;
+    let federated = with_labels(
+        &labels,
+        r#"type Product @key(fields: "sku") { sku: ID! name: String! @override(from: "catalog") }
+type Query { labelsVersion: Int! }"#,
+    )
+    .await;
+    let body = federated
+        .gateway
+        .query(r#"{ product(sku: "SKU-0003") { sku name } }"#)
+        .await;
+    assert_eq!(
+        body,
+        json!({ "data": { "product": { "sku": "SKU-0003", "name": "Label of SKU-0003" } } })
+    );
+    assert_eq!(labels.entities_calls(), 1);
+    assert_eq!(federated.services.catalog.calls().count("GetProduct"), 1);
+}
+
+#[tokio::test]
+async fn a_shareable_field_is_answered_by_its_first_owner() {
+    let labels = Labels::start().await;
+    let federated = with_labels(
+        &labels,
+        r#"type Product @key(fields: "sku") { sku: ID! name: String! @shareable }
+type Query { labelsVersion: Int! }"#,
+    )
+    .await;
+    let body = federated
+        .gateway
+        .query(r#"{ product(sku: "SKU-0003") { name } }"#)
+        .await;
+    let product = subgraphs::data::product("SKU-0003").unwrap();
+    assert_eq!(
+        body["data"]["product"]["name"],
+        product.name.as_str(),
+        "{body}"
+    );
+    assert_eq!(labels.entities_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_compound_key_among_several_sends_every_part() {
+    let labels = Labels::start().await;
+    let federated = with_labels(
+        &labels,
+        r#"type User @key(fields: "id", resolvable: false) @key(fields: "id email") {
+  id: ID!
+  email: String!
+  badge: String!
+}
+type Query { labelsVersion: Int! }"#,
+    )
+    .await;
+    let body = federated.gateway.query("{ users { id badge } }").await;
+    assert_eq!(body.get("errors"), None, "{body}");
+    let users = body["data"]["users"].as_array().unwrap();
+    assert_eq!(users.len(), subgraphs::data::users().len());
+    for (user, seed) in users.iter().zip(subgraphs::data::users()) {
+        assert_eq!(
+            user["badge"],
+            format!("{}|{}", seed.id, seed.email),
+            "{user}"
+        );
+    }
+    assert_eq!(labels.entities_calls(), 1, "one call for every user");
+}
+
+#[tokio::test]
+async fn an_inaccessible_field_is_hidden_and_refused() {
+    let services = Services::start();
+    let reviews = spawn_service(Service::Reviews);
+    let dir = TestDir::new();
+    let sdl = weft::demo::REVIEWS_SDL.replace("\tbody: String!", "\tbody: String! @inaccessible");
+    assert_ne!(sdl, weft::demo::REVIEWS_SDL);
+    dir.write("reviews.graphql", &sdl);
+    let config = config(&services, &reviews)
+        .source_option("reviews", "sdl = \"reviews.graphql\"")
+        .load(&dir)
+        .unwrap();
+    let gateway = TestGateway::start(&config).await.unwrap();
+    let body = gateway
+        .query(r#"{ __type(name: "Review") { fields { name } } }"#)
+        .await;
+    let names: Vec<&str> = body["data"]["__type"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|field| field["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["id", "rating", "author", "product"]);
+    let body = gateway.query("{ topReviews { body } }").await;
+    assert_eq!(
+        error_codes(&body),
+        vec!["GRAPHQL_VALIDATION_FAILED"],
+        "{body}"
+    );
+    assert_eq!(reviews.calls().total(), 0);
+}
+
+#[tokio::test]
+async fn a_field_two_sources_define_must_be_shareable() {
+    let sdl = "type Product @key(fields: \"sku\") {\n  sku: ID!\n  name: String!\n}\n";
+    let errors = composition_errors(sdl).await;
+    assert!(
+        errors.contains("labels.graphql:3:3: subgraph `labels`: `Product.name` is also defined at"),
+        "{errors}"
+    );
+    assert!(errors.contains("mark it @shareable"), "{errors}");
+}
+
+#[tokio::test]
+async fn composition_names_the_subgraph_file_and_line_of_each_mistake() {
+    let sdl = "type Product @key(fields: \"sku\") {\n  sku: ID!\n  weight: Int! @external\n}\n\
+               type User @key(fields: \"code\") {\n  code: ID!\n  level: Int!\n}\n\
+               interface Node {\n  id: ID!\n}\n\
+               type Shelf @interfaceObject @key(fields: \"id\") {\n  id: ID!\n}\n";
+    let errors = composition_errors(sdl).await;
+    for expected in [
+        "labels.graphql:3:3: subgraph `labels`: `Product.weight` is @external, but no other source defines it",
+        "labels.graphql:6:3: subgraph `labels`: `User.code` is a @key field, but the type's owner does not define it",
+        "labels.graphql:9:1: subgraph `labels`: `Node`: interfaces and unions across subgraphs are not supported yet",
+        "labels.graphql:12:1: subgraph `labels`: `Shelf`: @interfaceObject is not supported yet",
+    ] {
+        assert!(errors.contains(expected), "{expected}\nnot in\n{errors}");
+    }
 }
