@@ -372,3 +372,77 @@ async fn composition_names_the_subgraph_file_and_line_of_each_mistake() {
         assert!(errors.contains(expected), "{expected}\nnot in\n{errors}");
     }
 }
+
+#[tokio::test]
+async fn a_subgraph_answering_errors_without_data_fails_its_fields_with_its_message() {
+    let labels = Labels::start().await;
+    // The server has no `Product.ghost`: it refuses the whole document.
+    let federated = with_labels(
+        &labels,
+        r#"type Product @key(fields: "sku") { sku: ID! ghost: String }
+type Query { labelsVersion: Int! }"#,
+    )
+    .await;
+    let body = federated
+        .gateway
+        .query(r#"{ product(sku: "SKU-0004") { name ghost } }"#)
+        .await;
+    let product = subgraphs::data::product("SKU-0004").unwrap();
+    assert_eq!(body["data"]["product"]["name"], product.name.as_str(), "{body}");
+    assert_eq!(body["data"]["product"]["ghost"], Value::Null, "{body}");
+    assert_eq!(error_codes(&body), vec!["SOURCE_GRAPHQL_ERROR"], "{body}");
+    assert_eq!(body["errors"][0]["path"], json!(["product", "ghost"]));
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("ghost"), "{message}");
+}
+
+#[test]
+fn a_graphql_source_without_url_is_reported_at_its_table() {
+    let dir = TestDir::new();
+    let config = GatewayConfig::new(weft::demo::SCHEMA)
+        .graphql_source("reviews", "http://127.0.0.1:9/graphql", DEMO_TIMEOUT_MS);
+    let toml = config.toml().replace("url = \"http://127.0.0.1:9/graphql\"\n", "");
+    let path = dir.write(weft_tests::CONFIG_FILE, &toml);
+    dir.write(weft_tests::SCHEMA_FILE, weft::demo::SCHEMA);
+    let problems = weft::config::Config::load(&path).unwrap_err().to_string();
+    let line = weft_tests::line_of(&toml, "[sources.reviews]");
+    assert!(
+        problems.contains(&format!(":{line}:")) && problems.contains("source `reviews` needs `url`"),
+        "{problems}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_sdl_file_is_reported_at_the_source() {
+    let services = Services::start();
+    let reviews = spawn_service(Service::Reviews);
+    let dir = TestDir::new();
+    let config = config(&services, &reviews).source_option("reviews", "sdl = \"missing.graphql\"");
+    let toml = config.toml();
+    let loaded = config.load(&dir).unwrap();
+    let problems = TestGateway::start(&loaded).await.unwrap_err().to_string();
+    let line = weft_tests::line_of(&toml, "[sources.reviews]");
+    assert!(
+        problems.contains(&format!("weft.toml:{line}:"))
+            && problems.contains("source `reviews`: cannot read `sdl` file"),
+        "{problems}"
+    );
+}
+
+#[tokio::test]
+async fn a_subgraph_that_does_not_answer_service_is_reported_at_start_up() {
+    let services = Services::start();
+    let reviews = spawn_service(Service::Reviews);
+    let dir = TestDir::new();
+    let url = reviews.url();
+    reviews.kill();
+    let config = GatewayConfig::demo(&services)
+        .graphql_source("reviews", &format!("{url}/graphql"), DEMO_TIMEOUT_MS)
+        .load(&dir)
+        .unwrap();
+    let problems = TestGateway::start(&config).await.unwrap_err().to_string();
+    assert!(
+        problems.contains("source `reviews`: cannot ask") && problems.contains("_service { sdl }"),
+        "{problems}"
+    );
+}
