@@ -388,7 +388,11 @@ type Query { labelsVersion: Int! }"#,
         .query(r#"{ product(sku: "SKU-0004") { name ghost } }"#)
         .await;
     let product = subgraphs::data::product("SKU-0004").unwrap();
-    assert_eq!(body["data"]["product"]["name"], product.name.as_str(), "{body}");
+    assert_eq!(
+        body["data"]["product"]["name"],
+        product.name.as_str(),
+        "{body}"
+    );
     assert_eq!(body["data"]["product"]["ghost"], Value::Null, "{body}");
     assert_eq!(error_codes(&body), vec!["SOURCE_GRAPHQL_ERROR"], "{body}");
     assert_eq!(body["errors"][0]["path"], json!(["product", "ghost"]));
@@ -399,15 +403,21 @@ type Query { labelsVersion: Int! }"#,
 #[test]
 fn a_graphql_source_without_url_is_reported_at_its_table() {
     let dir = TestDir::new();
-    let config = GatewayConfig::new(weft::demo::SCHEMA)
-        .graphql_source("reviews", "http://127.0.0.1:9/graphql", DEMO_TIMEOUT_MS);
-    let toml = config.toml().replace("url = \"http://127.0.0.1:9/graphql\"\n", "");
+    let config = GatewayConfig::new(weft::demo::SCHEMA).graphql_source(
+        "reviews",
+        "http://127.0.0.1:9/graphql",
+        DEMO_TIMEOUT_MS,
+    );
+    let toml = config
+        .toml()
+        .replace("url = \"http://127.0.0.1:9/graphql\"\n", "");
     let path = dir.write(weft_tests::CONFIG_FILE, &toml);
     dir.write(weft_tests::SCHEMA_FILE, weft::demo::SCHEMA);
     let problems = weft::config::Config::load(&path).unwrap_err().to_string();
     let line = weft_tests::line_of(&toml, "[sources.reviews]");
     assert!(
-        problems.contains(&format!(":{line}:")) && problems.contains("source `reviews` needs `url`"),
+        problems.contains(&format!(":{line}:"))
+            && problems.contains("source `reviews` needs `url`"),
         "{problems}"
     );
 }
@@ -444,5 +454,17 @@ async fn a_subgraph_that_does_not_answer_service_is_reported_at_start_up() {
     assert!(
         problems.contains("source `reviews`: cannot ask") && problems.contains("_service { sdl }"),
         "{problems}"
+    );
+}
+
+#[tokio::test]
+async fn a_subgraph_root_field_returning_another_sources_entity_is_refused() {
+    let sdl = "type Query {\n  labelsVersion: Int!\n  featured: Product\n}\n";
+    let errors = composition_errors(sdl).await;
+    assert!(
+        errors.contains(
+            "labels.graphql:3:3: subgraph `labels`: `Query.featured`: a subgraph's root field, or a field it adds to an entity, cannot return `Product`"
+        ),
+        "{errors}"
     );
 }

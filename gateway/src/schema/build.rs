@@ -496,6 +496,18 @@ impl<'d> Builder<'d> {
             Origin::Root { source } => (source, None),
             Origin::Entity { source, key } => (source, Some(key)),
         };
+        let returned = base_name(&site.field.node.node.ty.node);
+        if self.entities.contains_key(returned) {
+            let message = format!(
+                "subgraph `{source}`: `{}`: a subgraph's root field, or a field it adds to an entity, cannot return `{returned}`, an entity another source owns (not supported yet)",
+                site.name()
+            );
+            self.problems.push(
+                self.doc
+                    .error(site.field.file, site.field.node.pos, message),
+            );
+            return None;
+        }
         let Some(graphql) = self.sources.graphql.get(source).cloned() else {
             let message = format!("{}: source `{source}` is not a GraphQL source", site.name());
             self.problems.push(
