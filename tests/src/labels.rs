@@ -2,7 +2,9 @@
 //! (async-graphql) for the directives the reviews subgraph does not use.
 //! It resolves `Product` by `sku` (giving `name` as `"Label of <sku>"`)
 //! and `User` by the compound key `id email` (giving
-//! `badge` as `"<id>|<email>"`), and counts its `_entities` calls.
+//! `badge` as `"<id>|<email>"`), answers `featuredLabels` (each with a
+//! `product`, whose `name` it can provide), and counts its `_entities`
+//! calls.
 //!
 //! Its SDL is whatever a test writes to the `sdl` file: the same server
 //! answers a `Product.name` that is `@shareable`, `@override`n or in
@@ -49,6 +51,13 @@ impl User {
     }
 }
 
+/// A label of a product; it provides the product's `name`.
+#[derive(SimpleObject)]
+struct Label {
+    text: String,
+    product: Product,
+}
+
 struct Query;
 
 #[Object]
@@ -56,6 +65,19 @@ impl Query {
     /// A root field, so the schema has one.
     async fn labels_version(&self) -> i32 {
         1
+    }
+
+    /// The labels of `SKU-0001` and `SKU-0002`.
+    async fn featured_labels(&self) -> Vec<Label> {
+        ["SKU-0001", "SKU-0002"]
+            .into_iter()
+            .map(|sku| Label {
+                text: format!("Featured {sku}"),
+                product: Product {
+                    sku: ID(sku.to_owned()),
+                },
+            })
+            .collect()
     }
 
     #[graphql(entity)]

@@ -468,3 +468,50 @@ async fn a_subgraph_root_field_returning_another_sources_entity_is_refused() {
         "{errors}"
     );
 }
+
+const PROVIDING: &str = r#"type Label { text: String! product: Product! @provides(fields: "name") }
+type Product @key(fields: "sku") { sku: ID! name: String! @external }
+type Query { featuredLabels: [Label!]! }"#;
+
+#[tokio::test]
+async fn provided_fields_are_read_from_the_subgraphs_answer() {
+    let labels = Labels::start().await;
+    let federated = with_labels(&labels, PROVIDING).await;
+    let body = federated
+        .gateway
+        .query("{ featuredLabels { text product { sku name } } }")
+        .await;
+    assert_eq!(
+        body,
+        json!({ "data": { "featuredLabels": [
+            { "text": "Featured SKU-0001", "product": { "sku": "SKU-0001", "name": "Label of SKU-0001" } },
+            { "text": "Featured SKU-0002", "product": { "sku": "SKU-0002", "name": "Label of SKU-0002" } },
+        ] } })
+    );
+    assert_eq!(federated.services.catalog.calls().total(), 0);
+}
+
+#[tokio::test]
+async fn a_field_beyond_the_provided_ones_loads_the_entity_from_its_owner() {
+    let labels = Labels::start().await;
+    let federated = with_labels(&labels, PROVIDING).await;
+    let body = federated
+        .gateway
+        .query("{ featuredLabels { product { name priceCents } } }")
+        .await;
+    assert_eq!(body.get("errors"), None, "{body}");
+    for (label, sku) in body["data"]["featuredLabels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(["SKU-0001", "SKU-0002"])
+    {
+        let product = subgraphs::data::product(sku).unwrap();
+        assert_eq!(label["product"]["name"], product.name.as_str());
+        assert_eq!(label["product"]["priceCents"], product.price_cents);
+    }
+    assert_eq!(
+        federated.services.catalog.calls().count("BatchGetProducts"),
+        1
+    );
+}

@@ -13,8 +13,10 @@
 //!
 //! Within a sub-selection, fields the subgraph returns are asked by name
 //! (the executor reads them from its answer); a field that loads an entity
-//! owned elsewhere asks only that entity's key fields, and fields other
-//! sources answer are left out. Arguments are written as the client wrote
+//! owned elsewhere asks that entity's key fields and the selected fields
+//! the subgraph `@provides` — when nothing else is selected, the entity is
+//! read from the answer and not loaded — and fields other sources answer
+//! are left out. Arguments are written as the client wrote
 //! them; the operation's variables they use are declared and passed on.
 
 use std::collections::{BTreeSet, HashSet};
@@ -55,10 +57,61 @@ fn bind_set(set: &mut SelectionSet, variables: &[VariableDefinition]) {
             };
             field.kind = FieldKind::Schema(rebound(definition, binding));
         }
+        if let FieldKind::Schema(definition) = &field.kind
+            && let Binding::Entity(plan) = &definition.binding
+            && is_provided(plan, field)
+        {
+            let read = Binding::Project(vec![definition.name.clone()].into());
+            field.kind = FieldKind::Schema(rebound(definition, read));
+        }
         if let Some(selection) = &mut field.selection {
             bind_set(selection, variables);
         }
     }
+}
+
+/// The fields of an entity-valued `field` selected that its subgraph
+/// provides, and that the entity type reads by their own name.
+fn provided_selected<'f>(
+    plan: &'f crate::schema::model::EntityPlan,
+    field: &'f Field,
+) -> impl Iterator<Item = &'f str> {
+    field
+        .selection
+        .iter()
+        .flat_map(|selection| &selection.fields)
+        .filter_map(move |child| match &child.kind {
+            FieldKind::Schema(definition)
+                if plan.provided.contains(&definition.name)
+                    && matches!(&definition.binding, Binding::Project(path)
+                        if **path == [definition.name.clone()])
+                    && child.selection.is_none() =>
+            {
+                Some(definition.name.as_str())
+            }
+            _ => None,
+        })
+}
+
+/// Whether every field selected under an entity-valued `field` is a key
+/// field or provided by the subgraph that returns it: it is then read from
+/// that answer rather than loaded again.
+fn is_provided(plan: &crate::schema::model::EntityPlan, field: &Field) -> bool {
+    let Some(selection) = &field.selection else {
+        return false;
+    };
+    if plan.provided.is_empty() {
+        return false;
+    }
+    let provided: Vec<&str> = provided_selected(plan, field).collect();
+    selection.fields.iter().all(|child| match &child.kind {
+        FieldKind::Schema(definition) => {
+            provided.contains(&definition.name.as_str())
+                || plan.batch.key_names.contains(&definition.name)
+        }
+        FieldKind::Typename(_) => true,
+        FieldKind::Introspection => false,
+    })
 }
 
 /// `definition` with another binding.
@@ -224,10 +277,15 @@ impl<'e> Writer<'e> {
                 Binding::Entity(plan) => {
                     let _ = write!(
                         self.text,
-                        " {} {{ {} }}",
+                        " {} {{ {}",
                         definition.name,
                         plan.batch.key_names.join(" ")
                     );
+                    for name in provided_selected(plan, field) {
+                        self.text.push(' ');
+                        self.text.push_str(name);
+                    }
+                    self.text.push_str(" }");
                 }
                 Binding::Subgraph(other) => {
                     for (name, _) in other.entity.iter().flat_map(|entity| &entity.key) {

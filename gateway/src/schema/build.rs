@@ -483,10 +483,12 @@ impl<'d> Builder<'d> {
                 ValueTemplate::Object(many.iter().map(|key| (key.clone(), part(key))).collect())
             }
         };
+        let pair = (site.ty.name.clone(), field.clone());
         let plan = EntityPlan {
             batch,
             key,
             entity: entity.to_owned(),
+            provided: self.doc.provides.get(&pair).cloned().unwrap_or_default(),
         };
         Some(Binding::Entity(Arc::new(plan)))
     }
@@ -637,6 +639,7 @@ impl<'d> Builder<'d> {
             batch,
             key: template,
             entity: entity.to_owned(),
+            provided: Vec::new(),
         };
         Some(Binding::Entity(Arc::new(plan)))
     }

@@ -15,8 +15,9 @@
 //! `@external` (the field must exist elsewhere), `@shareable` (a field
 //! defined twice must be shareable: the first definition answers it),
 //! `@override(from:)` (the subgraph takes the field over), `@inaccessible`
-//! (the field is left out), `@tag` (ignored), `@requires`/`@provides`
-//! (read, not yet acted on). Interfaces, unions and `@interfaceObject` are
+//! (the field is left out), `@provides` (recorded in
+//! [`Document::provides`]: the entity's provided fields are read from the
+//! subgraph's answer), `@tag` and `@requires` (ignored). Interfaces, unions and `@interfaceObject` are
 //! refused.
 
 use std::collections::HashSet;
@@ -68,6 +69,8 @@ struct Federated {
     /// The names of the other federation directives present.
     present: HashSet<String>,
     override_from: Option<String>,
+    /// `@provides(fields:)`: the top-level fields provided.
+    provides: Vec<String>,
 }
 
 impl Federated {
@@ -354,6 +357,9 @@ impl Composer<'_> {
         if directives.has("shareable") {
             self.shareable.insert(pair.clone());
         }
+        if !directives.provides.is_empty() {
+            self.doc.provides.insert(pair.clone(), directives.provides);
+        }
         field.node.directives.retain(|d| !is_federation(&d.node));
         if let Some(origin) = origin {
             self.doc.federated.insert(pair, origin);
@@ -444,6 +450,10 @@ fn read(directives: &[Positioned<ConstDirective>]) -> Federated {
                 read.keys.push((key_fields(&fields), resolvable));
             }
             "override" => read.override_from = string_argument(directive, "from"),
+            "provides" => {
+                read.provides =
+                    key_fields(&string_argument(directive, "fields").unwrap_or_default());
+            }
             other => drop(read.present.insert(other.to_owned())),
         }
     }

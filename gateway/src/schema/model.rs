@@ -265,6 +265,9 @@ pub struct EntityPlan {
     pub key: ValueTemplate,
     /// The entity type's name, for "not found" errors.
     pub entity: String,
+    /// The entity's fields the parent's answer holds already (a subgraph's
+    /// `@provides`): a selection of only these and the key loads nothing.
+    pub provided: Vec<String>,
 }
 
 /// A field whose items are loaded for a whole level of parents at once.
