@@ -270,6 +270,10 @@ impl Composer<'_> {
             self.check_key(current, name, pos, key, &fields);
         }
         for field in fields {
+            let name_of = field.node.name.node.as_str();
+            if is_root && (name_of == "_service" || name_of == "_entities") {
+                continue;
+            }
             let origin = if is_root {
                 Some(Origin::Root {
                     source: current.subgraph.source.clone(),
@@ -497,4 +501,104 @@ fn is_federation_type(name: &str) -> bool {
         || name.starts_with("link__")
         || name.starts_with("federation__")
         || name == "FieldSet"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compose_one(schema: &str, sdl: &str) -> Result<Document, String> {
+        let mut doc = Document::parse(&[(PathBuf::from("schema.graphql"), schema.to_owned())])
+            .map_err(|problems| problems.to_string())?;
+        let subgraph = Subgraph {
+            source: "reviews".to_owned(),
+            path: PathBuf::from("reviews.graphql"),
+            text: sdl.to_owned(),
+        };
+        compose(&mut doc, &[subgraph]).map_err(|problems| problems.to_string())?;
+        Ok(doc)
+    }
+
+    const OWNER: &str =
+        "type Query { a: Int }\ntype Product @key(fields: \"sku\") { sku: ID! name: String! }";
+
+    #[test]
+    fn key_fields_are_the_top_level_names() {
+        assert_eq!(key_fields("id"), ["id"]);
+        assert_eq!(key_fields("id org { id name }"), ["id", "org"]);
+        assert_eq!(key_fields(" a{b} c "), ["a", "c"]);
+    }
+
+    #[test]
+    fn fields_are_recorded_by_origin_and_federation_directives_removed() {
+        let sdl = "type Product @key(fields: \"sku\") { sku: ID! reviews: [Review!]! @tag(name: \"x\") }\n\
+                   type Review { id: ID! }\n\
+                   type Query { top: [Review!]! _service: Int }";
+        let doc = compose_one(OWNER, sdl).unwrap();
+        let origin = |ty: &str, field: &str| doc.federated.get(&(ty.to_owned(), field.to_owned()));
+        assert_eq!(
+            origin("Product", "reviews"),
+            Some(&Origin::Entity {
+                source: "reviews".to_owned(),
+                key: vec!["sku".to_owned()]
+            })
+        );
+        assert_eq!(
+            origin("Query", "top"),
+            Some(&Origin::Root {
+                source: "reviews".to_owned()
+            })
+        );
+        assert_eq!(origin("Review", "id"), None);
+        assert_eq!(origin("Query", "_service"), None);
+        let Kind::Object(fields) = &doc.types["Product"].kind else {
+            panic!("Product is an object");
+        };
+        let names: Vec<&str> = fields
+            .iter()
+            .map(|f| f.node.node.name.node.as_str())
+            .collect();
+        assert_eq!(names, ["sku", "name", "reviews"]);
+        assert!(fields[2].node.node.directives.is_empty());
+        assert_eq!(doc.subgraph_files, Some(1));
+    }
+
+    #[test]
+    fn a_type_defined_elsewhere_without_a_key_takes_no_new_fields() {
+        let sdl = "type Product { sku: ID! @shareable extra: Int }";
+        let error = compose_one(OWNER, sdl).unwrap_err();
+        assert!(error.contains("reviews.graphql:1:"), "{error}");
+        assert!(
+            error.contains("`Product.extra`: the type is defined elsewhere"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn two_subgraphs_may_share_a_field_both_mark_shareable() {
+        let mut doc = Document::parse(&[(
+            PathBuf::from("schema.graphql"),
+            "type Query { a: Int }".to_owned(),
+        )])
+        .unwrap();
+        let subgraph = |source: &str, shareable: &str| Subgraph {
+            source: source.to_owned(),
+            path: PathBuf::from(format!("{source}.graphql")),
+            text: format!("type Review {{ id: ID! {shareable} }}"),
+        };
+        let both = [subgraph("one", "@shareable"), subgraph("two", "@shareable")];
+        assert!(compose(&mut doc, &both).is_ok());
+        let mut doc = Document::parse(&[(
+            PathBuf::from("schema.graphql"),
+            "type Query { a: Int }".to_owned(),
+        )])
+        .unwrap();
+        let one_only = [subgraph("one", "@shareable"), subgraph("two", "")];
+        let error = compose(&mut doc, &one_only).unwrap_err().to_string();
+        assert!(error.contains("two.graphql:1:"), "{error}");
+        assert!(
+            error.contains("`Review.id` is also defined at one.graphql:1"),
+            "{error}"
+        );
+    }
 }
