@@ -515,3 +515,46 @@ async fn a_field_beyond_the_provided_ones_loads_the_entity_from_its_owner() {
         1
     );
 }
+
+#[tokio::test]
+async fn subgraph_calls_are_listed_with_the_others_under_debug() {
+    let federated = start_in(|config, _| config.extra("[server]\ndebug = true\n")).await;
+    let body: Value = reqwest::Client::new()
+        .post(federated.gateway.graphql_url())
+        .header("x-weft-debug", "calls")
+        .json(&json!({ "query": r#"{ product(sku: "SKU-0005") { reviews { id } } }"# }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let calls = body["extensions"]["weft"]["calls"].as_array().unwrap();
+    let sources: Vec<&str> = calls
+        .iter()
+        .map(|call| call["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources, ["catalog", "reviews"], "{body}");
+    let request = calls[1]["request"].as_str().unwrap();
+    assert!(
+        request.starts_with("query($representations: [_Any!]!) { _entities("),
+        "{request}"
+    );
+    assert_eq!(calls[1]["outcome"], "ok");
+}
+
+#[tokio::test]
+async fn the_demo_serves_the_reviews_subgraph_with_the_other_services() {
+    let demo = weft::demo::Demo::start(0).unwrap();
+    let gateway = TestGateway::start(&demo.config).await.unwrap();
+    let body = gateway
+        .query(r#"{ product(sku: "SKU-0001") { name reviews { rating body author { name } } } }"#)
+        .await;
+    assert_eq!(body.get("errors"), None, "{body}");
+    let reviews = body["data"]["product"]["reviews"].as_array().unwrap();
+    assert_eq!(reviews.len(), seed_reviews("SKU-0001").len());
+    for (review, seed) in reviews.iter().zip(seed_reviews("SKU-0001")) {
+        let author = subgraphs::data::user(seed.author.id.as_str()).unwrap();
+        assert_eq!(review["author"]["name"], author.full_name.as_str());
+    }
+}
