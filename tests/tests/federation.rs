@@ -558,3 +558,42 @@ async fn the_demo_serves_the_reviews_subgraph_with_the_other_services() {
         assert_eq!(review["author"]["name"], author.full_name.as_str());
     }
 }
+
+#[tokio::test]
+async fn identical_representations_are_sent_once() {
+    let federated = start_in(|config, _| config.extra("[server]\ndebug = true\n")).await;
+    let query = "{ orders(limit: 100) { items { product { sku reviews { id } } } } }";
+    let body: Value = reqwest::Client::new()
+        .post(federated.gateway.graphql_url())
+        .header("x-weft-debug", "calls, bodies")
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let all: Vec<&str> = body["data"]["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|order| order["items"].as_array().unwrap())
+        .map(|item| item["product"]["sku"].as_str().unwrap())
+        .collect();
+    let skus: std::collections::BTreeSet<&str> = all.iter().copied().collect();
+    assert!(skus.len() < all.len(), "some order items share a product");
+    let entities: Vec<&str> = body["extensions"]["weft"]["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|call| call["request"].as_str())
+        .filter(|request| request.contains("_entities"))
+        .collect();
+    // One call per chunk of `max_batch_size` (100) distinct keys.
+    assert_eq!(entities.len(), skus.len().div_ceil(100), "{body}");
+    let sent: usize = entities
+        .iter()
+        .map(|request| request.matches("\"__typename\":\"Product\"").count())
+        .sum();
+    assert_eq!(sent, skus.len());
+}
