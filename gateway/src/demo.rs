@@ -1,8 +1,9 @@
 //! `weft demo`: the example services and the gateway in one process.
 //!
-//! The three example services start on free ports, each on its own thread;
-//! the demo schema, the catalog proto and a `weft.toml` pointing at the
-//! services are written to a fresh temporary directory, and the gateway is
+//! The four example services (users, catalog, orders and the reviews
+//! federation subgraph) start on free ports, each on its own thread; the
+//! demo schema, the reviews SDL, the catalog proto and a `weft.toml`
+//! pointing at the services are written to a fresh temporary directory, and the gateway is
 //! built from that config exactly as `weft serve` would build it.
 //!
 //! By default the events (the orders service's `orders.status`, and
@@ -30,6 +31,8 @@ pub const SUBJECTS: [&str; 3] = ["orders.>", "announcements", "stock.>"];
 
 /// The demo schema, as shipped in `schema/demo.graphql`.
 pub const SCHEMA: &str = include_str!("../../schema/demo.graphql");
+/// The reviews subgraph's SDL (what its `_service { sdl }` answers).
+pub const REVIEWS_SDL: &str = include_str!("../../schema/reviews.graphql");
 /// The catalog service's proto, as shipped in `proto/catalog/v1/catalog.proto`.
 pub const CATALOG_PROTO: &str = include_str!("../../proto/catalog/v1/catalog.proto");
 /// A query that touches all three services.
@@ -96,29 +99,35 @@ impl Demo {
             order_events: Some(sink),
             ..SpawnOptions::default()
         };
-        let services = [Service::Users, Service::Catalog, Service::Orders]
-            .into_iter()
-            .map(|service| {
-                subgraphs::spawn(
-                    service,
-                    SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-                    options.clone(),
-                )
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|error| {
-                Diagnostic::file(
-                    &PathBuf::from("demo"),
-                    format!("cannot start the example services: {error}"),
-                )
-            })?;
+        let services = [
+            Service::Users,
+            Service::Catalog,
+            Service::Orders,
+            Service::Reviews,
+        ]
+        .into_iter()
+        .map(|service| {
+            subgraphs::spawn(
+                service,
+                SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+                options.clone(),
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| {
+            Diagnostic::file(
+                &PathBuf::from("demo"),
+                format!("cannot start the example services: {error}"),
+            )
+        })?;
         let dir = std::env::temp_dir().join(format!("weft-demo-{}", std::process::id()));
         let config_path = dir.join("weft.toml");
         let urls = [services[0].url(), services[1].url(), services[2].url()];
         let text = config_text(
             &format!("127.0.0.1:{port}"),
             [urls[0].as_str(), urls[1].as_str(), urls[2].as_str()],
-        ) + events;
+        ) + &reviews_table(&services[3].url())
+            + events;
         write_files(&dir, &text).map_err(|error| {
             Diagnostic::file(&dir, format!("cannot write the demo files: {error}"))
         })?;
@@ -213,12 +222,26 @@ url = "{orders}"
     )
 }
 
-/// Writes the demo schema, the catalog proto and `config` (as `weft.toml`)
-/// into `dir`.
+/// The `[sources.reviews]` table of the reviews subgraph at `url`, its
+/// SDL read from the `reviews.graphql` that [`write_files`] writes.
+pub fn reviews_table(url: &str) -> String {
+    format!(
+        r#"
+[sources.reviews]
+kind = "graphql"
+url = "{url}/graphql"
+sdl = "reviews.graphql"
+"#
+    )
+}
+
+/// Writes the demo schema, the reviews subgraph's SDL, the catalog proto
+/// and `config` (as `weft.toml`) into `dir`.
 pub fn write_files(dir: &std::path::Path, config: &str) -> std::io::Result<()> {
     let proto_dir = dir.join("proto/catalog/v1");
     std::fs::create_dir_all(&proto_dir)?;
     std::fs::write(proto_dir.join("catalog.proto"), CATALOG_PROTO)?;
     std::fs::write(dir.join("demo.graphql"), SCHEMA)?;
+    std::fs::write(dir.join("reviews.graphql"), REVIEWS_SDL)?;
     std::fs::write(dir.join("weft.toml"), config)
 }

@@ -59,6 +59,14 @@ pub enum SourceError {
         /// Why it could not be used; safe to show.
         reason: String,
     },
+    /// A GraphQL subgraph answered with errors and no data.
+    #[error("source `{source_name}` answered with errors: {message}")]
+    SubgraphErrors {
+        /// The source as named in the config.
+        source_name: String,
+        /// The subgraph's first error message.
+        message: String,
+    },
     /// The request to the backend could not be built from the field's
     /// arguments and parent (a required value was missing or did not fit).
     #[error("cannot build the request to source `{source_name}`: {reason}")]
@@ -90,6 +98,7 @@ impl SourceError {
             Self::HttpStatus { .. } => "SOURCE_HTTP_ERROR",
             Self::GrpcStatus { .. } => "SOURCE_GRPC_ERROR",
             Self::BadResponse { .. } => "SOURCE_BAD_RESPONSE",
+            Self::SubgraphErrors { .. } => "SOURCE_GRAPHQL_ERROR",
             Self::BadRequest { .. } => "SOURCE_BAD_REQUEST",
             Self::TooManyCalls { .. } => codes::MAX_CALLS_LIMIT,
         }
@@ -113,7 +122,9 @@ impl SourceError {
         match self {
             Self::Unavailable { .. } => "unavailable",
             Self::Timeout { .. } => "timeout",
-            Self::HttpStatus { .. } | Self::GrpcStatus { .. } => "error_status",
+            Self::HttpStatus { .. } | Self::GrpcStatus { .. } | Self::SubgraphErrors { .. } => {
+                "error_status"
+            }
             Self::BadResponse { .. } => "bad_response",
             Self::BadRequest { .. } => "bad_request",
             Self::TooManyCalls { .. } => "not_sent",

@@ -661,6 +661,7 @@ async fn print_banner(addr: std::net::SocketAddr, config: &Config) {
         let (kind, target) = match &source.kind {
             SourceKind::Rest(rest) => ("rest", rest.url.to_string()),
             SourceKind::Grpc(grpc) => ("grpc", grpc.endpoint.clone()),
+            SourceKind::Graphql(graphql) => ("graphql", graphql.url.to_string()),
         };
         let state = if answers(&target).await {
             "up"

@@ -1,5 +1,6 @@
-//! Example backend services for weft: users (REST), catalog (gRPC) and
-//! orders (REST), over deterministic seed data.
+//! Example backend services for weft: users (REST), catalog (gRPC),
+//! orders (REST) and reviews (a GraphQL federation subgraph), over
+//! deterministic seed data.
 //!
 //! [`spawn`] starts one service on its own OS thread and tokio runtime, so
 //! tests can run several in-process, count their requests through
@@ -11,6 +12,7 @@ pub mod cli;
 pub mod data;
 pub mod orders;
 mod rest;
+pub mod reviews;
 pub mod users;
 
 #[cfg(test)]
@@ -38,27 +40,31 @@ pub enum Service {
     Catalog,
     /// REST orders service, see [`orders`].
     Orders,
+    /// GraphQL reviews subgraph, see [`reviews`].
+    Reviews,
 }
 
 impl Service {
     /// Every service.
-    pub const ALL: [Service; 3] = [Self::Users, Self::Catalog, Self::Orders];
+    pub const ALL: [Service; 4] = [Self::Users, Self::Catalog, Self::Orders, Self::Reviews];
 
-    /// Lower-case name: `"users"`, `"catalog"` or `"orders"`.
+    /// Lower-case name: `"users"`, `"catalog"`, `"orders"` or `"reviews"`.
     pub fn name(self) -> &'static str {
         match self {
             Self::Users => "users",
             Self::Catalog => "catalog",
             Self::Orders => "orders",
+            Self::Reviews => "reviews",
         }
     }
 
-    /// Port the binaries listen on by default: 4001, 4002 and 4003.
+    /// Port the binaries listen on by default: 4001 to 4004.
     pub fn default_port(self) -> u16 {
         match self {
             Self::Users => 4001,
             Self::Catalog => 4002,
             Self::Orders => 4003,
+            Self::Reviews => 4004,
         }
     }
 }
@@ -261,6 +267,7 @@ async fn serve(
         Service::Users => axum::serve(listener, users::router(calls)).await,
         Service::Orders => axum::serve(listener, orders::router(calls, options.order_events)).await,
         Service::Catalog => serve_catalog(listener, calls, options.stock_interval).await,
+        Service::Reviews => axum::serve(listener, reviews::router(calls)).await,
     };
     if let Err(error) = result {
         tracing::error!(%service, %error, "service stopped");

@@ -25,6 +25,7 @@
 //! | [`GatewayConfig`] | schema, proto and `weft.toml` text, written into a [`TestDir`] |
 //! | [`TestGateway`] | a built [`Gateway`] served over HTTP on port 0, stopped on drop |
 //! | [`StubBackend`] | an axum router on port 0, for backends that misbehave on purpose |
+//! | [`labels`] | a small federation subgraph that adds fields to `Product` and `User` |
 //! | [`calls`] / [`expected_calls`] | the requests each service received, per route |
 //! | [`BusDemo`] | the demo whose orders service publishes into the gateway's in-memory bus |
 //! | [`WsClient`] | a GraphQL-over-WebSocket client (`graphql-transport-ws` or `graphql-ws`) |
@@ -39,6 +40,7 @@
 
 pub mod broker;
 pub mod jetstream;
+pub mod labels;
 pub mod nats;
 pub mod npm;
 pub mod process;
@@ -141,6 +143,15 @@ impl Services {
             service.calls().reset();
         }
     }
+}
+
+/// Starts one example service (e.g. the reviews subgraph) on port 0.
+///
+/// # Panics
+///
+/// When the service does not start.
+pub fn spawn_service(service: Service) -> RunningService {
+    spawn(service, &SpawnOptions::default())
 }
 
 fn spawn(service: Service, options: &SpawnOptions) -> RunningService {
@@ -308,6 +319,21 @@ impl GatewayConfig {
                 "kind = \"grpc\"".to_owned(),
                 format!("endpoint = \"{endpoint}\""),
                 "protos = [\"proto/catalog/v1/catalog.proto\"]".to_owned(),
+                format!("timeout_ms = {timeout_ms}"),
+            ],
+        ));
+        self
+    }
+
+    /// Adds `[sources.<name>]` of kind `graphql` at `url` (its SDL asked
+    /// from `_service` unless an `sdl` line is added).
+    #[must_use]
+    pub fn graphql_source(mut self, name: &str, url: &str, timeout_ms: u64) -> Self {
+        self.sources.push((
+            name.to_owned(),
+            vec![
+                "kind = \"graphql\"".to_owned(),
+                format!("url = \"{url}\""),
                 format!("timeout_ms = {timeout_ms}"),
             ],
         ));

@@ -48,7 +48,10 @@ pub use log::{LogConfig, LogFormat};
 pub use persisted::PersistedConfig;
 pub use schema::SchemaConfig;
 pub use server::ServerConfig;
-pub use sources::{Descriptors, GrpcSourceConfig, RestSourceConfig, SourceConfig, SourceKind};
+pub use sources::{
+    Descriptors, GraphqlSourceConfig, GrpcSourceConfig, RestSourceConfig, SourceConfig, SourceKind,
+    SubgraphSdl,
+};
 pub use subscriptions::SubscriptionsConfig;
 pub use traces::TracesConfig;
 

@@ -24,6 +24,12 @@
 //! retry_backoff_ms = 50                   # optional, default 50: base of the backoff
 //! idempotent_methods = ["catalog.v1.Catalog/GetProduct"]   # gRPC only: which may be retried
 //!
+//! [sources.reviews]
+//! kind = "graphql"                        # an Apollo Federation v2 subgraph
+//! url = "http://reviews.internal:4000/graphql"
+//! sdl = "reviews.graphql"                 # optional: its SDL, relative to this file;
+//!                                         # without it, read from `_service { sdl }` at start-up
+//!
 //! [sources.catalog.breaker]               # optional: these are the defaults
 //! error_rate = 0.5                        # open at this share of failed calls...
 //! window_ms = 10000                       # ...within this rolling window...
@@ -121,6 +127,29 @@ pub enum SourceKind {
     Rest(RestSourceConfig),
     /// A gRPC service.
     Grpc(GrpcSourceConfig),
+    /// A GraphQL federation subgraph.
+    Graphql(GraphqlSourceConfig),
+}
+
+/// A GraphQL subgraph source.
+#[derive(Debug, Clone)]
+pub struct GraphqlSourceConfig {
+    /// The subgraph's GraphQL endpoint.
+    pub url: reqwest::Url,
+    /// Headers sent with every call.
+    pub headers: BTreeMap<String, String>,
+    /// Where its SDL comes from.
+    pub sdl: SubgraphSdl,
+}
+
+/// Where a subgraph's SDL comes from.
+#[derive(Debug, Clone)]
+pub enum SubgraphSdl {
+    /// `sdl = "path"`: a file, resolved against the config file.
+    File(PathBuf),
+    /// No `sdl`: the subgraph's `_service { sdl }`, asked at start-up;
+    /// `None` until then.
+    Service(Option<String>),
 }
 
 /// A REST source.
@@ -188,6 +217,11 @@ impl SourceConfig {
                 }
             }
             SourceKind::Grpc(grpc) => grpc.endpoint = url,
+            SourceKind::Graphql(graphql) => {
+                if let Ok(parsed) = url.parse() {
+                    graphql.url = parsed;
+                }
+            }
         }
     }
 }
@@ -215,6 +249,7 @@ pub(super) struct RawSource {
     breaker: Option<RawBreaker>,
     forward_headers: Option<toml::Spanned<Vec<RawForward>>>,
     openapi: Option<toml::Spanned<String>>,
+    sdl: Option<toml::Spanned<String>>,
 }
 
 /// One entry of `forward_headers`: a header name, or `{ from, to }` to send
@@ -292,13 +327,15 @@ pub(super) fn validate(
     let mut kind = kind(name, &span, &mut raw, origin, problems)?;
     match (&mut kind, idempotent_methods) {
         (SourceKind::Grpc(grpc), Some((_, methods))) => grpc.idempotent_methods = methods,
-        (SourceKind::Rest(_), Some((at, _))) => problems.push(origin.error(
-            at,
-            format!(
-                "source `{name}`: `idempotent_methods` is for gRPC sources; \
-                 REST calls are retried when they are GET"
-            ),
-        )),
+        (SourceKind::Rest(_) | SourceKind::Graphql(_), Some((at, _))) => {
+            problems.push(origin.error(
+                at,
+                format!(
+                    "source `{name}`: `idempotent_methods` is for gRPC sources; \
+                 REST calls are retried when they are GET, GraphQL queries always"
+                ),
+            ));
+        }
         (_, None) => {}
     }
     Some(SourceConfig {
@@ -382,6 +419,7 @@ fn kind(
                     .map(|file| origin.resolve_path(file.get_ref())),
             }))
         }
+        "graphql" => graphql(name, span, raw, origin, problems),
         "grpc" => {
             let Some(endpoint) = raw.endpoint.take() else {
                 missing("endpoint");
@@ -397,11 +435,40 @@ fn kind(
         other => {
             problems.push(origin.error(
                 raw.kind.span(),
-                format!("source `{name}` has unknown kind `{other}`; use \"rest\" or \"grpc\""),
+                format!(
+                    "source `{name}` has unknown kind `{other}`; use \"rest\", \"grpc\" or \"graphql\""
+                ),
             ));
             None
         }
     }
+}
+
+/// A GraphQL subgraph: its URL, and its SDL file if it names one.
+fn graphql(
+    name: &str,
+    span: &std::ops::Range<usize>,
+    raw: &mut RawSource,
+    origin: &Origin<'_>,
+    problems: &mut Diagnostics,
+) -> Option<SourceKind> {
+    let Some(url) = raw.url.take() else {
+        problems.push(origin.error(span.clone(), format!("source `{name}` needs `url`")));
+        return None;
+    };
+    let Ok(parsed) = url.get_ref().parse() else {
+        problems.push(origin.error(url.span(), format!("`{}` is not a URL", url.get_ref())));
+        return None;
+    };
+    let sdl = match raw.sdl.take() {
+        Some(file) => SubgraphSdl::File(origin.resolve_path(file.get_ref())),
+        None => SubgraphSdl::Service(None),
+    };
+    Some(SourceKind::Graphql(GraphqlSourceConfig {
+        url: parsed,
+        headers: std::mem::take(&mut raw.headers),
+        sdl,
+    }))
 }
 
 /// Where a gRPC source's descriptors come from: `protos` (with `include`)

@@ -512,7 +512,7 @@ impl<'p> Walker<'_, 'p> {
             }
             Binding::Entity(plan) => (&plan.batch, &plan.key, Some(plan.entity.as_str())),
             Binding::Grouped(plan) => (&plan.batch, &plan.key, None),
-            Binding::Project(_) | Binding::Event(_) | Binding::Stream(_) => {
+            Binding::Project(_) | Binding::Event(_) | Binding::Stream(_) | Binding::Subgraph(_) => {
                 return done(key, Slot::Null);
             }
         };

@@ -21,6 +21,7 @@ pub mod normalize;
 pub mod parse;
 pub mod persisted;
 pub mod plan;
+pub(crate) mod subgraph;
 pub mod validate;
 pub mod write;
 
@@ -189,6 +190,7 @@ impl Prepared {
             headers: Some(&self.headers),
             connection: self.connection.as_deref(),
             claims: self.identity.claims(),
+            variables: Some(&self.variables),
         }
     }
 }

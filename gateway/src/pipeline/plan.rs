@@ -55,7 +55,8 @@ pub struct Step {
 static PLANNED: AtomicU64 = AtomicU64::new(0);
 
 /// Plans a normalized operation of `document`.
-pub fn plan(operation: Operation, document: &Document, text: &str) -> Plan {
+pub fn plan(mut operation: Operation, document: &Document, text: &str) -> Plan {
+    super::subgraph::bind(&mut operation);
     let mut steps = Vec::new();
     collect_steps(&operation.selection, "", 0, &mut steps);
     steps.sort_by_key(|step| step.level);
@@ -114,6 +115,11 @@ fn describe(binding: &Binding) -> String {
             entity.entity,
             entity.batch.key_names.join(", ")
         ),
+        Binding::Grouped(grouped) if grouped.batch.pick.is_some() => format!(
+            "{} (batched by parent, by {})",
+            grouped.batch.connector.describe(),
+            grouped.batch.key_names.join(", ")
+        ),
         Binding::Grouped(grouped) => format!(
             "{} (batched by parent, grouped by {})",
             grouped.batch.connector.describe(),
@@ -128,6 +134,7 @@ fn describe(binding: &Binding) -> String {
         Binding::Publish(_) => "publish to the event bus".to_owned(),
         Binding::Event(_) => "events from the bus".to_owned(),
         Binding::Stream(stream) => format!("server stream {}", stream.method.full_name()),
+        Binding::Subgraph(field) => format!("{}: {}", field.source.name(), field.name),
     }
 }
 

@@ -16,9 +16,10 @@ use super::Sources;
 use super::connect::{self, BatchVars, Connected, Target};
 use super::directives::{self, Arg, Directives, EventSpec, FetchSpec, Location};
 use super::document::{Document, Kind, Located, TypeDef};
+use super::federation::Origin;
 use super::model::{
     self, Binding, EntityPlan, EnumValues, FetchPlan, FieldDef, GroupedPlan, Model, NamedType,
-    ObjectType, PublishPlan, RootTypes, Shape, ShapeKind,
+    ObjectType, PublishPlan, RootTypes, Shape, ShapeKind, SubgraphEntity, SubgraphField,
 };
 use crate::error::Diagnostics;
 use crate::json::KeyPath;
@@ -177,8 +178,13 @@ impl<'d> Builder<'d> {
     }
 
     /// The JSON path a plain (not fetched) field reads from its parent:
-    /// `@map(from:)` or the field's name. `None` for fetched fields.
+    /// `@map(from:)` or the field's name. `None` for fetched fields
+    /// (subgraph fields included).
     pub fn projection(&self, type_name: &str, field: &str) -> Option<Vec<String>> {
+        let pair = (type_name.to_owned(), field.to_owned());
+        if self.doc.federated.contains_key(&pair) {
+            return None;
+        }
         let directives = self.directives_of(type_name, field)?;
         if directives.fetch.is_some() || directives.entity_key.is_some() {
             return None;
@@ -404,6 +410,14 @@ impl<'d> Builder<'d> {
             self.check_type(site.field.file, &argument.node.ty, true, &site.name());
         }
         let directives = self.directives_of(&site.ty.name, name)?.clone();
+        let pair = (site.ty.name.clone(), name.to_owned());
+        if let Some(origin) = self.doc.federated.get(&pair) {
+            let binding = self.subgraph_field(site, origin)?;
+            return Some((Self::introspection_field(site, &directives), binding));
+        }
+        if let Some(binding) = self.subgraph_reference(site) {
+            return Some((Self::introspection_field(site, &directives), binding));
+        }
         let publish = match &directives.publish {
             Some(spec) => Some(Arc::new(self.publish_plan(site, spec)?)),
             None => None,
@@ -424,6 +438,13 @@ impl<'d> Builder<'d> {
         } else {
             Binding::Project(self.projection(&site.ty.name, name)?.into())
         };
+        Some((Self::introspection_field(site, &directives), binding))
+    }
+
+    /// A field's introspection entry.
+    fn introspection_field(site: Site<'d>, directives: &Directives) -> Field {
+        let definition = &site.field.node.node;
+        let name = definition.name.node.as_str();
         let mut field = Field::new(name, type_ref(&definition.ty.node), |_| {
             FieldFuture::Value(None)
         });
@@ -433,10 +454,87 @@ impl<'d> Builder<'d> {
         if let Some(description) = &definition.description {
             field = field.description(&description.node);
         }
-        if let Some(reason) = directives.deprecated {
+        if let Some(reason) = &directives.deprecated {
             field = field.deprecation(reason.as_deref());
         }
-        Some((field, binding))
+        field
+    }
+
+    /// The binding of a subgraph's field whose type is an entity owned by
+    /// a REST or gRPC source: loaded through that entity's batch, with the
+    /// key the subgraph returns. `None` for every other field.
+    fn subgraph_reference(&self, site: Site<'d>) -> Option<Binding> {
+        let from_subgraph = self
+            .doc
+            .subgraph_files
+            .is_some_and(|first| site.field.file >= first);
+        let entity = base_name(&site.field.node.node.ty.node);
+        let batch = self.entities.get(entity).filter(|_| from_subgraph)?.clone();
+        let field = site.field_name().to_owned();
+        let part = |key: &String| {
+            ValueTemplate::Var(Var {
+                root: Root::This,
+                path: vec![field.clone(), key.clone()],
+            })
+        };
+        let key = match batch.key_names.as_slice() {
+            [one] => part(one),
+            many => {
+                ValueTemplate::Object(many.iter().map(|key| (key.clone(), part(key))).collect())
+            }
+        };
+        let pair = (site.ty.name.clone(), field.clone());
+        let plan = EntityPlan {
+            batch,
+            key,
+            entity: entity.to_owned(),
+            provided: self.doc.provides.get(&pair).cloned().unwrap_or_default(),
+        };
+        Some(Binding::Entity(Arc::new(plan)))
+    }
+
+    fn subgraph_field(&mut self, site: Site<'d>, origin: &Origin) -> Option<Binding> {
+        let (source, key) = match origin {
+            Origin::Root { source } => (source, None),
+            Origin::Entity { source, key } => (source, Some(key)),
+        };
+        let returned = base_name(&site.field.node.node.ty.node);
+        if self.entities.contains_key(returned) {
+            let message = format!(
+                "subgraph `{source}`: `{}`: a subgraph's root field, or a field it adds to an entity, cannot return `{returned}`, an entity another source owns (not supported yet)",
+                site.name()
+            );
+            self.problems.push(
+                self.doc
+                    .error(site.field.file, site.field.node.pos, message),
+            );
+            return None;
+        }
+        let Some(graphql) = self.sources.graphql.get(source).cloned() else {
+            let message = format!("{}: source `{source}` is not a GraphQL source", site.name());
+            self.problems.push(
+                self.doc
+                    .error(site.field.file, site.field.node.pos, message),
+            );
+            return None;
+        };
+        let entity = key.map(|key| SubgraphEntity {
+            type_name: site.ty.name.clone(),
+            key: key
+                .iter()
+                .map(|part| {
+                    let path = self.projection(&site.ty.name, part);
+                    (part.clone(), path.unwrap_or_else(|| vec![part.clone()]))
+                })
+                .collect(),
+        });
+        let enums = self.enums.keys().map(|name| (*name).to_owned()).collect();
+        Some(Binding::Subgraph(Arc::new(SubgraphField {
+            source: graphql,
+            name: site.field_name().to_owned(),
+            entity,
+            enums: Arc::new(enums),
+        })))
     }
 
     /// A field with its own `@rest`/`@grpc`: one call per field, or, with
@@ -541,6 +639,7 @@ impl<'d> Builder<'d> {
             batch,
             key: template,
             entity: entity.to_owned(),
+            provided: Vec::new(),
         };
         Some(Binding::Entity(Arc::new(plan)))
     }
@@ -658,6 +757,7 @@ impl<'d> Builder<'d> {
             match_paths: match_paths.into_iter().map(KeyPath::from).collect(),
             response: connected.response.into(),
             max_batch_size: connected.max_batch_size,
+            pick: None,
         })
     }
 

@@ -63,6 +63,15 @@ pub struct Document {
     pub types: IndexMap<String, TypeDef>,
     /// Root type names from a `schema { … }` block, if any.
     pub roots: Roots,
+    /// The fields subgraphs add, with where each comes from
+    /// ([`super::federation`]), by `(type, field)`.
+    pub federated: std::collections::HashMap<(String, String), super::federation::Origin>,
+    /// The fields of an entity a subgraph's field provides (`@provides`),
+    /// by `(type, field)`.
+    pub provides: std::collections::HashMap<(String, String), Vec<String>>,
+    /// The index in [`Self::files`] of the first subgraph's SDL, once
+    /// subgraphs are composed in.
+    pub subgraph_files: Option<usize>,
 }
 
 /// The names of the root operation types.

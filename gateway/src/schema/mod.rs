@@ -16,6 +16,7 @@ pub mod build;
 pub mod connect;
 pub mod directives;
 pub mod document;
+pub mod federation;
 pub mod initial;
 pub mod model;
 pub mod openapi_check;
@@ -26,10 +27,11 @@ use std::sync::Arc;
 
 use async_graphql::dynamic::Schema;
 
-use crate::config::{Config, RestSourceConfig, SourceConfig, SourceKind};
+use crate::config::{Config, RestSourceConfig, SourceConfig, SourceKind, SubgraphSdl};
 use crate::error::{Diagnostic, Diagnostics};
 use crate::metrics::Metrics;
 use crate::openapi;
+use crate::sources::graphql::GraphqlSource;
 use crate::sources::grpc::GrpcSource;
 use crate::sources::rest::RestSource;
 
@@ -40,6 +42,8 @@ pub struct Sources {
     pub rest: HashMap<String, Arc<RestSource>>,
     /// gRPC sources by name.
     pub grpc: HashMap<String, Arc<GrpcSource>>,
+    /// GraphQL subgraph sources by name.
+    pub graphql: HashMap<String, Arc<GraphqlSource>>,
     /// The OpenAPI documents of REST sources that name one, by source.
     pub openapi: HashMap<String, openapi::Document>,
 }
@@ -56,6 +60,11 @@ impl Sources {
                     .map(|rest| drop(sources.rest.insert(name.clone(), Arc::new(rest)))),
                 SourceKind::Grpc(grpc) => GrpcSource::new(name, grpc, source, metrics.clone())
                     .map(|grpc| drop(sources.grpc.insert(name.clone(), Arc::new(grpc)))),
+                SourceKind::Graphql(graphql) => {
+                    GraphqlSource::new(name, graphql, source, metrics.clone()).map(|graphql| {
+                        drop(sources.graphql.insert(name.clone(), Arc::new(graphql)));
+                    })
+                }
             };
             if let SourceKind::Rest(rest) = &source.kind {
                 match read_openapi(config, name, source, rest) {
@@ -82,6 +91,7 @@ impl Sources {
             .rest
             .keys()
             .chain(self.grpc.keys())
+            .chain(self.graphql.keys())
             .map(String::as_str)
             .collect();
         names.sort_unstable();
@@ -124,7 +134,55 @@ pub fn compile(
         .iter()
         .map(|file| file.path.clone())
         .collect();
-    let document = document::Document::load(&files)?;
+    let mut document = document::Document::load(&files)?;
+    federation::compose(&mut document, &subgraphs(config)?)?;
     let sources = Sources::open(config, metrics)?;
     build::build(&document, &sources)
+}
+
+/// The SDL of every subgraph source: its `sdl` file, or what its
+/// `_service { sdl }` answered at start-up. A file that cannot be read,
+/// or an SDL not yet fetched, is a problem at the source's table.
+fn subgraphs(config: &Config) -> Result<Vec<federation::Subgraph>, Diagnostics> {
+    let mut subgraphs = Vec::new();
+    let mut problems = Diagnostics::default();
+    for (name, source) in &config.sources {
+        let SourceKind::Graphql(graphql) = &source.kind else {
+            continue;
+        };
+        let at_source = |message: String| {
+            Diagnostic::at(
+                &config.path,
+                source.line,
+                0,
+                format!("source `{name}`: {message}"),
+            )
+        };
+        let read = match &graphql.sdl {
+            SubgraphSdl::File(path) => std::fs::read_to_string(path)
+                .map(|text| (path.clone(), text))
+                .map_err(|error| {
+                    at_source(format!(
+                        "cannot read `sdl` file {}: {error}",
+                        path.display()
+                    ))
+                }),
+            SubgraphSdl::Service(Some(text)) => {
+                let place = format!("{} (_service of source `{name}`)", graphql.url);
+                Ok((place.into(), text.clone()))
+            }
+            SubgraphSdl::Service(None) => Err(at_source(
+                "its SDL was not fetched from `_service`".to_owned(),
+            )),
+        };
+        match read {
+            Ok((path, text)) => subgraphs.push(federation::Subgraph {
+                source: name.clone(),
+                path,
+                text,
+            }),
+            Err(problem) => problems.push(problem),
+        }
+    }
+    problems.into_result(subgraphs)
 }

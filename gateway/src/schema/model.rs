@@ -205,6 +205,33 @@ pub enum Binding {
     Event(Arc<EventPlan>),
     /// A subscription field fed by a gRPC server stream.
     Stream(Arc<StreamPlan>),
+    /// A field a GraphQL subgraph answers; each operation's plan turns it
+    /// into a [`Binding::Fetch`] or [`Binding::Grouped`] with a document
+    /// made for the operation's selection.
+    Subgraph(Arc<SubgraphField>),
+}
+
+/// A field a GraphQL subgraph answers: a root field, or a field it adds to
+/// an entity owned elsewhere.
+#[derive(Debug)]
+pub struct SubgraphField {
+    /// The subgraph.
+    pub source: Arc<crate::sources::graphql::GraphqlSource>,
+    /// The field's name there.
+    pub name: String,
+    /// For a field of an entity: the entity and its key.
+    pub entity: Option<SubgraphEntity>,
+    /// The enum types' names, so that arguments are written as enum values.
+    pub enums: Arc<HashSet<String>>,
+}
+
+/// The entity a subgraph's field belongs to, as its representations name it.
+#[derive(Debug)]
+pub struct SubgraphEntity {
+    /// The entity type (each representation's `__typename`).
+    pub type_name: String,
+    /// The key fields, and where each is read in the parent's JSON.
+    pub key: Vec<(String, Vec<String>)>,
 }
 
 impl Binding {
@@ -238,6 +265,9 @@ pub struct EntityPlan {
     pub key: ValueTemplate,
     /// The entity type's name, for "not found" errors.
     pub entity: String,
+    /// The entity's fields the parent's answer holds already (a subgraph's
+    /// `@provides`): a selection of only these and the key loads nothing.
+    pub provided: Vec<String>,
 }
 
 /// A field whose items are loaded for a whole level of parents at once.

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::Gateway;
-use crate::config::{Config, SourceKind, auth::Jwks};
+use crate::config::{Config, SourceKind, SubgraphSdl, auth::Jwks};
 
 /// How often the watched files are looked at.
 const POLL: Duration = Duration::from_secs(1);
@@ -73,6 +73,11 @@ fn watched_files(config: &Config) -> Vec<PathBuf> {
         match &source.kind {
             SourceKind::Grpc(grpc) => files.extend(grpc.descriptors.proto_files().iter().cloned()),
             SourceKind::Rest(rest) => files.extend(rest.openapi.iter().cloned()),
+            SourceKind::Graphql(graphql) => {
+                if let SubgraphSdl::File(sdl) = &graphql.sdl {
+                    files.push(sdl.clone());
+                }
+            }
         }
     }
     if let Some(Jwks::File(jwks)) = config.auth.as_ref().map(|auth| &auth.jwks) {

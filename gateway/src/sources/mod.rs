@@ -18,6 +18,7 @@
 //! that failed transiently is sent again after a backoff ([`resilience`]).
 
 pub mod batching;
+pub mod graphql;
 pub mod grpc;
 pub mod reflection;
 pub mod resilience;

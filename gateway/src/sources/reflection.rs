@@ -51,6 +51,8 @@ pub async fn fetch(endpoint: &str, timeout: Duration) -> Result<DescriptorPool, 
 }
 
 /// Fetches the descriptors of every `reflection = true` source of `config`
+/// (and the SDL of every subgraph without an `sdl` file, see
+/// [`super::graphql::fetch_sdls`])
 /// (at once, each within its `timeout_ms`) and keeps them in the source's
 /// [`Descriptors::Reflection`]. A source whose fetch fails is reported at
 /// its table in the config file.
@@ -85,8 +87,11 @@ pub async fn fetch_all(config: &mut Config) -> Result<(), Diagnostics> {
                 0,
                 format!("source `{name}`: {message}"),
             )),
-            (Ok(_), SourceKind::Rest(_)) => {}
+            (Ok(_), SourceKind::Rest(_) | SourceKind::Graphql(_)) => {}
         }
+    }
+    if let Err(more) = super::graphql::fetch_sdls(config).await {
+        problems.extend(more.0);
     }
     problems.into_result(())
 }

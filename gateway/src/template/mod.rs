@@ -97,6 +97,8 @@ pub struct Caller<'a> {
     pub connection: Option<&'a Value>,
     /// The claims of the caller's verified token.
     pub claims: Option<&'a Value>,
+    /// The operation's coerced variables, which subgraph documents pass on.
+    pub variables: Option<&'a serde_json::Map<String, Value>>,
 }
 
 impl<'a> Vars<'a> {
@@ -234,6 +236,7 @@ pub(crate) mod tests {
             headers: Some(&headers),
             connection: Some(&connection),
             claims: Some(&claims),
+            variables: None,
         };
         let vars = Vars::field(&Value::Null, None).with_caller(caller);
         let value = |root, path: &[&str]| {

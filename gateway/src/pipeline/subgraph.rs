@@ -1,0 +1,409 @@
+//! Part of stage 5 (plan): the documents sent to GraphQL subgraphs.
+//!
+//! A field bound to a subgraph ([`Binding::Subgraph`]) gets, once per
+//! planned operation, a binding of its own with a document made from its
+//! sub-selection, so the executor runs it like any other call:
+//!
+//! - a root field becomes a [`Binding::Fetch`] of
+//!   `query($v: T) { <key>: field(args) { … } }`, read back at `data.<key>`;
+//! - a field added to an entity becomes a [`Binding::Grouped`] batch of
+//!   `_entities(representations: $representations) { ... on T { <key fields> field { … } } }`,
+//!   one call per level (chunked at `max_batch_size`), each answered entity
+//!   matched back to its parent by key.
+//!
+//! Within a sub-selection, fields the subgraph returns are asked by name
+//! (the executor reads them from its answer); a field that loads an entity
+//! owned elsewhere asks that entity's key fields and the selected fields
+//! the subgraph `@provides` — when nothing else is selected, the entity is
+//! read from the answer and not loaded — and fields other sources answer
+//! are left out. Arguments are written as the client wrote
+//! them; the operation's variables they use are declared and passed on.
+
+use std::collections::{BTreeSet, HashSet};
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use graphql_tools::static_graphql::query::VariableDefinition;
+use serde_json::Value;
+
+use super::normalize::{Arguments, Field, FieldKind, Input, Operation, SelectionSet};
+use crate::error::Place;
+use crate::schema::model::{
+    Binding, FetchPlan, FieldDef, GroupedPlan, SubgraphEntity, SubgraphField,
+};
+use crate::sources::batching::BatchPlan;
+use crate::sources::graphql::{SubgraphEntities, SubgraphQuery};
+use crate::template::{Root, ValueTemplate, Var};
+
+/// Batch plans made here are told apart from the schema's by starting high.
+static NEXT_BATCH_ID: AtomicUsize = AtomicUsize::new(usize::MAX / 2);
+
+/// Gives every subgraph field of `operation` its binding for this
+/// operation.
+pub(crate) fn bind(operation: &mut Operation) {
+    let variables = &operation.variables;
+    bind_set(&mut operation.selection, variables);
+}
+
+fn bind_set(set: &mut SelectionSet, variables: &[VariableDefinition]) {
+    for field in &mut set.fields {
+        if let FieldKind::Schema(definition) = &field.kind
+            && let Binding::Subgraph(subgraph) = &definition.binding
+        {
+            let binding = match &subgraph.entity {
+                None => root_fetch(subgraph, field, variables),
+                Some(entity) => entity_batch(subgraph, entity, field, variables),
+            };
+            field.kind = FieldKind::Schema(rebound(definition, binding));
+        }
+        if let FieldKind::Schema(definition) = &field.kind
+            && let Binding::Entity(plan) = &definition.binding
+            && is_provided(plan, field)
+        {
+            let read = Binding::Project(vec![definition.name.clone()].into());
+            field.kind = FieldKind::Schema(rebound(definition, read));
+        }
+        if let Some(selection) = &mut field.selection {
+            bind_set(selection, variables);
+        }
+    }
+}
+
+/// The fields of an entity-valued `field` selected that its subgraph
+/// provides, and that the entity type reads by their own name.
+fn provided_selected<'f>(
+    plan: &'f crate::schema::model::EntityPlan,
+    field: &'f Field,
+) -> impl Iterator<Item = &'f str> {
+    field
+        .selection
+        .iter()
+        .flat_map(|selection| &selection.fields)
+        .filter_map(move |child| match &child.kind {
+            FieldKind::Schema(definition)
+                if plan.provided.contains(&definition.name)
+                    && matches!(&definition.binding, Binding::Project(path)
+                        if **path == [definition.name.clone()])
+                    && child.selection.is_none() =>
+            {
+                Some(definition.name.as_str())
+            }
+            _ => None,
+        })
+}
+
+/// Whether every field selected under an entity-valued `field` is a key
+/// field or provided by the subgraph that returns it: it is then read from
+/// that answer rather than loaded again.
+fn is_provided(plan: &crate::schema::model::EntityPlan, field: &Field) -> bool {
+    let Some(selection) = &field.selection else {
+        return false;
+    };
+    if plan.provided.is_empty() {
+        return false;
+    }
+    let provided: Vec<&str> = provided_selected(plan, field).collect();
+    selection.fields.iter().all(|child| match &child.kind {
+        FieldKind::Schema(definition) => {
+            provided.contains(&definition.name.as_str())
+                || plan.batch.key_names.contains(&definition.name)
+        }
+        FieldKind::Typename(_) => true,
+        FieldKind::Introspection => false,
+    })
+}
+
+/// `definition` with another binding.
+fn rebound(definition: &FieldDef, binding: Binding) -> Arc<FieldDef> {
+    Arc::new(FieldDef {
+        name: definition.name.clone(),
+        ty: definition.ty.clone(),
+        shape: definition.shape.clone(),
+        args: definition.args.clone(),
+        binding,
+        access: definition.access.clone(),
+    })
+}
+
+fn root_fetch(
+    subgraph: &SubgraphField,
+    field: &Field,
+    variables: &[VariableDefinition],
+) -> Binding {
+    let mut writer = Writer::new(&subgraph.enums);
+    writer.text.push_str("{ ");
+    writer.text.push_str(&field.key);
+    writer.text.push_str(": ");
+    writer.field(&subgraph.name, field);
+    writer.text.push_str(" }");
+    let (document, used) = writer.finish(variables, None);
+    Binding::Fetch(Arc::new(FetchPlan {
+        connector: Box::new(SubgraphQuery {
+            source: subgraph.source.clone(),
+            document,
+            variables: used,
+        }),
+        response: vec!["data".to_owned(), field.key.clone()],
+        dedupe: true,
+        publish: None,
+    }))
+}
+
+fn entity_batch(
+    subgraph: &SubgraphField,
+    entity: &SubgraphEntity,
+    field: &Field,
+    variables: &[VariableDefinition],
+) -> Binding {
+    let key_names: Vec<String> = entity.key.iter().map(|(name, _)| name.clone()).collect();
+    let mut writer = Writer::new(&subgraph.enums);
+    let _ = write!(
+        writer.text,
+        "{{ _entities(representations: $representations) {{ ... on {} {{ {} ",
+        entity.type_name,
+        key_names.join(" ")
+    );
+    writer.field(&subgraph.name, field);
+    writer.text.push_str(" } } }");
+    let (document, used) = writer.finish(variables, Some("$representations: [_Any!]!"));
+    let batch = BatchPlan {
+        id: NEXT_BATCH_ID.fetch_add(1, Ordering::Relaxed),
+        connector: Box::new(SubgraphEntities {
+            source: subgraph.source.clone(),
+            document,
+            type_name: entity.type_name.clone(),
+            key_names: key_names.clone(),
+            variables: used,
+        }),
+        match_paths: key_names
+            .iter()
+            .map(|name| vec![name.clone()].into())
+            .collect(),
+        key_names: key_names.clone(),
+        response: vec!["data".to_owned(), "_entities".to_owned()].into(),
+        max_batch_size: subgraph.source.limits().max_batch_size,
+        pick: Some(vec![subgraph.name.clone()].into()),
+    };
+    let part = |path: &Vec<String>| {
+        ValueTemplate::Var(Var {
+            root: Root::This,
+            path: path.clone(),
+        })
+    };
+    let key = match entity.key.as_slice() {
+        [(_, path)] => part(path),
+        parts => ValueTemplate::Object(
+            parts
+                .iter()
+                .map(|(name, path)| (name.clone(), part(path)))
+                .collect(),
+        ),
+    };
+    Binding::Grouped(Arc::new(GroupedPlan {
+        batch: Arc::new(batch),
+        key,
+        parent_key: key_names.first().cloned().unwrap_or_default(),
+        group_by: (
+            key_names.join(" "),
+            Place {
+                file: subgraph.source.name().into(),
+                line: 0,
+                column: 0,
+            },
+        ),
+    }))
+}
+
+/// Writes a subgraph document and notes the variables it uses.
+struct Writer<'e> {
+    text: String,
+    used: BTreeSet<String>,
+    enums: &'e HashSet<String>,
+}
+
+impl<'e> Writer<'e> {
+    fn new(enums: &'e HashSet<String>) -> Self {
+        Self {
+            text: String::new(),
+            used: BTreeSet::new(),
+            enums,
+        }
+    }
+
+    /// The document, with its variables declared, and their names.
+    fn finish(
+        self,
+        variables: &[VariableDefinition],
+        extra: Option<&str>,
+    ) -> (String, Vec<String>) {
+        let mut declared: Vec<String> = extra.map(str::to_owned).into_iter().collect();
+        for name in &self.used {
+            if let Some(definition) = variables.iter().find(|v| &v.name == name) {
+                declared.push(format!("${name}: {}", definition.var_type));
+            }
+        }
+        let document = if declared.is_empty() {
+            self.text
+        } else {
+            format!("query({}) {}", declared.join(", "), self.text)
+        };
+        (document, self.used.into_iter().collect())
+    }
+
+    /// `name(args) { … }` of one field.
+    fn field(&mut self, name: &str, field: &Field) {
+        self.text.push_str(name);
+        if let FieldKind::Schema(definition) = &field.kind {
+            self.arguments(definition, &field.args);
+        }
+        if let Some(selection) = &field.selection {
+            self.selection(selection);
+        }
+    }
+
+    fn selection(&mut self, set: &SelectionSet) {
+        self.text.push_str(" {");
+        let start = self.text.len();
+        for field in &set.fields {
+            let FieldKind::Schema(definition) = &field.kind else {
+                continue;
+            };
+            match &definition.binding {
+                Binding::Project(_) => {
+                    self.text.push(' ');
+                    self.field(&definition.name, field);
+                }
+                Binding::Entity(plan) => {
+                    let _ = write!(
+                        self.text,
+                        " {} {{ {}",
+                        definition.name,
+                        plan.batch.key_names.join(" ")
+                    );
+                    for name in provided_selected(plan, field) {
+                        self.text.push(' ');
+                        self.text.push_str(name);
+                    }
+                    self.text.push_str(" }");
+                }
+                Binding::Subgraph(other) => {
+                    for (name, _) in other.entity.iter().flat_map(|entity| &entity.key) {
+                        self.text.push(' ');
+                        self.text.push_str(name);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if self.text.len() == start {
+            self.text.push_str(" __typename");
+        }
+        self.text.push_str(" }");
+    }
+
+    fn arguments(&mut self, definition: &FieldDef, args: &Arguments) {
+        let entries: Vec<(String, Written)> = match args {
+            Arguments::Fixed(Value::Object(entries)) => entries
+                .iter()
+                .map(|(name, value)| (name.clone(), Written::Value(value.clone())))
+                .collect(),
+            Arguments::Fixed(_) => return,
+            Arguments::Varying(entries) => entries
+                .iter()
+                .map(|(name, input, _)| (name.clone(), Written::Input(input.clone())))
+                .collect(),
+        };
+        if entries.is_empty() {
+            return;
+        }
+        self.text.push('(');
+        for (n, (name, value)) in entries.iter().enumerate() {
+            if n > 0 {
+                self.text.push_str(", ");
+            }
+            let is_enum = definition
+                .args
+                .iter()
+                .find(|arg| &arg.name == name)
+                .is_some_and(|arg| self.enums.contains(arg.ty.base()));
+            self.text.push_str(name);
+            self.text.push_str(": ");
+            match value {
+                Written::Value(value) => self.value(value, is_enum),
+                Written::Input(input) => self.input(input, is_enum),
+            }
+        }
+        self.text.push(')');
+    }
+
+    fn input(&mut self, input: &Input, is_enum: bool) {
+        match input {
+            Input::Literal(value) => self.value(value, is_enum),
+            Input::Variable(name) => {
+                self.used.insert(name.clone());
+                self.text.push('$');
+                self.text.push_str(name);
+            }
+            Input::List(items) => {
+                self.text.push('[');
+                for (n, item) in items.iter().enumerate() {
+                    if n > 0 {
+                        self.text.push_str(", ");
+                    }
+                    self.input(item, is_enum);
+                }
+                self.text.push(']');
+            }
+            Input::Object(entries) => {
+                self.text.push('{');
+                for (n, (name, value)) in entries.iter().enumerate() {
+                    if n > 0 {
+                        self.text.push_str(", ");
+                    }
+                    let _ = write!(self.text, "{name}: ");
+                    self.input(value, false);
+                }
+                self.text.push('}');
+            }
+        }
+    }
+
+    /// A JSON value as a GraphQL literal; strings of an enum argument as
+    /// enum values.
+    fn value(&mut self, value: &Value, is_enum: bool) {
+        match value {
+            Value::String(text) if is_enum => self.text.push_str(text),
+            Value::Array(items) => {
+                self.text.push('[');
+                for (n, item) in items.iter().enumerate() {
+                    if n > 0 {
+                        self.text.push_str(", ");
+                    }
+                    self.value(item, is_enum);
+                }
+                self.text.push(']');
+            }
+            Value::Object(entries) => {
+                self.text.push('{');
+                for (n, (name, value)) in entries.iter().enumerate() {
+                    if n > 0 {
+                        self.text.push_str(", ");
+                    }
+                    let _ = write!(self.text, "{name}: ");
+                    self.value(value, false);
+                }
+                self.text.push('}');
+            }
+            other => {
+                let _ = write!(self.text, "{other}");
+            }
+        }
+    }
+}
+
+/// An argument as the client gave it.
+enum Written {
+    Value(Value),
+    Input(Input),
+}

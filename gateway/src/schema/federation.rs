@@ -1,0 +1,604 @@
+//! Composition: the SDL of each Apollo Federation v2 subgraph source merged
+//! into the schema files' [`Document`], so the build binds its fields like
+//! any other.
+//!
+//! - Types the schema files do not define are owned by the subgraph: they
+//!   are added, their fields read from its answers.
+//! - Fields on the root types become root fields the subgraph answers.
+//! - Fields a subgraph adds to an entity owned elsewhere (a type with
+//!   `@key` in the schema files, or owned by another subgraph) are asked
+//!   through `_entities` with the parent's key.
+//!
+//! Each added field's origin is recorded in [`Document::federated`].
+//! Federation directives are read here and removed from the merged
+//! definitions: `@key` (every key; the first resolvable one is used),
+//! `@external` (the field must exist elsewhere), `@shareable` (a field
+//! defined twice must be shareable: the first definition answers it),
+//! `@override(from:)` (the subgraph takes the field over), `@inaccessible`
+//! (the field is left out), `@provides` (recorded in
+//! [`Document::provides`]: the entity's provided fields are read from the
+//! subgraph's answer), `@tag` and `@requires` (ignored). Interfaces, unions and `@interfaceObject` are
+//! refused.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use async_graphql::Pos;
+use async_graphql::parser::Positioned;
+use async_graphql::parser::types::{
+    ConstDirective, FieldDefinition, TypeDefinition, TypeKind, TypeSystemDefinition,
+};
+
+use super::document::{Document, Kind, Located, TypeDef};
+use crate::error::{Diagnostic, Diagnostics};
+
+/// Where a subgraph's field comes from, as the build binds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A root field the subgraph answers.
+    Root {
+        /// The subgraph source.
+        source: String,
+    },
+    /// A field the subgraph adds to an entity owned elsewhere, asked
+    /// through `_entities` with these key fields of the parent.
+    Entity {
+        /// The subgraph source.
+        source: String,
+        /// The entity's key fields, as the subgraph's `@key` names them.
+        key: Vec<String>,
+    },
+}
+
+/// One subgraph's SDL and where it was read from.
+#[derive(Debug, Clone)]
+pub struct Subgraph {
+    /// The source's name.
+    pub source: String,
+    /// The SDL file, or a name for `_service { sdl }` in diagnostics.
+    pub path: PathBuf,
+    /// The SDL.
+    pub text: String,
+}
+
+/// The federation directives a field or type carries.
+#[derive(Debug, Default)]
+struct Federated {
+    /// Every `@key`: its top-level fields and whether it is resolvable.
+    keys: Vec<(Vec<String>, bool)>,
+    /// The names of the other federation directives present.
+    present: HashSet<String>,
+    override_from: Option<String>,
+    /// `@provides(fields:)`: the top-level fields provided.
+    provides: Vec<String>,
+}
+
+impl Federated {
+    fn has(&self, directive: &str) -> bool {
+        self.present.contains(directive)
+    }
+}
+
+const FEDERATION_DIRECTIVES: [&str; 12] = [
+    "key",
+    "external",
+    "shareable",
+    "inaccessible",
+    "override",
+    "tag",
+    "requires",
+    "provides",
+    "extends",
+    "link",
+    "composeDirective",
+    "interfaceObject",
+];
+
+/// Merges every subgraph into `doc`, or reports every composition problem
+/// at the subgraph's file and line.
+pub fn compose(doc: &mut Document, subgraphs: &[Subgraph]) -> Result<(), Diagnostics> {
+    let mut problems = Diagnostics::default();
+    let subgraph_files = doc.files.len();
+    if !subgraphs.is_empty() {
+        doc.subgraph_files = Some(subgraph_files);
+    }
+    let mut composer = Composer {
+        doc,
+        problems: &mut problems,
+        shareable: HashSet::new(),
+        subgraph_files,
+    };
+    for subgraph in subgraphs {
+        composer.subgraph(subgraph);
+    }
+    problems.into_result(())
+}
+
+struct Composer<'a> {
+    doc: &'a mut Document,
+    problems: &'a mut Diagnostics,
+    /// `(type, field)` pairs a subgraph declared `@shareable`.
+    shareable: HashSet<(String, String)>,
+    /// The index of the first subgraph file in the document's files.
+    subgraph_files: usize,
+}
+
+/// Where an object type is defined in a subgraph, and its description.
+struct Defined {
+    pos: Pos,
+    description: Option<String>,
+}
+
+/// What one subgraph's file is while it is merged.
+struct Current<'s> {
+    subgraph: &'s Subgraph,
+    file: usize,
+}
+
+impl Composer<'_> {
+    fn subgraph(&mut self, subgraph: &Subgraph) {
+        let file = self.doc.files.len();
+        self.doc.files.push(subgraph.path.clone());
+        let parsed = match async_graphql::parser::parse_schema(&subgraph.text) {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                let pos = error
+                    .positions()
+                    .next()
+                    .unwrap_or(Pos { line: 0, column: 0 });
+                let message = format!("subgraph `{}`: syntax error: {error}", subgraph.source);
+                self.problems.push(Diagnostic::at(
+                    &subgraph.path,
+                    pos.line,
+                    pos.column,
+                    message,
+                ));
+                return;
+            }
+        };
+        let current = Current { subgraph, file };
+        for definition in parsed.definitions {
+            if let TypeSystemDefinition::Type(ty) = definition {
+                self.ty(&current, ty);
+            }
+        }
+    }
+
+    fn error(&mut self, current: &Current<'_>, pos: Pos, message: String) {
+        let message = format!("subgraph `{}`: {message}", current.subgraph.source);
+        self.problems.push(Diagnostic::at(
+            &current.subgraph.path,
+            pos.line,
+            pos.column,
+            message,
+        ));
+    }
+
+    fn ty(&mut self, current: &Current<'_>, ty: Positioned<TypeDefinition>) {
+        let name = ty.node.name.node.to_string();
+        if is_federation_type(&name) {
+            return;
+        }
+        let directives = read(&ty.node.directives);
+        match ty.node.kind {
+            TypeKind::Interface(_) | TypeKind::Union(_) => {
+                let message = format!(
+                    "`{name}`: interfaces and unions across subgraphs are not supported yet"
+                );
+                self.error(current, ty.pos, message);
+            }
+            _ if directives.has("interfaceObject") => {
+                let message = format!("`{name}`: @interfaceObject is not supported yet");
+                self.error(current, ty.pos, message);
+            }
+            TypeKind::Object(object) => {
+                let description = ty.node.description.map(|d| d.node);
+                let defined = Defined {
+                    pos: ty.pos,
+                    description,
+                };
+                self.object(current, &name, defined, &directives.keys, object.fields);
+            }
+            _ if self.doc.types.contains_key(&name) => {}
+            kind => self.define_other(current, name, ty.pos, ty.node.description, kind),
+        }
+    }
+
+    /// An enum, input or scalar the schema files do not define.
+    fn define_other(
+        &mut self,
+        current: &Current<'_>,
+        name: String,
+        pos: Pos,
+        description: Option<Positioned<String>>,
+        kind: TypeKind,
+    ) {
+        let file = current.file;
+        let kind = match kind {
+            TypeKind::InputObject(input) => Kind::Input(
+                input
+                    .fields
+                    .into_iter()
+                    .map(|node| Located { file, node })
+                    .collect(),
+            ),
+            TypeKind::Enum(values) => Kind::Enum(values.values),
+            _ => Kind::Scalar,
+        };
+        self.doc.types.insert(
+            name.clone(),
+            TypeDef {
+                name,
+                file,
+                pos,
+                description: description.map(|d| d.node),
+                directives: Vec::new(),
+                kind,
+            },
+        );
+    }
+
+    fn object(
+        &mut self,
+        current: &Current<'_>,
+        name: &str,
+        defined: Defined,
+        keys: &[(Vec<String>, bool)],
+        fields: Vec<Positioned<FieldDefinition>>,
+    ) {
+        let is_root = self.is_root(name);
+        let owned_elsewhere = !is_root && self.doc.types.contains_key(name);
+        let pos = defined.pos;
+        if !self.doc.types.contains_key(name) {
+            self.doc.types.insert(
+                name.to_owned(),
+                TypeDef {
+                    name: name.to_owned(),
+                    file: current.file,
+                    pos,
+                    description: defined.description,
+                    directives: Vec::new(),
+                    kind: Kind::Object(Vec::new()),
+                },
+            );
+        }
+        let key = keys
+            .iter()
+            .find(|(_, resolvable)| *resolvable)
+            .map(|(key, _)| key.clone());
+        if let Some(key) = key.as_ref().filter(|_| owned_elsewhere) {
+            self.check_key(current, name, pos, key, &fields);
+        }
+        for field in fields {
+            let name_of = field.node.name.node.as_str();
+            if is_root && (name_of == "_service" || name_of == "_entities") {
+                continue;
+            }
+            let origin = if is_root {
+                Some(Origin::Root {
+                    source: current.subgraph.source.clone(),
+                })
+            } else {
+                key.clone()
+                    .filter(|_| owned_elsewhere)
+                    .map(|key| Origin::Entity {
+                        source: current.subgraph.source.clone(),
+                        key,
+                    })
+            };
+            self.field(current, name, field, origin);
+        }
+    }
+
+    /// Every key field must be a field of the subgraph's type.
+    fn check_key(
+        &mut self,
+        current: &Current<'_>,
+        name: &str,
+        pos: Pos,
+        key: &[String],
+        fields: &[Positioned<FieldDefinition>],
+    ) {
+        for part in key {
+            if !fields.iter().any(|field| field.node.name.node == *part) {
+                let message = format!("`{name}`: @key field `{part}` is not a field of the type");
+                self.error(current, pos, message);
+            }
+        }
+    }
+
+    fn field(
+        &mut self,
+        current: &Current<'_>,
+        type_name: &str,
+        mut field: Positioned<FieldDefinition>,
+        origin: Option<Origin>,
+    ) {
+        let field_name = field.node.name.node.to_string();
+        let directives = read(&field.node.directives);
+        let existing = self.position(type_name, &field_name);
+        let label = format!("`{type_name}.{field_name}`");
+        if matches!(&origin, Some(Origin::Entity { key, .. }) if key.contains(&field_name)) {
+            if existing.is_none() {
+                let message =
+                    format!("{label} is a @key field, but the type's owner does not define it");
+                self.error(current, field.pos, message);
+            }
+            return;
+        }
+        if directives.has("external") {
+            if existing.is_none() {
+                let message = format!("{label} is @external, but no other source defines it");
+                self.error(current, field.pos, message);
+            }
+            return;
+        }
+        if directives.has("inaccessible") {
+            return;
+        }
+        let pair = (type_name.to_owned(), field_name);
+        if let Some(index) = existing {
+            if directives.override_from.is_some() {
+                self.remove_field(type_name, index);
+                self.doc.federated.remove(&pair);
+            } else if directives.has("shareable") && self.shareable_elsewhere(&pair, index) {
+                return;
+            } else {
+                let at = self.place_of(type_name, index);
+                let message = format!(
+                    "{label} is also defined at {at}: mark it @shareable in every subgraph that defines it, or @override it"
+                );
+                self.error(current, field.pos, message);
+                return;
+            }
+        } else if origin.is_none() && self.owned_by_other(type_name, current.file) {
+            let message = format!(
+                "{label}: the type is defined elsewhere; give it a resolvable @key to add fields to it"
+            );
+            self.error(current, field.pos, message);
+            return;
+        }
+        if directives.has("shareable") {
+            self.shareable.insert(pair.clone());
+        }
+        if !directives.provides.is_empty() {
+            self.doc.provides.insert(pair.clone(), directives.provides);
+        }
+        field.node.directives.retain(|d| !is_federation(&d.node));
+        if let Some(origin) = origin {
+            self.doc.federated.insert(pair, origin);
+        }
+        let located = Located {
+            file: current.file,
+            node: field,
+        };
+        if let Some(TypeDef {
+            kind: Kind::Object(fields),
+            ..
+        }) = self.doc.types.get_mut(type_name)
+        {
+            fields.push(located);
+        }
+    }
+
+    /// Whether the existing definition of `pair` (at `index`) may be shared:
+    /// one from the schema files always may, one from another subgraph
+    /// only if that subgraph marked it @shareable too.
+    fn shareable_elsewhere(&self, pair: &(String, String), index: usize) -> bool {
+        let from_subgraph = match self.doc.types.get(&pair.0).map(|ty| &ty.kind) {
+            Some(Kind::Object(fields)) => fields[index].file >= self.subgraph_files,
+            _ => false,
+        };
+        !from_subgraph || self.shareable.contains(pair)
+    }
+
+    /// Whether `type_name` was defined before this subgraph's file.
+    fn owned_by_other(&self, type_name: &str, file: usize) -> bool {
+        self.doc
+            .types
+            .get(type_name)
+            .is_some_and(|ty| ty.file != file && !self.is_root(type_name))
+    }
+
+    fn position(&self, type_name: &str, field: &str) -> Option<usize> {
+        match &self.doc.types.get(type_name)?.kind {
+            Kind::Object(fields) => fields.iter().position(|f| f.node.node.name.node == field),
+            _ => None,
+        }
+    }
+
+    fn remove_field(&mut self, type_name: &str, index: usize) {
+        if let Some(TypeDef {
+            kind: Kind::Object(fields),
+            ..
+        }) = self.doc.types.get_mut(type_name)
+        {
+            fields.remove(index);
+        }
+    }
+
+    fn place_of(&self, type_name: &str, index: usize) -> String {
+        match self.doc.types.get(type_name).map(|ty| &ty.kind) {
+            Some(Kind::Object(fields)) => {
+                let field = &fields[index];
+                format!(
+                    "{}:{}",
+                    self.doc.files[field.file].display(),
+                    field.node.pos.line
+                )
+            }
+            _ => String::new(),
+        }
+    }
+
+    fn is_root(&self, name: &str) -> bool {
+        let roots = &self.doc.roots;
+        name == roots.query || name == roots.mutation || name == roots.subscription
+    }
+}
+
+/// The federation directives among `directives`.
+fn read(directives: &[Positioned<ConstDirective>]) -> Federated {
+    let mut read = Federated::default();
+    for directive in directives {
+        let directive = &directive.node;
+        match directive.name.node.as_str() {
+            "key" => {
+                let fields = string_argument(directive, "fields").unwrap_or_default();
+                let resolvable = !matches!(
+                    directive
+                        .get_argument("resolvable")
+                        .map(|value| &value.node),
+                    Some(async_graphql::Value::Boolean(false))
+                );
+                read.keys.push((key_fields(&fields), resolvable));
+            }
+            "override" => read.override_from = string_argument(directive, "from"),
+            "provides" => {
+                read.provides =
+                    key_fields(&string_argument(directive, "fields").unwrap_or_default());
+            }
+            other => drop(read.present.insert(other.to_owned())),
+        }
+    }
+    read
+}
+
+/// The top-level field names of a `FieldSet` such as `"id org { id }"`.
+fn key_fields(fields: &str) -> Vec<String> {
+    let mut depth = 0usize;
+    let mut names = Vec::new();
+    for token in fields
+        .replace('{', " { ")
+        .replace('}', " } ")
+        .split_whitespace()
+    {
+        match token {
+            "{" => depth += 1,
+            "}" => depth = depth.saturating_sub(1),
+            name if depth == 0 => names.push(name.to_owned()),
+            _ => {}
+        }
+    }
+    names
+}
+
+fn string_argument(directive: &ConstDirective, name: &str) -> Option<String> {
+    match directive.get_argument(name).map(|value| &value.node) {
+        Some(async_graphql::Value::String(text)) => Some(text.clone()),
+        _ => None,
+    }
+}
+
+fn is_federation(directive: &ConstDirective) -> bool {
+    let name = directive.name.node.as_str();
+    FEDERATION_DIRECTIVES.contains(&name) || name.starts_with("federation__")
+}
+
+/// Types every subgraph's SDL may declare for federation's own use.
+fn is_federation_type(name: &str) -> bool {
+    name.starts_with('_')
+        || name.starts_with("link__")
+        || name.starts_with("federation__")
+        || name == "FieldSet"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compose_one(schema: &str, sdl: &str) -> Result<Document, String> {
+        let mut doc = Document::parse(&[(PathBuf::from("schema.graphql"), schema.to_owned())])
+            .map_err(|problems| problems.to_string())?;
+        let subgraph = Subgraph {
+            source: "reviews".to_owned(),
+            path: PathBuf::from("reviews.graphql"),
+            text: sdl.to_owned(),
+        };
+        compose(&mut doc, &[subgraph]).map_err(|problems| problems.to_string())?;
+        Ok(doc)
+    }
+
+    const OWNER: &str =
+        "type Query { a: Int }\ntype Product @key(fields: \"sku\") { sku: ID! name: String! }";
+
+    #[test]
+    fn key_fields_are_the_top_level_names() {
+        assert_eq!(key_fields("id"), ["id"]);
+        assert_eq!(key_fields("id org { id name }"), ["id", "org"]);
+        assert_eq!(key_fields(" a{b} c "), ["a", "c"]);
+    }
+
+    #[test]
+    fn fields_are_recorded_by_origin_and_federation_directives_removed() {
+        let sdl = "type Product @key(fields: \"sku\") { sku: ID! reviews: [Review!]! @tag(name: \"x\") }\n\
+                   type Review { id: ID! }\n\
+                   type Query { top: [Review!]! _service: Int }";
+        let doc = compose_one(OWNER, sdl).unwrap();
+        let origin = |ty: &str, field: &str| doc.federated.get(&(ty.to_owned(), field.to_owned()));
+        assert_eq!(
+            origin("Product", "reviews"),
+            Some(&Origin::Entity {
+                source: "reviews".to_owned(),
+                key: vec!["sku".to_owned()]
+            })
+        );
+        assert_eq!(
+            origin("Query", "top"),
+            Some(&Origin::Root {
+                source: "reviews".to_owned()
+            })
+        );
+        assert_eq!(origin("Review", "id"), None);
+        assert_eq!(origin("Query", "_service"), None);
+        let Kind::Object(fields) = &doc.types["Product"].kind else {
+            panic!("Product is an object");
+        };
+        let names: Vec<&str> = fields
+            .iter()
+            .map(|f| f.node.node.name.node.as_str())
+            .collect();
+        assert_eq!(names, ["sku", "name", "reviews"]);
+        assert!(fields[2].node.node.directives.is_empty());
+        assert_eq!(doc.subgraph_files, Some(1));
+    }
+
+    #[test]
+    fn a_type_defined_elsewhere_without_a_key_takes_no_new_fields() {
+        let sdl = "type Product { sku: ID! @shareable extra: Int }";
+        let error = compose_one(OWNER, sdl).unwrap_err();
+        assert!(error.contains("reviews.graphql:1:"), "{error}");
+        assert!(
+            error.contains("`Product.extra`: the type is defined elsewhere"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn two_subgraphs_may_share_a_field_both_mark_shareable() {
+        let mut doc = Document::parse(&[(
+            PathBuf::from("schema.graphql"),
+            "type Query { a: Int }".to_owned(),
+        )])
+        .unwrap();
+        let subgraph = |source: &str, shareable: &str| Subgraph {
+            source: source.to_owned(),
+            path: PathBuf::from(format!("{source}.graphql")),
+            text: format!("type Review {{ id: ID! {shareable} }}"),
+        };
+        let both = [subgraph("one", "@shareable"), subgraph("two", "@shareable")];
+        assert!(compose(&mut doc, &both).is_ok());
+        let mut doc = Document::parse(&[(
+            PathBuf::from("schema.graphql"),
+            "type Query { a: Int }".to_owned(),
+        )])
+        .unwrap();
+        let one_only = [subgraph("one", "@shareable"), subgraph("two", "")];
+        let error = compose(&mut doc, &one_only).unwrap_err().to_string();
+        assert!(error.contains("two.graphql:1:"), "{error}");
+        assert!(
+            error.contains("`Review.id` is also defined at one.graphql:1"),
+            "{error}"
+        );
+    }
+}

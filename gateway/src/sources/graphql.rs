@@ -1,0 +1,333 @@
+//! GraphQL federation subgraphs over HTTP, with `reqwest`.
+//!
+//! A [`GraphqlSource`] holds the subgraph's URL, static headers and limits.
+//! Its calls carry a document generated when an operation is planned (see
+//! `pipeline::subgraph`): a [`SubgraphQuery`] asks root fields, a
+//! [`SubgraphEntities`] asks `_entities` for a batch of representations.
+//! The operation's variables the document uses are passed as variables.
+//! An answer with `errors` and no `data` is a [`SourceError`]; queries
+//! are idempotent, so every call may be retried.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde_json::{Map, Value, json};
+
+use super::{Connector, Forward, Limits, Prepared, measured};
+use crate::config::{Config, GraphqlSourceConfig, SourceConfig, SourceKind, SubgraphSdl};
+use crate::error::{Diagnostic, Diagnostics, SourceError};
+use crate::json::Doc;
+use crate::metrics::Metrics;
+use crate::template::{Caller, Vars};
+
+/// A configured GraphQL subgraph.
+#[derive(Debug)]
+pub struct GraphqlSource {
+    name: String,
+    url: reqwest::Url,
+    client: reqwest::Client,
+    headers: HeaderMap,
+    forward: Forward,
+    limits: Limits,
+    metrics: Arc<Metrics>,
+}
+
+impl GraphqlSource {
+    /// Builds the source; fails when a configured header is not a valid HTTP
+    /// header.
+    pub fn new(
+        name: &str,
+        config: &GraphqlSourceConfig,
+        source: &SourceConfig,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, String> {
+        let mut limits = Limits::new(source);
+        limits.report_to(&metrics, name);
+        let mut headers = HeaderMap::new();
+        for (key, value) in &config.headers {
+            let key: HeaderName = key
+                .parse()
+                .map_err(|_| format!("`{key}` is not a valid header name"))?;
+            let value: HeaderValue = value
+                .parse()
+                .map_err(|_| format!("the value of header `{key}` is not a valid header value"))?;
+            headers.insert(key, value);
+        }
+        Ok(Self {
+            name: name.to_owned(),
+            url: config.url.clone(),
+            client: reqwest::Client::new(),
+            headers,
+            forward: Forward::new(source),
+            limits,
+            metrics,
+        })
+    }
+
+    /// The source's name, as in the config.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The source's limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Posts `body` (`{query, variables}`) and returns the answer's JSON,
+    /// through the source's breaker, concurrency, timeout and retries.
+    async fn send(&self, body: &Value, headers: HeaderMap) -> Result<Doc, SourceError> {
+        measured(&self.metrics, &self.name, &self.limits, true, || {
+            self.exchange(body, headers.clone())
+        })
+        .await
+    }
+
+    async fn exchange(&self, body: &Value, mut headers: HeaderMap) -> Result<Doc, SourceError> {
+        crate::traces::inject(&mut headers);
+        let response = self
+            .client
+            .post(self.url.clone())
+            .headers(self.headers.clone())
+            .headers(headers)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .timeout(self.limits.timeout)
+            .json(body)
+            .send()
+            .await
+            .map_err(|error| self.transport_error(&error))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(SourceError::HttpStatus {
+                source_name: self.name.clone(),
+                status: status.as_u16(),
+            });
+        }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|error| self.transport_error(&error))?;
+        let doc = Doc::parse(bytes).map_err(|reason| SourceError::BadResponse {
+            source_name: self.name.clone(),
+            reason: format!("the body is not JSON: {reason}"),
+        })?;
+        self.check_errors(doc)
+    }
+
+    /// The answer, unless it has errors and no data.
+    fn check_errors(&self, doc: Doc) -> Result<Doc, SourceError> {
+        let root = doc.root();
+        let has_data = root.get("data").is_some_and(|data| !data.is_null());
+        if has_data {
+            return Ok(doc);
+        }
+        let message = root
+            .get("errors")
+            .and_then(|errors| errors.items()?.next())
+            .and_then(|error| {
+                error
+                    .get("message")?
+                    .as_str()
+                    .map(std::borrow::Cow::into_owned)
+            })
+            .unwrap_or_else(|| "the answer has no `data`".to_owned());
+        Err(SourceError::SubgraphErrors {
+            source_name: self.name.clone(),
+            message,
+        })
+    }
+
+    fn transport_error(&self, error: &reqwest::Error) -> SourceError {
+        if error.is_timeout() {
+            SourceError::Timeout {
+                source_name: self.name.clone(),
+                timeout_ms: self.limits.timeout_ms(),
+            }
+        } else {
+            SourceError::Unavailable {
+                source_name: self.name.clone(),
+                detail: format!("{error:?}"),
+            }
+        }
+    }
+
+    /// A prepared call of `document` with `variables`.
+    fn prepare(self: &Arc<Self>, document: &str, variables: Value, caller: Caller<'_>) -> Prepared {
+        let description = format!("{document} {variables}");
+        let body = json!({ "query": document, "variables": variables });
+        let headers = self.forward.pick(caller.headers);
+        let source = self.clone();
+        Prepared {
+            source: self.name.clone(),
+            description,
+            body_at: document.len(),
+            max_in_flight: self.limits.max_request_concurrency,
+            call: async move { source.send(&body, headers).await }.boxed(),
+        }
+    }
+}
+
+/// The operation's variables a document uses, by name.
+fn pick_variables(names: &[String], caller: Caller<'_>) -> Map<String, Value> {
+    names
+        .iter()
+        .filter_map(|name| {
+            let value = caller.variables?.get(name)?;
+            Some((name.clone(), value.clone()))
+        })
+        .collect()
+}
+
+/// Root fields of a subgraph, asked with a document made for one
+/// operation.
+#[derive(Debug)]
+pub struct SubgraphQuery {
+    /// The subgraph.
+    pub source: Arc<GraphqlSource>,
+    /// The document sent.
+    pub document: String,
+    /// The operation's variables it uses.
+    pub variables: Vec<String>,
+}
+
+impl Connector for SubgraphQuery {
+    fn prepare(&self, vars: &Vars<'_>) -> Result<Prepared, SourceError> {
+        let variables = pick_variables(&self.variables, vars.caller);
+        Ok(self
+            .source
+            .prepare(&self.document, Value::Object(variables), vars.caller))
+    }
+
+    fn source_name(&self) -> &str {
+        &self.source.name
+    }
+
+    fn describe(&self) -> String {
+        format!("{}: {}", self.source.name, self.document)
+    }
+}
+
+/// Fields a subgraph adds to an entity type, asked for a batch of
+/// representations through `_entities`.
+#[derive(Debug)]
+pub struct SubgraphEntities {
+    /// The subgraph.
+    pub source: Arc<GraphqlSource>,
+    /// The document sent; it declares `$representations`.
+    pub document: String,
+    /// The entity type, each representation's `__typename`.
+    pub type_name: String,
+    /// The key fields, in the order of the batch's key columns.
+    pub key_names: Vec<String>,
+    /// The operation's variables it uses.
+    pub variables: Vec<String>,
+}
+
+impl SubgraphEntities {
+    /// One representation per key of the batch's columns.
+    fn representations(&self, batch: Option<&Value>) -> Vec<Value> {
+        let column = |name: &String| {
+            batch
+                .and_then(|batch| batch.get(name))
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        };
+        let columns: Vec<Vec<Value>> = self.key_names.iter().map(column).collect();
+        let count = columns.first().map_or(0, Vec::len);
+        (0..count)
+            .map(|row| {
+                let mut representation = Map::new();
+                representation.insert("__typename".to_owned(), json!(self.type_name));
+                for (name, column) in self.key_names.iter().zip(&columns) {
+                    let value = column.get(row).cloned().unwrap_or(Value::Null);
+                    representation.insert(name.clone(), value);
+                }
+                Value::Object(representation)
+            })
+            .collect()
+    }
+}
+
+impl Connector for SubgraphEntities {
+    fn prepare(&self, vars: &Vars<'_>) -> Result<Prepared, SourceError> {
+        let mut variables = pick_variables(&self.variables, vars.caller);
+        let representations = self.representations(vars.batch);
+        variables.insert("representations".to_owned(), Value::Array(representations));
+        Ok(self
+            .source
+            .prepare(&self.document, Value::Object(variables), vars.caller))
+    }
+
+    fn source_name(&self) -> &str {
+        &self.source.name
+    }
+
+    fn describe(&self) -> String {
+        format!("{}: {}", self.source.name, self.document)
+    }
+}
+
+/// Asks every subgraph source without an `sdl` file for its SDL
+/// (`_service { sdl }`, each within its `timeout_ms`) and keeps it in the
+/// config. A subgraph that does not answer is reported at its table in
+/// the config file.
+pub async fn fetch_sdls(config: &mut Config) -> Result<(), Diagnostics> {
+    let wanted: Vec<(String, reqwest::Url, Duration)> = config
+        .sources
+        .iter()
+        .filter_map(|(name, source)| match &source.kind {
+            SourceKind::Graphql(graphql) if matches!(graphql.sdl, SubgraphSdl::Service(_)) => {
+                let timeout = Duration::from_millis(source.timeout_ms);
+                Some((name.clone(), graphql.url.clone(), timeout))
+            }
+            _ => None,
+        })
+        .collect();
+    let fetches = wanted
+        .iter()
+        .map(|(_, url, timeout)| service_sdl(url, *timeout));
+    let results = futures::future::join_all(fetches).await;
+    let mut problems = Diagnostics::default();
+    for ((name, _, _), result) in wanted.into_iter().zip(results) {
+        let Some(source) = config.sources.get_mut(&name) else {
+            continue;
+        };
+        match (result, &mut source.kind) {
+            (Ok(sdl), SourceKind::Graphql(graphql)) => {
+                graphql.sdl = SubgraphSdl::Service(Some(sdl));
+            }
+            (Err(message), _) => problems.push(Diagnostic::at(
+                &config.path,
+                source.line,
+                0,
+                format!("source `{name}`: {message}"),
+            )),
+            (Ok(_), _) => {}
+        }
+    }
+    problems.into_result(())
+}
+
+/// A subgraph's SDL from its `_service { sdl }`.
+async fn service_sdl(url: &reqwest::Url, timeout: Duration) -> Result<String, String> {
+    let body = json!({ "query": "{ _service { sdl } }" });
+    let response = reqwest::Client::new()
+        .post(url.clone())
+        .timeout(timeout)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|error| format!("cannot ask {url} for `_service {{ sdl }}`: {error}"))?;
+    let answer: Value = response
+        .json()
+        .await
+        .map_err(|error| format!("{url} answered `_service {{ sdl }}` without JSON: {error}"))?;
+    answer
+        .pointer("/data/_service/sdl")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| format!("{url} answered `_service {{ sdl }}` without an SDL: {answer}"))
+}

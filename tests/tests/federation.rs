@@ -1,0 +1,599 @@
+//! GraphQL federation subgraphs as a source kind: the reviews subgraph
+//! (async-graphql, Federation v2) beside the users (REST) and catalog
+//! (gRPC) services, in one plan — root fields, `_entities` batches for the
+//! fields it adds to REST/gRPC entities, entities it returns loaded through
+//! their own batches, composition errors and failures.
+
+use serde_json::{Value, json};
+use subgraphs::{RunningService, Service};
+use weft_tests::labels::Labels;
+use weft_tests::{
+    DEMO_TIMEOUT_MS, GatewayConfig, Services, TestDir, TestGateway, error_codes, spawn_service,
+};
+
+/// The demo services, the reviews subgraph and a gateway over all of them.
+struct Federated {
+    services: Services,
+    reviews: RunningService,
+    _dir: TestDir,
+    gateway: TestGateway,
+}
+
+/// The demo config plus `[sources.reviews]`, its SDL read from `_service`.
+fn config(services: &Services, reviews: &RunningService) -> GatewayConfig {
+    GatewayConfig::demo(services).graphql_source(
+        "reviews",
+        &format!("{}/graphql", reviews.url()),
+        DEMO_TIMEOUT_MS,
+    )
+}
+
+async fn start() -> Federated {
+    start_in(|config, _| config).await
+}
+
+/// [`start`] with the config changed by `configure`, which may write
+/// files into the config's directory.
+async fn start_in(configure: impl FnOnce(GatewayConfig, &TestDir) -> GatewayConfig) -> Federated {
+    let services = Services::start();
+    let reviews = spawn_service(Service::Reviews);
+    let dir = TestDir::new();
+    let config = configure(config(&services, &reviews), &dir)
+        .load(&dir)
+        .unwrap_or_else(|problems| panic!("the config does not load:\n{problems}"));
+    let gateway = TestGateway::start(&config)
+        .await
+        .unwrap_or_else(|problems| panic!("the gateway does not build:\n{problems}"));
+    services.reset_calls();
+    reviews.calls().reset();
+    Federated {
+        services,
+        reviews,
+        _dir: dir,
+        gateway,
+    }
+}
+
+/// The reviews of `sku` as the subgraph's seed makes them.
+fn seed_reviews(sku: &str) -> Vec<subgraphs::reviews::Review> {
+    subgraphs::reviews::reviews_of(sku)
+}
+
+#[tokio::test]
+async fn a_product_its_reviews_and_their_authors_come_in_one_request() {
+    let federated = start().await;
+    let body = federated
+        .gateway
+        .query(r#"{ product(sku: "SKU-0001") { name reviews { rating body author { name } } } }"#)
+        .await;
+    assert_eq!(body.get("errors"), None, "{body}");
+    let product = subgraphs::data::product("SKU-0001").unwrap();
+    let expected: Vec<Value> = seed_reviews("SKU-0001")
+        .iter()
+        .map(|review| {
+            let author = subgraphs::data::user(review.author.id.as_str()).unwrap();
+            json!({ "rating": review.rating, "body": review.body, "author": { "name": author.full_name } })
+        })
+        .collect();
+    assert_eq!(
+        body["data"],
+        json!({ "product": { "name": product.name, "reviews": expected } })
+    );
+    assert_eq!(federated.services.catalog.calls().count("GetProduct"), 1);
+    assert_eq!(
+        federated
+            .reviews
+            .calls()
+            .count(subgraphs::reviews::ROUTE_ENTITIES),
+        1
+    );
+    assert_eq!(federated.reviews.calls().total(), 1);
+    assert_eq!(federated.services.users.calls().count("GET /users?ids"), 1);
+    assert_eq!(federated.services.users.calls().total(), 1);
+}
+
+#[tokio::test]
+async fn a_root_field_of_the_subgraph_is_asked_with_its_variables() {
+    let federated = start().await;
+    let body = federated
+        .gateway
+        .query_with(
+            "query ($n: Int) { topReviews(first: $n) { id rating product { sku name } } }",
+            json!({ "n": 3 }),
+        )
+        .await;
+    assert_eq!(body.get("errors"), None, "{body}");
+    let reviews = body["data"]["topReviews"].as_array().unwrap();
+    assert_eq!(reviews.len(), 3);
+    for review in reviews {
+        assert_eq!(review["rating"], 5, "{review}");
+        let sku = review["product"]["sku"].as_str().unwrap();
+        let product = subgraphs::data::product(sku).unwrap();
+        assert_eq!(review["product"]["name"], product.name.as_str());
+    }
+    assert_eq!(
+        federated
+            .reviews
+            .calls()
+            .count(subgraphs::reviews::ROUTE_QUERY),
+        1
+    );
+    assert_eq!(
+        federated.services.catalog.calls().count("BatchGetProducts"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn fifty_products_reviews_are_one_entities_call() {
+    let federated = start().await;
+    let body = federated
+        .gateway
+        .query("{ products(first: 50) { sku reviews { id } } }")
+        .await;
+    assert_eq!(body.get("errors"), None, "{body}");
+    let products = body["data"]["products"].as_array().unwrap();
+    assert_eq!(products.len(), 50);
+    for product in products {
+        let sku = product["sku"].as_str().unwrap();
+        let ids: Vec<Value> = seed_reviews(sku)
+            .iter()
+            .map(|review| json!({ "id": review.id.as_str() }))
+            .collect();
+        assert_eq!(product["reviews"], json!(ids), "{sku}");
+    }
+    assert_eq!(
+        federated
+            .reviews
+            .calls()
+            .count(subgraphs::reviews::ROUTE_ENTITIES),
+        1
+    );
+    assert_eq!(federated.reviews.calls().total(), 1);
+}
+
+#[tokio::test]
+async fn a_subgraph_that_is_down_nulls_only_its_fields() {
+    let federated = start().await;
+    let Federated {
+        reviews, gateway, ..
+    } = federated;
+    reviews.kill();
+    let body = gateway
+        .query(r#"{ user(id: "1") { name } product(sku: "SKU-0002") { name reviews { id } } }"#)
+        .await;
+    let user = subgraphs::data::user("1").unwrap();
+    assert_eq!(
+        body["data"]["user"]["name"],
+        user.full_name.as_str(),
+        "{body}"
+    );
+    // `reviews` is non-null: its error nulls the product, nothing else.
+    assert_eq!(body["data"]["product"], Value::Null, "{body}");
+    assert_eq!(error_codes(&body), vec!["SOURCE_UNAVAILABLE"], "{body}");
+    assert_eq!(body["errors"][0]["path"], json!(["product", "reviews"]));
+}
+
+#[tokio::test]
+async fn weft_plan_shows_the_documents_sent_to_the_subgraph() {
+    let federated = start().await;
+    let plan = federated
+        .gateway
+        .gateway
+        .served()
+        .pipeline
+        .plan(
+            r#"query ($n: Int) { topReviews(first: $n) { rating author { name } } product(sku: "SKU-0001") { reviews { body } } }"#,
+            None,
+        )
+        .unwrap()
+        .to_string();
+    assert!(
+        plan.contains(
+            "topReviews  <-  reviews: query($n: Int) { topReviews: topReviews(first: $n) { rating author { id } } }"
+        ),
+        "{plan}"
+    );
+    assert!(
+        plan.contains(
+            "product.reviews  <-  reviews: query($representations: [_Any!]!) { _entities(representations: $representations) { ... on Product { sku reviews { body } } } } (batched by parent, by sku)"
+        ),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("topReviews.author  <-  users: GET /users?ids={$batch.id}"),
+        "{plan}"
+    );
+    assert_eq!(
+        federated.reviews.calls().total(),
+        0,
+        "planning calls nothing"
+    );
+}
+
+/// The demo and the reviews subgraph, plus the labels subgraph with `sdl`
+/// as its SDL file.
+async fn with_labels(labels: &Labels, sdl: &str) -> Federated {
+    let url = labels.url.clone();
+    let sdl = sdl.to_owned();
+    start_in(move |config, dir| {
+        dir.write("labels.graphql", &sdl);
+        config
+            .graphql_source("labels", &url, DEMO_TIMEOUT_MS)
+            .source_option("labels", "sdl = \"labels.graphql\"")
+    })
+    .await
+}
+
+/// The composition problems of the demo plus a `labels` subgraph with
+/// `sdl`, as text.
+async fn composition_errors(sdl: &str) -> String {
+    let services = Services::start();
+    let reviews = spawn_service(Service::Reviews);
+    let dir = TestDir::new();
+    dir.write("labels.graphql", sdl);
+    let config = config(&services, &reviews)
+        .graphql_source("labels", "http://127.0.0.1:9/graphql", DEMO_TIMEOUT_MS)
+        .source_option("labels", "sdl = \"labels.graphql\"")
+        .load(&dir)
+        .unwrap_or_else(|problems| panic!("the config does not load:\n{problems}"));
+    match TestGateway::start(&config).await {
+        Ok(_) => panic!("the composition succeeded"),
+        Err(problems) => problems.to_string(),
+    }
+}
+
+#[tokio::test]
+async fn a_field_overridden_from_the_catalog_comes_from_the_subgraph() {
+    let labels = Labels::start().await;
+    let federated = with_labels(
+        &labels,
+        r#"type Product @key(fields: "sku") { sku: ID! name: String! @override(from: "catalog") }
+type Query { labelsVersion: Int! }"#,
+    )
+    .await;
+    let body = federated
+        .gateway
+        .query(r#"{ product(sku: "SKU-0003") { sku name } }"#)
+        .await;
+    assert_eq!(
+        body,
+        json!({ "data": { "product": { "sku": "SKU-0003", "name": "Label of SKU-0003" } } })
+    );
+    assert_eq!(labels.entities_calls(), 1);
+    assert_eq!(federated.services.catalog.calls().count("GetProduct"), 1);
+}
+
+#[tokio::test]
+async fn a_shareable_field_is_answered_by_its_first_owner() {
+    let labels = Labels::start().await;
+    let federated = with_labels(
+        &labels,
+        r#"type Product @key(fields: "sku") { sku: ID! name: String! @shareable }
+type Query { labelsVersion: Int! }"#,
+    )
+    .await;
+    let body = federated
+        .gateway
+        .query(r#"{ product(sku: "SKU-0003") { name } }"#)
+        .await;
+    let product = subgraphs::data::product("SKU-0003").unwrap();
+    assert_eq!(
+        body["data"]["product"]["name"],
+        product.name.as_str(),
+        "{body}"
+    );
+    assert_eq!(labels.entities_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_compound_key_among_several_sends_every_part() {
+    let labels = Labels::start().await;
+    let federated = with_labels(
+        &labels,
+        r#"type User @key(fields: "id", resolvable: false) @key(fields: "id email") {
+  id: ID!
+  email: String!
+  badge: String!
+}
+type Query { labelsVersion: Int! }"#,
+    )
+    .await;
+    let body = federated.gateway.query("{ users { id badge } }").await;
+    assert_eq!(body.get("errors"), None, "{body}");
+    let users = body["data"]["users"].as_array().unwrap();
+    assert_eq!(users.len(), subgraphs::data::users().len());
+    for (user, seed) in users.iter().zip(subgraphs::data::users()) {
+        assert_eq!(
+            user["badge"],
+            format!("{}|{}", seed.id, seed.email),
+            "{user}"
+        );
+    }
+    assert_eq!(labels.entities_calls(), 1, "one call for every user");
+}
+
+#[tokio::test]
+async fn an_inaccessible_field_is_hidden_and_refused() {
+    let services = Services::start();
+    let reviews = spawn_service(Service::Reviews);
+    let dir = TestDir::new();
+    let sdl = weft::demo::REVIEWS_SDL.replace("\tbody: String!", "\tbody: String! @inaccessible");
+    assert_ne!(sdl, weft::demo::REVIEWS_SDL);
+    dir.write("reviews.graphql", &sdl);
+    let config = config(&services, &reviews)
+        .source_option("reviews", "sdl = \"reviews.graphql\"")
+        .load(&dir)
+        .unwrap();
+    let gateway = TestGateway::start(&config).await.unwrap();
+    let body = gateway
+        .query(r#"{ __type(name: "Review") { fields { name } } }"#)
+        .await;
+    let names: Vec<&str> = body["data"]["__type"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|field| field["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["id", "rating", "author", "product"]);
+    let body = gateway.query("{ topReviews { body } }").await;
+    assert_eq!(
+        error_codes(&body),
+        vec!["GRAPHQL_VALIDATION_FAILED"],
+        "{body}"
+    );
+    assert_eq!(reviews.calls().total(), 0);
+}
+
+#[tokio::test]
+async fn a_field_two_sources_define_must_be_shareable() {
+    let sdl = "type Product @key(fields: \"sku\") {\n  sku: ID!\n  name: String!\n}\n";
+    let errors = composition_errors(sdl).await;
+    assert!(
+        errors.contains("labels.graphql:3:3: subgraph `labels`: `Product.name` is also defined at"),
+        "{errors}"
+    );
+    assert!(errors.contains("mark it @shareable"), "{errors}");
+}
+
+#[tokio::test]
+async fn composition_names_the_subgraph_file_and_line_of_each_mistake() {
+    let sdl = "type Product @key(fields: \"sku\") {\n  sku: ID!\n  weight: Int! @external\n}\n\
+               type User @key(fields: \"code\") {\n  code: ID!\n  level: Int!\n}\n\
+               interface Node {\n  id: ID!\n}\n\
+               type Shelf @interfaceObject @key(fields: \"id\") {\n  id: ID!\n}\n";
+    let errors = composition_errors(sdl).await;
+    for expected in [
+        "labels.graphql:3:3: subgraph `labels`: `Product.weight` is @external, but no other source defines it",
+        "labels.graphql:6:3: subgraph `labels`: `User.code` is a @key field, but the type's owner does not define it",
+        "labels.graphql:9:1: subgraph `labels`: `Node`: interfaces and unions across subgraphs are not supported yet",
+        "labels.graphql:12:1: subgraph `labels`: `Shelf`: @interfaceObject is not supported yet",
+    ] {
+        assert!(errors.contains(expected), "{expected}\nnot in\n{errors}");
+    }
+}
+
+#[tokio::test]
+async fn a_subgraph_answering_errors_without_data_fails_its_fields_with_its_message() {
+    let labels = Labels::start().await;
+    // The server has no `Product.ghost`: it refuses the whole document.
+    let federated = with_labels(
+        &labels,
+        r#"type Product @key(fields: "sku") { sku: ID! ghost: String }
+type Query { labelsVersion: Int! }"#,
+    )
+    .await;
+    let body = federated
+        .gateway
+        .query(r#"{ product(sku: "SKU-0004") { name ghost } }"#)
+        .await;
+    let product = subgraphs::data::product("SKU-0004").unwrap();
+    assert_eq!(
+        body["data"]["product"]["name"],
+        product.name.as_str(),
+        "{body}"
+    );
+    assert_eq!(body["data"]["product"]["ghost"], Value::Null, "{body}");
+    assert_eq!(error_codes(&body), vec!["SOURCE_GRAPHQL_ERROR"], "{body}");
+    assert_eq!(body["errors"][0]["path"], json!(["product", "ghost"]));
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("ghost"), "{message}");
+}
+
+#[test]
+fn a_graphql_source_without_url_is_reported_at_its_table() {
+    let dir = TestDir::new();
+    let config = GatewayConfig::new(weft::demo::SCHEMA).graphql_source(
+        "reviews",
+        "http://127.0.0.1:9/graphql",
+        DEMO_TIMEOUT_MS,
+    );
+    let toml = config
+        .toml()
+        .replace("url = \"http://127.0.0.1:9/graphql\"\n", "");
+    let path = dir.write(weft_tests::CONFIG_FILE, &toml);
+    dir.write(weft_tests::SCHEMA_FILE, weft::demo::SCHEMA);
+    let problems = weft::config::Config::load(&path).unwrap_err().to_string();
+    let line = weft_tests::line_of(&toml, "[sources.reviews]");
+    assert!(
+        problems.contains(&format!(":{line}:"))
+            && problems.contains("source `reviews` needs `url`"),
+        "{problems}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_sdl_file_is_reported_at_the_source() {
+    let services = Services::start();
+    let reviews = spawn_service(Service::Reviews);
+    let dir = TestDir::new();
+    let config = config(&services, &reviews).source_option("reviews", "sdl = \"missing.graphql\"");
+    let toml = config.toml();
+    let loaded = config.load(&dir).unwrap();
+    let problems = TestGateway::start(&loaded).await.unwrap_err().to_string();
+    let line = weft_tests::line_of(&toml, "[sources.reviews]");
+    assert!(
+        problems.contains(&format!("weft.toml:{line}:"))
+            && problems.contains("source `reviews`: cannot read `sdl` file"),
+        "{problems}"
+    );
+}
+
+#[tokio::test]
+async fn a_subgraph_that_does_not_answer_service_is_reported_at_start_up() {
+    let services = Services::start();
+    let reviews = spawn_service(Service::Reviews);
+    let dir = TestDir::new();
+    let url = reviews.url();
+    reviews.kill();
+    let config = GatewayConfig::demo(&services)
+        .graphql_source("reviews", &format!("{url}/graphql"), DEMO_TIMEOUT_MS)
+        .load(&dir)
+        .unwrap();
+    let problems = TestGateway::start(&config).await.unwrap_err().to_string();
+    assert!(
+        problems.contains("source `reviews`: cannot ask") && problems.contains("_service { sdl }"),
+        "{problems}"
+    );
+}
+
+#[tokio::test]
+async fn a_subgraph_root_field_returning_another_sources_entity_is_refused() {
+    let sdl = "type Query {\n  labelsVersion: Int!\n  featured: Product\n}\n";
+    let errors = composition_errors(sdl).await;
+    assert!(
+        errors.contains(
+            "labels.graphql:3:3: subgraph `labels`: `Query.featured`: a subgraph's root field, or a field it adds to an entity, cannot return `Product`"
+        ),
+        "{errors}"
+    );
+}
+
+const PROVIDING: &str = r#"type Label { text: String! product: Product! @provides(fields: "name") }
+type Product @key(fields: "sku") { sku: ID! name: String! @external }
+type Query { featuredLabels: [Label!]! }"#;
+
+#[tokio::test]
+async fn provided_fields_are_read_from_the_subgraphs_answer() {
+    let labels = Labels::start().await;
+    let federated = with_labels(&labels, PROVIDING).await;
+    let body = federated
+        .gateway
+        .query("{ featuredLabels { text product { sku name } } }")
+        .await;
+    assert_eq!(
+        body,
+        json!({ "data": { "featuredLabels": [
+            { "text": "Featured SKU-0001", "product": { "sku": "SKU-0001", "name": "Label of SKU-0001" } },
+            { "text": "Featured SKU-0002", "product": { "sku": "SKU-0002", "name": "Label of SKU-0002" } },
+        ] } })
+    );
+    assert_eq!(federated.services.catalog.calls().total(), 0);
+}
+
+#[tokio::test]
+async fn a_field_beyond_the_provided_ones_loads_the_entity_from_its_owner() {
+    let labels = Labels::start().await;
+    let federated = with_labels(&labels, PROVIDING).await;
+    let body = federated
+        .gateway
+        .query("{ featuredLabels { product { name priceCents } } }")
+        .await;
+    assert_eq!(body.get("errors"), None, "{body}");
+    for (label, sku) in body["data"]["featuredLabels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(["SKU-0001", "SKU-0002"])
+    {
+        let product = subgraphs::data::product(sku).unwrap();
+        assert_eq!(label["product"]["name"], product.name.as_str());
+        assert_eq!(label["product"]["priceCents"], product.price_cents);
+    }
+    assert_eq!(
+        federated.services.catalog.calls().count("BatchGetProducts"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn subgraph_calls_are_listed_with_the_others_under_debug() {
+    let federated = start_in(|config, _| config.extra("[server]\ndebug = true\n")).await;
+    let body: Value = reqwest::Client::new()
+        .post(federated.gateway.graphql_url())
+        .header("x-weft-debug", "calls")
+        .json(&json!({ "query": r#"{ product(sku: "SKU-0005") { reviews { id } } }"# }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let calls = body["extensions"]["weft"]["calls"].as_array().unwrap();
+    let sources: Vec<&str> = calls
+        .iter()
+        .map(|call| call["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources, ["catalog", "reviews"], "{body}");
+    let request = calls[1]["request"].as_str().unwrap();
+    assert!(
+        request.starts_with("query($representations: [_Any!]!) { _entities("),
+        "{request}"
+    );
+    assert_eq!(calls[1]["outcome"], "ok");
+}
+
+#[tokio::test]
+async fn the_demo_serves_the_reviews_subgraph_with_the_other_services() {
+    let demo = weft::demo::Demo::start(0).unwrap();
+    let gateway = TestGateway::start(&demo.config).await.unwrap();
+    let body = gateway
+        .query(r#"{ product(sku: "SKU-0001") { name reviews { rating body author { name } } } }"#)
+        .await;
+    assert_eq!(body.get("errors"), None, "{body}");
+    let reviews = body["data"]["product"]["reviews"].as_array().unwrap();
+    assert_eq!(reviews.len(), seed_reviews("SKU-0001").len());
+    for (review, seed) in reviews.iter().zip(seed_reviews("SKU-0001")) {
+        let author = subgraphs::data::user(seed.author.id.as_str()).unwrap();
+        assert_eq!(review["author"]["name"], author.full_name.as_str());
+    }
+}
+
+#[tokio::test]
+async fn identical_representations_are_sent_once() {
+    let federated = start_in(|config, _| config.extra("[server]\ndebug = true\n")).await;
+    let query = "{ orders(limit: 100) { items { product { sku reviews { id } } } } }";
+    let body: Value = reqwest::Client::new()
+        .post(federated.gateway.graphql_url())
+        .header("x-weft-debug", "calls, bodies")
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let all: Vec<&str> = body["data"]["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|order| order["items"].as_array().unwrap())
+        .map(|item| item["product"]["sku"].as_str().unwrap())
+        .collect();
+    let skus: std::collections::BTreeSet<&str> = all.iter().copied().collect();
+    assert!(skus.len() < all.len(), "some order items share a product");
+    let entities: Vec<&str> = body["extensions"]["weft"]["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|call| call["request"].as_str())
+        .filter(|request| request.contains("_entities"))
+        .collect();
+    // One call per chunk of `max_batch_size` (100) distinct keys.
+    assert_eq!(entities.len(), skus.len().div_ceil(100), "{body}");
+    let sent: usize = entities
+        .iter()
+        .map(|request| request.matches("\"__typename\":\"Product\"").count())
+        .sum();
+    assert_eq!(sent, skus.len());
+}
