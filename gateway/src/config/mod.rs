@@ -20,7 +20,7 @@
 //! | `WEFT_LOG_FORMAT` | `log.format` (`text` or `json`) |
 //! | `WEFT_SOURCE_<NAME>_URL` | `url` (REST) or `endpoint` (gRPC) of source `<name>` |
 //! | `WEFT_SOURCE_<NAME>_TIMEOUT_MS` | `timeout_ms` of source `<name>` |
-//! | `WEFT_EVENTS_URL` | `[events] url`, and `kind = "redis"` for a `redis://` or `rediss://` URL, `kind = "rabbitmq"` for an `amqp://` URL, else `kind = "nats"`; a Redis or RabbitMQ URL is refused with `[events] jetstream` |
+//! | `WEFT_EVENTS_URL` | `[events] url`, and `kind = "redis"` for a `redis://` or `rediss://` URL, `kind = "rabbitmq"` for an `amqp://` URL, else `kind = "nats"`; a Redis or RabbitMQ URL is refused with `[events] jetstream`, a NATS or RabbitMQ URL with `[events] streams` |
 //!
 //! `<NAME>` is the source name in upper case with `-` written as `_`.
 
@@ -42,7 +42,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Diagnostic, Diagnostics};
 pub use auth::AuthConfig;
 pub use cors::CorsConfig;
-pub use events::{BusKind, EventsConfig, JetStreamConfig};
+pub use events::{BusKind, EventsConfig, JetStreamConfig, RedisStreamsConfig};
 pub use limits::LimitsConfig;
 pub use log::{LogConfig, LogFormat};
 pub use persisted::PersistedConfig;
@@ -380,6 +380,12 @@ impl Config {
                 problems.push(env_error(
                     "WEFT_EVENTS_URL",
                     "names a Redis or RabbitMQ bus, but `[events] jetstream` needs NATS",
+                ));
+            }
+            if self.events.streams.is_some() && !matches!(self.events.kind, BusKind::Redis(_)) {
+                problems.push(env_error(
+                    "WEFT_EVENTS_URL",
+                    "names a NATS or RabbitMQ bus, but `[events] streams` needs Redis",
                 ));
             }
         }
