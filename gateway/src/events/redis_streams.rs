@@ -191,30 +191,29 @@ impl Shared {
         Ok(reply.ids.first().and_then(|entry| entry_id(&entry.id)))
     }
 
-    /// The id of the first entry of `topic`'s stream, if it has one.
-    async fn first_entry(&self, topic: &str) -> Result<Option<Cursor>, BusError> {
-        let command = redis::cmd("XRANGE")
-            .arg(self.key(topic))
-            .arg("-")
-            .arg("+")
-            .arg("COUNT")
+    /// What `topic`'s stream holds: nothing, while it does not exist.
+    async fn state(&self, topic: &str) -> Result<StreamState, BusError> {
+        let command = redis::cmd("EVAL")
+            .arg(STREAM_INFO)
             .arg(1)
+            .arg(self.key(topic))
             .to_owned();
-        let reply: StreamRangeReply = self.commands.query(&command).await?;
-        Ok(reply.ids.first().and_then(|entry| entry_id(&entry.id)))
+        let info: Option<HashMap<String, redis::Value>> = self.commands.query(&command).await?;
+        Ok(info.map_or_else(StreamState::default, |info| StreamState::of(&info)))
     }
 
     /// Fails when `cursor` lies past the stream's last entry (it is not
-    /// one of this topic's), or before its first one (the events after it
-    /// were trimmed away).
+    /// one of this topic's), or when entries after it were trimmed away:
+    /// the stream has been trimmed and `cursor` lies before its first
+    /// entry.
     async fn check_resumable(&self, topic: &str, cursor: Cursor) -> Result<(), SubscribeError> {
         self.connected()?;
-        let last = self.last_entry(topic).await?.unwrap_or(Cursor::Entry(0, 0));
-        if cursor > last {
+        let state = self.state(topic).await?;
+        if cursor > state.last {
             return Err(SubscribeError::CursorInvalid(cursor.to_string()));
         }
-        match self.first_entry(topic).await? {
-            Some(oldest) if cursor < oldest.before() => {
+        match state.first {
+            Some(oldest) if state.trimmed && cursor < oldest.before() => {
                 Err(SubscribeError::CursorExpired { cursor, oldest })
             }
             _ => Ok(()),
@@ -263,6 +262,61 @@ impl Shared {
                     self.hub.deliver_stored(topic, payload, cursor);
                 }
             }
+        }
+    }
+}
+
+/// `XINFO STREAM` of the stream `KEYS[1]`, or nil while it does not exist
+/// (where `XINFO` fails), in one round trip.
+const STREAM_INFO: &str = "if redis.call('EXISTS', KEYS[1]) == 0 then return false end \
+                           return redis.call('XINFO', 'STREAM', KEYS[1])";
+
+/// What a stream holds, as far as resuming in it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct StreamState {
+    /// Its first entry, unless it is empty.
+    first: Option<Cursor>,
+    /// The last entry id it generated.
+    last: Cursor,
+    /// Whether it holds fewer entries than were added to it.
+    trimmed: bool,
+}
+
+impl Default for StreamState {
+    fn default() -> Self {
+        Self {
+            first: None,
+            last: Cursor::Entry(0, 0),
+            trimmed: false,
+        }
+    }
+}
+
+impl StreamState {
+    /// The state `XINFO STREAM` reports (Redis 7 adds `entries-added`;
+    /// without it, a stream counts as trimmed).
+    fn of(info: &HashMap<String, redis::Value>) -> Self {
+        let number = |field: &str| {
+            info.get(field)
+                .and_then(|value| redis::from_redis_value_ref::<u64>(value).ok())
+        };
+        let text = |value: &redis::Value| redis::from_redis_value_ref::<String>(value).ok();
+        let first = match info.get("first-entry") {
+            Some(redis::Value::Array(entry)) => entry.first().and_then(text),
+            _ => None,
+        };
+        Self {
+            first: first.as_deref().and_then(entry_id),
+            last: info
+                .get("last-generated-id")
+                .and_then(text)
+                .as_deref()
+                .and_then(entry_id)
+                .unwrap_or(Cursor::Entry(0, 0)),
+            trimmed: match (number("entries-added"), number("length")) {
+                (Some(added), Some(length)) => added > length,
+                _ => true,
+            },
         }
     }
 }
