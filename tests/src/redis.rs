@@ -129,7 +129,9 @@ impl TestRedisStreams {
     pub fn config(&self) -> RedisStreamsConfig {
         RedisStreamsConfig {
             prefix: TEST_KEY_PREFIX.to_owned(),
-            max_len: self.max_len.unwrap_or(weft::config::events::DEFAULT_MAX_LEN),
+            max_len: self
+                .max_len
+                .unwrap_or(weft::config::events::DEFAULT_MAX_LEN),
         }
     }
 
@@ -164,13 +166,13 @@ impl TestRedisStreams {
     /// When Redis cannot be reached.
     pub fn entry_ids(&self, topic: &str) -> Vec<String> {
         let mut connection = self.connection();
-        let entries: Vec<(String, Vec<(String, Vec<u8>)>)> = redis::cmd("XRANGE")
+        let entries: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
             .arg(self.key(topic))
             .arg("-")
             .arg("+")
             .query(&mut connection)
             .unwrap_or_else(|error| panic!("cannot read the stream: {error}"));
-        entries.into_iter().map(|(id, _)| id).collect()
+        entries.ids.into_iter().map(|entry| entry.id).collect()
     }
 
     fn connection(&self) -> redis::Connection {

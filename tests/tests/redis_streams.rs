@@ -173,7 +173,10 @@ async fn a_websocket_client_resuming_from_its_cursor_gets_exactly_the_missed_eve
     let mut client = WsClient::connect(&socket, LEGACY_WS).await;
     client.init(None).await;
     client
-        .start("news", resuming(ANNOUNCEMENTS_SUBSCRIPTION, ids[1].as_str()))
+        .start(
+            "news",
+            resuming(ANNOUNCEMENTS_SUBSCRIPTION, ids[1].as_str()),
+        )
         .await;
     let ids = streams.entry_ids("announcements");
     assert_eq!(client.next("news").await, announcement("m3", &ids[2]));
@@ -228,10 +231,16 @@ async fn a_client_moved_from_replica_a_to_b_with_its_cursor_misses_nothing_and_g
         .await;
     let ids = streams.entry_ids("announcements");
     assert_eq!(moved.next("news").await, announcement("b1", &ids[stored]));
-    assert_eq!(moved.next("news").await, announcement("b2", &ids[stored + 1]));
+    assert_eq!(
+        moved.next("news").await,
+        announcement("b2", &ids[stored + 1])
+    );
     announce(&a, "b3").await;
     let ids = streams.entry_ids("announcements");
-    assert_eq!(moved.next("news").await, announcement("b3", &ids[stored + 2]));
+    assert_eq!(
+        moved.next("news").await,
+        announcement("b3", &ids[stored + 2])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -289,7 +298,10 @@ async fn a_cursor_older_than_the_stream_keeps_is_refused_as_expired() {
 
     let mut client = gateway.ws_ready().await;
     client
-        .start("old", resuming(ANNOUNCEMENTS_SUBSCRIPTION, trimmed.as_str()))
+        .start(
+            "old",
+            resuming(ANNOUNCEMENTS_SUBSCRIPTION, trimmed.as_str()),
+        )
         .await;
     let error = client.expect("error", "old").await;
     assert_eq!(

@@ -250,7 +250,11 @@ fn validate_streams(
     let prefix = raw.prefix.map_or_else(
         || DEFAULT_STREAM_PREFIX.to_owned(),
         |prefix| {
-            if prefix.get_ref().chars().any(|c| c.is_whitespace() || c.is_control()) {
+            if prefix
+                .get_ref()
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control())
+            {
                 let message = format!(
                     "`[events] streams.prefix` `{}` must not contain spaces or control characters",
                     prefix.get_ref().escape_debug()

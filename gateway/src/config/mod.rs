@@ -759,6 +759,49 @@ protos = ["proto/catalog/v1/catalog.proto"]
     }
 
     #[test]
+    fn redis_streams_are_configured_on_a_redis_bus_with_defaults_for_what_is_left_out() {
+        let redis = "[events]\nkind = \"redis\"\nurl = \"redis://127.0.0.1:6379\"";
+        for (streams, expected) in [
+            (
+                "streams = { prefix = \"app:\", max_len = 500 }",
+                RedisStreamsConfig {
+                    prefix: "app:".to_owned(),
+                    max_len: 500,
+                },
+            ),
+            (
+                "streams = {}",
+                RedisStreamsConfig {
+                    prefix: "weft:".to_owned(),
+                    max_len: 1_000_000,
+                },
+            ),
+        ] {
+            let config = parse(&format!("{EXAMPLE}\n{redis}\n{streams}\n")).unwrap();
+            assert_eq!(config.events.streams, Some(expected));
+        }
+        let pubsub = parse(&format!("{EXAMPLE}\n{redis}\n")).unwrap();
+        assert_eq!(pubsub.events.streams, None);
+    }
+
+    #[test]
+    fn an_events_url_of_another_bus_than_redis_is_refused_with_streams() {
+        let text = format!(
+            "{EXAMPLE}\n[events]\nkind = \"redis\"\nurl = \"redis://127.0.0.1:6379\"\n\
+             streams = {{}}\n"
+        );
+        let mut config = parse(&text).unwrap();
+        let error = config
+            .apply_env(|name| (name == "WEFT_EVENTS_URL").then(|| "nats://broker:4222".to_owned()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("WEFT_EVENTS_URL") && error.contains("`[events] streams` needs Redis"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn a_jetstream_mistake_is_reported_where_it_stands() {
         let nats = "kind = \"nats\"\nurl = \"nats://127.0.0.1:4222\"";
         for (events, message) in [

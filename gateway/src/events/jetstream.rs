@@ -217,7 +217,10 @@ fn delivery(message: Result<jetstream::Message, OrderedError>) -> Result<Deliver
         .map_err(|error| error.to_string())?
         .stream_sequence;
     let payload = Payload::from_bytes(message.payload.clone());
-    Ok(Delivery::Stored(Arc::new(payload), Cursor::Sequence(sequence)))
+    Ok(Delivery::Stored(
+        Arc::new(payload),
+        Cursor::Sequence(sequence),
+    ))
 }
 
 impl EventBus for JetStreamBus {

@@ -129,6 +129,7 @@ impl Cursor {
 
     /// The cursor just before this one: resuming from it delivers the
     /// event at this one first.
+    #[must_use]
     pub fn before(self) -> Self {
         match self {
             Self::Sequence(sequence) => Self::Sequence(sequence.saturating_sub(1)),
@@ -269,7 +270,16 @@ mod tests {
         assert_eq!(cursor, Cursor::Entry(1_733_300_000_000, 7));
         assert_eq!(cursor.to_string(), "1733300000000-7");
         assert!(Cursor::Entry(5, 0) > Cursor::Entry(4, 9));
-        for text in ["", "42", "1-", "-1", "1-2-3", "a-1", "1- 2", "1-99999999999999999999999"] {
+        for text in [
+            "",
+            "42",
+            "1-",
+            "-1",
+            "1-2-3",
+            "a-1",
+            "1- 2",
+            "1-99999999999999999999999",
+        ] {
             assert!(
                 matches!(Cursor::parse_entry(text), Err(SubscribeError::CursorInvalid(t)) if t == text),
                 "{text:?}"

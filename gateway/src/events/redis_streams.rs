@@ -335,7 +335,10 @@ fn delivery(entry: &StreamId) -> Option<Delivery> {
         redis::Value::SimpleString(text) => text.clone().into_bytes(),
         _ => return None,
     };
-    Some(Delivery::Stored(Arc::new(Payload::from_bytes(bytes)), cursor))
+    Some(Delivery::Stored(
+        Arc::new(Payload::from_bytes(bytes)),
+        cursor,
+    ))
 }
 
 /// Reads the streams of the topics in use for as long as the bus lives,
@@ -426,7 +429,10 @@ async fn step(shared: &Shared, topic: &str, state: Resume) -> Option<(Vec<Delive
             let page = match shared.page_after(topic, after).await {
                 Ok(page) => page,
                 Err(error) => {
-                    tracing::warn!(topic, "cannot replay stored events, the subscription ends: {error}");
+                    tracing::warn!(
+                        topic,
+                        "cannot replay stored events, the subscription ends: {error}"
+                    );
                     return None;
                 }
             };
