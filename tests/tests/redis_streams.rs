@@ -3,8 +3,10 @@
 //! entry id in the topic's stream (SSE `id:`, `extensions.weft.cursor`),
 //! and a client that names its last cursor (SSE `Last-Event-ID`,
 //! `extensions.weft.resumeFrom`) gets exactly the events it missed, in
-//! order and once — after the gateway process restarted, or on another
-//! replica; mutations reach subscribers on every replica; a cursor the
+//! order and once — after the gateway process restarted, on another
+//! replica, and while events keep coming as it switches from stored to
+//! live ones; mutations reach subscribers on every replica, and an open
+//! subscription gets them again after Redis restarted; a cursor the
 //! stream no longer covers and a malformed one are refused with their
 //! codes; a `streams` table a config cannot have is refused where it
 //! stands; a gateway started before Redis subscribes once Redis is up.
@@ -453,4 +455,70 @@ async fn the_gateway_starts_without_redis_and_subscribes_once_redis_is_up() {
         return;
     }
     panic!("no subscription succeeded after Redis came up");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_resuming_while_events_keep_coming_gets_each_once_in_order_across_the_seam() {
+    let redis = RedisServer::start();
+    let streams = TestRedisStreams::new(&redis.url);
+    let services = Services::start();
+    let dir = TestDir::new();
+    let gateway = replica(&services, &streams, &dir).await;
+    let publisher = streams.bus().await;
+    for n in 0..50 {
+        publish_announcement(&publisher, &streams, &format!("m{n}")).await;
+    }
+    let after = streams.entry_ids("announcements")[19].clone();
+
+    // Published while the subscription reads the stored events and goes
+    // live.
+    let topic = streams.topic("announcements");
+    let publishing = tokio::spawn(async move {
+        for n in 50..300 {
+            publisher
+                .publish(&topic, json!({"message": format!("m{n}")}))
+                .await
+                .unwrap_or_else(|error| panic!("cannot publish to the stream: {error}"));
+        }
+    });
+    let mut client = gateway.ws_ready().await;
+    client
+        .start("news", resuming(ANNOUNCEMENTS_SUBSCRIPTION, after.as_str()))
+        .await;
+    let mut received = Vec::new();
+    for _ in 20..300 {
+        received.push(client.next("news").await);
+    }
+    publishing.await.expect("the publisher finished");
+
+    let ids = streams.entry_ids("announcements");
+    let expected: Vec<Value> = (20..300)
+        .map(|n| announcement(&format!("m{n}"), &ids[n]))
+        .collect();
+    assert_eq!(received, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_subscription_gets_events_again_after_redis_restarts() {
+    let port = free_port();
+    let redis = RedisServer::start_on(port);
+    let streams = TestRedisStreams::new(&redis.url);
+    let services = Services::start();
+    let dir = TestDir::new();
+    let gateway = replica(&services, &streams, &dir).await;
+    let mut client = gateway.ws_ready().await;
+    client.subscribe("news", ANNOUNCEMENTS_SUBSCRIPTION).await;
+    until_subscribed(&mut client, "news", || announce(&gateway, "probe")).await;
+
+    drop(redis);
+    let _redis = RedisServer::start_on(port);
+    let payload = until_subscribed(&mut client, "news", || async {
+        // While the gateway reconnects, publishing may be refused.
+        let _ = gateway
+            .query(r#"mutation { announce(message: "again") { message } }"#)
+            .await;
+    })
+    .await;
+    let ids = streams.entry_ids("announcements");
+    assert_eq!(payload, announcement("again", &ids[0]));
 }
