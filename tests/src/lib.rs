@@ -34,6 +34,8 @@
 //! | [`RedisServer`] | a Redis server to test against |
 //! | [`RabbitMqServer`] | a RabbitMQ broker to test against |
 //! | [`TestStream`] | a JetStream stream of a test's own, deleted on drop |
+//! | [`TestRedisStreams`] | Redis stream keys of a test's own, deleted on drop |
+//! | [`resume`] | resuming subscriptions: a `weft serve` process, cursors, refusals |
 //! | [`replicas`] | probing a subscription on another replica until it is established, or the bus is back |
 //! | [`TcpTap`] | a proxy that counts what a backend sends (is it still streaming?), and cuts it off when dropped |
 //! | [`wait_for`] / [`wait_until`] | polling for a state, bounded by [`WAIT_TIMEOUT`] |
@@ -47,6 +49,7 @@ pub mod process;
 pub mod rabbitmq;
 pub mod redis;
 pub mod replicas;
+pub mod resume;
 pub mod sse;
 pub mod tap;
 pub mod ws;
@@ -73,7 +76,7 @@ use weft::events::in_memory::{DEFAULT_BUFFER, InMemoryBus};
 pub use jetstream::TestStream;
 pub use nats::{NatsServer, PrefixedBus};
 pub use rabbitmq::RabbitMqServer;
-pub use redis::RedisServer;
+pub use redis::{RedisServer, TestRedisStreams};
 pub use sse::{SseEvent, SseStream};
 pub use tap::TcpTap;
 pub use ws::{LEGACY_WS, TRANSPORT_WS, WsClient};

@@ -17,9 +17,10 @@ use weft::events::jetstream::JetStreamBus;
 use weft_tests::nats::isolated_demo_schema;
 use weft_tests::process::WeftProcess;
 use weft_tests::replicas::{PROBE_WAIT, PROBES, announce, announced, until_subscribed};
+use weft_tests::resume::{cursor_text, next_sse, refused, resuming, serve};
 use weft_tests::{
     ANNOUNCEMENTS_SUBSCRIPTION, CONFIG_FILE, GatewayConfig, LEGACY_WS, NatsServer, Services,
-    SseStream, TRANSPORT_WS, TestDir, TestGateway, TestStream, WsClient, line_of, sse,
+    TRANSPORT_WS, TestDir, TestGateway, TestStream, WsClient, line_of, sse,
 };
 
 /// Status changes of order 7 only (the `@event` filter passes over the
@@ -41,15 +42,6 @@ async fn replica(services: &Services, stream: &TestStream, dir: &TestDir) -> Tes
     TestGateway::connect(&config)
         .await
         .unwrap_or_else(|problems| panic!("a gateway on JetStream does not start:\n{problems}"))
-}
-
-/// `weft serve` as a process of its own on a free port, with the config
-/// at `path`.
-fn serve(path: &std::path::Path) -> WeftProcess {
-    WeftProcess::start(
-        &["serve", "--config", path.to_str().expect("a UTF-8 path")],
-        &[],
-    )
 }
 
 /// Publishes a status change of `order` to the stream, as the orders
@@ -86,29 +78,11 @@ fn announcement(message: &str, cursor: u64) -> Value {
     })
 }
 
-/// The `id:` and data of the next event, which must be a `next`.
-async fn next_sse(events: &mut SseStream) -> (Option<String>, Value) {
-    let event = events.next_event().await.expect("one more event");
-    assert_eq!(event.event, "next", "{event:?}");
-    (event.id.clone(), event.json())
-}
-
 /// The cursor of a result, as a number.
 fn cursor_of(payload: &Value) -> u64 {
-    payload["extensions"]["weft"]["cursor"]
-        .as_str()
-        .and_then(|cursor| cursor.parse().ok())
-        .unwrap_or_else(|| panic!("a result without a cursor: {payload}"))
-}
-
-/// A subscription request that resumes after `cursor`.
-fn resuming(query: &str, cursor: impl Into<Value>) -> Value {
-    json!({"query": query, "extensions": {"weft": {"resumeFrom": cursor.into()}}})
-}
-
-/// The error a subscription of `announcements` is refused with.
-fn refused(message: &str, code: &str) -> Value {
-    json!([{"message": message, "path": ["announcements"], "extensions": {"code": code}}])
+    cursor_text(payload)
+        .parse()
+        .unwrap_or_else(|error| panic!("not a JetStream cursor ({error}): {payload}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

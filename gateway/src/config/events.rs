@@ -9,6 +9,8 @@
 //! buffer = 1024                    # events a subscriber may fall behind before it is dropped
 //! # kind = "nats" only: events stored in a JetStream stream, so subscriptions can resume
 //! jetstream = { stream = "WEFT_EVENTS", subjects = ["orders.>"], max_age = "24h", max_msgs = 1000000 }
+//! # kind = "redis" only: events stored in Redis Streams, so subscriptions can resume
+//! streams = { prefix = "weft:", max_len = 1000000 }
 //! ```
 
 use std::time::Duration;
@@ -32,7 +34,26 @@ pub struct EventsConfig {
     pub exchange: String,
     /// `jetstream`: the stream NATS stores events in (only with NATS).
     pub jetstream: Option<JetStreamConfig>,
+    /// `streams`: the Redis Streams events are stored in (only with Redis).
+    pub streams: Option<RedisStreamsConfig>,
 }
+
+/// `[events] streams`: every topic's events are stored in the Redis stream
+/// `<prefix><topic>`, so that a subscription can resume after its last
+/// event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisStreamsConfig {
+    /// What every stream key starts with.
+    pub prefix: String,
+    /// About how many events each stream keeps (`XADD MAXLEN ~`); at least 1.
+    pub max_len: u64,
+}
+
+/// The key prefix `streams` gets when it names none.
+pub const DEFAULT_STREAM_PREFIX: &str = "weft:";
+
+/// The length `streams` trims each stream to when it names none.
+pub const DEFAULT_MAX_LEN: u64 = 1_000_000;
 
 /// The RabbitMQ exchange of `[events]` without `exchange`.
 pub const DEFAULT_EXCHANGE: &str = "weft.events";
@@ -115,6 +136,7 @@ impl Default for EventsConfig {
             buffer: DEFAULT_BUFFER,
             exchange: DEFAULT_EXCHANGE.to_owned(),
             jetstream: None,
+            streams: None,
         }
     }
 }
@@ -127,6 +149,14 @@ pub(super) struct RawEvents {
     exchange: Option<toml::Spanned<String>>,
     buffer: Option<usize>,
     jetstream: Option<toml::Spanned<RawJetStream>>,
+    streams: Option<toml::Spanned<RawStreams>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStreams {
+    prefix: Option<toml::Spanned<String>>,
+    max_len: Option<toml::Spanned<u64>>,
 }
 
 #[derive(Deserialize)]
@@ -194,12 +224,54 @@ pub(super) fn validate(
         }
         validate_jetstream(jetstream, origin, problems)
     });
+    let streams = raw.streams.and_then(|streams| {
+        if !matches!(kind, BusKind::Redis(_)) {
+            let message = "`[events] streams` needs `kind = \"redis\"`: they are Redis Streams";
+            problems.push(origin.error(streams.span(), message));
+            return None;
+        }
+        validate_streams(streams.into_inner(), origin, problems)
+    });
     EventsConfig {
         kind,
         buffer,
         exchange,
         jetstream,
+        streams,
     }
+}
+
+fn validate_streams(
+    raw: RawStreams,
+    origin: &Origin<'_>,
+    problems: &mut Diagnostics,
+) -> Option<RedisStreamsConfig> {
+    let before = problems.0.len();
+    let prefix = raw.prefix.map_or_else(
+        || DEFAULT_STREAM_PREFIX.to_owned(),
+        |prefix| {
+            if prefix
+                .get_ref()
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control())
+            {
+                let message = format!(
+                    "`[events] streams.prefix` `{}` must not contain spaces or control characters",
+                    prefix.get_ref().escape_debug()
+                );
+                problems.push(origin.error(prefix.span(), message));
+            }
+            prefix.into_inner()
+        },
+    );
+    let max_len = raw.max_len.map_or(DEFAULT_MAX_LEN, |max| {
+        if *max.get_ref() == 0 {
+            let message = "`[events] streams.max_len` must be at least 1";
+            problems.push(origin.error(max.span(), message));
+        }
+        max.into_inner()
+    });
+    (problems.0.len() == before).then_some(RedisStreamsConfig { prefix, max_len })
 }
 
 fn validate_jetstream(

@@ -20,7 +20,7 @@
 //! | `WEFT_LOG_FORMAT` | `log.format` (`text` or `json`) |
 //! | `WEFT_SOURCE_<NAME>_URL` | `url` (REST) or `endpoint` (gRPC) of source `<name>` |
 //! | `WEFT_SOURCE_<NAME>_TIMEOUT_MS` | `timeout_ms` of source `<name>` |
-//! | `WEFT_EVENTS_URL` | `[events] url`, and `kind = "redis"` for a `redis://` or `rediss://` URL, `kind = "rabbitmq"` for an `amqp://` URL, else `kind = "nats"`; a Redis or RabbitMQ URL is refused with `[events] jetstream` |
+//! | `WEFT_EVENTS_URL` | `[events] url`, and `kind = "redis"` for a `redis://` or `rediss://` URL, `kind = "rabbitmq"` for an `amqp://` URL, else `kind = "nats"`; a Redis or RabbitMQ URL is refused with `[events] jetstream`, a NATS or RabbitMQ URL with `[events] streams` |
 //!
 //! `<NAME>` is the source name in upper case with `-` written as `_`.
 
@@ -42,7 +42,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Diagnostic, Diagnostics};
 pub use auth::AuthConfig;
 pub use cors::CorsConfig;
-pub use events::{BusKind, EventsConfig, JetStreamConfig};
+pub use events::{BusKind, EventsConfig, JetStreamConfig, RedisStreamsConfig};
 pub use limits::LimitsConfig;
 pub use log::{LogConfig, LogFormat};
 pub use persisted::PersistedConfig;
@@ -383,6 +383,12 @@ impl Config {
                 problems.push(env_error(
                     "WEFT_EVENTS_URL",
                     "names a Redis or RabbitMQ bus, but `[events] jetstream` needs NATS",
+                ));
+            }
+            if self.events.streams.is_some() && !matches!(self.events.kind, BusKind::Redis(_)) {
+                problems.push(env_error(
+                    "WEFT_EVENTS_URL",
+                    "names a NATS or RabbitMQ bus, but `[events] streams` needs Redis",
                 ));
             }
         }
@@ -752,6 +758,49 @@ protos = ["proto/catalog/v1/catalog.proto"]
                 max_age: Some(std::time::Duration::from_hours(24)),
                 max_msgs: Some(1000),
             })
+        );
+    }
+
+    #[test]
+    fn redis_streams_are_configured_on_a_redis_bus_with_defaults_for_what_is_left_out() {
+        let redis = "[events]\nkind = \"redis\"\nurl = \"redis://127.0.0.1:6379\"";
+        for (streams, expected) in [
+            (
+                "streams = { prefix = \"app:\", max_len = 500 }",
+                RedisStreamsConfig {
+                    prefix: "app:".to_owned(),
+                    max_len: 500,
+                },
+            ),
+            (
+                "streams = {}",
+                RedisStreamsConfig {
+                    prefix: "weft:".to_owned(),
+                    max_len: 1_000_000,
+                },
+            ),
+        ] {
+            let config = parse(&format!("{EXAMPLE}\n{redis}\n{streams}\n")).unwrap();
+            assert_eq!(config.events.streams, Some(expected));
+        }
+        let pubsub = parse(&format!("{EXAMPLE}\n{redis}\n")).unwrap();
+        assert_eq!(pubsub.events.streams, None);
+    }
+
+    #[test]
+    fn an_events_url_of_another_bus_than_redis_is_refused_with_streams() {
+        let text = format!(
+            "{EXAMPLE}\n[events]\nkind = \"redis\"\nurl = \"redis://127.0.0.1:6379\"\n\
+             streams = {{}}\n"
+        );
+        let mut config = parse(&text).unwrap();
+        let error = config
+            .apply_env(|name| (name == "WEFT_EVENTS_URL").then(|| "nats://broker:4222".to_owned()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("WEFT_EVENTS_URL") && error.contains("`[events] streams` needs Redis"),
+            "{error}"
         );
     }
 

@@ -1,5 +1,5 @@
 //! The in-process event bus, and the local fan-out hub every bus but
-//! JetStream delivers through.
+//! JetStream delivers through (with each event's cursor on Redis Streams).
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -13,17 +13,21 @@ use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
-use super::{BusError, Delivery, EventBus, EventStream, Payload};
+use super::{BusError, Cursor, Delivery, EventBus, EventStream, Payload};
 
 /// How many events a subscriber may fall behind before it is dropped, unless
 /// configured.
 pub const DEFAULT_BUFFER: usize = 1024;
 
+/// An event on its way to a topic's local subscribers, with its cursor
+/// when the bus stores events.
+type Broadcast = (Arc<Payload>, Option<Cursor>);
+
 /// Local fan-out: one broadcast channel per topic with live subscribers.
 /// Publishing never waits for subscribers.
 #[derive(Debug)]
 pub struct Hub {
-    topics: Arc<Mutex<HashMap<String, broadcast::Sender<Arc<Payload>>>>>,
+    topics: Arc<Mutex<HashMap<String, broadcast::Sender<Broadcast>>>>,
     buffer: usize,
 }
 
@@ -38,9 +42,19 @@ impl Hub {
 
     /// Delivers `payload` to this process's subscribers of `topic`.
     pub fn deliver(&self, topic: &str, payload: Arc<Payload>) {
+        self.send(topic, (payload, None));
+    }
+
+    /// Delivers a stored event with its `cursor`: subscribers get it as
+    /// [`Delivery::Stored`].
+    pub(crate) fn deliver_stored(&self, topic: &str, payload: Arc<Payload>, cursor: Cursor) {
+        self.send(topic, (payload, Some(cursor)));
+    }
+
+    fn send(&self, topic: &str, event: Broadcast) {
         let topics = self.topics.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(sender) = topics.get(topic) {
-            let _ = sender.send(payload);
+            let _ = sender.send(event);
         }
     }
 
@@ -98,9 +112,9 @@ impl Hub {
 
 /// One subscriber's stream; removes the topic when its last subscriber goes.
 struct Subscription {
-    events: Option<BroadcastStream<Arc<Payload>>>,
+    events: Option<BroadcastStream<Broadcast>>,
     topic: String,
-    topics: Arc<Mutex<HashMap<String, broadcast::Sender<Arc<Payload>>>>>,
+    topics: Arc<Mutex<HashMap<String, broadcast::Sender<Broadcast>>>>,
 }
 
 impl Stream for Subscription {
@@ -111,7 +125,10 @@ impl Stream for Subscription {
             return Poll::Ready(None);
         };
         match Pin::new(events).poll_next(cx) {
-            Poll::Ready(Some(Ok(payload))) => Poll::Ready(Some(Delivery::Event(payload))),
+            Poll::Ready(Some(Ok((payload, None)))) => Poll::Ready(Some(Delivery::Event(payload))),
+            Poll::Ready(Some(Ok((payload, Some(cursor))))) => {
+                Poll::Ready(Some(Delivery::Stored(payload, cursor)))
+            }
             Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(missed)))) => {
                 self.release();
                 Poll::Ready(Some(Delivery::Lagged(missed)))

@@ -92,27 +92,28 @@ impl JetStreamBus {
             .map(|&()| ())
     }
 
-    /// Where a consumer resuming after `cursor` starts. Fails when the
+    /// Where a consumer resuming after the event at `sequence` starts. Fails when the
     /// stream no longer holds every event after it, or when it lies past
     /// the stream's last event (it is not this stream's).
-    async fn start_after(&self, cursor: Cursor) -> Result<DeliverPolicy, SubscribeError> {
+    async fn start_after(&self, sequence: u64) -> Result<DeliverPolicy, SubscribeError> {
+        let cursor = Cursor::Sequence(sequence);
         let stream = self
             .context
             .get_stream(&self.config.stream)
             .await
             .map_err(unavailable)?;
         let state = &stream.cached_info().state;
-        if cursor.0 > state.last_sequence {
+        if cursor > Cursor::Sequence(state.last_sequence) {
             return Err(SubscribeError::CursorInvalid(cursor.to_string()));
         }
-        if cursor.0.saturating_add(1) < state.first_sequence {
+        if Cursor::Sequence(state.first_sequence).before() > cursor {
             return Err(SubscribeError::CursorExpired {
                 cursor,
-                oldest: Cursor(state.first_sequence),
+                oldest: Cursor::Sequence(state.first_sequence),
             });
         }
         Ok(DeliverPolicy::ByStartSequence {
-            start_sequence: cursor.0 + 1,
+            start_sequence: sequence + 1,
         })
     }
 
@@ -128,9 +129,17 @@ impl JetStreamBus {
             .create_consumer_on_stream(config, &self.config.stream)
             .await
             .map_err(unavailable)?;
-        let started_after = Cursor(consumer.cached_info().delivered.stream_sequence);
+        let started_after = Cursor::Sequence(consumer.cached_info().delivered.stream_sequence);
         let messages = consumer.messages().await.map_err(unavailable)?;
         Ok(deliveries(messages, topic.to_owned(), started_after))
+    }
+}
+
+/// The stream sequence a JetStream cursor `text` names.
+fn sequence(text: &str) -> Result<u64, SubscribeError> {
+    match Cursor::parse(text)? {
+        Cursor::Sequence(sequence) => Ok(sequence),
+        Cursor::Entry(..) => Err(SubscribeError::CursorInvalid(text.to_owned())),
     }
 }
 
@@ -208,7 +217,10 @@ fn delivery(message: Result<jetstream::Message, OrderedError>) -> Result<Deliver
         .map_err(|error| error.to_string())?
         .stream_sequence;
     let payload = Payload::from_bytes(message.payload.clone());
-    Ok(Delivery::Stored(Arc::new(payload), Cursor(sequence)))
+    Ok(Delivery::Stored(
+        Arc::new(payload),
+        Cursor::Sequence(sequence),
+    ))
 }
 
 impl EventBus for JetStreamBus {
@@ -250,7 +262,7 @@ impl EventBus for JetStreamBus {
             return self.live.subscribe_after(topic, after);
         }
         let topic = topic.to_owned();
-        let after = after.map(Cursor::parse);
+        let after = after.map(sequence);
         async move {
             self.ensure_stream().await?;
             let start = match after {

@@ -3,13 +3,14 @@
 //! JSON; a broker may also carry other bytes (a protobuf message a service
 //! published), which reach subscribers as they came ([`Payload`]).
 //!
-//! Five implementations behind one trait: [`in_memory::InMemoryBus`] (the
+//! Six implementations behind one trait: [`in_memory::InMemoryBus`] (the
 //! default, one process), [`nats::NatsBus`] (core NATS subjects),
 //! [`redis::RedisBus`] (Redis pub/sub channels),
 //! [`rabbitmq::RabbitMqBus`] (routing keys on a RabbitMQ topic exchange),
-//! and [`jetstream::JetStreamBus`] (NATS subjects stored in a JetStream
-//! stream); all but the first let every gateway replica see every event.
-//! The first four deliver to local subscribers through the same
+//! [`jetstream::JetStreamBus`] (NATS subjects stored in a JetStream
+//! stream) and [`redis_streams::RedisStreamsBus`] (a Redis stream per
+//! topic); all but the first let every gateway replica see every event.
+//! All but JetStream deliver to local subscribers through the same
 //! [`in_memory::Hub`], which gives each subscriber a bounded buffer: a
 //! subscriber that falls behind is told so ([`Delivery::Lagged`]) and its
 //! stream ends, while the publisher and the other subscribers carry on.
@@ -25,6 +26,7 @@ pub mod nats;
 pub mod rabbitmq;
 pub mod reconnect;
 pub mod redis;
+pub mod redis_streams;
 
 use std::fmt;
 use std::sync::Arc;
@@ -98,26 +100,58 @@ pub type EventStream = BoxStream<'static, Delivery>;
 pub struct BusError(pub String);
 
 /// Where a stored event stands in its stream: after a client has seen the
-/// event, it resumes from here. Clients see it as decimal text (the
-/// JetStream stream sequence).
+/// event, it resumes from here. Clients see it as text: decimal digits for
+/// a JetStream stream sequence, `<millis>-<seq>` for a Redis stream entry
+/// id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Cursor(pub u64);
+pub enum Cursor {
+    /// A JetStream stream sequence.
+    Sequence(u64),
+    /// A Redis stream entry id: milliseconds, then a sequence within them.
+    Entry(u64, u64),
+}
 
 impl Cursor {
-    /// The cursor `text` writes: decimal digits only.
+    /// The JetStream cursor `text` writes: decimal digits only.
     pub fn parse(text: &str) -> Result<Self, SubscribeError> {
-        let digits = !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit());
-        digits
-            .then(|| text.parse().ok())
-            .flatten()
-            .map(Self)
+        decimal(text)
+            .map(Self::Sequence)
             .ok_or_else(|| SubscribeError::CursorInvalid(text.to_owned()))
     }
+
+    /// The Redis stream entry id `text` writes: `<millis>-<seq>`, both
+    /// decimal digits.
+    pub fn parse_entry(text: &str) -> Result<Self, SubscribeError> {
+        text.split_once('-')
+            .and_then(|(millis, seq)| Some(Self::Entry(decimal(millis)?, decimal(seq)?)))
+            .ok_or_else(|| SubscribeError::CursorInvalid(text.to_owned()))
+    }
+
+    /// The cursor just before this one: resuming from it delivers the
+    /// event at this one first.
+    #[must_use]
+    pub fn before(self) -> Self {
+        match self {
+            Self::Sequence(sequence) => Self::Sequence(sequence.saturating_sub(1)),
+            Self::Entry(0, 0) => self,
+            Self::Entry(millis, 0) => Self::Entry(millis - 1, u64::MAX),
+            Self::Entry(millis, seq) => Self::Entry(millis, seq - 1),
+        }
+    }
+}
+
+/// `text` as a `u64` written with decimal digits only (no sign, no space).
+fn decimal(text: &str) -> Option<u64> {
+    let digits = !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit());
+    digits.then(|| text.parse().ok()).flatten()
 }
 
 impl fmt::Display for Cursor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
+        match self {
+            Self::Sequence(sequence) => write!(f, "{sequence}"),
+            Self::Entry(millis, seq) => write!(f, "{millis}-{seq}"),
+        }
     }
 }
 
@@ -140,7 +174,7 @@ pub enum SubscribeError {
     #[error(
         "the events after cursor {cursor} are no longer stored; the oldest available is \
          {oldest} (resume from {resume} or subscribe without a cursor)",
-        resume = oldest.0.saturating_sub(1)
+        resume = oldest.before()
     )]
     CursorExpired {
         /// The cursor asked for.
@@ -158,7 +192,12 @@ pub async fn open(config: &EventsConfig) -> Result<Arc<dyn EventBus>, BusError> 
         }
         (BusKind::InMemory, _) => Arc::new(in_memory::InMemoryBus::new(config.buffer)),
         (BusKind::Nats(url), None) => Arc::new(nats::NatsBus::connect(url, config.buffer).await?),
-        (BusKind::Redis(url), _) => Arc::new(redis::RedisBus::connect(url, config.buffer).await?),
+        (BusKind::Redis(url), _) => match &config.streams {
+            Some(streams) => Arc::new(
+                redis_streams::RedisStreamsBus::connect(url, config.buffer, streams).await?,
+            ),
+            None => Arc::new(redis::RedisBus::connect(url, config.buffer).await?),
+        },
         (BusKind::RabbitMq(url), _) => {
             Arc::new(rabbitmq::RabbitMqBus::connect(url, &config.exchange, config.buffer).await?)
         }
@@ -206,9 +245,9 @@ mod tests {
 
     #[test]
     fn a_cursor_is_decimal_digits_that_fit_a_sequence() {
-        assert_eq!(Cursor::parse("0").unwrap(), Cursor(0));
-        assert_eq!(Cursor::parse("42").unwrap(), Cursor(42));
-        assert_eq!(Cursor(42).to_string(), "42");
+        assert_eq!(Cursor::parse("0").unwrap(), Cursor::Sequence(0));
+        assert_eq!(Cursor::parse("42").unwrap(), Cursor::Sequence(42));
+        assert_eq!(Cursor::Sequence(42).to_string(), "42");
         for text in [
             "",
             "-1",
@@ -223,5 +262,35 @@ mod tests {
                 "{text:?}"
             );
         }
+    }
+
+    #[test]
+    fn an_entry_cursor_is_millis_dash_seq() {
+        let cursor = Cursor::parse_entry("1733300000000-7").unwrap();
+        assert_eq!(cursor, Cursor::Entry(1_733_300_000_000, 7));
+        assert_eq!(cursor.to_string(), "1733300000000-7");
+        assert!(Cursor::Entry(5, 0) > Cursor::Entry(4, 9));
+        for text in [
+            "",
+            "42",
+            "1-",
+            "-1",
+            "1-2-3",
+            "a-1",
+            "1- 2",
+            "1-99999999999999999999999",
+        ] {
+            assert!(
+                matches!(Cursor::parse_entry(text), Err(SubscribeError::CursorInvalid(t)) if t == text),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_cursor_before_an_entry_precedes_it_directly() {
+        assert_eq!(Cursor::Entry(5, 3).before(), Cursor::Entry(5, 2));
+        assert_eq!(Cursor::Entry(5, 0).before(), Cursor::Entry(4, u64::MAX));
+        assert_eq!(Cursor::Sequence(7).before(), Cursor::Sequence(6));
     }
 }

@@ -22,7 +22,6 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
-use redis::AsyncCommands;
 use redis::aio::{MultiplexedConnection, PubSub, PubSubSink, PubSubStream};
 use serde_json::Value;
 use tokio::sync::Mutex;
@@ -38,8 +37,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 /// The Redis-backed bus. Dropping it closes its connections.
 #[derive(Debug)]
 pub struct RedisBus {
-    client: redis::Client,
-    publisher: Mutex<Option<MultiplexedConnection>>,
+    commands: Commands,
     hub: Arc<Hub>,
     upstream: Arc<Mutex<Upstream>>,
     listener: JoinHandle<()>,
@@ -84,27 +82,11 @@ impl RedisBus {
             upstream.clone(),
         ));
         Ok(Self {
-            client,
-            publisher: Mutex::default(),
+            commands: Commands::new(client),
             hub,
             upstream,
             listener,
         })
-    }
-
-    /// The publishing connection, opened first if there is none.
-    async fn publisher(&self) -> Result<MultiplexedConnection, BusError> {
-        let mut slot = self.publisher.lock().await;
-        if let Some(connection) = slot.as_ref() {
-            return Ok(connection.clone());
-        }
-        let connection = self
-            .client
-            .get_multiplexed_async_connection()
-            .await
-            .map_err(unreachable)?;
-        *slot = Some(connection.clone());
-        Ok(connection)
     }
 
     /// Subscribes to `topic` on Redis, unless already done; fails while
@@ -130,13 +112,62 @@ impl Drop for RedisBus {
     }
 }
 
+/// A connection for commands to Redis, opened on first use and again after
+/// a failure that lost it; the Redis buses publish (and read stored events)
+/// through it.
+#[derive(Debug)]
+pub(crate) struct Commands {
+    client: redis::Client,
+    connection: Mutex<Option<MultiplexedConnection>>,
+}
+
+impl Commands {
+    pub(crate) fn new(client: redis::Client) -> Self {
+        Self {
+            client,
+            connection: Mutex::default(),
+        }
+    }
+
+    /// Runs `command` and reads its reply as `T`; fails while Redis is away.
+    pub(crate) async fn query<T: redis::FromRedisValue>(
+        &self,
+        command: &redis::Cmd,
+    ) -> Result<T, BusError> {
+        let mut connection = self.connection().await?;
+        let reply = command.query_async(&mut connection).await;
+        if let Err(error) = &reply
+            && (error.is_unrecoverable_error() || error.is_io_error() || error.is_timeout())
+        {
+            // The next command opens a new connection.
+            self.connection.lock().await.take();
+        }
+        reply.map_err(unreachable)
+    }
+
+    /// The connection, opened first if there is none.
+    async fn connection(&self) -> Result<MultiplexedConnection, BusError> {
+        let mut slot = self.connection.lock().await;
+        if let Some(connection) = slot.as_ref() {
+            return Ok(connection.clone());
+        }
+        let connection = self
+            .client
+            .get_multiplexed_async_connection()
+            .await
+            .map_err(unreachable)?;
+        *slot = Some(connection.clone());
+        Ok(connection)
+    }
+}
+
 /// A Redis failure as the bus reports it.
-fn unreachable(error: redis::RedisError) -> BusError {
+pub(crate) fn unreachable(error: redis::RedisError) -> BusError {
     BusError(format!("Redis: {error}"))
 }
 
 /// A new pub/sub connection, bounded by [`FIRST_CONNECT`].
-async fn open_pubsub(client: &redis::Client) -> Result<PubSub, BusError> {
+pub(crate) async fn open_pubsub(client: &redis::Client) -> Result<PubSub, BusError> {
     tokio::time::timeout(FIRST_CONNECT, client.get_async_pubsub())
         .await
         .map_err(|_| BusError(format!("Redis did not answer within {FIRST_CONNECT:?}")))?
@@ -230,21 +261,11 @@ async fn unsubscribe_idle(hub: &Hub, upstream: &Mutex<Upstream>) {
 
 impl EventBus for RedisBus {
     fn publish(&self, topic: &str, payload: Value) -> BoxFuture<'_, Result<(), BusError>> {
-        let topic = topic.to_owned();
+        let published = super::encode(&payload)
+            .map(|bytes| redis::cmd("PUBLISH").arg(topic).arg(bytes).to_owned());
         async move {
-            let bytes = super::encode(&payload)?;
-            let mut connection = self.publisher().await?;
-            let published: redis::RedisResult<usize> = connection.publish(topic, bytes).await;
-            match published {
-                Ok(_receivers) => Ok(()),
-                Err(error) => {
-                    if error.is_unrecoverable_error() || error.is_io_error() || error.is_timeout() {
-                        // The next publish opens a new connection.
-                        self.publisher.lock().await.take();
-                    }
-                    Err(unreachable(error))
-                }
-            }
+            let _receivers: usize = self.commands.query(&published?).await?;
+            Ok(())
         }
         .boxed()
     }
