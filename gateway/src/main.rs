@@ -12,12 +12,6 @@ use weft::demo::{Demo, EXAMPLE_QUERY};
 use weft::error::Diagnostics;
 use weft::traces::Exporting;
 
-/// mimalloc rather than the system allocator: a request allocates and frees
-/// many small buffers, and glibc's malloc cost about a tenth of the
-/// gateway's instructions on the demo's large query.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// weft: one GraphQL API over REST services, gRPC services and broker
 /// events, declared in a schema file with directives.
 #[derive(Parser)]
