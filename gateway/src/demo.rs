@@ -143,19 +143,13 @@ impl Demo {
 
 /// The `[events]` table of a demo on the broker at `url`.
 pub fn events_table(url: &str) -> String {
-    events_table_in(url, STREAM)
-}
-
-/// The `[events]` table of a demo on the broker at `url`, its events kept
-/// in the JetStream stream `stream` on NATS.
-pub fn events_table_in(url: &str, stream: &str) -> String {
     let quoted = toml::Value::String(url.to_owned()).to_string();
     match BusKind::for_url(url.to_owned()) {
         BusKind::Nats(_) => {
             let subjects = toml::Value::from(SUBJECTS.to_vec());
             format!(
                 "\n[events]\nkind = \"nats\"\nurl = {quoted}\n\
-                 jetstream = {{ stream = \"{stream}\", subjects = {subjects}, max_age = \"24h\" }}\n"
+                 jetstream = {{ stream = \"{STREAM}\", subjects = {subjects}, max_age = \"24h\" }}\n"
             )
         }
         BusKind::Redis(_) => format!("\n[events]\nkind = \"redis\"\nurl = {quoted}\n"),

@@ -362,14 +362,11 @@ pub fn orders() -> &'static [Order] {
 /// Formats seconds since the Unix epoch as RFC 3339 in UTC, e.g.
 /// `"2023-04-05T12:34:56Z"`.
 pub fn rfc3339(unix_seconds: i64) -> String {
-    let (year, month, day) = civil_from_days(unix_seconds.div_euclid(86_400));
-    let secs = unix_seconds.rem_euclid(86_400);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    prost_types::Timestamp {
+        seconds: unix_seconds,
+        nanos: 0,
+    }
+    .to_string()
 }
 
 /// Seconds since the Unix epoch, now.
@@ -378,25 +375,6 @@ pub fn now_unix() -> i64 {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
-}
-
-/// Converts days since 1970-01-01 to a (year, month, day) civil date.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let shifted = days + 719_468;
-    let era = shifted.div_euclid(146_097);
-    let day_of_era = shifted.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// A random timestamp within `days` days after `start`.

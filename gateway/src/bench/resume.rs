@@ -2,10 +2,11 @@
 //! from a replica that is killed to another one, with their cursors, while
 //! events keep coming; counted is what they missed and what they got twice.
 //!
-//! Two `weft serve` processes (this binary) share a JetStream stream of
-//! the demo's subjects, made for the run and deleted after it, so that it
-//! does not go on storing the events of later runs; the example services
-//! run in this process. Every subscriber starts on replica A. Events are published at a
+//! Two `weft serve` processes (this binary) share the demo's JetStream
+//! stream ([`crate::demo::STREAM`]); the example services run in this
+//! process. A stream the run made is deleted after it: left in place, it
+//! would go on storing the `announcements` of the NATS fan-out rows that
+//! later runs measure. Every subscriber starts on replica A. Events are published at a
 //! fixed rate; after half of them, A is killed (`SIGKILL`), and each
 //! subscriber reconnects to replica B with `resumeFrom` set to the last
 //! cursor it saw, and reads until the last event.
@@ -20,7 +21,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::queries::{TempDir, free_port, start_gateway};
 use crate::config::Config;
-use crate::demo::{Demo, config_text, events_table_in, write_files};
+use crate::demo::{Demo, STREAM, config_text, events_table, write_files};
 
 /// What the subscribers saw.
 #[derive(Debug, Clone)]
@@ -47,26 +48,23 @@ pub async fn run(
     events: usize,
     rate: u32,
 ) -> Result<Outcome, String> {
-    let stream = format!("WEFT_BENCH_RESUME_{}", std::process::id());
-    let outcome = scenario(nats_url, &stream, subscribers, events, rate).await;
-    delete_stream(nats_url, &stream).await?;
-    outcome
-}
-
-async fn delete_stream(nats_url: &str, stream: &str) -> Result<(), String> {
     let client = async_nats::connect(nats_url)
         .await
-        .map_err(|error| format!("cannot reach NATS to delete the bench's stream: {error}"))?;
-    async_nats::jetstream::new(client)
-        .delete_stream(stream)
-        .await
-        .map(drop)
-        .map_err(|error| format!("cannot delete the bench's stream `{stream}`: {error}"))
+        .map_err(|error| format!("cannot reach NATS at {nats_url}: {error}"))?;
+    let jetstream = async_nats::jetstream::new(client);
+    let existed = jetstream.get_stream(STREAM).await.is_ok();
+    let outcome = scenario(nats_url, subscribers, events, rate).await?;
+    if !existed {
+        jetstream
+            .delete_stream(STREAM)
+            .await
+            .map_err(|error| format!("cannot delete the stream `{STREAM}`: {error}"))?;
+    }
+    Ok(outcome)
 }
 
 async fn scenario(
     nats_url: &str,
-    stream: &str,
     subscribers: usize,
     events: usize,
     rate: u32,
@@ -74,8 +72,8 @@ async fn scenario(
     let demo = Demo::start(0).map_err(|problems| problems.to_string())?;
     let exe = std::env::current_exe().map_err(|error| error.to_string())?;
     let (dir_a, dir_b) = (
-        replica_files(&demo, nats_url, stream)?,
-        replica_files(&demo, nats_url, stream)?,
+        replica_files(&demo, nats_url)?,
+        replica_files(&demo, nats_url)?,
     );
     let (replica_a, addr_a) = start_gateway(&exe, &dir_a.0, false)?;
     let (_replica_b, addr_b) = start_gateway(&exe, &dir_b.0, false)?;
@@ -140,8 +138,8 @@ async fn scenario(
 }
 
 /// A directory with the demo config of one replica: its own port, the
-/// demo's services, events in the JetStream stream `stream`.
-fn replica_files(demo: &Demo, nats_url: &str, stream: &str) -> Result<TempDir, String> {
+/// demo's services, events in the demo's JetStream stream.
+fn replica_files(demo: &Demo, nats_url: &str) -> Result<TempDir, String> {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let name = format!(
         "weft-bench-resume-{}-{}",
@@ -155,8 +153,8 @@ fn replica_files(demo: &Demo, nats_url: &str, stream: &str) -> Result<TempDir, S
         .iter()
         .map(subgraphs::RunningService::url)
         .collect();
-    let text = config_text(&listen.to_string(), [&urls[0], &urls[1], &urls[2]])
-        + &events_table_in(nats_url, stream);
+    let text =
+        config_text(&listen.to_string(), [&urls[0], &urls[1], &urls[2]]) + &events_table(nats_url);
     write_files(&dir.0, &text).map_err(|error| format!("cannot write the bench files: {error}"))?;
     Ok(dir)
 }

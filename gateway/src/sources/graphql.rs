@@ -12,9 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::HeaderMap;
 use serde_json::{Map, Value, json};
 
+use super::rest::static_headers;
 use super::{Connector, Forward, Limits, Prepared, measured};
 use crate::config::{Config, GraphqlSourceConfig, SourceConfig, SourceKind, SubgraphSdl};
 use crate::error::{Diagnostic, Diagnostics, SourceError};
@@ -45,16 +46,7 @@ impl GraphqlSource {
     ) -> Result<Self, String> {
         let mut limits = Limits::new(source);
         limits.report_to(&metrics, name);
-        let mut headers = HeaderMap::new();
-        for (key, value) in &config.headers {
-            let key: HeaderName = key
-                .parse()
-                .map_err(|_| format!("`{key}` is not a valid header name"))?;
-            let value: HeaderValue = value
-                .parse()
-                .map_err(|_| format!("the value of header `{key}` is not a valid header value"))?;
-            headers.insert(key, value);
-        }
+        let headers = static_headers(&config.headers)?;
         Ok(Self {
             name: name.to_owned(),
             url: config.url.clone(),

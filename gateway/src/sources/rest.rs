@@ -66,6 +66,24 @@ fn target_url(base: &Base, target: &str) -> Option<Url> {
     }
 }
 
+/// A source's configured `headers`, checked: fails when one is not a
+/// valid HTTP header.
+pub(crate) fn static_headers(
+    configured: &std::collections::BTreeMap<String, String>,
+) -> Result<HeaderMap, String> {
+    let mut headers = HeaderMap::new();
+    for (key, value) in configured {
+        let key: HeaderName = key
+            .parse()
+            .map_err(|_| format!("`{key}` is not a valid header name"))?;
+        let value: HeaderValue = value
+            .parse()
+            .map_err(|_| format!("the value of header `{key}` is not a valid header value"))?;
+        headers.insert(key, value);
+    }
+    Ok(headers)
+}
+
 /// A configured REST backend.
 #[derive(Debug)]
 pub struct RestSource {
@@ -89,16 +107,7 @@ impl RestSource {
     ) -> Result<Self, String> {
         let mut limits = Limits::new(source);
         limits.report_to(&metrics, name);
-        let mut headers = HeaderMap::new();
-        for (key, value) in &config.headers {
-            let key: HeaderName = key
-                .parse()
-                .map_err(|_| format!("`{key}` is not a valid header name"))?;
-            let value: HeaderValue = value
-                .parse()
-                .map_err(|_| format!("the value of header `{key}` is not a valid header value"))?;
-            headers.insert(key, value);
-        }
+        let headers = static_headers(&config.headers)?;
         Ok(Self {
             name: name.to_owned(),
             base: Base::new(&config.url),
