@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 use super::rest::static_headers;
 use super::{Connector, Forward, Limits, Prepared, measured};
 use crate::config::{Config, GraphqlSourceConfig, SourceConfig, SourceKind, SubgraphSdl};
-use crate::error::{Diagnostic, Diagnostics, SourceError};
+use crate::error::{Diagnostics, SourceError};
 use crate::json::Doc;
 use crate::metrics::Metrics;
 use crate::template::{Caller, Vars};
@@ -267,44 +267,24 @@ impl Connector for SubgraphEntities {
 /// config. A subgraph that does not answer is reported at its table in
 /// the config file.
 pub async fn fetch_sdls(config: &mut Config) -> Result<(), Diagnostics> {
-    let wanted: Vec<(String, reqwest::Url, Duration)> = config
-        .sources
-        .iter()
-        .filter_map(|(name, source)| match &source.kind {
-            SourceKind::Graphql(graphql) if matches!(graphql.sdl, SubgraphSdl::Service(_)) => {
-                let timeout = Duration::from_millis(source.timeout_ms);
-                Some((name.clone(), graphql.url.clone(), timeout))
-            }
-            _ => None,
-        })
-        .collect();
-    let fetches = wanted
-        .iter()
-        .map(|(_, url, timeout)| service_sdl(url, *timeout));
-    let results = futures::future::join_all(fetches).await;
-    let mut problems = Diagnostics::default();
-    for ((name, _, _), result) in wanted.into_iter().zip(results) {
-        let Some(source) = config.sources.get_mut(&name) else {
-            continue;
-        };
-        match (result, &mut source.kind) {
-            (Ok(sdl), SourceKind::Graphql(graphql)) => {
-                graphql.sdl = SubgraphSdl::Service(Some(sdl));
-            }
-            (Err(message), _) => problems.push(Diagnostic::at(
-                &config.path,
-                source.line,
-                0,
-                format!("source `{name}`: {message}"),
-            )),
-            (Ok(_), _) => {}
+    let wanted = |kind: &SourceKind| match kind {
+        SourceKind::Graphql(graphql) if matches!(graphql.sdl, SubgraphSdl::Service(_)) => {
+            Some(graphql.url.clone())
         }
-    }
-    problems.into_result(())
+        _ => None,
+    };
+    let keep = |kind: &mut SourceKind, sdl| {
+        if let SourceKind::Graphql(graphql) = kind {
+            graphql.sdl = SubgraphSdl::Service(Some(sdl));
+        }
+    };
+    super::fetch_at_start(config, wanted, service_sdl, keep)
+        .await
+        .into_result(())
 }
 
 /// A subgraph's SDL from its `_service { sdl }`.
-async fn service_sdl(url: &reqwest::Url, timeout: Duration) -> Result<String, String> {
+async fn service_sdl(url: reqwest::Url, timeout: Duration) -> Result<String, String> {
     let body = json!({ "query": "{ _service { sdl } }" });
     let response = reqwest::Client::new()
         .post(url.clone())

@@ -35,8 +35,8 @@ use futures::future::BoxFuture;
 use tokio::sync::Semaphore;
 use tracing::Instrument as _;
 
-use crate::config::SourceConfig;
-use crate::error::SourceError;
+use crate::config::{Config, SourceConfig, SourceKind};
+use crate::error::{Diagnostic, Diagnostics, SourceError};
 use crate::json::Doc;
 use crate::metrics::Metrics;
 use crate::template::Vars;
@@ -244,4 +244,46 @@ where
         );
     }
     result
+}
+
+/// Fetches, at start-up, what some sources learn from their backend: for
+/// every source `wanted` names an endpoint of (all at once, each within its
+/// `timeout_ms`), `fetch` runs and `keep` stores its result in the source's
+/// kind. A fetch that fails is reported at the source's table in the config
+/// file.
+pub(crate) async fn fetch_at_start<E, T, Fetched>(
+    config: &mut Config,
+    wanted: impl Fn(&SourceKind) -> Option<E>,
+    fetch: impl Fn(E, Duration) -> Fetched,
+    keep: impl Fn(&mut SourceKind, T),
+) -> Diagnostics
+where
+    Fetched: Future<Output = Result<T, String>>,
+{
+    let (names, fetches): (Vec<String>, Vec<Fetched>) = config
+        .sources
+        .iter()
+        .filter_map(|(name, source)| {
+            let endpoint = wanted(&source.kind)?;
+            let timeout = Duration::from_millis(source.timeout_ms);
+            Some((name.clone(), fetch(endpoint, timeout)))
+        })
+        .unzip();
+    let results = futures::future::join_all(fetches).await;
+    let mut problems = Diagnostics::default();
+    for (name, result) in names.into_iter().zip(results) {
+        let Some(source) = config.sources.get_mut(&name) else {
+            continue;
+        };
+        match result {
+            Ok(fetched) => keep(&mut source.kind, fetched),
+            Err(message) => problems.push(Diagnostic::at(
+                &config.path,
+                source.line,
+                0,
+                format!("source `{name}`: {message}"),
+            )),
+        }
+    }
+    problems
 }

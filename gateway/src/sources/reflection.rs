@@ -26,8 +26,8 @@ use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 use tonic_reflection::pb::v1::{ServerReflectionRequest, ServerReflectionResponse};
 
-use crate::config::{Config, Descriptors, SourceConfig, SourceKind};
-use crate::error::{Diagnostic, Diagnostics};
+use crate::config::{Config, Descriptors, SourceKind};
+use crate::error::Diagnostics;
 
 /// The reflection methods, newest first.
 const PATHS: [&str; 2] = [
@@ -57,39 +57,16 @@ pub async fn fetch(endpoint: &str, timeout: Duration) -> Result<DescriptorPool, 
 /// [`Descriptors::Reflection`]. A source whose fetch fails is reported at
 /// its table in the config file.
 pub async fn fetch_all(config: &mut Config) -> Result<(), Diagnostics> {
-    let wanted: Vec<(String, String, Duration)> = config
-        .sources
-        .iter()
-        .filter_map(|(name, source)| {
-            let endpoint = reflected_endpoint(source)?;
-            let timeout = Duration::from_millis(source.timeout_ms);
-            Some((name.clone(), endpoint.to_owned(), timeout))
-        })
-        .collect();
-    let fetches = wanted
-        .iter()
-        .map(|(_, endpoint, timeout)| fetch(endpoint, *timeout));
-    let results = futures::future::join_all(fetches).await;
-    let mut problems = Diagnostics::default();
-    for ((name, _, _), result) in wanted.into_iter().zip(results) {
-        let Some(source) = config.sources.get_mut(&name) else {
-            continue;
-        };
-        match (result, &mut source.kind) {
-            (Ok(pool), SourceKind::Grpc(grpc)) => {
-                grpc.descriptors = Descriptors::Reflection {
-                    fetched: Some(pool),
-                };
-            }
-            (Err(message), _) => problems.push(Diagnostic::at(
-                &config.path,
-                source.line,
-                0,
-                format!("source `{name}`: {message}"),
-            )),
-            (Ok(_), SourceKind::Rest(_) | SourceKind::Graphql(_)) => {}
+    let keep = |kind: &mut SourceKind, pool| {
+        if let SourceKind::Grpc(grpc) = kind {
+            grpc.descriptors = Descriptors::Reflection {
+                fetched: Some(pool),
+            };
         }
-    }
+    };
+    let wanted = |kind: &SourceKind| reflected_endpoint(kind).map(str::to_owned);
+    let reflect = |endpoint: String, timeout| async move { fetch(&endpoint, timeout).await };
+    let mut problems = super::fetch_at_start(config, wanted, reflect, keep).await;
     if let Err(more) = super::graphql::fetch_sdls(config).await {
         problems.extend(more.0);
     }
@@ -97,8 +74,8 @@ pub async fn fetch_all(config: &mut Config) -> Result<(), Diagnostics> {
 }
 
 /// The endpoint of a gRPC source whose descriptors come by reflection.
-fn reflected_endpoint(source: &SourceConfig) -> Option<&str> {
-    match &source.kind {
+fn reflected_endpoint(kind: &SourceKind) -> Option<&str> {
+    match kind {
         SourceKind::Grpc(grpc) if matches!(grpc.descriptors, Descriptors::Reflection { .. }) => {
             Some(&grpc.endpoint)
         }
