@@ -26,6 +26,9 @@ use crate::events::in_memory::{DEFAULT_BUFFER, InMemoryBus};
 /// The JetStream stream a demo on NATS keeps its events in.
 pub const STREAM: &str = "WEFT_DEMO";
 
+/// The key prefix of the Redis streams a demo on Redis keeps its events in.
+pub const REDIS_PREFIX: &str = "weft-demo:";
+
 /// The topics of the demo schema, as stream subjects.
 pub const SUBJECTS: [&str; 3] = ["orders.>", "announcements", "stock.>"];
 
@@ -152,7 +155,10 @@ pub fn events_table(url: &str) -> String {
                  jetstream = {{ stream = \"{STREAM}\", subjects = {subjects}, max_age = \"24h\" }}\n"
             )
         }
-        BusKind::Redis(_) => format!("\n[events]\nkind = \"redis\"\nurl = {quoted}\n"),
+        BusKind::Redis(_) => format!(
+            "\n[events]\nkind = \"redis\"\nurl = {quoted}\n\
+             streams = {{ prefix = \"{REDIS_PREFIX}\", max_len = 100000 }}\n"
+        ),
         BusKind::RabbitMq(_) => format!("\n[events]\nkind = \"rabbitmq\"\nurl = {quoted}\n"),
         BusKind::InMemory => String::new(),
     }

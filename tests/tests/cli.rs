@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use weft_tests::process::{WeftProcess, weft_binary};
-use weft_tests::{NatsServer, TestDir, sse};
+use weft_tests::{NatsServer, RedisServer, TestDir, sse};
 
 #[tokio::test]
 async fn the_demo_names_its_routes_and_sources_and_removes_its_files_on_exit() {
@@ -133,7 +133,19 @@ fn check_probe_finds_a_group_by_key_no_item_has() {
 #[tokio::test]
 async fn the_demo_on_nats_keeps_its_events_and_an_sse_client_resumes_after_its_last_id() {
     let nats = NatsServer::start();
-    let weft = WeftProcess::start(&["demo", "--port", "0", "--events", &nats.url], &[]);
+    demo_keeps_its_events_and_an_sse_client_resumes(&nats.url).await;
+}
+
+/// `weft demo --events redis://…` keeps them in Redis streams, with the
+/// same resumption.
+#[tokio::test]
+async fn the_demo_on_redis_keeps_its_events_and_an_sse_client_resumes_after_its_last_id() {
+    let redis = RedisServer::start();
+    demo_keeps_its_events_and_an_sse_client_resumes(&redis.url).await;
+}
+
+async fn demo_keeps_its_events_and_an_sse_client_resumes(url: &str) {
+    let weft = WeftProcess::start(&["demo", "--port", "0", "--events", url], &[]);
     let graphql = format!("{}/graphql", weft.url);
     let set_status = |status: &'static str| {
         let weft = &weft;

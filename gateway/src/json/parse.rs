@@ -60,224 +60,225 @@ pub(super) fn parse(text: &[u8]) -> Result<Vec<Node>, String> {
     if u32::try_from(text.len()).is_err() {
         return Err("the document is larger than 4 GiB".to_owned());
     }
-    let mut parser = Parser {
-        text,
-        pos: 0,
-        nodes: Vec::with_capacity(text.len() / 8 + 1),
-        open: Vec::new(),
-    };
-    parser.run()?;
-    Ok(parser.nodes)
+    let mut nodes = Vec::with_capacity(text.len() / 8 + 1);
+    run(text, &mut nodes)?;
+    Ok(nodes)
 }
 
-struct Parser<'t> {
-    text: &'t [u8],
-    pos: usize,
-    nodes: Vec<Node>,
-    /// The containers not closed yet (their node and kind), innermost last.
-    open: Vec<(usize, Kind)>,
+/// The container a value is in.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum In {
+    Nothing,
+    Array,
+    Object,
 }
 
-// Inlined by hand: the compiler keeps these as calls, which cost a fifth of
-// the parse on answers of short strings and numbers (callgrind, the demo's
-// 278 kB orders answer).
-#[allow(clippy::inline_always)]
-impl Parser<'_> {
-    fn run(&mut self) -> Result<(), String> {
-        'value: loop {
-            self.skip_whitespace();
-            match self.peek() {
-                Some(b'{') => {
-                    self.open(Kind::Object)?;
-                    if self.peek() == Some(b'}') {
-                        self.close();
-                    } else {
-                        self.key()?;
-                        continue 'value;
-                    }
+// The position, the node list and the innermost container are locals of
+// this one loop, so that they stay in registers across node pushes (as
+// fields of a parser they were reloaded after each push); the per-value
+// steps take and return the position, and are inlined by hand: the
+// compiler kept them as calls, which cost a fifth of the parse on answers
+// of short strings and numbers (callgrind, the demo's 278 kB orders
+// answer).
+fn run(text: &[u8], nodes: &mut Vec<Node>) -> Result<(), String> {
+    // The open containers (their node and kind), innermost last.
+    let mut open: Vec<(usize, In)> = Vec::new();
+    let mut inside = In::Nothing;
+    let mut pos = skip_whitespace(text, 0);
+    'value: loop {
+        match text.get(pos) {
+            Some(b'"') => pos = string(text, pos, nodes)?,
+            Some(&bracket @ (b'{' | b'[')) => {
+                if open.len() >= MAX_NESTING {
+                    return Err(format!("containers nest deeper than {MAX_NESTING}"));
                 }
-                Some(b'[') => {
-                    self.open(Kind::Array)?;
-                    if self.peek() == Some(b']') {
-                        self.close();
-                    } else {
-                        continue 'value;
-                    }
-                }
-                Some(b'"') => self.string()?,
-                Some(b't') => self.literal(b"true", Kind::True)?,
-                Some(b'f') => self.literal(b"false", Kind::False)?,
-                Some(b'n') => self.literal(b"null", Kind::Null)?,
-                Some(b'-' | b'0'..=b'9') => self.number()?,
-                _ => return Err(self.unexpected("a value")),
-            }
-            // A value is complete: close what it completes, or go on with
-            // the next member or item.
-            loop {
-                self.skip_whitespace();
-                let Some(&(_, kind)) = self.open.last() else {
-                    return match self.peek() {
-                        None => Ok(()),
-                        Some(_) => Err(self.unexpected("the end of the document")),
-                    };
+                let (kind, container, closing) = if bracket == b'{' {
+                    (Kind::Object, In::Object, b'}')
+                } else {
+                    (Kind::Array, In::Array, b']')
                 };
-                match (kind, self.peek()) {
-                    (_, Some(b',')) => {
-                        self.pos += 1;
-                        if kind == Kind::Object {
-                            self.skip_whitespace();
-                            self.key()?;
-                        }
-                        continue 'value;
+                open.push((nodes.len(), inside));
+                push(nodes, kind, pos, pos);
+                inside = container;
+                pos = skip_whitespace(text, pos + 1);
+                if text.get(pos) == Some(&closing) {
+                    pos = close(text, pos, nodes, &mut open, &mut inside);
+                } else {
+                    if inside == In::Object {
+                        pos = key(text, pos, nodes)?;
                     }
-                    (Kind::Object, Some(b'}')) | (Kind::Array, Some(b']')) => self.close(),
-                    (Kind::Object, _) => return Err(self.unexpected("`,` or `}`")),
-                    _ => return Err(self.unexpected("`,` or `]`")),
+                    continue 'value;
                 }
+            }
+            Some(b'-' | b'0'..=b'9') => pos = number(text, pos, nodes)?,
+            Some(b't') => pos = literal(text, pos, b"true", Kind::True, nodes)?,
+            Some(b'f') => pos = literal(text, pos, b"false", Kind::False, nodes)?,
+            Some(b'n') => pos = literal(text, pos, b"null", Kind::Null, nodes)?,
+            _ => return Err(unexpected(text, pos, "a value")),
+        }
+        // A value is complete: close what it completes, or go on with the
+        // next member or item.
+        loop {
+            pos = skip_whitespace(text, pos);
+            match (inside, text.get(pos)) {
+                (In::Nothing, None) => return Ok(()),
+                (In::Nothing, Some(_)) => {
+                    return Err(unexpected(text, pos, "the end of the document"));
+                }
+                (_, Some(b',')) => {
+                    pos = skip_whitespace(text, pos + 1);
+                    if inside == In::Object {
+                        pos = key(text, pos, nodes)?;
+                    }
+                    continue 'value;
+                }
+                (In::Object, Some(b'}')) | (In::Array, Some(b']')) => {
+                    pos = close(text, pos, nodes, &mut open, &mut inside);
+                }
+                (In::Object, _) => return Err(unexpected(text, pos, "`,` or `}`")),
+                (In::Array, _) => return Err(unexpected(text, pos, "`,` or `]`")),
             }
         }
     }
+}
 
-    fn peek(&self) -> Option<u8> {
-        self.text.get(self.pos).copied()
+#[allow(clippy::inline_always)]
+#[inline(always)]
+fn skip_whitespace(text: &[u8], mut pos: usize) -> usize {
+    while matches!(text.get(pos), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+        pos += 1;
     }
+    pos
+}
 
-    fn skip_whitespace(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\n' | b'\r' | b'\t')) {
-            self.pos += 1;
-        }
-    }
+/// Pushes a node for the value spanning `start..end`.
+#[allow(clippy::inline_always)]
+#[inline(always)]
+fn push(nodes: &mut Vec<Node>, kind: Kind, start: usize, end: usize) {
+    let next = nodes.len() + 1;
+    nodes.push(Node {
+        kind,
+        start: offset(start),
+        end: offset(end),
+        next: offset(next),
+    });
+}
 
-    /// Pushes a node for the value spanning `start..end`.
-    #[inline(always)]
-    fn push(&mut self, kind: Kind, start: usize, end: usize) {
-        let next = self.nodes.len() + 1;
-        self.nodes.push(Node {
-            kind,
-            start: offset(start),
-            end: offset(end),
-            next: offset(next),
-        });
-    }
-
-    #[inline(always)]
-    fn open(&mut self, kind: Kind) -> Result<(), String> {
-        if self.open.len() >= MAX_NESTING {
-            return Err(format!("containers nest deeper than {MAX_NESTING}"));
-        }
-        self.open.push((self.nodes.len(), kind));
-        self.push(kind, self.pos, self.pos);
-        self.pos += 1;
-        self.skip_whitespace();
-        Ok(())
-    }
-
-    /// Closes the innermost container at its closing bracket.
-    #[inline(always)]
-    fn close(&mut self) {
-        self.pos += 1;
-        let next = offset(self.nodes.len());
-        if let Some((at, _)) = self.open.pop()
-            && let Some(node) = self.nodes.get_mut(at)
-        {
-            node.end = offset(self.pos);
+/// Closes the innermost container at its closing bracket at `pos`.
+#[allow(clippy::inline_always)]
+#[inline(always)]
+fn close(
+    text: &[u8],
+    pos: usize,
+    nodes: &mut [Node],
+    open: &mut Vec<(usize, In)>,
+    inside: &mut In,
+) -> usize {
+    let next = offset(nodes.len());
+    let end = (pos + 1).min(text.len());
+    if let Some((at, outside)) = open.pop() {
+        *inside = outside;
+        if let Some(node) = nodes.get_mut(at) {
+            node.end = offset(end);
             node.next = next;
         }
     }
+    end
+}
 
-    /// A member's key and its colon.
-    #[inline(always)]
-    fn key(&mut self) -> Result<(), String> {
-        if self.peek() != Some(b'"') {
-            return Err(self.unexpected("a string key"));
-        }
-        self.string()?;
-        self.skip_whitespace();
-        if self.peek() != Some(b':') {
-            return Err(self.unexpected("`:`"));
-        }
-        self.pos += 1;
-        Ok(())
+/// A member's key at `pos` and its colon; yields the position of its value.
+#[allow(clippy::inline_always)]
+#[inline(always)]
+fn key(text: &[u8], pos: usize, nodes: &mut Vec<Node>) -> Result<usize, String> {
+    if text.get(pos) != Some(&b'"') {
+        return Err(unexpected(text, pos, "a string key"));
     }
+    let pos = skip_whitespace(text, string(text, pos, nodes)?);
+    if text.get(pos) != Some(&b':') {
+        return Err(unexpected(text, pos, "`:`"));
+    }
+    Ok(skip_whitespace(text, pos + 1))
+}
 
-    #[inline(always)]
-    fn string(&mut self) -> Result<(), String> {
-        let start = self.pos + 1;
-        let text = self.text;
-        let mut pos = start;
-        let mut escaped = false;
-        loop {
-            pos += text.get(pos..).map_or(0, plain_length);
-            match text.get(pos) {
-                Some(b'"') => break,
-                Some(b'\\') => {
-                    escaped = true;
-                    pos += escape_length(&text[pos..])
-                        .ok_or_else(|| format!("an invalid escape in a string at byte {pos}"))?;
-                }
-                Some(_) => return Err(format!("a control character in a string at byte {pos}")),
-                None => {
-                    self.pos = pos;
-                    return Err(self.unexpected("the end of a string"));
-                }
+/// The string whose opening quote is at `quote`.
+#[allow(clippy::inline_always)]
+#[inline(always)]
+fn string(text: &[u8], quote: usize, nodes: &mut Vec<Node>) -> Result<usize, String> {
+    let start = quote + 1;
+    let mut pos = start;
+    let mut escaped = false;
+    loop {
+        pos += text.get(pos..).map_or(0, plain_length);
+        match text.get(pos) {
+            Some(b'"') => break,
+            Some(b'\\') => {
+                escaped = true;
+                pos += escape_length(&text[pos..])
+                    .ok_or_else(|| format!("an invalid escape in a string at byte {pos}"))?;
             }
+            Some(_) => return Err(format!("a control character in a string at byte {pos}")),
+            None => return Err(unexpected(text, pos, "the end of a string")),
         }
-        let kind = if escaped { Kind::EscapedStr } else { Kind::Str };
-        self.push(kind, start, pos);
-        self.pos = pos + 1;
-        Ok(())
     }
+    let kind = if escaped { Kind::EscapedStr } else { Kind::Str };
+    push(nodes, kind, start, pos);
+    Ok(pos + 1)
+}
 
-    #[inline(always)]
-    fn literal(&mut self, word: &[u8], kind: Kind) -> Result<(), String> {
-        if !self.text[self.pos..].starts_with(word) {
-            return Err(self.unexpected("a value"));
-        }
-        self.push(kind, self.pos, self.pos + word.len());
-        self.pos += word.len();
-        Ok(())
+#[allow(clippy::inline_always)]
+#[inline(always)]
+fn literal(
+    text: &[u8],
+    pos: usize,
+    word: &[u8],
+    kind: Kind,
+    nodes: &mut Vec<Node>,
+) -> Result<usize, String> {
+    if !text[pos..].starts_with(word) {
+        return Err(unexpected(text, pos, "a value"));
     }
+    push(nodes, kind, pos, pos + word.len());
+    Ok(pos + word.len())
+}
 
-    #[inline(always)]
-    fn number(&mut self) -> Result<(), String> {
-        let start = self.pos;
-        let text = self.text;
-        let digits = |mut pos: usize| {
-            let from = pos;
-            while text.get(pos).is_some_and(u8::is_ascii_digit) {
-                pos += 1;
-            }
-            (pos > from).then_some(pos)
-        };
-        let mut pos = start + usize::from(text[start] == b'-');
-        pos = match text.get(pos) {
-            Some(b'0') => pos + 1,
-            _ => digits(pos).ok_or_else(|| format!("an invalid number at byte {start}"))?,
-        };
-        if text.get(pos) == Some(&b'.') {
-            pos = digits(pos + 1).ok_or_else(|| format!("an invalid number at byte {start}"))?;
-        }
-        if matches!(text.get(pos), Some(b'e' | b'E')) {
+#[allow(clippy::inline_always)]
+#[inline(always)]
+fn number(text: &[u8], start: usize, nodes: &mut Vec<Node>) -> Result<usize, String> {
+    let digits = |mut pos: usize| {
+        let from = pos;
+        while text.get(pos).is_some_and(u8::is_ascii_digit) {
             pos += 1;
-            if matches!(text.get(pos), Some(b'+' | b'-')) {
-                pos += 1;
-            }
-            pos = digits(pos).ok_or_else(|| format!("an invalid number at byte {start}"))?;
         }
-        self.push(Kind::Number, start, pos);
-        self.pos = pos;
-        Ok(())
+        (pos > from).then_some(pos)
+    };
+    let invalid = || format!("an invalid number at byte {start}");
+    let mut pos = start + usize::from(text[start] == b'-');
+    pos = match text.get(pos) {
+        Some(b'0') => pos + 1,
+        _ => digits(pos).ok_or_else(invalid)?,
+    };
+    if text.get(pos) == Some(&b'.') {
+        pos = digits(pos + 1).ok_or_else(invalid)?;
     }
-
-    fn unexpected(&self, wanted: &str) -> String {
-        match self.peek() {
-            Some(byte) => format!(
-                "expected {wanted} at byte {}, found `{}`",
-                self.pos,
-                char::from(byte).escape_default()
-            ),
-            None => format!("expected {wanted}, found the end of the document"),
+    if matches!(text.get(pos), Some(b'e' | b'E')) {
+        pos += 1;
+        if matches!(text.get(pos), Some(b'+' | b'-')) {
+            pos += 1;
         }
+        pos = digits(pos).ok_or_else(invalid)?;
+    }
+    push(nodes, Kind::Number, start, pos);
+    Ok(pos)
+}
+
+#[cold]
+fn unexpected(text: &[u8], pos: usize, wanted: &str) -> String {
+    match text.get(pos) {
+        Some(&byte) => format!(
+            "expected {wanted} at byte {pos}, found `{}`",
+            char::from(byte).escape_default()
+        ),
+        None => format!("expected {wanted}, found the end of the document"),
     }
 }
 
