@@ -20,6 +20,7 @@ pub mod limits;
 pub mod normalize;
 pub mod parse;
 pub mod persisted;
+pub(crate) mod placed;
 pub mod plan;
 pub(crate) mod subgraph;
 pub mod validate;

@@ -7,9 +7,10 @@
 //! - a root field becomes a [`Binding::Fetch`] of
 //!   `query($v: T) { <key>: field(args) { … } }`, read back at `data.<key>`;
 //! - a field added to an entity becomes a [`Binding::Grouped`] batch of
-//!   `_entities(representations: $representations) { ... on T { <key fields> field { … } } }`,
-//!   one call per level (chunked at `max_batch_size`), each answered entity
-//!   matched back to its parent by key.
+//!   `_entities(representations: $representations) { ... on T { field { … } } }`,
+//!   one call per level (chunked at `max_batch_size`), identical keys sent
+//!   once; the answered list is matched to the representations by
+//!   position, so the key fields are not asked back.
 //!
 //! Within a sub-selection, fields the subgraph returns are asked by name
 //! (the executor reads them from its answer); a field that loads an entity
@@ -160,9 +161,8 @@ fn entity_batch(
     let mut writer = Writer::new(&subgraph.enums);
     let _ = write!(
         writer.text,
-        "{{ _entities(representations: $representations) {{ ... on {} {{ {} ",
+        "{{ _entities(representations: $representations) {{ ... on {} {{ ",
         entity.type_name,
-        key_names.join(" ")
     );
     writer.field(&subgraph.name, field);
     writer.text.push_str(" } } }");
@@ -176,10 +176,8 @@ fn entity_batch(
             key_names: key_names.clone(),
             variables: used,
         }),
-        match_paths: key_names
-            .iter()
-            .map(|name| vec![name.clone()].into())
-            .collect(),
+        // Answers are matched by position, not by key.
+        match_paths: Vec::new(),
         key_names: key_names.clone(),
         response: vec!["data".to_owned(), "_entities".to_owned()].into(),
         max_batch_size: subgraph.source.limits().max_batch_size,

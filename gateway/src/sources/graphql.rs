@@ -5,8 +5,10 @@
 //! `pipeline::subgraph`): a [`SubgraphQuery`] asks root fields, a
 //! [`SubgraphEntities`] asks `_entities` for a batch of representations.
 //! The operation's variables the document uses are passed as variables.
-//! An answer with `errors` and no `data` is a [`SourceError`]; queries
-//! are idempotent, so every call may be retried.
+//! An answer with `errors` is kept for the executor, which places them at
+//! their paths (`pipeline::placed`); one with neither `data` nor `errors`
+//! is a [`SourceError`]. Queries are idempotent, so every call may be
+//! retried.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +21,7 @@ use super::rest::static_headers;
 use super::{Connector, Forward, Limits, Prepared, measured};
 use crate::config::{Config, GraphqlSourceConfig, SourceConfig, SourceKind, SubgraphSdl};
 use crate::error::{Diagnostics, SourceError};
-use crate::json::Doc;
+use crate::json::{Doc, Json};
 use crate::metrics::Metrics;
 use crate::template::{Caller, Vars};
 
@@ -108,26 +110,21 @@ impl GraphqlSource {
         self.check_errors(doc)
     }
 
-    /// The answer, unless it has errors and no data.
+    /// The answer, when it has `data` or `errors` (which the executor
+    /// places at their paths).
     fn check_errors(&self, doc: Doc) -> Result<Doc, SourceError> {
         let root = doc.root();
         let has_data = root.get("data").is_some_and(|data| !data.is_null());
-        if has_data {
+        let has_errors = root
+            .get("errors")
+            .and_then(Json::items)
+            .is_some_and(|mut errors| errors.next().is_some());
+        if has_data || has_errors {
             return Ok(doc);
         }
-        let message = root
-            .get("errors")
-            .and_then(|errors| errors.items()?.next())
-            .and_then(|error| {
-                error
-                    .get("message")?
-                    .as_str()
-                    .map(std::borrow::Cow::into_owned)
-            })
-            .unwrap_or_else(|| "the answer has no `data`".to_owned());
         Err(SourceError::SubgraphErrors {
             source_name: self.name.clone(),
-            message,
+            message: "the answer has neither `data` nor `errors`".to_owned(),
         })
     }
 
@@ -199,6 +196,10 @@ impl Connector for SubgraphQuery {
     fn describe(&self) -> String {
         format!("{}: {}", self.source.name, self.document)
     }
+
+    fn speaks_graphql(&self) -> bool {
+        true
+    }
 }
 
 /// Fields a subgraph adds to an entity type, asked for a batch of
@@ -259,6 +260,10 @@ impl Connector for SubgraphEntities {
 
     fn describe(&self) -> String {
         format!("{}: {}", self.source.name, self.document)
+    }
+
+    fn speaks_graphql(&self) -> bool {
+        true
     }
 }
 
