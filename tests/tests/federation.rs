@@ -6,6 +6,7 @@
 
 use serde_json::{Value, json};
 use subgraphs::{RunningService, Service};
+use weft_tests::bulletins::Bulletins;
 use weft_tests::labels::Labels;
 use weft_tests::{
     DEMO_TIMEOUT_MS, GatewayConfig, Services, TestDir, TestGateway, error_codes, spawn_service,
@@ -836,4 +837,179 @@ async fn an_entities_list_of_the_wrong_length_fails_every_field_it_answers() {
             "{message}"
         );
     }
+}
+
+// --- subscriptions through a subgraph -------------------------------------
+
+/// The demo, the reviews subgraph and the bulletins subgraph (its SDL from
+/// a file), with `more` lines in its source table.
+async fn with_bulletins(bulletins: &Bulletins, more: &[&str]) -> Federated {
+    with_bulletins_sdl(bulletins, weft_tests::bulletins::SDL, more).await
+}
+
+/// [`with_bulletins`] with `sdl` as the subgraph's SDL file.
+async fn with_bulletins_sdl(bulletins: &Bulletins, sdl: &str, more: &[&str]) -> Federated {
+    let url = bulletins.url.clone();
+    let sdl = sdl.to_owned();
+    let more: Vec<String> = more.iter().map(|line| (*line).to_owned()).collect();
+    start_in(move |config, dir| {
+        dir.write("bulletins.graphql", &sdl);
+        let config = config
+            .graphql_source("bulletins", &url, DEMO_TIMEOUT_MS)
+            .source_option("bulletins", "sdl = \"bulletins.graphql\"");
+        more.iter().fold(config, |config, line| {
+            config.source_option("bulletins", line)
+        })
+    })
+    .await
+}
+
+const PRICE_CHANGES: &str = "subscription ($sku: ID!, $count: Int) { changes: priceChanges(sku: $sku, count: $count) { seq note product { name } } }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subgraph_subscription_streams_its_events_with_other_sources_fields() {
+    let bulletins = Bulletins::start().await;
+    let federated = with_bulletins(&bulletins, &[]).await;
+    let mut client = federated.gateway.ws_ready().await;
+    let variables = json!({ "sku": "SKU-0007", "count": 3 });
+    client
+        .start(
+            "s",
+            json!({ "query": PRICE_CHANGES, "variables": variables }),
+        )
+        .await;
+    let name = subgraphs::data::product("SKU-0007").unwrap().name.as_str();
+    for seq in 1..=3 {
+        let payload = client.next("s").await;
+        let note = if seq == 2 {
+            Value::Null
+        } else {
+            json!(format!("change {seq}"))
+        };
+        assert_eq!(
+            payload["data"],
+            json!({ "changes": { "seq": seq, "note": note, "product": { "name": name } } }),
+            "{payload}"
+        );
+        if seq == 2 {
+            assert_eq!(error_codes(&payload), ["NOTE_LOST"], "{payload}");
+            assert_eq!(payload["errors"][0]["path"], json!(["changes", "note"]));
+        } else {
+            assert_eq!(payload.get("errors"), None, "{payload}");
+        }
+    }
+    client.expect("complete", "s").await;
+    // Each event's product is one catalog call of its own.
+    assert_eq!(
+        federated.services.catalog.calls().count("BatchGetProducts"),
+        3
+    );
+    assert_eq!(bulletins.opened(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subgraph_subscription_runs_over_sse_too() {
+    let bulletins = Bulletins::start().await;
+    let federated = with_bulletins(&bulletins, &[]).await;
+    let body = json!({ "query": PRICE_CHANGES, "variables": { "sku": "SKU-0003", "count": 2 } });
+    let mut events = federated.gateway.sse_post(&body).await;
+    let mut seqs = Vec::new();
+    while let Some(event) = events.next_event().await {
+        if event.event == "complete" {
+            break;
+        }
+        seqs.push(event.json()["data"]["changes"]["seq"].clone());
+    }
+    assert_eq!(seqs, [json!(1), json!(2)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_completing_completes_the_subgraph_subscription() {
+    let bulletins = Bulletins::start().await;
+    let federated = with_bulletins(&bulletins, &[]).await;
+    let mut client = federated.gateway.ws_ready().await;
+    client
+        .start(
+            "s",
+            json!({ "query": PRICE_CHANGES, "variables": { "sku": "SKU-0001" } }),
+        )
+        .await;
+    let first = client.next("s").await;
+    assert_eq!(first["data"]["changes"]["seq"], 1, "{first}");
+    assert_eq!(bulletins.dropped(), 0);
+    client.stop("s").await;
+    bulletins.wait_dropped(1).await;
+    assert_eq!(bulletins.opened(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subgraph_down_at_subscribe_time_is_an_error_with_its_code() {
+    let bulletins = Bulletins::start().await;
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let line = format!("subscriptions_url = \"ws://{closed}/graphql\"");
+    let federated = with_bulletins(&bulletins, &[&line]).await;
+    let mut client = federated.gateway.ws_ready().await;
+    client
+        .start(
+            "s",
+            json!({ "query": PRICE_CHANGES, "variables": { "sku": "SKU-0001" } }),
+        )
+        .await;
+    let error = client.expect("error", "s").await;
+    let errors = json!({ "errors": error["payload"] });
+    assert_eq!(error_codes(&errors), ["SOURCE_UNAVAILABLE"], "{error}");
+    assert_eq!(error["payload"][0]["path"], json!(["changes"]), "{error}");
+    assert_eq!(bulletins.opened(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subgraph_going_away_mid_stream_ends_the_subscription_with_an_error() {
+    let bulletins = Bulletins::start().await;
+    let federated = with_bulletins(&bulletins, &[]).await;
+    let mut client = federated.gateway.ws_ready().await;
+    client
+        .start(
+            "s",
+            json!({ "query": PRICE_CHANGES, "variables": { "sku": "SKU-0001" } }),
+        )
+        .await;
+    let first = client.next("s").await;
+    assert_eq!(first["data"]["changes"]["seq"], 1, "{first}");
+    bulletins.cut();
+    // Events already on their way may arrive first; then the error.
+    let last = loop {
+        let payload = client.next("s").await;
+        if payload["data"]["changes"].is_null() {
+            break payload;
+        }
+    };
+    assert_eq!(error_codes(&last), ["SOURCE_UNAVAILABLE"], "{last}");
+    assert_eq!(last["errors"][0]["path"], json!(["changes"]), "{last}");
+    client.expect("complete", "s").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_the_subgraph_refuses_ends_with_its_error() {
+    let bulletins = Bulletins::start().await;
+    // The server has no `PriceChange.ghost`: it refuses the document.
+    let sdl = weft_tests::bulletins::SDL.replace("note: String", "note: String ghost: String");
+    let federated = with_bulletins_sdl(&bulletins, &sdl, &[]).await;
+    let mut client = federated.gateway.ws_ready().await;
+    let query = r#"subscription { changes: priceChanges(sku: "SKU-0001") { seq ghost } }"#;
+    client.subscribe("s", query).await;
+    let payload = client.next("s").await;
+    assert_eq!(payload["data"], Value::Null, "{payload}");
+    assert_eq!(error_codes(&payload), ["SOURCE_GRAPHQL_ERROR"], "{payload}");
+    assert_eq!(
+        payload["errors"][0]["path"],
+        json!(["changes"]),
+        "{payload}"
+    );
+    let message = payload["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("ghost"), "{message}");
+    client.expect("complete", "s").await;
+    assert_eq!(bulletins.opened(), 0);
 }

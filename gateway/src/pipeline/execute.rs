@@ -150,6 +150,22 @@ pub struct Context<'a> {
     pub denied: &'a Denied,
 }
 
+/// Files a subgraph's GraphQL response as the result under `key`: the
+/// value at `response` (`data.<key>`), with the response's errors placed.
+pub(crate) fn file_answer(
+    results: &mut Results,
+    key: SlotKey,
+    answer: Arc<Doc>,
+    response: &[String],
+) {
+    let mut placed = Placed::default();
+    placed::place_root(&answer, response, key, &mut placed);
+    results.place(placed);
+    let found = find(answer.root(), response).map(Json::index);
+    let slot = found.map_or(Slot::Null, |at| Slot::One(Found { answer, at }));
+    results.insert(key, slot);
+}
+
 /// Runs every fetch of `plan` under `root` (the root object, which must
 /// stay where it is until the results are written).
 pub async fn execute(
@@ -554,7 +570,11 @@ impl<'p> Walker<'_, 'p> {
             }
             Binding::Entity(plan) => (&plan.batch, &plan.key, Some(plan.entity.as_str())),
             Binding::Grouped(plan) => (&plan.batch, &plan.key, None),
-            Binding::Project(_) | Binding::Event(_) | Binding::Stream(_) | Binding::Subgraph(_) => {
+            Binding::Project(_)
+            | Binding::Event(_)
+            | Binding::Stream(_)
+            | Binding::Subgraph(_)
+            | Binding::SubgraphStream(_) => {
                 return done(key, Slot::Null);
             }
         };

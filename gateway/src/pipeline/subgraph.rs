@@ -10,7 +10,10 @@
 //!   `_entities(representations: $representations) { ... on T { field { … } } }`,
 //!   one call per level (chunked at `max_batch_size`), identical keys sent
 //!   once; the answered list is matched to the representations by
-//!   position, so the key fields are not asked back.
+//!   position, so the key fields are not asked back;
+//! - a root field of a subscription becomes a [`Binding::SubgraphStream`]
+//!   of `subscription($v: T) { <key>: field(args) { … } }`, each result
+//!   read at `data.<key>`.
 //!
 //! Within a sub-selection, fields the subgraph returns are asked by name
 //! (the executor reads them from its answer); a field that loads an entity
@@ -28,13 +31,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use graphql_tools::static_graphql::query::VariableDefinition;
 use serde_json::Value;
 
-use super::normalize::{Arguments, Field, FieldKind, Input, Operation, SelectionSet};
+use super::normalize::{
+    Arguments, Field, FieldKind, Input, Operation, OperationKind, SelectionSet,
+};
 use crate::error::Place;
 use crate::schema::model::{
     Binding, FetchPlan, FieldDef, GroupedPlan, SubgraphEntity, SubgraphField,
 };
 use crate::sources::batching::BatchPlan;
-use crate::sources::graphql::{SubgraphEntities, SubgraphQuery};
+use crate::sources::graphql::{SubgraphEntities, SubgraphQuery, SubgraphSubscription};
 use crate::template::{Root, ValueTemplate, Var};
 
 /// Batch plans made here are told apart from the schema's by starting high.
@@ -44,17 +49,30 @@ static NEXT_BATCH_ID: AtomicUsize = AtomicUsize::new(usize::MAX / 2);
 /// operation.
 pub(crate) fn bind(operation: &mut Operation) {
     let variables = &operation.variables;
-    bind_set(&mut operation.selection, variables);
+    let keyword = match operation.kind {
+        OperationKind::Subscription => Keyword::Subscription,
+        _ => Keyword::Query,
+    };
+    bind_set(&mut operation.selection, variables, keyword);
 }
 
-fn bind_set(set: &mut SelectionSet, variables: &[VariableDefinition]) {
+/// The operation a root field's document is: a subscription's root field
+/// subscribes, every other field queries.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Keyword {
+    Query,
+    Subscription,
+}
+
+fn bind_set(set: &mut SelectionSet, variables: &[VariableDefinition], keyword: Keyword) {
     for field in &mut set.fields {
         if let FieldKind::Schema(definition) = &field.kind
             && let Binding::Subgraph(subgraph) = &definition.binding
         {
-            let binding = match &subgraph.entity {
-                None => root_fetch(subgraph, field, variables),
-                Some(entity) => entity_batch(subgraph, entity, field, variables),
+            let binding = match (&subgraph.entity, keyword) {
+                (None, Keyword::Subscription) => root_subscription(subgraph, field, variables),
+                (None, Keyword::Query) => root_fetch(subgraph, field, variables),
+                (Some(entity), _) => entity_batch(subgraph, entity, field, variables),
             };
             field.kind = FieldKind::Schema(rebound(definition, binding));
         }
@@ -66,7 +84,7 @@ fn bind_set(set: &mut SelectionSet, variables: &[VariableDefinition]) {
             field.kind = FieldKind::Schema(rebound(definition, read));
         }
         if let Some(selection) = &mut field.selection {
-            bind_set(selection, variables);
+            bind_set(selection, variables, Keyword::Query);
         }
     }
 }
@@ -127,18 +145,42 @@ fn rebound(definition: &FieldDef, binding: Binding) -> Arc<FieldDef> {
     })
 }
 
-fn root_fetch(
+/// `{ <key>: field(args) { … } }` and the variables it uses.
+fn root_document(
     subgraph: &SubgraphField,
     field: &Field,
     variables: &[VariableDefinition],
-) -> Binding {
+    keyword: &str,
+) -> (String, Vec<String>) {
     let mut writer = Writer::new(&subgraph.enums);
     writer.text.push_str("{ ");
     writer.text.push_str(&field.key);
     writer.text.push_str(": ");
     writer.field(&subgraph.name, field);
     writer.text.push_str(" }");
-    let (document, used) = writer.finish(variables, None);
+    writer.finish(variables, None, keyword)
+}
+
+fn root_subscription(
+    subgraph: &SubgraphField,
+    field: &Field,
+    variables: &[VariableDefinition],
+) -> Binding {
+    let (document, used) = root_document(subgraph, field, variables, "subscription");
+    Binding::SubgraphStream(Arc::new(SubgraphSubscription {
+        source: subgraph.source.clone(),
+        document,
+        variables: used,
+        response: vec!["data".to_owned(), field.key.clone()],
+    }))
+}
+
+fn root_fetch(
+    subgraph: &SubgraphField,
+    field: &Field,
+    variables: &[VariableDefinition],
+) -> Binding {
+    let (document, used) = root_document(subgraph, field, variables, "query");
     Binding::Fetch(Arc::new(FetchPlan {
         connector: Box::new(SubgraphQuery {
             source: subgraph.source.clone(),
@@ -166,7 +208,7 @@ fn entity_batch(
     );
     writer.field(&subgraph.name, field);
     writer.text.push_str(" } } }");
-    let (document, used) = writer.finish(variables, Some("$representations: [_Any!]!"));
+    let (document, used) = writer.finish(variables, Some("$representations: [_Any!]!"), "query");
     let batch = BatchPlan {
         id: NEXT_BATCH_ID.fetch_add(1, Ordering::Relaxed),
         connector: Box::new(SubgraphEntities {
@@ -229,11 +271,13 @@ impl<'e> Writer<'e> {
         }
     }
 
-    /// The document, with its variables declared, and their names.
+    /// The document, a `keyword` operation with its variables declared,
+    /// and their names.
     fn finish(
         self,
         variables: &[VariableDefinition],
         extra: Option<&str>,
+        keyword: &str,
     ) -> (String, Vec<String>) {
         let mut declared: Vec<String> = extra.map(str::to_owned).into_iter().collect();
         for name in &self.used {
@@ -241,10 +285,10 @@ impl<'e> Writer<'e> {
                 declared.push(format!("${name}: {}", definition.var_type));
             }
         }
-        let document = if declared.is_empty() {
-            self.text
-        } else {
-            format!("query({}) {}", declared.join(", "), self.text)
+        let document = match (declared.is_empty(), keyword) {
+            (true, "query") => self.text,
+            (true, _) => format!("{keyword} {}", self.text),
+            (false, _) => format!("{keyword}({}) {}", declared.join(", "), self.text),
         };
         (document, self.used.into_iter().collect())
     }

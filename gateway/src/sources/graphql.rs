@@ -30,6 +30,7 @@ use crate::template::{Caller, Vars};
 pub struct GraphqlSource {
     name: String,
     url: reqwest::Url,
+    subscriptions_url: reqwest::Url,
     client: reqwest::Client,
     headers: HeaderMap,
     forward: Forward,
@@ -52,6 +53,7 @@ impl GraphqlSource {
         Ok(Self {
             name: name.to_owned(),
             url: config.url.clone(),
+            subscriptions_url: config.subscriptions_url.clone(),
             client: reqwest::Client::new(),
             headers,
             forward: Forward::new(source),
@@ -155,6 +157,49 @@ impl GraphqlSource {
             max_in_flight: self.limits.max_request_concurrency,
             call: async move { source.send(&body, headers).await }.boxed(),
         }
+    }
+}
+
+/// A root subscription field of a subgraph, subscribed to with a
+/// document made for one operation over graphql-transport-ws.
+#[derive(Debug)]
+pub struct SubgraphSubscription {
+    /// The subgraph.
+    pub source: Arc<GraphqlSource>,
+    /// The document sent, a `subscription` operation.
+    pub document: String,
+    /// The operation's variables it uses.
+    pub variables: Vec<String>,
+    /// Where each result holds the field's value (`data.<key>`).
+    pub response: Vec<String>,
+}
+
+impl SubgraphSubscription {
+    /// Opens the subscription for a client's operation (its variables
+    /// and the headers the source forwards); each result is a GraphQL
+    /// response. Fails when the subgraph cannot be reached or does not
+    /// acknowledge the connection within the source's timeout.
+    pub(crate) async fn open(
+        &self,
+        caller: Caller<'_>,
+    ) -> Result<super::graphql_ws::Subscription, SourceError> {
+        let source = &self.source;
+        let mut headers = source.headers.clone();
+        headers.extend(source.forward.pick(caller.headers));
+        let request = super::graphql_ws::Request {
+            source_name: &source.name,
+            url: &source.subscriptions_url,
+            headers,
+            document: &self.document,
+            variables: Value::Object(pick_variables(&self.variables, caller)),
+            timeout: source.limits.timeout,
+        };
+        super::graphql_ws::subscribe(request).await
+    }
+
+    /// The subgraph and the document, for `weft plan`.
+    pub fn describe(&self) -> String {
+        format!("{}: {}", self.source.name, self.document)
     }
 }
 

@@ -19,6 +19,7 @@
 
 pub mod batching;
 pub mod graphql;
+pub(crate) mod graphql_ws;
 pub mod grpc;
 pub mod reflection;
 pub mod resilience;
