@@ -599,6 +599,34 @@ async fn identical_representations_are_sent_once() {
     assert_eq!(sent, skus.len());
 }
 
+#[tokio::test]
+async fn the_same_entity_field_at_two_places_of_a_level_is_one_entities_call() {
+    let federated = start().await;
+    let body = federated
+        .gateway
+        .query(r#"{ a: product(sku: "SKU-0001") { reviews { id } } b: product(sku: "SKU-0002") { more: reviews { id } } }"#)
+        .await;
+    assert_eq!(body.get("errors"), None, "{body}");
+    let ids = |sku: &str| -> Value {
+        seed_reviews(sku)
+            .iter()
+            .map(|review| json!({ "id": review.id.as_str() }))
+            .collect()
+    };
+    assert_eq!(
+        body["data"],
+        json!({ "a": { "reviews": ids("SKU-0001") }, "b": { "more": ids("SKU-0002") } })
+    );
+    assert_eq!(
+        federated
+            .reviews
+            .calls()
+            .count(subgraphs::reviews::ROUTE_ENTITIES),
+        1
+    );
+    assert_eq!(federated.reviews.calls().total(), 1);
+}
+
 /// The labels subgraph's fields that fail (see `weft_tests::labels`).
 const FAILING: &str = r#"type Product @key(fields: "sku") { sku: ID! tag: String secret: String stamp: String! }
 type Label { text: String! product: Product! note: String }

@@ -9,7 +9,8 @@
 //! - a field added to an entity becomes a [`Binding::Grouped`] batch of
 //!   `_entities(representations: $representations) { ... on T { field { … } } }`,
 //!   one call per level (chunked at `max_batch_size`), identical keys sent
-//!   once; the answered list is matched to the representations by
+//!   once, the same field with the same selection at several places of a
+//!   level in the same call; the answered list is matched to the representations by
 //!   position, so the key fields are not asked back;
 //! - a root field of a subscription becomes a [`Binding::SubgraphStream`]
 //!   of `subscription($v: T) { <key>: field(args) { … } }`, each result
@@ -23,7 +24,7 @@
 //! are left out. Arguments are written as the client wrote
 //! them; the operation's variables they use are declared and passed on.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -53,8 +54,14 @@ pub(crate) fn bind(operation: &mut Operation) {
         OperationKind::Subscription => Keyword::Subscription,
         _ => Keyword::Query,
     };
-    bind_set(&mut operation.selection, variables, keyword);
+    let mut batches = Batches::default();
+    bind_set(&mut operation.selection, variables, keyword, &mut batches);
 }
+
+/// The entity batches made for one operation, by source and document: the
+/// same field with the same selection at several places shares one batch,
+/// so a level asks it in one `_entities` call.
+type Batches = HashMap<(String, String), Arc<BatchPlan>>;
 
 /// The operation a root field's document is: a subscription's root field
 /// subscribes, every other field queries.
@@ -64,7 +71,12 @@ enum Keyword {
     Subscription,
 }
 
-fn bind_set(set: &mut SelectionSet, variables: &[VariableDefinition], keyword: Keyword) {
+fn bind_set(
+    set: &mut SelectionSet,
+    variables: &[VariableDefinition],
+    keyword: Keyword,
+    batches: &mut Batches,
+) {
     for field in &mut set.fields {
         if let FieldKind::Schema(definition) = &field.kind
             && let Binding::Subgraph(subgraph) = &definition.binding
@@ -72,7 +84,7 @@ fn bind_set(set: &mut SelectionSet, variables: &[VariableDefinition], keyword: K
             let binding = match (&subgraph.entity, keyword) {
                 (None, Keyword::Subscription) => root_subscription(subgraph, field, variables),
                 (None, Keyword::Query) => root_fetch(subgraph, field, variables),
-                (Some(entity), _) => entity_batch(subgraph, entity, field, variables),
+                (Some(entity), _) => entity_batch(subgraph, entity, field, variables, batches),
             };
             field.kind = FieldKind::Schema(rebound(definition, binding));
         }
@@ -84,7 +96,7 @@ fn bind_set(set: &mut SelectionSet, variables: &[VariableDefinition], keyword: K
             field.kind = FieldKind::Schema(rebound(definition, read));
         }
         if let Some(selection) = &mut field.selection {
-            bind_set(selection, variables, Keyword::Query);
+            bind_set(selection, variables, Keyword::Query, batches);
         }
     }
 }
@@ -198,6 +210,7 @@ fn entity_batch(
     entity: &SubgraphEntity,
     field: &Field,
     variables: &[VariableDefinition],
+    batches: &mut Batches,
 ) -> Binding {
     let key_names: Vec<String> = entity.key.iter().map(|(name, _)| name.clone()).collect();
     let mut writer = Writer::new(&subgraph.enums);
@@ -209,22 +222,26 @@ fn entity_batch(
     writer.field(&subgraph.name, field);
     writer.text.push_str(" } } }");
     let (document, used) = writer.finish(variables, Some("$representations: [_Any!]!"), "query");
-    let batch = BatchPlan {
-        id: NEXT_BATCH_ID.fetch_add(1, Ordering::Relaxed),
-        connector: Box::new(SubgraphEntities {
-            source: subgraph.source.clone(),
-            document,
-            type_name: entity.type_name.clone(),
+    let shared = (subgraph.source.name().to_owned(), document.clone());
+    let batch = batches.entry(shared).or_insert_with(|| {
+        Arc::new(BatchPlan {
+            id: NEXT_BATCH_ID.fetch_add(1, Ordering::Relaxed),
+            connector: Box::new(SubgraphEntities {
+                source: subgraph.source.clone(),
+                document,
+                type_name: entity.type_name.clone(),
+                key_names: key_names.clone(),
+                variables: used,
+            }),
+            // Answers are matched by position, not by key.
+            match_paths: Vec::new(),
             key_names: key_names.clone(),
-            variables: used,
-        }),
-        // Answers are matched by position, not by key.
-        match_paths: Vec::new(),
-        key_names: key_names.clone(),
-        response: vec!["data".to_owned(), "_entities".to_owned()].into(),
-        max_batch_size: subgraph.source.limits().max_batch_size,
-        pick: Some(vec![subgraph.name.clone()].into()),
-    };
+            response: vec!["data".to_owned(), "_entities".to_owned()].into(),
+            max_batch_size: subgraph.source.limits().max_batch_size,
+            pick: Some(vec![subgraph.name.clone()].into()),
+        })
+    });
+    let batch = batch.clone();
     let part = |path: &Vec<String>| {
         ValueTemplate::Var(Var {
             root: Root::This,
@@ -241,7 +258,7 @@ fn entity_batch(
         ),
     };
     Binding::Grouped(Arc::new(GroupedPlan {
-        batch: Arc::new(batch),
+        batch,
         key,
         parent_key: key_names.first().cloned().unwrap_or_default(),
         group_by: (
