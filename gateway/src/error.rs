@@ -59,13 +59,24 @@ pub enum SourceError {
         /// Why it could not be used; safe to show.
         reason: String,
     },
-    /// A GraphQL subgraph answered with errors and no data.
+    /// A GraphQL subgraph answered neither `data` nor `errors`.
     #[error("source `{source_name}` answered with errors: {message}")]
     SubgraphErrors {
         /// The source as named in the config.
         source_name: String,
-        /// The subgraph's first error message.
+        /// What was wrong with the answer.
         message: String,
+    },
+    /// A GraphQL subgraph's `_entities` list is not one entity per
+    /// representation sent, so no answer can be matched to its parent.
+    #[error("source `{source_name}` answered {answered} entities for {sent} representations")]
+    EntitiesMismatch {
+        /// The source as named in the config.
+        source_name: String,
+        /// How many representations were sent.
+        sent: usize,
+        /// How many entities came back.
+        answered: usize,
     },
     /// The request to the backend could not be built from the field's
     /// arguments and parent (a required value was missing or did not fit).
@@ -98,7 +109,9 @@ impl SourceError {
             Self::HttpStatus { .. } => "SOURCE_HTTP_ERROR",
             Self::GrpcStatus { .. } => "SOURCE_GRPC_ERROR",
             Self::BadResponse { .. } => "SOURCE_BAD_RESPONSE",
-            Self::SubgraphErrors { .. } => "SOURCE_GRAPHQL_ERROR",
+            Self::SubgraphErrors { .. } | Self::EntitiesMismatch { .. } => {
+                codes::SOURCE_GRAPHQL_ERROR
+            }
             Self::BadRequest { .. } => "SOURCE_BAD_REQUEST",
             Self::TooManyCalls { .. } => codes::MAX_CALLS_LIMIT,
         }
@@ -125,7 +138,7 @@ impl SourceError {
             Self::HttpStatus { .. } | Self::GrpcStatus { .. } | Self::SubgraphErrors { .. } => {
                 "error_status"
             }
-            Self::BadResponse { .. } => "bad_response",
+            Self::BadResponse { .. } | Self::EntitiesMismatch { .. } => "bad_response",
             Self::BadRequest { .. } => "bad_request",
             Self::TooManyCalls { .. } => "not_sent",
         }
@@ -177,6 +190,9 @@ pub mod codes {
     pub const BAD_REQUEST: &str = "BAD_REQUEST";
     /// A backend's JSON does not fit the field's type.
     pub const SOURCE_BAD_RESPONSE: &str = "SOURCE_BAD_RESPONSE";
+    /// A GraphQL subgraph answered with an error that has no code of its
+    /// own (its own `extensions.code` is passed on when it has one).
+    pub const SOURCE_GRAPHQL_ERROR: &str = "SOURCE_GRAPHQL_ERROR";
     /// A non-null entity was not found.
     pub const NOT_FOUND: &str = "NOT_FOUND";
     /// A subscriber fell too far behind and was dropped.

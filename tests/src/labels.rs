@@ -6,15 +6,26 @@
 //! `product`, whose `name` it can provide), and counts its `_entities`
 //! calls.
 //!
+//! For the errors of a subgraph, some fields fail as a real subgraph's
+//! resolvers do (async-graphql sets each error's `path`):
+//! `Product.secret` is `FORBIDDEN` for `SKU-0002` (and the SKUs a test
+//! [`Labels::forbid`]s), the non-null
+//! `Product.stamp` fails for `SKU-0003`, `Label.note` fails for the
+//! second featured label. `labelsNotice` is answered with an error
+//! without a path beside its data, and [`Labels::drop_last_entity`] makes
+//! every `_entities` answer one entity short.
+//!
 //! Its SDL is whatever a test writes to the `sdl` file: the same server
 //! answers a `Product.name` that is `@shareable`, `@override`n or in
 //! conflict, and a `User` with several keys.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_graphql::{
-    ComplexObject, EmptyMutation, EmptySubscription, ID, Object, Schema, SimpleObject,
+    ComplexObject, Context, EmptyMutation, EmptySubscription, ErrorExtensions as _, ID, Object,
+    Schema, SimpleObject,
 };
 use axum::Json;
 use axum::extract::State;
@@ -29,10 +40,41 @@ struct Product {
     sku: ID,
 }
 
+// Resolvers of a complex object must be `async`.
+#[allow(clippy::unused_async)]
 #[ComplexObject]
 impl Product {
     async fn name(&self) -> String {
         format!("Label of {}", self.sku.as_str())
+    }
+
+    async fn tag(&self) -> String {
+        format!("tag of {}", self.sku.as_str())
+    }
+
+    async fn secret(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        let sku = self.sku.as_str();
+        let forbidden = ctx
+            .data::<Faults>()
+            .is_ok_and(|faults| faults.is_forbidden(sku));
+        if sku == "SKU-0002" || forbidden {
+            return Err(
+                async_graphql::Error::new(format!("the secret of {sku} is kept")).extend_with(
+                    |_, extensions| {
+                        extensions.set("code", "FORBIDDEN");
+                        extensions.set("reason", "classified");
+                    },
+                ),
+            );
+        }
+        Ok(format!("secret of {}", self.sku.as_str()))
+    }
+
+    async fn stamp(&self) -> async_graphql::Result<String> {
+        if self.sku.as_str() == "SKU-0003" {
+            return Err(async_graphql::Error::new("no stamp for SKU-0003"));
+        }
+        Ok(format!("stamp of {}", self.sku.as_str()))
     }
 }
 
@@ -53,9 +95,22 @@ impl User {
 
 /// A label of a product; it provides the product's `name`.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 struct Label {
     text: String,
     product: Product,
+}
+
+#[allow(clippy::unused_async)]
+#[ComplexObject]
+impl Label {
+    async fn note(&self) -> async_graphql::Result<String> {
+        if self.product.sku.as_str() == "SKU-0002" {
+            return Err(async_graphql::Error::new("the second note is lost")
+                .extend_with(|_, extensions| extensions.set("code", "NOTE_LOST")));
+        }
+        Ok(format!("note on {}", self.text))
+    }
 }
 
 struct Query;
@@ -65,6 +120,11 @@ impl Query {
     /// A root field, so the schema has one.
     async fn labels_version(&self) -> i32 {
         1
+    }
+
+    /// Answered with an error without a path beside it.
+    async fn labels_notice(&self) -> String {
+        "labels are printed on Mondays".to_owned()
     }
 
     /// The labels of `SKU-0001` and `SKU-0002`.
@@ -99,25 +159,56 @@ pub struct Labels {
     /// Its GraphQL endpoint, `http://127.0.0.1:<port>/graphql`.
     pub url: String,
     entities: Arc<AtomicU64>,
+    faults: Faults,
     _server: StubBackend,
+}
+
+/// How the subgraph's answers are spoiled.
+#[derive(Debug, Clone, Default)]
+struct Faults {
+    drop_last_entity: Arc<AtomicBool>,
+    forbidden: Arc<Mutex<HashSet<String>>>,
+}
+
+impl Faults {
+    fn is_forbidden(&self, sku: &str) -> bool {
+        self.forbidden
+            .lock()
+            .is_ok_and(|forbidden| forbidden.contains(sku))
+    }
 }
 
 impl Labels {
     /// Serves the subgraph on a free port of the test's runtime.
     pub async fn start() -> Self {
+        let faults = Faults::default();
         let schema = Schema::build(Query, EmptyMutation, EmptySubscription)
             .enable_federation()
+            .data(faults.clone())
             .finish();
         let entities = Arc::new(AtomicU64::new(0));
         let router = axum::Router::new()
             .route("/graphql", post(answer))
-            .with_state((schema, entities.clone()));
+            .with_state((schema, entities.clone(), faults.clone()));
         let server = StubBackend::start(router).await;
         Self {
             url: format!("{}/graphql", server.url),
             entities,
+            faults,
             _server: server,
         }
+    }
+
+    /// From now on, `Product.secret` of `sku` fails too.
+    pub fn forbid(&self, sku: &str) {
+        if let Ok(mut forbidden) = self.faults.forbidden.lock() {
+            forbidden.insert(sku.to_owned());
+        }
+    }
+
+    /// From now on, every `_entities` list answered lacks its last entity.
+    pub fn drop_last_entity(&self) {
+        self.faults.drop_last_entity.store(true, Ordering::SeqCst);
     }
 
     /// How many `_entities` calls it has answered.
@@ -127,11 +218,72 @@ impl Labels {
 }
 
 async fn answer(
-    State((schema, entities)): State<(LabelsSchema, Arc<AtomicU64>)>,
+    State((schema, entities, faults)): State<(LabelsSchema, Arc<AtomicU64>, Faults)>,
     Json(request): Json<async_graphql::Request>,
-) -> Json<async_graphql::Response> {
-    if request.query.contains("_entities") {
+) -> Json<serde_json::Value> {
+    let asks_entities = request.query.contains("_entities");
+    if asks_entities {
         entities.fetch_add(1, Ordering::SeqCst);
     }
-    Json(schema.execute(request).await)
+    let notice = request.query.contains("labelsNotice");
+    let mut response = if asks_entities {
+        entities_one_by_one(&schema, request).await
+    } else {
+        serde_json::to_value(schema.execute(request).await).unwrap_or_default()
+    };
+    if notice
+        && let Some(errors) = response.as_object_mut().map(|response| {
+            response
+                .entry("errors")
+                .or_insert_with(|| serde_json::json!([]))
+        })
+        && let Some(errors) = errors.as_array_mut()
+    {
+        errors.push(serde_json::json!({ "message": "the notice is out of date" }));
+    }
+    if asks_entities
+        && faults.drop_last_entity.load(Ordering::SeqCst)
+        && let Some(list) = response
+            .pointer_mut("/data/_entities")
+            .and_then(serde_json::Value::as_array_mut)
+    {
+        list.pop();
+    }
+    Json(response)
+}
+
+/// Answers `_entities` one representation at a time, so that each error's
+/// path names its representation's index (`_entities.<i>.…`) as the
+/// federation spec says; async-graphql leaves the index out.
+async fn entities_one_by_one(
+    schema: &LabelsSchema,
+    request: async_graphql::Request,
+) -> serde_json::Value {
+    let variables = serde_json::to_value(&request.variables).unwrap_or_default();
+    let representations = variables["representations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let (mut entities, mut errors) = (Vec::new(), Vec::new());
+    for (index, representation) in representations.into_iter().enumerate() {
+        let mut one = variables.clone();
+        one["representations"] = serde_json::json!([representation]);
+        let single = async_graphql::Request::new(request.query.clone())
+            .variables(async_graphql::Variables::from_json(one));
+        let answer = serde_json::to_value(schema.execute(single).await).unwrap_or_default();
+        entities.push(answer["data"]["_entities"][0].clone());
+        for mut error in answer["errors"].as_array().cloned().unwrap_or_default() {
+            if let Some(path) = error["path"].as_array_mut()
+                && path.first().is_some_and(|first| first == "_entities")
+            {
+                path.insert(1, serde_json::json!(index));
+            }
+            errors.push(error);
+        }
+    }
+    let mut response = serde_json::json!({ "data": { "_entities": entities } });
+    if !errors.is_empty() {
+        response["errors"] = serde_json::Value::Array(errors);
+    }
+    response
 }

@@ -41,6 +41,7 @@
 //! | [`wait_for`] / [`wait_until`] | polling for a state, bounded by [`WAIT_TIMEOUT`] |
 
 pub mod broker;
+pub mod bulletins;
 pub mod jetstream;
 pub mod labels;
 pub mod nats;

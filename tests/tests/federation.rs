@@ -6,6 +6,7 @@
 
 use serde_json::{Value, json};
 use subgraphs::{RunningService, Service};
+use weft_tests::bulletins::Bulletins;
 use weft_tests::labels::Labels;
 use weft_tests::{
     DEMO_TIMEOUT_MS, GatewayConfig, Services, TestDir, TestGateway, error_codes, spawn_service,
@@ -196,7 +197,7 @@ async fn weft_plan_shows_the_documents_sent_to_the_subgraph() {
     );
     assert!(
         plan.contains(
-            "product.reviews  <-  reviews: query($representations: [_Any!]!) { _entities(representations: $representations) { ... on Product { sku reviews { body } } } } (batched by parent, by sku)"
+            "product.reviews  <-  reviews: query($representations: [_Any!]!) { _entities(representations: $representations) { ... on Product { reviews { body } } } } (batched by parent, by sku)"
         ),
         "{plan}"
     );
@@ -596,4 +597,447 @@ async fn identical_representations_are_sent_once() {
         .map(|request| request.matches("\"__typename\":\"Product\"").count())
         .sum();
     assert_eq!(sent, skus.len());
+}
+
+#[tokio::test]
+async fn the_same_entity_field_at_two_places_of_a_level_is_one_entities_call() {
+    let federated = start().await;
+    let body = federated
+        .gateway
+        .query(r#"{ a: product(sku: "SKU-0001") { reviews { id } } b: product(sku: "SKU-0002") { more: reviews { id } } }"#)
+        .await;
+    assert_eq!(body.get("errors"), None, "{body}");
+    let ids = |sku: &str| -> Value {
+        seed_reviews(sku)
+            .iter()
+            .map(|review| json!({ "id": review.id.as_str() }))
+            .collect()
+    };
+    assert_eq!(
+        body["data"],
+        json!({ "a": { "reviews": ids("SKU-0001") }, "b": { "more": ids("SKU-0002") } })
+    );
+    assert_eq!(
+        federated
+            .reviews
+            .calls()
+            .count(subgraphs::reviews::ROUTE_ENTITIES),
+        1
+    );
+    assert_eq!(federated.reviews.calls().total(), 1);
+}
+
+/// The labels subgraph's fields that fail (see `weft_tests::labels`).
+const FAILING: &str = r#"type Product @key(fields: "sku") { sku: ID! tag: String secret: String stamp: String! }
+type Label { text: String! product: Product! note: String }
+type Query { labelsNotice: String featuredLabels: [Label!]! }"#;
+
+/// The errors of a response body, by their `path`.
+fn error_at<'b>(body: &'b Value, path: &Value) -> &'b Value {
+    body["errors"]
+        .as_array()
+        .and_then(|errors| errors.iter().find(|error| &error["path"] == path))
+        .unwrap_or_else(|| panic!("no error at {path} in {body}"))
+}
+
+#[tokio::test]
+async fn a_subgraph_error_deep_in_a_root_field_is_placed_at_the_clients_path() {
+    let labels = Labels::start().await;
+    let federated = with_labels(&labels, FAILING).await;
+    let body = federated
+        .gateway
+        .query("{ picks: featuredLabels { text remark: note } }")
+        .await;
+    assert_eq!(
+        body["data"],
+        json!({ "picks": [
+            { "text": "Featured SKU-0001", "remark": "note on Featured SKU-0001" },
+            { "text": "Featured SKU-0002", "remark": null },
+        ] }),
+        "{body}"
+    );
+    assert_eq!(error_codes(&body), vec!["NOTE_LOST"], "{body}");
+    let error = error_at(&body, &json!(["picks", 1, "remark"]));
+    assert_eq!(error["message"], "the second note is lost");
+    assert_eq!(error["locations"], json!([{ "line": 1, "column": 32 }]));
+}
+
+#[tokio::test]
+async fn an_entities_error_at_one_representation_nulls_only_its_parents_field() {
+    let labels = Labels::start().await;
+    let federated = with_labels(&labels, FAILING).await;
+    let body = federated
+        .gateway
+        .query("{ products(first: 3) { sku secret } }")
+        .await;
+    assert_eq!(
+        body["data"],
+        json!({ "products": [
+            { "sku": "SKU-0001", "secret": "secret of SKU-0001" },
+            { "sku": "SKU-0002", "secret": null },
+            { "sku": "SKU-0003", "secret": "secret of SKU-0003" },
+        ] }),
+        "{body}"
+    );
+    assert_eq!(error_codes(&body), vec!["FORBIDDEN"], "{body}");
+    let error = error_at(&body, &json!(["products", 1, "secret"]));
+    assert_eq!(error["message"], "the secret of SKU-0002 is kept");
+    assert_eq!(error["extensions"]["reason"], "classified", "{body}");
+    assert_eq!(labels.entities_calls(), 1);
+}
+
+#[tokio::test]
+async fn an_error_of_a_representation_sent_once_shows_under_every_parent_that_sent_it() {
+    let orders = &subgraphs::data::orders()[..100];
+    let skus: Vec<&str> = orders
+        .iter()
+        .flat_map(|order| &order.items)
+        .map(|item| item.sku.as_str())
+        .collect();
+    let shared = skus
+        .iter()
+        .copied()
+        .find(|sku| skus.iter().filter(|other| *other == sku).count() > 1)
+        .expect("some order items share a product");
+    let labels = Labels::start().await;
+    labels.forbid(shared);
+    let federated = start_in(|config, dir| {
+        dir.write("labels.graphql", FAILING);
+        config
+            .graphql_source("labels", &labels.url, DEMO_TIMEOUT_MS)
+            .source_option("labels", "sdl = \"labels.graphql\"")
+            .extra("[server]\ndebug = true\n")
+    })
+    .await;
+    let query = "{ orders(limit: 100) { items { product { sku hidden: secret } } } }";
+    let body: Value = reqwest::Client::new()
+        .post(federated.gateway.graphql_url())
+        .header("x-weft-debug", "calls, bodies")
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut expected_paths = Vec::new();
+    for (o, order) in orders.iter().enumerate() {
+        for (i, item) in order.items.iter().enumerate() {
+            let product = &body["data"]["orders"][o]["items"][i]["product"];
+            assert_eq!(product["sku"], item.sku.as_str(), "{body}");
+            if item.sku == shared || item.sku == "SKU-0002" {
+                assert_eq!(product["hidden"], Value::Null, "{body}");
+                expected_paths.push(json!(["orders", o, "items", i, "product", "hidden"]));
+            } else {
+                assert_eq!(product["hidden"], format!("secret of {}", item.sku));
+            }
+        }
+    }
+    let paths: Vec<&Value> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|error| &error["path"])
+        .collect();
+    assert_eq!(paths.len(), expected_paths.len(), "{body}");
+    for path in &expected_paths {
+        assert!(paths.contains(&path), "no error at {path}");
+    }
+    let entities: Vec<&str> = body["extensions"]["weft"]["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|call| call["request"].as_str())
+        .filter(|request| request.contains("_entities"))
+        .collect();
+    // One call per chunk of `max_batch_size` (100) distinct keys.
+    let distinct: std::collections::BTreeSet<&str> = skus.iter().copied().collect();
+    assert_eq!(entities.len(), distinct.len().div_ceil(100), "{body}");
+    let sent: usize = entities
+        .iter()
+        .map(|request| request.matches("\"__typename\":\"Product\"").count())
+        .sum();
+    assert_eq!(sent, distinct.len());
+}
+
+#[tokio::test]
+async fn a_non_null_field_failing_in_a_subgraph_nulls_its_nearest_nullable_parent() {
+    let labels = Labels::start().await;
+    let federated = with_labels(&labels, FAILING).await;
+    let body = federated
+        .gateway
+        .query(r#"{ user(id: "1") { name } product(sku: "SKU-0003") { name stamp } other: product(sku: "SKU-0001") { stamp } }"#)
+        .await;
+    let user = subgraphs::data::user("1").unwrap();
+    assert_eq!(
+        body["data"],
+        json!({ "user": { "name": user.full_name }, "product": null, "other": { "stamp": "stamp of SKU-0001" } }),
+        "{body}"
+    );
+    assert_eq!(error_codes(&body), vec!["SOURCE_GRAPHQL_ERROR"], "{body}");
+    let error = error_at(&body, &json!(["product", "stamp"]));
+    assert_eq!(error["message"], "no stamp for SKU-0003");
+}
+
+#[tokio::test]
+async fn a_subgraph_error_without_a_path_goes_to_the_field_that_made_the_call() {
+    let labels = Labels::start().await;
+    let federated = with_labels(&labels, FAILING).await;
+    let body = federated.gateway.query("{ notice: labelsNotice }").await;
+    assert_eq!(
+        body["data"],
+        json!({ "notice": "labels are printed on Mondays" }),
+        "{body}"
+    );
+    assert_eq!(error_codes(&body), vec!["SOURCE_GRAPHQL_ERROR"], "{body}");
+    let error = error_at(&body, &json!(["notice"]));
+    assert_eq!(error["message"], "the notice is out of date");
+}
+
+#[tokio::test]
+async fn entities_are_matched_by_position_without_asking_their_keys_back() {
+    let labels = Labels::start().await;
+    let federated = start_in(|config, dir| {
+        dir.write("labels.graphql", FAILING);
+        config
+            .graphql_source("labels", &labels.url, DEMO_TIMEOUT_MS)
+            .source_option("labels", "sdl = \"labels.graphql\"")
+            .extra("[server]\ndebug = true\n")
+    })
+    .await;
+    let body: Value = reqwest::Client::new()
+        .post(federated.gateway.graphql_url())
+        .header("x-weft-debug", "calls, bodies")
+        .json(&json!({ "query": "{ products(first: 4) { name tag } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body.get("errors"), None, "{body}");
+    let expected: Vec<Value> = subgraphs::data::products()[..4]
+        .iter()
+        .map(|product| json!({ "name": product.name, "tag": format!("tag of {}", product.sku) }))
+        .collect();
+    assert_eq!(body["data"]["products"], json!(expected));
+    let request = body["extensions"]["weft"]["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|call| call["request"].as_str())
+        .find(|request| request.contains("_entities"))
+        .unwrap_or_else(|| panic!("no _entities call in {body}"));
+    assert!(
+        request.contains("... on Product { tag }"),
+        "the key is not asked back: {request}"
+    );
+}
+
+#[tokio::test]
+async fn an_entities_list_of_the_wrong_length_fails_every_field_it_answers() {
+    let labels = Labels::start().await;
+    let federated = with_labels(&labels, FAILING).await;
+    labels.drop_last_entity();
+    let body = federated
+        .gateway
+        .query("{ products(first: 3) { sku tag } }")
+        .await;
+    assert_eq!(
+        body["data"],
+        json!({ "products": [
+            { "sku": "SKU-0001", "tag": null },
+            { "sku": "SKU-0002", "tag": null },
+            { "sku": "SKU-0003", "tag": null },
+        ] }),
+        "{body}"
+    );
+    assert_eq!(
+        error_codes(&body),
+        vec!["SOURCE_GRAPHQL_ERROR"; 3],
+        "{body}"
+    );
+    for index in 0..3 {
+        let error = error_at(&body, &json!(["products", index, "tag"]));
+        let message = error["message"].as_str().unwrap();
+        assert!(
+            message.contains("answered 2 entities for 3 representations"),
+            "{message}"
+        );
+    }
+}
+
+// --- subscriptions through a subgraph -------------------------------------
+
+/// The demo, the reviews subgraph and the bulletins subgraph (its SDL from
+/// a file), with `more` lines in its source table.
+async fn with_bulletins(bulletins: &Bulletins, more: &[&str]) -> Federated {
+    with_bulletins_sdl(bulletins, weft_tests::bulletins::SDL, more).await
+}
+
+/// [`with_bulletins`] with `sdl` as the subgraph's SDL file.
+async fn with_bulletins_sdl(bulletins: &Bulletins, sdl: &str, more: &[&str]) -> Federated {
+    let url = bulletins.url.clone();
+    let sdl = sdl.to_owned();
+    let more: Vec<String> = more.iter().map(|line| (*line).to_owned()).collect();
+    start_in(move |config, dir| {
+        dir.write("bulletins.graphql", &sdl);
+        let config = config
+            .graphql_source("bulletins", &url, DEMO_TIMEOUT_MS)
+            .source_option("bulletins", "sdl = \"bulletins.graphql\"");
+        more.iter().fold(config, |config, line| {
+            config.source_option("bulletins", line)
+        })
+    })
+    .await
+}
+
+const PRICE_CHANGES: &str = "subscription ($sku: ID!, $count: Int) { changes: priceChanges(sku: $sku, count: $count) { seq note product { name } } }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subgraph_subscription_streams_its_events_with_other_sources_fields() {
+    let bulletins = Bulletins::start().await;
+    let federated = with_bulletins(&bulletins, &[]).await;
+    let mut client = federated.gateway.ws_ready().await;
+    let variables = json!({ "sku": "SKU-0007", "count": 3 });
+    client
+        .start(
+            "s",
+            json!({ "query": PRICE_CHANGES, "variables": variables }),
+        )
+        .await;
+    let name = subgraphs::data::product("SKU-0007").unwrap().name.as_str();
+    for seq in 1..=3 {
+        let payload = client.next("s").await;
+        let note = if seq == 2 {
+            Value::Null
+        } else {
+            json!(format!("change {seq}"))
+        };
+        assert_eq!(
+            payload["data"],
+            json!({ "changes": { "seq": seq, "note": note, "product": { "name": name } } }),
+            "{payload}"
+        );
+        if seq == 2 {
+            assert_eq!(error_codes(&payload), ["NOTE_LOST"], "{payload}");
+            assert_eq!(payload["errors"][0]["path"], json!(["changes", "note"]));
+        } else {
+            assert_eq!(payload.get("errors"), None, "{payload}");
+        }
+    }
+    client.expect("complete", "s").await;
+    // Each event's product is one catalog call of its own.
+    assert_eq!(
+        federated.services.catalog.calls().count("BatchGetProducts"),
+        3
+    );
+    assert_eq!(bulletins.opened(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subgraph_subscription_runs_over_sse_too() {
+    let bulletins = Bulletins::start().await;
+    let federated = with_bulletins(&bulletins, &[]).await;
+    let body = json!({ "query": PRICE_CHANGES, "variables": { "sku": "SKU-0003", "count": 2 } });
+    let mut events = federated.gateway.sse_post(&body).await;
+    let mut seqs = Vec::new();
+    while let Some(event) = events.next_event().await {
+        if event.event == "complete" {
+            break;
+        }
+        seqs.push(event.json()["data"]["changes"]["seq"].clone());
+    }
+    assert_eq!(seqs, [json!(1), json!(2)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_completing_completes_the_subgraph_subscription() {
+    let bulletins = Bulletins::start().await;
+    let federated = with_bulletins(&bulletins, &[]).await;
+    let mut client = federated.gateway.ws_ready().await;
+    client
+        .start(
+            "s",
+            json!({ "query": PRICE_CHANGES, "variables": { "sku": "SKU-0001" } }),
+        )
+        .await;
+    let first = client.next("s").await;
+    assert_eq!(first["data"]["changes"]["seq"], 1, "{first}");
+    assert_eq!(bulletins.dropped(), 0);
+    client.stop("s").await;
+    bulletins.wait_dropped(1).await;
+    assert_eq!(bulletins.opened(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subgraph_down_at_subscribe_time_is_an_error_with_its_code() {
+    let bulletins = Bulletins::start().await;
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let line = format!("subscriptions_url = \"ws://{closed}/graphql\"");
+    let federated = with_bulletins(&bulletins, &[&line]).await;
+    let mut client = federated.gateway.ws_ready().await;
+    client
+        .start(
+            "s",
+            json!({ "query": PRICE_CHANGES, "variables": { "sku": "SKU-0001" } }),
+        )
+        .await;
+    let error = client.expect("error", "s").await;
+    let errors = json!({ "errors": error["payload"] });
+    assert_eq!(error_codes(&errors), ["SOURCE_UNAVAILABLE"], "{error}");
+    assert_eq!(error["payload"][0]["path"], json!(["changes"]), "{error}");
+    assert_eq!(bulletins.opened(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subgraph_going_away_mid_stream_ends_the_subscription_with_an_error() {
+    let bulletins = Bulletins::start().await;
+    let federated = with_bulletins(&bulletins, &[]).await;
+    let mut client = federated.gateway.ws_ready().await;
+    client
+        .start(
+            "s",
+            json!({ "query": PRICE_CHANGES, "variables": { "sku": "SKU-0001" } }),
+        )
+        .await;
+    let first = client.next("s").await;
+    assert_eq!(first["data"]["changes"]["seq"], 1, "{first}");
+    bulletins.cut();
+    // Events already on their way may arrive first; then the error.
+    let last = loop {
+        let payload = client.next("s").await;
+        if payload["data"]["changes"].is_null() {
+            break payload;
+        }
+    };
+    assert_eq!(error_codes(&last), ["SOURCE_UNAVAILABLE"], "{last}");
+    assert_eq!(last["errors"][0]["path"], json!(["changes"]), "{last}");
+    client.expect("complete", "s").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_the_subgraph_refuses_ends_with_its_error() {
+    let bulletins = Bulletins::start().await;
+    // The server has no `PriceChange.ghost`: it refuses the document.
+    let sdl = weft_tests::bulletins::SDL.replace("note: String", "note: String ghost: String");
+    let federated = with_bulletins_sdl(&bulletins, &sdl, &[]).await;
+    let mut client = federated.gateway.ws_ready().await;
+    let query = r#"subscription { changes: priceChanges(sku: "SKU-0001") { seq ghost } }"#;
+    client.subscribe("s", query).await;
+    let payload = client.next("s").await;
+    assert_eq!(payload["data"], Value::Null, "{payload}");
+    assert_eq!(error_codes(&payload), ["SOURCE_GRAPHQL_ERROR"], "{payload}");
+    assert_eq!(
+        payload["errors"][0]["path"],
+        json!(["changes"]),
+        "{payload}"
+    );
+    let message = payload["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("ghost"), "{message}");
+    client.expect("complete", "s").await;
+    assert_eq!(bulletins.opened(), 0);
 }

@@ -140,6 +140,9 @@ pub struct GraphqlSourceConfig {
     pub headers: BTreeMap<String, String>,
     /// Where its SDL comes from.
     pub sdl: SubgraphSdl,
+    /// Where its subscriptions are opened (graphql-transport-ws):
+    /// `subscriptions_url`, else `url` with `ws`/`wss` for `http`/`https`.
+    pub subscriptions_url: reqwest::Url,
 }
 
 /// Where a subgraph's SDL comes from.
@@ -250,6 +253,7 @@ pub(super) struct RawSource {
     forward_headers: Option<toml::Spanned<Vec<RawForward>>>,
     openapi: Option<toml::Spanned<String>>,
     sdl: Option<toml::Spanned<String>>,
+    subscriptions_url: Option<toml::Spanned<String>>,
 }
 
 /// One entry of `forward_headers`: a header name, or `{ from, to }` to send
@@ -464,11 +468,34 @@ fn graphql(
         Some(file) => SubgraphSdl::File(origin.resolve_path(file.get_ref())),
         None => SubgraphSdl::Service(None),
     };
+    let subscriptions_url = match raw.subscriptions_url.take() {
+        Some(url) => match url.get_ref().parse::<reqwest::Url>() {
+            Ok(parsed) if matches!(parsed.scheme(), "ws" | "wss") => parsed,
+            _ => {
+                let message = format!("`{}` is not a ws:// or wss:// URL", url.get_ref());
+                problems.push(origin.error(url.span(), message));
+                return None;
+            }
+        },
+        None => websocket_url(&parsed),
+    };
     Some(SourceKind::Graphql(GraphqlSourceConfig {
         url: parsed,
         headers: std::mem::take(&mut raw.headers),
         sdl,
+        subscriptions_url,
     }))
+}
+
+/// `url` with `ws` for `http` and `wss` for `https`.
+fn websocket_url(url: &reqwest::Url) -> reqwest::Url {
+    let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
+    let mut websocket = url.clone();
+    // Only the schemes' names differ; a URL of another scheme is kept.
+    if websocket.set_scheme(scheme).is_err() {
+        return url.clone();
+    }
+    websocket
 }
 
 /// Where a gRPC source's descriptors come from: `protos` (with `include`)

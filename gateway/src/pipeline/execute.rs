@@ -21,6 +21,7 @@ use tracing::Instrument as _;
 use super::authorize::Denied;
 use super::coerce_variables::Variables;
 use super::normalize::{Field, FieldKind, OperationKind, SelectionSet};
+use super::placed::{self, Placed, SubgraphError};
 use super::plan::Plan;
 use crate::error::{GraphqlError, SourceError, codes};
 use crate::events::EventBus;
@@ -58,6 +59,12 @@ impl Found {
     pub fn value(&self) -> Option<Json<'_>> {
         Some(self.answer.at(self.at)).filter(|json| !json.is_null())
     }
+
+    /// The JSON found, `null` included (a subgraph error may be placed
+    /// there).
+    pub fn node(&self) -> Json<'_> {
+        self.answer.at(self.at)
+    }
 }
 
 /// The result of one fetched field under one parent.
@@ -73,10 +80,12 @@ pub enum Slot {
     Failed(Arc<GraphqlError>),
 }
 
-/// What a run produced: every fetched field's result.
+/// What a run produced: every fetched field's result, and the errors
+/// subgraphs answered beside them.
 #[derive(Debug, Default)]
 pub struct Results {
     slots: FxHashMap<SlotKey, Slot>,
+    placed: Placed,
 }
 
 impl Results {
@@ -84,7 +93,10 @@ impl Results {
     pub fn with_capacity(capacity: usize) -> Self {
         let mut slots = FxHashMap::default();
         slots.reserve(capacity);
-        Self { slots }
+        Self {
+            slots,
+            placed: Placed::default(),
+        }
     }
 
     /// How many results are filed.
@@ -112,6 +124,16 @@ impl Results {
     pub fn insert(&mut self, key: SlotKey, slot: Slot) {
         self.slots.insert(key, slot);
     }
+
+    /// The subgraph errors placed so far.
+    pub(crate) fn placed(&self) -> &Placed {
+        &self.placed
+    }
+
+    /// Adds subgraph errors placed in a round (or an event).
+    pub(crate) fn place(&mut self, placed: Placed) {
+        self.placed.merge(placed);
+    }
 }
 
 /// What one run needs besides the plan.
@@ -126,6 +148,22 @@ pub struct Context<'a> {
     pub bus: &'a Arc<dyn EventBus>,
     /// The fields the caller may not read: never fetched.
     pub denied: &'a Denied,
+}
+
+/// Files a subgraph's GraphQL response as the result under `key`: the
+/// value at `response` (`data.<key>`), with the response's errors placed.
+pub(crate) fn file_answer(
+    results: &mut Results,
+    key: SlotKey,
+    answer: Arc<Doc>,
+    response: &[String],
+) {
+    let mut placed = Placed::default();
+    placed::place_root(&answer, response, key, &mut placed);
+    results.place(placed);
+    let found = find(answer.root(), response).map(Json::index);
+    let slot = found.map_or(Slot::Null, |at| Slot::One(Found { answer, at }));
+    results.insert(key, slot);
 }
 
 /// Runs every fetch of `plan` under `root` (the root object, which must
@@ -259,7 +297,8 @@ impl<'p> Run<'_, '_> {
             if pending.is_empty() {
                 return;
             }
-            let done = self.round(pending, loads, calls).await;
+            let (done, placed) = self.round(pending, loads, calls).await;
+            results.place(placed);
             frontier = Vec::new();
             for (key, field, slot) in done {
                 if let (Some(field), Slot::One(_) | Slot::Many(_)) = (field, &slot)
@@ -279,7 +318,7 @@ impl<'p> Run<'_, '_> {
         pending: Vec<Pending<'p>>,
         mut loads: Vec<LoadGroup<'p>>,
         calls: &mut Calls,
-    ) -> Vec<(SlotKey, Option<&'p Field>, Slot)> {
+    ) -> (Vec<(SlotKey, Option<&'p Field>, Slot)>, Placed) {
         let mut sender = Sender::default();
         let mut waiting: Vec<Waiting<'p>> = Vec::with_capacity(pending.len());
         for item in pending {
@@ -299,7 +338,11 @@ impl<'p> Run<'_, '_> {
             group.prepare(&mut sender, calls, self.context.caller);
         }
         let answers = sender.send(calls, self.context.max_calls).await;
-        let loaded: Vec<Loaded> = loads.iter().map(|group| group.load(&answers)).collect();
+        let mut loaded: Vec<Loaded> = loads.iter().map(|group| group.load(&answers)).collect();
+        let mut placed = Placed::default();
+        for group in &mut loaded {
+            placed.merge(std::mem::take(&mut group.placed));
+        }
         let mut done = Vec::with_capacity(waiting.len());
         for item in waiting {
             // Loads are filed without awaiting anything, so the (large)
@@ -316,6 +359,11 @@ impl<'p> Run<'_, '_> {
                 }) => {
                     let (group, loaded) = (&loads[group], &loaded[group]);
                     let slot = loaded_slot(definition, group, loaded, keys.as_slice(), entity);
+                    for &at in keys.as_slice() {
+                        for error in &loaded.errors[at] {
+                            placed.at_field(key, error.clone());
+                        }
+                    }
                     (key, Some(field), slot)
                 }
                 Step::Ready(Ready::Publish {
@@ -328,13 +376,14 @@ impl<'p> Run<'_, '_> {
                     let answer = step
                         .call
                         .map_or_else(|answer| answer, |index| answers[index].clone());
-                    let slot = self.called(step.definition, answer, &step.args).await;
+                    let at = (step.key, &mut placed);
+                    let slot = self.called(step.definition, answer, &step.args, at).await;
                     (step.key, Some(step.field), slot)
                 }
             };
             done.push(filed);
         }
-        done
+        (done, placed)
     }
 
     /// The slot of a publish without a backend: `true` for a `Boolean`
@@ -349,13 +398,22 @@ impl<'p> Run<'_, '_> {
     }
 
     /// The slot of an own call's answer (publishing it first when the field
-    /// says so).
-    async fn called(&self, definition: &'p FieldDef, answer: Answer, args: &Value) -> Slot {
+    /// says so), filed under `key`; a subgraph's errors are placed.
+    async fn called(
+        &self,
+        definition: &'p FieldDef,
+        answer: Answer,
+        args: &Value,
+        (key, placed): (SlotKey, &mut Placed),
+    ) -> Slot {
         let Binding::Fetch(plan) = &definition.binding else {
             return Slot::Null;
         };
         match answer {
             Ok(answer) => {
+                if plan.connector.speaks_graphql() {
+                    placed::place_root(&answer, &plan.response, key, placed);
+                }
                 let found = find(answer.root(), &plan.response).map(Json::index);
                 if let Some(publish) = &plan.publish {
                     let result = found.map_or(Value::Null, |at| json::to_plain(answer.at(at)));
@@ -512,7 +570,11 @@ impl<'p> Walker<'_, 'p> {
             }
             Binding::Entity(plan) => (&plan.batch, &plan.key, Some(plan.entity.as_str())),
             Binding::Grouped(plan) => (&plan.batch, &plan.key, None),
-            Binding::Project(_) | Binding::Event(_) | Binding::Stream(_) | Binding::Subgraph(_) => {
+            Binding::Project(_)
+            | Binding::Event(_)
+            | Binding::Stream(_)
+            | Binding::Subgraph(_)
+            | Binding::SubgraphStream(_) => {
                 return done(key, Slot::Null);
             }
         };
@@ -640,11 +702,16 @@ fn group_for<'p>(groups: &mut Vec<LoadGroup<'p>>, batch: &'p Arc<BatchPlan>, arg
 }
 
 /// The items each key of a group found (by key index: the chunk and the
-/// item's place in its answer), or why its chunk failed.
+/// item's place in its answer), or why its chunk failed; and the errors a
+/// subgraph answered beside them.
 struct Loaded {
     chunks: Vec<Option<Arc<Doc>>>,
     found: Vec<Vec<(usize, u32)>>,
     failed: Vec<Option<Arc<GraphqlError>>>,
+    /// By key index: subgraph errors at the fields loaded for it.
+    errors: Vec<Vec<Arc<SubgraphError>>>,
+    /// Subgraph errors at values inside the answers.
+    placed: Placed,
 }
 
 impl LoadGroup<'_> {
@@ -719,6 +786,8 @@ impl LoadGroup<'_> {
             chunks: Vec::with_capacity(self.chunks.len()),
             found: vec![Vec::new(); self.keys.len()],
             failed: vec![None; self.keys.len()],
+            errors: vec![Vec::new(); self.keys.len()],
+            placed: Placed::default(),
         };
         for (chunk, call) in self.chunks.iter().enumerate() {
             let answer = match call {
@@ -726,6 +795,11 @@ impl LoadGroup<'_> {
                 Err(answer) => answer.clone(),
             };
             loaded.chunks.push(answer.as_ref().ok().cloned());
+            let keys = chunk * size..((chunk + 1) * size).min(self.keys.len());
+            if self.batch.connector.speaks_graphql() {
+                self.load_entities(&answer, chunk, keys, &mut loaded);
+                continue;
+            }
             let items = answer
                 .as_ref()
                 .map_err(Clone::clone)
@@ -736,16 +810,58 @@ impl LoadGroup<'_> {
                         loaded.found[key].push((chunk, item.index()));
                     }
                 }),
-                Err(error) => {
-                    let error = Arc::new(GraphqlError::from(&error));
-                    let end = ((chunk + 1) * size).min(self.keys.len());
-                    for failed in &mut loaded.failed[chunk * size..end] {
-                        *failed = Some(error.clone());
-                    }
-                }
+                Err(error) => loaded.fail(keys, &error),
             }
         }
         loaded
+    }
+
+    /// Matches a subgraph's `_entities` answer to the chunk's `keys` by
+    /// position, and places its errors.
+    fn load_entities(
+        &self,
+        answer: &Answer,
+        chunk: usize,
+        keys: std::ops::Range<usize>,
+        loaded: &mut Loaded,
+    ) {
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(error) => return loaded.fail(keys, error),
+        };
+        let field = self.batch.pick.as_ref().and_then(|pick| pick.first());
+        let sent = keys.len();
+        match placed::entities(answer, field.map_or("", String::as_str), sent) {
+            Ok(entities) => {
+                for (key, (value, errors)) in
+                    keys.zip(entities.values.into_iter().zip(entities.errors))
+                {
+                    if let Some(at) = value {
+                        loaded.found[key].push((chunk, at));
+                    }
+                    loaded.errors[key] = errors;
+                }
+                loaded.placed.merge(entities.placed);
+            }
+            Err(answered) => {
+                let error = SourceError::EntitiesMismatch {
+                    source_name: self.batch.connector.source_name().to_owned(),
+                    sent,
+                    answered,
+                };
+                loaded.fail(keys, &error);
+            }
+        }
+    }
+}
+
+impl Loaded {
+    /// Fails every key of `keys` with `error`.
+    fn fail(&mut self, keys: std::ops::Range<usize>, error: &SourceError) {
+        let error = Arc::new(GraphqlError::from(error));
+        for failed in &mut self.failed[keys] {
+            *failed = Some(error.clone());
+        }
     }
 }
 
@@ -769,8 +885,13 @@ fn loaded_slot<'p>(
         None => Ok(loaded.found[key].first().and_then(found)),
     };
     let list = definition.shape.is_list();
+    let by_position = group.batch.connector.speaks_graphql();
     let slot = match (entity, list, keys.first()) {
         (_, _, None) => Ok(Slot::Many(Vec::new())),
+        // A subgraph's answer for the parent is the field's value itself.
+        (None, _, Some(&key)) if by_position => {
+            first(key).map(|found| found.map_or(Slot::Null, Slot::One))
+        }
         (Some(_), true, _) => keys
             .iter()
             .map(|&key| first(key))

@@ -20,6 +20,7 @@ pub mod limits;
 pub mod normalize;
 pub mod parse;
 pub mod persisted;
+pub(crate) mod placed;
 pub mod plan;
 pub(crate) mod subgraph;
 pub mod validate;
@@ -96,6 +97,14 @@ fn resume_point(request: &GraphqlRequest) -> Result<Option<String>, GraphqlError
             codes::CURSOR_INVALID,
         )),
     }
+}
+
+/// What a subscription's root field is for one event.
+enum RootEvent<'a> {
+    /// Its value.
+    Value(Arc<Doc>),
+    /// A subgraph's GraphQL response, the value at the path given.
+    Answer(Arc<Doc>, &'a [String]),
 }
 
 /// A response: `data` as JSON bytes (absent when the request never ran),
@@ -364,6 +373,27 @@ impl Pipeline {
             prepared,
             bus,
             Recording::Off,
+            Some(RootEvent::Value(event)),
+        )))
+        .await
+    }
+
+    /// Runs a subscription's selection for one result of a subgraph's
+    /// subscription: `answer` is a GraphQL response, the root field's
+    /// value at `response` (`data.<key>`), its errors placed at their
+    /// paths.
+    pub async fn run_answer(
+        &self,
+        prepared: &Prepared,
+        bus: &Arc<dyn EventBus>,
+        answer: Arc<Doc>,
+        response: &[String],
+    ) -> Response {
+        let event = RootEvent::Answer(answer, response);
+        self.bounded(Box::pin(self.run_with(
+            prepared,
+            bus,
+            Recording::Off,
             Some(event),
         )))
         .await
@@ -387,13 +417,19 @@ impl Pipeline {
         prepared: &Prepared,
         bus: &Arc<dyn EventBus>,
         recording: Recording,
-        event: Option<Arc<Doc>>,
+        event: Option<RootEvent<'_>>,
     ) -> Response {
         let plan = &prepared.plan;
         let root = Doc::empty_object();
         let mut results = Results::with_capacity(plan.slot_hint.load(Ordering::Relaxed));
         if let (Some(event), Some(field)) = (event, plan.operation.selection.fields.first()) {
-            results.insert(slot_key(root.root(), field), Slot::One(Found::whole(event)));
+            let key = slot_key(root.root(), field);
+            match event {
+                RootEvent::Value(event) => results.insert(key, Slot::One(Found::whole(event))),
+                RootEvent::Answer(answer, response) => {
+                    execute::file_answer(&mut results, key, answer, response);
+                }
+            }
         }
         let mut calls = Calls::new(recording);
         let context = Context {

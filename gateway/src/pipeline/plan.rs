@@ -135,6 +135,7 @@ fn describe(binding: &Binding) -> String {
         Binding::Event(_) => "events from the bus".to_owned(),
         Binding::Stream(stream) => format!("server stream {}", stream.method.full_name()),
         Binding::Subgraph(field) => format!("{}: {}", field.source.name(), field.name),
+        Binding::SubgraphStream(stream) => format!("subscription {}", stream.describe()),
     }
 }
 

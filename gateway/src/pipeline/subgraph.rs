@@ -7,9 +7,14 @@
 //! - a root field becomes a [`Binding::Fetch`] of
 //!   `query($v: T) { <key>: field(args) { … } }`, read back at `data.<key>`;
 //! - a field added to an entity becomes a [`Binding::Grouped`] batch of
-//!   `_entities(representations: $representations) { ... on T { <key fields> field { … } } }`,
-//!   one call per level (chunked at `max_batch_size`), each answered entity
-//!   matched back to its parent by key.
+//!   `_entities(representations: $representations) { ... on T { field { … } } }`,
+//!   one call per level (chunked at `max_batch_size`), identical keys sent
+//!   once, the same field with the same selection at several places of a
+//!   level in the same call; the answered list is matched to the representations by
+//!   position, so the key fields are not asked back;
+//! - a root field of a subscription becomes a [`Binding::SubgraphStream`]
+//!   of `subscription($v: T) { <key>: field(args) { … } }`, each result
+//!   read at `data.<key>`.
 //!
 //! Within a sub-selection, fields the subgraph returns are asked by name
 //! (the executor reads them from its answer); a field that loads an entity
@@ -19,7 +24,7 @@
 //! are left out. Arguments are written as the client wrote
 //! them; the operation's variables they use are declared and passed on.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,13 +32,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use graphql_tools::static_graphql::query::VariableDefinition;
 use serde_json::Value;
 
-use super::normalize::{Arguments, Field, FieldKind, Input, Operation, SelectionSet};
+use super::normalize::{
+    Arguments, Field, FieldKind, Input, Operation, OperationKind, SelectionSet,
+};
 use crate::error::Place;
 use crate::schema::model::{
     Binding, FetchPlan, FieldDef, GroupedPlan, SubgraphEntity, SubgraphField,
 };
 use crate::sources::batching::BatchPlan;
-use crate::sources::graphql::{SubgraphEntities, SubgraphQuery};
+use crate::sources::graphql::{SubgraphEntities, SubgraphQuery, SubgraphSubscription};
 use crate::template::{Root, ValueTemplate, Var};
 
 /// Batch plans made here are told apart from the schema's by starting high.
@@ -43,17 +50,41 @@ static NEXT_BATCH_ID: AtomicUsize = AtomicUsize::new(usize::MAX / 2);
 /// operation.
 pub(crate) fn bind(operation: &mut Operation) {
     let variables = &operation.variables;
-    bind_set(&mut operation.selection, variables);
+    let keyword = match operation.kind {
+        OperationKind::Subscription => Keyword::Subscription,
+        _ => Keyword::Query,
+    };
+    let mut batches = Batches::default();
+    bind_set(&mut operation.selection, variables, keyword, &mut batches);
 }
 
-fn bind_set(set: &mut SelectionSet, variables: &[VariableDefinition]) {
+/// The entity batches made for one operation, by source and document: the
+/// same field with the same selection at several places shares one batch,
+/// so a level asks it in one `_entities` call.
+type Batches = HashMap<(String, String), Arc<BatchPlan>>;
+
+/// The operation a root field's document is: a subscription's root field
+/// subscribes, every other field queries.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Keyword {
+    Query,
+    Subscription,
+}
+
+fn bind_set(
+    set: &mut SelectionSet,
+    variables: &[VariableDefinition],
+    keyword: Keyword,
+    batches: &mut Batches,
+) {
     for field in &mut set.fields {
         if let FieldKind::Schema(definition) = &field.kind
             && let Binding::Subgraph(subgraph) = &definition.binding
         {
-            let binding = match &subgraph.entity {
-                None => root_fetch(subgraph, field, variables),
-                Some(entity) => entity_batch(subgraph, entity, field, variables),
+            let binding = match (&subgraph.entity, keyword) {
+                (None, Keyword::Subscription) => root_subscription(subgraph, field, variables),
+                (None, Keyword::Query) => root_fetch(subgraph, field, variables),
+                (Some(entity), _) => entity_batch(subgraph, entity, field, variables, batches),
             };
             field.kind = FieldKind::Schema(rebound(definition, binding));
         }
@@ -65,7 +96,7 @@ fn bind_set(set: &mut SelectionSet, variables: &[VariableDefinition]) {
             field.kind = FieldKind::Schema(rebound(definition, read));
         }
         if let Some(selection) = &mut field.selection {
-            bind_set(selection, variables);
+            bind_set(selection, variables, Keyword::Query, batches);
         }
     }
 }
@@ -126,18 +157,42 @@ fn rebound(definition: &FieldDef, binding: Binding) -> Arc<FieldDef> {
     })
 }
 
-fn root_fetch(
+/// `{ <key>: field(args) { … } }` and the variables it uses.
+fn root_document(
     subgraph: &SubgraphField,
     field: &Field,
     variables: &[VariableDefinition],
-) -> Binding {
+    keyword: &str,
+) -> (String, Vec<String>) {
     let mut writer = Writer::new(&subgraph.enums);
     writer.text.push_str("{ ");
     writer.text.push_str(&field.key);
     writer.text.push_str(": ");
     writer.field(&subgraph.name, field);
     writer.text.push_str(" }");
-    let (document, used) = writer.finish(variables, None);
+    writer.finish(variables, None, keyword)
+}
+
+fn root_subscription(
+    subgraph: &SubgraphField,
+    field: &Field,
+    variables: &[VariableDefinition],
+) -> Binding {
+    let (document, used) = root_document(subgraph, field, variables, "subscription");
+    Binding::SubgraphStream(Arc::new(SubgraphSubscription {
+        source: subgraph.source.clone(),
+        document,
+        variables: used,
+        response: vec!["data".to_owned(), field.key.clone()],
+    }))
+}
+
+fn root_fetch(
+    subgraph: &SubgraphField,
+    field: &Field,
+    variables: &[VariableDefinition],
+) -> Binding {
+    let (document, used) = root_document(subgraph, field, variables, "query");
     Binding::Fetch(Arc::new(FetchPlan {
         connector: Box::new(SubgraphQuery {
             source: subgraph.source.clone(),
@@ -155,36 +210,38 @@ fn entity_batch(
     entity: &SubgraphEntity,
     field: &Field,
     variables: &[VariableDefinition],
+    batches: &mut Batches,
 ) -> Binding {
     let key_names: Vec<String> = entity.key.iter().map(|(name, _)| name.clone()).collect();
     let mut writer = Writer::new(&subgraph.enums);
     let _ = write!(
         writer.text,
-        "{{ _entities(representations: $representations) {{ ... on {} {{ {} ",
+        "{{ _entities(representations: $representations) {{ ... on {} {{ ",
         entity.type_name,
-        key_names.join(" ")
     );
     writer.field(&subgraph.name, field);
     writer.text.push_str(" } } }");
-    let (document, used) = writer.finish(variables, Some("$representations: [_Any!]!"));
-    let batch = BatchPlan {
-        id: NEXT_BATCH_ID.fetch_add(1, Ordering::Relaxed),
-        connector: Box::new(SubgraphEntities {
-            source: subgraph.source.clone(),
-            document,
-            type_name: entity.type_name.clone(),
+    let (document, used) = writer.finish(variables, Some("$representations: [_Any!]!"), "query");
+    let shared = (subgraph.source.name().to_owned(), document.clone());
+    let batch = batches.entry(shared).or_insert_with(|| {
+        Arc::new(BatchPlan {
+            id: NEXT_BATCH_ID.fetch_add(1, Ordering::Relaxed),
+            connector: Box::new(SubgraphEntities {
+                source: subgraph.source.clone(),
+                document,
+                type_name: entity.type_name.clone(),
+                key_names: key_names.clone(),
+                variables: used,
+            }),
+            // Answers are matched by position, not by key.
+            match_paths: Vec::new(),
             key_names: key_names.clone(),
-            variables: used,
-        }),
-        match_paths: key_names
-            .iter()
-            .map(|name| vec![name.clone()].into())
-            .collect(),
-        key_names: key_names.clone(),
-        response: vec!["data".to_owned(), "_entities".to_owned()].into(),
-        max_batch_size: subgraph.source.limits().max_batch_size,
-        pick: Some(vec![subgraph.name.clone()].into()),
-    };
+            response: vec!["data".to_owned(), "_entities".to_owned()].into(),
+            max_batch_size: subgraph.source.limits().max_batch_size,
+            pick: Some(vec![subgraph.name.clone()].into()),
+        })
+    });
+    let batch = batch.clone();
     let part = |path: &Vec<String>| {
         ValueTemplate::Var(Var {
             root: Root::This,
@@ -201,7 +258,7 @@ fn entity_batch(
         ),
     };
     Binding::Grouped(Arc::new(GroupedPlan {
-        batch: Arc::new(batch),
+        batch,
         key,
         parent_key: key_names.first().cloned().unwrap_or_default(),
         group_by: (
@@ -231,11 +288,13 @@ impl<'e> Writer<'e> {
         }
     }
 
-    /// The document, with its variables declared, and their names.
+    /// The document, a `keyword` operation with its variables declared,
+    /// and their names.
     fn finish(
         self,
         variables: &[VariableDefinition],
         extra: Option<&str>,
+        keyword: &str,
     ) -> (String, Vec<String>) {
         let mut declared: Vec<String> = extra.map(str::to_owned).into_iter().collect();
         for name in &self.used {
@@ -243,10 +302,10 @@ impl<'e> Writer<'e> {
                 declared.push(format!("${name}: {}", definition.var_type));
             }
         }
-        let document = if declared.is_empty() {
-            self.text
-        } else {
-            format!("query({}) {}", declared.join(", "), self.text)
+        let document = match (declared.is_empty(), keyword) {
+            (true, "query") => self.text,
+            (true, _) => format!("{keyword} {}", self.text),
+            (false, _) => format!("{keyword}({}) {}", declared.join(", "), self.text),
         };
         (document, self.used.into_iter().collect())
     }

@@ -12,9 +12,12 @@
 //! `null`; when it may not be, the enclosing object or list is cut back to
 //! where it started and written as `null`, up to the nearest nullable
 //! position (or the whole `data`). Every error carries its `path`,
-//! `locations` and `extensions.code`.
+//! `locations` and `extensions.code`. A subgraph's errors are reported
+//! where the executor placed them (`placed`): at the `null` they explain,
+//! or at the field that made the call.
 
 use std::io::Write as _;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -22,9 +25,10 @@ use super::authorize::Denied;
 use super::coerce_variables::Variables;
 use super::execute::{Found, Results, Slot, slot_key};
 use super::normalize::{Field, FieldKind, Operation, SelectionSet};
+use super::placed::{self, SubgraphError};
 use crate::error::{GraphqlError, PathSegment, codes};
 use crate::json::Json;
-use crate::schema::model::{Binding, Shape, ShapeKind};
+use crate::schema::model::{Binding, FieldDef, Shape, ShapeKind};
 
 /// A value that had to be `null` where it may not be; the caller nulls
 /// the nearest nullable position above it.
@@ -144,18 +148,62 @@ impl Writer<'_> {
             return self.null_if(shape);
         }
         if let Binding::Project(path) = &definition.binding {
-            return self.value(field, shape, path.find(parent), at);
+            let found = path.find(parent).or_else(|| self.null_node(parent, path));
+            let reported = found.is_none() && self.report_missing(field, definition, parent, at);
+            return self.value(field, shape, found, at, reported);
         }
-        match self.results.get(slot_key(parent, field)) {
-            Some(Slot::One(found)) => self.value(field, shape, found.value(), at),
+        let key = slot_key(parent, field);
+        let results = self.results;
+        let reported = self.report(field, results.placed().of_field(key), at);
+        match results.get(key) {
+            Some(Slot::One(found)) => self.value(field, shape, Some(found.node()), at, reported),
             Some(Slot::Many(items)) => self.many(field, shape, items, at),
             Some(Slot::Failed(error)) => {
                 let error = GraphqlError::clone(error);
                 self.fail(field, error, at);
                 self.null_if(shape)
             }
-            Some(Slot::Null) | None => self.value(field, shape, None, at),
+            Some(Slot::Null) | None => self.value(field, shape, None, at, reported),
         }
+    }
+
+    /// The `null` at `path` under `parent`, when subgraph errors may be
+    /// placed at one.
+    fn null_node<'j>(&self, parent: Json<'j>, path: &[String]) -> Option<Json<'j>> {
+        if self.results.placed().is_empty() {
+            return None;
+        }
+        path.iter().try_fold(parent, |at, key| at.get(key))
+    }
+
+    /// Reports the subgraph errors placed at `parent` for the field it
+    /// lacks; whether there were any.
+    fn report_missing(
+        &mut self,
+        field: &Field,
+        definition: &FieldDef,
+        parent: Json<'_>,
+        at: &At<'_>,
+    ) -> bool {
+        let results = self.results;
+        if results.placed().is_empty() {
+            return false;
+        }
+        let before = self.errors.len();
+        for (error, below) in placed::of_missing(results.placed(), parent, &definition.name) {
+            let reported = placed::reported_below(error, below, field, at.path());
+            self.errors.push(reported);
+        }
+        self.errors.len() > before
+    }
+
+    /// Reports subgraph errors placed under `field` at `at`; whether
+    /// there were any.
+    fn report(&mut self, field: &Field, errors: &[Arc<SubgraphError>], at: &At<'_>) -> bool {
+        for error in errors {
+            self.errors.push(placed::reported(error, field, at.path()));
+        }
+        !errors.is_empty()
     }
 
     /// Writes `null` where `shape` allows it; else passes the null up.
@@ -169,16 +217,25 @@ impl Writer<'_> {
     }
 
     /// Writes a value of `shape`, or `null` in its place when it (or
-    /// something non-null inside it) fails.
+    /// something non-null inside it) fails. A `null` a subgraph error is
+    /// placed at reports that error; `reported` says one was reported
+    /// for it already.
     fn value(
         &mut self,
         field: &Field,
         shape: &Shape,
         json: Option<Json<'_>>,
         at: &At<'_>,
+        reported: bool,
     ) -> Result<(), Null> {
         let Some(json) = json.filter(|json| !json.is_null()) else {
-            if !shape.nullable {
+            let results = self.results;
+            let placed = match json {
+                Some(null) if !results.placed().is_empty() => results.placed().of_value(null),
+                _ => &[],
+            };
+            let reported = self.report(field, placed, at) || reported;
+            if !shape.nullable && !reported {
                 self.bad_response(field, "a non-null field got no value".to_owned(), at);
             }
             return self.null_if(shape);
@@ -242,7 +299,7 @@ impl Writer<'_> {
             if index > 0 {
                 self.out.push(b',');
             }
-            self.value(field, item, json, &At::Index(index, at))?;
+            self.value(field, item, json, &At::Index(index, at), false)?;
         }
         self.out.push(b']');
         Ok(())
@@ -258,12 +315,10 @@ impl Writer<'_> {
     ) -> Result<(), Null> {
         let ShapeKind::List(item) = &shape.kind else {
             let first = items.iter().flatten().next().and_then(Found::value);
-            return self.value(field, shape, first, at);
+            return self.value(field, shape, first, at, false);
         };
         let start = self.out.len();
-        let values = items
-            .iter()
-            .map(|found| found.as_ref().and_then(Found::value));
+        let values = items.iter().map(|found| found.as_ref().map(Found::node));
         let written = self.list(field, item, values, at);
         self.nulled(written, shape, start)
     }

@@ -370,11 +370,15 @@ impl<'d> Builder<'d> {
         subscription
     }
 
-    /// A subscription field: `@event` on a bus topic, or `@grpc` on a
-    /// server-streaming method.
+    /// A subscription field: `@event` on a bus topic, `@grpc` on a
+    /// server-streaming method, or a subgraph's.
     fn subscription_field(&mut self, site: Site<'d>) -> Option<Binding> {
         let definition = &site.field.node.node;
         let name = definition.name.node.as_str();
+        let pair = (site.ty.name.clone(), name.to_owned());
+        if let Some(origin) = self.doc.federated.get(&pair) {
+            return self.subgraph_field(site, origin);
+        }
         let directives = self.directives_of(&site.ty.name, name)?.clone();
         let target = site.target(BatchVars::None);
         let built = match (&directives.event, &directives.fetch) {

@@ -206,9 +206,13 @@ pub enum Binding {
     /// A subscription field fed by a gRPC server stream.
     Stream(Arc<StreamPlan>),
     /// A field a GraphQL subgraph answers; each operation's plan turns it
-    /// into a [`Binding::Fetch`] or [`Binding::Grouped`] with a document
+    /// into a [`Binding::Fetch`], a [`Binding::Grouped`] or (a root
+    /// subscription field) a [`Binding::SubgraphStream`] with a document
     /// made for the operation's selection.
     Subgraph(Arc<SubgraphField>),
+    /// A subscription field a GraphQL subgraph feeds, with the document
+    /// made for one operation.
+    SubgraphStream(Arc<crate::sources::graphql::SubgraphSubscription>),
 }
 
 /// A field a GraphQL subgraph answers: a root field, or a field it adds to

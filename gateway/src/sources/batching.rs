@@ -46,7 +46,9 @@ pub struct BatchPlan {
     pub connector: Box<dyn Connector>,
     /// The names under `$batch`, one per key component.
     pub key_names: Vec<String>,
-    /// Where each key component stands in an answered item.
+    /// Where each key component stands in an answered item (none for a
+    /// connector that [`Connector::speaks_graphql`]: its `_entities` list
+    /// answers the keys in order).
     pub match_paths: Vec<KeyPath>,
     /// Where the list of items stands in the response.
     pub response: KeyPath,

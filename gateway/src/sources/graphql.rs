@@ -5,8 +5,10 @@
 //! `pipeline::subgraph`): a [`SubgraphQuery`] asks root fields, a
 //! [`SubgraphEntities`] asks `_entities` for a batch of representations.
 //! The operation's variables the document uses are passed as variables.
-//! An answer with `errors` and no `data` is a [`SourceError`]; queries
-//! are idempotent, so every call may be retried.
+//! An answer with `errors` is kept for the executor, which places them at
+//! their paths (`pipeline::placed`); one with neither `data` nor `errors`
+//! is a [`SourceError`]. Queries are idempotent, so every call may be
+//! retried.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +21,7 @@ use super::rest::static_headers;
 use super::{Connector, Forward, Limits, Prepared, measured};
 use crate::config::{Config, GraphqlSourceConfig, SourceConfig, SourceKind, SubgraphSdl};
 use crate::error::{Diagnostics, SourceError};
-use crate::json::Doc;
+use crate::json::{Doc, Json};
 use crate::metrics::Metrics;
 use crate::template::{Caller, Vars};
 
@@ -28,6 +30,7 @@ use crate::template::{Caller, Vars};
 pub struct GraphqlSource {
     name: String,
     url: reqwest::Url,
+    subscriptions_url: reqwest::Url,
     client: reqwest::Client,
     headers: HeaderMap,
     forward: Forward,
@@ -50,6 +53,7 @@ impl GraphqlSource {
         Ok(Self {
             name: name.to_owned(),
             url: config.url.clone(),
+            subscriptions_url: config.subscriptions_url.clone(),
             client: reqwest::Client::new(),
             headers,
             forward: Forward::new(source),
@@ -108,26 +112,21 @@ impl GraphqlSource {
         self.check_errors(doc)
     }
 
-    /// The answer, unless it has errors and no data.
+    /// The answer, when it has `data` or `errors` (which the executor
+    /// places at their paths).
     fn check_errors(&self, doc: Doc) -> Result<Doc, SourceError> {
         let root = doc.root();
         let has_data = root.get("data").is_some_and(|data| !data.is_null());
-        if has_data {
+        let has_errors = root
+            .get("errors")
+            .and_then(Json::items)
+            .is_some_and(|mut errors| errors.next().is_some());
+        if has_data || has_errors {
             return Ok(doc);
         }
-        let message = root
-            .get("errors")
-            .and_then(|errors| errors.items()?.next())
-            .and_then(|error| {
-                error
-                    .get("message")?
-                    .as_str()
-                    .map(std::borrow::Cow::into_owned)
-            })
-            .unwrap_or_else(|| "the answer has no `data`".to_owned());
         Err(SourceError::SubgraphErrors {
             source_name: self.name.clone(),
-            message,
+            message: "the answer has neither `data` nor `errors`".to_owned(),
         })
     }
 
@@ -158,6 +157,49 @@ impl GraphqlSource {
             max_in_flight: self.limits.max_request_concurrency,
             call: async move { source.send(&body, headers).await }.boxed(),
         }
+    }
+}
+
+/// A root subscription field of a subgraph, subscribed to with a
+/// document made for one operation over graphql-transport-ws.
+#[derive(Debug)]
+pub struct SubgraphSubscription {
+    /// The subgraph.
+    pub source: Arc<GraphqlSource>,
+    /// The document sent, a `subscription` operation.
+    pub document: String,
+    /// The operation's variables it uses.
+    pub variables: Vec<String>,
+    /// Where each result holds the field's value (`data.<key>`).
+    pub response: Vec<String>,
+}
+
+impl SubgraphSubscription {
+    /// Opens the subscription for a client's operation (its variables
+    /// and the headers the source forwards); each result is a GraphQL
+    /// response. Fails when the subgraph cannot be reached or does not
+    /// acknowledge the connection within the source's timeout.
+    pub(crate) async fn open(
+        &self,
+        caller: Caller<'_>,
+    ) -> Result<super::graphql_ws::Subscription, SourceError> {
+        let source = &self.source;
+        let mut headers = source.headers.clone();
+        headers.extend(source.forward.pick(caller.headers));
+        let request = super::graphql_ws::Request {
+            source_name: &source.name,
+            url: &source.subscriptions_url,
+            headers,
+            document: &self.document,
+            variables: Value::Object(pick_variables(&self.variables, caller)),
+            timeout: source.limits.timeout,
+        };
+        super::graphql_ws::subscribe(request).await
+    }
+
+    /// The subgraph and the document, for `weft plan`.
+    pub fn describe(&self) -> String {
+        format!("{}: {}", self.source.name, self.document)
     }
 }
 
@@ -198,6 +240,10 @@ impl Connector for SubgraphQuery {
 
     fn describe(&self) -> String {
         format!("{}: {}", self.source.name, self.document)
+    }
+
+    fn speaks_graphql(&self) -> bool {
+        true
     }
 }
 
@@ -259,6 +305,10 @@ impl Connector for SubgraphEntities {
 
     fn describe(&self) -> String {
         format!("{}: {}", self.source.name, self.document)
+    }
+
+    fn speaks_graphql(&self) -> bool {
+        true
     }
 }
 

@@ -19,6 +19,7 @@
 
 pub mod batching;
 pub mod graphql;
+pub(crate) mod graphql_ws;
 pub mod grpc;
 pub mod reflection;
 pub mod resilience;
@@ -55,6 +56,13 @@ pub trait Connector: Send + Sync + fmt::Debug {
     /// The source and the request as declared, e.g.
     /// `users: GET /users/{$args.id}`, for `weft plan`.
     fn describe(&self) -> String;
+
+    /// Whether its answers are GraphQL responses: their `errors` are
+    /// placed at their paths, and an `_entities` list answers the
+    /// representations sent in their order.
+    fn speaks_graphql(&self) -> bool {
+        false
+    }
 }
 
 /// A rendered backend call, not yet sent.

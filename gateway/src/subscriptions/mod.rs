@@ -8,6 +8,13 @@
 //!   [`payload`]) that matches the filter is the root field's value.
 //! - `@grpc` on a server-streaming method: each message (at `response:`)
 //!   is an event; the upstream call is cancelled when the stream is dropped.
+//! - a GraphQL subgraph's `Subscription` field: each subscriber opens its
+//!   own graphql-transport-ws subscription to the subgraph
+//!   (`sources::graphql_ws`); each `next` result is an event, its errors
+//!   placed at their paths like a query's. The subgraph's `error` is a
+//!   last result and `complete` ends the subscription; a connection that
+//!   goes away ends it with `SOURCE_UNAVAILABLE`. A subscriber that
+//!   leaves completes the upstream subscription.
 //!
 //! - `@event(initial:, version:)`: the subscriber first gets the current
 //!   state, fetched after subscribing, then the events not already
@@ -50,6 +57,7 @@ use crate::pipeline::normalize::{FieldKind, OperationKind};
 use crate::pipeline::{Prepared, Response};
 use crate::schema::model::{Binding, EventPlan, StreamPlan};
 use crate::sources::batching::Recording;
+use crate::sources::graphql::SubgraphSubscription;
 use crate::template::Vars;
 use payload::Published;
 
@@ -99,6 +107,9 @@ enum Occurrence {
     Streamed(Arc<Doc>),
     /// The current state this subscriber gets first (`@event(initial:)`).
     State(Arc<Doc>),
+    /// A result of this subscriber's own subgraph subscription: a GraphQL
+    /// response, the root field's value at `data.<key>`.
+    Answered(Arc<Doc>, Arc<SubgraphSubscription>),
 }
 
 /// An event, or the error that ends the subscription.
@@ -170,6 +181,12 @@ async fn open(
             codes::RESUME_UNSUPPORTED,
         )),
         Binding::Stream(plan) => stream_messages(plan, &args, &prepared.headers).await,
+        Binding::SubgraphStream(_) if resume_from.is_some() => Err(GraphqlError::new(
+            "a subgraph's subscription keeps no events, so it cannot resume; \
+             subscribe without a cursor",
+            codes::RESUME_UNSUPPORTED,
+        )),
+        Binding::SubgraphStream(plan) => subgraph_results(plan, prepared, &field.key).await,
         _ => Err(GraphqlError::new(
             "this field cannot be subscribed to",
             codes::VALIDATION_FAILED,
@@ -243,6 +260,26 @@ async fn stream_messages(
         .boxed())
 }
 
+/// The results of a subgraph's subscription for the root field at `key`;
+/// the connection's end is an error at that field.
+async fn subgraph_results(
+    plan: &Arc<SubgraphSubscription>,
+    prepared: &Prepared,
+    key: &str,
+) -> Result<BoxStream<'static, Event>, GraphqlError> {
+    let results = plan
+        .open(prepared.caller())
+        .await
+        .map_err(|error| GraphqlError::from(&error))?;
+    let (plan, path) = (plan.clone(), vec![PathSegment::Key(key.to_owned())]);
+    Ok(results
+        .map(move |result| match result {
+            Ok(answer) => Ok(Occurrence::Answered(Arc::new(answer), plan.clone())),
+            Err(error) => Err(GraphqlError::from(&error).at(path.clone())),
+        })
+        .boxed())
+}
+
 /// Runs the plan for each event; an error event ends the stream after it
 /// is reported.
 fn per_event(
@@ -282,6 +319,12 @@ fn per_event(
                     }
                     Ok(Occurrence::Streamed(message) | Occurrence::State(message)) => {
                         Arc::new(respond(&gateway, &prepared, message).await)
+                    }
+                    Ok(Occurrence::Answered(answer, plan)) => {
+                        let pipeline = &gateway.served().pipeline;
+                        let response = &plan.response;
+                        let run = pipeline.run_answer(&prepared, &gateway.bus, answer, response);
+                        Arc::new(run.await)
                     }
                     Err(error) => Arc::new(Response {
                         data: Some(b"null".to_vec()),
