@@ -145,7 +145,12 @@ fn run(text: &[u8], nodes: &mut Vec<Node>) -> Result<(), String> {
 #[allow(clippy::inline_always)]
 #[inline(always)]
 fn skip_whitespace(text: &[u8], mut pos: usize) -> usize {
-    while matches!(text.get(pos), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+    // Every byte of a value or a separator is above the space: one
+    // comparison settles the usual case of compact JSON.
+    while let Some(&byte) = text.get(pos)
+        && byte <= b' '
+        && matches!(byte, b' ' | b'\n' | b'\r' | b'\t')
+    {
         pos += 1;
     }
     pos

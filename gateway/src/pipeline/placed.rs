@@ -96,6 +96,9 @@ impl Placed {
 
     /// The errors placed at `value`.
     pub(crate) fn of_value(&self, value: Json<'_>) -> &[Arc<SubgraphError>] {
+        if self.at_values.is_empty() {
+            return &[];
+        }
         self.at_values
             .get(&value.identity())
             .map_or(&[], Vec::as_slice)
@@ -103,6 +106,10 @@ impl Placed {
 
     /// The errors placed at the field filed under `key`.
     pub(crate) fn of_field(&self, key: SlotKey) -> &[Arc<SubgraphError>] {
+        // Asked for every fetched field written: most answers place none.
+        if self.at_fields.is_empty() {
+            return &[];
+        }
         self.at_fields.get(&key).map_or(&[], Vec::as_slice)
     }
 }
