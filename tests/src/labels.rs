@@ -1,20 +1,22 @@
 //! The labels subgraph: a small Apollo Federation v2 subgraph
 //! (async-graphql) for the directives the reviews subgraph does not use.
-//! It resolves `Product` by `sku` (giving `name` as `"Label of <sku>"`)
+//! It resolves `Product` by `sku` (giving `name` as `"Label of <sku>"`,
+//! and `shippingEstimate` from the `priceCents` and `dimensions { widthMm }`
+//! the representation carries: [`shipping_estimate`])
 //! and `User` by the compound key `id email` (giving
 //! `badge` as `"<id>|<email>"`), answers `featuredLabels` (each with a
 //! `product`, whose `name` it can provide), and counts its `_entities`
-//! calls.
+//! calls and keeps the representations each carried.
 //!
 //! Its SDL is whatever a test writes to the `sdl` file: the same server
 //! answers a `Product.name` that is `@shareable`, `@override`n or in
 //! conflict, and a `User` with several keys.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_graphql::{
-    ComplexObject, EmptyMutation, EmptySubscription, ID, Object, Schema, SimpleObject,
+    ComplexObject, EmptyMutation, EmptySubscription, ID, InputObject, Object, Schema, SimpleObject,
 };
 use axum::Json;
 use axum::extract::State;
@@ -27,6 +29,10 @@ use crate::StubBackend;
 #[graphql(complex)]
 struct Product {
     sku: ID,
+    #[graphql(skip)]
+    price_cents: Option<i64>,
+    #[graphql(skip)]
+    width_mm: Option<i64>,
 }
 
 #[ComplexObject]
@@ -34,6 +40,28 @@ impl Product {
     async fn name(&self) -> String {
         format!("Label of {}", self.sku.as_str())
     }
+
+    /// Needs `priceCents` and `dimensions { widthMm }` in the
+    /// representation; null without them.
+    async fn shipping_estimate(&self) -> Option<i64> {
+        shipping_estimate(self.price_cents?, self.width_mm?)
+    }
+}
+
+/// What `shippingEstimate` answers: 0 from 10,000 cents up, else the width
+/// in millimetres plus a hundredth of the price.
+pub fn shipping_estimate(price_cents: i64, width_mm: i64) -> Option<i64> {
+    Some(if price_cents >= 10_000 {
+        0
+    } else {
+        width_mm + price_cents / 100
+    })
+}
+
+/// The part of a product's dimensions a representation carries.
+#[derive(InputObject)]
+struct DimensionsInput {
+    width_mm: Option<i64>,
 }
 
 /// A user, by a compound key.
@@ -75,14 +103,25 @@ impl Query {
                 text: format!("Featured {sku}"),
                 product: Product {
                     sku: ID(sku.to_owned()),
+                    price_cents: None,
+                    width_mm: None,
                 },
             })
             .collect()
     }
 
     #[graphql(entity)]
-    async fn product_by_sku(&self, sku: ID) -> Product {
-        Product { sku }
+    async fn product_by_sku(
+        &self,
+        #[graphql(key)] sku: ID,
+        price_cents: Option<i64>,
+        dimensions: Option<DimensionsInput>,
+    ) -> Product {
+        Product {
+            sku,
+            price_cents,
+            width_mm: dimensions.and_then(|dimensions| dimensions.width_mm),
+        }
     }
 
     #[graphql(entity)]
@@ -99,8 +138,12 @@ pub struct Labels {
     /// Its GraphQL endpoint, `http://127.0.0.1:<port>/graphql`.
     pub url: String,
     entities: Arc<AtomicU64>,
+    representations: Representations,
     _server: StubBackend,
 }
+
+/// The `representations` of every `_entities` call, in arrival order.
+type Representations = Arc<Mutex<Vec<serde_json::Value>>>;
 
 impl Labels {
     /// Serves the subgraph on a free port of the test's runtime.
@@ -109,15 +152,29 @@ impl Labels {
             .enable_federation()
             .finish();
         let entities = Arc::new(AtomicU64::new(0));
+        let representations = Representations::default();
         let router = axum::Router::new()
             .route("/graphql", post(answer))
-            .with_state((schema, entities.clone()));
+            .with_state((schema, entities.clone(), representations.clone()));
         let server = StubBackend::start(router).await;
         Self {
             url: format!("{}/graphql", server.url),
             entities,
+            representations,
             _server: server,
         }
+    }
+
+    /// The `representations` variable of each `_entities` call so far.
+    ///
+    /// # Panics
+    ///
+    /// When a handler panicked while holding the list.
+    pub fn representations(&self) -> Vec<serde_json::Value> {
+        self.representations
+            .lock()
+            .expect("the representations lock")
+            .clone()
     }
 
     /// How many `_entities` calls it has answered.
@@ -127,11 +184,23 @@ impl Labels {
 }
 
 async fn answer(
-    State((schema, entities)): State<(LabelsSchema, Arc<AtomicU64>)>,
+    State((schema, entities, representations)): State<(
+        LabelsSchema,
+        Arc<AtomicU64>,
+        Representations,
+    )>,
     Json(request): Json<async_graphql::Request>,
 ) -> Json<async_graphql::Response> {
     if request.query.contains("_entities") {
         entities.fetch_add(1, Ordering::SeqCst);
+        let sent = request
+            .variables
+            .get("representations")
+            .and_then(|value| value.clone().into_json().ok())
+            .unwrap_or_default();
+        if let Ok(mut all) = representations.lock() {
+            all.push(sent);
+        }
     }
     Json(schema.execute(request).await)
 }

@@ -685,8 +685,12 @@ impl LoadGroup<'_> {
         }
     }
 
+    /// Adds a key; keys are told apart (and answers matched back) by the
+    /// components the batch matches on, so values carried beside them
+    /// (`@requires` fields) do not split one entity in two.
     fn add(&mut self, key: Key) -> usize {
-        let text = key_text(&key);
+        let matched = self.batch.match_paths.len().clamp(1, key.len().max(1));
+        let text = key_text(&key[..matched.min(key.len())]);
         match self.texts.get(&text) {
             Some(&index) => index,
             None => self.push(text, key),

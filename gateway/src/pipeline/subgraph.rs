@@ -9,7 +9,13 @@
 //! - a field added to an entity becomes a [`Binding::Grouped`] batch of
 //!   `_entities(representations: $representations) { ... on T { <key fields> field { … } } }`,
 //!   one call per level (chunked at `max_batch_size`), each answered entity
-//!   matched back to its parent by key.
+//!   matched back to its parent by key. With `@requires(fields:)`, each
+//!   representation carries the required fields too, read from the parent;
+//!   the selection that fetches the parent asks them, selected or not (the
+//!   writer leaves out what the client did not select);
+//! - a field returning an entity another subgraph owns becomes a
+//!   [`Binding::Entity`] load through the owner's `_entities`, asking the
+//!   selected fields of the owner with the key.
 //!
 //! Within a sub-selection, fields the subgraph returns are asked by name
 //! (the executor reads them from its answer); a field that loads an entity
@@ -30,7 +36,8 @@ use serde_json::Value;
 use super::normalize::{Arguments, Field, FieldKind, Input, Operation, SelectionSet};
 use crate::error::Place;
 use crate::schema::model::{
-    Binding, FetchPlan, FieldDef, GroupedPlan, SubgraphEntity, SubgraphField,
+    Binding, EntityPlan, FetchPlan, FieldDef, GroupedPlan, SubgraphEntity, SubgraphField,
+    SubgraphReference,
 };
 use crate::sources::batching::BatchPlan;
 use crate::sources::graphql::{SubgraphEntities, SubgraphQuery};
@@ -51,9 +58,10 @@ fn bind_set(set: &mut SelectionSet, variables: &[VariableDefinition]) {
         if let FieldKind::Schema(definition) = &field.kind
             && let Binding::Subgraph(subgraph) = &definition.binding
         {
-            let binding = match &subgraph.entity {
-                None => root_fetch(subgraph, field, variables),
-                Some(entity) => entity_batch(subgraph, entity, field, variables),
+            let binding = match (&subgraph.entity, &subgraph.reference) {
+                (_, Some(reference)) => owner_load(subgraph, reference, field, variables),
+                (None, None) => root_fetch(subgraph, field, variables),
+                (Some(entity), None) => entity_batch(subgraph, entity, field, variables),
             };
             field.kind = FieldKind::Schema(rebound(definition, binding));
         }
@@ -71,9 +79,9 @@ fn bind_set(set: &mut SelectionSet, variables: &[VariableDefinition]) {
 }
 
 /// The fields of an entity-valued `field` selected that its subgraph
-/// provides, and that the entity type reads by their own name.
+/// provides (`provided`), and that the entity type reads by their own name.
 fn provided_selected<'f>(
-    plan: &'f crate::schema::model::EntityPlan,
+    provided: &'f [String],
     field: &'f Field,
 ) -> impl Iterator<Item = &'f str> {
     field
@@ -82,7 +90,7 @@ fn provided_selected<'f>(
         .flat_map(|selection| &selection.fields)
         .filter_map(move |child| match &child.kind {
             FieldKind::Schema(definition)
-                if plan.provided.contains(&definition.name)
+                if provided.contains(&definition.name)
                     && matches!(&definition.binding, Binding::Project(path)
                         if **path == [definition.name.clone()])
                     && child.selection.is_none() =>
@@ -96,14 +104,14 @@ fn provided_selected<'f>(
 /// Whether every field selected under an entity-valued `field` is a key
 /// field or provided by the subgraph that returns it: it is then read from
 /// that answer rather than loaded again.
-fn is_provided(plan: &crate::schema::model::EntityPlan, field: &Field) -> bool {
+fn is_provided(plan: &EntityPlan, field: &Field) -> bool {
     let Some(selection) = &field.selection else {
         return false;
     };
     if plan.provided.is_empty() {
         return false;
     }
-    let provided: Vec<&str> = provided_selected(plan, field).collect();
+    let provided: Vec<&str> = provided_selected(&plan.provided, field).collect();
     selection.fields.iter().all(|child| match &child.kind {
         FieldKind::Schema(definition) => {
             provided.contains(&definition.name.as_str())
@@ -157,6 +165,12 @@ fn entity_batch(
     variables: &[VariableDefinition],
 ) -> Binding {
     let key_names: Vec<String> = entity.key.iter().map(|(name, _)| name.clone()).collect();
+    let required = entity.requires.iter().flat_map(|(_, parts)| parts);
+    let sent_names: Vec<String> = key_names
+        .iter()
+        .cloned()
+        .chain(required.clone().map(|part| part.name.clone()))
+        .collect();
     let mut writer = Writer::new(&subgraph.enums);
     let _ = write!(
         writer.text,
@@ -173,14 +187,18 @@ fn entity_batch(
             source: subgraph.source.clone(),
             document,
             type_name: entity.type_name.clone(),
-            key_names: key_names.clone(),
+            key_names: sent_names.clone(),
             variables: used,
+            typed: required
+                .clone()
+                .map(|part| (part.name.clone(), part.typed.clone()))
+                .collect(),
         }),
         match_paths: key_names
             .iter()
             .map(|name| vec![name.clone()].into())
             .collect(),
-        key_names: key_names.clone(),
+        key_names: sent_names,
         response: vec!["data".to_owned(), "_entities".to_owned()].into(),
         max_batch_size: subgraph.source.limits().max_batch_size,
         pick: Some(vec![subgraph.name.clone()].into()),
@@ -191,12 +209,13 @@ fn entity_batch(
             path: path.clone(),
         })
     };
-    let key = match entity.key.as_slice() {
-        [(_, path)] => part(path),
-        parts => ValueTemplate::Object(
+    let key = match (entity.key.as_slice(), &entity.requires) {
+        ([(_, path)], None) => part(path),
+        (parts, _) => ValueTemplate::Object(
             parts
                 .iter()
                 .map(|(name, path)| (name.clone(), part(path)))
+                .chain(required.map(|part| (part.name.clone(), part.read.clone())))
                 .collect(),
         ),
     };
@@ -212,6 +231,65 @@ fn entity_batch(
                 column: 0,
             },
         ),
+    }))
+}
+
+/// A field returning an entity `reference` names, loaded through its
+/// owner's `_entities` with the key the parent's answer holds; the
+/// document asks the selected fields the owner answers.
+fn owner_load(
+    subgraph: &SubgraphField,
+    reference: &SubgraphReference,
+    field: &Field,
+    variables: &[VariableDefinition],
+) -> Binding {
+    let mut writer = Writer::new(&subgraph.enums);
+    let _ = write!(
+        writer.text,
+        "{{ _entities(representations: $representations) {{ ... on {} {{ {}",
+        reference.type_name,
+        reference.key.join(" ")
+    );
+    if let Some(selection) = &field.selection {
+        writer.fields(selection);
+    }
+    writer.text.push_str(" } } }");
+    let (document, used) = writer.finish(variables, Some("$representations: [_Any!]!"));
+    let batch = BatchPlan {
+        id: NEXT_BATCH_ID.fetch_add(1, Ordering::Relaxed),
+        connector: Box::new(SubgraphEntities {
+            source: subgraph.source.clone(),
+            document,
+            type_name: reference.type_name.clone(),
+            key_names: reference.key.clone(),
+            variables: used,
+            typed: Vec::new(),
+        }),
+        match_paths: reference
+            .key
+            .iter()
+            .map(|name| vec![name.clone()].into())
+            .collect(),
+        key_names: reference.key.clone(),
+        response: vec!["data".to_owned(), "_entities".to_owned()].into(),
+        max_batch_size: subgraph.source.limits().max_batch_size,
+        pick: None,
+    };
+    let part = |name: &String| {
+        ValueTemplate::Var(Var {
+            root: Root::This,
+            path: vec![subgraph.name.clone(), name.clone()],
+        })
+    };
+    let key = match reference.key.as_slice() {
+        [one] => part(one),
+        many => ValueTemplate::Object(many.iter().map(|name| (name.clone(), part(name))).collect()),
+    };
+    Binding::Entity(Arc::new(EntityPlan {
+        batch: Arc::new(batch),
+        key,
+        entity: reference.type_name.clone(),
+        provided: reference.provided.clone(),
     }))
 }
 
@@ -265,6 +343,15 @@ impl<'e> Writer<'e> {
     fn selection(&mut self, set: &SelectionSet) {
         self.text.push_str(" {");
         let start = self.text.len();
+        self.fields(set);
+        if self.text.len() == start {
+            self.text.push_str(" __typename");
+        }
+        self.text.push_str(" }");
+    }
+
+    /// The fields of `set` this subgraph answers, each after a space.
+    fn fields(&mut self, set: &SelectionSet) {
         for field in &set.fields {
             let FieldKind::Schema(definition) = &field.kind else {
                 continue;
@@ -281,25 +368,42 @@ impl<'e> Writer<'e> {
                         definition.name,
                         plan.batch.key_names.join(" ")
                     );
-                    for name in provided_selected(plan, field) {
+                    for name in provided_selected(&plan.provided, field) {
                         self.text.push(' ');
                         self.text.push_str(name);
                     }
                     self.text.push_str(" }");
                 }
-                Binding::Subgraph(other) => {
-                    for (name, _) in other.entity.iter().flat_map(|entity| &entity.key) {
-                        self.text.push(' ');
-                        self.text.push_str(name);
-                    }
-                }
+                Binding::Subgraph(other) => self.subgraph_field(&definition.name, other, field),
                 _ => {}
             }
         }
-        if self.text.len() == start {
-            self.text.push_str(" __typename");
+    }
+
+    /// What the parent's fetch asks for a field another subgraph answers:
+    /// the key (and `@requires` fields) of an entity field; the key and
+    /// provided fields of an entity the other subgraph owns.
+    fn subgraph_field(&mut self, name: &str, other: &SubgraphField, field: &Field) {
+        if let Some(reference) = &other.reference {
+            let _ = write!(self.text, " {name} {{ {}", reference.key.join(" "));
+            for provided in provided_selected(&reference.provided, field) {
+                self.text.push(' ');
+                self.text.push_str(provided);
+            }
+            self.text.push_str(" }");
+            return;
         }
-        self.text.push_str(" }");
+        let Some(entity) = &other.entity else {
+            return;
+        };
+        for (name, _) in &entity.key {
+            self.text.push(' ');
+            self.text.push_str(name);
+        }
+        if let Some((required, _)) = &entity.requires {
+            self.text.push(' ');
+            self.text.push_str(required);
+        }
     }
 
     fn arguments(&mut self, definition: &FieldDef, args: &Arguments) {
