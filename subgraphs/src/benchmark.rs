@@ -221,7 +221,7 @@ mod inventory_graph {
     // A product as `inventory` extends it; a plain comment, as an extension takes no description.
     #[derive(SimpleObject)]
     #[graphql(extends, complex, name = "Product")]
-    pub struct Stock {
+    pub struct StockedProduct {
         #[graphql(external)]
         upc: String,
         #[graphql(external)]
@@ -232,7 +232,7 @@ mod inventory_graph {
     }
 
     #[ComplexObject]
-    impl Stock {
+    impl StockedProduct {
         #[graphql(requires = "price weight")]
         async fn shipping_estimate(&self) -> Option<i64> {
             shipping_estimate(self.price, self.weight)
@@ -249,8 +249,8 @@ mod inventory_graph {
             #[graphql(key)] upc: String,
             price: Option<i64>,
             weight: Option<i64>,
-        ) -> Stock {
-            Stock {
+        ) -> StockedProduct {
+            StockedProduct {
                 in_stock: in_stock(&upc),
                 upc,
                 weight,

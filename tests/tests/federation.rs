@@ -645,11 +645,11 @@ async fn a_required_field_from_the_grpc_catalog_is_sent_in_the_representation() 
     // stay out of the answer.
     assert_eq!(
         body["data"],
-        json!({ "product": { "name": product.name, "shippingEstimate": expected_estimate(&product) } })
+        json!({ "product": { "name": product.name, "shippingEstimate": expected_estimate(product) } })
     );
     assert_eq!(
         labels.representations(),
-        [json!([required_representation(&product)])]
+        [json!([required_representation(product)])]
     );
     assert_eq!(federated.services.catalog.calls().count("GetProduct"), 1);
     assert_eq!(labels.entities_calls(), 1);
@@ -709,10 +709,10 @@ async fn fifty_entities_with_required_fields_take_one_call() {
         assert_eq!(answered["priceCents"], product.price_cents, "{answered}");
         assert_eq!(
             answered["shippingEstimate"],
-            expected_estimate(&product),
+            expected_estimate(product),
             "{answered}"
         );
-        expected.push(required_representation(&product));
+        expected.push(required_representation(product));
     }
     assert_eq!(labels.entities_calls(), 1);
     assert_eq!(labels.representations(), [Value::Array(expected)]);

@@ -51,9 +51,12 @@ pub async fn run(options: &Options) -> Result<(Vec<Row>, bool), String> {
     Ok((vec![federation, rest], pinned))
 }
 
+/// Each subgraph with its GraphQL URL.
+type SubgraphUrls = Vec<(Subgraph, String)>;
+
 /// The four subgraphs started, and their GraphQL URLs, in the order of
 /// [`Subgraph::ALL`].
-fn start_subgraphs() -> Result<(Vec<Process>, Vec<(Subgraph, String)>), String> {
+fn start_subgraphs() -> Result<(Vec<Process>, SubgraphUrls), String> {
     let bin = binaries()?;
     let mut processes = Vec::new();
     let mut urls = Vec::new();

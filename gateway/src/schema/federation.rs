@@ -440,7 +440,14 @@ impl Composer<'_> {
             self.doc.provides.insert(pair.clone(), directives.provides);
         }
         if let Some(required) = directives.requires {
-            if !self.check_requires(current, &pair, field.pos, &required, declared, &origin) {
+            if !self.check_requires(
+                current,
+                &pair,
+                field.pos,
+                &required,
+                declared,
+                origin.as_ref(),
+            ) {
                 return;
             }
             self.doc.requires.insert(pair.clone(), required);
@@ -473,7 +480,7 @@ impl Composer<'_> {
         pos: Pos,
         required: &str,
         declared: &[String],
-        origin: &Option<Origin>,
+        origin: Option<&Origin>,
     ) -> bool {
         let label = format!("`{}.{}`", pair.0, pair.1);
         if !matches!(origin, Some(Origin::Entity { .. })) {
@@ -581,7 +588,7 @@ fn read(directives: &[Positioned<ConstDirective>]) -> Federated {
                     key_fields(&string_argument(directive, "fields").unwrap_or_default());
             }
             "requires" => {
-                read.requires = Some(string_argument(directive, "fields").unwrap_or_default())
+                read.requires = Some(string_argument(directive, "fields").unwrap_or_default());
             }
             other => drop(read.present.insert(other.to_owned())),
         }
