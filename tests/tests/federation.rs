@@ -744,3 +744,60 @@ async fn external_fields_named_by_requires_compose() {
     let sdl = federated.gateway.gateway.sdl();
     assert!(sdl.contains("shippingEstimate: Int"), "{sdl}");
 }
+
+#[tokio::test]
+async fn a_required_field_with_a_call_of_its_own_is_fetched_a_level_earlier() {
+    let labels = Labels::start().await;
+    let url = labels.url.clone();
+    let sdl = r#"type Product @key(fields: "sku") {
+  sku: ID!
+  priceCents: Int! @external
+  dimensions: Dimensions @external
+  buyerName: String @external
+  shippingEstimate: Int @requires(fields: "priceCents dimensions { widthMm } buyerName")
+}
+type Dimensions { widthMm: Int! @external }
+type Query { labelsVersion: Int! }"#;
+    let federated = start_in(move |config, dir| {
+        dir.write("labels.graphql", sdl);
+        let schema = format!(
+            "{}\nextend type Product {{\n  buyerName: String @rest(source: \"users\", get: \"/users/1\", response: \"full_name\")\n}}\n",
+            weft::demo::SCHEMA
+        );
+        config
+            .schema(&schema)
+            .graphql_source("labels", &url, DEMO_TIMEOUT_MS)
+            .source_option("labels", "sdl = \"labels.graphql\"")
+    })
+    .await;
+    let query = r#"{ product(sku: "SKU-0003") { name shippingEstimate } }"#;
+    let plan = federated
+        .gateway
+        .gateway
+        .served()
+        .pipeline
+        .plan(query, None)
+        .unwrap()
+        .to_string();
+    let buyer = plan
+        .find("product.buyerName  <-  users")
+        .unwrap_or(usize::MAX);
+    let estimate = plan.find("level 3\n  product.shippingEstimate  <-  labels");
+    assert!(
+        buyer < plan.len() && estimate.is_some_and(|at| buyer < at),
+        "{plan}"
+    );
+    let body = federated.gateway.query(query).await;
+    assert_eq!(body.get("errors"), None, "{body}");
+    let product = subgraphs::data::product("SKU-0003").unwrap();
+    assert_eq!(
+        body["data"],
+        json!({ "product": { "name": product.name, "shippingEstimate": expected_estimate(product) } })
+    );
+    let buyer_name = subgraphs::data::user("1").unwrap().full_name.clone();
+    let mut representation = required_representation(product);
+    representation["buyerName"] = json!(buyer_name);
+    assert_eq!(labels.representations(), [json!([representation])]);
+    assert_eq!(federated.services.users.calls().count("GET /users/{id}"), 1);
+    assert_eq!(labels.entities_calls(), 1);
+}

@@ -10,9 +10,12 @@
 //!   `_entities(representations: $representations) { ... on T { <key fields> field { … } } }`,
 //!   one call per level (chunked at `max_batch_size`), each answered entity
 //!   matched back to its parent by key. With `@requires(fields:)`, each
-//!   representation carries the required fields too, read from the parent;
-//!   the selection that fetches the parent asks them, selected or not (the
-//!   writer leaves out what the client did not select);
+//!   representation carries the required fields too: read from the parent
+//!   (the selection that fetches the parent asks them, selected or not;
+//!   the writer leaves out what the client did not select), or, for a
+//!   field fetched by a call of its own, from that call's result — the
+//!   field is added to the selection (hidden) when not selected, and the
+//!   batch waits for it ([`GroupedPlan::after`]);
 //! - a field returning an entity another subgraph owns becomes a
 //!   [`Binding::Entity`] load through the owner's `_entities`, asking the
 //!   selected fields of the owner with the key.
@@ -33,10 +36,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use graphql_tools::static_graphql::query::VariableDefinition;
 use serde_json::Value;
 
-use super::normalize::{Arguments, Field, FieldKind, Input, Operation, SelectionSet};
-use crate::error::Place;
+use super::normalize::{Arguments, Condition, Field, FieldKind, Input, Operation, SelectionSet};
+use crate::error::{Location, Place};
 use crate::schema::model::{
-    Binding, EntityPlan, FetchPlan, FieldDef, GroupedPlan, SubgraphEntity, SubgraphField,
+    Binding, EntityPlan, FetchPlan, FieldDef, GroupedPlan, Model, SubgraphEntity, SubgraphField,
     SubgraphReference,
 };
 use crate::sources::batching::BatchPlan;
@@ -48,33 +51,108 @@ static NEXT_BATCH_ID: AtomicUsize = AtomicUsize::new(usize::MAX / 2);
 
 /// Gives every subgraph field of `operation` its binding for this
 /// operation.
-pub(crate) fn bind(operation: &mut Operation) {
+pub(crate) fn bind(operation: &mut Operation, model: &Model) {
     let variables = &operation.variables;
-    bind_set(&mut operation.selection, variables);
+    let mut binder = Binder {
+        variables,
+        model,
+        next_hidden: u32::MAX,
+    };
+    binder.set(&mut operation.selection);
 }
 
-fn bind_set(set: &mut SelectionSet, variables: &[VariableDefinition]) {
-    for field in &mut set.fields {
-        if let FieldKind::Schema(definition) = &field.kind
-            && let Binding::Subgraph(subgraph) = &definition.binding
-        {
-            let binding = match (&subgraph.entity, &subgraph.reference) {
-                (_, Some(reference)) => owner_load(subgraph, reference, field, variables),
-                (None, None) => root_fetch(subgraph, field, variables),
-                (Some(entity), None) => entity_batch(subgraph, entity, field, variables),
+/// What binding an operation's fields needs.
+struct Binder<'o> {
+    variables: &'o [VariableDefinition],
+    model: &'o Model,
+    /// The id of the next field added for `@requires` (counting down, so
+    /// it never meets the normalized fields' ids).
+    next_hidden: u32,
+}
+
+impl Binder<'_> {
+    fn set(&mut self, set: &mut SelectionSet) {
+        self.add_required(set);
+        let siblings: Vec<(String, u32)> = set
+            .fields
+            .iter()
+            .filter_map(|field| match &field.kind {
+                FieldKind::Schema(definition) => Some((definition.name.clone(), field.id)),
+                _ => None,
+            })
+            .collect();
+        for field in &mut set.fields {
+            bind_field(field, self.variables, &siblings);
+            if let Some(selection) = &mut field.selection {
+                self.set(selection);
+            }
+        }
+    }
+
+    /// Adds to `set` every field a subgraph field there `@requires` that is
+    /// fetched by a call of its own and not selected: fetched, not written.
+    fn add_required(&mut self, set: &mut SelectionSet) {
+        let mut wanted: Vec<String> = Vec::new();
+        for field in &set.fields {
+            let FieldKind::Schema(definition) = &field.kind else {
+                continue;
             };
-            field.kind = FieldKind::Schema(rebound(definition, binding));
+            let Binding::Subgraph(subgraph) = &definition.binding else {
+                continue;
+            };
+            let parts = subgraph.entity.iter().flat_map(|entity| &entity.requires);
+            for part in parts
+                .flat_map(|(_, parts)| parts)
+                .filter(|part| part.fetched)
+            {
+                let selected = set.fields.iter().any(
+                    |field| matches!(&field.kind, FieldKind::Schema(d) if d.name == part.name),
+                );
+                if !selected && !wanted.contains(&part.name) {
+                    wanted.push(part.name.clone());
+                }
+            }
         }
-        if let FieldKind::Schema(definition) = &field.kind
-            && let Binding::Entity(plan) = &definition.binding
-            && is_provided(plan, field)
-        {
-            let read = Binding::Project(vec![definition.name.clone()].into());
-            field.kind = FieldKind::Schema(rebound(definition, read));
+        for name in wanted {
+            let Some(definition) = self.model.field(&set.type_name, &name) else {
+                continue;
+            };
+            set.fields.push(Field {
+                id: self.next_hidden,
+                key: name.clone(),
+                key_json: String::new(),
+                kind: FieldKind::Schema(definition.clone()),
+                args: Arguments::Fixed(Value::Null),
+                condition: Condition::Always,
+                selection: None,
+                location: Location { line: 0, column: 0 },
+                hidden: true,
+            });
+            self.next_hidden -= 1;
+            set.fetches = true;
         }
-        if let Some(selection) = &mut field.selection {
-            bind_set(selection, variables);
-        }
+    }
+}
+
+/// Binds one field for the operation; `siblings` are the fields beside it
+/// (name and id), for `@requires` of fetched fields.
+fn bind_field(field: &mut Field, variables: &[VariableDefinition], siblings: &[(String, u32)]) {
+    if let FieldKind::Schema(definition) = &field.kind
+        && let Binding::Subgraph(subgraph) = &definition.binding
+    {
+        let binding = match (&subgraph.entity, &subgraph.reference) {
+            (_, Some(reference)) => owner_load(subgraph, reference, field, variables),
+            (None, None) => root_fetch(subgraph, field, variables),
+            (Some(entity), None) => entity_batch(subgraph, entity, field, variables, siblings),
+        };
+        field.kind = FieldKind::Schema(rebound(definition, binding));
+    }
+    if let FieldKind::Schema(definition) = &field.kind
+        && let Binding::Entity(plan) = &definition.binding
+        && is_provided(plan, field)
+    {
+        let read = Binding::Project(vec![definition.name.clone()].into());
+        field.kind = FieldKind::Schema(rebound(definition, read));
     }
 }
 
@@ -163,6 +241,7 @@ fn entity_batch(
     entity: &SubgraphEntity,
     field: &Field,
     variables: &[VariableDefinition],
+    siblings: &[(String, u32)],
 ) -> Binding {
     let key_names: Vec<String> = entity.key.iter().map(|(name, _)| name.clone()).collect();
     let required = entity.requires.iter().flat_map(|(_, parts)| parts);
@@ -215,11 +294,23 @@ fn entity_batch(
             parts
                 .iter()
                 .map(|(name, path)| (name.clone(), part(path)))
-                .chain(required.map(|part| (part.name.clone(), part.read.clone())))
+                .chain(
+                    required
+                        .clone()
+                        .map(|part| (part.name.clone(), part.read.clone())),
+                )
                 .collect(),
         ),
     };
+    let after = required
+        .filter(|part| part.fetched)
+        .filter_map(|part| {
+            let (_, id) = siblings.iter().find(|(name, _)| *name == part.name)?;
+            Some((part.name.clone(), *id))
+        })
+        .collect();
     Binding::Grouped(Arc::new(GroupedPlan {
+        after,
         batch: Arc::new(batch),
         key,
         parent_key: key_names.first().cloned().unwrap_or_default(),
@@ -400,7 +491,11 @@ impl<'e> Writer<'e> {
             self.text.push(' ');
             self.text.push_str(name);
         }
-        if let Some((required, _)) = &entity.requires {
+        if let Some((required, _)) = entity
+            .requires
+            .as_ref()
+            .filter(|(text, _)| !text.is_empty())
+        {
             self.text.push(' ');
             self.text.push_str(required);
         }

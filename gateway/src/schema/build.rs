@@ -547,13 +547,14 @@ impl<'d> Builder<'d> {
         nodes
             .iter()
             .map(|node| {
-                let path = self
-                    .projection(type_name, &node.name)
-                    .unwrap_or_else(|| vec![node.name.clone()]);
+                let projected = self.projection(type_name, &node.name);
+                let fetched = projected.is_none();
+                let path = projected.unwrap_or_else(|| vec![node.name.clone()]);
                 RequiredField {
                     name: node.name.clone(),
                     read: required_template(path, &node.children),
                     typed: self.required_type(type_name, node),
+                    fetched,
                 }
             })
             .collect()
@@ -612,7 +613,27 @@ impl<'d> Builder<'d> {
         let pair = (site.ty.name.clone(), site.field_name().to_owned());
         let requires = self.doc.requires.get(&pair).map(|text| {
             let nodes = super::federation::field_set(text);
-            (text.clone(), self.required_parts(&site.ty.name, &nodes))
+            let parts = self.required_parts(&site.ty.name, &nodes);
+            for (node, _) in nodes
+                .iter()
+                .zip(&parts)
+                .filter(|(node, part)| part.fetched && !node.children.is_empty())
+            {
+                let message = format!(
+                    "subgraph `{source}`: `{}`: @requires of `{}`, a field with a selection fetched by a call of its own, is not supported yet",
+                    site.name(),
+                    node.name
+                );
+                self.problems
+                    .push(self.doc.error(site.field.file, site.field.node.pos, message));
+            }
+            let read: Vec<String> = nodes
+                .iter()
+                .zip(&parts)
+                .filter(|(_, part)| !part.fetched)
+                .map(|(node, _)| node.to_string())
+                .collect();
+            (read.join(" "), parts)
         });
         let entity = key.map(|key| SubgraphEntity {
             requires,
@@ -698,6 +719,7 @@ impl<'d> Builder<'d> {
         let batch = self.batch_plan(connected, vec![path_of(&group_by)]);
         let place = self.doc.place(site.field.file, group_by.pos);
         Some(Binding::Grouped(Arc::new(GroupedPlan {
+            after: Vec::new(),
             batch,
             key,
             parent_key,

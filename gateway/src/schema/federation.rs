@@ -624,6 +624,21 @@ pub struct FieldSetNode {
     pub children: Vec<FieldSetNode>,
 }
 
+impl std::fmt::Display for FieldSetNode {
+    /// The node as `FieldSet` text: `name` or `name { a b }`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)?;
+        if !self.children.is_empty() {
+            f.write_str(" {")?;
+            for child in &self.children {
+                write!(f, " {child}")?;
+            }
+            f.write_str(" }")?;
+        }
+        Ok(())
+    }
+}
+
 /// A `FieldSet` such as `"price dimensions { weight }"` as a tree.
 pub fn field_set(fields: &str) -> Vec<FieldSetNode> {
     let spaced = fields.replace('{', " { ").replace('}', " } ");
@@ -715,6 +730,8 @@ mod tests {
                 leaf("id"),
             ]
         );
+        let nested = &field_set("dimensions{weight size { w }}")[0];
+        assert_eq!(nested.to_string(), "dimensions { weight size { w } }");
     }
 
     #[test]
@@ -734,6 +751,46 @@ mod tests {
         let doc = compose_one(OWNER, sdl).unwrap();
         let pair = ("Product".to_owned(), "label".to_owned());
         assert_eq!(doc.requires.get(&pair).map(String::as_str), Some("name"));
+    }
+
+    #[test]
+    fn an_extending_subgraph_listed_first_is_composed_after_the_owner() {
+        let mut doc = Document::parse(&[(
+            PathBuf::from("schema.graphql"),
+            "type Query { a: Int }".to_owned(),
+        )])
+        .unwrap();
+        let subgraph = |source: &str, text: &str| Subgraph {
+            source: source.to_owned(),
+            path: PathBuf::from(format!("{source}.graphql")),
+            text: text.to_owned(),
+        };
+        let both = [
+            subgraph(
+                "inventory",
+                "extend type Product @key(fields: \"upc\") { upc: String! @external price: Int @external\n\
+                 estimate: Int @requires(fields: \"price\") }",
+            ),
+            subgraph(
+                "products",
+                "type Product @key(fields: \"upc\") { upc: String! price: Int }\n\
+                 type Query { top: [Product] }",
+            ),
+        ];
+        compose(&mut doc, &both).unwrap();
+        assert_eq!(
+            doc.owned_entities.get("Product"),
+            Some(&("products".to_owned(), vec!["upc".to_owned()]))
+        );
+        let pair = ("Product".to_owned(), "estimate".to_owned());
+        assert_eq!(
+            doc.federated.get(&pair),
+            Some(&Origin::Entity {
+                source: "inventory".to_owned(),
+                key: vec!["upc".to_owned()]
+            })
+        );
+        assert_eq!(doc.requires.get(&pair).map(String::as_str), Some("price"));
     }
 
     #[test]

@@ -276,8 +276,9 @@ pub struct SubgraphEntity {
     pub type_name: String,
     /// The key fields, and where each is read in the parent's JSON.
     pub key: Vec<(String, Vec<String>)>,
-    /// `@requires(fields:)`: the text (added to the selection that fetches
-    /// the parent), and each top-level field it names.
+    /// `@requires(fields:)`: the fields read from the parent, as a
+    /// selection (added to the one that fetches the parent), and each
+    /// top-level field it names.
     pub requires: Option<(String, Vec<RequiredField>)>,
 }
 
@@ -292,6 +293,10 @@ pub struct RequiredField {
     pub read: crate::template::ValueTemplate,
     /// How the value is typed in the schema.
     pub typed: Typed,
+    /// Whether the field is fetched by a call of its own (a `@rest`/`@grpc`
+    /// field, or one another subgraph adds) rather than read from the
+    /// parent: it is then fetched first and its result sent.
+    pub fetched: bool,
 }
 
 /// How a value sent to a subgraph is typed, so it is sent as the schema
@@ -370,6 +375,10 @@ pub struct GroupedPlan {
     pub parent_key: String,
     /// `groupBy`'s text and where it stands (for `weft check --probe`).
     pub group_by: (String, Place),
+    /// Fields of the same parent fetched by calls of their own that this
+    /// one waits for (a subgraph's `@requires`): each one's name in the
+    /// key and its field id in the operation.
+    pub after: Vec<(String, u32)>,
 }
 
 /// A subscription field fed by bus events.
@@ -547,5 +556,42 @@ impl Model {
     /// The field `field` of object type `ty`.
     pub fn field(&self, ty: &str, field: &str) -> Option<&Arc<FieldDef>> {
         self.object(ty)?.fields.get(field)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn leaf(kind: ShapeKind) -> Typed {
+        Typed::Leaf(Shape {
+            nullable: true,
+            kind,
+        })
+    }
+
+    #[test]
+    fn required_values_are_sent_in_their_schema_form() {
+        let typed = Typed::Object(vec![
+            ("price".to_owned(), leaf(ShapeKind::Int)),
+            ("ratio".to_owned(), leaf(ShapeKind::Float)),
+            ("code".to_owned(), leaf(ShapeKind::Id)),
+        ]);
+        let sent = typed.apply(json!({ "price": "1299", "ratio": "0.5", "code": 7, "other": "1" }));
+        assert_eq!(
+            sent,
+            json!({ "price": 1299, "ratio": 0.5, "code": "7", "other": "1" })
+        );
+        assert_eq!(leaf(ShapeKind::Int).apply(json!("n/a")), json!("n/a"));
+        let list = Typed::Leaf(Shape {
+            nullable: true,
+            kind: ShapeKind::List(Box::new(Shape {
+                nullable: false,
+                kind: ShapeKind::Int,
+            })),
+        });
+        assert_eq!(list.apply(json!(["1", 2])), json!([1, 2]));
     }
 }
