@@ -201,6 +201,21 @@ enum Suite {
         #[arg(long)]
         gateway: Option<PathBuf>,
     },
+    /// The Guild's federation benchmark query over its four subgraphs
+    /// (accounts, products, inventory, reviews), next to the demo's
+    /// REST/gRPC 50-users query: requests/s, p50/p95/p99, CPU per request
+    /// and peak RSS (processes as for `queries`).
+    Federation {
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Seconds to drive each query.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Pin the gateway to CPU 0 (with `taskset`, when present).
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        pin: bool,
+    },
     /// Answers while the catalog service is killed and restarted: full,
     /// partial and failed answers per phase, and the time to the first full
     /// answer after the restart (processes as for `queries`).
@@ -448,6 +463,23 @@ async fn bench(suite: Option<Suite>) -> Result<(), String> {
             };
             let (rows, pinned) = weft::bench::queries::run(&options).await?;
             print!("{}", weft::bench::queries::table(&rows, &options, pinned));
+        }
+        Suite::Federation {
+            concurrency,
+            seconds,
+            pin,
+        } => {
+            let options = weft::bench::queries::Options {
+                gateway: None,
+                concurrency: concurrency.max(1),
+                duration: std::time::Duration::from_secs_f64(seconds.max(0.1)),
+                pin,
+            };
+            let (rows, pinned) = weft::bench::federation::run(&options).await?;
+            print!(
+                "{}",
+                weft::bench::federation::table(&rows, &options, pinned)
+            );
         }
         Suite::Outage {
             concurrency,

@@ -6,6 +6,7 @@
 //! tests can run several in-process, count their requests through
 //! [`CallLog`], and [`RunningService::kill`] one like a crashed process.
 
+pub mod benchmark;
 pub mod calls;
 pub mod catalog;
 pub mod cli;
@@ -42,10 +43,12 @@ pub enum Service {
     Orders,
     /// GraphQL reviews subgraph, see [`reviews`].
     Reviews,
+    /// One of the federation benchmark's subgraphs, see [`benchmark`].
+    Bench(benchmark::Subgraph),
 }
 
 impl Service {
-    /// Every service.
+    /// Every demo service.
     pub const ALL: [Service; 4] = [Self::Users, Self::Catalog, Self::Orders, Self::Reviews];
 
     /// Lower-case name: `"users"`, `"catalog"`, `"orders"` or `"reviews"`.
@@ -55,6 +58,7 @@ impl Service {
             Self::Catalog => "catalog",
             Self::Orders => "orders",
             Self::Reviews => "reviews",
+            Self::Bench(subgraph) => subgraph.binary(),
         }
     }
 
@@ -65,6 +69,10 @@ impl Service {
             Self::Catalog => 4002,
             Self::Orders => 4003,
             Self::Reviews => 4004,
+            Self::Bench(benchmark::Subgraph::Accounts) => 4201,
+            Self::Bench(benchmark::Subgraph::Products) => 4202,
+            Self::Bench(benchmark::Subgraph::Inventory) => 4203,
+            Self::Bench(benchmark::Subgraph::Reviews) => 4204,
         }
     }
 }
@@ -268,6 +276,7 @@ async fn serve(
         Service::Orders => axum::serve(listener, orders::router(calls, options.order_events)).await,
         Service::Catalog => serve_catalog(listener, calls, options.stock_interval).await,
         Service::Reviews => axum::serve(listener, reviews::router(calls)).await,
+        Service::Bench(subgraph) => axum::serve(listener, benchmark::router(subgraph, calls)).await,
     };
     if let Err(error) = result {
         tracing::error!(%service, %error, "service stopped");

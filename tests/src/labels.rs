@@ -1,10 +1,12 @@
 //! The labels subgraph: a small Apollo Federation v2 subgraph
 //! (async-graphql) for the directives the reviews subgraph does not use.
-//! It resolves `Product` by `sku` (giving `name` as `"Label of <sku>"`)
+//! It resolves `Product` by `sku` (giving `name` as `"Label of <sku>"`,
+//! and `shippingEstimate` from the `priceCents` and `dimensions { widthMm }`
+//! the representation carries: [`shipping_estimate`])
 //! and `User` by the compound key `id email` (giving
 //! `badge` as `"<id>|<email>"`), answers `featuredLabels` (each with a
 //! `product`, whose `name` it can provide), and counts its `_entities`
-//! calls.
+//! calls and keeps the representations each carried.
 //!
 //! For the errors of a subgraph, some fields fail as a real subgraph's
 //! resolvers do (async-graphql sets each error's `path`):
@@ -24,8 +26,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_graphql::{
-    ComplexObject, Context, EmptyMutation, EmptySubscription, ErrorExtensions as _, ID, Object,
-    Schema, SimpleObject,
+    ComplexObject, Context, EmptyMutation, EmptySubscription, ErrorExtensions as _, ID,
+    InputObject, Object, Schema, SimpleObject,
 };
 use axum::Json;
 use axum::extract::State;
@@ -38,6 +40,10 @@ use crate::StubBackend;
 #[graphql(complex)]
 struct Product {
     sku: ID,
+    #[graphql(skip)]
+    price_cents: Option<i64>,
+    #[graphql(skip)]
+    width_mm: Option<i64>,
 }
 
 // Resolvers of a complex object must be `async`.
@@ -76,6 +82,28 @@ impl Product {
         }
         Ok(format!("stamp of {}", self.sku.as_str()))
     }
+
+    /// Needs `priceCents` and `dimensions { widthMm }` in the
+    /// representation; null without them.
+    async fn shipping_estimate(&self) -> Option<i64> {
+        shipping_estimate(self.price_cents?, self.width_mm?)
+    }
+}
+
+/// What `shippingEstimate` answers: 0 from 10,000 cents up, else the width
+/// in millimetres plus a hundredth of the price.
+pub fn shipping_estimate(price_cents: i64, width_mm: i64) -> Option<i64> {
+    Some(if price_cents >= 10_000 {
+        0
+    } else {
+        width_mm + price_cents / 100
+    })
+}
+
+/// The part of a product's dimensions a representation carries.
+#[derive(InputObject)]
+struct DimensionsInput {
+    width_mm: Option<i64>,
 }
 
 /// A user, by a compound key.
@@ -135,14 +163,25 @@ impl Query {
                 text: format!("Featured {sku}"),
                 product: Product {
                     sku: ID(sku.to_owned()),
+                    price_cents: None,
+                    width_mm: None,
                 },
             })
             .collect()
     }
 
     #[graphql(entity)]
-    async fn product_by_sku(&self, sku: ID) -> Product {
-        Product { sku }
+    async fn product_by_sku(
+        &self,
+        #[graphql(key)] sku: ID,
+        price_cents: Option<i64>,
+        dimensions: Option<DimensionsInput>,
+    ) -> Product {
+        Product {
+            sku,
+            price_cents,
+            width_mm: dimensions.and_then(|dimensions| dimensions.width_mm),
+        }
     }
 
     #[graphql(entity)]
@@ -160,6 +199,7 @@ pub struct Labels {
     pub url: String,
     entities: Arc<AtomicU64>,
     faults: Faults,
+    representations: Representations,
     _server: StubBackend,
 }
 
@@ -178,6 +218,12 @@ impl Faults {
     }
 }
 
+/// The `representations` of every `_entities` call, in arrival order.
+type Representations = Arc<Mutex<Vec<serde_json::Value>>>;
+
+/// What the handler shares.
+type Shared = (LabelsSchema, Arc<AtomicU64>, Faults, Representations);
+
 impl Labels {
     /// Serves the subgraph on a free port of the test's runtime.
     pub async fn start() -> Self {
@@ -187,14 +233,21 @@ impl Labels {
             .data(faults.clone())
             .finish();
         let entities = Arc::new(AtomicU64::new(0));
+        let representations = Representations::default();
         let router = axum::Router::new()
             .route("/graphql", post(answer))
-            .with_state((schema, entities.clone(), faults.clone()));
+            .with_state((
+                schema,
+                entities.clone(),
+                faults.clone(),
+                representations.clone(),
+            ));
         let server = StubBackend::start(router).await;
         Self {
             url: format!("{}/graphql", server.url),
             entities,
             faults,
+            representations,
             _server: server,
         }
     }
@@ -211,6 +264,18 @@ impl Labels {
         self.faults.drop_last_entity.store(true, Ordering::SeqCst);
     }
 
+    /// The `representations` variable of each `_entities` call so far.
+    ///
+    /// # Panics
+    ///
+    /// When a handler panicked while holding the list.
+    pub fn representations(&self) -> Vec<serde_json::Value> {
+        self.representations
+            .lock()
+            .expect("the representations lock")
+            .clone()
+    }
+
     /// How many `_entities` calls it has answered.
     pub fn entities_calls(&self) -> u64 {
         self.entities.load(Ordering::SeqCst)
@@ -218,12 +283,20 @@ impl Labels {
 }
 
 async fn answer(
-    State((schema, entities, faults)): State<(LabelsSchema, Arc<AtomicU64>, Faults)>,
+    State((schema, entities, faults, representations)): State<Shared>,
     Json(request): Json<async_graphql::Request>,
 ) -> Json<serde_json::Value> {
     let asks_entities = request.query.contains("_entities");
     if asks_entities {
         entities.fetch_add(1, Ordering::SeqCst);
+        let sent = request
+            .variables
+            .get("representations")
+            .and_then(|value| value.clone().into_json().ok())
+            .unwrap_or_default();
+        if let Ok(mut all) = representations.lock() {
+            all.push(sent);
+        }
     }
     let notice = request.query.contains("labelsNotice");
     let mut response = if asks_entities {

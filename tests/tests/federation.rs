@@ -1041,3 +1041,207 @@ async fn a_subscription_the_subgraph_refuses_ends_with_its_error() {
     client.expect("complete", "s").await;
     assert_eq!(bulletins.opened(), 0);
 }
+
+/// The labels subgraph's `Product.shippingEstimate`, which needs the
+/// catalog's price and width.
+const REQUIRES_SDL: &str = r#"type Product @key(fields: "sku") {
+  sku: ID!
+  priceCents: Int! @external
+  dimensions: Dimensions @external
+  shippingEstimate: Int @requires(fields: "priceCents dimensions { widthMm }")
+}
+type Dimensions { widthMm: Int! @external }
+type Query { labelsVersion: Int! }"#;
+
+/// The representation of `product` the labels subgraph must receive for
+/// `shippingEstimate`: its key and the required fields, `dimensions` cut
+/// down to `widthMm`.
+fn required_representation(product: &subgraphs::data::ProductRecord) -> Value {
+    let width = product.dimensions.width_mm;
+    json!({
+        "__typename": "Product",
+        "sku": product.sku,
+        "priceCents": product.price_cents,
+        "dimensions": { "widthMm": width },
+    })
+}
+
+/// The estimate the labels subgraph computes for `product`.
+fn expected_estimate(product: &subgraphs::data::ProductRecord) -> Value {
+    let width = i64::from(product.dimensions.width_mm);
+    json!(weft_tests::labels::shipping_estimate(
+        product.price_cents,
+        width
+    ))
+}
+
+#[tokio::test]
+async fn a_required_field_from_the_grpc_catalog_is_sent_in_the_representation() {
+    let labels = Labels::start().await;
+    let federated = with_labels(&labels, REQUIRES_SDL).await;
+    let body = federated
+        .gateway
+        .query(r#"{ product(sku: "SKU-0003") { name shippingEstimate } }"#)
+        .await;
+    assert_eq!(body.get("errors"), None, "{body}");
+    let product = subgraphs::data::product("SKU-0003").unwrap();
+    // `priceCents` and `dimensions` were fetched but not selected: they
+    // stay out of the answer.
+    assert_eq!(
+        body["data"],
+        json!({ "product": { "name": product.name, "shippingEstimate": expected_estimate(product) } })
+    );
+    assert_eq!(
+        labels.representations(),
+        [json!([required_representation(product)])]
+    );
+    assert_eq!(federated.services.catalog.calls().count("GetProduct"), 1);
+    assert_eq!(labels.entities_calls(), 1);
+}
+
+#[tokio::test]
+async fn weft_plan_fetches_the_required_fields_a_level_earlier() {
+    let labels = Labels::start().await;
+    let federated = with_labels(&labels, REQUIRES_SDL).await;
+    let plan = federated
+        .gateway
+        .gateway
+        .served()
+        .pipeline
+        .plan(r#"{ product(sku: "SKU-0003") { shippingEstimate } }"#, None)
+        .unwrap()
+        .to_string();
+    let level_of = |needle: &str| {
+        let at = plan
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle}: {plan}"));
+        plan[..at]
+            .rfind("level ")
+            .map(|start| plan[start..].split_whitespace().nth(1).unwrap().to_owned())
+    };
+    assert_eq!(
+        level_of("product  <-  catalog"),
+        Some("1".to_owned()),
+        "{plan}"
+    );
+    assert_eq!(
+        level_of("product.shippingEstimate  <-  labels"),
+        Some("2".to_owned()),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("... on Product { shippingEstimate } } } (batched by parent, by sku, priceCents, dimensions)"),
+        "{plan}"
+    );
+    assert_eq!(labels.entities_calls(), 0, "planning calls nothing");
+}
+
+#[tokio::test]
+async fn fifty_entities_with_required_fields_take_one_call() {
+    let labels = Labels::start().await;
+    let federated = with_labels(&labels, REQUIRES_SDL).await;
+    let body = federated
+        .gateway
+        .query("{ products(first: 50) { sku priceCents shippingEstimate } }")
+        .await;
+    assert_eq!(body.get("errors"), None, "{body}");
+    let products = body["data"]["products"].as_array().unwrap();
+    assert_eq!(products.len(), 50);
+    let mut expected = Vec::new();
+    for answered in products {
+        let product = subgraphs::data::product(answered["sku"].as_str().unwrap()).unwrap();
+        assert_eq!(answered["priceCents"], product.price_cents, "{answered}");
+        assert_eq!(
+            answered["shippingEstimate"],
+            expected_estimate(product),
+            "{answered}"
+        );
+        expected.push(required_representation(product));
+    }
+    assert_eq!(labels.entities_calls(), 1);
+    assert_eq!(labels.representations(), [Value::Array(expected)]);
+    assert_eq!(federated.services.catalog.calls().total(), 1);
+}
+
+#[tokio::test]
+async fn requires_naming_an_unknown_field_is_a_composition_error() {
+    let sdl = r#"type Product @key(fields: "sku") {
+  sku: ID!
+  priceCents: Int! @external
+  shippingEstimate: Int @requires(fields: "priceCents weightGrams")
+}
+type Query { labelsVersion: Int! }"#;
+    let errors = composition_errors(sdl).await;
+    assert!(errors.contains("labels.graphql:4:"), "{errors}");
+    assert!(
+        errors.contains(
+            "subgraph `labels`: `Product.shippingEstimate`: @requires field `weightGrams` is not a field of `Product`"
+        ),
+        "{errors}"
+    );
+}
+
+#[tokio::test]
+async fn external_fields_named_by_requires_compose() {
+    let labels = Labels::start().await;
+    let federated = with_labels(&labels, REQUIRES_SDL).await;
+    let sdl = federated.gateway.gateway.sdl();
+    assert!(sdl.contains("shippingEstimate: Int"), "{sdl}");
+}
+
+#[tokio::test]
+async fn a_required_field_with_a_call_of_its_own_is_fetched_a_level_earlier() {
+    let labels = Labels::start().await;
+    let url = labels.url.clone();
+    let sdl = r#"type Product @key(fields: "sku") {
+  sku: ID!
+  priceCents: Int! @external
+  dimensions: Dimensions @external
+  buyerName: String @external
+  shippingEstimate: Int @requires(fields: "priceCents dimensions { widthMm } buyerName")
+}
+type Dimensions { widthMm: Int! @external }
+type Query { labelsVersion: Int! }"#;
+    let federated = start_in(move |config, dir| {
+        dir.write("labels.graphql", sdl);
+        let schema = format!(
+            "{}\nextend type Product {{\n  buyerName: String @rest(source: \"users\", get: \"/users/1\", response: \"full_name\")\n}}\n",
+            weft::demo::SCHEMA
+        );
+        config
+            .schema(&schema)
+            .graphql_source("labels", &url, DEMO_TIMEOUT_MS)
+            .source_option("labels", "sdl = \"labels.graphql\"")
+    })
+    .await;
+    let query = r#"{ product(sku: "SKU-0003") { name shippingEstimate } }"#;
+    let plan = federated
+        .gateway
+        .gateway
+        .served()
+        .pipeline
+        .plan(query, None)
+        .unwrap()
+        .to_string();
+    let buyer = plan
+        .find("product.buyerName  <-  users")
+        .unwrap_or(usize::MAX);
+    let estimate = plan.find("level 3\n  product.shippingEstimate  <-  labels");
+    assert!(
+        buyer < plan.len() && estimate.is_some_and(|at| buyer < at),
+        "{plan}"
+    );
+    let body = federated.gateway.query(query).await;
+    assert_eq!(body.get("errors"), None, "{body}");
+    let product = subgraphs::data::product("SKU-0003").unwrap();
+    assert_eq!(
+        body["data"],
+        json!({ "product": { "name": product.name, "shippingEstimate": expected_estimate(product) } })
+    );
+    let buyer_name = subgraphs::data::user("1").unwrap().full_name.clone();
+    let mut representation = required_representation(product);
+    representation["buyerName"] = json!(buyer_name);
+    assert_eq!(labels.representations(), [json!([representation])]);
+    assert_eq!(federated.services.users.calls().count("GET /users/{id}"), 1);
+    assert_eq!(labels.entities_calls(), 1);
+}

@@ -4,16 +4,19 @@
 //!   with batching on and off.
 //! - [`fanout`]: events delivered per second and publish-to-client latency
 //!   for many WebSocket subscribers, on the in-memory bus and on NATS.
+//! - [`federation`]: The Guild's federation benchmark query over its four
+//!   subgraphs, next to the demo's REST/gRPC 50-users query.
 //! - [`queries`]: gateway CPU per request next to the services' CPU per
 //!   request, with every service and the gateway as a separate process.
 //! - [`outage`]: what clients get while a backend is killed and restarted.
 //! - [`subscribers`]: the gateway's memory per WebSocket subscriber.
 //!
 //! `batching` and `fanout` run in one process over real sockets; `queries`,
-//! `outage` and `subscribers` start processes. The figures are what this machine does, not promises.
+//! `federation`, `outage` and `subscribers` start processes. The figures are what this machine does, not promises.
 
 pub mod batching;
 pub mod fanout;
+pub mod federation;
 pub mod outage;
 pub mod queries;
 pub mod resume;

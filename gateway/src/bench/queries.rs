@@ -61,6 +61,8 @@ pub struct Row {
     pub throughput: f64,
     /// Median latency.
     pub p50: Duration,
+    /// 95th percentile latency.
+    pub p95: Duration,
     /// 99th percentile latency.
     pub p99: Duration,
     /// Gateway CPU milliseconds per request.
@@ -239,7 +241,9 @@ async fn post(client: &reqwest::Client, url: &str, query: &str) -> Result<usize,
     Ok(body.len())
 }
 
-async fn measure(
+/// Drives `query` at `url` after a warm-up second and measures it; the
+/// CPU of `gateway` and of `services` is read before and after.
+pub(super) async fn measure(
     client: &reqwest::Client,
     url: &str,
     label: &'static str,
@@ -279,6 +283,7 @@ async fn measure(
         bytes,
         throughput: count / elapsed,
         p50: super::percentile(&latencies, 50),
+        p95: super::percentile(&latencies, 95),
         p99: super::percentile(&latencies, 99),
         gateway_ms: gateway_ticks as f64 * per_request,
         services_ms: (services_after - services_before) as f64 * per_request,

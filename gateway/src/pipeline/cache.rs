@@ -116,8 +116,9 @@ mod tests {
                 None,
                 &LimitsConfig::default(),
             );
-            operation
-                .map(|operation| Arc::new(super::super::plan::plan(operation, &document, text)))
+            operation.map(|operation| {
+                Arc::new(super::super::plan::plan(operation, &document, text, &model))
+            })
         };
         let Ok(a) = plan("{ __typename }") else {
             panic!("a plan")

@@ -190,6 +190,7 @@ pub async fn execute(
 
 /// What a round walks: the root (optionally one root field only), or a
 /// fetched field's fresh result under its selection.
+#[derive(Clone, Copy)]
 enum Walk<'p, 'r> {
     Root(&'p SelectionSet, Json<'r>, Option<u32>),
     Fetched(&'p SelectionSet, SlotKey),
@@ -271,6 +272,7 @@ impl<'p> Run<'_, '_> {
         results: &mut Results,
         calls: &mut Calls,
     ) {
+        let start = frontier.clone();
         while !frontier.is_empty() {
             let mut walker = Walker {
                 variables: self.context.variables,
@@ -282,6 +284,7 @@ impl<'p> Run<'_, '_> {
                 // doubling at a time copied more than it filed.
                 pending: Vec::with_capacity(results.room().max(frontier.len())),
                 loads: Vec::new(),
+                waiting: false,
             };
             for walk in &frontier {
                 match walk {
@@ -293,15 +296,17 @@ impl<'p> Run<'_, '_> {
                     }
                 }
             }
-            let (pending, loads) = (walker.pending, walker.loads);
+            let (pending, loads, waiting) = (walker.pending, walker.loads, walker.waiting);
             if pending.is_empty() {
                 return;
             }
             let (done, placed) = self.round(pending, loads, calls).await;
             results.place(placed);
-            frontier = Vec::new();
+            // Fields left waiting for this round's results are met on a
+            // walk from the start, which reaches everything fetched so far.
+            frontier = if waiting { start.clone() } else { Vec::new() };
             for (key, field, slot) in done {
-                if let (Some(field), Slot::One(_) | Slot::Many(_)) = (field, &slot)
+                if let (false, Some(field), Slot::One(_) | Slot::Many(_)) = (waiting, field, &slot)
                     && let Some(selection) = &field.selection
                     && selection.fetches
                 {
@@ -472,6 +477,8 @@ struct Walker<'w, 'p> {
     pending: Vec<Pending<'p>>,
     /// The batches of the round, with every key met so far.
     loads: Vec<LoadGroup<'p>>,
+    /// Whether a field waits for a field beside it not fetched yet.
+    waiting: bool,
 }
 
 impl<'p> Walker<'_, 'p> {
@@ -529,11 +536,57 @@ impl<'p> Walker<'_, 'p> {
                 if let Some(selection) = &field.selection {
                     self.slot(selection, slot);
                 }
+            } else if self.waits(definition, parent) {
+                self.waiting = true;
             } else if self.seen.insert(key) {
                 let request = self.pending(key, field, definition, parent);
                 self.pending.push(request);
             }
         }
+    }
+
+    /// Whether `definition` under `parent` waits for a field beside it
+    /// (`@requires`) whose result is not filed yet.
+    fn waits(&self, definition: &FieldDef, parent: Json<'_>) -> bool {
+        let Binding::Grouped(plan) = &definition.binding else {
+            return false;
+        };
+        plan.after.iter().any(|(_, id)| {
+            self.results
+                .get((parent.identity().0, parent.identity().1, *id))
+                .is_none()
+        })
+    }
+
+    /// The key of a batch that waits for fields beside it: `template`
+    /// rendered, with each of those fields' results under its name.
+    fn key_with_results(
+        &self,
+        template: &ValueTemplate,
+        vars: &Vars<'_>,
+        parent: Json<'_>,
+        after: &[(String, u32)],
+    ) -> Value {
+        let mut key = template.render(vars);
+        if let Value::Object(entries) = &mut key {
+            for (name, id) in after {
+                let (doc, at) = parent.identity();
+                let value = match self.results.get((doc, at, *id)) {
+                    Some(Slot::One(found)) => found.value().map_or(Value::Null, json::to_plain),
+                    Some(Slot::Many(items)) => items
+                        .iter()
+                        .map(|item| {
+                            item.as_ref()
+                                .and_then(Found::value)
+                                .map_or(Value::Null, json::to_plain)
+                        })
+                        .collect(),
+                    _ => Value::Null,
+                };
+                entries.insert(name.clone(), value);
+            }
+        }
+        key
     }
 
     /// What a fetched field under `parent` asks for.
@@ -585,6 +638,21 @@ impl<'p> Walker<'_, 'p> {
             args.as_ref().clone()
         };
         let group = group_for(&mut self.loads, batch, group_args);
+        if let Binding::Grouped(plan) = &definition.binding
+            && !plan.after.is_empty()
+        {
+            let rendered = self.key_with_results(template, &vars, parent, &plan.after);
+            let group_keys = &mut self.loads[group];
+            let index = group_keys.add(group_keys.batch.key_of(rendered));
+            return Step::Ready(Ready::Load {
+                key,
+                field,
+                definition,
+                group,
+                keys: KeyIndexes::One(index),
+                entity,
+            });
+        }
         match self.loads[group].add_keys(template, &vars, parent) {
             Some(keys) => Step::Ready(Ready::Load {
                 key,
@@ -752,8 +820,12 @@ impl LoadGroup<'_> {
         }
     }
 
+    /// Adds a key; keys are told apart (and answers matched back) by the
+    /// components the batch matches on, so values carried beside them
+    /// (`@requires` fields) do not split one entity in two.
     fn add(&mut self, key: Key) -> usize {
-        let text = key_text(&key);
+        let matched = self.batch.match_paths.len().clamp(1, key.len().max(1));
+        let text = key_text(&key[..matched.min(key.len())]);
         match self.texts.get(&text) {
             Some(&index) => index,
             None => self.push(text, key),
@@ -831,7 +903,7 @@ impl LoadGroup<'_> {
         };
         let field = self.batch.pick.as_ref().and_then(|pick| pick.first());
         let sent = keys.len();
-        match placed::entities(answer, field.map_or("", String::as_str), sent) {
+        match placed::entities(answer, field.map(String::as_str), sent) {
             Ok(entities) => {
                 for (key, (value, errors)) in
                     keys.zip(entities.values.into_iter().zip(entities.errors))

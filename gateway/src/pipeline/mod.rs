@@ -313,7 +313,7 @@ impl Pipeline {
         self.validator.validate(&document)?;
         let operation_plan = normalize::normalize(&self.model, &document, operation, limits)
             .map_err(|error| vec![error])?;
-        Ok(plan::plan(operation_plan, &document, query))
+        Ok(plan::plan(operation_plan, &document, query, &self.model))
     }
 
     /// Plans the request and coerces its variables.

@@ -89,6 +89,9 @@ pub struct Field {
     pub selection: Option<SelectionSet>,
     /// Where it stands in the document.
     pub location: Location,
+    /// Fetched for another field's `@requires` without being selected: not
+    /// written to the response.
+    pub hidden: bool,
 }
 
 /// What a selected field is.
@@ -538,6 +541,7 @@ impl<'d> Normalizer<'d> {
             condition,
             selection,
             location,
+            hidden: false,
         })
     }
 }

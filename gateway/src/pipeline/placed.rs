@@ -241,9 +241,9 @@ pub(crate) struct Entities {
 
 /// Matches an `_entities` answer to `sent` representations by position
 /// and places its errors; `field` is the name of the field asked of each
-/// entity. An answer whose list is not one entity per representation is
+/// entity, or none when the entity itself is the value. An answer whose list is not one entity per representation is
 /// refused, unless the subgraph said why it has none (errors, no list).
-pub(crate) fn entities(answer: &Doc, field: &str, sent: usize) -> Result<Entities, usize> {
+pub(crate) fn entities(answer: &Doc, field: Option<&str>, sent: usize) -> Result<Entities, usize> {
     let root = answer.root();
     let raised = raised(root);
     let list = root
@@ -258,7 +258,10 @@ pub(crate) fn entities(answer: &Doc, field: &str, sent: usize) -> Result<Entitie
     if list.is_some() && items.len() != sent {
         return Err(items.len());
     }
-    let value_of = |at: usize| items.get(at).and_then(|item| item.get(field));
+    let value_of = |at: usize| {
+        let item = items.get(at).copied();
+        field.map_or(item, |field| item.and_then(|item| item.get(field)))
+    };
     let mut entities = Entities {
         values: (0..sent).map(|at| value_of(at).map(Json::index)).collect(),
         errors: vec![Vec::new(); sent],
@@ -279,8 +282,9 @@ pub(crate) fn entities(answer: &Doc, field: &str, sent: usize) -> Result<Entitie
             }
             continue;
         };
-        let below = match rest {
-            [PathSegment::Key(name), below @ ..] if name == field => below,
+        let below = match (rest, field) {
+            ([PathSegment::Key(name), below @ ..], Some(field)) if name == field => below,
+            (below, None) => below,
             _ => &[],
         };
         match value_of(at) {
@@ -425,7 +429,7 @@ mod tests {
                 { "message": "all" },
             ],
         }));
-        let entities = entities(&answer, "secret", 3).unwrap();
+        let entities = entities(&answer, Some("secret"), 3).unwrap();
         assert_eq!(entities.values.len(), 3);
         assert!(entities.values[0].is_some() && entities.values[1].is_some());
         assert_eq!(entities.values[2], None);
@@ -437,6 +441,6 @@ mod tests {
         assert_eq!(messages(&entities.errors[2]), ["two", "all"]);
         let null = answer.at(entities.values[1].unwrap());
         assert_eq!(messages(entities.placed.of_value(null)), ["one"]);
-        assert_eq!(super::entities(&answer, "secret", 4).unwrap_err(), 3);
+        assert_eq!(super::entities(&answer, Some("secret"), 4).unwrap_err(), 3);
     }
 }

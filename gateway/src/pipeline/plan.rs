@@ -18,7 +18,7 @@ use graphql_tools::static_graphql::query::{
 };
 
 use super::normalize::{Field, FieldKind, Operation, OperationKind, SelectionSet};
-use crate::schema::model::{Access, Binding};
+use crate::schema::model::{Access, Binding, Model};
 
 /// A planned operation.
 #[derive(Debug)]
@@ -55,8 +55,8 @@ pub struct Step {
 static PLANNED: AtomicU64 = AtomicU64::new(0);
 
 /// Plans a normalized operation of `document`.
-pub fn plan(mut operation: Operation, document: &Document, text: &str) -> Plan {
-    super::subgraph::bind(&mut operation);
+pub fn plan(mut operation: Operation, document: &Document, text: &str, model: &Model) -> Plan {
+    super::subgraph::bind(&mut operation, model);
     let mut steps = Vec::new();
     collect_steps(&operation.selection, "", 0, &mut steps);
     steps.sort_by_key(|step| step.level);
@@ -84,12 +84,16 @@ fn collect_steps(set: &SelectionSet, prefix: &str, level: usize, steps: &mut Vec
             format!("{prefix}.{}", field.key)
         };
         let level = if definition.binding.is_fetched() {
+            // A batch that waits for fields beside it runs a level after them.
+            let waits =
+                matches!(&definition.binding, Binding::Grouped(plan) if !plan.after.is_empty());
+            let level = level + 1 + usize::from(waits);
             steps.push(Step {
-                level: level + 1,
+                level,
                 path: path.clone(),
                 fetch: describe(&definition.binding),
             });
-            level + 1
+            level
         } else {
             level
         };

@@ -10,8 +10,18 @@
 //!   `_entities(representations: $representations) { ... on T { field { … } } }`,
 //!   one call per level (chunked at `max_batch_size`), identical keys sent
 //!   once, the same field with the same selection at several places of a
-//!   level in the same call; the answered list is matched to the representations by
-//!   position, so the key fields are not asked back;
+//!   level in the same call; the answered list is matched to the
+//!   representations by position, so the key fields are not asked back.
+//!   With `@requires(fields:)`, each representation carries the required
+//!   fields too: read from the parent (the selection that fetches the
+//!   parent asks them, selected or not; the writer leaves out what the
+//!   client did not select), or, for a field fetched by a call of its own,
+//!   from that call's result — the field is added to the selection
+//!   (hidden) when not selected, and the batch waits for it
+//!   ([`GroupedPlan::after`]);
+//! - a field returning an entity another subgraph owns becomes a
+//!   [`Binding::Entity`] load through the owner's `_entities`, asking the
+//!   selected fields of the owner with the key;
 //! - a root field of a subscription becomes a [`Binding::SubgraphStream`]
 //!   of `subscription($v: T) { <key>: field(args) { … } }`, each result
 //!   read at `data.<key>`.
@@ -33,11 +43,12 @@ use graphql_tools::static_graphql::query::VariableDefinition;
 use serde_json::Value;
 
 use super::normalize::{
-    Arguments, Field, FieldKind, Input, Operation, OperationKind, SelectionSet,
+    Arguments, Condition, Field, FieldKind, Input, Operation, OperationKind, SelectionSet,
 };
-use crate::error::Place;
+use crate::error::{Location, Place};
 use crate::schema::model::{
-    Binding, FetchPlan, FieldDef, GroupedPlan, SubgraphEntity, SubgraphField,
+    Binding, EntityPlan, FetchPlan, FieldDef, GroupedPlan, Model, SubgraphEntity, SubgraphField,
+    SubgraphReference,
 };
 use crate::sources::batching::BatchPlan;
 use crate::sources::graphql::{SubgraphEntities, SubgraphQuery, SubgraphSubscription};
@@ -48,14 +59,19 @@ static NEXT_BATCH_ID: AtomicUsize = AtomicUsize::new(usize::MAX / 2);
 
 /// Gives every subgraph field of `operation` its binding for this
 /// operation.
-pub(crate) fn bind(operation: &mut Operation) {
+pub(crate) fn bind(operation: &mut Operation, model: &Model) {
     let variables = &operation.variables;
     let keyword = match operation.kind {
         OperationKind::Subscription => Keyword::Subscription,
         _ => Keyword::Query,
     };
-    let mut batches = Batches::default();
-    bind_set(&mut operation.selection, variables, keyword, &mut batches);
+    let mut binder = Binder {
+        variables,
+        model,
+        next_hidden: u32::MAX,
+        batches: Batches::default(),
+    };
+    binder.set(&mut operation.selection, keyword);
 }
 
 /// The entity batches made for one operation, by source and document: the
@@ -71,40 +87,117 @@ enum Keyword {
     Subscription,
 }
 
-fn bind_set(
-    set: &mut SelectionSet,
-    variables: &[VariableDefinition],
-    keyword: Keyword,
-    batches: &mut Batches,
-) {
-    for field in &mut set.fields {
-        if let FieldKind::Schema(definition) = &field.kind
-            && let Binding::Subgraph(subgraph) = &definition.binding
-        {
-            let binding = match (&subgraph.entity, keyword) {
-                (None, Keyword::Subscription) => root_subscription(subgraph, field, variables),
-                (None, Keyword::Query) => root_fetch(subgraph, field, variables),
-                (Some(entity), _) => entity_batch(subgraph, entity, field, variables, batches),
+/// What binding an operation's fields needs.
+struct Binder<'o> {
+    variables: &'o [VariableDefinition],
+    model: &'o Model,
+    /// The id of the next field added for `@requires` (counting down, so
+    /// it never meets the normalized fields' ids).
+    next_hidden: u32,
+    batches: Batches,
+}
+
+impl Binder<'_> {
+    /// Binds the fields of `set`; `keyword` is the operation's at the
+    /// root, `query` below it.
+    fn set(&mut self, set: &mut SelectionSet, keyword: Keyword) {
+        self.add_required(set);
+        let siblings: Vec<(String, u32)> = set
+            .fields
+            .iter()
+            .filter_map(|field| match &field.kind {
+                FieldKind::Schema(definition) => Some((definition.name.clone(), field.id)),
+                _ => None,
+            })
+            .collect();
+        for field in &mut set.fields {
+            bind_field(field, self.variables, &siblings, keyword, &mut self.batches);
+            if let Some(selection) = &mut field.selection {
+                self.set(selection, Keyword::Query);
+            }
+        }
+    }
+
+    /// Adds to `set` every field a subgraph field there `@requires` that is
+    /// fetched by a call of its own and not selected: fetched, not written.
+    fn add_required(&mut self, set: &mut SelectionSet) {
+        let mut wanted: Vec<String> = Vec::new();
+        for field in &set.fields {
+            let FieldKind::Schema(definition) = &field.kind else {
+                continue;
             };
-            field.kind = FieldKind::Schema(rebound(definition, binding));
+            let Binding::Subgraph(subgraph) = &definition.binding else {
+                continue;
+            };
+            let parts = subgraph.entity.iter().flat_map(|entity| &entity.requires);
+            for part in parts
+                .flat_map(|(_, parts)| parts)
+                .filter(|part| part.fetched)
+            {
+                let selected = set.fields.iter().any(
+                    |field| matches!(&field.kind, FieldKind::Schema(d) if d.name == part.name),
+                );
+                if !selected && !wanted.contains(&part.name) {
+                    wanted.push(part.name.clone());
+                }
+            }
         }
-        if let FieldKind::Schema(definition) = &field.kind
-            && let Binding::Entity(plan) = &definition.binding
-            && is_provided(plan, field)
-        {
-            let read = Binding::Project(vec![definition.name.clone()].into());
-            field.kind = FieldKind::Schema(rebound(definition, read));
-        }
-        if let Some(selection) = &mut field.selection {
-            bind_set(selection, variables, Keyword::Query, batches);
+        for name in wanted {
+            let Some(definition) = self.model.field(&set.type_name, &name) else {
+                continue;
+            };
+            set.fields.push(Field {
+                id: self.next_hidden,
+                key: name.clone(),
+                key_json: String::new(),
+                kind: FieldKind::Schema(definition.clone()),
+                args: Arguments::Fixed(Value::Null),
+                condition: Condition::Always,
+                selection: None,
+                location: Location { line: 0, column: 0 },
+                hidden: true,
+            });
+            self.next_hidden -= 1;
+            set.fetches = true;
         }
     }
 }
 
+/// Binds one field for the operation; `siblings` are the fields beside it
+/// (name and id), for `@requires` of fetched fields.
+fn bind_field(
+    field: &mut Field,
+    variables: &[VariableDefinition],
+    siblings: &[(String, u32)],
+    keyword: Keyword,
+    batches: &mut Batches,
+) {
+    if let FieldKind::Schema(definition) = &field.kind
+        && let Binding::Subgraph(subgraph) = &definition.binding
+    {
+        let binding = match (&subgraph.entity, &subgraph.reference, keyword) {
+            (_, Some(reference), _) => owner_load(subgraph, reference, field, variables),
+            (None, None, Keyword::Subscription) => root_subscription(subgraph, field, variables),
+            (None, None, Keyword::Query) => root_fetch(subgraph, field, variables),
+            (Some(entity), None, _) => {
+                entity_batch(subgraph, entity, field, variables, siblings, batches)
+            }
+        };
+        field.kind = FieldKind::Schema(rebound(definition, binding));
+    }
+    if let FieldKind::Schema(definition) = &field.kind
+        && let Binding::Entity(plan) = &definition.binding
+        && is_provided(plan, field)
+    {
+        let read = Binding::Project(vec![definition.name.clone()].into());
+        field.kind = FieldKind::Schema(rebound(definition, read));
+    }
+}
+
 /// The fields of an entity-valued `field` selected that its subgraph
-/// provides, and that the entity type reads by their own name.
+/// provides (`provided`), and that the entity type reads by their own name.
 fn provided_selected<'f>(
-    plan: &'f crate::schema::model::EntityPlan,
+    provided: &'f [String],
     field: &'f Field,
 ) -> impl Iterator<Item = &'f str> {
     field
@@ -113,7 +206,7 @@ fn provided_selected<'f>(
         .flat_map(|selection| &selection.fields)
         .filter_map(move |child| match &child.kind {
             FieldKind::Schema(definition)
-                if plan.provided.contains(&definition.name)
+                if provided.contains(&definition.name)
                     && matches!(&definition.binding, Binding::Project(path)
                         if **path == [definition.name.clone()])
                     && child.selection.is_none() =>
@@ -127,14 +220,14 @@ fn provided_selected<'f>(
 /// Whether every field selected under an entity-valued `field` is a key
 /// field or provided by the subgraph that returns it: it is then read from
 /// that answer rather than loaded again.
-fn is_provided(plan: &crate::schema::model::EntityPlan, field: &Field) -> bool {
+fn is_provided(plan: &EntityPlan, field: &Field) -> bool {
     let Some(selection) = &field.selection else {
         return false;
     };
     if plan.provided.is_empty() {
         return false;
     }
-    let provided: Vec<&str> = provided_selected(plan, field).collect();
+    let provided: Vec<&str> = provided_selected(&plan.provided, field).collect();
     selection.fields.iter().all(|child| match &child.kind {
         FieldKind::Schema(definition) => {
             provided.contains(&definition.name.as_str())
@@ -210,9 +303,16 @@ fn entity_batch(
     entity: &SubgraphEntity,
     field: &Field,
     variables: &[VariableDefinition],
+    siblings: &[(String, u32)],
     batches: &mut Batches,
 ) -> Binding {
     let key_names: Vec<String> = entity.key.iter().map(|(name, _)| name.clone()).collect();
+    let required = entity.requires.iter().flat_map(|(_, parts)| parts);
+    let sent_names: Vec<String> = key_names
+        .iter()
+        .cloned()
+        .chain(required.clone().map(|part| part.name.clone()))
+        .collect();
     let mut writer = Writer::new(&subgraph.enums);
     let _ = write!(
         writer.text,
@@ -230,12 +330,19 @@ fn entity_batch(
                 source: subgraph.source.clone(),
                 document,
                 type_name: entity.type_name.clone(),
-                key_names: key_names.clone(),
+                key_names: sent_names.clone(),
                 variables: used,
+                typed: required
+                    .clone()
+                    .map(|part| (part.name.clone(), part.typed.clone()))
+                    .collect(),
             }),
-            // Answers are matched by position, not by key.
-            match_paths: Vec::new(),
-            key_names: key_names.clone(),
+            // Answers are matched by position; these tell keys apart.
+            match_paths: key_names
+                .iter()
+                .map(|name| vec![name.clone()].into())
+                .collect(),
+            key_names: sent_names,
             response: vec!["data".to_owned(), "_entities".to_owned()].into(),
             max_batch_size: subgraph.source.limits().max_batch_size,
             pick: Some(vec![subgraph.name.clone()].into()),
@@ -248,16 +355,29 @@ fn entity_batch(
             path: path.clone(),
         })
     };
-    let key = match entity.key.as_slice() {
-        [(_, path)] => part(path),
-        parts => ValueTemplate::Object(
+    let key = match (entity.key.as_slice(), &entity.requires) {
+        ([(_, path)], None) => part(path),
+        (parts, _) => ValueTemplate::Object(
             parts
                 .iter()
                 .map(|(name, path)| (name.clone(), part(path)))
+                .chain(
+                    required
+                        .clone()
+                        .map(|part| (part.name.clone(), part.read.clone())),
+                )
                 .collect(),
         ),
     };
+    let after = required
+        .filter(|part| part.fetched)
+        .filter_map(|part| {
+            let (_, id) = siblings.iter().find(|(name, _)| *name == part.name)?;
+            Some((part.name.clone(), *id))
+        })
+        .collect();
     Binding::Grouped(Arc::new(GroupedPlan {
+        after,
         batch,
         key,
         parent_key: key_names.first().cloned().unwrap_or_default(),
@@ -269,6 +389,65 @@ fn entity_batch(
                 column: 0,
             },
         ),
+    }))
+}
+
+/// A field returning an entity `reference` names, loaded through its
+/// owner's `_entities` with the key the parent's answer holds; the
+/// document asks the selected fields the owner answers.
+fn owner_load(
+    subgraph: &SubgraphField,
+    reference: &SubgraphReference,
+    field: &Field,
+    variables: &[VariableDefinition],
+) -> Binding {
+    let mut writer = Writer::new(&subgraph.enums);
+    let _ = write!(
+        writer.text,
+        "{{ _entities(representations: $representations) {{ ... on {} {{ {}",
+        reference.type_name,
+        reference.key.join(" ")
+    );
+    if let Some(selection) = &field.selection {
+        writer.fields(selection);
+    }
+    writer.text.push_str(" } } }");
+    let (document, used) = writer.finish(variables, Some("$representations: [_Any!]!"), "query");
+    let batch = BatchPlan {
+        id: NEXT_BATCH_ID.fetch_add(1, Ordering::Relaxed),
+        connector: Box::new(SubgraphEntities {
+            source: subgraph.source.clone(),
+            document,
+            type_name: reference.type_name.clone(),
+            key_names: reference.key.clone(),
+            variables: used,
+            typed: Vec::new(),
+        }),
+        match_paths: reference
+            .key
+            .iter()
+            .map(|name| vec![name.clone()].into())
+            .collect(),
+        key_names: reference.key.clone(),
+        response: vec!["data".to_owned(), "_entities".to_owned()].into(),
+        max_batch_size: subgraph.source.limits().max_batch_size,
+        pick: None,
+    };
+    let part = |name: &String| {
+        ValueTemplate::Var(Var {
+            root: Root::This,
+            path: vec![subgraph.name.clone(), name.clone()],
+        })
+    };
+    let key = match reference.key.as_slice() {
+        [one] => part(one),
+        many => ValueTemplate::Object(many.iter().map(|name| (name.clone(), part(name))).collect()),
+    };
+    Binding::Entity(Arc::new(EntityPlan {
+        batch: Arc::new(batch),
+        key,
+        entity: reference.type_name.clone(),
+        provided: reference.provided.clone(),
     }))
 }
 
@@ -324,6 +503,15 @@ impl<'e> Writer<'e> {
     fn selection(&mut self, set: &SelectionSet) {
         self.text.push_str(" {");
         let start = self.text.len();
+        self.fields(set);
+        if self.text.len() == start {
+            self.text.push_str(" __typename");
+        }
+        self.text.push_str(" }");
+    }
+
+    /// The fields of `set` this subgraph answers, each after a space.
+    fn fields(&mut self, set: &SelectionSet) {
         for field in &set.fields {
             let FieldKind::Schema(definition) = &field.kind else {
                 continue;
@@ -340,25 +528,46 @@ impl<'e> Writer<'e> {
                         definition.name,
                         plan.batch.key_names.join(" ")
                     );
-                    for name in provided_selected(plan, field) {
+                    for name in provided_selected(&plan.provided, field) {
                         self.text.push(' ');
                         self.text.push_str(name);
                     }
                     self.text.push_str(" }");
                 }
-                Binding::Subgraph(other) => {
-                    for (name, _) in other.entity.iter().flat_map(|entity| &entity.key) {
-                        self.text.push(' ');
-                        self.text.push_str(name);
-                    }
-                }
+                Binding::Subgraph(other) => self.subgraph_field(&definition.name, other, field),
                 _ => {}
             }
         }
-        if self.text.len() == start {
-            self.text.push_str(" __typename");
+    }
+
+    /// What the parent's fetch asks for a field another subgraph answers:
+    /// the key (and `@requires` fields) of an entity field; the key and
+    /// provided fields of an entity the other subgraph owns.
+    fn subgraph_field(&mut self, name: &str, other: &SubgraphField, field: &Field) {
+        if let Some(reference) = &other.reference {
+            let _ = write!(self.text, " {name} {{ {}", reference.key.join(" "));
+            for provided in provided_selected(&reference.provided, field) {
+                self.text.push(' ');
+                self.text.push_str(provided);
+            }
+            self.text.push_str(" }");
+            return;
         }
-        self.text.push_str(" }");
+        let Some(entity) = &other.entity else {
+            return;
+        };
+        for (name, _) in &entity.key {
+            self.text.push(' ');
+            self.text.push_str(name);
+        }
+        if let Some((required, _)) = entity
+            .requires
+            .as_ref()
+            .filter(|(text, _)| !text.is_empty())
+        {
+            self.text.push(' ');
+            self.text.push_str(required);
+        }
     }
 
     fn arguments(&mut self, definition: &FieldDef, args: &Arguments) {

@@ -112,7 +112,7 @@ impl Writer<'_> {
         self.out.push(b'{');
         let mut first = true;
         for field in &selection.fields {
-            if !field.condition.holds(self.variables) {
+            if field.hidden || !field.condition.holds(self.variables) {
                 continue;
             }
             if !first {

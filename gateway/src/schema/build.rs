@@ -16,10 +16,11 @@ use super::Sources;
 use super::connect::{self, BatchVars, Connected, Target};
 use super::directives::{self, Arg, Directives, EventSpec, FetchSpec, Location};
 use super::document::{Document, Kind, Located, TypeDef};
-use super::federation::Origin;
+use super::federation::{FieldSetNode, Origin};
 use super::model::{
     self, Binding, EntityPlan, EnumValues, FetchPlan, FieldDef, GroupedPlan, Model, NamedType,
-    ObjectType, PublishPlan, RootTypes, Shape, ShapeKind, SubgraphEntity, SubgraphField,
+    ObjectType, PublishPlan, RequiredField, RootTypes, Shape, ShapeKind, SubgraphEntity,
+    SubgraphField, SubgraphReference, Typed,
 };
 use crate::error::Diagnostics;
 use crate::json::KeyPath;
@@ -465,16 +466,24 @@ impl<'d> Builder<'d> {
     }
 
     /// The binding of a subgraph's field whose type is an entity owned by
-    /// a REST or gRPC source: loaded through that entity's batch, with the
-    /// key the subgraph returns. `None` for every other field.
+    /// another source: a REST or gRPC source's entity is loaded through
+    /// its batch, another subgraph's through that subgraph's `_entities`,
+    /// with the key the subgraph returns. `None` for every other field.
     fn subgraph_reference(&self, site: Site<'d>) -> Option<Binding> {
         let from_subgraph = self
             .doc
             .subgraph_files
             .is_some_and(|first| site.field.file >= first);
+        if !from_subgraph {
+            return None;
+        }
         let entity = base_name(&site.field.node.node.ty.node);
-        let batch = self.entities.get(entity).filter(|_| from_subgraph)?.clone();
         let field = site.field_name().to_owned();
+        let pair = (site.ty.name.clone(), field.clone());
+        let provided = self.doc.provides.get(&pair).cloned().unwrap_or_default();
+        let Some(batch) = self.entities.get(entity).cloned() else {
+            return self.owned_by_subgraph(site, entity, provided);
+        };
         let part = |key: &String| {
             ValueTemplate::Var(Var {
                 root: Root::This,
@@ -487,14 +496,97 @@ impl<'d> Builder<'d> {
                 ValueTemplate::Object(many.iter().map(|key| (key.clone(), part(key))).collect())
             }
         };
-        let pair = (site.ty.name.clone(), field.clone());
         let plan = EntityPlan {
             batch,
             key,
             entity: entity.to_owned(),
-            provided: self.doc.provides.get(&pair).cloned().unwrap_or_default(),
+            provided,
         };
         Some(Binding::Entity(Arc::new(plan)))
+    }
+
+    /// A subgraph's field returning `entity`, which another subgraph owns
+    /// and resolves by key: asked from the owner per operation.
+    fn owned_by_subgraph(
+        &self,
+        site: Site<'d>,
+        entity: &str,
+        provided: Vec<String>,
+    ) -> Option<Binding> {
+        let owner_file = self.doc.types.get(entity)?.file;
+        let (owner, key) = self.doc.owned_entities.get(entity)?;
+        if owner_file == site.field.file {
+            return None;
+        }
+        let source = self.sources.graphql.get(owner)?.clone();
+        Some(Binding::Subgraph(Arc::new(SubgraphField {
+            source,
+            name: site.field_name().to_owned(),
+            entity: None,
+            enums: Arc::new(self.enums.keys().map(|name| (*name).to_owned()).collect()),
+            reference: Some(SubgraphReference {
+                type_name: entity.to_owned(),
+                key: key.clone(),
+                provided,
+            }),
+        })))
+    }
+
+    /// Whether `returned` is an entity another source than the one in
+    /// `file` owns and resolves by key.
+    fn foreign_entity(&self, returned: &str, file: usize) -> bool {
+        self.entities.contains_key(returned)
+            || (self.doc.owned_entities.contains_key(returned)
+                && self
+                    .doc
+                    .types
+                    .get(returned)
+                    .is_some_and(|ty| ty.file != file))
+    }
+
+    /// How each top-level field of `@requires(fields:)` on a field of
+    /// `type_name` is read from the parent and typed for the
+    /// representation.
+    fn required_parts(&self, type_name: &str, nodes: &[FieldSetNode]) -> Vec<RequiredField> {
+        nodes
+            .iter()
+            .map(|node| {
+                let projected = self.projection(type_name, &node.name);
+                let fetched = projected.is_none();
+                let path = projected.unwrap_or_else(|| vec![node.name.clone()]);
+                RequiredField {
+                    name: node.name.clone(),
+                    read: required_template(path, &node.children),
+                    typed: self.required_type(type_name, node),
+                    fetched,
+                }
+            })
+            .collect()
+    }
+
+    /// How the field `node` names on `type_name` is typed, with its
+    /// selected fields.
+    fn required_type(&self, type_name: &str, node: &FieldSetNode) -> Typed {
+        let definition = match self.doc.types.get(type_name).map(|ty| &ty.kind) {
+            Some(Kind::Object(fields)) => fields
+                .iter()
+                .find(|field| field.node.node.name.node == node.name)
+                .map(|field| &field.node.node.ty.node),
+            _ => None,
+        };
+        let Some(ty) = definition else {
+            return Typed::Object(Vec::new());
+        };
+        if node.children.is_empty() {
+            return Typed::Leaf(self.shape(ty));
+        }
+        let inner = base_name(ty);
+        Typed::Object(
+            node.children
+                .iter()
+                .map(|child| (child.name.clone(), self.required_type(inner, child)))
+                .collect(),
+        )
     }
 
     fn subgraph_field(&mut self, site: Site<'d>, origin: &Origin) -> Option<Binding> {
@@ -503,7 +595,7 @@ impl<'d> Builder<'d> {
             Origin::Entity { source, key } => (source, Some(key)),
         };
         let returned = base_name(&site.field.node.node.ty.node);
-        if self.entities.contains_key(returned) {
+        if self.foreign_entity(returned, site.field.file) {
             let message = format!(
                 "subgraph `{source}`: `{}`: a subgraph's root field, or a field it adds to an entity, cannot return `{returned}`, an entity another source owns (not supported yet)",
                 site.name()
@@ -522,7 +614,33 @@ impl<'d> Builder<'d> {
             );
             return None;
         };
+        let pair = (site.ty.name.clone(), site.field_name().to_owned());
+        let requires = self.doc.requires.get(&pair).map(|text| {
+            let nodes = super::federation::field_set(text);
+            let parts = self.required_parts(&site.ty.name, &nodes);
+            for (node, _) in nodes
+                .iter()
+                .zip(&parts)
+                .filter(|(node, part)| part.fetched && !node.children.is_empty())
+            {
+                let message = format!(
+                    "subgraph `{source}`: `{}`: @requires of `{}`, a field with a selection fetched by a call of its own, is not supported yet",
+                    site.name(),
+                    node.name
+                );
+                self.problems
+                    .push(self.doc.error(site.field.file, site.field.node.pos, message));
+            }
+            let read: Vec<String> = nodes
+                .iter()
+                .zip(&parts)
+                .filter(|(_, part)| !part.fetched)
+                .map(|(node, _)| node.to_string())
+                .collect();
+            (read.join(" "), parts)
+        });
         let entity = key.map(|key| SubgraphEntity {
+            requires,
             type_name: site.ty.name.clone(),
             key: key
                 .iter()
@@ -538,6 +656,7 @@ impl<'d> Builder<'d> {
             name: site.field_name().to_owned(),
             entity,
             enums: Arc::new(enums),
+            reference: None,
         })))
     }
 
@@ -604,6 +723,7 @@ impl<'d> Builder<'d> {
         let batch = self.batch_plan(connected, vec![path_of(&group_by)]);
         let place = self.doc.place(site.field.file, group_by.pos);
         Some(Binding::Grouped(Arc::new(GroupedPlan {
+            after: Vec::new(),
             batch,
             key,
             parent_key,
@@ -920,4 +1040,28 @@ fn scalar(ty: &TypeDef) -> Scalar {
         scalar = scalar.description(description);
     }
     scalar
+}
+
+/// Reads a required field at `path` of the parent: the value itself for a
+/// leaf, an object of only the selected fields for `field { … }`.
+fn required_template(path: Vec<String>, children: &[FieldSetNode]) -> ValueTemplate {
+    if children.is_empty() {
+        return ValueTemplate::Var(Var {
+            root: Root::This,
+            path,
+        });
+    }
+    ValueTemplate::Object(
+        children
+            .iter()
+            .map(|child| {
+                let mut inner = path.clone();
+                inner.push(child.name.clone());
+                (
+                    child.name.clone(),
+                    required_template(inner, &child.children),
+                )
+            })
+            .collect(),
+    )
 }

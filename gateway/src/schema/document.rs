@@ -69,6 +69,12 @@ pub struct Document {
     /// The fields of an entity a subgraph's field provides (`@provides`),
     /// by `(type, field)`.
     pub provides: std::collections::HashMap<(String, String), Vec<String>>,
+    /// The fields of its entity a subgraph's field needs first
+    /// (`@requires(fields:)`, as written), by `(type, field)`.
+    pub requires: std::collections::HashMap<(String, String), String>,
+    /// The types a subgraph owns and others may look up through its
+    /// `_entities`: the subgraph and the resolvable key's fields, by type.
+    pub owned_entities: std::collections::HashMap<String, (String, Vec<String>)>,
     /// The index in [`Self::files`] of the first subgraph's SDL, once
     /// subgraphs are composed in.
     pub subgraph_files: Option<usize>,

@@ -17,8 +17,13 @@
 //! `@override(from:)` (the subgraph takes the field over), `@inaccessible`
 //! (the field is left out), `@provides` (recorded in
 //! [`Document::provides`]: the entity's provided fields are read from the
-//! subgraph's answer), `@tag` and `@requires` (ignored). Interfaces, unions and `@interfaceObject` are
-//! refused.
+//! subgraph's answer), `@requires` (recorded in [`Document::requires`]: the
+//! required fields are fetched first and sent in the representations; each
+//! must be a field of the type in the subgraph and of its owner) and `@tag`
+//! (ignored). A type a subgraph defines first with a resolvable `@key` is
+//! recorded in [`Document::owned_entities`], so that other subgraphs'
+//! references to it are loaded through its `_entities`. Interfaces, unions
+//! and `@interfaceObject` are refused.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -71,6 +76,8 @@ struct Federated {
     override_from: Option<String>,
     /// `@provides(fields:)`: the top-level fields provided.
     provides: Vec<String>,
+    /// `@requires(fields:)`, as written.
+    requires: Option<String>,
 }
 
 impl Federated {
@@ -108,10 +115,69 @@ pub fn compose(doc: &mut Document, subgraphs: &[Subgraph]) -> Result<(), Diagnos
         shareable: HashSet::new(),
         subgraph_files,
     };
-    for subgraph in subgraphs {
+    for subgraph in composition_order(subgraphs) {
         composer.subgraph(subgraph);
     }
     problems.into_result(())
+}
+
+/// The subgraphs in the order they are composed: each after the
+/// subgraphs that own the entity types it extends, otherwise as given, so
+/// that the owner of a type defines it first.
+fn composition_order(subgraphs: &[Subgraph]) -> Vec<&Subgraph> {
+    let roles: Vec<(HashSet<String>, HashSet<String>)> = subgraphs
+        .iter()
+        .map(|subgraph| entity_roles(&subgraph.text))
+        .collect();
+    let mut remaining: Vec<usize> = (0..subgraphs.len()).collect();
+    let mut order = Vec::with_capacity(subgraphs.len());
+    while !remaining.is_empty() {
+        let ready = remaining.iter().position(|&one| {
+            roles[one].1.iter().all(|extended| {
+                !remaining
+                    .iter()
+                    .any(|&other| other != one && roles[other].0.contains(extended))
+            })
+        });
+        let next = remaining.remove(ready.unwrap_or(0));
+        order.push(&subgraphs[next]);
+    }
+    order
+}
+
+/// The entity types an SDL owns (defines with a key of its own fields)
+/// and those it extends (`extend type`, `@extends`, or a key whose fields
+/// are all `@external`). An SDL that does not parse has neither.
+fn entity_roles(sdl: &str) -> (HashSet<String>, HashSet<String>) {
+    let mut owned = HashSet::new();
+    let mut extended = HashSet::new();
+    let Ok(parsed) = async_graphql::parser::parse_schema(sdl) else {
+        return (owned, extended);
+    };
+    for definition in parsed.definitions {
+        let TypeSystemDefinition::Type(ty) = definition else {
+            continue;
+        };
+        let TypeKind::Object(object) = &ty.node.kind else {
+            continue;
+        };
+        let directives = read(&ty.node.directives);
+        let Some((key, _)) = directives.keys.first() else {
+            continue;
+        };
+        let external_key = key.iter().all(|part| {
+            object.fields.iter().any(|field| {
+                field.node.name.node == *part && read(&field.node.directives).has("external")
+            })
+        });
+        let name = ty.node.name.node.to_string();
+        if ty.node.extend || directives.has("extends") || external_key {
+            extended.insert(name);
+        } else {
+            owned.insert(name);
+        }
+    }
+    (owned, extended)
 }
 
 struct Composer<'a> {
@@ -269,6 +335,14 @@ impl Composer<'_> {
         if let Some(key) = key.as_ref().filter(|_| owned_elsewhere) {
             self.check_key(current, name, pos, key, &fields);
         }
+        if let Some(key) = key.as_ref().filter(|_| !is_root && !owned_elsewhere) {
+            let owner = (current.subgraph.source.clone(), key.clone());
+            self.doc.owned_entities.insert(name.to_owned(), owner);
+        }
+        let declared: Vec<String> = fields
+            .iter()
+            .map(|field| field.node.name.node.to_string())
+            .collect();
         for field in fields {
             let name_of = field.node.name.node.as_str();
             if is_root && (name_of == "_service" || name_of == "_entities") {
@@ -286,7 +360,7 @@ impl Composer<'_> {
                         key,
                     })
             };
-            self.field(current, name, field, origin);
+            self.field(current, name, field, origin, &declared);
         }
     }
 
@@ -313,6 +387,7 @@ impl Composer<'_> {
         type_name: &str,
         mut field: Positioned<FieldDefinition>,
         origin: Option<Origin>,
+        declared: &[String],
     ) {
         let field_name = field.node.name.node.to_string();
         let directives = read(&field.node.directives);
@@ -364,6 +439,19 @@ impl Composer<'_> {
         if !directives.provides.is_empty() {
             self.doc.provides.insert(pair.clone(), directives.provides);
         }
+        if let Some(required) = directives.requires {
+            if !self.check_requires(
+                current,
+                &pair,
+                field.pos,
+                &required,
+                declared,
+                origin.as_ref(),
+            ) {
+                return;
+            }
+            self.doc.requires.insert(pair.clone(), required);
+        }
         field.node.directives.retain(|d| !is_federation(&d.node));
         if let Some(origin) = origin {
             self.doc.federated.insert(pair, origin);
@@ -379,6 +467,47 @@ impl Composer<'_> {
         {
             fields.push(located);
         }
+    }
+
+    /// Whether `@requires(fields: required)` on `pair` can be met: the
+    /// field is added to an entity owned elsewhere, and every top-level
+    /// field named is declared on the type in this subgraph and defined by
+    /// another source. Reports each problem at the field.
+    fn check_requires(
+        &mut self,
+        current: &Current<'_>,
+        pair: &(String, String),
+        pos: Pos,
+        required: &str,
+        declared: &[String],
+        origin: Option<&Origin>,
+    ) -> bool {
+        let label = format!("`{}.{}`", pair.0, pair.1);
+        if !matches!(origin, Some(Origin::Entity { .. })) {
+            let message = format!(
+                "{label}: @requires is only supported on a field added to an entity another source owns"
+            );
+            self.error(current, pos, message);
+            return false;
+        }
+        let names = key_fields(required);
+        if names.is_empty() {
+            self.error(current, pos, format!("{label}: @requires names no field"));
+            return false;
+        }
+        let mut met = true;
+        for name in names {
+            let known = declared.contains(&name) && self.position(&pair.0, &name).is_some();
+            if !known {
+                let message = format!(
+                    "{label}: @requires field `{name}` is not a field of `{}` defined by another source",
+                    pair.0
+                );
+                self.error(current, pos, message);
+                met = false;
+            }
+        }
+        met
     }
 
     /// Whether the existing definition of `pair` (at `index`) may be shared:
@@ -458,6 +587,9 @@ fn read(directives: &[Positioned<ConstDirective>]) -> Federated {
                 read.provides =
                     key_fields(&string_argument(directive, "fields").unwrap_or_default());
             }
+            "requires" => {
+                read.requires = Some(string_argument(directive, "fields").unwrap_or_default());
+            }
             other => drop(read.present.insert(other.to_owned())),
         }
     }
@@ -481,6 +613,59 @@ fn key_fields(fields: &str) -> Vec<String> {
         }
     }
     names
+}
+
+/// One field of a `FieldSet` and the fields selected under it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldSetNode {
+    /// The field's name.
+    pub name: String,
+    /// Its sub-selection; empty for a leaf.
+    pub children: Vec<FieldSetNode>,
+}
+
+impl std::fmt::Display for FieldSetNode {
+    /// The node as `FieldSet` text: `name` or `name { a b }`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)?;
+        if !self.children.is_empty() {
+            f.write_str(" {")?;
+            for child in &self.children {
+                write!(f, " {child}")?;
+            }
+            f.write_str(" }")?;
+        }
+        Ok(())
+    }
+}
+
+/// A `FieldSet` such as `"price dimensions { weight }"` as a tree.
+pub fn field_set(fields: &str) -> Vec<FieldSetNode> {
+    let spaced = fields.replace('{', " { ").replace('}', " } ");
+    let mut tokens = spaced.split_whitespace().peekable();
+    field_set_level(&mut tokens)
+}
+
+fn field_set_level<'t>(
+    tokens: &mut std::iter::Peekable<impl Iterator<Item = &'t str>>,
+) -> Vec<FieldSetNode> {
+    let mut nodes: Vec<FieldSetNode> = Vec::new();
+    while let Some(token) = tokens.next() {
+        match token {
+            "}" => break,
+            "{" => {
+                let children = field_set_level(tokens);
+                if let Some(last) = nodes.last_mut() {
+                    last.children = children;
+                }
+            }
+            name => nodes.push(FieldSetNode {
+                name: name.to_owned(),
+                children: Vec::new(),
+            }),
+        }
+    }
+    nodes
 }
 
 fn string_argument(directive: &ConstDirective, name: &str) -> Option<String> {
@@ -521,6 +706,92 @@ mod tests {
 
     const OWNER: &str =
         "type Query { a: Int }\ntype Product @key(fields: \"sku\") { sku: ID! name: String! }";
+
+    #[test]
+    fn a_field_set_is_read_as_a_tree() {
+        let leaf = |name: &str| FieldSetNode {
+            name: name.to_owned(),
+            children: Vec::new(),
+        };
+        assert_eq!(
+            field_set("price dimensions { weight size { w } } id"),
+            [
+                leaf("price"),
+                FieldSetNode {
+                    name: "dimensions".to_owned(),
+                    children: vec![
+                        leaf("weight"),
+                        FieldSetNode {
+                            name: "size".to_owned(),
+                            children: vec![leaf("w")],
+                        }
+                    ],
+                },
+                leaf("id"),
+            ]
+        );
+        let nested = &field_set("dimensions{weight size { w }}")[0];
+        assert_eq!(nested.to_string(), "dimensions { weight size { w } }");
+    }
+
+    #[test]
+    fn requires_must_name_fields_of_the_owner() {
+        let sdl = "type Product @key(fields: \"sku\") { sku: ID! @external name: String! @external\n\
+                   label: String @requires(fields: \"name color\") }";
+        let error = compose_one(OWNER, sdl).unwrap_err();
+        assert!(error.contains("reviews.graphql:2:"), "{error}");
+        assert!(
+            error.contains(
+                "subgraph `reviews`: `Product.label`: @requires field `color` is not a field"
+            ),
+            "{error}"
+        );
+        let sdl = "type Product @key(fields: \"sku\") { sku: ID! @external name: String! @external\n\
+                   label: String @requires(fields: \"name\") }";
+        let doc = compose_one(OWNER, sdl).unwrap();
+        let pair = ("Product".to_owned(), "label".to_owned());
+        assert_eq!(doc.requires.get(&pair).map(String::as_str), Some("name"));
+    }
+
+    #[test]
+    fn an_extending_subgraph_listed_first_is_composed_after_the_owner() {
+        let mut doc = Document::parse(&[(
+            PathBuf::from("schema.graphql"),
+            "type Query { a: Int }".to_owned(),
+        )])
+        .unwrap();
+        let subgraph = |source: &str, text: &str| Subgraph {
+            source: source.to_owned(),
+            path: PathBuf::from(format!("{source}.graphql")),
+            text: text.to_owned(),
+        };
+        let both = [
+            subgraph(
+                "inventory",
+                "extend type Product @key(fields: \"upc\") { upc: String! @external price: Int @external\n\
+                 estimate: Int @requires(fields: \"price\") }",
+            ),
+            subgraph(
+                "products",
+                "type Product @key(fields: \"upc\") { upc: String! price: Int }\n\
+                 type Query { top: [Product] }",
+            ),
+        ];
+        compose(&mut doc, &both).unwrap();
+        assert_eq!(
+            doc.owned_entities.get("Product"),
+            Some(&("products".to_owned(), vec!["upc".to_owned()]))
+        );
+        let pair = ("Product".to_owned(), "estimate".to_owned());
+        assert_eq!(
+            doc.federated.get(&pair),
+            Some(&Origin::Entity {
+                source: "inventory".to_owned(),
+                key: vec!["upc".to_owned()]
+            })
+        );
+        assert_eq!(doc.requires.get(&pair).map(String::as_str), Some("price"));
+    }
 
     #[test]
     fn key_fields_are_the_top_level_names() {

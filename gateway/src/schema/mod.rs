@@ -140,8 +140,8 @@ pub fn compile(
     build::build(&document, &sources)
 }
 
-/// The SDL of every subgraph source: its `sdl` file, or what its
-/// `_service { sdl }` answered at start-up. A file that cannot be read,
+/// The SDL of every subgraph source, in config order: its `sdl` file, or
+/// what its `_service { sdl }` answered at start-up. A file that cannot be read,
 /// or an SDL not yet fetched, is a problem at the source's table.
 fn subgraphs(config: &Config) -> Result<Vec<federation::Subgraph>, Diagnostics> {
     let mut subgraphs = Vec::new();
@@ -176,13 +176,22 @@ fn subgraphs(config: &Config) -> Result<Vec<federation::Subgraph>, Diagnostics> 
             )),
         };
         match read {
-            Ok((path, text)) => subgraphs.push(federation::Subgraph {
-                source: name.clone(),
-                path,
-                text,
-            }),
+            Ok((path, text)) => subgraphs.push((
+                source.line,
+                federation::Subgraph {
+                    source: name.clone(),
+                    path,
+                    text,
+                },
+            )),
             Err(problem) => problems.push(problem),
         }
     }
-    problems.into_result(subgraphs)
+    subgraphs.sort_by_key(|(line, _)| *line);
+    problems.into_result(
+        subgraphs
+            .into_iter()
+            .map(|(_, subgraph)| subgraph)
+            .collect(),
+    )
 }

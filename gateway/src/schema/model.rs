@@ -109,6 +109,35 @@ impl Shape {
     pub fn is_list(&self) -> bool {
         matches!(self.kind, ShapeKind::List(_))
     }
+
+    /// `value` in the form this shape has: numeric strings as numbers for
+    /// `Int` and `Float`, numbers as strings for `String` and `ID`; any
+    /// other value as it is.
+    pub fn convert(&self, value: Value) -> Value {
+        match (&self.kind, value) {
+            (ShapeKind::List(item), Value::Array(items)) => {
+                Value::Array(items.into_iter().map(|one| item.convert(one)).collect())
+            }
+            (ShapeKind::Int, Value::String(text)) => match text.parse::<i64>() {
+                Ok(number) => Value::from(number),
+                Err(_) => Value::String(text),
+            },
+            (ShapeKind::Float, Value::String(text)) => {
+                match text
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(serde_json::Number::from_f64)
+                {
+                    Some(number) => Value::Number(number),
+                    None => Value::String(text),
+                }
+            }
+            (ShapeKind::String | ShapeKind::Id, Value::Number(number)) => {
+                Value::String(number.to_string())
+            }
+            (_, value) => value,
+        }
+    }
 }
 
 /// The values of an enum type.
@@ -227,6 +256,21 @@ pub struct SubgraphField {
     pub entity: Option<SubgraphEntity>,
     /// The enum types' names, so that arguments are written as enum values.
     pub enums: Arc<HashSet<String>>,
+    /// For a field returning an entity this subgraph (the owner) resolves
+    /// by key: the entity, loaded through its `_entities`.
+    pub reference: Option<SubgraphReference>,
+}
+
+/// A field of one subgraph whose value is an entity another subgraph
+/// owns: the entity's other fields are asked from the owner.
+#[derive(Debug)]
+pub struct SubgraphReference {
+    /// The entity type.
+    pub type_name: String,
+    /// The owner's key fields.
+    pub key: Vec<String>,
+    /// The fields the referring subgraph `@provides`.
+    pub provided: Vec<String>,
 }
 
 /// The entity a subgraph's field belongs to, as its representations name it.
@@ -236,6 +280,56 @@ pub struct SubgraphEntity {
     pub type_name: String,
     /// The key fields, and where each is read in the parent's JSON.
     pub key: Vec<(String, Vec<String>)>,
+    /// `@requires(fields:)`: the fields read from the parent, as a
+    /// selection (added to the one that fetches the parent), and each
+    /// top-level field it names.
+    pub requires: Option<(String, Vec<RequiredField>)>,
+}
+
+/// A top-level field of `@requires(fields:)`, as a representation carries
+/// it.
+#[derive(Debug, Clone)]
+pub struct RequiredField {
+    /// The field's name (the representation's entry).
+    pub name: String,
+    /// How its value is read from the parent: the value for a leaf, an
+    /// object of only the named fields for `field { … }`.
+    pub read: crate::template::ValueTemplate,
+    /// How the value is typed in the schema.
+    pub typed: Typed,
+    /// Whether the field is fetched by a call of its own (a `@rest`/`@grpc`
+    /// field, or one another subgraph adds) rather than read from the
+    /// parent: it is then fetched first and its result sent.
+    pub fetched: bool,
+}
+
+/// How a value sent to a subgraph is typed, so it is sent as the schema
+/// types it (a gRPC `int64` read as the string `"1299"` is sent as the
+/// `Int` 1299).
+#[derive(Debug, Clone)]
+pub enum Typed {
+    /// A value of this shape.
+    Leaf(Shape),
+    /// An object: these of its fields are typed.
+    Object(Vec<(String, Typed)>),
+}
+
+impl Typed {
+    /// `value` converted to this type where it differs only in form.
+    pub fn apply(&self, value: Value) -> Value {
+        match (self, value) {
+            (Self::Leaf(shape), value) => shape.convert(value),
+            (Self::Object(fields), Value::Object(mut entries)) => {
+                for (name, typed) in fields {
+                    if let Some(found) = entries.get_mut(name) {
+                        *found = typed.apply(found.take());
+                    }
+                }
+                Value::Object(entries)
+            }
+            (Self::Object(_), value) => value,
+        }
+    }
 }
 
 impl Binding {
@@ -285,6 +379,10 @@ pub struct GroupedPlan {
     pub parent_key: String,
     /// `groupBy`'s text and where it stands (for `weft check --probe`).
     pub group_by: (String, Place),
+    /// Fields of the same parent fetched by calls of their own that this
+    /// one waits for (a subgraph's `@requires`): each one's name in the
+    /// key and its field id in the operation.
+    pub after: Vec<(String, u32)>,
 }
 
 /// A subscription field fed by bus events.
@@ -462,5 +560,42 @@ impl Model {
     /// The field `field` of object type `ty`.
     pub fn field(&self, ty: &str, field: &str) -> Option<&Arc<FieldDef>> {
         self.object(ty)?.fields.get(field)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn leaf(kind: ShapeKind) -> Typed {
+        Typed::Leaf(Shape {
+            nullable: true,
+            kind,
+        })
+    }
+
+    #[test]
+    fn required_values_are_sent_in_their_schema_form() {
+        let typed = Typed::Object(vec![
+            ("price".to_owned(), leaf(ShapeKind::Int)),
+            ("ratio".to_owned(), leaf(ShapeKind::Float)),
+            ("code".to_owned(), leaf(ShapeKind::Id)),
+        ]);
+        let sent = typed.apply(json!({ "price": "1299", "ratio": "0.5", "code": 7, "other": "1" }));
+        assert_eq!(
+            sent,
+            json!({ "price": 1299, "ratio": 0.5, "code": "7", "other": "1" })
+        );
+        assert_eq!(leaf(ShapeKind::Int).apply(json!("n/a")), json!("n/a"));
+        let list = Typed::Leaf(Shape {
+            nullable: true,
+            kind: ShapeKind::List(Box::new(Shape {
+                nullable: false,
+                kind: ShapeKind::Int,
+            })),
+        });
+        assert_eq!(list.apply(json!(["1", 2])), json!([1, 2]));
     }
 }

@@ -46,9 +46,11 @@ pub struct BatchPlan {
     pub connector: Box<dyn Connector>,
     /// The names under `$batch`, one per key component.
     pub key_names: Vec<String>,
-    /// Where each key component stands in an answered item (none for a
-    /// connector that [`Connector::speaks_graphql`]: its `_entities` list
-    /// answers the keys in order).
+    /// Where each key component stands in an answered item. A connector
+    /// that [`Connector::speaks_graphql`] is answered in key order (its
+    /// `_entities` list); there only their number counts: keys are told
+    /// apart by that many leading components, so values sent beside the
+    /// key (`@requires` fields) do not split one entity in two.
     pub match_paths: Vec<KeyPath>,
     /// Where the list of items stands in the response.
     pub response: KeyPath,

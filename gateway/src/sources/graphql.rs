@@ -257,10 +257,14 @@ pub struct SubgraphEntities {
     pub document: String,
     /// The entity type, each representation's `__typename`.
     pub type_name: String,
-    /// The key fields, in the order of the batch's key columns.
+    /// The key fields, in the order of the batch's key columns, then the
+    /// fields `@requires` names.
     pub key_names: Vec<String>,
     /// The operation's variables it uses.
     pub variables: Vec<String>,
+    /// How the required fields are typed, by name: their values are sent
+    /// in that form.
+    pub typed: Vec<(String, crate::schema::model::Typed)>,
 }
 
 impl SubgraphEntities {
@@ -281,6 +285,10 @@ impl SubgraphEntities {
                 representation.insert("__typename".to_owned(), json!(self.type_name));
                 for (name, column) in self.key_names.iter().zip(&columns) {
                     let value = column.get(row).cloned().unwrap_or(Value::Null);
+                    let value = match self.typed.iter().find(|(typed, _)| typed == name) {
+                        Some((_, typed)) => typed.apply(value),
+                        None => value,
+                    };
                     representation.insert(name.clone(), value);
                 }
                 Value::Object(representation)
