@@ -181,21 +181,41 @@ struct GrpcImport {
     timeout_ms: u64,
 }
 
+/// How a suite of separate processes drives the gateway.
+#[derive(clap::Args, Debug, Clone)]
+struct Load {
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Seconds to drive each query.
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+    /// Pin the gateway to CPU 0 (with `taskset`, when present).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pin: bool,
+}
+
+impl Load {
+    /// The bench options of this load, measuring `gateway` (this binary
+    /// when none).
+    fn options(&self, gateway: Option<PathBuf>) -> weft::bench::queries::Options {
+        weft::bench::queries::Options {
+            gateway,
+            concurrency: self.concurrency.max(1),
+            duration: std::time::Duration::from_secs_f64(self.seconds.max(0.1)),
+            pin: self.pin,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Suite {
     /// Gateway CPU per request next to the services' CPU per request, with
     /// the services and the gateway as separate processes (build them with
     /// `cargo build --release -p weft -p subgraphs --bins`).
     Queries {
-        /// Requests in flight at once.
-        #[arg(long, default_value_t = 16)]
-        concurrency: usize,
-        /// Seconds to drive each query.
-        #[arg(long, default_value_t = 5.0)]
-        seconds: f64,
-        /// Pin the gateway to CPU 0 (with `taskset`, when present).
-        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
-        pin: bool,
+        #[command(flatten)]
+        load: Load,
         /// The gateway binary to measure instead of this one (an earlier
         /// build, to compare with).
         #[arg(long)]
@@ -206,15 +226,8 @@ enum Suite {
     /// REST/gRPC 50-users query: requests/s, p50/p95/p99, CPU per request
     /// and peak RSS (processes as for `queries`).
     Federation {
-        /// Requests in flight at once.
-        #[arg(long, default_value_t = 16)]
-        concurrency: usize,
-        /// Seconds to drive each query.
-        #[arg(long, default_value_t = 5.0)]
-        seconds: f64,
-        /// Pin the gateway to CPU 0 (with `taskset`, when present).
-        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
-        pin: bool,
+        #[command(flatten)]
+        load: Load,
     },
     /// Answers while the catalog service is killed and restarted: full,
     /// partial and failed answers per phase, and the time to the first full
@@ -443,38 +456,21 @@ fn report(problems: &Diagnostics) -> String {
 
 async fn bench(suite: Option<Suite>) -> Result<(), String> {
     let suite = suite.unwrap_or(Suite::Queries {
-        concurrency: 16,
-        seconds: 5.0,
-        pin: true,
+        load: Load {
+            concurrency: 16,
+            seconds: 5.0,
+            pin: true,
+        },
         gateway: None,
     });
     match suite {
-        Suite::Queries {
-            concurrency,
-            seconds,
-            pin,
-            gateway,
-        } => {
-            let options = weft::bench::queries::Options {
-                gateway,
-                concurrency: concurrency.max(1),
-                duration: std::time::Duration::from_secs_f64(seconds.max(0.1)),
-                pin,
-            };
+        Suite::Queries { load, gateway } => {
+            let options = load.options(gateway);
             let (rows, pinned) = weft::bench::queries::run(&options).await?;
             print!("{}", weft::bench::queries::table(&rows, &options, pinned));
         }
-        Suite::Federation {
-            concurrency,
-            seconds,
-            pin,
-        } => {
-            let options = weft::bench::queries::Options {
-                gateway: None,
-                concurrency: concurrency.max(1),
-                duration: std::time::Duration::from_secs_f64(seconds.max(0.1)),
-                pin,
-            };
+        Suite::Federation { load } => {
+            let options = load.options(None);
             let (rows, pinned) = weft::bench::federation::run(&options).await?;
             print!(
                 "{}",

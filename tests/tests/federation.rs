@@ -9,7 +9,8 @@ use subgraphs::{RunningService, Service};
 use weft_tests::bulletins::Bulletins;
 use weft_tests::labels::Labels;
 use weft_tests::{
-    DEMO_TIMEOUT_MS, GatewayConfig, Services, TestDir, TestGateway, error_codes, spawn_service,
+    DEMO_TIMEOUT_MS, GatewayConfig, Services, TestDir, TestGateway, WsClient, error_codes,
+    spawn_service,
 };
 
 /// The demo services, the reviews subgraph and a gateway over all of them.
@@ -871,6 +872,19 @@ async fn an_entities_list_of_the_wrong_length_fails_every_field_it_answers() {
 
 /// The demo, the reviews subgraph and the bulletins subgraph (its SDL from
 /// a file), with `more` lines in its source table.
+/// A WebSocket client of `federated` subscribed (as `s`) to the price
+/// changes of `SKU-0001`.
+async fn price_changes_of_the_first_product(federated: &Federated) -> WsClient {
+    let mut client = federated.gateway.ws_ready().await;
+    client
+        .start(
+            "s",
+            json!({ "query": PRICE_CHANGES, "variables": { "sku": "SKU-0001" } }),
+        )
+        .await;
+    client
+}
+
 async fn with_bulletins(bulletins: &Bulletins, more: &[&str]) -> Federated {
     with_bulletins_sdl(bulletins, weft_tests::bulletins::SDL, more).await
 }
@@ -955,13 +969,7 @@ async fn a_subgraph_subscription_runs_over_sse_too() {
 async fn a_client_completing_completes_the_subgraph_subscription() {
     let bulletins = Bulletins::start().await;
     let federated = with_bulletins(&bulletins, &[]).await;
-    let mut client = federated.gateway.ws_ready().await;
-    client
-        .start(
-            "s",
-            json!({ "query": PRICE_CHANGES, "variables": { "sku": "SKU-0001" } }),
-        )
-        .await;
+    let mut client = price_changes_of_the_first_product(&federated).await;
     let first = client.next("s").await;
     assert_eq!(first["data"]["changes"]["seq"], 1, "{first}");
     assert_eq!(bulletins.dropped(), 0);
@@ -979,13 +987,7 @@ async fn a_subgraph_down_at_subscribe_time_is_an_error_with_its_code() {
     };
     let line = format!("subscriptions_url = \"ws://{closed}/graphql\"");
     let federated = with_bulletins(&bulletins, &[&line]).await;
-    let mut client = federated.gateway.ws_ready().await;
-    client
-        .start(
-            "s",
-            json!({ "query": PRICE_CHANGES, "variables": { "sku": "SKU-0001" } }),
-        )
-        .await;
+    let mut client = price_changes_of_the_first_product(&federated).await;
     let error = client.expect("error", "s").await;
     let errors = json!({ "errors": error["payload"] });
     assert_eq!(error_codes(&errors), ["SOURCE_UNAVAILABLE"], "{error}");
@@ -997,13 +999,7 @@ async fn a_subgraph_down_at_subscribe_time_is_an_error_with_its_code() {
 async fn a_subgraph_going_away_mid_stream_ends_the_subscription_with_an_error() {
     let bulletins = Bulletins::start().await;
     let federated = with_bulletins(&bulletins, &[]).await;
-    let mut client = federated.gateway.ws_ready().await;
-    client
-        .start(
-            "s",
-            json!({ "query": PRICE_CHANGES, "variables": { "sku": "SKU-0001" } }),
-        )
-        .await;
+    let mut client = price_changes_of_the_first_product(&federated).await;
     let first = client.next("s").await;
     assert_eq!(first["data"]["changes"]["seq"], 1, "{first}");
     bulletins.cut();

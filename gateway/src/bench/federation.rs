@@ -94,31 +94,23 @@ fn write_config(urls: &[(Subgraph, String)]) -> Result<TempDir, String> {
 pub fn table(rows: &[Row], options: &Options, pinned: bool) -> String {
     let mut out = format!(
         "subgraphs/services and gateway as separate processes, gateway {}; {} concurrent clients, {} s per query\n\n| query | response | requests/s | p50 | p95 | p99 | gateway CPU / request | subgraphs' or services' CPU / request | ratio | gateway peak RSS |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
-        if pinned {
-            "pinned to CPU 0"
-        } else {
-            "not pinned"
-        },
+        queries::placement(pinned),
         options.concurrency,
         options.duration.as_secs_f64()
     );
     for row in rows {
-        let ratio = if row.services_ms > 0.0 {
-            format!("{:.1}×", row.gateway_ms / row.services_ms)
-        } else {
-            "n/a".to_owned()
-        };
         let _ = writeln!(
             out,
-            "| {} | {:.1} kB | {:.1} | {:.1} ms | {:.1} ms | {:.1} ms | {:.2} ms | {:.2} ms | {ratio} | {:.0} MiB |",
+            "| {} | {:.1} kB | {:.1} | {:.1} ms | {:.1} ms | {:.1} ms | {:.2} ms | {:.2} ms | {} | {:.0} MiB |",
             row.query,
-            f64::from(u32::try_from(row.bytes).unwrap_or(u32::MAX)) / 1000.0,
+            queries::kilobytes(row.bytes),
             row.throughput,
             super::ms(row.p50),
             super::ms(row.p95),
             super::ms(row.p99),
             row.gateway_ms,
             row.services_ms,
+            queries::ratio(row.gateway_ms, row.services_ms),
             row.peak_rss_mib,
         );
     }

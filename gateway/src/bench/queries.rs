@@ -331,32 +331,47 @@ async fn drive(
 pub fn table(rows: &[Row], options: &Options, pinned: bool) -> String {
     let mut out = format!(
         "services and gateway as separate processes, gateway {}; concurrency {}, {} s per query\n\n| query | response | requests/s | p50 | p99 | gateway CPU / request | services' CPU / request | ratio | gateway peak RSS |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
-        if pinned {
-            "pinned to CPU 0"
-        } else {
-            "not pinned"
-        },
+        placement(pinned),
         options.concurrency,
         options.duration.as_secs_f64()
     );
     for row in rows {
-        let ratio = if row.services_ms > 0.0 {
-            format!("{:.1}×", row.gateway_ms / row.services_ms)
-        } else {
-            "n/a".to_owned()
-        };
         let _ = writeln!(
             out,
-            "| {} | {:.1} kB | {:.1} | {:.1} ms | {:.1} ms | {:.2} ms | {:.2} ms | {ratio} | {:.0} MiB |",
+            "| {} | {:.1} kB | {:.1} | {:.1} ms | {:.1} ms | {:.2} ms | {:.2} ms | {} | {:.0} MiB |",
             row.query,
-            f64::from(u32::try_from(row.bytes).unwrap_or(u32::MAX)) / 1000.0,
+            kilobytes(row.bytes),
             row.throughput,
             super::ms(row.p50),
             super::ms(row.p99),
             row.gateway_ms,
             row.services_ms,
+            ratio(row.gateway_ms, row.services_ms),
             row.peak_rss_mib,
         );
     }
     out
+}
+
+/// Where the gateway ran, for a table's heading.
+pub(super) fn placement(pinned: bool) -> &'static str {
+    if pinned {
+        "pinned to CPU 0"
+    } else {
+        "not pinned"
+    }
+}
+
+/// The gateway's CPU per request over its backends', as a table cell.
+pub(super) fn ratio(gateway_ms: f64, backends_ms: f64) -> String {
+    if backends_ms > 0.0 {
+        format!("{:.1}×", gateway_ms / backends_ms)
+    } else {
+        "n/a".to_owned()
+    }
+}
+
+/// A response size in kB.
+pub(super) fn kilobytes(bytes: usize) -> f64 {
+    f64::from(u32::try_from(bytes).unwrap_or(u32::MAX)) / 1000.0
 }
