@@ -259,7 +259,7 @@ enum Suite {
     },
     /// Subscription fan-out: events delivered per second and p50/p99
     /// publish-to-client latency for many WebSocket subscribers, on the
-    /// in-memory bus and on NATS.
+    /// in-memory bus, on NATS and (with `--redis`) on Redis Streams.
     Fanout {
         /// Subscriber counts, one row each.
         #[arg(long, value_delimiter = ',', default_value = "1,100,1000")]
@@ -273,6 +273,10 @@ enum Suite {
         /// The NATS server to measure the NATS bus against; empty to skip.
         #[arg(long, default_value = "nats://127.0.0.1:4222")]
         nats: String,
+        /// A Redis server to measure the Redis Streams bus against too
+        /// (e.g. `redis://127.0.0.1:6379`).
+        #[arg(long)]
+        redis: Option<String>,
     },
 }
 
@@ -508,12 +512,14 @@ async fn bench(suite: Option<Suite>) -> Result<(), String> {
             events,
             rate,
             nats,
+            redis,
         } => {
             let options = weft::bench::fanout::Options {
                 subscribers,
                 events: events.max(1),
                 rate,
                 nats_url: Some(nats).filter(|url| !url.is_empty()),
+                redis_url: redis.filter(|url| !url.is_empty()),
             };
             let rows = weft::bench::fanout::run(&options).await?;
             print!("{}", weft::bench::fanout::table(&rows, &options));

@@ -1,7 +1,7 @@
 //! `weft bench fanout`: how fast events reach many WebSocket subscribers.
 //!
-//! For each bus (in-memory, and NATS when a server is reachable) and each
-//! subscriber count, a gateway serves the demo schema; that many
+//! For each bus (in-memory; NATS and Redis Streams when their servers are
+//! given) and each subscriber count, a gateway serves the demo schema; that many
 //! `graphql-transport-ws` clients subscribe to `announcements { message }`;
 //! events carrying their publish time are published on the bus at a fixed
 //! rate; each client records when each event arrives. Reported: events
@@ -18,10 +18,12 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::Gateway;
+use crate::config::RedisStreamsConfig;
 use crate::demo::Demo;
 use crate::events::EventBus;
 use crate::events::in_memory::InMemoryBus;
 use crate::events::nats::NatsBus;
+use crate::events::redis_streams::RedisStreamsBus;
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -34,12 +36,14 @@ pub struct Options {
     pub rate: u32,
     /// A NATS server to measure the NATS bus against, if any.
     pub nats_url: Option<String>,
+    /// A Redis server to measure the Redis Streams bus against, if any.
+    pub redis_url: Option<String>,
 }
 
 /// One row of the table.
 #[derive(Debug, Clone)]
 pub struct Row {
-    /// `in_memory` or `nats`.
+    /// `in_memory`, `nats` or `redis_streams`.
     pub bus: &'static str,
     /// WebSocket subscribers.
     pub subscribers: usize,
@@ -69,8 +73,42 @@ pub async fn run(options: &Options) -> Result<Vec<Row>, String> {
             );
             rows.push(measure("nats", bus, subscribers, &demo, options).await?);
         }
+        if let Some(url) = &options.redis_url {
+            rows.push(redis_streams_row(url, subscribers, &demo, options).await?);
+        }
     }
     Ok(rows)
+}
+
+/// The row of the Redis Streams bus: its events kept in a stream of this
+/// run's own, deleted afterwards.
+async fn redis_streams_row(
+    url: &str,
+    subscribers: usize,
+    demo: &Demo,
+    options: &Options,
+) -> Result<Row, String> {
+    let config = RedisStreamsConfig {
+        prefix: format!("weft-bench-{}-{subscribers}:", std::process::id()),
+        max_len: u64::try_from(options.events + 16).unwrap_or(u64::MAX),
+    };
+    let bus = RedisStreamsBus::connect(url, options.events + 16, &config)
+        .await
+        .map_err(|error| error.to_string())?;
+    let row = measure("redis_streams", Arc::new(bus), subscribers, demo, options).await;
+    let stream = format!("{}announcements", config.prefix);
+    let deleted = async {
+        let client = redis::Client::open(url)?;
+        let mut connection = client.get_multiplexed_async_connection().await?;
+        redis::cmd("DEL")
+            .arg(&stream)
+            .query_async::<()>(&mut connection)
+            .await
+    };
+    if let Err(error) = deleted.await {
+        eprintln!("the bench stream {stream} was not deleted: {error}");
+    }
+    row
 }
 
 async fn measure(
