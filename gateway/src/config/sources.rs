@@ -405,17 +405,9 @@ fn kind(
     };
     match raw.kind.get_ref().as_str() {
         "rest" => {
-            let Some(url) = raw.url.take() else {
-                missing("url");
-                return None;
-            };
-            let Ok(parsed) = url.get_ref().parse() else {
-                problems
-                    .push(origin.error(url.span(), format!("`{}` is not a URL", url.get_ref())));
-                return None;
-            };
+            let url = required_url(name, span, raw, origin, problems)?;
             Some(SourceKind::Rest(RestSourceConfig {
-                url: parsed,
+                url,
                 headers: std::mem::take(&mut raw.headers),
                 openapi: raw
                     .openapi
@@ -456,14 +448,7 @@ fn graphql(
     origin: &Origin<'_>,
     problems: &mut Diagnostics,
 ) -> Option<SourceKind> {
-    let Some(url) = raw.url.take() else {
-        problems.push(origin.error(span.clone(), format!("source `{name}` needs `url`")));
-        return None;
-    };
-    let Ok(parsed) = url.get_ref().parse() else {
-        problems.push(origin.error(url.span(), format!("`{}` is not a URL", url.get_ref())));
-        return None;
-    };
+    let parsed = required_url(name, span, raw, origin, problems)?;
     let sdl = match raw.sdl.take() {
         Some(file) => SubgraphSdl::File(origin.resolve_path(file.get_ref())),
         None => SubgraphSdl::Service(None),
@@ -485,6 +470,25 @@ fn graphql(
         sdl,
         subscriptions_url,
     }))
+}
+
+/// The source's `url`, which it must have.
+fn required_url(
+    name: &str,
+    span: &std::ops::Range<usize>,
+    raw: &mut RawSource,
+    origin: &Origin<'_>,
+    problems: &mut Diagnostics,
+) -> Option<reqwest::Url> {
+    let Some(url) = raw.url.take() else {
+        problems.push(origin.error(span.clone(), format!("source `{name}` needs `url`")));
+        return None;
+    };
+    let Ok(parsed) = url.get_ref().parse() else {
+        problems.push(origin.error(url.span(), format!("`{}` is not a URL", url.get_ref())));
+        return None;
+    };
+    Some(parsed)
 }
 
 /// `url` with `ws` for `http` and `wss` for `https`.

@@ -102,7 +102,7 @@ fn run(text: &[u8], nodes: &mut Vec<Node>) -> Result<(), String> {
                 inside = container;
                 pos = skip_whitespace(text, pos + 1);
                 if text.get(pos) == Some(&closing) {
-                    pos = close(text, pos, nodes, &mut open, &mut inside);
+                    pos = close(pos, nodes, &mut open, &mut inside);
                 } else {
                     if inside == In::Object {
                         pos = key(text, pos, nodes)?;
@@ -133,7 +133,7 @@ fn run(text: &[u8], nodes: &mut Vec<Node>) -> Result<(), String> {
                     continue 'value;
                 }
                 (In::Object, Some(b'}')) | (In::Array, Some(b']')) => {
-                    pos = close(text, pos, nodes, &mut open, &mut inside);
+                    pos = close(pos, nodes, &mut open, &mut inside);
                 }
                 (In::Object, _) => return Err(unexpected(text, pos, "`,` or `}`")),
                 (In::Array, _) => return Err(unexpected(text, pos, "`,` or `]`")),
@@ -172,15 +172,9 @@ fn push(nodes: &mut Vec<Node>, kind: Kind, start: usize, end: usize) {
 /// Closes the innermost container at its closing bracket at `pos`.
 #[allow(clippy::inline_always)]
 #[inline(always)]
-fn close(
-    text: &[u8],
-    pos: usize,
-    nodes: &mut [Node],
-    open: &mut Vec<(usize, In)>,
-    inside: &mut In,
-) -> usize {
+fn close(pos: usize, nodes: &mut [Node], open: &mut Vec<(usize, In)>, inside: &mut In) -> usize {
     let next = offset(nodes.len());
-    let end = (pos + 1).min(text.len());
+    let end = pos + 1;
     if let Some((at, outside)) = open.pop() {
         *inside = outside;
         if let Some(node) = nodes.get_mut(at) {

@@ -551,11 +551,10 @@ impl<'p> Walker<'_, 'p> {
         let Binding::Grouped(plan) = &definition.binding else {
             return false;
         };
-        plan.after.iter().any(|(_, id)| {
-            self.results
-                .get((parent.identity().0, parent.identity().1, *id))
-                .is_none()
-        })
+        let (doc, at) = parent.identity();
+        plan.after
+            .iter()
+            .any(|(_, id)| self.results.get((doc, at, *id)).is_none())
     }
 
     /// The key of a batch that waits for fields beside it: `template`
@@ -569,8 +568,8 @@ impl<'p> Walker<'_, 'p> {
     ) -> Value {
         let mut key = template.render(vars);
         if let Value::Object(entries) = &mut key {
+            let (doc, at) = parent.identity();
             for (name, id) in after {
-                let (doc, at) = parent.identity();
                 let value = match self.results.get((doc, at, *id)) {
                     Some(Slot::One(found)) => found.value().map_or(Value::Null, json::to_plain),
                     Some(Slot::Many(items)) => items
@@ -824,8 +823,8 @@ impl LoadGroup<'_> {
     /// components the batch matches on, so values carried beside them
     /// (`@requires` fields) do not split one entity in two.
     fn add(&mut self, key: Key) -> usize {
-        let matched = self.batch.match_paths.len().clamp(1, key.len().max(1));
-        let text = key_text(&key[..matched.min(key.len())]);
+        let matched = self.batch.match_paths.len().max(1).min(key.len());
+        let text = key_text(&key[..matched]);
         match self.texts.get(&text) {
             Some(&index) => index,
             None => self.push(text, key),

@@ -230,10 +230,7 @@ impl Writer<'_> {
     ) -> Result<(), Null> {
         let Some(json) = json.filter(|json| !json.is_null()) else {
             let results = self.results;
-            let placed = match json {
-                Some(null) if !results.placed().is_empty() => results.placed().of_value(null),
-                _ => &[],
-            };
+            let placed = json.map_or(&[][..], |null| results.placed().of_value(null));
             let reported = self.report(field, placed, at) || reported;
             if !shape.nullable && !reported {
                 self.bad_response(field, "a non-null field got no value".to_owned(), at);
