@@ -203,7 +203,8 @@ mod tests {
         if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
             std::fs::write(CHECKED_IN, sdl()).unwrap();
         }
-        let checked_in = std::fs::read_to_string(CHECKED_IN).unwrap_or_default();
+        let checked_in =
+            std::fs::read_to_string(CHECKED_IN).expect("schema/reviews.graphql is readable");
         assert_eq!(checked_in, sdl());
     }
 
