@@ -9,7 +9,9 @@
 //! (`[schema]`), [`sources`] (`[sources.<name>]`), [`events`] (`[events]`),
 //! [`subscriptions`] (`[subscriptions]`), [`log`] (`[log]`), [`persisted`]
 //! (`[persisted_queries]`), [`cors`] (`[server.cors]`), [`auth`] (`[auth]`),
-//! [`traces`] (`[traces]`).
+//! [`traces`] (`[traces]`), [`supergraph`] (`[supergraph]`, which adds a
+//! GraphQL source per subgraph of its file). `[schema]` may be left out
+//! when `[supergraph]` is given.
 //!
 //! Environment overrides, applied after the file is read:
 //!
@@ -34,6 +36,7 @@ pub mod schema;
 pub mod server;
 pub mod sources;
 pub mod subscriptions;
+pub mod supergraph;
 pub mod traces;
 
 use std::collections::BTreeMap;
@@ -53,6 +56,7 @@ pub use sources::{
     SubgraphSdl,
 };
 pub use subscriptions::SubscriptionsConfig;
+pub use supergraph::SupergraphConfig;
 pub use traces::TracesConfig;
 
 /// The whole, validated configuration.
@@ -80,12 +84,14 @@ pub struct Config {
     pub auth: Option<AuthConfig>,
     /// `[traces]`, if present.
     pub traces: Option<TracesConfig>,
+    /// `[supergraph]`, if present (its subgraphs are in [`Self::sources`]).
+    pub supergraph: Option<SupergraphConfig>,
 }
 
 struct RawConfig {
     server: server::RawServer,
     limits: limits::RawLimits,
-    schema: toml::Spanned<schema::RawSchema>,
+    schema: Option<toml::Spanned<schema::RawSchema>>,
     sources: BTreeMap<String, toml::Spanned<sources::RawSource>>,
     events: events::RawEvents,
     subscriptions: subscriptions::RawSubscriptions,
@@ -93,10 +99,11 @@ struct RawConfig {
     persisted_queries: persisted::RawPersisted,
     auth: Option<toml::Spanned<auth::RawAuth>>,
     traces: Option<toml::Spanned<traces::RawTraces>>,
+    supergraph: Option<toml::Spanned<supergraph::RawSupergraph>>,
 }
 
 /// The sections a config file may have.
-const SECTIONS: [&str; 10] = [
+const SECTIONS: [&str; 11] = [
     "server",
     "limits",
     "schema",
@@ -107,6 +114,7 @@ const SECTIONS: [&str; 10] = [
     "persisted_queries",
     "auth",
     "traces",
+    "supergraph",
 ];
 
 /// A config file's top-level tables, each read on its own (and each source
@@ -200,12 +208,14 @@ impl<'t> Sections<'t> {
     /// Every section read, or every problem met reading them.
     fn into_raw(mut self) -> Result<RawConfig, Diagnostics> {
         let schema = self.read("schema");
-        if schema.is_none() && self.value("schema").is_none() {
+        let supergraph = self.read("supergraph");
+        let missing = self.value("schema").is_none() && self.value("supergraph").is_none();
+        if missing {
             self.problems.push(Diagnostic::at(
                 self.path,
                 1,
                 1,
-                "missing section `[schema]`",
+                "missing section `[schema]` (or `[supergraph]`)",
             ));
         }
         let raw = RawConfig {
@@ -218,11 +228,12 @@ impl<'t> Sections<'t> {
             persisted_queries: self.read("persisted_queries").unwrap_or_default(),
             auth: self.read("auth"),
             traces: self.read("traces"),
-            schema: match schema {
-                Some(schema) => schema,
-                None => return Err(self.problems.in_file_order()),
-            },
+            schema,
+            supergraph,
         };
+        if missing {
+            return Err(self.problems.in_file_order());
+        }
         self.problems.in_file_order().into_result(raw)
     }
 }
@@ -318,7 +329,10 @@ impl Config {
         let mut problems = Diagnostics::default();
         let server = server::validate(raw.server, &origin, &mut problems);
         let limits = limits::validate(raw.limits, &origin, &mut problems);
-        let schema = schema::validate(raw.schema, &origin, &mut problems);
+        let schema = match raw.schema {
+            Some(schema) => schema::validate(schema, &origin, &mut problems),
+            None => SchemaConfig { files: Vec::new() },
+        };
         let events = events::validate(raw.events, &origin, &mut problems);
         let subscriptions = subscriptions::validate(raw.subscriptions);
         let log = log::validate(raw.log, &origin, &mut problems);
@@ -329,7 +343,7 @@ impl Config {
         let traces = raw
             .traces
             .and_then(|raw| traces::validate(raw, &origin, &mut problems));
-        let sources = raw
+        let mut sources = raw
             .sources
             .into_iter()
             .filter_map(|(name, source)| {
@@ -337,6 +351,9 @@ impl Config {
                 Some((name, source))
             })
             .collect();
+        let supergraph = raw
+            .supergraph
+            .and_then(|raw| supergraph::validate(raw, &origin, &mut problems, &mut sources));
         problems.into_result(Self {
             path: path.to_path_buf(),
             server,
@@ -349,6 +366,7 @@ impl Config {
             persisted_queries,
             auth,
             traces,
+            supergraph,
         })
     }
 

@@ -153,6 +153,9 @@ pub enum SubgraphSdl {
     /// No `sdl`: the subgraph's `_service { sdl }`, asked at start-up;
     /// `None` until then.
     Service(Option<String>),
+    /// A subgraph of `[supergraph]`: its SDL is its part of the supergraph
+    /// file ([`super::SupergraphConfig::subgraphs`]).
+    Supergraph,
 }
 
 /// A REST source.
@@ -492,7 +495,7 @@ fn required_url(
 }
 
 /// `url` with `ws` for `http` and `wss` for `https`.
-fn websocket_url(url: &reqwest::Url) -> reqwest::Url {
+pub(super) fn websocket_url(url: &reqwest::Url) -> reqwest::Url {
     let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
     let mut websocket = url.clone();
     // Only the schemes' names differ; a URL of another scheme is kept.

@@ -21,6 +21,7 @@ pub mod initial;
 pub mod model;
 pub mod openapi_check;
 pub mod proto_check;
+pub mod supergraph;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -141,8 +142,10 @@ pub fn compile(
 }
 
 /// The SDL of every subgraph source, in config order: its `sdl` file, or
-/// what its `_service { sdl }` answered at start-up. A file that cannot be read,
-/// or an SDL not yet fetched, is a problem at the source's table.
+/// what its `_service { sdl }` answered at start-up; the subgraphs of
+/// `[supergraph]` at its place, split from its file ([`supergraph`]). A file
+/// that cannot be read, or an SDL not yet fetched, is a problem at the
+/// source's table.
 fn subgraphs(config: &Config) -> Result<Vec<federation::Subgraph>, Diagnostics> {
     let mut subgraphs = Vec::new();
     let mut problems = Diagnostics::default();
@@ -174,6 +177,7 @@ fn subgraphs(config: &Config) -> Result<Vec<federation::Subgraph>, Diagnostics> 
             SubgraphSdl::Service(None) => Err(at_source(
                 "its SDL was not fetched from `_service`".to_owned(),
             )),
+            SubgraphSdl::Supergraph => continue,
         };
         match read {
             Ok((path, text)) => subgraphs.push((
@@ -186,6 +190,10 @@ fn subgraphs(config: &Config) -> Result<Vec<federation::Subgraph>, Diagnostics> 
             )),
             Err(problem) => problems.push(problem),
         }
+    }
+    if let Some(supergraph) = &config.supergraph {
+        let parts = supergraph.subgraphs.iter().cloned();
+        subgraphs.extend(parts.map(|part| (supergraph.line, part)));
     }
     subgraphs.sort_by_key(|(line, _)| *line);
     problems.into_result(

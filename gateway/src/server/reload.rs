@@ -1,5 +1,6 @@
 //! Hot reload for `weft serve`: `weft.toml`, the schema files, the `.proto`
-//! files, the OpenAPI documents and the JWKS file it names are watched
+//! files, the OpenAPI documents, the supergraph file and the JWKS file it
+//! names are watched
 //! (their modification times, checked every second), and SIGHUP reloads at
 //! once; a reload fetches the descriptors of `reflection = true` sources
 //! again. A new version is
@@ -69,6 +70,12 @@ async fn reload(gateway: &Gateway, path: &Path) -> Result<Config, crate::error::
 fn watched_files(config: &Config) -> Vec<PathBuf> {
     let mut files = vec![config.path.clone()];
     files.extend(config.schema.files.iter().map(|file| file.path.clone()));
+    files.extend(
+        config
+            .supergraph
+            .iter()
+            .map(|supergraph| supergraph.path.clone()),
+    );
     for source in config.sources.values() {
         match &source.kind {
             SourceKind::Grpc(grpc) => files.extend(grpc.descriptors.proto_files().iter().cloned()),
