@@ -192,3 +192,95 @@ fn source(
         }),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Config;
+    use super::*;
+
+    const SUPERGRAPH: &str = r#"schema @link(url: "https://specs.apollo.dev/join/v0.3", for: EXECUTION) { query: Query }
+enum join__Graph {
+  PRODUCTS @join__graph(name: "products", url: "http://products:4003/graphql")
+  REVIEWS @join__graph(name: "reviews", url: "http://reviews:4004/graphql")
+}
+type Query @join__type(graph: PRODUCTS) @join__type(graph: REVIEWS) {
+  top: Int @join__field(graph: PRODUCTS)
+  best: Int @join__field(graph: REVIEWS)
+}
+"#;
+
+    /// A directory of its own holding `supergraph.graphql`; the config's
+    /// path in it.
+    fn config_in(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("weft-supergraph-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("supergraph.graphql"), SUPERGRAPH).unwrap();
+        dir.join("weft.toml")
+    }
+
+    fn graphql(config: &Config, name: &str) -> (GraphqlSourceConfig, u64, usize) {
+        let source = &config.sources[name];
+        let SourceKind::Graphql(graphql) = &source.kind else {
+            panic!("{name} is a GraphQL source");
+        };
+        (graphql.clone(), source.timeout_ms, source.line)
+    }
+
+    #[test]
+    fn each_subgraph_is_a_source_with_its_overrides() {
+        let path = config_in("overrides");
+        let text = "[supergraph]\nfile = \"supergraph.graphql\"\n\n\
+                    [supergraph.subgraphs.reviews]\nurl = \"http://127.0.0.1:9/graphql\"\n\
+                    subscriptions_url = \"ws://127.0.0.1:9/ws\"\ntimeout_ms = 250\n";
+        let mut config = Config::parse(&path, text).unwrap();
+        assert!(config.schema.files.is_empty());
+        let supergraph = config.supergraph.as_ref().unwrap();
+        assert_eq!(supergraph.path, path.with_file_name("supergraph.graphql"));
+        assert_eq!(supergraph.subgraphs.len(), 2);
+        let (products, timeout, line) = graphql(&config, "products");
+        assert_eq!(products.url.as_str(), "http://products:4003/graphql");
+        assert_eq!(
+            products.subscriptions_url.as_str(),
+            "ws://products:4003/graphql"
+        );
+        assert!(matches!(products.sdl, SubgraphSdl::Supergraph));
+        assert_eq!((timeout, line), (sources::DEFAULT_TIMEOUT_MS, 1));
+        let (reviews, timeout, line) = graphql(&config, "reviews");
+        assert_eq!(reviews.url.as_str(), "http://127.0.0.1:9/graphql");
+        assert_eq!(reviews.subscriptions_url.as_str(), "ws://127.0.0.1:9/ws");
+        assert_eq!((timeout, line), (250, 4));
+        config
+            .apply_env(|name| {
+                (name == "WEFT_SOURCE_PRODUCTS_URL").then(|| "http://10.0.0.1:1/graphql".to_owned())
+            })
+            .unwrap();
+        assert_eq!(
+            graphql(&config, "products").0.url.as_str(),
+            "http://10.0.0.1:1/graphql"
+        );
+        let _ = std::fs::remove_dir_all(path.with_file_name(""));
+    }
+
+    #[test]
+    fn a_bad_override_is_reported_at_its_line() {
+        let path = config_in("bad");
+        let text = "[supergraph]\nfile = \"supergraph.graphql\"\n\n\
+                    [supergraph.subgraphs.reviews]\nurl = \"not a url\"\n\
+                    subscriptions_url = \"http://127.0.0.1:9/ws\"\n";
+        let error = Config::parse(&path, text).unwrap_err().to_string();
+        assert!(
+            error.contains("weft.toml:5:7: `not a url` is not a URL"),
+            "{error}"
+        );
+        let text = "[supergraph]\nfile = \"supergraph.graphql\"\n\n\
+                    [supergraph.subgraphs.reviews]\n\
+                    subscriptions_url = \"http://127.0.0.1:9/ws\"\n";
+        let error = Config::parse(&path, text).unwrap_err().to_string();
+        assert!(
+            error.contains("weft.toml:5:21: `http://127.0.0.1:9/ws` is not a ws:// or wss:// URL"),
+            "{error}"
+        );
+        let _ = std::fs::remove_dir_all(path.with_file_name(""));
+    }
+}
