@@ -22,6 +22,7 @@
 //!   several subgraphs define is `@shareable` in each.
 //! - `@join__enumValue(graph:)` on an enum value: the subgraphs that have
 //!   it; a value without it is in every subgraph of its enum.
+//! - A Federation 1 supergraph (join v0.1, `@join__owner`) is refused.
 //! - `@link`, `@tag`, `@join__implements`, `@join__unionMember` and the
 //!   `join__`/`link__` types are machinery and are left out; `@inaccessible`
 //!   and `@deprecated` are kept.
@@ -407,6 +408,19 @@ impl Reader<'_> {
             let message =
                 format!("`{name}`: interfaces and unions across subgraphs are not supported yet");
             self.error(ty.pos, message);
+            return;
+        }
+        if let Some(owner) = ty
+            .node
+            .directives
+            .iter()
+            .find(|directive| directive.node.name.node == "join__owner")
+        {
+            let message = format!(
+                "`{name}`: `@join__owner` is Federation 1 (join v0.1), which is not supported; \
+                 compose the supergraph with Federation 2"
+            );
+            self.error(owner.pos, message);
             return;
         }
         let graphs = self.type_graphs(ty);
@@ -966,6 +980,11 @@ scalar Date @join__type(graph: INVENTORY)
                 "type Item @join__type(graph: PRODUCTS) {\n  id: ID! @join__field(graph: USERS)\n}",
                 "USERS",
                 "`@join__field(graph: USERS)`: `USERS` is not a value",
+            ),
+            (
+                "type Item @join__owner(graph: PRODUCTS) @join__type(graph: PRODUCTS, key: \"id\") { id: ID! }",
+                "type Item",
+                "`Item`: `@join__owner` is Federation 1 (join v0.1), which is not supported",
             ),
             (
                 "type Item { id: ID! ] }",
