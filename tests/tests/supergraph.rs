@@ -4,8 +4,9 @@
 //! per-source SDL, with the same calls per subgraph (`@requires` fields
 //! sent in one `_entities` batch); a supergraph of the reviews subgraph
 //! sits beside the demo's REST and gRPC sources; mistakes in the file or
-//! its `[supergraph]` table are reported at their file and line; and
-//! `weft compose` prints the public schema without the `join__` machinery.
+//! its `[supergraph]` table are reported at their file and line;
+//! `weft compose` prints the public schema without the `join__` machinery;
+//! and `weft serve` reloads when the file changes.
 
 use std::fmt::Write as _;
 use std::process::Command;
@@ -369,4 +370,74 @@ fn weft_compose_prints_the_public_schema_of_a_supergraph() {
         assert!(!sdl.contains(machinery), "{machinery} in\n{sdl}");
     }
     insta::assert_snapshot!("benchmark_public_schema", sdl);
+}
+
+/// Polls `ready` every 100 ms for up to 10 s.
+async fn eventually(what: &str, mut ready: impl AsyncFnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(10) {
+        if ready().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{what} did not happen within 10 s");
+}
+
+#[tokio::test]
+async fn weft_serve_reloads_when_the_supergraph_file_changes() {
+    let accounts = spawn_service(Service::Bench(Subgraph::Accounts));
+    let dir = TestDir::new();
+    let without_birthday = BENCHMARK.replacen(
+        "  \"\"\"A fixed timestamp.\"\"\"\n  birthday: Int @join__field(graph: ACCOUNTS)\n",
+        "",
+        1,
+    );
+    assert_ne!(without_birthday, BENCHMARK);
+    dir.write("supergraph.graphql", &without_birthday);
+    let url = format!("{}/graphql", accounts.url());
+    let toml = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n{}",
+        supergraph_toml(&[("accounts", url)])
+    );
+    let path = dir.write("weft.toml", &toml);
+    let log = dir.path().join("weft.log");
+    let weft = weft_tests::process::WeftProcess::start_logging(
+        &["serve", "--config", path.to_str().expect("UTF-8")],
+        &[],
+        &log,
+    );
+    let http = reqwest::Client::new();
+    let graphql = format!("{}/graphql", weft.url);
+    let ask = async |query: &str| -> Value {
+        let response = http
+            .post(&graphql)
+            .json(&json!({ "query": query }))
+            .send()
+            .await
+            .expect("weft answers");
+        response.json().await.expect("a JSON answer")
+    };
+    let body = ask("{ me { name } }").await;
+    assert_eq!(
+        body["data"]["me"]["name"],
+        json!("Uri Goldshtein"),
+        "{body}"
+    );
+    let body = ask("{ me { birthday } }").await;
+    assert!(body.get("errors").is_some(), "{body}");
+
+    let broken = BENCHMARK.replacen("birthday: Int", "birthday: [Int", 1);
+    dir.write("supergraph.graphql", &broken);
+    let place = format!("supergraph.graphql:{}:", line_of(&broken, "birthday: [Int"));
+    eventually("the broken supergraph logged", async || {
+        std::fs::read_to_string(&log).is_ok_and(|logged| logged.contains(&place))
+    })
+    .await;
+
+    dir.write("supergraph.graphql", BENCHMARK);
+    eventually("the new supergraph served", async || {
+        ask("{ me { birthday } }").await["data"]["me"]["birthday"] == json!(1_234_567_890)
+    })
+    .await;
 }

@@ -2,6 +2,8 @@
 //! schema that answers introspection).
 //!
 //! Stages, in order: [`document`] reads and merges the schema files;
+//! [`federation`] composes the subgraphs' SDL into them (a supergraph
+//! file's subgraphs split by [`supergraph`] when the config is read);
 //! the sources named in the config are opened (gRPC protos compiled);
 //! [`build`] walks every type and field, reads its [`directives`], binds
 //! `@rest`/`@grpc` fields to connectors ([`connect`]), checks gRPC fields

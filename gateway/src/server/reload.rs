@@ -1,12 +1,11 @@
 //! Hot reload for `weft serve`: `weft.toml`, the schema files, the `.proto`
 //! files, the OpenAPI documents, the supergraph file and the JWKS file it
-//! names are watched
-//! (their modification times, checked every second), and SIGHUP reloads at
-//! once; a reload fetches the descriptors of `reflection = true` sources
-//! again. A new version is
-//! built and checked in full first (the same checks as at start-up) and
-//! only then served to new requests; requests and subscriptions already
-//! running finish on the version they started with. A version with a
+//! names are watched (their modification times, checked every second), and
+//! SIGHUP reloads at once; a reload fetches the descriptors of
+//! `reflection = true` sources again. A new version is built and checked
+//! in full first (the same checks as at start-up) and only then served to
+//! new requests; requests and subscriptions already running finish on the
+//! version they started with. A version with a
 //! problem is logged with its file and line, and the one being served
 //! stays.
 //!
