@@ -6,7 +6,8 @@
 //! file = "supergraph.graphql"             # relative to this file
 //!
 //! [supergraph.subgraphs.reviews]          # optional, by the subgraph's name
-//!                                         # (`@join__graph(name:)`, as rover prints it)
+//!                                         # (`@join__graph(name:)`) or its
+//!                                         # `join__Graph` value in lower case
 //! url = "http://reviews.internal:4000/graphql"   # instead of the supergraph's url
 //! subscriptions_url = "ws://reviews.internal:4000/ws"   # default: `url` with ws/wss
 //! timeout_ms = 2000                       # default 5000
@@ -91,7 +92,7 @@ pub(super) fn validate(
         }
     };
     for (name, overrides) in &raw.subgraphs {
-        if !split.graphs.iter().any(|graph| graph.name == *name) {
+        if !split.graphs.iter().any(|graph| graph.named(name)) {
             let known: Vec<String> = split
                 .graphs
                 .iter()
@@ -105,7 +106,11 @@ pub(super) fn validate(
         }
     }
     for graph in &split.graphs {
-        let overrides = raw.subgraphs.get(&graph.name);
+        let overrides = raw
+            .subgraphs
+            .iter()
+            .find(|(key, _)| graph.named(key))
+            .map(|(_, table)| table);
         let at = overrides.map_or(line, |table| origin.line_of(table.span().start));
         if sources.contains_key(&graph.name) {
             let message = format!(
@@ -202,10 +207,12 @@ mod tests {
 enum join__Graph {
   PRODUCTS @join__graph(name: "products", url: "http://products:4003/graphql")
   REVIEWS @join__graph(name: "reviews", url: "http://reviews:4004/graphql")
+  LEGACY_SEARCH @join__graph(name: "legacy-search", url: "http://search:4005/graphql")
 }
-type Query @join__type(graph: PRODUCTS) @join__type(graph: REVIEWS) {
+type Query @join__type(graph: PRODUCTS) @join__type(graph: REVIEWS) @join__type(graph: LEGACY_SEARCH) {
   top: Int @join__field(graph: PRODUCTS)
   best: Int @join__field(graph: REVIEWS)
+  find: Int @join__field(graph: LEGACY_SEARCH)
 }
 "#;
 
@@ -232,12 +239,16 @@ type Query @join__type(graph: PRODUCTS) @join__type(graph: REVIEWS) {
         let path = config_in("overrides");
         let text = "[supergraph]\nfile = \"supergraph.graphql\"\n\n\
                     [supergraph.subgraphs.reviews]\nurl = \"http://127.0.0.1:9/graphql\"\n\
-                    subscriptions_url = \"ws://127.0.0.1:9/ws\"\ntimeout_ms = 250\n";
+                    subscriptions_url = \"ws://127.0.0.1:9/ws\"\ntimeout_ms = 250\n\n\
+                    [supergraph.subgraphs.legacy_search]\ntimeout_ms = 100\n";
         let mut config = Config::parse(&path, text).unwrap();
         assert!(config.schema.files.is_empty());
         let supergraph = config.supergraph.as_ref().unwrap();
         assert_eq!(supergraph.path, path.with_file_name("supergraph.graphql"));
-        assert_eq!(supergraph.subgraphs.len(), 2);
+        assert_eq!(supergraph.subgraphs.len(), 3);
+        let (search, timeout, line) = graphql(&config, "legacy-search");
+        assert_eq!(search.url.as_str(), "http://search:4005/graphql");
+        assert_eq!((timeout, line), (100, 9), "keyed by its join__Graph value");
         let (products, timeout, line) = graphql(&config, "products");
         assert_eq!(products.url.as_str(), "http://products:4003/graphql");
         assert_eq!(

@@ -71,6 +71,14 @@ pub struct Graph {
     pub line: usize,
 }
 
+impl Graph {
+    /// Whether `key` names this subgraph: its name, or its `join__Graph`
+    /// value in any case (`reviews` for `REVIEWS`).
+    pub fn named(&self, key: &str) -> bool {
+        self.name == key || self.value.eq_ignore_ascii_case(key)
+    }
+}
+
 /// A supergraph split into its subgraphs.
 #[derive(Debug, Clone)]
 pub struct Split {
@@ -294,9 +302,7 @@ impl Reader<'_> {
 
     /// The graph of a subgraph name (`override: "products"`).
     fn graph_named(&self, name: &str) -> Option<usize> {
-        self.graphs
-            .iter()
-            .position(|graph| graph.name == name || graph.value.eq_ignore_ascii_case(name))
+        self.graphs.iter().position(|graph| graph.named(name))
     }
 
     /// The subgraphs of a type, by graph index, from its `@join__type`s
