@@ -193,12 +193,30 @@ impl<'a> Json<'a> {
     /// The value's JSON text as the backend wrote it.
     #[inline]
     pub fn raw(self) -> &'a str {
-        self.node().map_or("null", |node| match node.kind {
-            Kind::Str | Kind::EscapedStr => {
-                self.text(node.start as usize - 1..node.end as usize + 1)
-            }
-            _ => self.text(node.start as usize..node.end as usize),
+        self.node()
+            .map_or("null", |node| self.text(Self::raw_range(node)))
+    }
+
+    /// [`Json::raw`] as bytes: what the writer copies, without the
+    /// character-boundary checks of slicing a `str` (spans are built on
+    /// ASCII delimiters).
+    #[inline]
+    pub fn raw_bytes(self) -> &'a [u8] {
+        self.node().map_or(b"null", |node| {
+            self.doc
+                .text
+                .as_bytes()
+                .get(Self::raw_range(node))
+                .unwrap_or_default()
         })
+    }
+
+    #[inline]
+    fn raw_range(node: &Node) -> std::ops::Range<usize> {
+        match node.kind {
+            Kind::Str | Kind::EscapedStr => node.start as usize - 1..node.end as usize + 1,
+            _ => node.start as usize..node.end as usize,
+        }
     }
 
     #[inline]

@@ -17,7 +17,10 @@
 //! or at the field that made the call.
 
 use std::io::Write as _;
+use std::ops::Range;
 use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
 
 use serde_json::Value;
 
@@ -82,6 +85,7 @@ pub fn write(
         variables,
         denied,
         introspection,
+        shared: FxHashMap::default(),
     };
     if writer
         .object(&operation.selection, root, &At::Root)
@@ -100,6 +104,11 @@ struct Writer<'w> {
     variables: &'w Variables,
     denied: &'w Denied,
     introspection: Option<&'w Value>,
+    /// Where a loaded object was written whole, without errors, by its
+    /// selection's address and the object's identity: an entity that
+    /// many parents share (one product under every order item) is
+    /// written once and copied after that.
+    shared: FxHashMap<(usize, (usize, u32)), Range<usize>>,
 }
 
 impl Writer<'_> {
@@ -156,7 +165,7 @@ impl Writer<'_> {
         let results = self.results;
         let reported = self.report(field, results.placed().of_field(key), at);
         match results.get(key) {
-            Some(Slot::One(found)) => self.value(field, shape, Some(found.node()), at, reported),
+            Some(Slot::One(found)) => self.loaded(field, shape, found.node(), at, reported),
             Some(Slot::Many(items)) => self.many(field, shape, items, at),
             Some(Slot::Failed(error)) => {
                 let error = GraphqlError::clone(error);
@@ -165,6 +174,35 @@ impl Writer<'_> {
             }
             Some(Slot::Null) | None => self.value(field, shape, None, at, reported),
         }
+    }
+
+    /// Writes a value loaded for this parent: an object written before
+    /// (see `shared`) is copied.
+    fn loaded(
+        &mut self,
+        field: &Field,
+        shape: &Shape,
+        json: Json<'_>,
+        at: &At<'_>,
+        reported: bool,
+    ) -> Result<(), Null> {
+        let Some(selection) = field.selection.as_ref().filter(|_| !reported) else {
+            return self.value(field, shape, Some(json), at, reported);
+        };
+        if !json.is_object() {
+            return self.value(field, shape, Some(json), at, reported);
+        }
+        let key = (std::ptr::from_ref(selection).addr(), json.identity());
+        if let Some(written) = self.shared.get(&key) {
+            self.out.extend_from_within(written.clone());
+            return Ok(());
+        }
+        let (start, errors) = (self.out.len(), self.errors.len());
+        let written = self.value(field, shape, Some(json), at, reported);
+        if written.is_ok() && self.errors.len() == errors {
+            self.shared.insert(key, start..self.out.len());
+        }
+        written
     }
 
     /// The `null` at `path` under `parent`, when subgraph errors may be
@@ -200,10 +238,19 @@ impl Writer<'_> {
     /// Reports subgraph errors placed under `field` at `at`; whether
     /// there were any.
     fn report(&mut self, field: &Field, errors: &[Arc<SubgraphError>], at: &At<'_>) -> bool {
+        if errors.is_empty() {
+            return false;
+        }
+        self.report_each(field, errors, at);
+        true
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn report_each(&mut self, field: &Field, errors: &[Arc<SubgraphError>], at: &At<'_>) {
         for error in errors {
             self.errors.push(placed::reported(error, field, at.path()));
         }
-        !errors.is_empty()
     }
 
     /// Writes `null` where `shape` allows it; else passes the null up.
@@ -277,6 +324,7 @@ impl Writer<'_> {
         match written {
             Err(Null) if shape.nullable => {
                 self.out.truncate(start);
+                self.shared.retain(|_, written| written.end <= start);
                 self.out.extend_from_slice(b"null");
                 Ok(())
             }
@@ -326,12 +374,16 @@ impl Writer<'_> {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn bad_response(&mut self, field: &Field, reason: String, at: &At<'_>) {
         let message = format!("the backend's answer does not fit the schema: {reason}");
         let error = GraphqlError::new(message, codes::SOURCE_BAD_RESPONSE);
         self.fail(field, error, at);
     }
 
+    #[cold]
+    #[inline(never)]
     fn fail(&mut self, field: &Field, error: GraphqlError, at: &At<'_>) {
         let mut error = error.at(at.path());
         error.locations = vec![field.location];
@@ -343,13 +395,13 @@ impl Writer<'_> {
 /// Strings and integers are copied as the backend wrote them.
 fn write_scalar(out: &mut Vec<u8>, kind: &ShapeKind, json: Json<'_>) -> Result<(), String> {
     let written = match kind {
-        ShapeKind::Int if json.is_number() && fits_without_parsing(json.raw()) => {
-            out.extend_from_slice(json.raw().as_bytes());
+        ShapeKind::Int if json.is_number() && fits_without_parsing(json.raw_bytes()) => {
+            out.extend_from_slice(json.raw_bytes());
             Some(())
         }
         ShapeKind::Int => int(json).map(|n| {
             if json.is_number() {
-                out.extend_from_slice(json.raw().as_bytes());
+                out.extend_from_slice(json.raw_bytes());
             } else {
                 let _ = write!(out, "{n}");
             }
@@ -357,11 +409,11 @@ fn write_scalar(out: &mut Vec<u8>, kind: &ShapeKind, json: Json<'_>) -> Result<(
         ShapeKind::Float => float(json).map(|n| text(out, &n)),
         ShapeKind::String | ShapeKind::Id => {
             if json.is_string() {
-                out.extend_from_slice(json.raw().as_bytes());
+                out.extend_from_slice(json.raw_bytes());
                 Some(())
             } else if json.is_number() {
                 out.push(b'"');
-                out.extend_from_slice(json.raw().as_bytes());
+                out.extend_from_slice(json.raw_bytes());
                 out.push(b'"');
                 Some(())
             } else {
@@ -383,7 +435,7 @@ fn write_scalar(out: &mut Vec<u8>, kind: &ShapeKind, json: Json<'_>) -> Result<(
             None => None,
         }),
         _ => {
-            out.extend_from_slice(json.raw().as_bytes());
+            out.extend_from_slice(json.raw_bytes());
             Some(())
         }
     };
@@ -392,9 +444,9 @@ fn write_scalar(out: &mut Vec<u8>, kind: &ShapeKind, json: Json<'_>) -> Result<(
 
 /// Whether a JSON number is an integer of at most nine digits, which
 /// always fits in 32 bits: most are, and need no parsing.
-fn fits_without_parsing(number: &str) -> bool {
-    let digits = number.strip_prefix('-').unwrap_or(number);
-    digits.len() <= 9 && digits.bytes().all(|byte| byte.is_ascii_digit())
+fn fits_without_parsing(number: &[u8]) -> bool {
+    let digits = number.strip_prefix(b"-").unwrap_or(number);
+    digits.len() <= 9 && digits.iter().all(u8::is_ascii_digit)
 }
 
 /// A 32-bit integer from a JSON number or a numeric string.
@@ -432,6 +484,7 @@ fn expected(kind: &ShapeKind) -> &'static str {
     }
 }
 
+#[cold]
 fn mismatch(expected: &str, got: Json<'_>) -> String {
     let got = match (got.as_str(), got.is_array(), got.is_object()) {
         (Some(s), _, _) if s.len() <= 40 => format!("\"{s}\""),
