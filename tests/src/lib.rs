@@ -446,9 +446,7 @@ pub async fn demo_configured(
     let config = configure(GatewayConfig::demo(&services))
         .load(&dir)
         .unwrap_or_else(|problems| panic!("the config does not load:\n{problems}"));
-    let gateway = TestGateway::start(&config)
-        .await
-        .unwrap_or_else(|problems| panic!("the demo does not build:\n{problems}"));
+    let gateway = TestGateway::started(&config).await;
     (services, dir, gateway)
 }
 
@@ -558,6 +556,17 @@ impl TestGateway {
         let mut config = config.clone();
         weft::sources::reflection::fetch_all(&mut config).await?;
         Ok(Self::serve(Gateway::from_config(&config)?).await)
+    }
+
+    /// [`TestGateway::start`] for a config that must build.
+    ///
+    /// # Panics
+    ///
+    /// When the gateway does not build.
+    pub async fn started(config: &Config) -> Self {
+        Self::start(config)
+            .await
+            .unwrap_or_else(|problems| panic!("the gateway does not build:\n{problems}"))
     }
 
     /// Builds the gateway from `config` with the given event bus

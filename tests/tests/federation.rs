@@ -43,9 +43,7 @@ async fn start_in(configure: impl FnOnce(GatewayConfig, &TestDir) -> GatewayConf
     let config = configure(config(&services, &reviews), &dir)
         .load(&dir)
         .unwrap_or_else(|problems| panic!("the config does not load:\n{problems}"));
-    let gateway = TestGateway::start(&config)
-        .await
-        .unwrap_or_else(|problems| panic!("the gateway does not build:\n{problems}"));
+    let gateway = TestGateway::started(&config).await;
     services.reset_calls();
     reviews.calls().reset();
     Federated {

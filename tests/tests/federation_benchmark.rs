@@ -33,9 +33,7 @@ async fn start() -> Bench {
     let config = config
         .load(&dir)
         .unwrap_or_else(|problems| panic!("the config does not load:\n{problems}"));
-    let gateway = TestGateway::start(&config)
-        .await
-        .unwrap_or_else(|problems| panic!("the gateway does not build:\n{problems}"));
+    let gateway = TestGateway::started(&config).await;
     for (_, running) in &subgraphs {
         running.calls().reset();
     }

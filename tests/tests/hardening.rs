@@ -174,9 +174,7 @@ async fn a_request_over_its_time_budget_is_a_504_with_a_graphql_error() {
     .extra("[server]\nrequest_timeout_ms = 200\n")
     .load(&dir)
     .unwrap_or_else(|problems| panic!("the config does not load:\n{problems}"));
-    let gateway = TestGateway::start(&config)
-        .await
-        .unwrap_or_else(|problems| panic!("the gateway does not build:\n{problems}"));
+    let gateway = TestGateway::started(&config).await;
     let body = json!({ "query": "{ thing { id } }" }).to_string();
     let response = gateway
         .post_raw(Some("application/json"), Some("application/json"), body)
@@ -539,9 +537,7 @@ async fn one_request_keeps_within_its_share_of_a_sources_concurrency() {
         let config = config
             .load(&dir)
             .unwrap_or_else(|problems| panic!("the config does not load:\n{problems}"));
-        let gateway = TestGateway::start(&config)
-            .await
-            .unwrap_or_else(|problems| panic!("the gateway does not build:\n{problems}"));
+        let gateway = TestGateway::started(&config).await;
         let query = format!(
             "{{ {} }}",
             (0..10)

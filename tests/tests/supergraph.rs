@@ -77,9 +77,7 @@ impl Bench {
         };
         let config =
             config.unwrap_or_else(|problems| panic!("the config does not load:\n{problems}"));
-        let gateway = TestGateway::start(&config)
-            .await
-            .unwrap_or_else(|problems| panic!("the gateway does not build:\n{problems}"));
+        let gateway = TestGateway::started(&config).await;
         for (_, running) in &subgraphs {
             running.calls().reset();
         }
@@ -192,9 +190,7 @@ async fn demo_with_reviews(per_source: bool) -> (Services, RunningService, TestD
     let config = config
         .load(&dir)
         .unwrap_or_else(|problems| panic!("the config does not load:\n{problems}"));
-    let gateway = TestGateway::start(&config)
-        .await
-        .unwrap_or_else(|problems| panic!("the gateway does not build:\n{problems}"));
+    let gateway = TestGateway::started(&config).await;
     services.reset_calls();
     reviews.calls().reset();
     (services, reviews, dir, gateway)
