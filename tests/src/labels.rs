@@ -1,6 +1,7 @@
 //! The labels subgraph: a small Apollo Federation v2 subgraph
 //! (async-graphql) for the directives the reviews subgraph does not use.
 //! It resolves `Product` by `sku` (giving `name` as `"Label of <sku>"`,
+//! `tag` as `"tag of <sku>"`, in capitals with `upper: true`,
 //! and `shippingEstimate` from the `priceCents` and `dimensions { widthMm }`
 //! the representation carries: [`shipping_estimate`])
 //! and `User` by the compound key `id email` (giving
@@ -54,8 +55,14 @@ impl Product {
         format!("Label of {}", self.sku.as_str())
     }
 
-    async fn tag(&self) -> String {
-        format!("tag of {}", self.sku.as_str())
+    /// `"tag of <sku>"`, in capitals with `upper: true`.
+    async fn tag(&self, upper: Option<bool>) -> String {
+        let tag = format!("tag of {}", self.sku.as_str());
+        if upper == Some(true) {
+            tag.to_uppercase()
+        } else {
+            tag
+        }
     }
 
     async fn secret(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {

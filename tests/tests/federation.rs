@@ -626,6 +626,43 @@ async fn the_same_entity_field_at_two_places_of_a_level_is_one_entities_call() {
     assert_eq!(federated.reviews.calls().total(), 1);
 }
 
+#[tokio::test]
+async fn one_entity_field_with_two_selections_at_one_level_is_one_entities_call() {
+    let federated = start().await;
+    let body = federated
+        .gateway
+        .query(r#"{ a: product(sku: "SKU-0001") { reviews { id } } b: product(sku: "SKU-0002") { reviews { id rating } } }"#)
+        .await;
+    assert_eq!(body.get("errors"), None, "{body}");
+    let reviews = |sku: &str, rating: bool| -> Value {
+        seed_reviews(sku)
+            .iter()
+            .map(|review| {
+                if rating {
+                    json!({ "id": review.id.as_str(), "rating": review.rating })
+                } else {
+                    json!({ "id": review.id.as_str() })
+                }
+            })
+            .collect()
+    };
+    assert_eq!(
+        body["data"],
+        json!({
+            "a": { "reviews": reviews("SKU-0001", false) },
+            "b": { "reviews": reviews("SKU-0002", true) },
+        })
+    );
+    assert_eq!(
+        federated
+            .reviews
+            .calls()
+            .count(subgraphs::reviews::ROUTE_ENTITIES),
+        1
+    );
+    assert_eq!(federated.reviews.calls().total(), 1);
+}
+
 /// The labels subgraph's fields that fail (see `weft_tests::labels`).
 const FAILING: &str = r#"type Product @key(fields: "sku") { sku: ID! tag: String secret: String stamp: String! }
 type Label { text: String! product: Product! note: String }
@@ -637,6 +674,130 @@ fn error_at<'b>(body: &'b Value, path: &Value) -> &'b Value {
         .as_array()
         .and_then(|errors| errors.iter().find(|error| &error["path"] == path))
         .unwrap_or_else(|| panic!("no error at {path} in {body}"))
+}
+
+#[tokio::test]
+async fn different_fields_of_one_entity_at_one_level_are_one_entities_call() {
+    let labels = Labels::start().await;
+    let federated = with_labels(&labels, FAILING).await;
+    // Four places, three selections of `Product` fields from labels, all
+    // at one level; SKU-0001 stands at two of them.
+    let body = federated
+        .gateway
+        .query(
+            r#"{ a: product(sku: "SKU-0001") { tag secret }
+                b: product(sku: "SKU-0002") { sku label: tag secret }
+                c: product(sku: "SKU-0003") { tag stamp }
+                d: product(sku: "SKU-0001") { stamp } }"#,
+        )
+        .await;
+    assert_eq!(
+        body["data"],
+        json!({
+            "a": { "tag": "tag of SKU-0001", "secret": "secret of SKU-0001" },
+            "b": { "sku": "SKU-0002", "label": "tag of SKU-0002", "secret": null },
+            "c": null,
+            "d": { "stamp": "stamp of SKU-0001" },
+        }),
+        "{body}"
+    );
+    // Each field's error stays at its own field: the forbidden secret nulls
+    // only `b.secret`, the failing non-null stamp only `c`.
+    let mut codes = error_codes(&body);
+    codes.sort_unstable();
+    assert_eq!(codes, vec!["FORBIDDEN", "SOURCE_GRAPHQL_ERROR"], "{body}");
+    let error = error_at(&body, &json!(["b", "secret"]));
+    assert_eq!(error["message"], "the secret of SKU-0002 is kept");
+    let error = error_at(&body, &json!(["c", "stamp"]));
+    assert_eq!(error["message"], "no stamp for SKU-0003");
+    assert_eq!(labels.entities_calls(), 1, "one call for every field");
+    let sent = labels.representations();
+    let skus: Vec<&Value> = sent
+        .iter()
+        .flat_map(|call| call.as_array().unwrap())
+        .map(|representation| &representation["sku"])
+        .collect();
+    assert_eq!(
+        skus,
+        [&json!("SKU-0001"), &json!("SKU-0002"), &json!("SKU-0003")]
+    );
+}
+
+#[tokio::test]
+async fn one_entity_field_with_two_arguments_at_one_level_is_one_call_under_two_keys() {
+    let labels = Labels::start().await;
+    let sdl = r#"type Product @key(fields: "sku") { sku: ID! tag(upper: Boolean): String }
+type Query { labelsVersion: Int! }"#;
+    let federated = with_labels(&labels, sdl).await;
+    let body = federated
+        .gateway
+        .query(
+            r#"query($loud: Boolean) { a: product(sku: "SKU-0001") { tag }
+                b: product(sku: "SKU-0002") { loud: tag(upper: $loud) quiet: tag } }"#,
+        )
+        .await;
+    assert_eq!(body.get("errors"), None, "{body}");
+    assert_eq!(body["data"]["a"]["tag"], "tag of SKU-0001", "{body}");
+    assert_eq!(body["data"]["b"]["quiet"], "tag of SKU-0002", "{body}");
+    assert_eq!(body["data"]["b"]["loud"], "tag of SKU-0002", "{body}");
+    let body = federated
+        .gateway
+        .query_with(
+            r#"query($loud: Boolean) { a: product(sku: "SKU-0001") { tag }
+                b: product(sku: "SKU-0002") { loud: tag(upper: $loud) quiet: tag } }"#,
+            json!({ "loud": true }),
+        )
+        .await;
+    assert_eq!(
+        body["data"],
+        json!({
+            "a": { "tag": "tag of SKU-0001" },
+            "b": { "loud": "TAG OF SKU-0002", "quiet": "tag of SKU-0002" },
+        }),
+        "{body}"
+    );
+    assert_eq!(labels.entities_calls(), 2, "one call per request");
+}
+
+/// [`REQUIRES_SDL`] with a `tag` that needs no required fields.
+const REQUIRES_AND_TAG_SDL: &str = r#"type Product @key(fields: "sku") {
+  sku: ID!
+  tag: String
+  priceCents: Int! @external
+  dimensions: Dimensions @external
+  shippingEstimate: Int @requires(fields: "priceCents dimensions { widthMm }")
+}
+type Dimensions { widthMm: Int! @external }
+type Query { labelsVersion: Int! }"#;
+
+#[tokio::test]
+async fn a_field_with_required_fields_shares_the_call_of_a_field_beside_it() {
+    let labels = Labels::start().await;
+    let federated = with_labels(&labels, REQUIRES_AND_TAG_SDL).await;
+    let body = federated
+        .gateway
+        .query(
+            r#"{ a: product(sku: "SKU-0003") { tag shippingEstimate }
+                b: product(sku: "SKU-0001") { tag } }"#,
+        )
+        .await;
+    assert_eq!(body.get("errors"), None, "{body}");
+    let product = subgraphs::data::product("SKU-0003").unwrap();
+    assert_eq!(
+        body["data"],
+        json!({
+            "a": { "tag": "tag of SKU-0003", "shippingEstimate": expected_estimate(product) },
+            "b": { "tag": "tag of SKU-0001" },
+        })
+    );
+    assert_eq!(labels.entities_calls(), 1);
+    let sent = labels.representations();
+    assert_eq!(sent.len(), 1);
+    // The representation of SKU-0003 carries the required fields, though
+    // `tag` (met first) needs none.
+    assert_eq!(sent[0][0], required_representation(product));
+    assert_eq!(sent[0][1]["sku"], "SKU-0001");
+    assert_eq!(sent[0].as_array().map(Vec::len), Some(2));
 }
 
 #[tokio::test]

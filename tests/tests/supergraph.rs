@@ -126,11 +126,11 @@ async fn the_benchmark_query_answers_as_with_per_source_sdl_with_the_same_calls(
         [
             ("accounts", 1, 1),
             ("products", 1, 2),
-            ("inventory", 0, 4),
+            ("inventory", 0, 2),
             ("reviews", 0, 4),
         ]
     );
-    assert_eq!(supergraph.total_calls(), 13);
+    assert_eq!(supergraph.total_calls(), 11);
 }
 
 #[tokio::test]

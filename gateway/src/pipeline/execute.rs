@@ -249,6 +249,8 @@ enum Ready<'p> {
         definition: &'p FieldDef,
         group: usize,
         keys: KeyIndexes,
+        /// Its pick in the group ([`LoadGroup::picks`]).
+        pick: usize,
         /// An entity (or list of entities) rather than grouped items.
         entity: Option<&'p str>,
     },
@@ -360,12 +362,14 @@ impl<'p> Run<'_, '_> {
                     definition,
                     group,
                     keys,
+                    pick,
                     entity,
                 }) => {
                     let (group, loaded) = (&loads[group], &loaded[group]);
-                    let slot = loaded_slot(definition, group, loaded, keys.as_slice(), entity);
+                    let at = (keys.as_slice(), pick);
+                    let slot = loaded_slot(definition, group, loaded, at, entity);
                     for &at in keys.as_slice() {
-                        for error in &loaded.errors[at] {
+                        for error in &loaded.errors[pick][at] {
                             placed.at_field(key, error.clone());
                         }
                     }
@@ -630,13 +634,20 @@ impl<'p> Walker<'_, 'p> {
                 return done(key, Slot::Null);
             }
         };
-        // Entities are loaded whatever the field's arguments.
-        let group_args = if entity.is_some() {
+        // Entities are loaded whatever the field's arguments; a subgraph's
+        // entity fields have theirs in the document they share.
+        let in_document =
+            matches!(&definition.binding, Binding::Grouped(plan) if plan.pick.is_some());
+        let group_args = if entity.is_some() || in_document {
             Value::Null
         } else {
             args.as_ref().clone()
         };
         let group = group_for(&mut self.loads, batch, group_args);
+        let pick = match &definition.binding {
+            Binding::Grouped(plan) => self.loads[group].pick_index(plan.pick.as_deref()),
+            _ => self.loads[group].pick_index(None),
+        };
         if let Binding::Grouped(plan) = &definition.binding
             && !plan.after.is_empty()
         {
@@ -649,6 +660,7 @@ impl<'p> Walker<'_, 'p> {
                 definition,
                 group,
                 keys: KeyIndexes::One(index),
+                pick,
                 entity,
             });
         }
@@ -659,6 +671,7 @@ impl<'p> Walker<'_, 'p> {
                 definition,
                 group,
                 keys,
+                pick,
                 entity,
             }),
             None => done(key, Slot::Null),
@@ -747,6 +760,10 @@ struct LoadGroup<'p> {
     args: Value,
     keys: Vec<Key>,
     texts: FxHashMap<String, usize>,
+    /// What the group's fields pick of each answered item: the field's
+    /// response key in a subgraph's entity (several fields may share one
+    /// `_entities` call), or `None` for the item itself.
+    picks: Vec<Option<&'p str>>,
     /// Per chunk: its call's index, or an answer known already.
     chunks: Vec<Result<usize, Answer>>,
 }
@@ -762,26 +779,36 @@ fn group_for<'p>(groups: &mut Vec<LoadGroup<'p>>, batch: &'p Arc<BatchPlan>, arg
             args,
             keys: Vec::new(),
             texts: FxHashMap::default(),
+            picks: Vec::new(),
             chunks: Vec::new(),
         });
         groups.len() - 1
     })
 }
 
-/// The items each key of a group found (by key index: the chunk and the
-/// item's place in its answer), or why its chunk failed; and the errors a
-/// subgraph answered beside them.
+/// The items each key of a group found (by pick, then key index: the
+/// chunk and the item's place in its answer), or why its chunk failed; and
+/// the errors a subgraph answered beside them.
 struct Loaded {
     chunks: Vec<Option<Arc<Doc>>>,
-    found: Vec<Vec<(usize, u32)>>,
+    found: Vec<Vec<Vec<(usize, u32)>>>,
     failed: Vec<Option<Arc<GraphqlError>>>,
-    /// By key index: subgraph errors at the fields loaded for it.
-    errors: Vec<Vec<Arc<SubgraphError>>>,
+    /// By pick, then key index: subgraph errors at the field loaded for it.
+    errors: Vec<Vec<Vec<Arc<SubgraphError>>>>,
     /// Subgraph errors at values inside the answers.
     placed: Placed,
 }
 
-impl LoadGroup<'_> {
+impl<'p> LoadGroup<'p> {
+    /// The index of `pick` among the group's picks, added if needed.
+    fn pick_index(&mut self, pick: Option<&'p str>) -> usize {
+        if let Some(at) = self.picks.iter().position(|known| *known == pick) {
+            return at;
+        }
+        self.picks.push(pick);
+        self.picks.len() - 1
+    }
+
     /// Adds the keys `template` renders under `parent` (once each); yields
     /// their indexes, or `None` when there is no key. A plain `$this.field`
     /// key is read straight from the parent's JSON.
@@ -821,12 +848,23 @@ impl LoadGroup<'_> {
 
     /// Adds a key; keys are told apart (and answers matched back) by the
     /// components the batch matches on, so values carried beside them
-    /// (`@requires` fields) do not split one entity in two.
+    /// (`@requires` fields) do not split one entity in two. A value beside
+    /// them that the key added first lacks (`null`: the field it was
+    /// added for needs no such value) is filled in from this one.
     fn add(&mut self, key: Key) -> usize {
         let matched = self.batch.match_paths.len().max(1).min(key.len());
         let text = key_text(&key[..matched]);
         match self.texts.get(&text) {
-            Some(&index) => index,
+            Some(&index) => {
+                if let Some(known) = self.keys.get_mut(index) {
+                    for (known, value) in known.iter_mut().zip(key).skip(matched) {
+                        if known.is_null() {
+                            *known = value;
+                        }
+                    }
+                }
+                index
+            }
             None => self.push(text, key),
         }
     }
@@ -853,11 +891,12 @@ impl LoadGroup<'_> {
     /// Matches the answered items to the group's keys.
     fn load(&self, answers: &[Answer]) -> Loaded {
         let size = self.batch.max_batch_size.max(1);
+        let picks = self.picks.len().max(1);
         let mut loaded = Loaded {
             chunks: Vec::with_capacity(self.chunks.len()),
-            found: vec![Vec::new(); self.keys.len()],
+            found: vec![vec![Vec::new(); self.keys.len()]; picks],
             failed: vec![None; self.keys.len()],
-            errors: vec![Vec::new(); self.keys.len()],
+            errors: vec![vec![Vec::new(); self.keys.len()]; picks],
             placed: Placed::default(),
         };
         for (chunk, call) in self.chunks.iter().enumerate() {
@@ -878,7 +917,7 @@ impl LoadGroup<'_> {
             match items {
                 Ok(items) => self.batch.each_key(items, |text, item| {
                     if let Some(&key) = self.texts.get(text) {
-                        loaded.found[key].push((chunk, item.index()));
+                        loaded.found[0][key].push((chunk, item.index()));
                     }
                 }),
                 Err(error) => loaded.fail(keys, &error),
@@ -888,7 +927,7 @@ impl LoadGroup<'_> {
     }
 
     /// Matches a subgraph's `_entities` answer to the chunk's `keys` by
-    /// position, and places its errors.
+    /// position, for each field picked from it, and places its errors.
     fn load_entities(
         &self,
         answer: &Answer,
@@ -900,27 +939,30 @@ impl LoadGroup<'_> {
             Ok(answer) => answer,
             Err(error) => return loaded.fail(keys, error),
         };
-        let field = self.batch.pick.as_ref().and_then(|pick| pick.first());
         let sent = keys.len();
-        match placed::entities(answer, field.map(String::as_str), sent) {
-            Ok(entities) => {
-                for (key, (value, errors)) in
-                    keys.zip(entities.values.into_iter().zip(entities.errors))
-                {
-                    if let Some(at) = value {
-                        loaded.found[key].push((chunk, at));
+        let others = &self.batch.fields;
+        for (pick, &field) in self.picks.iter().enumerate() {
+            match placed::entities(answer, field, others, sent) {
+                Ok(entities) => {
+                    for (key, (value, errors)) in keys
+                        .clone()
+                        .zip(entities.values.into_iter().zip(entities.errors))
+                    {
+                        if let Some(at) = value {
+                            loaded.found[pick][key].push((chunk, at));
+                        }
+                        loaded.errors[pick][key] = errors;
                     }
-                    loaded.errors[key] = errors;
+                    loaded.placed.merge(entities.placed);
                 }
-                loaded.placed.merge(entities.placed);
-            }
-            Err(answered) => {
-                let error = SourceError::EntitiesMismatch {
-                    source_name: self.batch.connector.source_name().to_owned(),
-                    sent,
-                    answered,
-                };
-                loaded.fail(keys, &error);
+                Err(answered) => {
+                    let error = SourceError::EntitiesMismatch {
+                        source_name: self.batch.connector.source_name().to_owned(),
+                        sent,
+                        answered,
+                    };
+                    return loaded.fail(keys, &error);
+                }
             }
         }
     }
@@ -936,14 +978,16 @@ impl Loaded {
     }
 }
 
-/// The slot of a loaded field from its group's items.
+/// The slot of a loaded field from its group's items: what it picks
+/// (`pick`) of the items its `keys` found.
 fn loaded_slot<'p>(
     definition: &'p FieldDef,
     group: &LoadGroup<'p>,
     loaded: &Loaded,
-    keys: &[usize],
+    (keys, pick): (&[usize], usize),
     entity: Option<&'p str>,
 ) -> Slot {
+    let found_of = &loaded.found[pick];
     let found = |&(chunk, at): &(usize, u32)| {
         Some(Found {
             answer: loaded.chunks[chunk].clone()?,
@@ -953,7 +997,7 @@ fn loaded_slot<'p>(
     let failed = |key: usize| loaded.failed[key].clone();
     let first = |key: usize| match failed(key) {
         Some(error) => Err(error),
-        None => Ok(loaded.found[key].first().and_then(found)),
+        None => Ok(found_of[key].first().and_then(found)),
     };
     let list = definition.shape.is_list();
     let by_position = group.batch.connector.speaks_graphql();
@@ -970,7 +1014,7 @@ fn loaded_slot<'p>(
             .map(Slot::Many),
         (None, true, Some(&key)) => match failed(key) {
             Some(error) => Err(error),
-            None => Ok(Slot::Many(loaded.found[key].iter().map(found).collect())),
+            None => Ok(Slot::Many(found_of[key].iter().map(found).collect())),
         },
         (entity, false, Some(&key)) => first(key).map(|found| match (found, entity) {
             (Some(found), _) => Slot::One(found),

@@ -240,10 +240,18 @@ pub(crate) struct Entities {
 }
 
 /// Matches an `_entities` answer to `sent` representations by position
-/// and places its errors; `field` is the name of the field asked of each
-/// entity, or none when the entity itself is the value. An answer whose list is not one entity per representation is
-/// refused, unless the subgraph said why it has none (errors, no list).
-pub(crate) fn entities(answer: &Doc, field: Option<&str>, sent: usize) -> Result<Entities, usize> {
+/// and places its errors; `field` is the response key of the field asked
+/// of each entity, or none when the entity itself is the value. `fields`
+/// are the response keys of every field the call asked (several fields
+/// may share it): an error at another one's key is not `field`'s. An
+/// answer whose list is not one entity per representation is refused,
+/// unless the subgraph said why it has none (errors, no list).
+pub(crate) fn entities(
+    answer: &Doc,
+    field: Option<&str>,
+    fields: &[String],
+    sent: usize,
+) -> Result<Entities, usize> {
     let root = answer.root();
     let raised = raised(root);
     let list = root
@@ -284,6 +292,7 @@ pub(crate) fn entities(answer: &Doc, field: Option<&str>, sent: usize) -> Result
         };
         let below = match (rest, field) {
             ([PathSegment::Key(name), below @ ..], Some(field)) if name == field => below,
+            ([PathSegment::Key(name), ..], Some(_)) if fields.contains(name) => continue,
             (below, None) => below,
             _ => &[],
         };
@@ -429,7 +438,7 @@ mod tests {
                 { "message": "all" },
             ],
         }));
-        let entities = entities(&answer, Some("secret"), 3).unwrap();
+        let entities = entities(&answer, Some("secret"), &[], 3).unwrap();
         assert_eq!(entities.values.len(), 3);
         assert!(entities.values[0].is_some() && entities.values[1].is_some());
         assert_eq!(entities.values[2], None);
@@ -441,6 +450,26 @@ mod tests {
         assert_eq!(messages(&entities.errors[2]), ["two", "all"]);
         let null = answer.at(entities.values[1].unwrap());
         assert_eq!(messages(entities.placed.of_value(null)), ["one"]);
-        assert_eq!(super::entities(&answer, Some("secret"), 4).unwrap_err(), 3);
+        assert_eq!(
+            super::entities(&answer, Some("secret"), &[], 4).unwrap_err(),
+            3
+        );
+    }
+
+    #[test]
+    fn an_error_at_another_fields_key_of_a_shared_call_is_not_this_fields() {
+        let answer = doc(&json!({
+            "data": { "_entities": [{ "a": null, "b": "x" }] },
+            "errors": [{ "message": "a failed", "path": ["_entities", 0, "a"] }],
+        }));
+        let fields = ["a".to_owned(), "b".to_owned()];
+        let b = entities(&answer, Some("b"), &fields, 1).unwrap();
+        assert!(b.errors[0].is_empty() && b.placed.is_empty());
+        let a = entities(&answer, Some("a"), &fields, 1).unwrap();
+        let null = answer.at(a.values[0].unwrap());
+        assert_eq!(a.placed.of_value(null).len(), 1);
+        // Alone in its call, a field takes an error at a key it did not ask.
+        let alone = entities(&answer, Some("b"), &[], 1).unwrap();
+        assert_eq!(alone.errors[0].len(), 1);
     }
 }

@@ -119,7 +119,7 @@ fn describe(binding: &Binding) -> String {
             entity.entity,
             entity.batch.key_names.join(", ")
         ),
-        Binding::Grouped(grouped) if grouped.batch.pick.is_some() => format!(
+        Binding::Grouped(grouped) if grouped.pick.is_some() => format!(
             "{} (batched by parent, by {})",
             grouped.batch.connector.describe(),
             grouped.batch.key_names.join(", ")

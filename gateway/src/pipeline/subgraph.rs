@@ -7,11 +7,18 @@
 //! - a root field becomes a [`Binding::Fetch`] of
 //!   `query($v: T) { <key>: field(args) { … } }`, read back at `data.<key>`;
 //! - a field added to an entity becomes a [`Binding::Grouped`] batch of
-//!   `_entities(representations: $representations) { ... on T { field { … } } }`,
-//!   one call per level (chunked at `max_batch_size`), identical keys sent
-//!   once, the same field with the same selection at several places of a
-//!   level in the same call; the answered list is matched to the
-//!   representations by position, so the key fields are not asked back.
+//!   `_entities(representations: $representations) { ... on T { a b { … } } }`,
+//!   one call per subgraph, entity type and key, plan level (fetches above
+//!   the field) and fetched `@requires` fields waited for, chunked at
+//!   `max_batch_size`, identical keys sent once: every field asked there,
+//!   at any place, is in its selection (a second selection or arguments of
+//!   one field under an alias), and each field picks its own response key
+//!   from each entity answered ([`GroupedPlan::pick`]). The answered list
+//!   is matched to the representations by position, so the key fields are
+//!   not asked back. Each field's key carries the key and the `@requires`
+//!   fields it needs; the executor fills in, per entity, those other
+//!   fields' keys carry, and a required field only some fields need is
+//!   left out of a representation when it has no value.
 //!   With `@requires(fields:)`, each representation carries the required
 //!   fields too: read from the parent (the selection that fetches the
 //!   parent asks them, selected or not; the writer leaves out what the
@@ -47,8 +54,8 @@ use super::normalize::{
 };
 use crate::error::{Location, Place};
 use crate::schema::model::{
-    Binding, EntityPlan, FetchPlan, FieldDef, GroupedPlan, Model, SubgraphEntity, SubgraphField,
-    SubgraphReference,
+    Binding, EntityPlan, FetchPlan, FieldDef, GroupedPlan, Model, RequiredField, SubgraphEntity,
+    SubgraphField, SubgraphReference,
 };
 use crate::sources::batching::BatchPlan;
 use crate::sources::graphql::{SubgraphEntities, SubgraphQuery, SubgraphSubscription};
@@ -69,15 +76,304 @@ pub(crate) fn bind(operation: &mut Operation, model: &Model) {
         variables,
         model,
         next_hidden: u32::MAX,
-        batches: Batches::default(),
+        merging: Merging::default(),
     };
-    binder.set(&mut operation.selection, keyword);
+    binder.set(&mut operation.selection, keyword, 0);
+    let bindings = binder.merging.bindings(variables);
+    let mut bindings = bindings.into_iter();
+    bind_members(&mut operation.selection, &mut bindings);
 }
 
-/// The entity batches made for one operation, by source and document: the
-/// same field with the same selection at several places shares one batch,
-/// so a level asks it in one `_entities` call.
-type Batches = HashMap<(String, String), Arc<BatchPlan>>;
+/// Gives each entity field left for its merged batch its binding, in the
+/// order [`Binder::set`] met them.
+fn bind_members(set: &mut SelectionSet, bindings: &mut impl Iterator<Item = Binding>) {
+    for field in &mut set.fields {
+        if let FieldKind::Schema(definition) = &field.kind
+            && matches!(&definition.binding, Binding::Subgraph(subgraph)
+                if subgraph.entity.is_some() && subgraph.reference.is_none())
+            && let Some(binding) = bindings.next()
+        {
+            field.kind = FieldKind::Schema(rebound(definition, binding));
+        }
+        if let Some(selection) = &mut field.selection {
+            bind_members(selection, bindings);
+        }
+    }
+}
+
+/// Fields of a subgraph's entity are asked together, one `_entities` call
+/// per subgraph, entity type and key, plan level (fetches above it) and
+/// fetched `@requires` fields waited for: representations that can be
+/// built at the same time.
+type MergeKey = (String, String, Vec<String>, u32, Vec<String>);
+
+/// The entity fields of one operation, grouped into merged batches.
+#[derive(Default)]
+struct Merging {
+    groups: Vec<Merged>,
+    index: HashMap<MergeKey, usize>,
+    /// Every entity field met, in order: its group, its fragment there,
+    /// the `@requires` fields it sends, and what it waits for.
+    members: Vec<Member>,
+}
+
+/// One merged `_entities` batch.
+struct Merged {
+    /// The subgraph asked.
+    subgraph_source: Arc<crate::sources::graphql::GraphqlSource>,
+    /// Its enum types, for arguments.
+    enums: Arc<HashSet<String>>,
+    /// The entity type.
+    type_name: String,
+    /// The key fields, and where each is read in the parent's JSON.
+    key: Vec<(String, Vec<String>)>,
+    /// Every field `@requires` names, over all fragments.
+    required: Vec<RequiredField>,
+    /// The distinct fields asked (`name(args) { … }`), with each one's
+    /// field name and the required fields it needs.
+    fragments: Vec<(String, String, Vec<String>)>,
+    /// The operation's variables the fragments use.
+    used: BTreeSet<String>,
+}
+
+/// One entity field noted for its merged batch.
+struct Member {
+    /// Its batch, in [`Merging::groups`].
+    group: usize,
+    /// What it asks, in the batch's [`Merged::fragments`].
+    fragment: usize,
+    /// The `@requires` fields its key carries.
+    required: Vec<RequiredField>,
+    /// The fields beside it it waits for ([`GroupedPlan::after`]).
+    after: Vec<(String, u32)>,
+}
+
+impl Merging {
+    /// Notes `field`, a field of `entity` in `subgraph` at plan `level`.
+    fn add(
+        &mut self,
+        subgraph: &SubgraphField,
+        entity: &SubgraphEntity,
+        field: &Field,
+        siblings: &[(String, u32)],
+        level: u32,
+    ) {
+        let required: Vec<RequiredField> = entity
+            .requires
+            .iter()
+            .flat_map(|(_, parts)| parts.iter().cloned())
+            .collect();
+        let after: Vec<(String, u32)> = required
+            .iter()
+            .filter(|part| part.fetched)
+            .filter_map(|part| {
+                let (_, id) = siblings.iter().find(|(name, _)| *name == part.name)?;
+                Some((part.name.clone(), *id))
+            })
+            .collect();
+        let mut waits: Vec<String> = after.iter().map(|(name, _)| name.clone()).collect();
+        waits.sort();
+        let key_names: Vec<String> = entity.key.iter().map(|(name, _)| name.clone()).collect();
+        let merge_key = (
+            subgraph.source.name().to_owned(),
+            entity.type_name.clone(),
+            key_names,
+            level,
+            waits,
+        );
+        let group = *self.index.entry(merge_key).or_insert_with(|| {
+            self.groups.push(Merged {
+                subgraph_source: subgraph.source.clone(),
+                enums: subgraph.enums.clone(),
+                type_name: entity.type_name.clone(),
+                key: entity.key.clone(),
+                required: Vec::new(),
+                fragments: Vec::new(),
+                used: BTreeSet::new(),
+            });
+            self.groups.len() - 1
+        });
+        let merged = &mut self.groups[group];
+        let mut writer = Writer::new(&subgraph.enums);
+        writer.field(&subgraph.name, field);
+        merged.used.extend(writer.used);
+        let text = writer.text;
+        let known = merged.fragments.iter().position(|(t, _, _)| *t == text);
+        let fragment = known.unwrap_or_else(|| {
+            let names = required.iter().map(|part| part.name.clone()).collect();
+            merged.fragments.push((text, subgraph.name.clone(), names));
+            merged.fragments.len() - 1
+        });
+        for part in &required {
+            if !merged.required.iter().any(|known| known.name == part.name) {
+                merged.required.push(part.clone());
+            }
+        }
+        self.members.push(Member {
+            group,
+            fragment,
+            required,
+            after,
+        });
+    }
+
+    /// The binding of every field noted, in order.
+    fn bindings(self, variables: &[VariableDefinition]) -> Vec<Binding> {
+        let built: Vec<(Arc<BatchPlan>, Vec<String>)> = self
+            .groups
+            .iter()
+            .map(|merged| merged.batch(variables))
+            .collect();
+        self.members
+            .into_iter()
+            .map(|member| {
+                let merged = &self.groups[member.group];
+                let (batch, picks) = &built[member.group];
+                merged.binding(batch, picks[member.fragment].clone(), member)
+            })
+            .collect()
+    }
+}
+
+impl Merged {
+    /// The batch's plan, and the response key of each fragment.
+    fn batch(&self, variables: &[VariableDefinition]) -> (Arc<BatchPlan>, Vec<String>) {
+        let picks = self.response_keys();
+        let mut writer = Writer::new(&self.enums);
+        writer.used.clone_from(&self.used);
+        let _ = write!(
+            writer.text,
+            "{{ _entities(representations: $representations) {{ ... on {} {{ ",
+            self.type_name,
+        );
+        for (n, ((text, name, _), pick)) in self.fragments.iter().zip(&picks).enumerate() {
+            if n > 0 {
+                writer.text.push(' ');
+            }
+            if pick != name {
+                let _ = write!(writer.text, "{pick}: ");
+            }
+            writer.text.push_str(text);
+        }
+        writer.text.push_str(" } } }");
+        let (document, used) =
+            writer.finish(variables, Some("$representations: [_Any!]!"), "query");
+        let key_names: Vec<String> = self.key.iter().map(|(name, _)| name.clone()).collect();
+        let sent_names: Vec<String> = key_names
+            .iter()
+            .cloned()
+            .chain(self.required.iter().map(|part| part.name.clone()))
+            .collect();
+        let optional = self
+            .required
+            .iter()
+            .filter(|part| {
+                !self
+                    .fragments
+                    .iter()
+                    .all(|(_, _, needs)| needs.contains(&part.name))
+            })
+            .map(|part| part.name.clone())
+            .collect();
+        let batch = Arc::new(BatchPlan {
+            id: NEXT_BATCH_ID.fetch_add(1, Ordering::Relaxed),
+            connector: Box::new(SubgraphEntities {
+                source: self.subgraph_source.clone(),
+                document,
+                type_name: self.type_name.clone(),
+                key_names: sent_names.clone(),
+                variables: used,
+                typed: self
+                    .required
+                    .iter()
+                    .map(|part| (part.name.clone(), part.typed.clone()))
+                    .collect(),
+                optional,
+            }),
+            // Answers are matched by position; these tell keys apart.
+            match_paths: key_names
+                .iter()
+                .map(|name| vec![name.clone()].into())
+                .collect(),
+            key_names: sent_names,
+            response: vec!["data".to_owned(), "_entities".to_owned()].into(),
+            max_batch_size: self.subgraph_source.limits().max_batch_size,
+            pick: None,
+            fields: picks.clone(),
+        });
+        (batch, picks)
+    }
+
+    /// Each fragment's response key: its field's name, or an alias when an
+    /// earlier fragment asks the same field (other arguments or selection).
+    fn response_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = Vec::with_capacity(self.fragments.len());
+        for (n, (_, name, _)) in self.fragments.iter().enumerate() {
+            let taken = |candidate: &str| {
+                keys.iter().any(|key| key == candidate)
+                    || self
+                        .fragments
+                        .iter()
+                        .any(|(_, other, _)| other == candidate)
+            };
+            if !keys.contains(name) {
+                keys.push(name.clone());
+                continue;
+            }
+            let mut at = n;
+            let mut alias = format!("{name}_{at}");
+            while taken(&alias) {
+                at += 1;
+                alias = format!("{name}_{at}");
+            }
+            keys.push(alias);
+        }
+        keys
+    }
+
+    /// The binding of one field of the batch: its key carries the key
+    /// fields and the `@requires` fields it needs (the batch fills in, per
+    /// entity, what other fields' keys carry).
+    fn binding(&self, batch: &Arc<BatchPlan>, pick: String, member: Member) -> Binding {
+        let part = |path: &Vec<String>| {
+            ValueTemplate::Var(Var {
+                root: Root::This,
+                path: path.clone(),
+            })
+        };
+        let key = match self.key.as_slice() {
+            [(_, path)] if batch.key_names.len() == 1 => part(path),
+            parts => ValueTemplate::Object(
+                parts
+                    .iter()
+                    .map(|(name, path)| (name.clone(), part(path)))
+                    .chain(
+                        member
+                            .required
+                            .iter()
+                            .map(|part| (part.name.clone(), part.read.clone())),
+                    )
+                    .collect(),
+            ),
+        };
+        let key_names: Vec<String> = self.key.iter().map(|(name, _)| name.clone()).collect();
+        Binding::Grouped(Arc::new(GroupedPlan {
+            after: member.after,
+            batch: batch.clone(),
+            key,
+            parent_key: key_names.first().cloned().unwrap_or_default(),
+            group_by: (
+                key_names.join(" "),
+                Place {
+                    file: self.subgraph_source.name().into(),
+                    line: 0,
+                    column: 0,
+                },
+            ),
+            pick: Some(pick),
+        }))
+    }
+}
 
 /// The operation a root field's document is: a subscription's root field
 /// subscribes, every other field queries.
@@ -94,13 +390,14 @@ struct Binder<'o> {
     /// The id of the next field added for `@requires` (counting down, so
     /// it never meets the normalized fields' ids).
     next_hidden: u32,
-    batches: Batches,
+    merging: Merging,
 }
 
 impl Binder<'_> {
-    /// Binds the fields of `set`; `keyword` is the operation's at the
-    /// root, `query` below it.
-    fn set(&mut self, set: &mut SelectionSet, keyword: Keyword) {
+    /// Binds the fields of `set`, which `level` fetches stand above;
+    /// `keyword` is the operation's at the root, `query` below it. A field
+    /// of an entity is noted for its merged batch and bound afterwards.
+    fn set(&mut self, set: &mut SelectionSet, keyword: Keyword, level: u32) {
         self.add_required(set);
         let siblings: Vec<(String, u32)> = set
             .fields
@@ -111,9 +408,17 @@ impl Binder<'_> {
             })
             .collect();
         for field in &mut set.fields {
-            bind_field(field, self.variables, &siblings, keyword, &mut self.batches);
+            bind_field(field, self.variables, keyword);
+            if let FieldKind::Schema(definition) = &field.kind
+                && let Binding::Subgraph(subgraph) = &definition.binding
+                && let (Some(entity), None) = (&subgraph.entity, &subgraph.reference)
+            {
+                self.merging.add(subgraph, entity, field, &siblings, level);
+            }
+            let fetched = matches!(&field.kind, FieldKind::Schema(definition)
+                if !matches!(definition.binding, Binding::Project(_)));
             if let Some(selection) = &mut field.selection {
-                self.set(selection, Keyword::Query);
+                self.set(selection, Keyword::Query, level + u32::from(fetched));
             }
         }
     }
@@ -163,15 +468,9 @@ impl Binder<'_> {
     }
 }
 
-/// Binds one field for the operation; `siblings` are the fields beside it
-/// (name and id), for `@requires` of fetched fields.
-fn bind_field(
-    field: &mut Field,
-    variables: &[VariableDefinition],
-    siblings: &[(String, u32)],
-    keyword: Keyword,
-    batches: &mut Batches,
-) {
+/// Binds one field for the operation; a field of an entity is left for
+/// its merged batch ([`Merging`]).
+fn bind_field(field: &mut Field, variables: &[VariableDefinition], keyword: Keyword) {
     if let FieldKind::Schema(definition) = &field.kind
         && let Binding::Subgraph(subgraph) = &definition.binding
     {
@@ -179,9 +478,7 @@ fn bind_field(
             (_, Some(reference), _) => owner_load(subgraph, reference, field, variables),
             (None, None, Keyword::Subscription) => root_subscription(subgraph, field, variables),
             (None, None, Keyword::Query) => root_fetch(subgraph, field, variables),
-            (Some(entity), None, _) => {
-                entity_batch(subgraph, entity, field, variables, siblings, batches)
-            }
+            (Some(_), None, _) => return,
         };
         field.kind = FieldKind::Schema(rebound(definition, binding));
     }
@@ -298,100 +595,6 @@ fn root_fetch(
     }))
 }
 
-fn entity_batch(
-    subgraph: &SubgraphField,
-    entity: &SubgraphEntity,
-    field: &Field,
-    variables: &[VariableDefinition],
-    siblings: &[(String, u32)],
-    batches: &mut Batches,
-) -> Binding {
-    let key_names: Vec<String> = entity.key.iter().map(|(name, _)| name.clone()).collect();
-    let required = entity.requires.iter().flat_map(|(_, parts)| parts);
-    let sent_names: Vec<String> = key_names
-        .iter()
-        .cloned()
-        .chain(required.clone().map(|part| part.name.clone()))
-        .collect();
-    let mut writer = Writer::new(&subgraph.enums);
-    let _ = write!(
-        writer.text,
-        "{{ _entities(representations: $representations) {{ ... on {} {{ ",
-        entity.type_name,
-    );
-    writer.field(&subgraph.name, field);
-    writer.text.push_str(" } } }");
-    let (document, used) = writer.finish(variables, Some("$representations: [_Any!]!"), "query");
-    let shared = (subgraph.source.name().to_owned(), document.clone());
-    let batch = batches.entry(shared).or_insert_with(|| {
-        Arc::new(BatchPlan {
-            id: NEXT_BATCH_ID.fetch_add(1, Ordering::Relaxed),
-            connector: Box::new(SubgraphEntities {
-                source: subgraph.source.clone(),
-                document,
-                type_name: entity.type_name.clone(),
-                key_names: sent_names.clone(),
-                variables: used,
-                typed: required
-                    .clone()
-                    .map(|part| (part.name.clone(), part.typed.clone()))
-                    .collect(),
-            }),
-            // Answers are matched by position; these tell keys apart.
-            match_paths: key_names
-                .iter()
-                .map(|name| vec![name.clone()].into())
-                .collect(),
-            key_names: sent_names,
-            response: vec!["data".to_owned(), "_entities".to_owned()].into(),
-            max_batch_size: subgraph.source.limits().max_batch_size,
-            pick: Some(vec![subgraph.name.clone()].into()),
-        })
-    });
-    let batch = batch.clone();
-    let part = |path: &Vec<String>| {
-        ValueTemplate::Var(Var {
-            root: Root::This,
-            path: path.clone(),
-        })
-    };
-    let key = match (entity.key.as_slice(), &entity.requires) {
-        ([(_, path)], None) => part(path),
-        (parts, _) => ValueTemplate::Object(
-            parts
-                .iter()
-                .map(|(name, path)| (name.clone(), part(path)))
-                .chain(
-                    required
-                        .clone()
-                        .map(|part| (part.name.clone(), part.read.clone())),
-                )
-                .collect(),
-        ),
-    };
-    let after = required
-        .filter(|part| part.fetched)
-        .filter_map(|part| {
-            let (_, id) = siblings.iter().find(|(name, _)| *name == part.name)?;
-            Some((part.name.clone(), *id))
-        })
-        .collect();
-    Binding::Grouped(Arc::new(GroupedPlan {
-        after,
-        batch,
-        key,
-        parent_key: key_names.first().cloned().unwrap_or_default(),
-        group_by: (
-            key_names.join(" "),
-            Place {
-                file: subgraph.source.name().into(),
-                line: 0,
-                column: 0,
-            },
-        ),
-    }))
-}
-
 /// A field returning an entity `reference` names, loaded through its
 /// owner's `_entities` with the key the parent's answer holds; the
 /// document asks the selected fields the owner answers.
@@ -422,6 +625,7 @@ fn owner_load(
             key_names: reference.key.clone(),
             variables: used,
             typed: Vec::new(),
+            optional: Vec::new(),
         }),
         match_paths: reference
             .key
@@ -432,6 +636,7 @@ fn owner_load(
         response: vec!["data".to_owned(), "_entities".to_owned()].into(),
         max_batch_size: subgraph.source.limits().max_batch_size,
         pick: None,
+        fields: Vec::new(),
     };
     let part = |name: &String| {
         ValueTemplate::Var(Var {

@@ -728,6 +728,7 @@ impl<'d> Builder<'d> {
             key,
             parent_key,
             group_by: (group_by.value.clone(), place),
+            pick: None,
         })))
     }
 
@@ -882,6 +883,7 @@ impl<'d> Builder<'d> {
             response: connected.response.into(),
             max_batch_size: connected.max_batch_size,
             pick: None,
+            fields: Vec::new(),
         })
     }
 

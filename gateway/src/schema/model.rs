@@ -383,6 +383,10 @@ pub struct GroupedPlan {
     /// one waits for (a subgraph's `@requires`): each one's name in the
     /// key and its field id in the operation.
     pub after: Vec<(String, u32)>,
+    /// For a field of a subgraph's entity: its response key in each entity
+    /// the batch's `_entities` answers (several fields may share the call,
+    /// [`BatchPlan::fields`]); `None` files the item itself.
+    pub pick: Option<String>,
 }
 
 /// A subscription field fed by bus events.

@@ -60,6 +60,12 @@ pub struct BatchPlan {
     /// (a subgraph entity's field); `None` files the item itself. A list
     /// there files each of its items.
     pub pick: Option<KeyPath>,
+    /// For a subgraph's `_entities` batch: the response key of every field
+    /// its document asks of each entity. Fields of one entity type asked
+    /// at one plan level share the call, and each one loaded picks its own
+    /// ([`crate::schema::model::GroupedPlan::pick`]); an error at another's
+    /// key is not its error.
+    pub fields: Vec<String>,
 }
 
 /// A key: one JSON value per key component.

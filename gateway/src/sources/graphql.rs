@@ -265,6 +265,10 @@ pub struct SubgraphEntities {
     /// How the required fields are typed, by name: their values are sent
     /// in that form.
     pub typed: Vec<(String, crate::schema::model::Typed)>,
+    /// Fields `@requires` names for only some of the fields the document
+    /// asks (several fields share the call): a `null` of theirs is left out
+    /// of the representation, as the parent may not have been asked it.
+    pub optional: Vec<String>,
 }
 
 impl SubgraphEntities {
@@ -285,6 +289,9 @@ impl SubgraphEntities {
                 representation.insert("__typename".to_owned(), json!(self.type_name));
                 for (name, column) in self.key_names.iter().zip(&columns) {
                     let value = column.get(row).cloned().unwrap_or(Value::Null);
+                    if value.is_null() && self.optional.contains(name) {
+                        continue;
+                    }
                     let value = match self.typed.iter().find(|(typed, _)| typed == name) {
                         Some((_, typed)) => typed.apply(value),
                         None => value,
