@@ -68,15 +68,26 @@ impl Transcoder {
         }
         let mut wire = read_fields(bytes)?;
         let winners = layout.oneof_winners(&wire);
-        // Stable: the occurrences of one field keep their wire order.
-        wire.sort_by_key(|(number, _)| *number);
+        // Encoders write fields in number order; the sort is for the
+        // others. Stable: the occurrences of one field keep their wire order.
+        if !wire.is_sorted_by_key(|(number, _)| *number) {
+            wire.sort_by_key(|(number, _)| *number);
+        }
         out.push(b'{');
         let mut first = true;
         let mut rest = wire.as_slice();
         for field in &layout.fields {
-            let skipped = rest.partition_point(|(number, _)| *number < field.number);
+            // Both lists are in number order: a walk along them is shorter
+            // than a search, as most fields are set.
+            let skipped = rest
+                .iter()
+                .take_while(|(number, _)| *number < field.number)
+                .count();
             rest = &rest[skipped..];
-            let count = rest.partition_point(|(number, _)| *number == field.number);
+            let count = rest
+                .iter()
+                .take_while(|(number, _)| *number == field.number)
+                .count();
             let (found, after) = rest.split_at(count);
             rest = after;
             if found.is_empty() && field.presence {
@@ -613,13 +624,16 @@ fn rfc3339(seconds: i64, nanos: i32, out: &mut Vec<u8>) {
     out.extend_from_slice(b"Z\"");
 }
 
-/// Writes `value` (not negative, at most `width` digits) with leading
-/// zeros to `width` digits.
-fn padded(value: i64, width: u32, out: &mut Vec<u8>) {
-    for place in (0..width).rev() {
-        let digit = value / 10_i64.pow(place) % 10;
-        out.push(b'0' + u8::try_from(digit).unwrap_or(0));
+/// Writes `value` (not negative, at most `width` digits, `width` at most
+/// 9) with leading zeros to `width` digits.
+fn padded(mut value: i64, width: u32, out: &mut Vec<u8>) {
+    let mut digits = [b'0'; 9];
+    let width = (width as usize).min(digits.len());
+    for digit in digits[..width].iter_mut().rev() {
+        *digit = b'0' + u8::try_from(value % 10).unwrap_or(0);
+        value /= 10;
     }
+    out.extend_from_slice(&digits[..width]);
 }
 
 /// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's
