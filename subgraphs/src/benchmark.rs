@@ -5,7 +5,7 @@
 //! `shippingEstimate @requires(fields: "price weight")` to `Product`, and
 //! `bench-reviews` owns `Review` (11 reviews) and adds `reviews` to `User`
 //! and `Product`. Each is an Apollo Federation v2 subgraph (async-graphql)
-//! served at `POST /graphql`, counting its calls by [`route_of`].
+//! served at `POST /graphql`, counting its calls by [`crate::federated::route_of`].
 //!
 //! As in the original, every review's `author` is user 1 (with
 //! `@provides(fields: "username")`) and every user's reviews are reviews 1
@@ -16,13 +16,10 @@
 use async_graphql::{
     ComplexObject, EmptyMutation, EmptySubscription, ID, Object, ObjectType, Schema, SimpleObject,
 };
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Router;
 
 use crate::calls::CallLog;
-use crate::reviews::{ROUTE_ENTITIES, ROUTE_QUERY, ROUTE_SERVICE};
+use crate::federated::serve;
 
 /// The benchmark's standard query: nested users, reviews, products and
 /// authors, and the top products, with fragments.
@@ -422,42 +419,12 @@ fn schema<Q: ObjectType + 'static>(query: Q) -> Schema<Q, EmptyMutation, EmptySu
 }
 
 /// The subgraph's service; every request is counted in `calls` by
-/// [`route_of`].
+/// [`crate::federated::route_of`].
 pub fn router(subgraph: Subgraph, calls: CallLog) -> Router {
     match subgraph {
         Subgraph::Accounts => serve(schema(accounts_graph::Query), calls),
         Subgraph::Products => serve(schema(products_graph::Query), calls),
         Subgraph::Inventory => serve(schema(inventory_graph::Query), calls),
         Subgraph::Reviews => serve(schema(reviews_graph::Query), calls),
-    }
-}
-
-fn serve<Q: ObjectType + 'static>(
-    schema: Schema<Q, EmptyMutation, EmptySubscription>,
-    calls: CallLog,
-) -> Router {
-    Router::new()
-        .route("/graphql", post(graphql::<Q>))
-        .with_state((calls, schema))
-}
-
-async fn graphql<Q: ObjectType + 'static>(
-    State((calls, schema)): State<(CallLog, Schema<Q, EmptyMutation, EmptySubscription>)>,
-    headers: HeaderMap,
-    Json(request): Json<async_graphql::Request>,
-) -> Json<async_graphql::Response> {
-    calls.record_with(route_of(&request.query), &headers);
-    Json(schema.execute(request).await)
-}
-
-/// The route label of a query: [`ROUTE_ENTITIES`], [`ROUTE_SERVICE`] or
-/// [`ROUTE_QUERY`].
-pub fn route_of(query: &str) -> &'static str {
-    if query.contains("_entities") {
-        ROUTE_ENTITIES
-    } else if query.contains("_service") {
-        ROUTE_SERVICE
-    } else {
-        ROUTE_QUERY
     }
 }

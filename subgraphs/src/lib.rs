@@ -11,6 +11,7 @@ pub mod calls;
 pub mod catalog;
 pub mod cli;
 pub mod data;
+pub mod federated;
 pub mod orders;
 mod rest;
 pub mod reviews;

@@ -7,31 +7,18 @@
 //! rating `(n + k) % 5 + 1`, body `"Review k of SKU-…"` and author
 //! `(n * 7 + k) % 50 + 1`.
 //!
-//! | request (`POST /graphql`) | route label |
-//! | --- | --- |
-//! | an operation with root field `_entities` | [`ROUTE_ENTITIES`] |
-//! | `_service { sdl }` | [`ROUTE_SERVICE`] |
-//! | any other operation | [`ROUTE_QUERY`] |
+//! It is served by [`crate::federated`], whose route labels it names.
 
 use std::sync::LazyLock;
 
 use async_graphql::{
     ComplexObject, Context, EmptyMutation, EmptySubscription, ID, Object, Schema, SimpleObject,
 };
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Router;
 
 use crate::calls::CallLog;
 use crate::data;
-
-/// Route label of an `_entities` call.
-pub const ROUTE_ENTITIES: &str = "POST /graphql _entities";
-/// Route label of a `_service` call.
-pub const ROUTE_SERVICE: &str = "POST /graphql _service";
-/// Route label of any other operation.
-pub const ROUTE_QUERY: &str = "POST /graphql";
+pub use crate::federated::{ROUTE_ENTITIES, ROUTE_QUERY, ROUTE_SERVICE};
 
 /// The reviews subgraph's schema.
 pub type ReviewsSchema = Schema<Query, EmptyMutation, EmptySubscription>;
@@ -125,29 +112,7 @@ pub fn schema() -> ReviewsSchema {
 
 /// The service; every request is counted in `calls` by its root field.
 pub fn router(calls: CallLog) -> Router {
-    Router::new()
-        .route("/graphql", post(graphql))
-        .with_state((calls, schema()))
-}
-
-async fn graphql(
-    State((calls, schema)): State<(CallLog, ReviewsSchema)>,
-    headers: HeaderMap,
-    Json(request): Json<async_graphql::Request>,
-) -> Json<async_graphql::Response> {
-    calls.record_with(route_of(&request.query), &headers);
-    Json(schema.execute(request).await)
-}
-
-/// The route label of a query.
-fn route_of(query: &str) -> &'static str {
-    if query.contains("_entities") {
-        ROUTE_ENTITIES
-    } else if query.contains("_service") {
-        ROUTE_SERVICE
-    } else {
-        ROUTE_QUERY
-    }
+    crate::federated::serve(schema(), calls)
 }
 
 /// Every review, by product then number.

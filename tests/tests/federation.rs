@@ -54,6 +54,15 @@ async fn start_in(configure: impl FnOnce(GatewayConfig, &TestDir) -> GatewayConf
     }
 }
 
+impl Federated {
+    /// Asserts that the reviews subgraph had one call, to `_entities`.
+    fn assert_one_entities_call_to_reviews(&self) {
+        let calls = self.reviews.calls();
+        assert_eq!(calls.count(subgraphs::reviews::ROUTE_ENTITIES), 1);
+        assert_eq!(calls.total(), 1);
+    }
+}
+
 /// The reviews of `sku` as the subgraph's seed makes them.
 fn seed_reviews(sku: &str) -> Vec<subgraphs::reviews::Review> {
     subgraphs::reviews::reviews_of(sku)
@@ -80,14 +89,7 @@ async fn a_product_its_reviews_and_their_authors_come_in_one_request() {
         json!({ "product": { "name": product.name, "reviews": expected } })
     );
     assert_eq!(federated.services.catalog.calls().count("GetProduct"), 1);
-    assert_eq!(
-        federated
-            .reviews
-            .calls()
-            .count(subgraphs::reviews::ROUTE_ENTITIES),
-        1
-    );
-    assert_eq!(federated.reviews.calls().total(), 1);
+    federated.assert_one_entities_call_to_reviews();
     assert_eq!(federated.services.users.calls().count("GET /users?ids"), 1);
     assert_eq!(federated.services.users.calls().total(), 1);
 }
@@ -142,14 +144,7 @@ async fn fifty_products_reviews_are_one_entities_call() {
             .collect();
         assert_eq!(product["reviews"], json!(ids), "{sku}");
     }
-    assert_eq!(
-        federated
-            .reviews
-            .calls()
-            .count(subgraphs::reviews::ROUTE_ENTITIES),
-        1
-    );
-    assert_eq!(federated.reviews.calls().total(), 1);
+    federated.assert_one_entities_call_to_reviews();
 }
 
 #[tokio::test]
@@ -616,14 +611,7 @@ async fn the_same_entity_field_at_two_places_of_a_level_is_one_entities_call() {
         body["data"],
         json!({ "a": { "reviews": ids("SKU-0001") }, "b": { "more": ids("SKU-0002") } })
     );
-    assert_eq!(
-        federated
-            .reviews
-            .calls()
-            .count(subgraphs::reviews::ROUTE_ENTITIES),
-        1
-    );
-    assert_eq!(federated.reviews.calls().total(), 1);
+    federated.assert_one_entities_call_to_reviews();
 }
 
 #[tokio::test]
@@ -653,14 +641,7 @@ async fn one_entity_field_with_two_selections_at_one_level_is_one_entities_call(
             "b": { "reviews": reviews("SKU-0002", true) },
         })
     );
-    assert_eq!(
-        federated
-            .reviews
-            .calls()
-            .count(subgraphs::reviews::ROUTE_ENTITIES),
-        1
-    );
-    assert_eq!(federated.reviews.calls().total(), 1);
+    federated.assert_one_entities_call_to_reviews();
 }
 
 /// The labels subgraph's fields that fail (see `weft_tests::labels`).
