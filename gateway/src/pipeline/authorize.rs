@@ -47,7 +47,7 @@ pub fn guarded(selection: &SelectionSet) -> Vec<(u32, Access)> {
 }
 
 fn collect(selection: &SelectionSet, found: &mut Vec<(u32, Access)>) {
-    for field in &selection.fields {
+    for field in selection.all_fields() {
         if let FieldKind::Schema(definition) = &field.kind
             && !definition.access.is_open()
         {

@@ -510,7 +510,10 @@ impl<'p> Walker<'_, 'p> {
             for item in items {
                 self.value(selection, item);
             }
-        } else if value.is_object() {
+        } else if value.is_object()
+            && let Ok(selection) = selection.of_value(value)
+        {
+            // A value of no known type is reported by the writer.
             self.object(selection, value, None);
         }
     }

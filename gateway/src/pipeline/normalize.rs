@@ -5,8 +5,9 @@
 //! as [`Condition`]s that the executor checks against each request's
 //! variables.
 //!
-//! weft's schemas have object types only (no interfaces or unions), so a
-//! valid fragment always applies to the type it is spread in.
+//! A selection on an interface or union becomes one selection per object
+//! type a value may be ([`ByType`]), each with the fragments that apply to
+//! that type; the executor and writer pick one per value by its type.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -19,7 +20,8 @@ use serde_json::{Map, Value};
 
 use crate::config::LimitsConfig;
 use crate::error::{GraphqlError, Location, codes};
-use crate::schema::model::{FieldDef, InputValue, Model};
+use crate::json::Json;
+use crate::schema::model::{FieldDef, InputValue, Model, TypeResolver};
 
 /// What kind of operation runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,13 +63,73 @@ pub struct Operation {
 /// The fields selected on one object type, in response order.
 #[derive(Debug)]
 pub struct SelectionSet {
-    /// The object type.
+    /// The object type (or interface or union).
     pub type_name: String,
-    /// The fields.
+    /// The fields (none for an interface or union: see `by_type`).
     pub fields: Vec<Field>,
     /// Whether a field here or below needs a fetch; the executor does not
     /// walk data under a selection that needs none.
     pub fetches: bool,
+    /// For an interface or union: the selection of each object type.
+    pub by_type: Option<ByType>,
+}
+
+/// The selection on an interface or union, per object type a value of it
+/// may be.
+#[derive(Debug)]
+pub struct ByType {
+    /// Tells a value's object type.
+    pub resolver: Arc<TypeResolver>,
+    /// One selection per possible object type.
+    pub sets: Vec<SelectionSet>,
+}
+
+impl SelectionSet {
+    /// The selection that applies to `value`: this one, or on an
+    /// interface or union the one of the value's object type; the error
+    /// says why the type could not be told.
+    #[inline]
+    pub fn of_value(&self, value: Json<'_>) -> Result<&SelectionSet, String> {
+        match &self.by_type {
+            None => Ok(self),
+            Some(by_type) => by_type.of_value(value),
+        }
+    }
+
+    /// The selections of object types this one stands for: itself, or one
+    /// per possible type of an interface or union.
+    pub fn sets(&self) -> &[SelectionSet] {
+        match &self.by_type {
+            Some(by_type) => &by_type.sets,
+            None => std::slice::from_ref(self),
+        }
+    }
+
+    /// [`Self::sets`], to change.
+    pub fn sets_mut(&mut self) -> &mut [SelectionSet] {
+        if self.by_type.is_none() {
+            return std::slice::from_mut(self);
+        }
+        match &mut self.by_type {
+            Some(by_type) => &mut by_type.sets,
+            None => &mut [],
+        }
+    }
+
+    /// Every field of [`Self::sets`].
+    pub fn all_fields(&self) -> impl Iterator<Item = &Field> {
+        self.sets().iter().flat_map(|set| &set.fields)
+    }
+}
+
+impl ByType {
+    fn of_value(&self, value: Json<'_>) -> Result<&SelectionSet, String> {
+        let name = self.resolver.resolve(value)?;
+        self.sets
+            .iter()
+            .find(|set| set.type_name == name)
+            .ok_or_else(|| format!("`{name}` is not a type of `{}`", self.resolver.name))
+    }
 }
 
 /// One response key of a selection.
@@ -415,7 +477,7 @@ impl<'d> Normalizer<'d> {
     ) -> Result<SelectionSet, GraphqlError> {
         let mut occurrences: Occurrences<'d> = IndexMap::new();
         for (set, condition) in sets {
-            self.collect(set, condition, &mut occurrences, 0);
+            self.collect(type_name, set, condition, &mut occurrences, 0);
         }
         if self.visited > self.max_fields {
             return Err(too_large(self.max_fields));
@@ -432,11 +494,46 @@ impl<'d> Normalizer<'d> {
             type_name: type_name.to_owned(),
             fields,
             fetches,
+            by_type: None,
         })
+    }
+
+    /// The selection of a field of interface or union type `type_name`
+    /// (or of an object type, when it is not one).
+    fn selection_of(
+        &mut self,
+        type_name: &str,
+        sets: &[(&'d query::SelectionSet, Condition)],
+    ) -> Result<SelectionSet, GraphqlError> {
+        let Some(found) = self.model.abstract_type(type_name) else {
+            return self.selection_set(type_name, sets);
+        };
+        let mut by_type = Vec::with_capacity(found.possible.len());
+        for possible in &found.possible {
+            by_type.push(self.selection_set(possible, sets)?);
+        }
+        Ok(SelectionSet {
+            type_name: type_name.to_owned(),
+            fields: Vec::new(),
+            fetches: by_type.iter().any(|set| set.fetches),
+            by_type: Some(ByType {
+                resolver: found.resolver.clone(),
+                sets: by_type,
+            }),
+        })
+    }
+
+    /// Whether a fragment with `condition` applies to object type `ty`.
+    fn applies(&self, condition: Option<&query::TypeCondition>, ty: &str) -> bool {
+        match condition {
+            None => true,
+            Some(query::TypeCondition::On(name)) => self.model.applies(name, ty),
+        }
     }
 
     fn collect(
         &mut self,
+        type_name: &str,
         set: &'d query::SelectionSet,
         inherited: &Condition,
         out: &mut Occurrences<'d>,
@@ -465,12 +562,21 @@ impl<'d> Normalizer<'d> {
                         _ => None,
                     });
                     let Some(fragment) = fragment else { continue };
+                    if !self.applies(Some(&fragment.type_condition), type_name) {
+                        continue;
+                    }
                     (&spread.directives, &fragment.selection_set)
                 }
-                Selection::InlineFragment(inline) => (&inline.directives, &inline.selection_set),
+                Selection::InlineFragment(inline) => {
+                    if !self.applies(inline.type_condition.as_ref(), type_name) {
+                        continue;
+                    }
+                    (&inline.directives, &inline.selection_set)
+                }
             };
             if let Some(condition) = conditions(directives) {
-                self.collect(inner, &inherited.clone().and(condition), out, depth + 1);
+                let inherited = inherited.clone().and(condition);
+                self.collect(type_name, inner, &inherited, out, depth + 1);
             }
         }
     }
@@ -525,7 +631,7 @@ impl<'d> Normalizer<'d> {
                             (&field.selection_set, inherited)
                         })
                         .collect();
-                    Some(self.selection_set(definition.ty.base(), &sets)?)
+                    Some(self.selection_of(definition.ty.base(), &sets)?)
                 } else {
                     None
                 };

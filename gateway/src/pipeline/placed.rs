@@ -366,7 +366,7 @@ pub(crate) fn reported_below(
 
 /// The first field of `set` that asks `name` of the subgraph.
 fn by_name<'s>(set: &'s SelectionSet, name: &str) -> Option<&'s Field> {
-    set.fields.iter().find(|field| match &field.kind {
+    set.all_fields().find(|field| match &field.kind {
         FieldKind::Schema(definition) => definition.name == name,
         FieldKind::Typename(_) => name == "__typename",
         FieldKind::Introspection => false,

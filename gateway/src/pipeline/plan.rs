@@ -74,6 +74,13 @@ pub fn plan(mut operation: Operation, document: &Document, text: &str, model: &M
 }
 
 fn collect_steps(set: &SelectionSet, prefix: &str, level: usize, steps: &mut Vec<Step>) {
+    if set.by_type.is_some() {
+        for of_type in set.sets() {
+            let prefix = format!("{prefix}<{}>", of_type.type_name);
+            collect_steps(of_type, &prefix, level, steps);
+        }
+        return;
+    }
     for field in &set.fields {
         let FieldKind::Schema(definition) = &field.kind else {
             continue;

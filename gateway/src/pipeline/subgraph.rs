@@ -87,7 +87,7 @@ pub(crate) fn bind(operation: &mut Operation, model: &Model) {
 /// Gives each entity field left for its merged batch its binding, in the
 /// order [`Binder::set`] met them.
 fn bind_members(set: &mut SelectionSet, bindings: &mut impl Iterator<Item = Binding>) {
-    for field in &mut set.fields {
+    for field in set.sets_mut().iter_mut().flat_map(|set| &mut set.fields) {
         if let FieldKind::Schema(definition) = &field.kind
             && matches!(&definition.binding, Binding::Subgraph(subgraph)
                 if subgraph.entity.is_some() && subgraph.reference.is_none())
@@ -398,6 +398,13 @@ impl Binder<'_> {
     /// `keyword` is the operation's at the root, `query` below it. A field
     /// of an entity is noted for its merged batch and bound afterwards.
     fn set(&mut self, set: &mut SelectionSet, keyword: Keyword, level: u32) {
+        if set.by_type.is_some() {
+            for of_type in set.sets_mut() {
+                self.set(of_type, keyword, level);
+            }
+            set.fetches = set.sets().iter().any(|of_type| of_type.fetches);
+            return;
+        }
         self.add_required(set);
         let siblings: Vec<(String, u32)> = set
             .fields
@@ -500,7 +507,7 @@ fn provided_selected<'f>(
     field
         .selection
         .iter()
-        .flat_map(|selection| &selection.fields)
+        .flat_map(|selection| selection.all_fields())
         .filter_map(move |child| match &child.kind {
             FieldKind::Schema(definition)
                 if provided.contains(&definition.name)
@@ -525,7 +532,7 @@ fn is_provided(plan: &EntityPlan, field: &Field) -> bool {
         return false;
     }
     let provided: Vec<&str> = provided_selected(&plan.provided, field).collect();
-    selection.fields.iter().all(|child| match &child.kind {
+    selection.all_fields().all(|child| match &child.kind {
         FieldKind::Schema(definition) => {
             provided.contains(&definition.name.as_str())
                 || plan.batch.key_names.contains(&definition.name)
@@ -715,8 +722,25 @@ impl<'e> Writer<'e> {
         self.text.push_str(" }");
     }
 
-    /// The fields of `set` this subgraph answers, each after a space.
+    /// The fields of `set` this subgraph answers, each after a space; on
+    /// an interface or union, `__typename` and a fragment per object type
+    /// with fields to ask.
     fn fields(&mut self, set: &SelectionSet) {
+        if set.by_type.is_some() {
+            self.text.push_str(" __typename");
+            for of_type in set.sets() {
+                let start = self.text.len();
+                let _ = write!(self.text, " ... on {} {{", of_type.type_name);
+                let inner = self.text.len();
+                self.fields(of_type);
+                if self.text.len() == inner {
+                    self.text.truncate(start);
+                } else {
+                    self.text.push_str(" }");
+                }
+            }
+            return;
+        }
         for field in &set.fields {
             let FieldKind::Schema(definition) = &field.kind else {
                 continue;

@@ -295,7 +295,13 @@ impl Writer<'_> {
                 }
             }
             ShapeKind::Object if json.is_object() => match &field.selection {
-                Some(selection) => self.object(selection, json, at),
+                Some(selection) => match selection.of_value(json) {
+                    Ok(selection) => self.object(selection, json, at),
+                    Err(reason) => {
+                        self.bad_response(field, reason, at);
+                        Err(Null)
+                    }
+                },
                 None => Err(Null),
             },
             ShapeKind::Object => {

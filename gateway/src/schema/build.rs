@@ -7,8 +7,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_graphql::dynamic::{
-    Enum, EnumItem, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, Scalar,
-    Schema, Subscription, SubscriptionField, SubscriptionFieldFuture, TypeRef,
+    Enum, EnumItem, Field, FieldFuture, FieldValue, InputObject, InputValue, Interface,
+    InterfaceField, Object, Scalar, Schema, Subscription, SubscriptionField,
+    SubscriptionFieldFuture, TypeRef, Union,
 };
 use async_graphql::parser::types::{BaseType, FieldDefinition, InputValueDefinition, Type};
 
@@ -18,9 +19,9 @@ use super::directives::{self, Arg, Directives, EventSpec, FetchSpec, Location};
 use super::document::{Document, Kind, Located, TypeDef};
 use super::federation::{FieldSetNode, Origin};
 use super::model::{
-    self, Binding, EntityPlan, EnumValues, FetchPlan, FieldDef, GroupedPlan, Model, NamedType,
-    ObjectType, PublishPlan, RequiredField, RootTypes, Shape, ShapeKind, SubgraphEntity,
-    SubgraphField, SubgraphReference, Typed,
+    self, AbstractType, Binding, EntityPlan, EnumValues, FetchPlan, FieldDef, GroupedPlan, Model,
+    NamedType, ObjectType, PublishPlan, RequiredField, RootTypes, Shape, ShapeKind, SubgraphEntity,
+    SubgraphField, SubgraphReference, TypeResolver, Typed,
 };
 use crate::error::Diagnostics;
 use crate::json::KeyPath;
@@ -218,7 +219,9 @@ impl<'d> Builder<'d> {
                     self.doc.types.get(other).map(|ty| &ty.kind),
                 ) {
                     (Some(values), _) => ShapeKind::Enum(values.clone()),
-                    (None, Some(Kind::Object(_))) => ShapeKind::Object,
+                    (None, Some(Kind::Object(_) | Kind::Interface(_) | Kind::Union(_))) => {
+                        ShapeKind::Object
+                    }
                     _ => ShapeKind::Scalar,
                 },
             },
@@ -258,6 +261,8 @@ impl<'d> Builder<'d> {
                     schema.register(self.subscription(ty, fields))
                 }
                 Kind::Object(fields) => schema.register(self.object(ty, fields)),
+                Kind::Interface(fields) => schema.register(self.interface(ty, fields)),
+                Kind::Union(members) => schema.register(self.union(ty, members)),
                 Kind::Input(fields) => schema.register(self.input_object(ty, fields)),
                 Kind::Enum(values) => {
                     let names = self.enums.get(ty.name.as_str()).cloned();
@@ -279,6 +284,9 @@ impl<'d> Builder<'d> {
         if let Some(description) = &ty.description {
             object = object.description(description);
         }
+        for interface in &ty.implements {
+            object = object.implement(interface);
+        }
         let mut bound = HashMap::new();
         for field in fields {
             let site = Site { ty, field };
@@ -289,6 +297,153 @@ impl<'d> Builder<'d> {
         }
         self.add_object(ty, bound);
         object
+    }
+
+    /// An interface's introspection entry. Its fields take their values
+    /// from each object type's own field, so directives that say where a
+    /// value comes from are refused on them.
+    fn interface(&mut self, ty: &'d TypeDef, fields: &'d [Located<FieldDefinition>]) -> Interface {
+        let mut interface = Interface::new(&ty.name);
+        if let Some(description) = &ty.description {
+            interface = interface.description(description);
+        }
+        for name in &ty.implements {
+            interface = interface.implement(name);
+        }
+        for field in fields {
+            let site = Site { ty, field };
+            let definition = &field.node.node;
+            self.check_type(field.file, &definition.ty, false, &site.name());
+            let mut built =
+                InterfaceField::new(definition.name.node.as_str(), type_ref(&definition.ty.node));
+            for argument in &definition.arguments {
+                self.check_type(field.file, &argument.node.ty, true, &site.name());
+                built = built.argument(input_value(&argument.node));
+            }
+            if let Some(description) = &definition.description {
+                built = built.description(&description.node);
+            }
+            if let Some(reason) = self.interface_field_deprecation(site) {
+                built = built.deprecation(reason.as_deref());
+            }
+            interface = interface.field(built);
+        }
+        self.add_abstract(ty);
+        interface
+    }
+
+    /// An interface field's `@deprecated`; any directive that binds a
+    /// value is reported.
+    fn interface_field_deprecation(&mut self, site: Site<'d>) -> Option<Option<String>> {
+        let field = site.field;
+        match directives::read(&field.node.node.directives, Location::Field) {
+            Ok(read) => {
+                let binds = read.fetch.is_some()
+                    || read.entity_key.is_some()
+                    || read.map_from.is_some()
+                    || read.event.is_some()
+                    || read.publish.is_some();
+                if binds {
+                    let message = format!(
+                        "`{}` is a field of an interface: each object type's own field says where its value comes from",
+                        site.name()
+                    );
+                    self.problems
+                        .push(self.doc.error(field.file, field.node.pos, message));
+                }
+                read.deprecated
+            }
+            Err(errors) => {
+                for (pos, message) in errors {
+                    self.problems.push(self.doc.error(field.file, pos, message));
+                }
+                None
+            }
+        }
+    }
+
+    /// A union's introspection entry; its members must be object types.
+    fn union(
+        &mut self,
+        ty: &'d TypeDef,
+        members: &'d [async_graphql::Positioned<async_graphql::Name>],
+    ) -> Union {
+        let mut union = Union::new(&ty.name);
+        if let Some(description) = &ty.description {
+            union = union.description(description);
+        }
+        for member in members {
+            let name = member.node.as_str();
+            if !matches!(
+                self.doc.types.get(name).map(|found| &found.kind),
+                Some(Kind::Object(_))
+            ) {
+                let message = format!("union `{}`: member `{name}` is not an object type", ty.name);
+                self.problems
+                    .push(self.doc.error(ty.file, member.pos, message));
+            }
+            union = union.possible_type(name);
+        }
+        self.add_abstract(ty);
+        union
+    }
+
+    /// The object types a value of interface or union `ty` may be.
+    fn possible_types(&self, ty: &TypeDef) -> Vec<String> {
+        if let Kind::Union(members) = &ty.kind {
+            return members
+                .iter()
+                .map(|member| member.node.to_string())
+                .collect();
+        }
+        self.doc
+            .types
+            .values()
+            .filter(|object| {
+                matches!(object.kind, Kind::Object(_)) && object.implements.contains(&ty.name)
+            })
+            .map(|object| object.name.clone())
+            .collect()
+    }
+
+    /// Enters interface or union `ty` in the model, with how its values'
+    /// types are told (`@discriminator`).
+    fn add_abstract(&mut self, ty: &TypeDef) {
+        let possible = self.possible_types(ty);
+        let mut path = vec!["__typename".to_owned()];
+        let mut mapping = HashMap::new();
+        match directives::read(&ty.directives, Location::Abstract) {
+            Ok(read) => {
+                let discriminator = read.discriminator.unwrap_or_default();
+                if let Some(field) = discriminator.field {
+                    path = field.value;
+                }
+                for (value, named) in discriminator.mapping {
+                    if possible.contains(&named.value) {
+                        mapping.insert(value, named.value);
+                    } else {
+                        let message = format!(
+                            "@discriminator(mapping:) of `{}`: `{}` is not one of its types ({})",
+                            ty.name,
+                            named.value,
+                            possible.join(", ")
+                        );
+                        self.problems
+                            .push(self.doc.error(ty.file, named.pos, message));
+                    }
+                }
+            }
+            Err(errors) => {
+                for (pos, message) in errors {
+                    self.problems.push(self.doc.error(ty.file, pos, message));
+                }
+            }
+        }
+        let resolver = Arc::new(TypeResolver::new(&ty.name, path.into(), mapping, &possible));
+        self.model.insert(
+            ty.name.clone(),
+            NamedType::Abstract(AbstractType { possible, resolver }),
+        );
     }
 
     fn add_object(&mut self, ty: &TypeDef, fields: HashMap<String, Arc<FieldDef>>) {
@@ -926,8 +1081,8 @@ impl<'d> Builder<'d> {
         }
         let problem = match self.doc.types.get(name).map(|found| &found.kind) {
             None => format!("`{owner}` uses type `{name}`, which is not defined"),
-            Some(Kind::Object(_)) if input => {
-                format!("`{owner}`: object type `{name}` cannot be used as an input")
+            Some(Kind::Object(_) | Kind::Interface(_) | Kind::Union(_)) if input => {
+                format!("`{owner}`: output type `{name}` cannot be used as an input")
             }
             Some(Kind::Input(_)) if !input => {
                 format!("`{owner}`: input type `{name}` cannot be used as an output")

@@ -8,6 +8,7 @@
 //! | `@entity(key: "$this.userId")` | the field is the entity with this key, loaded in batches through its type's directive |
 //! | `@key(fields: "id")` on a type | the type is an entity; its `@rest`/`@grpc` fetches many by `$batch.<key field>` |
 //! | `@deprecated(reason)` | the standard GraphQL deprecation |
+//! | `@discriminator(field: "kind", mapping: { user: "User" })` on an interface or union | where a value's object type is named in the backend's JSON (`__typename` by default), and values that name a type otherwise |
 //! | `@authenticated` on a field or type | only an authenticated caller may read it |
 //! | `@requiresScopes(scopes: [["a", "b"], ["c"]])` on a field or type | the caller needs all scopes of one of the sets |
 //!
@@ -95,6 +96,17 @@ pub struct Directives {
     pub publish: Option<EventSpec>,
     /// `@authenticated` and `@requiresScopes`.
     pub access: Access,
+    /// `@discriminator` on an interface or union.
+    pub discriminator: Option<Discriminator>,
+}
+
+/// `@discriminator(field:, mapping:)`.
+#[derive(Debug, Clone, Default)]
+pub struct Discriminator {
+    /// `field`: the dotted path of the text that names the type.
+    pub field: Option<Arg<Vec<String>>>,
+    /// `mapping`: backend values and the type each names.
+    pub mapping: Vec<(String, Arg<String>)>,
 }
 
 /// `@event(topic: …, filter: …, protobuf: …, source: …)` or
@@ -133,6 +145,8 @@ pub enum Location {
     Field,
     /// On an object type definition.
     Type,
+    /// On an interface or union definition.
+    Abstract,
 }
 
 impl Location {
@@ -154,6 +168,7 @@ impl Location {
                 directive,
                 "rest" | "grpc" | "key" | "authenticated" | "requiresScopes"
             ),
+            Self::Abstract => directive == "discriminator",
         }
     }
 
@@ -163,6 +178,7 @@ impl Location {
                 "@rest, @grpc, @map, @entity, @event, @publish, @deprecated, @authenticated and @requiresScopes"
             }
             Self::Type => "@key with @rest or @grpc, @authenticated and @requiresScopes",
+            Self::Abstract => "@discriminator",
         }
     }
 }
@@ -179,10 +195,10 @@ pub fn read(
         let pos = directive.pos;
         let name = directive.node.name.node.as_str();
         if !location.allows(name) {
-            let place = if location == Location::Field {
-                "a field"
-            } else {
-                "a type"
+            let place = match location {
+                Location::Field => "a field",
+                Location::Type => "a type",
+                Location::Abstract => "an interface or union",
             };
             errors.push((
                 pos,
@@ -220,6 +236,7 @@ pub fn read(
                 });
             }
             "publish" => read.publish = event_spec(&mut args, "payload"),
+            "discriminator" => read.discriminator = Some(args.discriminator()),
             "authenticated" => read.access.authenticated = true,
             "requiresScopes" => {
                 if let Some(sets) = args.scope_sets() {
@@ -435,6 +452,38 @@ impl<'d> Args<'d> {
             ));
         }
         sets
+    }
+
+    /// `field: "a.b"` and `mapping: { value: "Type" }`.
+    fn discriminator(&mut self) -> Discriminator {
+        let field = self.string("field").map(|field| split_path(&field));
+        let mut mapping = Vec::new();
+        if let Some(given) = self.take("mapping") {
+            match &given.node {
+                ConstValue::Object(entries) => {
+                    for (value, named) in entries {
+                        match named {
+                            ConstValue::String(ty) => mapping.push((
+                                value.to_string(),
+                                Arg {
+                                    value: ty.clone(),
+                                    pos: given.pos,
+                                },
+                            )),
+                            _ => self.errors.push((
+                                given.pos,
+                                format!("@discriminator(mapping:): `{value}` must map to a type name in quotes"),
+                            )),
+                        }
+                    }
+                }
+                _ => self.errors.push((
+                    given.pos,
+                    "@discriminator(mapping:) takes an object: `{ value: \"Type\" }`".to_owned(),
+                )),
+            }
+        }
+        Discriminator { field, mapping }
     }
 
     fn finish(&mut self) {

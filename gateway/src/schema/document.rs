@@ -29,6 +29,10 @@ pub struct Located<T> {
 pub enum Kind {
     /// An object type and its fields.
     Object(Vec<Located<FieldDefinition>>),
+    /// An interface and its fields.
+    Interface(Vec<Located<FieldDefinition>>),
+    /// A union and its member types.
+    Union(Vec<Positioned<async_graphql::Name>>),
     /// An input object and its fields.
     Input(Vec<Located<InputValueDefinition>>),
     /// An enum and its values.
@@ -52,6 +56,8 @@ pub struct TypeDef {
     pub directives: Vec<Positioned<ConstDirective>>,
     /// Its kind and members.
     pub kind: Kind,
+    /// The interfaces an object or interface type implements.
+    pub implements: Vec<String>,
 }
 
 /// The merged schema files.
@@ -190,14 +196,8 @@ impl Document {
             ));
             return;
         }
-        let Some(kind) = members(file, ty.node.kind) else {
-            problems.push(self.error(
-                file,
-                ty.pos,
-                format!("type `{name}`: interfaces and unions are not supported; use object types"),
-            ));
-            return;
-        };
+        let implements = implemented(&ty.node.kind);
+        let kind = members(file, ty.node.kind);
         let description = ty.node.description.map(|d| d.node);
         let directives = ty.node.directives;
         self.types.insert(
@@ -209,6 +209,7 @@ impl Document {
                 description,
                 directives,
                 kind,
+                implements,
             },
         );
     }
@@ -234,10 +235,17 @@ impl Document {
             ));
             return;
         }
+        for interface in implemented(&ty.node.kind) {
+            if !target.implements.contains(&interface) {
+                target.implements.push(interface);
+            }
+        }
         match (&mut target.kind, members(file, ty.node.kind)) {
-            (Kind::Object(fields), Some(Kind::Object(more))) => fields.extend(more),
-            (Kind::Input(fields), Some(Kind::Input(more))) => fields.extend(more),
-            (Kind::Enum(values), Some(Kind::Enum(more))) => values.extend(more),
+            (Kind::Object(fields), Kind::Object(more))
+            | (Kind::Interface(fields), Kind::Interface(more)) => fields.extend(more),
+            (Kind::Input(fields), Kind::Input(more)) => fields.extend(more),
+            (Kind::Enum(values), Kind::Enum(more)) => values.extend(more),
+            (Kind::Union(members), Kind::Union(more)) => members.extend(more),
             _ => problems.push(self.error(
                 file,
                 ty.pos,
@@ -249,7 +257,7 @@ impl Document {
     /// The positions of duplicate field names within each type.
     pub fn check_duplicate_fields(&self, problems: &mut Diagnostics) {
         for ty in self.types.values() {
-            let Kind::Object(fields) = &ty.kind else {
+            let (Kind::Object(fields) | Kind::Interface(fields)) = &ty.kind else {
                 continue;
             };
             let mut seen = std::collections::HashSet::new();
@@ -269,14 +277,25 @@ impl Document {
     }
 }
 
-fn members(file: usize, kind: TypeKind) -> Option<Kind> {
-    Some(match kind {
+fn members(file: usize, kind: TypeKind) -> Kind {
+    match kind {
         TypeKind::Object(object) => Kind::Object(locate(file, object.fields)),
+        TypeKind::Interface(interface) => Kind::Interface(locate(file, interface.fields)),
+        TypeKind::Union(union) => Kind::Union(union.members),
         TypeKind::InputObject(input) => Kind::Input(locate(file, input.fields)),
         TypeKind::Enum(values) => Kind::Enum(values.values),
         TypeKind::Scalar => Kind::Scalar,
-        TypeKind::Interface(_) | TypeKind::Union(_) => return None,
-    })
+    }
+}
+
+/// The interfaces an object or interface type says it implements.
+fn implemented(kind: &TypeKind) -> Vec<String> {
+    let names = match kind {
+        TypeKind::Object(object) => &object.implements,
+        TypeKind::Interface(interface) => &interface.implements,
+        _ => return Vec::new(),
+    };
+    names.iter().map(|name| name.node.to_string()).collect()
 }
 
 fn locate<T>(file: usize, nodes: Vec<Positioned<T>>) -> Vec<Located<T>> {

@@ -300,6 +300,7 @@ impl Composer<'_> {
                 description: description.map(|d| d.node),
                 directives: Vec::new(),
                 kind,
+                implements: Vec::new(),
             },
         );
     }
@@ -325,6 +326,7 @@ impl Composer<'_> {
                     description: defined.description,
                     directives: Vec::new(),
                     kind: Kind::Object(Vec::new()),
+                    implements: Vec::new(),
                 },
             );
         }

@@ -461,11 +461,90 @@ pub struct ObjectType {
     pub fields: HashMap<String, Arc<FieldDef>>,
 }
 
+/// An interface or a union: the object types a value of it may be, and
+/// how a backend's JSON tells which.
+#[derive(Debug)]
+pub struct AbstractType {
+    /// The object types it may be, in declaration order.
+    pub possible: Vec<String>,
+    /// Reads a value's type.
+    pub resolver: Arc<TypeResolver>,
+}
+
+/// Tells the object type of a value of an interface or union from its
+/// JSON: the text at `path` (`__typename` unless `@discriminator(field:)`
+/// says otherwise), mapped through `mapping`, or naming the type itself —
+/// exactly, or written in another case with `_` or `-` between words
+/// (`user_account` and `USER_ACCOUNT` for `UserAccount`).
+#[derive(Debug)]
+pub struct TypeResolver {
+    /// The interface or union.
+    pub name: String,
+    /// Where the type's name is read.
+    pub path: KeyPath,
+    /// Backend values that name a type otherwise (`@discriminator(mapping:)`).
+    pub mapping: HashMap<String, String>,
+    /// The possible types by their folded name (lower case, no `_`/`-`).
+    pub folded: HashMap<String, String>,
+}
+
+impl TypeResolver {
+    /// A resolver of `name` over `possible` types.
+    pub fn new(
+        name: &str,
+        path: KeyPath,
+        mapping: HashMap<String, String>,
+        possible: &[String],
+    ) -> Self {
+        Self {
+            name: name.to_owned(),
+            path,
+            mapping,
+            folded: possible.iter().map(|ty| (fold(ty), ty.clone())).collect(),
+        }
+    }
+
+    /// The object type `value` is, or why it cannot be told.
+    pub fn resolve(&self, value: crate::json::Json<'_>) -> Result<&str, String> {
+        let found = self.path.find(value);
+        let text = found.and_then(|json| json.as_str());
+        let Some(text) = text else {
+            return Err(format!(
+                "cannot tell which type of `{}` a value is: it has no text at `{}`",
+                self.name,
+                self.path.join(".")
+            ));
+        };
+        let named = self
+            .mapping
+            .get(text.as_ref())
+            .or_else(|| self.folded.get(&fold(&text)));
+        named.map(String::as_str).ok_or_else(|| {
+            format!(
+                "`{}` is \"{}\", which names no type of `{}`",
+                self.path.join("."),
+                text,
+                self.name
+            )
+        })
+    }
+}
+
+/// A type name folded for matching: lower case, without `_` and `-`.
+fn fold(name: &str) -> String {
+    name.chars()
+        .filter(|c| *c != '_' && *c != '-')
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
 /// What a named type is.
 #[derive(Debug)]
 pub enum NamedType {
     /// An object type.
     Object(ObjectType),
+    /// An interface or a union.
+    Abstract(AbstractType),
     /// An input object and its fields.
     Input(Vec<InputValue>),
     /// An enum.
@@ -564,6 +643,23 @@ impl Model {
     /// The field `field` of object type `ty`.
     pub fn field(&self, ty: &str, field: &str) -> Option<&Arc<FieldDef>> {
         self.object(ty)?.fields.get(field)
+    }
+
+    /// The interface or union `name`, if it is one.
+    pub fn abstract_type(&self, name: &str) -> Option<&AbstractType> {
+        match self.types.get(name) {
+            Some(NamedType::Abstract(found)) => Some(found),
+            _ => None,
+        }
+    }
+
+    /// Whether a fragment on `condition` applies to a value of object type
+    /// `ty`: the same type, or an interface or union it belongs to.
+    pub fn applies(&self, condition: &str, ty: &str) -> bool {
+        condition == ty
+            || self
+                .abstract_type(condition)
+                .is_some_and(|found| found.possible.iter().any(|name| name == ty))
     }
 }
 
