@@ -41,7 +41,7 @@
 //! are left out. Arguments are written as the client wrote
 //! them; the operation's variables they use are declared and passed on.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -55,7 +55,7 @@ use super::normalize::{
 use crate::error::{Location, Place};
 use crate::schema::model::{
     Binding, EntityPlan, FetchPlan, FieldDef, GroupedPlan, Model, RequiredField, SubgraphEntity,
-    SubgraphField, SubgraphReference,
+    SubgraphField, SubgraphReference, SubgraphTypes,
 };
 use crate::sources::batching::BatchPlan;
 use crate::sources::graphql::{SubgraphEntities, SubgraphQuery, SubgraphSubscription};
@@ -121,8 +121,8 @@ struct Merging {
 struct Merged {
     /// The subgraph asked.
     subgraph_source: Arc<crate::sources::graphql::GraphqlSource>,
-    /// Its enum types, for arguments.
-    enums: Arc<HashSet<String>>,
+    /// What its documents may name.
+    types: Arc<SubgraphTypes>,
     /// The entity type.
     type_name: String,
     /// The key fields, and where each is read in the parent's JSON.
@@ -184,7 +184,7 @@ impl Merging {
         let group = *self.index.entry(merge_key).or_insert_with(|| {
             self.groups.push(Merged {
                 subgraph_source: subgraph.source.clone(),
-                enums: subgraph.enums.clone(),
+                types: subgraph.types.clone(),
                 type_name: entity.type_name.clone(),
                 key: entity.key.clone(),
                 required: Vec::new(),
@@ -194,7 +194,7 @@ impl Merging {
             self.groups.len() - 1
         });
         let merged = &mut self.groups[group];
-        let mut writer = Writer::new(&subgraph.enums);
+        let mut writer = Writer::new(&subgraph.types);
         writer.field(&subgraph.name, field);
         merged.used.extend(writer.used);
         let text = writer.text;
@@ -239,7 +239,7 @@ impl Merged {
     /// The batch's plan, and the response key of each fragment.
     fn batch(&self, variables: &[VariableDefinition]) -> (Arc<BatchPlan>, Vec<String>) {
         let picks = self.response_keys();
-        let mut writer = Writer::new(&self.enums);
+        let mut writer = Writer::new(&self.types);
         writer.used.clone_from(&self.used);
         let _ = write!(
             writer.text,
@@ -561,7 +561,7 @@ fn root_document(
     variables: &[VariableDefinition],
     keyword: &str,
 ) -> (String, Vec<String>) {
-    let mut writer = Writer::new(&subgraph.enums);
+    let mut writer = Writer::new(&subgraph.types);
     writer.text.push_str("{ ");
     writer.text.push_str(&field.key);
     writer.text.push_str(": ");
@@ -611,7 +611,7 @@ fn owner_load(
     field: &Field,
     variables: &[VariableDefinition],
 ) -> Binding {
-    let mut writer = Writer::new(&subgraph.enums);
+    let mut writer = Writer::new(&subgraph.types);
     let _ = write!(
         writer.text,
         "{{ _entities(representations: $representations) {{ ... on {} {{ {}",
@@ -667,15 +667,15 @@ fn owner_load(
 struct Writer<'e> {
     text: String,
     used: BTreeSet<String>,
-    enums: &'e HashSet<String>,
+    types: &'e SubgraphTypes,
 }
 
 impl<'e> Writer<'e> {
-    fn new(enums: &'e HashSet<String>) -> Self {
+    fn new(types: &'e SubgraphTypes) -> Self {
         Self {
             text: String::new(),
             used: BTreeSet::new(),
-            enums,
+            types,
         }
     }
 
@@ -728,7 +728,11 @@ impl<'e> Writer<'e> {
     fn fields(&mut self, set: &SelectionSet) {
         if set.by_type.is_some() {
             self.text.push_str(" __typename");
-            for of_type in set.sets() {
+            let known = set
+                .sets()
+                .iter()
+                .filter(|of_type| self.types.objects.contains(&of_type.type_name));
+            for of_type in known {
                 let start = self.text.len();
                 let _ = write!(self.text, " ... on {} {{", of_type.type_name);
                 let inner = self.text.len();
@@ -823,7 +827,7 @@ impl<'e> Writer<'e> {
                 .args
                 .iter()
                 .find(|arg| &arg.name == name)
-                .is_some_and(|arg| self.enums.contains(arg.ty.base()));
+                .is_some_and(|arg| self.types.enums.contains(arg.ty.base()));
             self.text.push_str(name);
             self.text.push_str(": ");
             match value {

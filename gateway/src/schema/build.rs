@@ -678,13 +678,26 @@ impl<'d> Builder<'d> {
             source,
             name: site.field_name().to_owned(),
             entity: None,
-            enums: Arc::new(self.enums.keys().map(|name| (*name).to_owned()).collect()),
+            types: self.subgraph_types(owner),
             reference: Some(SubgraphReference {
                 type_name: entity.to_owned(),
                 key: key.clone(),
                 provided,
             }),
         })))
+    }
+
+    /// What the documents sent to subgraph `source` may name.
+    fn subgraph_types(&self, source: &str) -> Arc<model::SubgraphTypes> {
+        Arc::new(model::SubgraphTypes {
+            enums: self.enums.keys().map(|name| (*name).to_owned()).collect(),
+            objects: self
+                .doc
+                .subgraph_types
+                .get(source)
+                .cloned()
+                .unwrap_or_default(),
+        })
     }
 
     /// Whether `returned` is an entity another source than the one in
@@ -745,9 +758,13 @@ impl<'d> Builder<'d> {
     }
 
     fn subgraph_field(&mut self, site: Site<'d>, origin: &Origin) -> Option<Binding> {
-        let (source, key) = match origin {
-            Origin::Root { source } => (source, None),
-            Origin::Entity { source, key } => (source, Some(key)),
+        let (source, key, represented_as) = match origin {
+            Origin::Root { source } => (source, None, None),
+            Origin::Entity {
+                source,
+                key,
+                represented_as,
+            } => (source, Some(key), represented_as.as_ref()),
         };
         let returned = base_name(&site.field.node.node.ty.node);
         if self.foreign_entity(returned, site.field.file) {
@@ -796,7 +813,7 @@ impl<'d> Builder<'d> {
         });
         let entity = key.map(|key| SubgraphEntity {
             requires,
-            type_name: site.ty.name.clone(),
+            type_name: represented_as.unwrap_or(&site.ty.name).clone(),
             key: key
                 .iter()
                 .map(|part| {
@@ -805,12 +822,11 @@ impl<'d> Builder<'d> {
                 })
                 .collect(),
         });
-        let enums = self.enums.keys().map(|name| (*name).to_owned()).collect();
         Some(Binding::Subgraph(Arc::new(SubgraphField {
+            types: self.subgraph_types(source),
             source: graphql,
             name: site.field_name().to_owned(),
             entity,
-            enums: Arc::new(enums),
             reference: None,
         })))
     }

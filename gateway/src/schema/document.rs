@@ -81,6 +81,8 @@ pub struct Document {
     /// The types a subgraph owns and others may look up through its
     /// `_entities`: the subgraph and the resolvable key's fields, by type.
     pub owned_entities: std::collections::HashMap<String, (String, Vec<String>)>,
+    /// The object types each subgraph's SDL defines or extends, by source.
+    pub subgraph_types: std::collections::HashMap<String, std::collections::HashSet<String>>,
     /// The index in [`Self::files`] of the first subgraph's SDL, once
     /// subgraphs are composed in.
     pub subgraph_files: Option<usize>,

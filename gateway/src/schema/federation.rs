@@ -22,8 +22,19 @@
 //! must be a field of the type in the subgraph and of its owner) and `@tag`
 //! (ignored). A type a subgraph defines first with a resolvable `@key` is
 //! recorded in [`Document::owned_entities`], so that other subgraphs'
-//! references to it are loaded through its `_entities`. Interfaces, unions
-//! and `@interfaceObject` are refused.
+//! references to it are loaded through its `_entities`.
+//!
+//! Interfaces and unions merge across subgraphs: an interface's fields and
+//! the interfaces a type implements are the union of every subgraph's, as
+//! are a union's members. An interface with a resolvable `@key` is an
+//! entity interface its subgraph owns. A subgraph that sees it as an
+//! object type (`@interfaceObject`) adds its fields to the interface and
+//! to every object type implementing it, asked through `_entities` with
+//! the interface's name as each representation's `__typename`; this is
+//! done once every subgraph is merged, when all implementations are known.
+//! Each subgraph's object types are recorded in
+//! [`Document::subgraph_types`], so that the documents sent to it ask
+//! fragments on those types only.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -52,6 +63,9 @@ pub enum Origin {
         source: String,
         /// The entity's key fields, as the subgraph's `@key` names them.
         key: Vec<String>,
+        /// The `__typename` of the representations when it is not the
+        /// parent's type: the interface an `@interfaceObject` stands for.
+        represented_as: Option<String>,
     },
 }
 
@@ -114,9 +128,13 @@ pub fn compose(doc: &mut Document, subgraphs: &[Subgraph]) -> Result<(), Diagnos
         problems: &mut problems,
         shareable: HashSet::new(),
         subgraph_files,
+        interface_objects: Vec::new(),
     };
     for subgraph in composition_order(subgraphs) {
         composer.subgraph(subgraph);
+    }
+    for found in std::mem::take(&mut composer.interface_objects) {
+        composer.interface_object(found);
     }
     problems.into_result(())
 }
@@ -187,6 +205,18 @@ struct Composer<'a> {
     shareable: HashSet<(String, String)>,
     /// The index of the first subgraph file in the document's files.
     subgraph_files: usize,
+    /// The `@interfaceObject` types met, merged once every subgraph is.
+    interface_objects: Vec<InterfaceObject<'a>>,
+}
+
+/// An `@interfaceObject` type of one subgraph.
+struct InterfaceObject<'s> {
+    subgraph: &'s Subgraph,
+    file: usize,
+    name: String,
+    pos: Pos,
+    key: Option<Vec<String>>,
+    fields: Vec<Positioned<FieldDefinition>>,
 }
 
 /// Where an object type is defined in a subgraph, and its description.
@@ -201,8 +231,8 @@ struct Current<'s> {
     file: usize,
 }
 
-impl Composer<'_> {
-    fn subgraph(&mut self, subgraph: &Subgraph) {
+impl<'a> Composer<'a> {
+    fn subgraph(&mut self, subgraph: &'a Subgraph) {
         let file = self.doc.files.len();
         self.doc.files.push(subgraph.path.clone());
         let parsed = match async_graphql::parser::parse_schema(&subgraph.text) {
@@ -225,6 +255,14 @@ impl Composer<'_> {
         let current = Current { subgraph, file };
         for definition in parsed.definitions {
             if let TypeSystemDefinition::Type(ty) = definition {
+                if matches!(ty.node.kind, TypeKind::Object(_)) {
+                    let name = ty.node.name.node.to_string();
+                    self.doc
+                        .subgraph_types
+                        .entry(subgraph.source.clone())
+                        .or_default()
+                        .insert(name);
+                }
                 self.ty(&current, ty);
             }
         }
@@ -240,33 +278,193 @@ impl Composer<'_> {
         ));
     }
 
-    fn ty(&mut self, current: &Current<'_>, ty: Positioned<TypeDefinition>) {
+    fn ty(&mut self, current: &Current<'a>, ty: Positioned<TypeDefinition>) {
         let name = ty.node.name.node.to_string();
         if is_federation_type(&name) {
             return;
         }
         let directives = read(&ty.node.directives);
+        let description = ty.node.description.map(|d| d.node);
+        let defined = Defined {
+            pos: ty.pos,
+            description,
+        };
         match ty.node.kind {
-            TypeKind::Interface(_) | TypeKind::Union(_) => {
-                let message = format!(
-                    "`{name}`: interfaces and unions across subgraphs are not supported yet"
-                );
-                self.error(current, ty.pos, message);
-            }
-            _ if directives.has("interfaceObject") => {
-                let message = format!("`{name}`: @interfaceObject is not supported yet");
-                self.error(current, ty.pos, message);
+            TypeKind::Object(object) if directives.has("interfaceObject") => {
+                self.interface_objects.push(InterfaceObject {
+                    subgraph: current.subgraph,
+                    file: current.file,
+                    name,
+                    pos: ty.pos,
+                    key: resolvable_key(&directives.keys),
+                    fields: object.fields,
+                });
             }
             TypeKind::Object(object) => {
-                let description = ty.node.description.map(|d| d.node);
-                let defined = Defined {
-                    pos: ty.pos,
-                    description,
-                };
+                let implements = names(&object.implements);
                 self.object(current, &name, defined, &directives.keys, object.fields);
+                self.implement(&name, implements);
             }
+            TypeKind::Interface(interface) => {
+                let implements = names(&interface.implements);
+                let fields = interface.fields;
+                self.interface(current, &name, defined, fields);
+                self.implement(&name, implements);
+                if let Some(key) = resolvable_key(&directives.keys)
+                    && !self.doc.owned_entities.contains_key(&name)
+                {
+                    let owner = (current.subgraph.source.clone(), key);
+                    self.doc.owned_entities.insert(name, owner);
+                }
+            }
+            TypeKind::Union(union) => self.union(current, &name, defined, union.members),
             _ if self.doc.types.contains_key(&name) => {}
-            kind => self.define_other(current, name, ty.pos, ty.node.description, kind),
+            kind => self.define_other(current, name, defined, kind),
+        }
+    }
+
+    /// Merges an interface: its fields not defined yet are added.
+    fn interface(
+        &mut self,
+        current: &Current<'_>,
+        name: &str,
+        defined: Defined,
+        fields: Vec<Positioned<FieldDefinition>>,
+    ) {
+        let file = current.file;
+        let ty = self
+            .doc
+            .types
+            .entry(name.to_owned())
+            .or_insert_with(|| TypeDef {
+                name: name.to_owned(),
+                file,
+                pos: defined.pos,
+                description: defined.description,
+                directives: Vec::new(),
+                kind: Kind::Interface(Vec::new()),
+                implements: Vec::new(),
+            });
+        let Kind::Interface(known) = &mut ty.kind else {
+            let message =
+                format!("`{name}` is an interface here, but not where it is first defined");
+            return self.error(current, defined.pos, message);
+        };
+        for mut field in fields {
+            let is_new = !known
+                .iter()
+                .any(|old| old.node.node.name.node == field.node.name.node);
+            if is_new && !read(&field.node.directives).has("inaccessible") {
+                field.node.directives.retain(|d| !is_federation(&d.node));
+                known.push(Located { file, node: field });
+            }
+        }
+    }
+
+    /// Merges a union: its members not listed yet are added.
+    fn union(
+        &mut self,
+        current: &Current<'_>,
+        name: &str,
+        defined: Defined,
+        members: Vec<Positioned<async_graphql::Name>>,
+    ) {
+        let ty = self
+            .doc
+            .types
+            .entry(name.to_owned())
+            .or_insert_with(|| TypeDef {
+                name: name.to_owned(),
+                file: current.file,
+                pos: defined.pos,
+                description: defined.description,
+                directives: Vec::new(),
+                kind: Kind::Union(Vec::new()),
+                implements: Vec::new(),
+            });
+        let Kind::Union(known) = &mut ty.kind else {
+            let message = format!("`{name}` is a union here, but not where it is first defined");
+            return self.error(current, defined.pos, message);
+        };
+        for member in members {
+            if !known.iter().any(|old| old.node == member.node) {
+                known.push(member);
+            }
+        }
+    }
+
+    /// Adds `interfaces` to those type `name` implements.
+    fn implement(&mut self, name: &str, interfaces: Vec<String>) {
+        if let Some(ty) = self.doc.types.get_mut(name) {
+            for interface in interfaces {
+                if !ty.implements.contains(&interface) {
+                    ty.implements.push(interface);
+                }
+            }
+        }
+    }
+
+    /// Adds the fields of an `@interfaceObject` to its interface and to
+    /// every object type implementing it, each asked from its subgraph
+    /// with the interface's name as the representations' `__typename`.
+    fn interface_object(&mut self, found: InterfaceObject<'a>) {
+        let current = Current {
+            subgraph: found.subgraph,
+            file: found.file,
+        };
+        let name = &found.name;
+        let is_entity_interface = matches!(
+            self.doc.types.get(name).map(|ty| &ty.kind),
+            Some(Kind::Interface(_))
+        ) && self.doc.owned_entities.contains_key(name);
+        let Some(key) = found.key.filter(|_| is_entity_interface) else {
+            let message = format!(
+                "`{name}` is an @interfaceObject: another subgraph must define the interface `{name}` with a resolvable @key, and this type needs one too"
+            );
+            return self.error(&current, found.pos, message);
+        };
+        let implementations: Vec<String> = self
+            .doc
+            .types
+            .values()
+            .filter(|ty| matches!(ty.kind, Kind::Object(_)) && ty.implements.contains(name))
+            .map(|ty| ty.name.clone())
+            .collect();
+        let declared: Vec<String> = found
+            .fields
+            .iter()
+            .map(|field| field.node.name.node.to_string())
+            .collect();
+        let added: Vec<Positioned<FieldDefinition>> = found
+            .fields
+            .into_iter()
+            .filter(|field| {
+                let directives = read(&field.node.directives);
+                !key.iter().any(|part| field.node.name.node == *part)
+                    && !directives.has("external")
+                    && !directives.has("inaccessible")
+            })
+            .collect();
+        let defined = Defined {
+            pos: found.pos,
+            description: None,
+        };
+        self.interface(&current, name, defined, added.clone());
+        for implementation in implementations {
+            for field in &added {
+                let origin = Origin::Entity {
+                    source: found.subgraph.source.clone(),
+                    key: key.clone(),
+                    represented_as: Some(name.clone()),
+                };
+                self.field(
+                    &current,
+                    &implementation,
+                    field.clone(),
+                    Some(origin),
+                    &declared,
+                );
+            }
         }
     }
 
@@ -275,8 +473,7 @@ impl Composer<'_> {
         &mut self,
         current: &Current<'_>,
         name: String,
-        pos: Pos,
-        description: Option<Positioned<String>>,
+        defined: Defined,
         kind: TypeKind,
     ) {
         let file = current.file;
@@ -296,8 +493,8 @@ impl Composer<'_> {
             TypeDef {
                 name,
                 file,
-                pos,
-                description: description.map(|d| d.node),
+                pos: defined.pos,
+                description: defined.description,
                 directives: Vec::new(),
                 kind,
                 implements: Vec::new(),
@@ -330,10 +527,7 @@ impl Composer<'_> {
                 },
             );
         }
-        let key = keys
-            .iter()
-            .find(|(_, resolvable)| *resolvable)
-            .map(|(key, _)| key.clone());
+        let key = resolvable_key(keys);
         if let Some(key) = key.as_ref().filter(|_| owned_elsewhere) {
             self.check_key(current, name, pos, key, &fields);
         }
@@ -360,6 +554,7 @@ impl Composer<'_> {
                     .map(|key| Origin::Entity {
                         source: current.subgraph.source.clone(),
                         key,
+                        represented_as: None,
                     })
             };
             self.field(current, name, field, origin, &declared);
@@ -598,6 +793,17 @@ fn read(directives: &[Positioned<ConstDirective>]) -> Federated {
     read
 }
 
+/// The first resolvable key among `keys`.
+fn resolvable_key(keys: &[(Vec<String>, bool)]) -> Option<Vec<String>> {
+    keys.iter()
+        .find(|(_, resolvable)| *resolvable)
+        .map(|(key, _)| key.clone())
+}
+
+fn names(nodes: &[Positioned<async_graphql::Name>]) -> Vec<String> {
+    nodes.iter().map(|name| name.node.to_string()).collect()
+}
+
 /// The top-level field names of a `FieldSet` such as `"id org { id }"`.
 fn key_fields(fields: &str) -> Vec<String> {
     let mut depth = 0usize;
@@ -789,7 +995,8 @@ mod tests {
             doc.federated.get(&pair),
             Some(&Origin::Entity {
                 source: "inventory".to_owned(),
-                key: vec!["upc".to_owned()]
+                key: vec!["upc".to_owned()],
+                represented_as: None,
             })
         );
         assert_eq!(doc.requires.get(&pair).map(String::as_str), Some("price"));
@@ -813,7 +1020,8 @@ mod tests {
             origin("Product", "reviews"),
             Some(&Origin::Entity {
                 source: "reviews".to_owned(),
-                key: vec!["sku".to_owned()]
+                key: vec!["sku".to_owned()],
+                represented_as: None,
             })
         );
         assert_eq!(

@@ -254,11 +254,21 @@ pub struct SubgraphField {
     pub name: String,
     /// For a field of an entity: the entity and its key.
     pub entity: Option<SubgraphEntity>,
-    /// The enum types' names, so that arguments are written as enum values.
-    pub enums: Arc<HashSet<String>>,
+    /// What the subgraph's documents may name.
+    pub types: Arc<SubgraphTypes>,
     /// For a field returning an entity this subgraph (the owner) resolves
     /// by key: the entity, loaded through its `_entities`.
     pub reference: Option<SubgraphReference>,
+}
+
+/// What the documents sent to a subgraph may name.
+#[derive(Debug, Default)]
+pub struct SubgraphTypes {
+    /// The enum types' names, so that arguments are written as enum values.
+    pub enums: HashSet<String>,
+    /// The object types the subgraph defines or extends: fragments on
+    /// other types are left out of its documents.
+    pub objects: HashSet<String>,
 }
 
 /// A field of one subgraph whose value is an entity another subgraph

@@ -22,10 +22,17 @@
 //!   several subgraphs define is `@shareable` in each.
 //! - `@join__enumValue(graph:)` on an enum value: the subgraphs that have
 //!   it; a value without it is in every subgraph of its enum.
+//! - `@join__implements(graph:, interface:)` on an object or interface: the
+//!   interfaces it implements in that subgraph (without any, those it
+//!   declares, in each of its subgraphs).
+//! - `@join__unionMember(graph:, member:)` on a union: its members in that
+//!   subgraph (without any, all of them).
+//! - An interface is an interface in each subgraph of its `@join__type`s,
+//!   with its keys, except in one marked `isInterfaceObject: true`, where
+//!   it is an object type with `@interfaceObject`.
 //! - A Federation 1 supergraph (join v0.1, `@join__owner`) is refused.
-//! - `@link`, `@tag`, `@join__implements`, `@join__unionMember` and the
-//!   `join__`/`link__` types are machinery and are left out; `@inaccessible`
-//!   and `@deprecated` are kept.
+//! - `@link`, `@tag` and the `join__`/`link__` types are machinery and are
+//!   left out; `@inaccessible` and `@deprecated` are kept.
 //!
 //! An entity (a type with a resolvable key) is owned by one subgraph: one
 //! that does not merely extend it (`extension: true`), then the one that
@@ -40,8 +47,6 @@
 //! config order). Every definition of the split SDL stands on the line it
 //! has in the supergraph file, so a composition problem names the
 //! supergraph file and the line of the type or field.
-//! Interfaces, unions and `@interfaceObject`, which composition does not
-//! support yet, are refused here at their line.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -208,6 +213,8 @@ struct TypeIn {
     keys: Vec<(String, bool)>,
     /// `extension: true` on one of its `@join__type`s.
     extension: bool,
+    /// `isInterfaceObject: true`: the interface is an object type there.
+    interface_object: bool,
 }
 
 /// What `@join__field` says about a field in one subgraph.
@@ -315,13 +322,6 @@ impl Reader<'_> {
                 continue;
             }
             any = true;
-            if bool_argument(&directive.node, "isInterfaceObject") {
-                let message = format!(
-                    "`{}`: @interfaceObject is not supported yet",
-                    ty.node.name.node
-                );
-                self.error(directive.pos, message);
-            }
             let Some(graph) = self.graph_argument(directive) else {
                 continue;
             };
@@ -341,6 +341,7 @@ impl Reader<'_> {
                 entry.keys.push((key, resolvable));
             }
             entry.extension |= bool_argument(&directive.node, "extension");
+            entry.interface_object |= bool_argument(&directive.node, "isInterfaceObject");
         }
         if !any {
             graphs = (0..self.graphs.len())
@@ -410,12 +411,6 @@ impl Reader<'_> {
         if name.starts_with("join__") || name.starts_with("link__") {
             return;
         }
-        if matches!(ty.node.kind, TypeKind::Interface(_) | TypeKind::Union(_)) {
-            let message =
-                format!("`{name}`: interfaces and unions across subgraphs are not supported yet");
-            self.error(ty.pos, message);
-            return;
-        }
         if let Some(owner) = ty
             .node
             .directives
@@ -434,8 +429,17 @@ impl Reader<'_> {
         match &ty.node.kind {
             TypeKind::Object(object) => {
                 let is_root = roots.contains(name);
-                self.object(ty, is_root, &object.fields, &graphs, parts);
+                let kind = if is_root {
+                    Composite::Root
+                } else {
+                    Composite::Object
+                };
+                self.composite(ty, kind, &object.fields, &graphs, parts);
             }
+            TypeKind::Interface(interface) => {
+                self.composite(ty, Composite::Interface, &interface.fields, &graphs, parts);
+            }
+            TypeKind::Union(union) => self.union(ty, &union.members, &graphs, parts),
             TypeKind::InputObject(input) => {
                 for (graph, _) in &graphs {
                     let mut placed = Vec::new();
@@ -468,7 +472,80 @@ impl Reader<'_> {
                     parts[*graph].push(ty.pos.line, text);
                 }
             }
-            TypeKind::Interface(_) | TypeKind::Union(_) => {}
+        }
+    }
+
+    /// A union in each of its subgraphs, with the members
+    /// `@join__unionMember` gives that subgraph.
+    fn union(
+        &mut self,
+        ty: &Positioned<TypeDefinition>,
+        members: &[Positioned<async_graphql::Name>],
+        graphs: &[(usize, TypeIn)],
+        parts: &mut [Placed],
+    ) {
+        let name = ty.node.name.node.as_str();
+        let joined = self.joined(&ty.node.directives, "join__unionMember", "member");
+        for (graph, _) in graphs {
+            let in_graph: Vec<String> = match &joined {
+                Some(joined) => joined
+                    .iter()
+                    .filter(|(one, _)| one == graph)
+                    .map(|(_, member)| member.clone())
+                    .collect(),
+                None => members
+                    .iter()
+                    .map(|member| member.node.to_string())
+                    .collect(),
+            };
+            if in_graph.is_empty() {
+                continue;
+            }
+            let description = described(ty.node.description.as_ref());
+            let text = format!("{description}union {name} = {}", in_graph.join(" | "));
+            parts[*graph].push(ty.pos.line, text);
+        }
+    }
+
+    /// The `(graph, value of argument)` of each `directive` among
+    /// `directives`; `None` when there is none.
+    fn joined(
+        &mut self,
+        directives: &[Positioned<ConstDirective>],
+        directive: &str,
+        argument: &str,
+    ) -> Option<Vec<(usize, String)>> {
+        let found: Vec<&Positioned<ConstDirective>> = directives
+            .iter()
+            .filter(|d| d.node.name.node == directive)
+            .collect();
+        if found.is_empty() {
+            return None;
+        }
+        Some(
+            found
+                .into_iter()
+                .filter_map(|d| {
+                    let graph = self.graph_argument(d)?;
+                    Some((graph, string_argument(&d.node, argument)?))
+                })
+                .collect(),
+        )
+    }
+
+    /// The interfaces a type implements in `graph`.
+    fn implements_in(
+        joined: Option<&Vec<(usize, String)>>,
+        declared: &[Positioned<async_graphql::Name>],
+        graph: usize,
+    ) -> Vec<String> {
+        match joined {
+            Some(joined) => joined
+                .iter()
+                .filter(|(one, _)| *one == graph)
+                .map(|(_, interface)| interface.clone())
+                .collect(),
+            None => declared.iter().map(|name| name.node.to_string()).collect(),
         }
     }
 
@@ -487,15 +564,22 @@ impl Reader<'_> {
                 .any(|directive| self.graph_argument(directive) == Some(graph))
     }
 
-    fn object(
+    /// An object type or interface in each of its subgraphs.
+    fn composite(
         &mut self,
         ty: &Positioned<TypeDefinition>,
-        is_root: bool,
+        kind: Composite,
         fields: &[Positioned<FieldDefinition>],
         graphs: &[(usize, TypeIn)],
         parts: &mut [Placed],
     ) {
         let name = ty.node.name.node.as_str();
+        let declared = match &ty.node.kind {
+            TypeKind::Object(object) => object.implements.as_slice(),
+            TypeKind::Interface(interface) => interface.implements.as_slice(),
+            _ => &[],
+        };
+        let joined = self.joined(&ty.node.directives, "join__implements", "interface");
         let key_fields: HashSet<String> = graphs
             .iter()
             .flat_map(|(_, type_in)| &type_in.keys)
@@ -505,7 +589,9 @@ impl Reader<'_> {
             .iter()
             .map(|field| (field, self.field_graphs(&field.node.directives, graphs)))
             .collect();
-        let owner = (!is_root).then(|| owner(graphs, &members)).flatten();
+        let owner = (kind == Composite::Object)
+            .then(|| owner(graphs, &members))
+            .flatten();
         for (graph, type_in) in graphs {
             let mut placed = Vec::new();
             for (field, defined) in &members {
@@ -524,7 +610,16 @@ impl Reader<'_> {
             } else {
                 header.push_str(&described(ty.node.description.as_ref()));
             }
-            let _ = write!(header, "type {name}");
+            let interface = kind == Composite::Interface && !type_in.interface_object;
+            let _ = write!(
+                header,
+                "{} {name}",
+                if interface { "interface" } else { "type" }
+            );
+            let implements = Self::implements_in(joined.as_ref(), declared, *graph);
+            if !implements.is_empty() && !type_in.interface_object {
+                let _ = write!(header, " implements {}", implements.join(" & "));
+            }
             for (key, resolvable) in &type_in.keys {
                 let _ = write!(header, " @key(fields: {}", quoted(key));
                 header.push_str(if *resolvable {
@@ -533,10 +628,24 @@ impl Reader<'_> {
                     ", resolvable: false)"
                 });
             }
+            if type_in.interface_object {
+                header.push_str(" @interfaceObject");
+            }
             header.push_str(" {");
             close(&mut parts[*graph], ty.pos.line, header, placed);
         }
     }
+}
+
+/// What a type with fields is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Composite {
+    /// A root operation type.
+    Root,
+    /// An object type.
+    Object,
+    /// An interface.
+    Interface,
 }
 
 /// The subgraph that owns an entity (see the module documentation);
@@ -878,7 +987,8 @@ type Query
             doc.federated.get(&pair("estimate")),
             Some(&Origin::Entity {
                 source: "inventory".to_owned(),
-                key: vec!["upc".to_owned()]
+                key: vec!["upc".to_owned()],
+                represented_as: None,
             })
         );
         assert_eq!(
@@ -959,23 +1069,80 @@ scalar Date @join__type(graph: INVENTORY)
         assert!(!products.contains("Date"), "{products}");
     }
 
+    const ABSTRACT: &str = r#"
+interface Media
+  @join__type(graph: PRODUCTS, key: "id")
+  @join__type(graph: INVENTORY, key: "id", isInterfaceObject: true)
+{
+  id: ID!
+  title: String! @join__field(graph: PRODUCTS)
+  stock: Int @join__field(graph: INVENTORY)
+}
+
+type Book implements Media
+  @join__implements(graph: PRODUCTS, interface: "Media")
+  @join__type(graph: PRODUCTS, key: "id")
+{
+  id: ID!
+  title: String!
+  stock: Int @join__field
+}
+
+type Shelf @join__type(graph: INVENTORY) { label: String! }
+
+union Found
+  @join__type(graph: INVENTORY)
+  @join__type(graph: PRODUCTS)
+  @join__unionMember(graph: INVENTORY, member: "Shelf")
+  @join__unionMember(graph: PRODUCTS, member: "Book")
+ = Book | Shelf
+
+type Query @join__type(graph: INVENTORY) @join__type(graph: PRODUCTS) {
+  media: [Media!]! @join__field(graph: PRODUCTS)
+  found: [Found!]! @join__field(graph: INVENTORY)
+}
+"#;
+
+    #[test]
+    fn interfaces_unions_and_interface_objects_follow_their_graphs() {
+        let text = format!("{HEADER}{ABSTRACT}");
+        let split = split_text(&text).unwrap();
+        let products = part(&split, "products", 0);
+        let inventory = part(&split, "inventory", 0);
+        let at = |sdl: &str, needle: &str| line_of(sdl, needle);
+        assert_eq!(
+            at(products, "interface Media @key(fields: \"id\") {"),
+            line_of(&text, "interface Media")
+        );
+        assert!(products.contains("type Book implements Media @key(fields: \"id\") {"));
+        assert!(products.contains("union Found = Book"), "{products}");
+        assert!(!products.contains("stock"), "{products}");
+        assert!(
+            inventory.contains("type Media @key(fields: \"id\") @interfaceObject {"),
+            "{inventory}"
+        );
+        assert!(inventory.contains("union Found = Shelf"), "{inventory}");
+        assert!(!inventory.contains("Book"), "{inventory}");
+        let mut doc = Document::parse(&[]).unwrap();
+        federation::compose(&mut doc, &split.subgraphs).unwrap();
+        let pair = ("Book".to_owned(), "stock".to_owned());
+        assert_eq!(
+            doc.federated.get(&pair),
+            Some(&Origin::Entity {
+                source: "inventory".to_owned(),
+                key: vec!["id".to_owned()],
+                represented_as: Some("Media".to_owned()),
+            })
+        );
+    }
+
     #[test]
     fn what_composition_refuses_is_reported_at_its_line() {
         for (types, needle, message) in [
             (
-                "interface Node @join__type(graph: PRODUCTS) { id: ID! }",
-                "interface Node",
-                "`Node`: interfaces and unions across subgraphs are not supported yet",
-            ),
-            (
-                "union Thing = A | B",
+                "union Thing @join__unionMember(graph: REVIEWS, member: \"A\") = A",
                 "union Thing",
-                "`Thing`: interfaces and unions",
-            ),
-            (
-                "type Item\n  @join__type(graph: PRODUCTS, key: \"id\", isInterfaceObject: true)\n{ id: ID! }",
-                "isInterfaceObject: true",
-                "`Item`: @interfaceObject is not supported yet",
+                "`@join__unionMember(graph: REVIEWS)`: `REVIEWS` is not a value",
             ),
             (
                 "type Item @join__type(graph: REVIEWS) { id: ID! }",
