@@ -10,7 +10,7 @@
 //! The demo's reviews service and the benchmark's four subgraphs are
 //! served this way.
 
-use async_graphql::{EmptyMutation, EmptySubscription, ObjectType, Schema};
+use async_graphql::{EmptySubscription, ObjectType, Schema};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
@@ -39,17 +39,17 @@ pub fn route_of(query: &str) -> &'static str {
 
 /// Serves `schema` at `POST /graphql`, counting each request in `calls`
 /// by [`route_of`].
-pub fn serve<Q: ObjectType + 'static>(
-    schema: Schema<Q, EmptyMutation, EmptySubscription>,
+pub fn serve<Q: ObjectType + 'static, M: ObjectType + 'static>(
+    schema: Schema<Q, M, EmptySubscription>,
     calls: CallLog,
 ) -> Router {
     Router::new()
-        .route("/graphql", post(graphql::<Q>))
+        .route("/graphql", post(graphql::<Q, M>))
         .with_state((calls, schema))
 }
 
-async fn graphql<Q: ObjectType + 'static>(
-    State((calls, schema)): State<(CallLog, Schema<Q, EmptyMutation, EmptySubscription>)>,
+async fn graphql<Q: ObjectType + 'static, M: ObjectType + 'static>(
+    State((calls, schema)): State<(CallLog, Schema<Q, M, EmptySubscription>)>,
     headers: HeaderMap,
     Json(request): Json<async_graphql::Request>,
 ) -> Json<async_graphql::Response> {

@@ -5,7 +5,9 @@
 //! sub-selection, so the executor runs it like any other call:
 //!
 //! - a root field becomes a [`Binding::Fetch`] of
-//!   `query($v: T) { <key>: field(args) { … } }`, read back at `data.<key>`;
+//!   `query($v: T) { <key>: field(args) { … } }` (`mutation` for a
+//!   mutation's, never shared between identical calls), read back at
+//!   `data.<key>`;
 //! - a field added to an entity becomes a [`Binding::Grouped`] batch of
 //!   `_entities(representations: $representations) { ... on T { a b { … } } }`,
 //!   one call per subgraph, entity type and key, plan level (fetches above
@@ -70,7 +72,8 @@ pub(crate) fn bind(operation: &mut Operation, model: &Model) {
     let variables = &operation.variables;
     let keyword = match operation.kind {
         OperationKind::Subscription => Keyword::Subscription,
-        _ => Keyword::Query,
+        OperationKind::Mutation => Keyword::Mutation,
+        OperationKind::Query => Keyword::Query,
     };
     let mut binder = Binder {
         variables,
@@ -375,12 +378,23 @@ impl Merged {
     }
 }
 
-/// The operation a root field's document is: a subscription's root field
-/// subscribes, every other field queries.
+/// The operation a root field's document is: a mutation's root field
+/// mutates, a subscription's subscribes, every other field queries.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Keyword {
     Query,
+    Mutation,
     Subscription,
+}
+
+impl Keyword {
+    fn text(self) -> &'static str {
+        match self {
+            Self::Query => "query",
+            Self::Mutation => "mutation",
+            Self::Subscription => "subscription",
+        }
+    }
 }
 
 /// What binding an operation's fields needs.
@@ -484,7 +498,7 @@ fn bind_field(field: &mut Field, variables: &[VariableDefinition], keyword: Keyw
         let binding = match (&subgraph.entity, &subgraph.reference, keyword) {
             (_, Some(reference), _) => owner_load(subgraph, reference, field, variables),
             (None, None, Keyword::Subscription) => root_subscription(subgraph, field, variables),
-            (None, None, Keyword::Query) => root_fetch(subgraph, field, variables),
+            (None, None, keyword) => root_fetch(subgraph, field, variables, keyword),
             (Some(_), None, _) => return,
         };
         field.kind = FieldKind::Schema(rebound(definition, binding));
@@ -559,7 +573,7 @@ fn root_document(
     subgraph: &SubgraphField,
     field: &Field,
     variables: &[VariableDefinition],
-    keyword: &str,
+    keyword: Keyword,
 ) -> (String, Vec<String>) {
     let mut writer = Writer::new(&subgraph.types);
     writer.text.push_str("{ ");
@@ -567,7 +581,7 @@ fn root_document(
     writer.text.push_str(": ");
     writer.field(&subgraph.name, field);
     writer.text.push_str(" }");
-    writer.finish(variables, None, keyword)
+    writer.finish(variables, None, keyword.text())
 }
 
 fn root_subscription(
@@ -575,7 +589,7 @@ fn root_subscription(
     field: &Field,
     variables: &[VariableDefinition],
 ) -> Binding {
-    let (document, used) = root_document(subgraph, field, variables, "subscription");
+    let (document, used) = root_document(subgraph, field, variables, Keyword::Subscription);
     Binding::SubgraphStream(Arc::new(SubgraphSubscription {
         source: subgraph.source.clone(),
         document,
@@ -584,12 +598,14 @@ fn root_subscription(
     }))
 }
 
+/// A root field's own call; a mutation's runs every time, never shared.
 fn root_fetch(
     subgraph: &SubgraphField,
     field: &Field,
     variables: &[VariableDefinition],
+    keyword: Keyword,
 ) -> Binding {
-    let (document, used) = root_document(subgraph, field, variables, "query");
+    let (document, used) = root_document(subgraph, field, variables, keyword);
     Binding::Fetch(Arc::new(FetchPlan {
         connector: Box::new(SubgraphQuery {
             source: subgraph.source.clone(),
@@ -597,7 +613,7 @@ fn root_fetch(
             variables: used,
         }),
         response: vec!["data".to_owned(), field.key.clone()],
-        dedupe: true,
+        dedupe: keyword != Keyword::Mutation,
         publish: None,
     }))
 }
