@@ -355,14 +355,14 @@ async fn a_field_two_sources_define_must_be_shareable() {
 async fn composition_names_the_subgraph_file_and_line_of_each_mistake() {
     let sdl = "type Product @key(fields: \"sku\") {\n  sku: ID!\n  weight: Int! @external\n}\n\
                type User @key(fields: \"code\") {\n  code: ID!\n  level: Int!\n}\n\
-               interface Node {\n  id: ID!\n}\n\
+               interface Order {\n  id: ID!\n}\n\
                type Shelf @interfaceObject @key(fields: \"id\") {\n  id: ID!\n}\n";
     let errors = composition_errors(sdl).await;
     for expected in [
         "labels.graphql:3:3: subgraph `labels`: `Product.weight` is @external, but no other source defines it",
         "labels.graphql:6:3: subgraph `labels`: `User.code` is a @key field, but the type's owner does not define it",
-        "labels.graphql:9:1: subgraph `labels`: `Node`: interfaces and unions across subgraphs are not supported yet",
-        "labels.graphql:12:1: subgraph `labels`: `Shelf`: @interfaceObject is not supported yet",
+        "labels.graphql:9:1: subgraph `labels`: `Order` is an interface here, but not where it is first defined",
+        "labels.graphql:12:1: subgraph `labels`: `Shelf` is an @interfaceObject: another subgraph must define the interface `Shelf` with a resolvable @key",
     ] {
         assert!(errors.contains(expected), "{expected}\nnot in\n{errors}");
     }

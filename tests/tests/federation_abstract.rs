@@ -14,7 +14,7 @@ use subgraphs::federated::{ROUTE_ENTITIES, ROUTE_QUERY, serve};
 use weft_tests::{GatewayConfig, StubBackend, TestDir, TestGateway, line_of};
 
 /// The media subgraph's SDL: it owns the entity interface `Media`.
-const MEDIA_SDL: &str = r#"extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key"])
+const MEDIA_SDL: &str = r#"extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key", "@tag"])
 
 type Query {
   media: [Media!]!
@@ -29,7 +29,7 @@ interface Media @key(fields: "id") {
 type Book implements Media @key(fields: "id") {
   id: ID!
   title: String!
-  pages: Int!
+  pages: Int! @tag(name: "public")
 }
 
 type Movie implements Media @key(fields: "id") {
@@ -289,6 +289,13 @@ async fn introspection_shows_the_interface_with_the_interface_objects_fields() {
         names(&body["data"]["union"]["possibleTypes"]),
         ["Book", "Critic", "Movie"]
     );
+    let sdl = federated.gateway.gateway.sdl();
+    assert!(sdl.contains("interface Media {"), "{sdl}");
+    assert!(sdl.contains("type Book implements Media {"), "{sdl}");
+    assert!(sdl.contains("union SearchResult = Book | Movie | Critic"), "{sdl}");
+    for machinery in ["@tag", "@key", "@interfaceObject"] {
+        assert!(!sdl.contains(machinery), "{machinery} in the public schema:\n{sdl}");
+    }
 }
 
 #[tokio::test]

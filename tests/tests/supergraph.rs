@@ -257,18 +257,10 @@ fn mistakes_in_the_supergraph_are_reported_at_its_line() {
         (
             (
                 "\"\"\"A review.\"\"\"\ntype Review",
-                "\"\"\"A review.\"\"\"\ninterface Review",
+                "union Found @join__unionMember(graph: NOWHERE, member: \"User\") = User\n\"\"\"A review.\"\"\"\ntype Review",
             ),
-            "\"\"\"A review.\"\"\"",
-            "`Review`: interfaces and unions across subgraphs are not supported yet",
-        ),
-        (
-            (
-                "@join__type(graph: ACCOUNTS, key: \"id\")",
-                "@join__type(graph: ACCOUNTS, key: \"id\", isInterfaceObject: true)",
-            ),
-            "isInterfaceObject: true",
-            "`User`: @interfaceObject is not supported yet",
+            "union Found",
+            "`@join__unionMember(graph: NOWHERE)`: `NOWHERE` is not a value of `join__Graph`",
         ),
     ] {
         let (error, supergraph) = load_error(|text| text.replacen(change.0, change.1, 1), &toml);

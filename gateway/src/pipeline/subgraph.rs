@@ -429,6 +429,9 @@ impl Binder<'_> {
             })
             .collect();
         for field in &mut set.fields {
+            if let (Some(owner), Some(selection)) = (owner_of(field), &mut field.selection) {
+                load_from_owner(selection, &owner);
+            }
             bind_field(field, self.variables, keyword);
             if let FieldKind::Schema(definition) = &field.kind
                 && let Binding::Subgraph(subgraph) = &definition.binding
@@ -486,6 +489,66 @@ impl Binder<'_> {
             self.next_hidden -= 1;
             set.fetches = true;
         }
+    }
+}
+
+/// The owner of the entity `field` returns, when a subgraph that does not
+/// own it answers the field.
+fn owner_of(field: &Field) -> Option<Arc<SubgraphField>> {
+    match &field.kind {
+        FieldKind::Schema(definition) => match &definition.binding {
+            Binding::Subgraph(subgraph) if subgraph.owner.is_some() => Some(subgraph.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Binds the fields of `selection`, an entity another subgraph owns, for
+/// the subgraph answering its parent field: the fields it adds to the
+/// entity are read from its answer; the owner's fields it neither keys
+/// nor provides are asked from the owner by key, like a field a subgraph
+/// adds to an entity.
+fn load_from_owner(selection: &mut SelectionSet, answering: &SubgraphField) {
+    let Some(owner) = &answering.owner else {
+        return;
+    };
+    let reference = &owner.entity;
+    for child in &mut selection.fields {
+        let FieldKind::Schema(definition) = &child.kind else {
+            continue;
+        };
+        let name = &definition.name;
+        if let Binding::Subgraph(added) = &definition.binding
+            && added.entity.is_some()
+            && added.source.name() == answering.source.name()
+        {
+            let read = Binding::Project(vec![name.clone()].into());
+            child.kind = FieldKind::Schema(rebound(definition, read));
+            continue;
+        }
+        let answered = reference.key.contains(name) || reference.provided.contains(name);
+        if answered || !matches!(definition.binding, Binding::Project(_)) {
+            continue;
+        }
+        let loaded = Binding::Subgraph(Arc::new(SubgraphField {
+            source: owner.source.clone(),
+            name: name.clone(),
+            entity: Some(SubgraphEntity {
+                type_name: reference.type_name.clone(),
+                key: reference
+                    .key
+                    .iter()
+                    .map(|part| (part.clone(), vec![part.clone()]))
+                    .collect(),
+                requires: None,
+            }),
+            types: owner.types.clone(),
+            reference: None,
+            owner: None,
+        }));
+        child.kind = FieldKind::Schema(rebound(definition, loaded));
+        selection.fetches = true;
     }
 }
 

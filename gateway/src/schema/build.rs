@@ -684,6 +684,7 @@ impl<'d> Builder<'d> {
                 key: key.clone(),
                 provided,
             }),
+            owner: None,
         })))
     }
 
@@ -700,16 +701,39 @@ impl<'d> Builder<'d> {
         })
     }
 
-    /// Whether `returned` is an entity another source than the one in
-    /// `file` owns and resolves by key.
-    fn foreign_entity(&self, returned: &str, file: usize) -> bool {
-        self.entities.contains_key(returned)
-            || (self.doc.owned_entities.contains_key(returned)
-                && self
-                    .doc
-                    .types
-                    .get(returned)
-                    .is_some_and(|ty| ty.file != file))
+    /// The owner of `returned` when it is an entity another subgraph than
+    /// the one in `file` owns and resolves by key (`None` when it is not
+    /// an entity owned elsewhere); the error says why such a value cannot
+    /// be loaded.
+    fn foreign_entity(
+        &self,
+        returned: &str,
+        file: usize,
+    ) -> Result<Option<model::EntityOwner>, &'static str> {
+        if self.entities.contains_key(returned) {
+            return Err("an entity a REST or gRPC source owns");
+        }
+        let Some(ty) = self.doc.types.get(returned).filter(|ty| ty.file != file) else {
+            return Ok(None);
+        };
+        let Some((owner, key)) = self.doc.owned_entities.get(returned) else {
+            return Ok(None);
+        };
+        if !matches!(ty.kind, Kind::Object(_)) {
+            return Err("an entity interface another subgraph owns");
+        }
+        let Some(source) = self.sources.graphql.get(owner).cloned() else {
+            return Ok(None);
+        };
+        Ok(Some(model::EntityOwner {
+            source,
+            types: self.subgraph_types(owner),
+            entity: SubgraphReference {
+                type_name: returned.to_owned(),
+                key: key.clone(),
+                provided: Vec::new(),
+            },
+        }))
     }
 
     /// How each top-level field of `@requires(fields:)` on a field of
@@ -767,17 +791,18 @@ impl<'d> Builder<'d> {
             } => (source, Some(key), represented_as.as_ref()),
         };
         let returned = base_name(&site.field.node.node.ty.node);
-        if self.foreign_entity(returned, site.field.file) {
-            let message = format!(
-                "subgraph `{source}`: `{}`: a subgraph's root field, or a field it adds to an entity, cannot return `{returned}`, an entity another source owns (not supported yet)",
-                site.name()
-            );
-            self.problems.push(
-                self.doc
-                    .error(site.field.file, site.field.node.pos, message),
-            );
-            return None;
-        }
+        let owner = match self.foreign_entity(returned, site.field.file) {
+            Ok(owner) => owner,
+            Err(why) => {
+                let message = format!(
+                    "subgraph `{source}`: `{}`: a subgraph's root field, or a field it adds to an entity, cannot return `{returned}`, {why} (not supported yet)",
+                    site.name()
+                );
+                self.problems
+                    .push(self.doc.error(site.field.file, site.field.node.pos, message));
+                return None;
+            }
+        };
         let Some(graphql) = self.sources.graphql.get(source).cloned() else {
             let message = format!("{}: source `{source}` is not a GraphQL source", site.name());
             self.problems.push(
@@ -828,6 +853,10 @@ impl<'d> Builder<'d> {
             name: site.field_name().to_owned(),
             entity,
             reference: None,
+            owner: owner.map(|mut owner| {
+                owner.entity.provided = self.doc.provides.get(&pair).cloned().unwrap_or_default();
+                owner
+            }),
         })))
     }
 

@@ -164,8 +164,9 @@ fn composition_order(subgraphs: &[Subgraph]) -> Vec<&Subgraph> {
 }
 
 /// The entity types an SDL owns (defines with a key of its own fields)
-/// and those it extends (`extend type`, `@extends`, or a key whose fields
-/// are all `@external`). An SDL that does not parse has neither.
+/// and those it extends (`extend type`, `@extends`, a key whose fields
+/// are all `@external`, or any field `@external`: its owner defines that
+/// field). An SDL that does not parse has neither.
 fn entity_roles(sdl: &str) -> (HashSet<String>, HashSet<String>) {
     let mut owned = HashSet::new();
     let mut extended = HashSet::new();
@@ -188,8 +189,12 @@ fn entity_roles(sdl: &str) -> (HashSet<String>, HashSet<String>) {
                 field.node.name.node == *part && read(&field.node.directives).has("external")
             })
         });
+        let any_external = object
+            .fields
+            .iter()
+            .any(|field| read(&field.node.directives).has("external"));
         let name = ty.node.name.node.to_string();
-        if ty.node.extend || directives.has("extends") || external_key {
+        if ty.node.extend || directives.has("extends") || external_key || any_external {
             extended.insert(name);
         } else {
             owned.insert(name);

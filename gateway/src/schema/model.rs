@@ -259,6 +259,22 @@ pub struct SubgraphField {
     /// For a field returning an entity this subgraph (the owner) resolves
     /// by key: the entity, loaded through its `_entities`.
     pub reference: Option<SubgraphReference>,
+    /// For a field this subgraph answers whose value is an entity another
+    /// subgraph owns: that owner, which answers the entity's fields this
+    /// subgraph does not return.
+    pub owner: Option<EntityOwner>,
+}
+
+/// The subgraph that owns an entity a field of another subgraph returns.
+#[derive(Debug)]
+pub struct EntityOwner {
+    /// The owner.
+    pub source: Arc<crate::sources::graphql::GraphqlSource>,
+    /// What the owner's documents may name.
+    pub types: Arc<SubgraphTypes>,
+    /// The entity, the owner's key and the fields the returning subgraph
+    /// provides.
+    pub entity: SubgraphReference,
 }
 
 /// What the documents sent to a subgraph may name.
