@@ -3,7 +3,8 @@
 //! `@interfaceObject` (one `_entities` call for every implementation, with
 //! the interface's name as `__typename`), a union whose members come from
 //! two subgraphs (each asked only fragments on types it knows), the same
-//! through a supergraph file, and composition mistakes at their line.
+//! through a supergraph file, the public schema, and composition mistakes
+//! at their line.
 
 use async_graphql::{
     EmptyMutation, EmptySubscription, ID, Interface, Object, Schema, SimpleObject, Union,
@@ -11,6 +12,7 @@ use async_graphql::{
 use serde_json::{Value, json};
 use subgraphs::calls::CallLog;
 use subgraphs::federated::{ROUTE_ENTITIES, ROUTE_QUERY, serve};
+use weft::config::Config;
 use weft_tests::{GatewayConfig, StubBackend, TestDir, TestGateway, line_of};
 
 /// The media subgraph's SDL: it owns the entity interface `Media`.
@@ -292,9 +294,15 @@ async fn introspection_shows_the_interface_with_the_interface_objects_fields() {
     let sdl = federated.gateway.gateway.sdl();
     assert!(sdl.contains("interface Media {"), "{sdl}");
     assert!(sdl.contains("type Book implements Media {"), "{sdl}");
-    assert!(sdl.contains("union SearchResult = Book | Movie | Critic"), "{sdl}");
+    assert!(
+        sdl.contains("union SearchResult = Book | Movie | Critic"),
+        "{sdl}"
+    );
     for machinery in ["@tag", "@key", "@interfaceObject"] {
-        assert!(!sdl.contains(machinery), "{machinery} in the public schema:\n{sdl}");
+        assert!(
+            !sdl.contains(machinery),
+            "{machinery} in the public schema:\n{sdl}"
+        );
     }
 }
 
@@ -325,5 +333,101 @@ async fn an_interface_object_without_its_interface_is_a_composition_error_at_its
     assert!(
         problems.contains("`Media` is an @interfaceObject: another subgraph must define the interface `Media` with a resolvable @key"),
         "{problems}"
+    );
+}
+
+/// The two subgraphs as a supergraph (as rover composes them), at `urls`.
+fn supergraph(media_url: &str, ratings_url: &str) -> String {
+    format!(
+        r#"schema
+  @link(url: "https://specs.apollo.dev/link/v1.0")
+  @link(url: "https://specs.apollo.dev/join/v0.3", for: EXECUTION)
+{{
+  query: Query
+}}
+
+enum join__Graph {{
+  MEDIA @join__graph(name: "media", url: "{media_url}")
+  RATINGS @join__graph(name: "ratings", url: "{ratings_url}")
+}}
+
+interface Media
+  @join__type(graph: MEDIA, key: "id")
+  @join__type(graph: RATINGS, key: "id", isInterfaceObject: true)
+{{
+  id: ID!
+  title: String! @join__field(graph: MEDIA)
+  rating: Int! @join__field(graph: RATINGS)
+}}
+
+type Book implements Media
+  @join__implements(graph: MEDIA, interface: "Media")
+  @join__type(graph: MEDIA, key: "id")
+{{
+  id: ID!
+  title: String!
+  pages: Int!
+  rating: Int! @join__field
+}}
+
+type Movie implements Media
+  @join__implements(graph: MEDIA, interface: "Media")
+  @join__type(graph: MEDIA, key: "id")
+{{
+  id: ID!
+  title: String!
+  minutes: Int!
+  rating: Int! @join__field
+}}
+
+type Critic @join__type(graph: RATINGS) {{
+  name: String!
+}}
+
+union SearchResult
+  @join__type(graph: MEDIA)
+  @join__type(graph: RATINGS)
+  @join__unionMember(graph: MEDIA, member: "Book")
+  @join__unionMember(graph: MEDIA, member: "Movie")
+  @join__unionMember(graph: RATINGS, member: "Critic")
+ = Book | Movie | Critic
+
+type Query
+  @join__type(graph: MEDIA)
+  @join__type(graph: RATINGS)
+{{
+  media: [Media!]! @join__field(graph: MEDIA)
+  search(text: String!): [SearchResult!]! @join__field(graph: MEDIA)
+  critics: [SearchResult!]! @join__field(graph: RATINGS)
+}}
+"#
+    )
+}
+
+#[tokio::test]
+async fn a_supergraph_file_gives_the_same_answers_and_calls() {
+    let (media, media_calls, ratings, ratings_calls) = subgraphs().await;
+    let dir = TestDir::new();
+    let text = supergraph(
+        &format!("{}/graphql", media.url),
+        &format!("{}/graphql", ratings.url),
+    );
+    dir.write("supergraph.graphql", &text);
+    let path = dir.write("weft.toml", "[supergraph]\nfile = \"supergraph.graphql\"\n");
+    let config = Config::load(&path).unwrap_or_else(|problems| panic!("{problems}"));
+    let gateway = TestGateway::started(&config).await;
+    let body = gateway.query(MEDIA_QUERY).await;
+    assert_eq!(body.get("errors"), None, "{body}");
+    assert_eq!(body["data"]["media"], media_answer());
+    assert_eq!(media_calls.total(), 1);
+    assert_eq!(ratings_calls.count(ROUTE_ENTITIES), 1);
+    assert_eq!(ratings_calls.total(), 1);
+    let body = gateway
+        .query("{ critics { ... on Critic { name } ... on Movie { title } } }")
+        .await;
+    assert_eq!(
+        body["data"]["critics"],
+        json!([{ "name": "Ebert" }]),
+        "{body}"
     );
 }

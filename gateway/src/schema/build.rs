@@ -798,8 +798,10 @@ impl<'d> Builder<'d> {
                     "subgraph `{source}`: `{}`: a subgraph's root field, or a field it adds to an entity, cannot return `{returned}`, {why} (not supported yet)",
                     site.name()
                 );
-                self.problems
-                    .push(self.doc.error(site.field.file, site.field.node.pos, message));
+                self.problems.push(
+                    self.doc
+                        .error(site.field.file, site.field.node.pos, message),
+                );
                 return None;
             }
         };
