@@ -584,7 +584,7 @@ fn provided_selected<'f>(
     field
         .selection
         .iter()
-        .flat_map(|selection| selection.all_fields())
+        .flat_map(SelectionSet::all_fields)
         .filter_map(move |child| match &child.kind {
             FieldKind::Schema(definition)
                 if provided.contains(&definition.name)

@@ -323,7 +323,7 @@ impl<'d> Builder<'d> {
             if let Some(description) = &definition.description {
                 built = built.description(&description.node);
             }
-            if let Some(reason) = self.interface_field_deprecation(site) {
+            if let Some(reason) = self.interface_field_directives(site).deprecated {
                 built = built.deprecation(reason.as_deref());
             }
             interface = interface.field(built);
@@ -332,9 +332,9 @@ impl<'d> Builder<'d> {
         interface
     }
 
-    /// An interface field's `@deprecated`; any directive that binds a
-    /// value is reported.
-    fn interface_field_deprecation(&mut self, site: Site<'d>) -> Option<Option<String>> {
+    /// An interface field's directives; any that binds a value is
+    /// reported.
+    fn interface_field_directives(&mut self, site: Site<'d>) -> Directives {
         let field = site.field;
         match directives::read(&field.node.node.directives, Location::Field) {
             Ok(read) => {
@@ -351,13 +351,13 @@ impl<'d> Builder<'d> {
                     self.problems
                         .push(self.doc.error(field.file, field.node.pos, message));
                 }
-                read.deprecated
+                read
             }
             Err(errors) => {
                 for (pos, message) in errors {
                     self.problems.push(self.doc.error(field.file, pos, message));
                 }
-                None
+                Directives::default()
             }
         }
     }

@@ -533,7 +533,7 @@ impl TypeResolver {
     /// The object type `value` is, or why it cannot be told.
     pub fn resolve(&self, value: crate::json::Json<'_>) -> Result<&str, String> {
         let found = self.path.find(value);
-        let text = found.and_then(|json| json.as_str());
+        let text = found.and_then(crate::json::Json::as_str);
         let Some(text) = text else {
             return Err(format!(
                 "cannot tell which type of `{}` a value is: it has no text at `{}`",
