@@ -344,6 +344,14 @@ impl GatewayConfig {
         self
     }
 
+    /// Adds `[sources.<name>]` of kind `graphql` at `url` with its SDL
+    /// read from `sdl_file` (relative to the config).
+    #[must_use]
+    pub fn subgraph(self, name: &str, url: &str, sdl_file: &str) -> Self {
+        self.graphql_source(name, url, DEMO_TIMEOUT_MS)
+            .source_option(name, &format!("sdl = \"{sdl_file}\""))
+    }
+
     /// Appends a line (`key = value`) to the table of source `name`.
     ///
     /// # Panics

@@ -186,19 +186,31 @@ async fn subgraphs() -> (StubBackend, CallLog, StubBackend, CallLog) {
     (media_server, media_calls, ratings_server, ratings_calls)
 }
 
+/// The config of a gateway over both subgraphs, with these SDLs written
+/// into `dir`.
+fn config(dir: &TestDir, servers: (&StubBackend, &StubBackend), sdls: (&str, &str)) -> Config {
+    dir.write("media.graphql", sdls.0);
+    dir.write("ratings.graphql", sdls.1);
+    GatewayConfig::new("type Query\n")
+        .subgraph(
+            "media",
+            &format!("{}/graphql", servers.0.url),
+            "media.graphql",
+        )
+        .subgraph(
+            "ratings",
+            &format!("{}/graphql", servers.1.url),
+            "ratings.graphql",
+        )
+        .load(dir)
+        .unwrap_or_else(|problems| panic!("the config does not load:\n{problems}"))
+}
+
 /// A gateway over both subgraphs, each with its SDL from a file.
 async fn start() -> Federated {
     let (media, media_calls, ratings, ratings_calls) = subgraphs().await;
     let dir = TestDir::new();
-    dir.write("media.graphql", MEDIA_SDL);
-    dir.write("ratings.graphql", RATINGS_SDL);
-    let config = GatewayConfig::new("type Query\n")
-        .graphql_source("media", &format!("{}/graphql", media.url), 2000)
-        .source_option("media", "sdl = \"media.graphql\"")
-        .graphql_source("ratings", &format!("{}/graphql", ratings.url), 2000)
-        .source_option("ratings", "sdl = \"ratings.graphql\"")
-        .load(&dir)
-        .unwrap_or_else(|problems| panic!("the config does not load:\n{problems}"));
+    let config = config(&dir, (&media, &ratings), (MEDIA_SDL, RATINGS_SDL));
     let gateway = TestGateway::started(&config).await;
     Federated {
         media_calls,
@@ -311,15 +323,8 @@ async fn an_interface_object_without_its_interface_is_a_composition_error_at_its
     let (media, _, ratings, _) = subgraphs().await;
     let dir = TestDir::new();
     let media_sdl = MEDIA_SDL.replace("interface Media @key(fields: \"id\")", "interface Media");
-    dir.write("media.graphql", &media_sdl);
-    let ratings_path = dir.write("ratings.graphql", RATINGS_SDL);
-    let config = GatewayConfig::new("type Query\n")
-        .graphql_source("media", &format!("{}/graphql", media.url), 2000)
-        .source_option("media", "sdl = \"media.graphql\"")
-        .graphql_source("ratings", &format!("{}/graphql", ratings.url), 2000)
-        .source_option("ratings", "sdl = \"ratings.graphql\"")
-        .load(&dir)
-        .unwrap_or_else(|problems| panic!("the config does not load:\n{problems}"));
+    let config = config(&dir, (&media, &ratings), (&media_sdl, RATINGS_SDL));
+    let ratings_path = dir.path().join("ratings.graphql");
     let problems = match TestGateway::start(&config).await {
         Ok(_) => panic!("the gateway built without the interface's key"),
         Err(problems) => problems.to_string(),

@@ -70,8 +70,11 @@ async fn mutation_fields_run_in_order_as_mutations_every_time() {
     let dir = TestDir::new();
     dir.write("counter.graphql", SDL);
     let config = GatewayConfig::new("type Query\n")
-        .graphql_source("counter", &format!("{}/graphql", server.url), 2000)
-        .source_option("counter", "sdl = \"counter.graphql\"")
+        .subgraph(
+            "counter",
+            &format!("{}/graphql", server.url),
+            "counter.graphql",
+        )
         .load(&dir)
         .unwrap_or_else(|problems| panic!("the config does not load:\n{problems}"));
     let gateway = TestGateway::started(&config).await;

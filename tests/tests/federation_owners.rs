@@ -123,10 +123,16 @@ async fn start() -> Subgraphs {
     dir.write("products.graphql", PRODUCTS_SDL);
     dir.write("inventory.graphql", INVENTORY_SDL);
     let config = GatewayConfig::new("type Query\n")
-        .graphql_source("inventory", &format!("{}/graphql", inventory.url), 2000)
-        .source_option("inventory", "sdl = \"inventory.graphql\"")
-        .graphql_source("products", &format!("{}/graphql", products.url), 2000)
-        .source_option("products", "sdl = \"products.graphql\"")
+        .subgraph(
+            "inventory",
+            &format!("{}/graphql", inventory.url),
+            "inventory.graphql",
+        )
+        .subgraph(
+            "products",
+            &format!("{}/graphql", products.url),
+            "products.graphql",
+        )
         .load(&dir)
         .unwrap_or_else(|problems| panic!("the config does not load:\n{problems}"));
     let gateway = TestGateway::started(&config).await;

@@ -328,6 +328,28 @@ impl<'a> Composer<'a> {
         }
     }
 
+    /// The type `name`, defined as `kind` from `file` when it is not yet.
+    fn define_once(
+        &mut self,
+        name: &str,
+        file: usize,
+        defined: Defined,
+        kind: Kind,
+    ) -> &mut TypeDef {
+        self.doc
+            .types
+            .entry(name.to_owned())
+            .or_insert_with(|| TypeDef {
+                name: name.to_owned(),
+                file,
+                pos: defined.pos,
+                description: defined.description,
+                directives: Vec::new(),
+                kind,
+                implements: Vec::new(),
+            })
+    }
+
     /// Merges an interface: its fields not defined yet are added.
     fn interface(
         &mut self,
@@ -337,23 +359,12 @@ impl<'a> Composer<'a> {
         fields: Vec<Positioned<FieldDefinition>>,
     ) {
         let file = current.file;
-        let ty = self
-            .doc
-            .types
-            .entry(name.to_owned())
-            .or_insert_with(|| TypeDef {
-                name: name.to_owned(),
-                file,
-                pos: defined.pos,
-                description: defined.description,
-                directives: Vec::new(),
-                kind: Kind::Interface(Vec::new()),
-                implements: Vec::new(),
-            });
+        let pos = defined.pos;
+        let ty = self.define_once(name, file, defined, Kind::Interface(Vec::new()));
         let Kind::Interface(known) = &mut ty.kind else {
             let message =
                 format!("`{name}` is an interface here, but not where it is first defined");
-            return self.error(current, defined.pos, message);
+            return self.error(current, pos, message);
         };
         for mut field in fields {
             let is_new = !known
@@ -374,22 +385,11 @@ impl<'a> Composer<'a> {
         defined: Defined,
         members: Vec<Positioned<async_graphql::Name>>,
     ) {
-        let ty = self
-            .doc
-            .types
-            .entry(name.to_owned())
-            .or_insert_with(|| TypeDef {
-                name: name.to_owned(),
-                file: current.file,
-                pos: defined.pos,
-                description: defined.description,
-                directives: Vec::new(),
-                kind: Kind::Union(Vec::new()),
-                implements: Vec::new(),
-            });
+        let pos = defined.pos;
+        let ty = self.define_once(name, current.file, defined, Kind::Union(Vec::new()));
         let Kind::Union(known) = &mut ty.kind else {
             let message = format!("`{name}` is a union here, but not where it is first defined");
-            return self.error(current, defined.pos, message);
+            return self.error(current, pos, message);
         };
         for member in members {
             if !known.iter().any(|old| old.node == member.node) {
@@ -493,18 +493,7 @@ impl<'a> Composer<'a> {
             TypeKind::Enum(values) => Kind::Enum(values.values),
             _ => Kind::Scalar,
         };
-        self.doc.types.insert(
-            name.clone(),
-            TypeDef {
-                name,
-                file,
-                pos: defined.pos,
-                description: defined.description,
-                directives: Vec::new(),
-                kind,
-                implements: Vec::new(),
-            },
-        );
+        self.define_once(&name, file, defined, kind);
     }
 
     fn object(
@@ -518,20 +507,7 @@ impl<'a> Composer<'a> {
         let is_root = self.is_root(name);
         let owned_elsewhere = !is_root && self.doc.types.contains_key(name);
         let pos = defined.pos;
-        if !self.doc.types.contains_key(name) {
-            self.doc.types.insert(
-                name.to_owned(),
-                TypeDef {
-                    name: name.to_owned(),
-                    file: current.file,
-                    pos,
-                    description: defined.description,
-                    directives: Vec::new(),
-                    kind: Kind::Object(Vec::new()),
-                    implements: Vec::new(),
-                },
-            );
-        }
+        self.define_once(name, current.file, defined, Kind::Object(Vec::new()));
         let key = resolvable_key(keys);
         if let Some(key) = key.as_ref().filter(|_| owned_elsewhere) {
             self.check_key(current, name, pos, key, &fields);
