@@ -87,6 +87,17 @@ pub enum SourceError {
         /// What did not fit; safe to show.
         reason: String,
     },
+    /// A subscriber fell so far behind a subscription it shares with
+    /// others that results it had not read were dropped.
+    #[error(
+        "the subscriber fell {missed} results of source `{source_name}` behind and was dropped; subscribe again"
+    )]
+    Lagged {
+        /// The source as named in the config.
+        source_name: String,
+        /// How many results it missed.
+        missed: u64,
+    },
     /// The call was not made: the operation would have made more backend
     /// calls than `[limits] max_calls`.
     #[error(
@@ -114,6 +125,7 @@ impl SourceError {
             }
             Self::BadRequest { .. } => "SOURCE_BAD_REQUEST",
             Self::TooManyCalls { .. } => codes::MAX_CALLS_LIMIT,
+            Self::Lagged { .. } => codes::SUBSCRIBER_TOO_SLOW,
         }
     }
 
@@ -140,7 +152,7 @@ impl SourceError {
             }
             Self::BadResponse { .. } | Self::EntitiesMismatch { .. } => "bad_response",
             Self::BadRequest { .. } => "bad_request",
-            Self::TooManyCalls { .. } => "not_sent",
+            Self::TooManyCalls { .. } | Self::Lagged { .. } => "not_sent",
         }
     }
 }

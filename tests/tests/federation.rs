@@ -1119,6 +1119,44 @@ async fn a_client_completing_completes_the_subgraph_subscription() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribers_asking_the_same_share_one_upstream_subscription() {
+    let bulletins = Bulletins::start().await;
+    let federated = with_bulletins(&bulletins, &[]).await;
+    let mut first = price_changes_of_the_first_product(&federated).await;
+    assert_eq!(first.next("s").await["data"]["changes"]["seq"], 1);
+    let mut second = price_changes_of_the_first_product(&federated).await;
+    let joined_at = second.next("s").await["data"]["changes"]["seq"]
+        .as_i64()
+        .unwrap_or_default();
+    assert!(joined_at > 1, "a subscriber joins at the next change");
+    let next = second.next("s").await;
+    assert_eq!(next["data"]["changes"]["seq"], joined_at + 1, "{next}");
+    assert_eq!(bulletins.opened(), 1);
+    // Another product is another upstream subscription.
+    let mut other = federated.gateway.ws_ready().await;
+    other
+        .start(
+            "s",
+            json!({ "query": PRICE_CHANGES, "variables": { "sku": "SKU-0002" } }),
+        )
+        .await;
+    assert_eq!(other.next("s").await["data"]["changes"]["seq"], 1);
+    assert_eq!(bulletins.opened(), 2);
+    // The upstream subscription stays while one of its subscribers does.
+    first.stop("s").await;
+    let after = second.next("s").await;
+    assert!(
+        after["data"]["changes"]["seq"].as_i64() > Some(joined_at),
+        "{after}"
+    );
+    assert_eq!(bulletins.dropped(), 0);
+    second.stop("s").await;
+    bulletins.wait_dropped(1).await;
+    other.stop("s").await;
+    bulletins.wait_dropped(2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subgraph_down_at_subscribe_time_is_an_error_with_its_code() {
     let bulletins = Bulletins::start().await;
     let closed = {

@@ -36,6 +36,8 @@ pub struct GraphqlSource {
     forward: Forward,
     limits: Limits,
     metrics: Arc<Metrics>,
+    /// Its open subscriptions, shared by the subscribers that ask the same.
+    upstreams: super::shared_subscriptions::Upstreams,
 }
 
 impl GraphqlSource {
@@ -59,6 +61,7 @@ impl GraphqlSource {
             forward: Forward::new(source),
             limits,
             metrics,
+            upstreams: super::shared_subscriptions::Upstreams::default(),
         })
     }
 
@@ -176,13 +179,14 @@ pub struct SubgraphSubscription {
 
 impl SubgraphSubscription {
     /// Opens the subscription for a client's operation (its variables
-    /// and the headers the source forwards); each result is a GraphQL
-    /// response. Fails when the subgraph cannot be reached or does not
-    /// acknowledge the connection within the source's timeout.
+    /// and the headers the source forwards), or joins the open one that
+    /// asks the same; each result is a GraphQL response. Fails when the
+    /// subgraph cannot be reached or does not acknowledge the connection
+    /// within the source's timeout.
     pub(crate) async fn open(
         &self,
         caller: Caller<'_>,
-    ) -> Result<super::graphql_ws::Subscription, SourceError> {
+    ) -> Result<super::shared_subscriptions::Subscriber, SourceError> {
         let source = &self.source;
         let mut headers = source.headers.clone();
         headers.extend(source.forward.pick(caller.headers));
@@ -194,7 +198,7 @@ impl SubgraphSubscription {
             variables: Value::Object(pick_variables(&self.variables, caller)),
             timeout: source.limits.timeout,
         };
-        super::graphql_ws::subscribe(request).await
+        source.upstreams.subscribe(request).await
     }
 
     /// The subgraph and the document, for `weft plan`.

@@ -24,6 +24,7 @@ pub mod grpc;
 pub mod reflection;
 pub mod resilience;
 pub mod rest;
+pub(crate) mod shared_subscriptions;
 pub mod transcode;
 
 use std::fmt;

@@ -274,7 +274,7 @@ async fn subgraph_results(
     let (plan, path) = (plan.clone(), vec![PathSegment::Key(key.to_owned())]);
     Ok(results
         .map(move |result| match result {
-            Ok(answer) => Ok(Occurrence::Answered(Arc::new(answer), plan.clone())),
+            Ok(answer) => Ok(Occurrence::Answered(answer, plan.clone())),
             Err(error) => Err(GraphqlError::from(&error).at(path.clone())),
         })
         .boxed())
