@@ -341,6 +341,32 @@ async fn an_inaccessible_field_is_hidden_and_refused() {
 }
 
 #[tokio::test]
+async fn an_inaccessible_type_is_left_out_with_the_fields_that_use_it() {
+    let sdl = "type Secret @inaccessible {\n  code: String!\n}\n\
+               union Found = Secret | Shelf\n\
+               type Shelf {\n  label: String!\n}\n\
+               type Query {\n  secret: Secret @inaccessible\n  found: [Found!]!\n}\n";
+    let labels = Labels::start().await;
+    let federated = with_labels(&labels, sdl).await;
+    let body = federated
+        .gateway
+        .query(r#"{ secret: __type(name: "Secret") { name } found: __type(name: "Found") { possibleTypes { name } } }"#)
+        .await;
+    assert_eq!(body["data"]["secret"], Value::Null, "{body}");
+    assert_eq!(
+        body["data"]["found"]["possibleTypes"],
+        json!([{ "name": "Shelf" }]),
+        "{body}"
+    );
+    let sdl = sdl.replace("  secret: Secret @inaccessible\n", "  secret: Secret\n");
+    let errors = composition_errors(&sdl).await;
+    assert!(
+        errors.contains("labels.graphql:9:3: `Query.secret` uses `Secret`, which is @inaccessible: mark the field @inaccessible too"),
+        "{errors}"
+    );
+}
+
+#[tokio::test]
 async fn a_field_two_sources_define_must_be_shareable() {
     let sdl = "type Product @key(fields: \"sku\") {\n  sku: ID!\n  name: String!\n}\n";
     let errors = composition_errors(sdl).await;

@@ -129,6 +129,7 @@ pub fn compose(doc: &mut Document, subgraphs: &[Subgraph]) -> Result<(), Diagnos
         shareable: HashSet::new(),
         subgraph_files,
         interface_objects: Vec::new(),
+        inaccessible: HashSet::new(),
     };
     for subgraph in composition_order(subgraphs) {
         composer.subgraph(subgraph);
@@ -136,6 +137,7 @@ pub fn compose(doc: &mut Document, subgraphs: &[Subgraph]) -> Result<(), Diagnos
     for found in std::mem::take(&mut composer.interface_objects) {
         composer.interface_object(found);
     }
+    composer.hide_inaccessible();
     problems.into_result(())
 }
 
@@ -212,6 +214,9 @@ struct Composer<'a> {
     subgraph_files: usize,
     /// The `@interfaceObject` types met, merged once every subgraph is.
     interface_objects: Vec<InterfaceObject<'a>>,
+    /// The types a subgraph marks `@inaccessible`, left out once every
+    /// subgraph is merged.
+    inaccessible: HashSet<String>,
 }
 
 /// An `@interfaceObject` type of one subgraph.
@@ -289,6 +294,9 @@ impl<'a> Composer<'a> {
             return;
         }
         let directives = read(&ty.node.directives);
+        if directives.has("inaccessible") {
+            self.inaccessible.insert(name.clone());
+        }
         let description = ty.node.description.map(|d| d.node);
         let defined = Defined {
             pos: ty.pos,
@@ -325,6 +333,78 @@ impl<'a> Composer<'a> {
             TypeKind::Union(union) => self.union(current, &name, defined, union.members),
             _ if self.doc.types.contains_key(&name) => {}
             kind => self.define_other(current, name, defined, kind),
+        }
+    }
+
+    /// Leaves the `@inaccessible` types out of the schema: out of unions
+    /// and the interfaces types implement too. A field that returns one
+    /// (or takes one as an argument) must be `@inaccessible` itself; one
+    /// that is not is reported at its line.
+    fn hide_inaccessible(&mut self) {
+        if self.inaccessible.is_empty() {
+            return;
+        }
+        let hidden = std::mem::take(&mut self.inaccessible);
+        for name in &hidden {
+            self.doc.types.shift_remove(name);
+            self.doc.owned_entities.remove(name);
+        }
+        // Each field using a hidden type: its type, name, file and position.
+        let mut using = Vec::new();
+        for ty in self.doc.types.values_mut() {
+            ty.implements
+                .retain(|interface| !hidden.contains(interface));
+            let uses_hidden = |used: &async_graphql::parser::types::Type| {
+                hidden.contains(super::build::base_name(used))
+            };
+            match &mut ty.kind {
+                Kind::Union(members) => {
+                    members.retain(|member| !hidden.contains(member.node.as_str()));
+                }
+                Kind::Object(fields) | Kind::Interface(fields) => {
+                    for field in fields.iter() {
+                        let definition = &field.node.node;
+                        let arguments = definition.arguments.iter().map(|a| &a.node.ty.node);
+                        if let Some(used) = std::iter::once(&definition.ty.node)
+                            .chain(arguments)
+                            .find(|used| uses_hidden(used))
+                        {
+                            let name = definition.name.node.to_string();
+                            using.push((
+                                ty.name.clone(),
+                                name,
+                                used.clone(),
+                                field.file,
+                                field.node.pos,
+                            ));
+                        }
+                    }
+                }
+                Kind::Input(fields) => {
+                    for field in fields.iter() {
+                        let definition = &field.node.node;
+                        let hidden_field = read(&definition.directives).has("inaccessible");
+                        if !hidden_field && uses_hidden(&definition.ty.node) {
+                            let name = definition.name.node.to_string();
+                            let used = definition.ty.node.clone();
+                            using.push((ty.name.clone(), name, used, field.file, field.node.pos));
+                        }
+                    }
+                }
+                Kind::Enum(_) | Kind::Scalar => {}
+            }
+        }
+        for (type_name, field, used, file, pos) in using {
+            let message = format!(
+                "`{type_name}.{field}` uses `{}`, which is @inaccessible: mark the field @inaccessible too",
+                super::build::base_name(&used)
+            );
+            self.problems.push(Diagnostic::at(
+                &self.doc.files[file],
+                pos.line,
+                pos.column,
+                message,
+            ));
         }
     }
 

@@ -32,7 +32,8 @@
 //!   it is an object type with `@interfaceObject`.
 //! - A Federation 1 supergraph (join v0.1, `@join__owner`) is refused.
 //! - `@link`, `@tag` and the `join__`/`link__` types are machinery and are
-//!   left out; `@inaccessible` and `@deprecated` are kept.
+//!   left out; `@inaccessible` (on types and fields) and `@deprecated` are
+//!   kept.
 //!
 //! An entity (a type with a resolvable key) is owned by one subgraph: one
 //! that does not merely extend it (`extension: true`), then the one that
@@ -450,7 +451,10 @@ impl Reader<'_> {
                             placed.push((field.pos.line, input_value(&field.node, ty)));
                         }
                     }
-                    let header = format!("{description}input {name} {{");
+                    let header = format!(
+                        "{description}input {name}{} {{",
+                        hidden(&ty.node.directives)
+                    );
                     close(&mut parts[*graph], ty.pos.line, header, placed);
                 }
             }
@@ -462,13 +466,14 @@ impl Reader<'_> {
                         .filter(|value| self.enum_value_in(value, *graph))
                         .map(|value| (value.pos.line, enum_value(&value.node)))
                         .collect();
-                    let header = format!("{description}enum {name} {{");
+                    let header =
+                        format!("{description}enum {name}{} {{", hidden(&ty.node.directives));
                     close(&mut parts[*graph], ty.pos.line, header, placed);
                 }
             }
             TypeKind::Scalar => {
                 for (graph, _) in &graphs {
-                    let text = format!("{description}scalar {name}");
+                    let text = format!("{description}scalar {name}{}", hidden(&ty.node.directives));
                     parts[*graph].push(ty.pos.line, text);
                 }
             }
@@ -502,7 +507,11 @@ impl Reader<'_> {
                 continue;
             }
             let description = described(ty.node.description.as_ref());
-            let text = format!("{description}union {name} = {}", in_graph.join(" | "));
+            let text = format!(
+                "{description}union {name}{} = {}",
+                hidden(&ty.node.directives),
+                in_graph.join(" | ")
+            );
             parts[*graph].push(ty.pos.line, text);
         }
     }
@@ -631,6 +640,7 @@ impl Reader<'_> {
             if type_in.interface_object {
                 header.push_str(" @interfaceObject");
             }
+            header.push_str(hidden(&ty.node.directives));
             header.push_str(" {");
             close(&mut parts[*graph], ty.pos.line, header, placed);
         }
@@ -772,6 +782,15 @@ fn kept(directives: &[Positioned<ConstDirective>]) -> String {
         }
     }
     text
+}
+
+/// ` @inaccessible` when a type is marked so; empty otherwise.
+fn hidden(directives: &[Positioned<ConstDirective>]) -> &'static str {
+    if find(directives, "inaccessible").is_some() {
+        " @inaccessible"
+    } else {
+        ""
+    }
 }
 
 /// A description as a one-line string followed by a space; empty without
