@@ -57,6 +57,12 @@ impl Bench {
     /// The subgraphs and a gateway composing them from the supergraph
     /// file, or (`per_source`) from `[sources.<name>]` and `_service`.
     async fn start(per_source: bool) -> Self {
+        Self::start_with((!per_source).then_some(BENCHMARK)).await
+    }
+
+    /// The subgraphs and a gateway composing them from `supergraph`, or
+    /// without one from `[sources.<name>]` and `_service`.
+    async fn start_with(supergraph: Option<&str>) -> Self {
         let subgraphs: Vec<(Subgraph, RunningService)> = Subgraph::ALL
             .into_iter()
             .map(|subgraph| (subgraph, spawn_service(Service::Bench(subgraph))))
@@ -66,14 +72,14 @@ impl Bench {
             .map(|(subgraph, running)| (subgraph.name(), format!("{}/graphql", running.url())))
             .collect();
         let dir = TestDir::new();
-        let config = if per_source {
+        let config = if let Some(supergraph) = supergraph {
+            load(&dir, supergraph, &supergraph_toml(&urls))
+        } else {
             let mut config = GatewayConfig::new(weft::bench::federation::SCHEMA);
             for (name, url) in &urls {
                 config = config.graphql_source(name, url, DEMO_TIMEOUT_MS);
             }
             config.load(&dir).map_err(|problems| problems.to_string())
-        } else {
-            load(&dir, BENCHMARK, &supergraph_toml(&urls))
         };
         let config =
             config.unwrap_or_else(|problems| panic!("the config does not load:\n{problems}"));
@@ -230,6 +236,23 @@ fn load_error(change: impl Fn(&str) -> String, toml: &str) -> (String, String) {
     let supergraph = change(BENCHMARK);
     let error = load(&dir, &supergraph, toml).unwrap_err();
     (error, supergraph)
+}
+
+#[tokio::test]
+async fn root_types_named_by_the_schema_block_are_the_roots() {
+    let renamed = BENCHMARK
+        .replacen("query: Query", "query: RootQuery", 1)
+        .replacen("type Query", "type RootQuery", 1);
+    assert_ne!(renamed, BENCHMARK);
+    let bench = Bench::start_with(Some(&renamed)).await;
+    let body = bench
+        .gateway
+        .query("{ __schema { queryType { name } } __typename topProducts(first: 1) { name } }")
+        .await;
+    assert_eq!(body.get("errors"), None, "{body}");
+    assert_eq!(body["data"]["__schema"]["queryType"]["name"], "RootQuery");
+    assert_eq!(body["data"]["__typename"], "RootQuery");
+    assert_eq!(body["data"]["topProducts"], json!([{ "name": "Table" }]));
 }
 
 #[test]

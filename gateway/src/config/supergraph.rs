@@ -43,6 +43,8 @@ pub struct SupergraphConfig {
     pub line: usize,
     /// Its subgraphs' SDL, in the order they are composed.
     pub subgraphs: Vec<Subgraph>,
+    /// The root types its `schema { … }` block names, if it has one.
+    pub roots: Option<crate::schema::document::Roots>,
 }
 
 #[derive(Deserialize)]
@@ -129,6 +131,7 @@ pub(super) fn validate(
         path,
         line,
         subgraphs: split.subgraphs,
+        roots: split.roots,
     })
 }
 

@@ -99,6 +99,22 @@ pub struct Roots {
     pub subscription: String,
 }
 
+impl Roots {
+    /// The roots a `schema { … }` block names, each missing one by its
+    /// default name.
+    pub fn of(schema: &async_graphql::parser::types::SchemaDefinition) -> Self {
+        let name = |root: &Option<Positioned<async_graphql::Name>>, default: &str| {
+            root.as_ref()
+                .map_or_else(|| default.to_owned(), |name| name.node.to_string())
+        };
+        Self {
+            query: name(&schema.query, "Query"),
+            mutation: name(&schema.mutation, "Mutation"),
+            subscription: name(&schema.subscription, "Subscription"),
+        }
+    }
+}
+
 impl Default for Roots {
     fn default() -> Self {
         Self {
@@ -160,7 +176,9 @@ impl Document {
                 match definition {
                     TypeSystemDefinition::Type(ty) if ty.node.extend => extensions.push((file, ty)),
                     TypeSystemDefinition::Type(ty) => document.define(file, ty, &mut problems),
-                    TypeSystemDefinition::Schema(schema) => document.set_roots(&schema.node),
+                    TypeSystemDefinition::Schema(schema) => {
+                        document.roots = Roots::of(&schema.node)
+                    }
                     TypeSystemDefinition::Directive(_) => {}
                 }
             }
@@ -169,18 +187,6 @@ impl Document {
             document.extend(file, extension, &mut problems);
         }
         problems.into_result(document)
-    }
-
-    fn set_roots(&mut self, schema: &async_graphql::parser::types::SchemaDefinition) {
-        let name = |root: &Option<Positioned<async_graphql::Name>>, default: &str| {
-            root.as_ref()
-                .map_or_else(|| default.to_owned(), |name| name.node.to_string())
-        };
-        self.roots = Roots {
-            query: name(&schema.query, "Query"),
-            mutation: name(&schema.mutation, "Mutation"),
-            subscription: name(&schema.subscription, "Subscription"),
-        };
     }
 
     fn define(&mut self, file: usize, ty: Positioned<TypeDefinition>, problems: &mut Diagnostics) {

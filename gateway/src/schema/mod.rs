@@ -138,6 +138,9 @@ pub fn compile(
         .map(|file| file.path.clone())
         .collect();
     let mut document = document::Document::load(&files)?;
+    if let Some(roots) = config.supergraph.as_ref().and_then(|s| s.roots.clone()) {
+        document.roots = roots;
+    }
     federation::compose(&mut document, &subgraphs(config)?)?;
     let sources = Sources::open(config, metrics)?;
     build::build(&document, &sources)

@@ -61,6 +61,7 @@ use async_graphql::parser::types::{
     TypeDefinition, TypeKind, TypeSystemDefinition,
 };
 
+use super::document::Roots;
 use super::federation::Subgraph;
 use crate::error::{Diagnostic, Diagnostics};
 
@@ -94,6 +95,8 @@ pub struct Split {
     /// `graphs`; each names its subgraph as `source` and the supergraph
     /// file as `path`.
     pub subgraphs: Vec<Subgraph>,
+    /// The root types a `schema { … }` block names, when it names any.
+    pub roots: Option<Roots>,
 }
 
 /// Splits the supergraph `text`, read from `path`. Every problem (a syntax
@@ -143,7 +146,11 @@ pub fn split(path: &Path, text: &str) -> Result<Split, Diagnostics> {
         .zip(&parts)
         .filter_map(|(graph, part)| part.subgraph(graph, path))
         .collect();
-    Ok(Split { graphs, subgraphs })
+    Ok(Split {
+        graphs,
+        subgraphs,
+        roots: schema_roots(&document),
+    })
 }
 
 /// The names of the root types: `Query`, `Mutation`, `Subscription`, or
@@ -168,6 +175,18 @@ fn roots(document: &ServiceDocument) -> HashSet<String> {
         }
     }
     roots
+}
+
+/// The root types of a `schema { … }` block (each missing one by its
+/// default name); `None` without a block naming a root.
+fn schema_roots(document: &ServiceDocument) -> Option<Roots> {
+    document
+        .definitions
+        .iter()
+        .find_map(|definition| match definition {
+            TypeSystemDefinition::Schema(schema) => Some(Roots::of(&schema.node)),
+            _ => None,
+        })
 }
 
 /// SDL placed at lines of the supergraph file.
