@@ -177,7 +177,7 @@ impl Document {
                     TypeSystemDefinition::Type(ty) if ty.node.extend => extensions.push((file, ty)),
                     TypeSystemDefinition::Type(ty) => document.define(file, ty, &mut problems),
                     TypeSystemDefinition::Schema(schema) => {
-                        document.roots = Roots::of(&schema.node)
+                        document.roots = Roots::of(&schema.node);
                     }
                     TypeSystemDefinition::Directive(_) => {}
                 }
