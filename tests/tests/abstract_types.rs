@@ -3,6 +3,7 @@
 //! `@discriminator`), fragments apply by type condition, a variant's own
 //! fetched fields are batched across the list, a value of no known type is
 //! a `SOURCE_BAD_RESPONSE` at its path, introspection lists possible types,
+//! an OpenAPI document may describe the answers as objects,
 //! and schema mistakes are reported at their line.
 
 use std::sync::Arc;
@@ -227,6 +228,66 @@ fn schema_problems(schema: &str) -> (TestDir, String) {
     match built {
         Ok(_) => panic!("the schema built although it is wrong"),
         Err(problems) => (dir, problems.to_string()),
+    }
+}
+
+/// The stub as an OpenAPI document describes it: its abstract answers
+/// as objects.
+const OPENAPI: &str = r#"openapi: 3.0.3
+info: { title: stub, version: "1" }
+paths:
+  /search:
+    get:
+      parameters: [{ name: q, in: query, schema: { type: string } }]
+      responses:
+        "200":
+          description: hits
+          content:
+            application/json:
+              schema: { type: array, items: { type: object } }
+  /nodes:
+    get:
+      responses:
+        "200":
+          description: nodes
+          content:
+            application/json:
+              schema: { type: array, items: { type: object } }
+  /node:
+    get:
+      responses:
+        "200":
+          description: a node
+          content:
+            application/json:
+              schema: { type: object }
+  /orders:
+    get:
+      parameters: [{ name: userIds, in: query, schema: { type: string } }]
+      responses:
+        "200":
+          description: orders
+          content:
+            application/json:
+              schema:
+                type: array
+                items:
+                  type: object
+                  required: [id, userId]
+                  properties: { id: { type: string }, userId: { type: string } }
+"#;
+
+#[test]
+fn an_openapi_document_may_describe_an_abstract_answer_as_objects() {
+    let dir = TestDir::new();
+    dir.write("stub.yaml", OPENAPI);
+    let built = GatewayConfig::new(SCHEMA)
+        .rest_source("stub", "http://127.0.0.1:9", 1000)
+        .source_option("stub", "openapi = \"stub.yaml\"")
+        .load(&dir)
+        .and_then(|config| Gateway::from_config(&config));
+    if let Err(problems) = built {
+        panic!("the abstract answers are held against object schemas:\n{problems}");
     }
 }
 

@@ -308,6 +308,13 @@ impl<'d> Check<'_, '_, 'd> {
                 self.fits_object(ty, schema);
                 Ok(())
             }
+            // Each value is one of several object types: not held against
+            // one schema.
+            Some((_, TypeKind::Interface(_) | TypeKind::Union(_)))
+                if matches!(schema.kind, Kind::Object) =>
+            {
+                Ok(())
+            }
             _ => Err(None),
         }
     }
