@@ -131,12 +131,12 @@ async fn the_benchmark_query_answers_as_with_per_source_sdl_with_the_same_calls(
         supergraph.calls(),
         [
             ("accounts", 1, 1),
-            ("products", 1, 2),
+            ("products", 1, 1),
             ("inventory", 0, 2),
             ("reviews", 0, 4),
         ]
     );
-    assert_eq!(supergraph.total_calls(), 11);
+    assert_eq!(supergraph.total_calls(), 10);
 }
 
 #[tokio::test]

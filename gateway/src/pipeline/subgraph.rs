@@ -693,12 +693,15 @@ fn owner_load(
     let mut writer = Writer::new(&subgraph.types);
     let _ = write!(
         writer.text,
-        "{{ _entities(representations: $representations) {{ ... on {} {{ {}",
+        "{{ _entities(representations: $representations) {{ ... on {} {{",
         reference.type_name,
-        reference.key.join(" ")
     );
+    let mut leaves = Leaves::default();
+    for key in &reference.key {
+        writer.leaf(&mut leaves, key);
+    }
     if let Some(selection) = &field.selection {
-        writer.fields(selection);
+        writer.fields_after(selection, leaves);
     }
     writer.text.push_str(" } } }");
     let (document, used) = writer.finish(variables, Some("$representations: [_Any!]!"), "query");
@@ -801,10 +804,40 @@ impl<'e> Writer<'e> {
         self.text.push_str(" }");
     }
 
+    /// Writes ` name`, unless `leaves` shows it written in this selection.
+    fn leaf(&mut self, leaves: &mut Leaves, name: &str) {
+        if !leaves.0.iter().any(|written| written == name) {
+            self.text.push(' ');
+            self.text.push_str(name);
+            leaves.0.push(name.to_owned());
+        }
+    }
+
+    /// `{ key provided }` of an entity another source loads: the key and
+    /// the fields selected that `provided` names, each once.
+    fn entity_keys(&mut self, key: &[String], provided: &[String], field: &Field) {
+        self.text.push_str(" {");
+        let mut leaves = Leaves::default();
+        for name in key
+            .iter()
+            .map(String::as_str)
+            .chain(provided_selected(provided, field))
+        {
+            self.leaf(&mut leaves, name);
+        }
+        self.text.push_str(" }");
+    }
+
     /// The fields of `set` this subgraph answers, each after a space; on
     /// an interface or union, `__typename` and a fragment per object type
     /// with fields to ask.
     fn fields(&mut self, set: &SelectionSet) {
+        self.fields_after(set, Leaves::default());
+    }
+
+    /// [`Self::fields`] after the plain fields `leaves` already wrote: a
+    /// plain field is asked once however many fields need it.
+    fn fields_after(&mut self, set: &SelectionSet, mut leaves: Leaves) {
         if set.by_type.is_some() {
             self.text.push_str(" __typename");
             let known = set
@@ -829,24 +862,19 @@ impl<'e> Writer<'e> {
                 continue;
             };
             match &definition.binding {
+                Binding::Project(_) if is_plain(field) => self.leaf(&mut leaves, &definition.name),
                 Binding::Project(_) => {
                     self.text.push(' ');
                     self.field(&definition.name, field);
                 }
                 Binding::Entity(plan) => {
-                    let _ = write!(
-                        self.text,
-                        " {} {{ {}",
-                        definition.name,
-                        plan.batch.key_names.join(" ")
-                    );
-                    for name in provided_selected(&plan.provided, field) {
-                        self.text.push(' ');
-                        self.text.push_str(name);
-                    }
-                    self.text.push_str(" }");
+                    self.text.push(' ');
+                    self.text.push_str(&definition.name);
+                    self.entity_keys(&plan.batch.key_names, &plan.provided, field);
                 }
-                Binding::Subgraph(other) => self.subgraph_field(&definition.name, other, field),
+                Binding::Subgraph(other) => {
+                    self.subgraph_field(&definition.name, other, field, &mut leaves);
+                }
                 _ => {}
             }
         }
@@ -855,30 +883,38 @@ impl<'e> Writer<'e> {
     /// What the parent's fetch asks for a field another subgraph answers:
     /// the key (and `@requires` fields) of an entity field; the key and
     /// provided fields of an entity the other subgraph owns.
-    fn subgraph_field(&mut self, name: &str, other: &SubgraphField, field: &Field) {
+    fn subgraph_field(
+        &mut self,
+        name: &str,
+        other: &SubgraphField,
+        field: &Field,
+        leaves: &mut Leaves,
+    ) {
         if let Some(reference) = &other.reference {
-            let _ = write!(self.text, " {name} {{ {}", reference.key.join(" "));
-            for provided in provided_selected(&reference.provided, field) {
-                self.text.push(' ');
-                self.text.push_str(provided);
-            }
-            self.text.push_str(" }");
+            self.text.push(' ');
+            self.text.push_str(name);
+            self.entity_keys(&reference.key, &reference.provided, field);
             return;
         }
         let Some(entity) = &other.entity else {
             return;
         };
         for (name, _) in &entity.key {
-            self.text.push(' ');
-            self.text.push_str(name);
+            self.leaf(leaves, name);
         }
         if let Some((required, _)) = entity
             .requires
             .as_ref()
             .filter(|(text, _)| !text.is_empty())
         {
-            self.text.push(' ');
-            self.text.push_str(required);
+            if required.contains('{') {
+                self.text.push(' ');
+                self.text.push_str(required);
+            } else {
+                for name in required.split_whitespace() {
+                    self.leaf(leaves, name);
+                }
+            }
         }
     }
 
@@ -980,6 +1016,20 @@ impl<'e> Writer<'e> {
             }
         }
     }
+}
+
+/// The plain fields (no arguments, no selection) written in one selection.
+#[derive(Default)]
+struct Leaves(Vec<String>);
+
+/// Whether `field` is asked by its name alone.
+fn is_plain(field: &Field) -> bool {
+    field.selection.is_none()
+        && match &field.args {
+            Arguments::Fixed(Value::Null) => true,
+            Arguments::Fixed(Value::Object(entries)) => entries.is_empty(),
+            _ => false,
+        }
 }
 
 /// An argument as the client gave it.
