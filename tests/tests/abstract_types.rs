@@ -1,6 +1,7 @@
 //! Interfaces and unions over a REST backend: each value's object type is
 //! told from its JSON (`__typename`, or the field and mapping of
-//! `@discriminator`), fragments apply by type condition, a variant's own
+//! `@discriminator`), fragments apply by type condition (and `@skip` and
+//! `@include` on them), a variant's own
 //! fetched fields are batched across the list, a value of no known type is
 //! a `SOURCE_BAD_RESPONSE` at its path, introspection lists possible types,
 //! an OpenAPI document may describe the answers as objects,
@@ -146,6 +147,28 @@ async fn an_interface_selects_its_fields_and_each_types_own() {
             { "id": "B-1", "__typename": "Book", "title": "Dune" },
             { "id": "1", "__typename": "User", "name": "Ada" }
         ])
+    );
+}
+
+#[tokio::test]
+async fn skip_and_include_apply_to_fragments_on_each_type() {
+    let stub = stub(Arc::new(AtomicUsize::new(0))).await;
+    let (_dir, gateway) = gateway(&stub).await;
+    let query = r#"query ($books: Boolean!) {
+        nodes { id ... on Book @include(if: $books) { title } ...UserName @skip(if: $books) }
+    }
+    fragment UserName on User { name }"#;
+    let body = gateway.query_with(query, json!({ "books": true })).await;
+    assert_eq!(
+        body["data"]["nodes"],
+        json!([{ "id": "B-1", "title": "Dune" }, { "id": "1" }]),
+        "{body}"
+    );
+    let body = gateway.query_with(query, json!({ "books": false })).await;
+    assert_eq!(
+        body["data"]["nodes"],
+        json!([{ "id": "B-1" }, { "id": "1", "name": "Ada" }]),
+        "{body}"
     );
 }
 
