@@ -1,11 +1,11 @@
 //! Interfaces and unions over a REST backend: each value's object type is
 //! told from its JSON (`__typename`, or the field and mapping of
 //! `@discriminator`), fragments apply by type condition (and `@skip` and
-//! `@include` on them), a variant's own
-//! fetched fields are batched across the list, a value of no known type is
-//! a `SOURCE_BAD_RESPONSE` at its path, introspection lists possible types,
-//! an OpenAPI document may describe the answers as objects,
-//! and schema mistakes are reported at their line.
+//! `@include` on them), a variant's own fetched fields are batched across
+//! the list, a value of no known type is a `SOURCE_BAD_RESPONSE` at its
+//! path, introspection lists possible types, an OpenAPI document may
+//! describe the answers as objects, and schema mistakes are reported at
+//! their line.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
