@@ -154,10 +154,10 @@ async fn an_interface_selects_its_fields_and_each_types_own() {
 async fn skip_and_include_apply_to_fragments_on_each_type() {
     let stub = stub(Arc::new(AtomicUsize::new(0))).await;
     let (_dir, gateway) = gateway(&stub).await;
-    let query = r#"query ($books: Boolean!) {
+    let query = r"query ($books: Boolean!) {
         nodes { id ... on Book @include(if: $books) { title } ...UserName @skip(if: $books) }
     }
-    fragment UserName on User { name }"#;
+    fragment UserName on User { name }";
     let body = gateway.query_with(query, json!({ "books": true })).await;
     assert_eq!(
         body["data"]["nodes"],
