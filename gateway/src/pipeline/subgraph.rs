@@ -301,7 +301,6 @@ impl Merged {
             key_names: sent_names,
             response: vec!["data".to_owned(), "_entities".to_owned()].into(),
             max_batch_size: self.subgraph_source.limits().max_batch_size,
-            pick: None,
             fields: picks.clone(),
         });
         (batch, picks)
@@ -724,7 +723,6 @@ fn owner_load(
         key_names: reference.key.clone(),
         response: vec!["data".to_owned(), "_entities".to_owned()].into(),
         max_batch_size: subgraph.source.limits().max_batch_size,
-        pick: None,
         fields: Vec::new(),
     };
     let part = |name: &String| {

@@ -1084,7 +1084,6 @@ impl<'d> Builder<'d> {
             match_paths: match_paths.into_iter().map(KeyPath::from).collect(),
             response: connected.response.into(),
             max_batch_size: connected.max_batch_size,
-            pick: None,
             fields: Vec::new(),
         })
     }

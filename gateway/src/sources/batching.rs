@@ -56,10 +56,6 @@ pub struct BatchPlan {
     pub response: KeyPath,
     /// At most this many keys per call.
     pub max_batch_size: usize,
-    /// Where, in each matched item, the value filed for its key stands
-    /// (a subgraph entity's field); `None` files the item itself. A list
-    /// there files each of its items.
-    pub pick: Option<KeyPath>,
     /// For a subgraph's `_entities` batch: the response key of every field
     /// its document asks of each entity. Fields of one entity type asked
     /// at one plan level share the call, and each one loaded picks its own
@@ -138,24 +134,8 @@ impl BatchPlan {
         }
     }
 
-    /// Calls `found` with each item that has a key, and its key's text
-    /// (with what [`Self::pick`] names in it, when it names something).
+    /// Calls `found` with each item that has a key, and its key's text.
     pub fn each_key<'a>(&self, items: Option<Items<'a>>, mut found: impl FnMut(&str, Json<'a>)) {
-        match &self.pick {
-            None => self.each_item(items, found),
-            Some(pick) => self.each_item(items, |text, item| {
-                let Some(picked) = pick.find(item) else {
-                    return;
-                };
-                match picked.items() {
-                    Some(values) => values.for_each(|value| found(text, value)),
-                    None => found(text, picked),
-                }
-            }),
-        }
-    }
-
-    fn each_item<'a>(&self, items: Option<Items<'a>>, mut found: impl FnMut(&str, Json<'a>)) {
         let mut text = String::new();
         for item in items.into_iter().flatten() {
             if let [path] = self.match_paths.as_slice() {
