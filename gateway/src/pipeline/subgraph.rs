@@ -70,18 +70,14 @@ static NEXT_BATCH_ID: AtomicUsize = AtomicUsize::new(usize::MAX / 2);
 /// operation.
 pub(crate) fn bind(operation: &mut Operation, model: &Model) {
     let variables = &operation.variables;
-    let keyword = match operation.kind {
-        OperationKind::Subscription => Keyword::Subscription,
-        OperationKind::Mutation => Keyword::Mutation,
-        OperationKind::Query => Keyword::Query,
-    };
+    let kind = operation.kind;
     let mut binder = Binder {
         variables,
         model,
         next_hidden: u32::MAX,
         merging: Merging::default(),
     };
-    binder.set(&mut operation.selection, keyword, 0);
+    binder.set(&mut operation.selection, kind, 0);
     let bindings = binder.merging.bindings(variables);
     let mut bindings = bindings.into_iter();
     bind_members(&mut operation.selection, &mut bindings);
@@ -244,24 +240,16 @@ impl Merged {
         let picks = self.response_keys();
         let mut writer = Writer::new(&self.types);
         writer.used.clone_from(&self.used);
-        let _ = write!(
-            writer.text,
-            "{{ _entities(representations: $representations) {{ ... on {} {{ ",
-            self.type_name,
-        );
-        for (n, ((text, name, _), pick)) in self.fragments.iter().zip(&picks).enumerate() {
-            if n > 0 {
-                writer.text.push(' ');
-            }
+        writer.open_entities(&self.type_name);
+        for ((text, name, _), pick) in self.fragments.iter().zip(&picks) {
+            writer.text.push(' ');
             if pick != name {
                 let _ = write!(writer.text, "{pick}: ");
             }
             writer.text.push_str(text);
         }
-        writer.text.push_str(" } } }");
-        let (document, used) =
-            writer.finish(variables, Some("$representations: [_Any!]!"), "query");
-        let key_names: Vec<String> = self.key.iter().map(|(name, _)| name.clone()).collect();
+        let (document, used) = writer.finish_entities(variables);
+        let key_names = self.key_names();
         let sent_names: Vec<String> = key_names
             .iter()
             .cloned()
@@ -278,32 +266,25 @@ impl Merged {
             })
             .map(|part| part.name.clone())
             .collect();
-        let batch = Arc::new(BatchPlan {
-            id: NEXT_BATCH_ID.fetch_add(1, Ordering::Relaxed),
-            connector: Box::new(SubgraphEntities {
-                source: self.subgraph_source.clone(),
-                document,
-                type_name: self.type_name.clone(),
-                key_names: sent_names.clone(),
-                variables: used,
-                typed: self
-                    .required
-                    .iter()
-                    .map(|part| (part.name.clone(), part.typed.clone()))
-                    .collect(),
-                optional,
-            }),
-            // Answers are matched by position; these tell keys apart.
-            match_paths: key_names
-                .iter()
-                .map(|name| vec![name.clone()].into())
-                .collect(),
+        let connector = SubgraphEntities {
+            source: self.subgraph_source.clone(),
+            document,
+            type_name: self.type_name.clone(),
             key_names: sent_names,
-            response: vec!["data".to_owned(), "_entities".to_owned()].into(),
-            max_batch_size: self.subgraph_source.limits().max_batch_size,
-            fields: picks.clone(),
-        });
-        (batch, picks)
+            variables: used,
+            typed: self
+                .required
+                .iter()
+                .map(|part| (part.name.clone(), part.typed.clone()))
+                .collect(),
+            optional,
+        };
+        (entities_batch(connector, &key_names, picks.clone()), picks)
+    }
+
+    /// The names of the key fields.
+    fn key_names(&self) -> Vec<String> {
+        self.key.iter().map(|(name, _)| name.clone()).collect()
     }
 
     /// Each fragment's response key: its field's name, or an alias when an
@@ -358,7 +339,7 @@ impl Merged {
                     .collect(),
             ),
         };
-        let key_names: Vec<String> = self.key.iter().map(|(name, _)| name.clone()).collect();
+        let key_names = self.key_names();
         Binding::Grouped(Arc::new(GroupedPlan {
             after: member.after,
             batch: batch.clone(),
@@ -377,25 +358,6 @@ impl Merged {
     }
 }
 
-/// The operation a root field's document is: a mutation's root field
-/// mutates, a subscription's subscribes, every other field queries.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Keyword {
-    Query,
-    Mutation,
-    Subscription,
-}
-
-impl Keyword {
-    fn text(self) -> &'static str {
-        match self {
-            Self::Query => "query",
-            Self::Mutation => "mutation",
-            Self::Subscription => "subscription",
-        }
-    }
-}
-
 /// What binding an operation's fields needs.
 struct Binder<'o> {
     variables: &'o [VariableDefinition],
@@ -408,12 +370,13 @@ struct Binder<'o> {
 
 impl Binder<'_> {
     /// Binds the fields of `set`, which `level` fetches stand above;
-    /// `keyword` is the operation's at the root, `query` below it. A field
+    /// `kind` is the operation's at the root (a root field's document is
+    /// of that kind), a query below it. A field
     /// of an entity is noted for its merged batch and bound afterwards.
-    fn set(&mut self, set: &mut SelectionSet, keyword: Keyword, level: u32) {
+    fn set(&mut self, set: &mut SelectionSet, kind: OperationKind, level: u32) {
         if set.by_type.is_some() {
             for of_type in set.sets_mut() {
-                self.set(of_type, keyword, level);
+                self.set(of_type, kind, level);
             }
             set.fetches = set.sets().iter().any(|of_type| of_type.fetches);
             return;
@@ -431,7 +394,7 @@ impl Binder<'_> {
             if let (Some(owner), Some(selection)) = (owner_of(field), &mut field.selection) {
                 load_from_owner(selection, &owner);
             }
-            bind_field(field, self.variables, keyword);
+            bind_field(field, self.variables, kind);
             if let FieldKind::Schema(definition) = &field.kind
                 && let Binding::Subgraph(subgraph) = &definition.binding
                 && let (Some(entity), None) = (&subgraph.entity, &subgraph.reference)
@@ -441,7 +404,7 @@ impl Binder<'_> {
             let fetched = matches!(&field.kind, FieldKind::Schema(definition)
                 if !matches!(definition.binding, Binding::Project(_)));
             if let Some(selection) = &mut field.selection {
-                self.set(selection, Keyword::Query, level + u32::from(fetched));
+                self.set(selection, OperationKind::Query, level + u32::from(fetched));
             }
         }
     }
@@ -553,14 +516,16 @@ fn load_from_owner(selection: &mut SelectionSet, answering: &SubgraphField) {
 
 /// Binds one field for the operation; a field of an entity is left for
 /// its merged batch ([`Merging`]).
-fn bind_field(field: &mut Field, variables: &[VariableDefinition], keyword: Keyword) {
+fn bind_field(field: &mut Field, variables: &[VariableDefinition], kind: OperationKind) {
     if let FieldKind::Schema(definition) = &field.kind
         && let Binding::Subgraph(subgraph) = &definition.binding
     {
-        let binding = match (&subgraph.entity, &subgraph.reference, keyword) {
+        let binding = match (&subgraph.entity, &subgraph.reference, kind) {
             (_, Some(reference), _) => owner_load(subgraph, reference, field, variables),
-            (None, None, Keyword::Subscription) => root_subscription(subgraph, field, variables),
-            (None, None, keyword) => root_fetch(subgraph, field, variables, keyword),
+            (None, None, OperationKind::Subscription) => {
+                root_subscription(subgraph, field, variables)
+            }
+            (None, None, kind) => root_fetch(subgraph, field, variables, kind),
             (Some(_), None, _) => return,
         };
         field.kind = FieldKind::Schema(rebound(definition, binding));
@@ -635,7 +600,7 @@ fn root_document(
     subgraph: &SubgraphField,
     field: &Field,
     variables: &[VariableDefinition],
-    keyword: Keyword,
+    kind: OperationKind,
 ) -> (String, Vec<String>) {
     let mut writer = Writer::new(&subgraph.types);
     writer.text.push_str("{ ");
@@ -643,7 +608,7 @@ fn root_document(
     writer.text.push_str(": ");
     writer.field(&subgraph.name, field);
     writer.text.push_str(" }");
-    writer.finish(variables, None, keyword.text())
+    writer.finish(variables, None, kind.keyword())
 }
 
 fn root_subscription(
@@ -651,7 +616,7 @@ fn root_subscription(
     field: &Field,
     variables: &[VariableDefinition],
 ) -> Binding {
-    let (document, used) = root_document(subgraph, field, variables, Keyword::Subscription);
+    let (document, used) = root_document(subgraph, field, variables, OperationKind::Subscription);
     Binding::SubgraphStream(Arc::new(SubgraphSubscription {
         source: subgraph.source.clone(),
         document,
@@ -665,9 +630,9 @@ fn root_fetch(
     subgraph: &SubgraphField,
     field: &Field,
     variables: &[VariableDefinition],
-    keyword: Keyword,
+    kind: OperationKind,
 ) -> Binding {
-    let (document, used) = root_document(subgraph, field, variables, keyword);
+    let (document, used) = root_document(subgraph, field, variables, kind);
     Binding::Fetch(Arc::new(FetchPlan {
         connector: Box::new(SubgraphQuery {
             source: subgraph.source.clone(),
@@ -675,7 +640,7 @@ fn root_fetch(
             variables: used,
         }),
         response: vec!["data".to_owned(), field.key.clone()],
-        dedupe: keyword != Keyword::Mutation,
+        dedupe: kind != OperationKind::Mutation,
         publish: None,
     }))
 }
@@ -690,11 +655,7 @@ fn owner_load(
     variables: &[VariableDefinition],
 ) -> Binding {
     let mut writer = Writer::new(&subgraph.types);
-    let _ = write!(
-        writer.text,
-        "{{ _entities(representations: $representations) {{ ... on {} {{",
-        reference.type_name,
-    );
+    writer.open_entities(&reference.type_name);
     let mut leaves = Leaves::default();
     for key in &reference.key {
         writer.leaf(&mut leaves, key);
@@ -702,29 +663,17 @@ fn owner_load(
     if let Some(selection) = &field.selection {
         writer.fields_after(selection, leaves);
     }
-    writer.text.push_str(" } } }");
-    let (document, used) = writer.finish(variables, Some("$representations: [_Any!]!"), "query");
-    let batch = BatchPlan {
-        id: NEXT_BATCH_ID.fetch_add(1, Ordering::Relaxed),
-        connector: Box::new(SubgraphEntities {
-            source: subgraph.source.clone(),
-            document,
-            type_name: reference.type_name.clone(),
-            key_names: reference.key.clone(),
-            variables: used,
-            typed: Vec::new(),
-            optional: Vec::new(),
-        }),
-        match_paths: reference
-            .key
-            .iter()
-            .map(|name| vec![name.clone()].into())
-            .collect(),
+    let (document, used) = writer.finish_entities(variables);
+    let connector = SubgraphEntities {
+        source: subgraph.source.clone(),
+        document,
+        type_name: reference.type_name.clone(),
         key_names: reference.key.clone(),
-        response: vec!["data".to_owned(), "_entities".to_owned()].into(),
-        max_batch_size: subgraph.source.limits().max_batch_size,
-        fields: Vec::new(),
+        variables: used,
+        typed: Vec::new(),
+        optional: Vec::new(),
     };
+    let batch = entities_batch(connector, &reference.key, Vec::new());
     let part = |name: &String| {
         ValueTemplate::Var(Var {
             root: Root::This,
@@ -736,11 +685,30 @@ fn owner_load(
         many => ValueTemplate::Object(many.iter().map(|name| (name.clone(), part(name))).collect()),
     };
     Binding::Entity(Arc::new(EntityPlan {
-        batch: Arc::new(batch),
+        batch,
         key,
         entity: reference.type_name.clone(),
         provided: reference.provided.clone(),
     }))
+}
+
+/// The batch of an `_entities` call made by `connector`: answers are
+/// matched to the representations by position, and keys told apart by
+/// the `key` fields.
+fn entities_batch(
+    connector: SubgraphEntities,
+    key: &[String],
+    fields: Vec<String>,
+) -> Arc<BatchPlan> {
+    Arc::new(BatchPlan {
+        id: NEXT_BATCH_ID.fetch_add(1, Ordering::Relaxed),
+        match_paths: key.iter().map(|name| vec![name.clone()].into()).collect(),
+        key_names: connector.key_names.clone(),
+        response: vec!["data".to_owned(), "_entities".to_owned()].into(),
+        max_batch_size: connector.source.limits().max_batch_size,
+        fields,
+        connector: Box::new(connector),
+    })
 }
 
 /// Writes a subgraph document and notes the variables it uses.
@@ -800,6 +768,21 @@ impl<'e> Writer<'e> {
             self.text.push_str(" __typename");
         }
         self.text.push_str(" }");
+    }
+
+    /// Opens an `_entities` document's selection on `type_name`.
+    fn open_entities(&mut self, type_name: &str) {
+        let _ = write!(
+            self.text,
+            "{{ _entities(representations: $representations) {{ ... on {type_name} {{"
+        );
+    }
+
+    /// Closes what [`Self::open_entities`] opened: the document, with the
+    /// variables it uses.
+    fn finish_entities(mut self, variables: &[VariableDefinition]) -> (String, Vec<String>) {
+        self.text.push_str(" } } }");
+        self.finish(variables, Some("$representations: [_Any!]!"), "query")
     }
 
     /// Writes ` name`, unless `leaves` shows it written in this selection.
