@@ -186,12 +186,10 @@ impl Writer<'_> {
         at: &At<'_>,
         reported: bool,
     ) -> Result<(), Null> {
-        let Some(selection) = field.selection.as_ref().filter(|_| !reported) else {
+        let copyable = !reported && json.is_object();
+        let Some(selection) = field.selection.as_ref().filter(|_| copyable) else {
             return self.value(field, shape, Some(json), at, reported);
         };
-        if !json.is_object() {
-            return self.value(field, shape, Some(json), at, reported);
-        }
         let key = (std::ptr::from_ref(selection).addr(), json.identity());
         if let Some(written) = self.shared.get(&key) {
             self.out.extend_from_within(written.clone());

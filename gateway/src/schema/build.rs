@@ -46,6 +46,8 @@ pub struct Builder<'d> {
     next_plan_id: usize,
     /// The model's types, filled in as the walk goes.
     model: HashMap<String, NamedType>,
+    /// What the documents sent to each subgraph may name, by source.
+    subgraph_types: HashMap<String, Arc<model::SubgraphTypes>>,
     /// Every problem found so far.
     pub problems: Diagnostics,
 }
@@ -140,7 +142,7 @@ impl<'d> Builder<'d> {
                 }
             }
         }
-        let enums = doc
+        let enums: HashMap<&str, Arc<EnumValues>> = doc
             .types
             .values()
             .filter_map(|ty| match &ty.kind {
@@ -154,7 +156,20 @@ impl<'d> Builder<'d> {
                 _ => None,
             })
             .collect();
+        let enum_names: HashSet<String> = enums.keys().map(|name| (*name).to_owned()).collect();
+        let subgraph_types = sources
+            .graphql
+            .keys()
+            .map(|source| {
+                let types = model::SubgraphTypes {
+                    enums: enum_names.clone(),
+                    objects: doc.subgraph_types.get(source).cloned().unwrap_or_default(),
+                };
+                (source.clone(), Arc::new(types))
+            })
+            .collect();
         Self {
+            subgraph_types,
             doc,
             sources,
             directives,
@@ -396,14 +411,7 @@ impl<'d> Builder<'d> {
                 .map(|member| member.node.to_string())
                 .collect();
         }
-        self.doc
-            .types
-            .values()
-            .filter(|object| {
-                matches!(object.kind, Kind::Object(_)) && object.implements.contains(&ty.name)
-            })
-            .map(|object| object.name.clone())
-            .collect()
+        self.doc.implementations(&ty.name)
     }
 
     /// Enters interface or union `ty` in the model, with how its values'
@@ -690,15 +698,7 @@ impl<'d> Builder<'d> {
 
     /// What the documents sent to subgraph `source` may name.
     fn subgraph_types(&self, source: &str) -> Arc<model::SubgraphTypes> {
-        Arc::new(model::SubgraphTypes {
-            enums: self.enums.keys().map(|name| (*name).to_owned()).collect(),
-            objects: self
-                .doc
-                .subgraph_types
-                .get(source)
-                .cloned()
-                .unwrap_or_default(),
-        })
+        self.subgraph_types.get(source).cloned().unwrap_or_default()
     }
 
     /// The owner of `returned` when it is an entity another subgraph than

@@ -262,6 +262,18 @@ impl Document {
         }
     }
 
+    /// The object types that say they implement interface `name`, in the
+    /// order they were first declared.
+    pub fn implementations(&self, name: &str) -> Vec<String> {
+        self.types
+            .values()
+            .filter(|ty| {
+                matches!(ty.kind, Kind::Object(_)) && ty.implements.iter().any(|i| i == name)
+            })
+            .map(|ty| ty.name.clone())
+            .collect()
+    }
+
     /// The positions of duplicate field names within each type.
     pub fn check_duplicate_fields(&self, problems: &mut Diagnostics) {
         for ty in self.types.values() {

@@ -349,13 +349,15 @@ impl<'a> Composer<'a> {
             self.doc.types.shift_remove(name);
             self.doc.owned_entities.remove(name);
         }
-        // Each field using a hidden type: its type, name, file and position.
+        // Each field using a hidden type: its type and name, the type it
+        // uses, and where it stands.
         let mut using = Vec::new();
         for ty in self.doc.types.values_mut() {
             ty.implements
                 .retain(|interface| !hidden.contains(interface));
-            let uses_hidden = |used: &async_graphql::parser::types::Type| {
-                hidden.contains(super::build::base_name(used))
+            let hidden_in = |used: &async_graphql::parser::types::Type| {
+                let used = super::build::base_name(used);
+                hidden.contains(used).then(|| used.to_owned())
             };
             match &mut ty.kind {
                 Kind::Union(members) => {
@@ -365,39 +367,33 @@ impl<'a> Composer<'a> {
                     for field in fields.iter() {
                         let definition = &field.node.node;
                         let arguments = definition.arguments.iter().map(|a| &a.node.ty.node);
-                        if let Some(used) = std::iter::once(&definition.ty.node)
+                        let used = std::iter::once(&definition.ty.node)
                             .chain(arguments)
-                            .find(|used| uses_hidden(used))
-                        {
-                            let name = definition.name.node.to_string();
-                            using.push((
-                                ty.name.clone(),
-                                name,
-                                used.clone(),
-                                field.file,
-                                field.node.pos,
-                            ));
+                            .find_map(hidden_in);
+                        if let Some(used) = used {
+                            let name = format!("{}.{}", ty.name, definition.name.node);
+                            using.push((name, used, field.file, field.node.pos));
                         }
                     }
                 }
                 Kind::Input(fields) => {
                     for field in fields.iter() {
                         let definition = &field.node.node;
-                        let hidden_field = read(&definition.directives).has("inaccessible");
-                        if !hidden_field && uses_hidden(&definition.ty.node) {
-                            let name = definition.name.node.to_string();
-                            let used = definition.ty.node.clone();
-                            using.push((ty.name.clone(), name, used, field.file, field.node.pos));
+                        if read(&definition.directives).has("inaccessible") {
+                            continue;
+                        }
+                        if let Some(used) = hidden_in(&definition.ty.node) {
+                            let name = format!("{}.{}", ty.name, definition.name.node);
+                            using.push((name, used, field.file, field.node.pos));
                         }
                     }
                 }
                 Kind::Enum(_) | Kind::Scalar => {}
             }
         }
-        for (type_name, field, used, file, pos) in using {
+        for (field, used, file, pos) in using {
             let message = format!(
-                "`{type_name}.{field}` uses `{}`, which is @inaccessible: mark the field @inaccessible too",
-                super::build::base_name(&used)
+                "`{field}` uses `{used}`, which is @inaccessible: mark the field @inaccessible too"
             );
             self.problems.push(Diagnostic::at(
                 &self.doc.files[file],
@@ -508,13 +504,7 @@ impl<'a> Composer<'a> {
             );
             return self.error(&current, found.pos, message);
         };
-        let implementations: Vec<String> = self
-            .doc
-            .types
-            .values()
-            .filter(|ty| matches!(ty.kind, Kind::Object(_)) && ty.implements.contains(name))
-            .map(|ty| ty.name.clone())
-            .collect();
+        let implementations = self.doc.implementations(name);
         let declared: Vec<String> = found
             .fields
             .iter()
@@ -866,22 +856,11 @@ fn names(nodes: &[Positioned<async_graphql::Name>]) -> Vec<String> {
 }
 
 /// The top-level field names of a `FieldSet` such as `"id org { id }"`.
-fn key_fields(fields: &str) -> Vec<String> {
-    let mut depth = 0usize;
-    let mut names = Vec::new();
-    for token in fields
-        .replace('{', " { ")
-        .replace('}', " } ")
-        .split_whitespace()
-    {
-        match token {
-            "{" => depth += 1,
-            "}" => depth = depth.saturating_sub(1),
-            name if depth == 0 => names.push(name.to_owned()),
-            _ => {}
-        }
-    }
-    names
+pub(super) fn key_fields(fields: &str) -> Vec<String> {
+    field_set(fields)
+        .into_iter()
+        .map(|node| node.name)
+        .collect()
 }
 
 /// One field of a `FieldSet` and the fields selected under it.
@@ -937,7 +916,7 @@ fn field_set_level<'t>(
     nodes
 }
 
-fn string_argument(directive: &ConstDirective, name: &str) -> Option<String> {
+pub(super) fn string_argument(directive: &ConstDirective, name: &str) -> Option<String> {
     match directive.get_argument(name).map(|value| &value.node) {
         Some(async_graphql::Value::String(text)) => Some(text.clone()),
         _ => None,

@@ -62,7 +62,7 @@ use async_graphql::parser::types::{
 };
 
 use super::document::Roots;
-use super::federation::Subgraph;
+use super::federation::{Subgraph, key_fields, string_argument};
 use crate::error::{Diagnostic, Diagnostics};
 
 /// One subgraph a supergraph names: a value of its `join__Graph` enum.
@@ -611,7 +611,7 @@ impl Reader<'_> {
         let key_fields: HashSet<String> = graphs
             .iter()
             .flat_map(|(_, type_in)| &type_in.keys)
-            .flat_map(|(key, _)| top_level(key))
+            .flat_map(|(key, _)| key_fields(key))
             .collect();
         let members: Vec<(&Positioned<FieldDefinition>, Vec<FieldIn>)> = fields
             .iter()
@@ -833,26 +833,11 @@ fn find<'d>(
         .find(|directive| directive.name.node == name)
 }
 
-fn string_argument(directive: &ConstDirective, name: &str) -> Option<String> {
-    match directive.get_argument(name).map(|value| &value.node) {
-        Some(Value::String(text)) => Some(text.clone()),
-        _ => None,
-    }
-}
-
 fn bool_argument(directive: &ConstDirective, name: &str) -> bool {
     matches!(
         directive.get_argument(name).map(|value| &value.node),
         Some(Value::Boolean(true))
     )
-}
-
-/// The top-level field names of a `FieldSet` such as `"id org { id }"`.
-fn top_level(fields: &str) -> Vec<String> {
-    super::federation::field_set(fields)
-        .into_iter()
-        .map(|node| node.name)
-        .collect()
 }
 
 #[cfg(test)]
