@@ -20,6 +20,7 @@ use tracing::Instrument as _;
 
 use super::authorize::Denied;
 use super::coerce_variables::Variables;
+use super::keyed::{Asked, Filed, Keyed, KeyedLoad, KeyedResults};
 use super::normalize::{Field, FieldKind, OperationKind, SelectionSet};
 use super::placed::{self, Placed, SubgraphError};
 use super::plan::Plan;
@@ -85,6 +86,7 @@ pub enum Slot {
 #[derive(Debug, Default)]
 pub struct Results {
     slots: FxHashMap<SlotKey, Slot>,
+    keyed: KeyedResults,
     placed: Placed,
 }
 
@@ -95,6 +97,7 @@ impl Results {
         slots.reserve(capacity);
         Self {
             slots,
+            keyed: KeyedResults::default(),
             placed: Placed::default(),
         }
     }
@@ -118,6 +121,23 @@ impl Results {
     /// The result filed under `key`.
     pub fn get(&self, key: SlotKey) -> Option<&Slot> {
         self.slots.get(&key)
+    }
+
+    /// The result of `field` (of `definition`) under `parent`, however it
+    /// was filed; `None` while it is not fetched.
+    pub(crate) fn filed(
+        &self,
+        field: &Field,
+        definition: &FieldDef,
+        parent: Json<'_>,
+    ) -> Option<Filed<'_>> {
+        match Keyed::of(definition) {
+            Some(keyed) => match keyed.key_of(parent) {
+                Some(key) => self.keyed.filed(field.id, definition, &keyed, key),
+                None => Some(Filed::Null),
+            },
+            None => self.slots.get(&slot_key(parent, field)).map(Filed::of_slot),
+        }
     }
 
     /// Files a result known beforehand (a subscription event).
@@ -194,6 +214,9 @@ pub async fn execute(
 enum Walk<'p, 'r> {
     Root(&'p SelectionSet, Json<'r>, Option<u32>),
     Fetched(&'p SelectionSet, SlotKey),
+    /// The items a keyed load (its index) found for a field that asked
+    /// (its place in the load's `asked`).
+    Keyed(&'p SelectionSet, usize, usize),
 }
 
 /// A fetched field met in a walk: its own call (`C` is first the prepared
@@ -286,6 +309,7 @@ impl<'p> Run<'_, '_> {
                 // doubling at a time copied more than it filed.
                 pending: Vec::with_capacity(results.room().max(frontier.len())),
                 loads: Vec::new(),
+                keyed: Vec::new(),
                 waiting: false,
             };
             for walk in &frontier {
@@ -296,13 +320,19 @@ impl<'p> Run<'_, '_> {
                             walker.slot(selection, slot);
                         }
                     }
+                    Walk::Keyed(selection, load, asked) => {
+                        let load = results.keyed.load(*load);
+                        for item in load.walked(&load.asked[*asked]) {
+                            walker.value(selection, item);
+                        }
+                    }
                 }
             }
             let (pending, loads, waiting) = (walker.pending, walker.loads, walker.waiting);
-            if pending.is_empty() {
+            if pending.is_empty() && loads.is_empty() {
                 return;
             }
-            let (done, placed) = self.round(pending, loads, calls).await;
+            let (done, keyed, placed) = self.round(pending, loads, calls).await;
             results.place(placed);
             // Fields left waiting for this round's results are met on a
             // walk from the start, which reaches everything fetched so far.
@@ -316,6 +346,16 @@ impl<'p> Run<'_, '_> {
                 }
                 results.insert(key, slot);
             }
+            for (load, fields) in keyed {
+                let index = results.keyed.add(load);
+                for (asked, field) in fields.into_iter().enumerate() {
+                    if let (false, Some(selection)) = (waiting, &field.selection)
+                        && selection.fetches
+                    {
+                        frontier.push(Walk::Keyed(selection, index, asked));
+                    }
+                }
+            }
         }
     }
 
@@ -325,7 +365,11 @@ impl<'p> Run<'_, '_> {
         pending: Vec<Pending<'p>>,
         mut loads: Vec<LoadGroup<'p>>,
         calls: &mut Calls,
-    ) -> (Vec<(SlotKey, Option<&'p Field>, Slot)>, Placed) {
+    ) -> (
+        Vec<(SlotKey, Option<&'p Field>, Slot)>,
+        Vec<KeyedRound<'p>>,
+        Placed,
+    ) {
         let mut sender = Sender::default();
         let mut waiting: Vec<Waiting<'p>> = Vec::with_capacity(pending.len());
         for item in pending {
@@ -392,7 +436,13 @@ impl<'p> Run<'_, '_> {
             };
             done.push(filed);
         }
-        (done, placed)
+        let keyed = loads
+            .into_iter()
+            .zip(loaded)
+            .filter(|(group, _)| !group.asked.is_empty())
+            .map(|(group, loaded)| group.into_keyed(loaded))
+            .collect();
+        (done, keyed, placed)
     }
 
     /// The slot of a publish without a backend: `true` for a `Boolean`
@@ -481,6 +531,9 @@ struct Walker<'w, 'p> {
     pending: Vec<Pending<'p>>,
     /// The batches of the round, with every key met so far.
     loads: Vec<LoadGroup<'p>>,
+    /// Per keyed field met in the round (its id): its group in `loads`
+    /// and its place in the group's `asked`.
+    keyed: Vec<(u32, usize, usize)>,
     /// Whether a field waits for a field beside it not fetched yet.
     waiting: bool,
 }
@@ -537,6 +590,10 @@ impl<'p> Walker<'_, 'p> {
                 }
                 continue;
             }
+            if let Some(keyed) = Keyed::of(definition) {
+                self.keyed(field, definition, &keyed, parent);
+                continue;
+            }
             let key = slot_key(parent, field);
             let results = self.results;
             if let Some(slot) = results.get(key) {
@@ -549,6 +606,75 @@ impl<'p> Walker<'_, 'p> {
                 let request = self.pending(key, field, definition, parent);
                 self.pending.push(request);
             }
+        }
+    }
+
+    /// Goes on under a keyed field's result when it is loaded; else adds
+    /// the parent's keys to the field's group in this round.
+    fn keyed(
+        &mut self,
+        field: &'p Field,
+        definition: &'p FieldDef,
+        keyed: &Keyed<'p>,
+        parent: Json<'_>,
+    ) {
+        let Some(key) = keyed.key_of(parent) else {
+            return;
+        };
+        let results = self.results;
+        if let Some(filed) = results.keyed.filed(field.id, definition, keyed, key) {
+            if let Some(selection) = &field.selection {
+                self.filed(selection, filed);
+            }
+            return;
+        }
+        let (group, asked) = self.asked(field, definition, keyed);
+        let group = &mut self.loads[group];
+        if let Some(items) = key.items() {
+            for item in items {
+                let index = group.add_json(item);
+                group.asked[asked].ask(index);
+            }
+        } else {
+            let index = group.add_json(key);
+            group.asked[asked].ask(index);
+        }
+    }
+
+    /// The group of a keyed field in this round, and its place in the
+    /// group's `asked`; made when the field is first met.
+    fn asked(
+        &mut self,
+        field: &'p Field,
+        definition: &'p FieldDef,
+        keyed: &Keyed<'p>,
+    ) -> (usize, usize) {
+        if let Some(&(_, group, asked)) = self.keyed.iter().find(|(id, ..)| *id == field.id) {
+            return (group, asked);
+        }
+        let args = match keyed.entity {
+            Some(_) => Value::Null,
+            None => field.args.render(self.variables).into_owned(),
+        };
+        let group = group_for(&mut self.loads, keyed.batch, args);
+        let loads = &mut self.loads[group];
+        loads.asked.push(Asked::new(field.id, definition, keyed));
+        loads.asked_fields.push(field);
+        let asked = loads.asked.len() - 1;
+        self.keyed.push((field.id, group, asked));
+        (group, asked)
+    }
+
+    /// Goes on under a result found by key.
+    fn filed(&mut self, selection: &'p SelectionSet, filed: Filed<'_>) {
+        match filed {
+            Filed::One(value) => self.value(selection, value),
+            Filed::Many(items) => {
+                for value in items.into_iter().flatten() {
+                    self.value(selection, value);
+                }
+            }
+            Filed::Null | Filed::Failed(_) => {}
         }
     }
 
@@ -769,7 +895,15 @@ struct LoadGroup<'p> {
     picks: Vec<Option<&'p str>>,
     /// Per chunk: its call's index, or an answer known already.
     chunks: Vec<Result<usize, Answer>>,
+    /// The keyed fields whose parents named keys of this group.
+    asked: Vec<Asked>,
+    /// Those fields, in the same order.
+    asked_fields: Vec<&'p Field>,
 }
+
+/// A round's keyed load, and the fields that asked it (in its `asked`
+/// order).
+type KeyedRound<'p> = (KeyedLoad, Vec<&'p Field>);
 
 /// The index of the group of `batch` with `args`, made if needed.
 fn group_for<'p>(groups: &mut Vec<LoadGroup<'p>>, batch: &'p Arc<BatchPlan>, args: Value) -> usize {
@@ -784,6 +918,8 @@ fn group_for<'p>(groups: &mut Vec<LoadGroup<'p>>, batch: &'p Arc<BatchPlan>, arg
             texts: FxHashMap::default(),
             picks: Vec::new(),
             chunks: Vec::new(),
+            asked: Vec::new(),
+            asked_fields: Vec::new(),
         });
         groups.len() - 1
     })
@@ -889,6 +1025,20 @@ impl<'p> LoadGroup<'p> {
                 Err(error) => Err(Err(error)),
             })
             .collect();
+    }
+
+    /// The group's answers by key, once loaded, and the keyed fields
+    /// that asked.
+    fn into_keyed(self, mut loaded: Loaded) -> KeyedRound<'p> {
+        let load = KeyedLoad {
+            texts: self.texts,
+            keys: self.keys,
+            chunks: loaded.chunks,
+            found: loaded.found.swap_remove(0),
+            failed: loaded.failed,
+            asked: self.asked,
+        };
+        (load, self.asked_fields)
     }
 
     /// Matches the answered items to the group's keys.

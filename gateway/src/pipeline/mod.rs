@@ -16,6 +16,7 @@ pub mod authorize;
 pub mod cache;
 pub mod coerce_variables;
 pub mod execute;
+pub(crate) mod keyed;
 pub mod limits;
 pub mod normalize;
 pub mod parse;

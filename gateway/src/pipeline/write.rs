@@ -26,7 +26,8 @@ use serde_json::Value;
 
 use super::authorize::Denied;
 use super::coerce_variables::Variables;
-use super::execute::{Found, Results, Slot, slot_key};
+use super::execute::{Results, slot_key};
+use super::keyed::Filed;
 use super::normalize::{Field, FieldKind, Operation, SelectionSet};
 use super::placed::{self, SubgraphError};
 use crate::error::{GraphqlError, PathSegment, codes};
@@ -161,18 +162,17 @@ impl Writer<'_> {
             let reported = found.is_none() && self.report_missing(field, definition, parent, at);
             return self.value(field, shape, found, at, reported);
         }
-        let key = slot_key(parent, field);
         let results = self.results;
-        let reported = self.report(field, results.placed().of_field(key), at);
-        match results.get(key) {
-            Some(Slot::One(found)) => self.loaded(field, shape, found.node(), at, reported),
-            Some(Slot::Many(items)) => self.many(field, shape, items, at),
-            Some(Slot::Failed(error)) => {
-                let error = GraphqlError::clone(error);
-                self.fail(field, error, at);
+        let placed = results.placed().of_field(slot_key(parent, field));
+        let reported = self.report(field, placed, at);
+        match results.filed(field, definition, parent) {
+            Some(Filed::One(json)) => self.loaded(field, shape, json, at, reported),
+            Some(Filed::Many(items)) => self.many(field, shape, &items, at),
+            Some(Filed::Failed(error)) => {
+                self.fail(field, error.into_owned(), at);
                 self.null_if(shape)
             }
-            Some(Slot::Null) | None => self.value(field, shape, None, at, reported),
+            Some(Filed::Null) | None => self.value(field, shape, None, at, reported),
         }
     }
 
@@ -359,16 +359,15 @@ impl Writer<'_> {
         &mut self,
         field: &Field,
         shape: &Shape,
-        items: &[Option<Found>],
+        items: &[Option<Json<'_>>],
         at: &At<'_>,
     ) -> Result<(), Null> {
         let ShapeKind::List(item) = &shape.kind else {
-            let first = items.iter().flatten().next().and_then(Found::value);
-            return self.value(field, shape, first, at, false);
+            let first = items.iter().flatten().next().filter(|json| !json.is_null());
+            return self.value(field, shape, first.copied(), at, false);
         };
         let start = self.out.len();
-        let values = items.iter().map(|found| found.as_ref().map(Found::node));
-        let written = self.list(field, item, values, at);
+        let written = self.list(field, item, items.iter().copied(), at);
         self.nulled(written, shape, start)
     }
 

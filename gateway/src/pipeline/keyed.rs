@@ -1,0 +1,278 @@
+//! Loads looked up by key. A REST or gRPC batch field whose key is one
+//! value read straight from the parent (`@entity(key: "$this.sku")`,
+//! `groupBy`) gives every parent with the same key the same result: the
+//! executor files its answers once per key ([`KeyedLoad`]), and the walker
+//! and the writer find a parent's result by reading its key again. A level
+//! of three thousand order items naming two hundred products then keeps
+//! two hundred results, not three thousand, and walks each product once.
+//!
+//! Every other fetched field (own calls, subgraph entities, keys built
+//! from several values) is filed per parent, as [`super::execute::Slot`]s.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+use super::execute::Slot;
+use crate::error::{GraphqlError, codes};
+use crate::json::{self, Doc, Json, find};
+use crate::schema::model::{Binding, FieldDef};
+use crate::sources::batching::{BatchPlan, Key, key_text};
+use crate::template::{Root, ValueTemplate};
+
+/// A field loaded by a key read from its parent.
+pub(crate) struct Keyed<'p> {
+    /// The batch that loads it.
+    pub(crate) batch: &'p Arc<BatchPlan>,
+    /// Where the key (or list of keys) stands in the parent.
+    pub(crate) path: &'p [String],
+    /// The entity's name for an entity field; `None` for grouped items.
+    pub(crate) entity: Option<&'p str>,
+}
+
+impl<'p> Keyed<'p> {
+    /// How `definition` is loaded, when it is loaded by a key read from
+    /// its parent.
+    pub(crate) fn of(definition: &'p FieldDef) -> Option<Self> {
+        let (batch, template, entity) = match &definition.binding {
+            Binding::Entity(plan) => (&plan.batch, &plan.key, Some(plan.entity.as_str())),
+            Binding::Grouped(plan) if plan.after.is_empty() && plan.pick.is_none() => {
+                (&plan.batch, &plan.key, None)
+            }
+            _ => return None,
+        };
+        let ValueTemplate::Var(var) = template else {
+            return None;
+        };
+        let plain = var.root == Root::This
+            && batch.key_names.len() == 1
+            && !batch.connector.speaks_graphql();
+        plain.then_some(Self {
+            batch,
+            path: &var.path,
+            entity,
+        })
+    }
+
+    /// The parent's key (or list of keys); `None` when it has none.
+    pub(crate) fn key_of<'j>(&self, parent: Json<'j>) -> Option<Json<'j>> {
+        find(parent, self.path)
+    }
+}
+
+/// A field's result found by its parent's key: borrowed from the answers,
+/// as the walker and the writer read it.
+pub(crate) enum Filed<'r> {
+    /// One value (`null` included).
+    One(Json<'r>),
+    /// Loaded items (`None` where a key found nothing).
+    Many(Vec<Option<Json<'r>>>),
+    /// Nothing.
+    Null,
+    /// The load failed, or a non-null entity was not found.
+    Failed(Cow<'r, GraphqlError>),
+}
+
+impl<'r> Filed<'r> {
+    /// A result filed per parent, as read.
+    pub(crate) fn of_slot(slot: &'r Slot) -> Self {
+        match slot {
+            Slot::One(found) => Self::One(found.node()),
+            Slot::Many(items) => Self::Many(
+                items
+                    .iter()
+                    .map(|found| found.as_ref().map(super::execute::Found::node))
+                    .collect(),
+            ),
+            Slot::Null => Self::Null,
+            Slot::Failed(error) => Self::Failed(Cow::Borrowed(error)),
+        }
+    }
+}
+
+/// One round's answers of a batch, by key.
+#[derive(Debug)]
+pub(crate) struct KeyedLoad {
+    /// Each key's index, by its text.
+    pub(crate) texts: FxHashMap<String, usize>,
+    /// The keys, in the order they were met.
+    pub(crate) keys: Vec<Key>,
+    /// The answers (`None` for a chunk that failed).
+    pub(crate) chunks: Vec<Option<Arc<Doc>>>,
+    /// Per key: the items it found, as (chunk, place in its answer).
+    pub(crate) found: Vec<Vec<(usize, u32)>>,
+    /// Per key: why its chunk failed.
+    pub(crate) failed: Vec<Option<Arc<GraphqlError>>>,
+    /// The keyed fields that asked, each with the keys its parents named.
+    pub(crate) asked: Vec<Asked>,
+}
+
+/// The keys a field's parents named in one round.
+#[derive(Debug)]
+pub(crate) struct Asked {
+    /// The field's id.
+    pub(crate) field: u32,
+    /// Whether only each key's first item is its value (an entity, or a
+    /// field that is not a list).
+    pub(crate) first_only: bool,
+    /// The keys, each once.
+    pub(crate) keys: Vec<usize>,
+    /// Whether each key of the group is among `keys`.
+    marked: Vec<bool>,
+}
+
+impl Asked {
+    /// A field of `definition` with no key asked yet.
+    pub(crate) fn new(field: u32, definition: &FieldDef, keyed: &Keyed<'_>) -> Self {
+        Self {
+            field,
+            first_only: keyed.entity.is_some() || !definition.shape.is_list(),
+            keys: Vec::new(),
+            marked: Vec::new(),
+        }
+    }
+
+    /// Records that a parent named the key at `index`.
+    pub(crate) fn ask(&mut self, index: usize) {
+        if index >= self.marked.len() {
+            self.marked.resize(index + 1, false);
+        }
+        if !self.marked[index] {
+            self.marked[index] = true;
+            self.keys.push(index);
+        }
+    }
+}
+
+impl KeyedLoad {
+    /// The item at `(chunk, at)`.
+    fn item(&self, (chunk, at): (usize, u32)) -> Option<Json<'_>> {
+        self.chunks.get(chunk)?.as_ref().map(|answer| answer.at(at))
+    }
+
+    /// The first item key `index` found, or why its chunk failed.
+    fn first(&self, index: usize) -> Result<Option<Json<'_>>, &Arc<GraphqlError>> {
+        match &self.failed[index] {
+            Some(error) => Err(error),
+            None => Ok(self.found[index]
+                .first()
+                .and_then(|&place| self.item(place))),
+        }
+    }
+
+    /// The items the walker goes on with for a field that asked:
+    /// `first_only` keeps each key's first.
+    pub(crate) fn walked(&self, asked: &Asked) -> impl Iterator<Item = Json<'_>> {
+        asked
+            .keys
+            .iter()
+            .filter(|&&index| self.failed[index].is_none())
+            .flat_map(move |&index| {
+                let found = &self.found[index];
+                let taken = if asked.first_only { 1 } else { found.len() };
+                found.iter().take(taken)
+            })
+            .filter_map(|&place| self.item(place))
+    }
+}
+
+/// Every keyed load of a request, and which of them each field's keys
+/// went to.
+#[derive(Debug, Default)]
+pub(crate) struct KeyedResults {
+    loads: Vec<KeyedLoad>,
+    by_field: FxHashMap<u32, Vec<usize>>,
+}
+
+impl KeyedResults {
+    /// Files a round's load; yields its index.
+    pub(crate) fn add(&mut self, load: KeyedLoad) -> usize {
+        let index = self.loads.len();
+        for asked in &load.asked {
+            self.by_field.entry(asked.field).or_default().push(index);
+        }
+        self.loads.push(load);
+        index
+    }
+
+    /// The load at `index`.
+    pub(crate) fn load(&self, index: usize) -> &KeyedLoad {
+        &self.loads[index]
+    }
+
+    /// The result of the field `field` (loaded as `keyed` says) under
+    /// the parent whose key is `key`; `None` while some key is not
+    /// loaded.
+    pub(crate) fn filed(
+        &self,
+        field: u32,
+        definition: &FieldDef,
+        keyed: &Keyed<'_>,
+        key: Json<'_>,
+    ) -> Option<Filed<'_>> {
+        if self.loads.is_empty() {
+            return None;
+        }
+        let loads = self.by_field.get(&field)?;
+        let locate = |key: Json<'_>| {
+            let text = json::key_text(key);
+            loads.iter().find_map(|&load| {
+                let load = &self.loads[load];
+                load.texts.get(text.as_ref()).map(|&index| (load, index))
+            })
+        };
+        let Some(items) = key.items() else {
+            let (load, index) = locate(key)?;
+            return Some(single(definition, keyed, load, index));
+        };
+        let located = items.map(locate).collect::<Option<Vec<_>>>()?;
+        Some(
+            match (keyed.entity, definition.shape.is_list(), located.first()) {
+                (_, _, None) => Filed::Many(Vec::new()),
+                (Some(_), true, _) => {
+                    let mut items = Vec::with_capacity(located.len());
+                    for (load, index) in located {
+                        match load.first(index) {
+                            Ok(item) => items.push(item),
+                            Err(error) => return Some(Filed::Failed(Cow::Borrowed(error))),
+                        }
+                    }
+                    Filed::Many(items)
+                }
+                (_, _, Some(&(load, index))) => single(definition, keyed, load, index),
+            },
+        )
+    }
+}
+
+/// The result of one key: a grouped list's items, a list of its one
+/// entity, or its first item.
+fn single<'r>(
+    definition: &FieldDef,
+    keyed: &Keyed<'_>,
+    load: &'r KeyedLoad,
+    index: usize,
+) -> Filed<'r> {
+    if let Some(error) = &load.failed[index] {
+        return Filed::Failed(Cow::Borrowed(error));
+    }
+    if definition.shape.is_list() {
+        return Filed::Many(match keyed.entity {
+            Some(_) => vec![load.first(index).ok().flatten()],
+            None => load.found[index]
+                .iter()
+                .map(|&place| load.item(place))
+                .collect(),
+        });
+    }
+    match (load.first(index), keyed.entity) {
+        (Ok(Some(item)), _) => Filed::One(item),
+        (Ok(None), Some(name)) if !definition.shape.nullable => {
+            let message = format!("no `{name}` with key \"{}\"", key_text(&load.keys[index]));
+            Filed::Failed(Cow::Owned(GraphqlError::new(message, codes::NOT_FOUND)))
+        }
+        (Ok(None), _) => Filed::Null,
+        (Err(error), _) => Filed::Failed(Cow::Borrowed(error)),
+    }
+}
