@@ -20,7 +20,7 @@ use tracing::Instrument as _;
 
 use super::authorize::Denied;
 use super::coerce_variables::Variables;
-use super::keyed::{Asked, Filed, Keyed, KeyedLoad, KeyedResults};
+use super::keyed::{Asked, Filed, KeyIndex, Keyed, KeyedLoad, KeyedResults};
 use super::normalize::{Field, FieldKind, OperationKind, SelectionSet};
 use super::placed::{self, Placed, SubgraphError};
 use super::plan::Plan;
@@ -888,7 +888,7 @@ struct LoadGroup<'p> {
     batch: &'p Arc<BatchPlan>,
     args: Value,
     keys: Vec<Key>,
-    texts: FxHashMap<String, usize>,
+    texts: KeyIndex,
     /// What the group's fields pick of each answered item: the field's
     /// response key in a subgraph's entity (several fields may share one
     /// `_entities` call), or `None` for the item itself.
@@ -915,7 +915,7 @@ fn group_for<'p>(groups: &mut Vec<LoadGroup<'p>>, batch: &'p Arc<BatchPlan>, arg
             batch,
             args,
             keys: Vec::new(),
-            texts: FxHashMap::default(),
+            texts: KeyIndex::default(),
             picks: Vec::new(),
             chunks: Vec::new(),
             asked: Vec::new(),
@@ -979,9 +979,9 @@ impl<'p> LoadGroup<'p> {
 
     fn add_json(&mut self, json: Json<'_>) -> usize {
         let text = json::key_text(json);
-        match self.texts.get(text.as_ref()) {
-            Some(&index) => index,
-            None => self.push(text.into_owned(), vec![json::to_plain(json)]),
+        match self.texts.get(&text) {
+            Some(index) => index,
+            None => self.push(&text, vec![json::to_plain(json)]),
         }
     }
 
@@ -994,7 +994,7 @@ impl<'p> LoadGroup<'p> {
         let matched = self.batch.match_paths.len().max(1).min(key.len());
         let text = key_text(&key[..matched]);
         match self.texts.get(&text) {
-            Some(&index) => {
+            Some(index) => {
                 if let Some(known) = self.keys.get_mut(index) {
                     for (known, value) in known.iter_mut().zip(key).skip(matched) {
                         if known.is_null() {
@@ -1004,11 +1004,11 @@ impl<'p> LoadGroup<'p> {
                 }
                 index
             }
-            None => self.push(text, key),
+            None => self.push(&text, key),
         }
     }
 
-    fn push(&mut self, text: String, key: Key) -> usize {
+    fn push(&mut self, text: &str, key: Key) -> usize {
         let index = self.keys.len();
         self.texts.insert(text, index);
         self.keys.push(key);
@@ -1069,7 +1069,7 @@ impl<'p> LoadGroup<'p> {
                 .and_then(|answer| self.batch.items(answer.root()));
             match items {
                 Ok(items) => self.batch.each_key(items, |text, item| {
-                    if let Some(&key) = self.texts.get(text) {
+                    if let Some(key) = self.texts.get(text) {
                         loaded.found[0][key].push((chunk, item.index()));
                     }
                 }),

@@ -10,6 +10,8 @@
 //! from several values) is filed per parent, as [`super::execute::Slot`]s.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
@@ -45,6 +47,7 @@ impl<'p> Keyed<'p> {
         let ValueTemplate::Var(var) = template else {
             return None;
         };
+        // The connector is asked last: that is a call through a pointer.
         let plain = var.root == Root::This
             && batch.key_names.len() == 1
             && !batch.connector.speaks_graphql();
@@ -59,6 +62,73 @@ impl<'p> Keyed<'p> {
     pub(crate) fn key_of<'j>(&self, parent: Json<'j>) -> Option<Json<'j>> {
         find(parent, self.path)
     }
+}
+
+/// Key texts and their indexes. Ids and codes are short: a text of up
+/// to 15 bytes is packed with its length into one integer, so that
+/// finding it hashes two words and follows no pointer.
+#[derive(Debug, Default)]
+pub(crate) struct KeyIndex {
+    short: HashMap<u128, usize, BuildHasherDefault<PackedHasher>>,
+    long: FxHashMap<String, usize>,
+}
+
+/// Hashes a packed key text: a folded multiply of its two halves, which
+/// spreads a difference in any byte over the whole hash (keys such as
+/// `SKU-0042` differ only in their last bytes).
+#[derive(Default)]
+struct PackedHasher(u64);
+
+impl Hasher for PackedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u128(u128::from(byte) ^ u128::from(self.0));
+        }
+    }
+
+    #[allow(clippy::cast_possible_truncation)]
+    fn write_u128(&mut self, packed: u128) {
+        const SEED: u64 = 0x9e37_79b9_7f4a_7c15;
+        let (low, high) = (packed as u64, (packed >> 64) as u64);
+        let folded = u128::from(low ^ SEED) * u128::from(high ^ SEED.rotate_left(32));
+        self.0 = (folded as u64) ^ ((folded >> 64) as u64);
+    }
+}
+
+impl KeyIndex {
+    /// The index of `text`.
+    #[inline]
+    pub(crate) fn get(&self, text: &str) -> Option<usize> {
+        match pack(text) {
+            Some(packed) => self.short.get(&packed).copied(),
+            None => self.long.get(text).copied(),
+        }
+    }
+
+    /// Gives `text` the index `index`.
+    pub(crate) fn insert(&mut self, text: &str, index: usize) {
+        match pack(text) {
+            Some(packed) => self.short.insert(packed, index),
+            None => self.long.insert(text.to_owned(), index),
+        };
+    }
+}
+
+/// A text of up to 15 bytes as one integer: its bytes, then its length.
+#[inline]
+fn pack(text: &str) -> Option<u128> {
+    let bytes = text.as_bytes();
+    let length = u8::try_from(bytes.len())
+        .ok()
+        .filter(|&length| length < 16)?;
+    let mut packed = [0_u8; 16];
+    packed[..bytes.len()].copy_from_slice(bytes);
+    packed[15] = length;
+    Some(u128::from_le_bytes(packed))
 }
 
 /// A field's result found by its parent's key: borrowed from the answers,
@@ -95,7 +165,7 @@ impl<'r> Filed<'r> {
 #[derive(Debug)]
 pub(crate) struct KeyedLoad {
     /// Each key's index, by its text.
-    pub(crate) texts: FxHashMap<String, usize>,
+    pub(crate) texts: KeyIndex,
     /// The keys, in the order they were met.
     pub(crate) keys: Vec<Key>,
     /// The answers (`None` for a chunk that failed).
@@ -182,7 +252,8 @@ impl KeyedLoad {
 #[derive(Debug, Default)]
 pub(crate) struct KeyedResults {
     loads: Vec<KeyedLoad>,
-    by_field: FxHashMap<u32, Vec<usize>>,
+    /// By field id.
+    by_field: Vec<Vec<usize>>,
 }
 
 impl KeyedResults {
@@ -190,7 +261,11 @@ impl KeyedResults {
     pub(crate) fn add(&mut self, load: KeyedLoad) -> usize {
         let index = self.loads.len();
         for asked in &load.asked {
-            self.by_field.entry(asked.field).or_default().push(index);
+            let field = asked.field as usize;
+            if field >= self.by_field.len() {
+                self.by_field.resize_with(field + 1, Vec::new);
+            }
+            self.by_field[field].push(index);
         }
         self.loads.push(load);
         index
@@ -214,12 +289,12 @@ impl KeyedResults {
         if self.loads.is_empty() {
             return None;
         }
-        let loads = self.by_field.get(&field)?;
+        let loads = self.by_field.get(field as usize)?;
         let locate = |key: Json<'_>| {
             let text = json::key_text(key);
             loads.iter().find_map(|&load| {
                 let load = &self.loads[load];
-                load.texts.get(text.as_ref()).map(|&index| (load, index))
+                load.texts.get(&text).map(|index| (load, index))
             })
         };
         let Some(items) = key.items() else {
@@ -274,5 +349,35 @@ fn single<'r>(
         }
         (Ok(None), _) => Filed::Null,
         (Err(error), _) => Filed::Failed(Cow::Borrowed(error)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_texts_short_and_long_find_their_own_index() {
+        let texts = [
+            "",
+            "7",
+            "07",
+            "SKU-0042",
+            "SKU-0043",
+            "SKU-00420",
+            "fifteen bytes!!",
+            "sixteen bytes!!!",
+            "a key much longer than sixteen bytes",
+        ];
+        let mut index = KeyIndex::default();
+        for (at, text) in texts.iter().enumerate() {
+            index.insert(text, at);
+        }
+        for (at, text) in texts.iter().enumerate() {
+            assert_eq!(index.get(text), Some(at), "{text:?}");
+        }
+        assert_eq!(index.get("SKU-0044"), None);
+        assert_eq!(index.get("sixteen bytes!!?"), None);
+        assert_eq!(index.get("\0"), None);
     }
 }
