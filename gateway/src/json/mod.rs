@@ -92,13 +92,13 @@ pub struct Json<'a> {
 
 impl<'a> Json<'a> {
     #[inline]
-    fn node(self) -> Option<&'a Node> {
-        self.doc.nodes.get(self.at as usize)
+    fn node(self) -> Option<Node> {
+        self.doc.nodes.get(self.at as usize).copied()
     }
 
     #[inline]
     fn kind(self) -> Kind {
-        self.node().map_or(Kind::Null, |node| node.kind)
+        self.node().map_or(Kind::Null, Node::kind)
     }
 
     /// Where the value is in its document.
@@ -167,8 +167,9 @@ impl<'a> Json<'a> {
     /// A string's JSON text between its quotes (escapes kept).
     #[inline]
     fn span(self) -> &'a str {
-        self.node()
-            .map_or("", |node| self.text(node.start as usize..node.end as usize))
+        self.node().map_or("", |node| {
+            self.text(node.start as usize..node.end() as usize)
+        })
     }
 
     /// The value as an integer, when it is one that fits.
@@ -194,7 +195,7 @@ impl<'a> Json<'a> {
     #[inline]
     pub fn raw(self) -> &'a str {
         self.node()
-            .map_or("null", |node| self.text(Self::raw_range(node)))
+            .map_or("null", |node| self.text(self.raw_range(node)))
     }
 
     /// [`Json::raw`] as bytes: what the writer copies, without the
@@ -206,16 +207,20 @@ impl<'a> Json<'a> {
             self.doc
                 .text
                 .as_bytes()
-                .get(Self::raw_range(node))
+                .get(self.raw_range(node))
                 .unwrap_or_default()
         })
     }
 
     #[inline]
-    fn raw_range(node: &Node) -> std::ops::Range<usize> {
-        match node.kind {
-            Kind::Str | Kind::EscapedStr => node.start as usize - 1..node.end as usize + 1,
-            _ => node.start as usize..node.end as usize,
+    fn raw_range(self, node: Node) -> std::ops::Range<usize> {
+        let start = node.start as usize;
+        match node.kind() {
+            Kind::Str | Kind::EscapedStr => start - 1..node.end() as usize + 1,
+            Kind::Array | Kind::Object => {
+                start..parse::container_end(self.doc.text.as_bytes(), start)
+            }
+            _ => start..node.end() as usize,
         }
     }
 
@@ -255,22 +260,22 @@ impl<'a> Json<'a> {
     /// The items of a list.
     #[inline]
     pub fn items(self) -> Option<Items<'a>> {
-        let node = self.node().filter(|node| node.kind == Kind::Array)?;
+        let node = self.node().filter(|node| node.kind() == Kind::Array)?;
         Some(Items {
             doc: self.doc,
             at: self.at + 1,
-            end: node.next,
+            end: node.next(self.at),
         })
     }
 
     /// The members of an object.
     #[inline]
     pub fn entries(self) -> Option<Entries<'a>> {
-        let node = self.node().filter(|node| node.kind == Kind::Object)?;
+        let node = self.node().filter(|node| node.kind() == Kind::Object)?;
         Some(Entries {
             doc: self.doc,
             at: self.at + 1,
-            end: node.next,
+            end: node.next(self.at),
         })
     }
 
@@ -281,9 +286,10 @@ impl<'a> Json<'a> {
         let Some(node) = self.node() else {
             return false;
         };
-        let (start, end) = (node.start as usize, node.end as usize);
-        if node.kind != Kind::Str || end - start != key.text.len() {
-            return node.kind == Kind::EscapedStr && self.is(&key.text);
+        let (start, end) = (node.start as usize, node.end() as usize);
+        let kind = node.kind();
+        if kind != Kind::Str || end - start != key.text.len() {
+            return kind == Kind::EscapedStr && self.is(&key.text);
         }
         let bytes = self.doc.text.as_bytes();
         match (key.word, bytes.get(start..start + 8)) {
@@ -301,11 +307,11 @@ impl<'a> Json<'a> {
         let Some(node) = self.node() else {
             return false;
         };
-        match node.kind {
+        match node.kind() {
             // Keys differ mostly in length or first byte: those are
             // compared before the bytes.
             Kind::Str => {
-                let (start, end) = (node.start as usize, node.end as usize);
+                let (start, end) = (node.start as usize, node.end() as usize);
                 end - start == text.len()
                     && self.doc.text.as_bytes().get(start..end) == Some(text.as_bytes())
             }
@@ -338,7 +344,7 @@ impl<'a> Iterator for Items<'a> {
             return None;
         }
         let item = self.doc.at(self.at);
-        self.at = item.node()?.next;
+        self.at = item.node()?.next(self.at);
         Some(item)
     }
 
@@ -367,7 +373,7 @@ impl<'a> Iterator for Entries<'a> {
         }
         let key = self.doc.at(self.at);
         let value = self.doc.at(self.at + 1);
-        self.at = value.node()?.next;
+        self.at = value.node()?.next(self.at + 1);
         Some((key, value))
     }
 }
@@ -555,6 +561,16 @@ mod tests {
             Some(7)
         );
         assert!(path("ac").find(short.root()).is_none());
+    }
+
+    #[test]
+    fn containers_read_whole_past_brackets_and_quotes_inside_strings() {
+        let value = doc(r#"{"a": "}\"]", "b": [{"c": "[\\"}, []] , "d": {}}"#);
+        let root = value.root();
+        assert_eq!(root.get("b").unwrap().raw(), r#"[{"c": "[\\"}, []]"#);
+        assert_eq!(root.get("d").unwrap().raw(), "{}");
+        assert_eq!(root.raw(), value.text);
+        assert_eq!(root.get("b").unwrap().items().unwrap().count(), 2);
     }
 
     #[test]

@@ -23,18 +23,104 @@ pub(super) enum Kind {
     Object,
 }
 
-/// One value of a document. Members of an object are a key node followed
-/// by the value's nodes; items of an array follow one another, up to the
-/// container's `next`.
+impl Kind {
+    const ALL: [Self; 8] = [
+        Self::Null,
+        Self::True,
+        Self::False,
+        Self::Number,
+        Self::Str,
+        Self::EscapedStr,
+        Self::Array,
+        Self::Object,
+    ];
+
+    fn is_container(self) -> bool {
+        matches!(self, Self::Array | Self::Object)
+    }
+}
+
+/// The bits of [`Node::info`] below its kind.
+const KIND_SHIFT: u32 = 29;
+const PAYLOAD: u32 = (1 << KIND_SHIFT) - 1;
+
+/// The largest document parsed: every position and node index fits in
+/// a node's 29 bits of payload.
+const MAX_LENGTH: usize = PAYLOAD as usize;
+
+/// One value of a document, in eight bytes: the walker and the writer
+/// read every node of an answer again after parsing, so their size is
+/// memory traffic. Members of an object are a key node followed by the
+/// value's nodes; items of an array follow one another, up to the
+/// container's next node.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Node {
-    pub(super) kind: Kind,
     /// Where the value's text starts (inside the quotes for a string).
     pub(super) start: u32,
-    /// Where it ends (before the closing quote for a string).
-    pub(super) end: u32,
-    /// The index of the node after this value and everything inside it.
-    pub(super) next: u32,
+    /// The kind in the top three bits; below them, a scalar's length
+    /// (inside the quotes for a string) or a container's next node.
+    info: u32,
+}
+
+impl Node {
+    fn new(kind: Kind, start: usize, payload: usize) -> Self {
+        Self {
+            start: offset(start),
+            info: ((kind as u32) << KIND_SHIFT) | offset(payload),
+        }
+    }
+
+    /// What the node is.
+    #[inline]
+    pub(super) fn kind(self) -> Kind {
+        Kind::ALL[(self.info >> KIND_SHIFT) as usize]
+    }
+
+    /// Where a scalar's text ends (before the closing quote for a string).
+    #[inline]
+    pub(super) fn end(self) -> u32 {
+        self.start + (self.info & PAYLOAD)
+    }
+
+    /// The index of the node after the one at `index` and everything
+    /// inside it.
+    #[inline]
+    pub(super) fn next(self, index: u32) -> u32 {
+        if self.kind().is_container() {
+            self.info & PAYLOAD
+        } else {
+            index + 1
+        }
+    }
+}
+
+/// Where the container whose opening bracket is at `start` ends (after
+/// its closing bracket), in a document [`parse`] accepted.
+pub(super) fn container_end(text: &[u8], start: usize) -> usize {
+    let mut depth = 0_usize;
+    let mut pos = start;
+    while let Some(&byte) = text.get(pos) {
+        pos += 1;
+        match byte {
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return pos;
+                }
+            }
+            b'"' => {
+                while let Some(&byte) = text.get(pos) {
+                    pos += if byte == b'\\' { 2 } else { 1 };
+                    if byte == b'"' {
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    text.len()
 }
 
 /// The bytes a string may hold as they are: not a quote, a backslash or a
@@ -57,8 +143,8 @@ const MAX_NESTING: usize = 1024;
 /// Parses `text` (UTF-8: one JSON value, with optional whitespace around
 /// it).
 pub(super) fn parse(text: &[u8]) -> Result<Vec<Node>, String> {
-    if u32::try_from(text.len()).is_err() {
-        return Err("the document is larger than 4 GiB".to_owned());
+    if text.len() > MAX_LENGTH {
+        return Err("the document is larger than 512 MiB".to_owned());
     }
     let mut nodes = Vec::with_capacity(text.len() / 8 + 1);
     run(text, &mut nodes)?;
@@ -98,7 +184,7 @@ fn run(text: &[u8], nodes: &mut Vec<Node>) -> Result<(), String> {
                     (Kind::Array, In::Array, b']')
                 };
                 open.push((nodes.len(), inside));
-                push(nodes, kind, pos, pos);
+                nodes.push(Node::new(kind, pos, 0));
                 inside = container;
                 pos = skip_whitespace(text, pos + 1);
                 if text.get(pos) == Some(&closing) {
@@ -156,33 +242,25 @@ fn skip_whitespace(text: &[u8], mut pos: usize) -> usize {
     pos
 }
 
-/// Pushes a node for the value spanning `start..end`.
+/// Pushes a node for the scalar spanning `start..end`.
 #[allow(clippy::inline_always)]
 #[inline(always)]
 fn push(nodes: &mut Vec<Node>, kind: Kind, start: usize, end: usize) {
-    let next = nodes.len() + 1;
-    nodes.push(Node {
-        kind,
-        start: offset(start),
-        end: offset(end),
-        next: offset(next),
-    });
+    nodes.push(Node::new(kind, start, end - start));
 }
 
 /// Closes the innermost container at its closing bracket at `pos`.
 #[allow(clippy::inline_always)]
 #[inline(always)]
 fn close(pos: usize, nodes: &mut [Node], open: &mut Vec<(usize, In)>, inside: &mut In) -> usize {
-    let next = offset(nodes.len());
-    let end = pos + 1;
+    let next = nodes.len();
     if let Some((at, outside)) = open.pop() {
         *inside = outside;
         if let Some(node) = nodes.get_mut(at) {
-            node.end = offset(end);
-            node.next = next;
+            *node = Node::new(node.kind(), node.start as usize, next);
         }
     }
-    end
+    pos + 1
 }
 
 /// A member's key at `pos` and its colon; yields the position of its value.
@@ -327,9 +405,9 @@ fn escape_length(text: &[u8]) -> Option<usize> {
     }
 }
 
-/// A position as stored in a node: [`parse`] refuses documents of 4 GiB
-/// or more, so every position fits. A plain cast: this runs for every
-/// value of every answer.
+/// A position as stored in a node: [`parse`] refuses documents larger
+/// than [`MAX_LENGTH`], so every position and length fits. A plain cast:
+/// this runs for every value of every answer.
 #[allow(clippy::cast_possible_truncation)]
 fn offset(position: usize) -> u32 {
     position as u32
@@ -401,9 +479,9 @@ mod tests {
             let prefix = "é".repeat(n / 2) + &"a".repeat(n % 2);
             let at = prefix.len() + 1;
             let plain = parse(format!("\"{prefix}\"").as_bytes()).unwrap();
-            assert_eq!((plain[0].kind, plain[0].end as usize), (Kind::Str, at));
+            assert_eq!((plain[0].kind(), plain[0].end() as usize), (Kind::Str, at));
             let escaped = parse(format!("\"{prefix}\\n\"").as_bytes()).unwrap();
-            assert_eq!(escaped[0].kind, Kind::EscapedStr);
+            assert_eq!(escaped[0].kind(), Kind::EscapedStr);
             assert_eq!(
                 parse(format!("\"{prefix}\u{1f}\"").as_bytes()).unwrap_err(),
                 format!("a control character in a string at byte {at}")
@@ -420,7 +498,7 @@ mod tests {
     #[test]
     fn nodes_record_spans_and_subtree_ends() {
         let nodes = parse(br#"{"a":[1,2],"b":"x"}"#).unwrap();
-        let kinds: Vec<Kind> = nodes.iter().map(|node| node.kind).collect();
+        let kinds: Vec<Kind> = nodes.iter().map(|node| node.kind()).collect();
         assert_eq!(
             kinds,
             [
@@ -433,8 +511,10 @@ mod tests {
                 Kind::Str
             ]
         );
-        assert_eq!((nodes[0].next, nodes[0].end), (7, 19));
-        assert_eq!(nodes[2].next, 5);
-        assert_eq!((nodes[6].start, nodes[6].end), (16, 17));
+        assert_eq!(nodes[0].next(0), 7);
+        assert_eq!(container_end(br#"{"a":[1,2],"b":"x"}"#, 0), 19);
+        assert_eq!(nodes[2].next(2), 5);
+        assert_eq!(nodes[3].next(3), 4);
+        assert_eq!((nodes[6].start, nodes[6].end()), (16, 17));
     }
 }
