@@ -5,9 +5,11 @@
 //! meets whose parent is there: an own call, a load by key, a publish.
 //! The round then sends all of them at once — identical calls once, every
 //! key of one batch (and arguments) in one call per `max_batch_size`
-//! chunk — and files each result under its parent object and field. The
-//! next round walks only the new results. Backend JSON is parsed once and
-//! shared: results point into the answers, nothing is copied per field.
+//! chunk — and files each result under its parent object and field, or,
+//! for a batch keyed by one value of the parent, once per key
+//! ([`super::keyed`]). The next round walks only the new results. Backend
+//! JSON is parsed once and shared: results point into the answers, nothing
+//! is copied per field.
 //!
 //! Mutation root fields run one after another, each with everything below
 //! it, as GraphQL requires.
@@ -540,19 +542,7 @@ struct Walker<'w, 'p> {
 
 impl<'p> Walker<'_, 'p> {
     fn slot(&mut self, selection: &'p SelectionSet, slot: &Slot) {
-        match slot {
-            Slot::One(found) => {
-                if let Some(value) = found.value() {
-                    self.value(selection, value);
-                }
-            }
-            Slot::Many(items) => {
-                for value in items.iter().flatten().filter_map(Found::value) {
-                    self.value(selection, value);
-                }
-            }
-            Slot::Null | Slot::Failed(_) => {}
-        }
+        self.filed(selection, Filed::of_slot(slot));
     }
 
     fn value(&mut self, selection: &'p SelectionSet, value: Json<'_>) {
