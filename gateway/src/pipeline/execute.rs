@@ -22,11 +22,13 @@ use tracing::Instrument as _;
 
 use super::authorize::Denied;
 use super::coerce_variables::Variables;
-use super::keyed::{Asked, Filed, KeyIndex, Keyed, KeyedLoad, KeyedResults};
+use super::keyed::{
+    Asked, Filed, KeyIndex, KeyItems, Keyed, KeyedLoad, KeyedResults, Resolved, not_found, resolve,
+};
 use super::normalize::{Field, FieldKind, OperationKind, SelectionSet};
 use super::placed::{self, Placed, SubgraphError};
 use super::plan::Plan;
-use crate::error::{GraphqlError, SourceError, codes};
+use crate::error::{GraphqlError, SourceError};
 use crate::events::EventBus;
 use crate::json::{self, Doc, Json, find};
 use crate::schema::model::{Binding, FieldDef, PublishPlan};
@@ -1130,44 +1132,69 @@ fn loaded_slot<'p>(
     (keys, pick): (&[usize], usize),
     entity: Option<&'p str>,
 ) -> Slot {
-    let found_of = &loaded.found[pick];
-    let found = |&(chunk, at): &(usize, u32)| {
+    let items = PerParent {
+        group,
+        loaded,
+        pick,
+    };
+    // A subgraph's answer for the parent is the field's value itself.
+    if let (None, Some(&key), true) = (entity, keys.first(), items.by_position()) {
+        return match items.first(key) {
+            Ok(found) => found.map_or(Slot::Null, Slot::One),
+            Err(error) => Slot::Failed(error),
+        };
+    }
+    match resolve(definition, entity, keys, &items) {
+        Resolved::One(found) => Slot::One(found),
+        Resolved::Many(found) => Slot::Many(found),
+        Resolved::Null => Slot::Null,
+        Resolved::Failed(error) => Slot::Failed(error),
+    }
+}
+
+/// What the keys of a group found, for a field filed per parent.
+struct PerParent<'g, 'p> {
+    group: &'g LoadGroup<'p>,
+    loaded: &'g Loaded,
+    /// The field's pick in the group.
+    pick: usize,
+}
+
+impl PerParent<'_, '_> {
+    fn by_position(&self) -> bool {
+        self.group.batch.connector.speaks_graphql()
+    }
+
+    fn found(&self, &(chunk, at): &(usize, u32)) -> Option<Found> {
         Some(Found {
-            answer: loaded.chunks[chunk].clone()?,
+            answer: self.loaded.chunks[chunk].clone()?,
             at,
         })
-    };
-    let failed = |key: usize| loaded.failed[key].clone();
-    let first = |key: usize| match failed(key) {
-        Some(error) => Err(error),
-        None => Ok(found_of[key].first().and_then(found)),
-    };
-    let list = definition.shape.is_list();
-    let by_position = group.batch.connector.speaks_graphql();
-    let slot = match (entity, list, keys.first()) {
-        (_, _, None) => Ok(Slot::Many(Vec::new())),
-        // A subgraph's answer for the parent is the field's value itself.
-        (None, _, Some(&key)) if by_position => {
-            first(key).map(|found| found.map_or(Slot::Null, Slot::One))
-        }
-        (Some(_), true, _) => keys
-            .iter()
-            .map(|&key| first(key))
-            .collect::<Result<Vec<_>, _>>()
-            .map(Slot::Many),
-        (None, true, Some(&key)) => match failed(key) {
-            Some(error) => Err(error),
-            None => Ok(Slot::Many(found_of[key].iter().map(found).collect())),
-        },
-        (entity, false, Some(&key)) => first(key).map(|found| match (found, entity) {
-            (Some(found), _) => Slot::One(found),
-            (None, Some(name)) if !definition.shape.nullable => {
-                let text = key_text(&group.keys[key]);
-                let message = format!("no `{name}` with key \"{text}\"");
-                Slot::Failed(Arc::new(GraphqlError::new(message, codes::NOT_FOUND)))
-            }
-            (None, _) => Slot::Null,
-        }),
-    };
-    slot.unwrap_or_else(Slot::Failed)
+    }
+
+    fn failed(&self, key: usize) -> Result<(), Arc<GraphqlError>> {
+        self.loaded.failed[key].clone().map_or(Ok(()), Err)
+    }
+}
+
+impl KeyItems for PerParent<'_, '_> {
+    type Key = usize;
+    type Item = Found;
+    type Error = Arc<GraphqlError>;
+
+    fn first(&self, key: usize) -> Result<Option<Found>, Self::Error> {
+        self.failed(key)?;
+        let found = self.loaded.found[self.pick][key].first();
+        Ok(found.and_then(|place| self.found(place)))
+    }
+
+    fn all(&self, key: usize) -> Result<Vec<Option<Found>>, Self::Error> {
+        self.failed(key)?;
+        let found = &self.loaded.found[self.pick][key];
+        Ok(found.iter().map(|place| self.found(place)).collect())
+    }
+
+    fn not_found(&self, entity: &str, key: usize) -> Self::Error {
+        Arc::new(not_found(entity, &self.group.keys[key]))
+    }
 }

@@ -12,6 +12,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
@@ -297,58 +298,118 @@ impl KeyedResults {
                 load.texts.get(&text).map(|index| (load, index))
             })
         };
-        let Some(items) = key.items() else {
-            let (load, index) = locate(key)?;
-            return Some(single(definition, keyed, load, index));
+        let resolved = match key.items() {
+            Some(items) => {
+                let located = items.map(locate).collect::<Option<Vec<_>>>()?;
+                resolve(definition, keyed.entity, &located, &ByKey(PhantomData))
+            }
+            None => resolve(
+                definition,
+                keyed.entity,
+                &[locate(key)?],
+                &ByKey(PhantomData),
+            ),
         };
-        let located = items.map(locate).collect::<Option<Vec<_>>>()?;
-        Some(
-            match (keyed.entity, definition.shape.is_list(), located.first()) {
-                (_, _, None) => Filed::Many(Vec::new()),
-                (Some(_), true, _) => {
-                    let mut items = Vec::with_capacity(located.len());
-                    for (load, index) in located {
-                        match load.first(index) {
-                            Ok(item) => items.push(item),
-                            Err(error) => return Some(Filed::Failed(Cow::Borrowed(error))),
-                        }
-                    }
-                    Filed::Many(items)
-                }
-                (_, _, Some(&(load, index))) => single(definition, keyed, load, index),
-            },
-        )
+        Some(match resolved {
+            Resolved::One(item) => Filed::One(item),
+            Resolved::Many(items) => Filed::Many(items),
+            Resolved::Null => Filed::Null,
+            Resolved::Failed(error) => Filed::Failed(error),
+        })
     }
 }
 
-/// The result of one key: a grouped list's items, a list of its one
-/// entity, or its first item.
-fn single<'r>(
+/// What the keys of a loaded field found, as [`resolve`] reads it.
+pub(crate) trait KeyItems {
+    /// A key, as the field names it.
+    type Key: Copy;
+    /// An item found.
+    type Item;
+    /// Why a key found nothing it could use.
+    type Error;
+
+    /// The first item `key` found, or why its chunk failed.
+    fn first(&self, key: Self::Key) -> Result<Option<Self::Item>, Self::Error>;
+
+    /// Every item `key` found, or why its chunk failed.
+    fn all(&self, key: Self::Key) -> Result<Vec<Option<Self::Item>>, Self::Error>;
+
+    /// The error of a non-null entity `key` did not find.
+    fn not_found(&self, entity: &str, key: Self::Key) -> Self::Error;
+}
+
+/// A loaded field's value from what its keys found: the rules are the
+/// same for results filed per parent and per key.
+pub(crate) enum Resolved<T, E> {
+    /// One item.
+    One(T),
+    /// A list (`None` where a key found nothing).
+    Many(Vec<Option<T>>),
+    /// Nothing.
+    Null,
+    /// The load failed, or a non-null entity was not found.
+    Failed(E),
+}
+
+/// The value of a field of `definition` (an entity's when `entity` names
+/// it, else grouped items) whose parent named `keys`: a list of entities
+/// takes each key's first item, a list of grouped items every item of
+/// the first key, and a single value the first key's first item.
+pub(crate) fn resolve<I: KeyItems>(
     definition: &FieldDef,
-    keyed: &Keyed<'_>,
-    load: &'r KeyedLoad,
-    index: usize,
-) -> Filed<'r> {
-    if let Some(error) = &load.failed[index] {
-        return Filed::Failed(Cow::Borrowed(error));
+    entity: Option<&str>,
+    keys: &[I::Key],
+    items: &I,
+) -> Resolved<I::Item, I::Error> {
+    let resolved = match (entity, definition.shape.is_list(), keys.first()) {
+        (_, _, None) => Ok(Resolved::Many(Vec::new())),
+        (Some(_), true, _) => keys
+            .iter()
+            .map(|&key| items.first(key))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Resolved::Many),
+        (None, true, Some(&key)) => items.all(key).map(Resolved::Many),
+        (entity, false, Some(&key)) => items.first(key).map(|found| match (found, entity) {
+            (Some(item), _) => Resolved::One(item),
+            (None, Some(name)) if !definition.shape.nullable => {
+                Resolved::Failed(items.not_found(name, key))
+            }
+            (None, _) => Resolved::Null,
+        }),
+    };
+    resolved.unwrap_or_else(Resolved::Failed)
+}
+
+/// The error of a non-null entity `name` that `key` did not find.
+pub(crate) fn not_found(name: &str, key: &Key) -> GraphqlError {
+    let message = format!("no `{name}` with key \"{}\"", key_text(key));
+    GraphqlError::new(message, codes::NOT_FOUND)
+}
+
+/// Keys located in the keyed loads of a request.
+struct ByKey<'r>(PhantomData<&'r KeyedLoad>);
+
+impl<'r> KeyItems for ByKey<'r> {
+    type Key = (&'r KeyedLoad, usize);
+    type Item = Json<'r>;
+    type Error = Cow<'r, GraphqlError>;
+
+    fn first(&self, (load, index): Self::Key) -> Result<Option<Json<'r>>, Self::Error> {
+        load.first(index).map_err(|error| Cow::Borrowed(&**error))
     }
-    if definition.shape.is_list() {
-        return Filed::Many(match keyed.entity {
-            Some(_) => vec![load.first(index).ok().flatten()],
-            None => load.found[index]
-                .iter()
-                .map(|&place| load.item(place))
-                .collect(),
-        });
-    }
-    match (load.first(index), keyed.entity) {
-        (Ok(Some(item)), _) => Filed::One(item),
-        (Ok(None), Some(name)) if !definition.shape.nullable => {
-            let message = format!("no `{name}` with key \"{}\"", key_text(&load.keys[index]));
-            Filed::Failed(Cow::Owned(GraphqlError::new(message, codes::NOT_FOUND)))
+
+    fn all(&self, (load, index): Self::Key) -> Result<Vec<Option<Json<'r>>>, Self::Error> {
+        if let Some(error) = &load.failed[index] {
+            return Err(Cow::Borrowed(error));
         }
-        (Ok(None), _) => Filed::Null,
-        (Err(error), _) => Filed::Failed(Cow::Borrowed(error)),
+        Ok(load.found[index]
+            .iter()
+            .map(|&place| load.item(place))
+            .collect())
+    }
+
+    fn not_found(&self, entity: &str, (load, index): Self::Key) -> Self::Error {
+        Cow::Owned(not_found(entity, &load.keys[index]))
     }
 }
 
