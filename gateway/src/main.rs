@@ -12,6 +12,11 @@ use weft::demo::{Demo, EXAMPLE_QUERY};
 use weft::error::Diagnostics;
 use weft::traces::Exporting;
 
+/// mimalloc keeps freed memory for the next request: with the system
+/// allocator, each large answer buffer was mapped and faulted in anew.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// weft: one GraphQL API over REST services, gRPC services and broker
 /// events, declared in a schema file with directives.
 #[derive(Parser)]
