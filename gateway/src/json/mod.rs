@@ -456,6 +456,8 @@ impl PartialEq for KeyPath {
     }
 }
 
+impl Eq for KeyPath {}
+
 impl std::ops::Deref for KeyPath {
     type Target = [String];
 

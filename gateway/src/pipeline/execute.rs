@@ -952,7 +952,7 @@ impl<'p> LoadGroup<'p> {
         if let (ValueTemplate::Var(var), [_]) = (template, self.batch.key_names.as_slice())
             && var.root == Root::This
         {
-            let found = find(parent, &var.path)?;
+            let found = var.path.find(parent)?;
             return Some(match found.items() {
                 Some(items) => KeyIndexes::Many(items.map(|item| self.add_json(item)).collect()),
                 None => KeyIndexes::One(self.add_json(found)),

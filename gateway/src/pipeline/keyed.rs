@@ -19,7 +19,7 @@ use rustc_hash::FxHashMap;
 
 use super::execute::Slot;
 use crate::error::{GraphqlError, codes};
-use crate::json::{self, Doc, Json, find};
+use crate::json::{self, Doc, Json, KeyPath};
 use crate::schema::model::{Binding, FieldDef};
 use crate::sources::batching::{BatchPlan, Key, key_text};
 use crate::template::{Root, ValueTemplate};
@@ -29,7 +29,7 @@ pub(crate) struct Keyed<'p> {
     /// The batch that loads it.
     pub(crate) batch: &'p Arc<BatchPlan>,
     /// Where the key (or list of keys) stands in the parent.
-    pub(crate) path: &'p [String],
+    pub(crate) path: &'p KeyPath,
     /// The entity's name for an entity field; `None` for grouped items.
     pub(crate) entity: Option<&'p str>,
 }
@@ -61,7 +61,7 @@ impl<'p> Keyed<'p> {
 
     /// The parent's key (or list of keys); `None` when it has none.
     pub(crate) fn key_of<'j>(&self, parent: Json<'j>) -> Option<Json<'j>> {
-        find(parent, self.path)
+        self.path.find(parent)
     }
 }
 
@@ -119,17 +119,35 @@ impl KeyIndex {
     }
 }
 
-/// A text of up to 15 bytes as one integer: its bytes, then its length.
+/// A text of up to 15 bytes as one integer: its bytes (read as whole
+/// words, some of them twice, so that nothing is copied byte by byte
+/// through the stack), with its length in the top byte.
 #[inline]
 fn pack(text: &str) -> Option<u128> {
     let bytes = text.as_bytes();
-    let length = u8::try_from(bytes.len())
-        .ok()
-        .filter(|&length| length < 16)?;
-    let mut packed = [0_u8; 16];
-    packed[..bytes.len()].copy_from_slice(bytes);
-    packed[15] = length;
-    Some(u128::from_le_bytes(packed))
+    let length = bytes.len();
+    let word = |at: usize| bytes.get(at..at + 8).and_then(|b| b.first_chunk::<8>());
+    let half = |at: usize| bytes.get(at..at + 4).and_then(|b| b.first_chunk::<4>());
+    let (low, high) = match length {
+        0 => (0, 0),
+        1..=3 => {
+            let byte = |at: usize| u64::from(bytes[at]);
+            (byte(0) | byte(length / 2) << 8 | byte(length - 1) << 16, 0)
+        }
+        4..=7 => {
+            let first = u64::from(u32::from_le_bytes(*half(0)?));
+            let last = u64::from(u32::from_le_bytes(*half(length - 4)?));
+            (first | last << 32, 0)
+        }
+        8..=15 => {
+            let last = u64::from_le_bytes(*word(length - 8)?);
+            // The bytes after the first eight, at the bottom.
+            (u64::from_le_bytes(*word(0)?), last >> (8 * (16 - length)))
+        }
+        _ => return None,
+    };
+    let high = high | (length as u64) << 56;
+    Some(u128::from(low) | u128::from(high) << 64)
 }
 
 /// A field's result found by its parent's key: borrowed from the answers,
@@ -440,5 +458,29 @@ mod tests {
         assert_eq!(index.get("SKU-0044"), None);
         assert_eq!(index.get("sixteen bytes!!?"), None);
         assert_eq!(index.get("\0"), None);
+    }
+
+    #[test]
+    fn texts_that_differ_in_one_byte_or_in_length_pack_apart() {
+        let mut texts = Vec::new();
+        for length in 0..=17 {
+            let base: String = (0..length).map(|at| char::from(b'a' + at)).collect();
+            texts.push(base.clone());
+            for at in 0..usize::from(length) {
+                let mut changed = base.clone().into_bytes();
+                changed[at] = b'Z';
+                texts.push(String::from_utf8(changed).unwrap());
+            }
+            texts.push("a".repeat(usize::from(length)));
+        }
+        texts.sort();
+        texts.dedup();
+        let mut index = KeyIndex::default();
+        for (at, text) in texts.iter().enumerate() {
+            index.insert(text, at);
+        }
+        for (at, text) in texts.iter().enumerate() {
+            assert_eq!(index.get(text), Some(at), "{text:?}");
+        }
     }
 }

@@ -321,7 +321,7 @@ impl Merged {
         let part = |path: &Vec<String>| {
             ValueTemplate::Var(Var {
                 root: Root::This,
-                path: path.clone(),
+                path: path.clone().into(),
             })
         };
         let key = match self.key.as_slice() {
@@ -677,7 +677,7 @@ fn owner_load(
     let part = |name: &String| {
         ValueTemplate::Var(Var {
             root: Root::This,
-            path: vec![subgraph.name.clone(), name.clone()],
+            path: vec![subgraph.name.clone(), name.clone()].into(),
         })
     };
     let key = match reference.key.as_slice() {

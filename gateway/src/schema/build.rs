@@ -650,7 +650,7 @@ impl<'d> Builder<'d> {
         let part = |key: &String| {
             ValueTemplate::Var(Var {
                 root: Root::This,
-                path: vec![field.clone(), key.clone()],
+                path: vec![field.clone(), key.clone()].into(),
             })
         };
         let key = match batch.key_names.as_slice() {
@@ -919,7 +919,7 @@ impl<'d> Builder<'d> {
         };
         let key = ValueTemplate::Var(Var {
             root: Root::This,
-            path: self.projection(&site.ty.name, parent_key)?,
+            path: self.projection(&site.ty.name, parent_key)?.into(),
         });
         let parent_key = parent_key.clone();
         let batch = self.batch_plan(connected, vec![path_of(&group_by)]);
@@ -1251,7 +1251,7 @@ fn required_template(path: Vec<String>, children: &[FieldSetNode]) -> ValueTempl
     if children.is_empty() {
         return ValueTemplate::Var(Var {
             root: Root::This,
-            path,
+            path: path.into(),
         });
     }
     ValueTemplate::Object(

@@ -26,7 +26,7 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-use crate::json::{Json, find, to_plain};
+use crate::json::{Json, KeyPath, to_plain};
 
 /// Where a variable reads from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +66,7 @@ pub struct Var {
     /// Where the value is read from.
     pub root: Root,
     /// The JSON keys to follow from the root.
-    pub path: Vec<String>,
+    pub path: KeyPath,
 }
 
 /// Checks a variable against the schema while a template is parsed; returns
@@ -127,7 +127,10 @@ impl<'a> Vars<'a> {
         let root = match var.root {
             Root::Args => self.args,
             Root::This => {
-                return find(self.this?, &var.path).map(|json| Cow::Owned(to_plain(json)));
+                return var
+                    .path
+                    .find(self.this?)
+                    .map(|json| Cow::Owned(to_plain(json)));
             }
             Root::Batch => self.batch?,
             Root::Request => {
@@ -180,7 +183,13 @@ fn parse_var(text: &str, resolve: &Resolve<'_>) -> Result<(Var, usize), String> 
         return Err(format!("malformed variable `{}`", &text[..end]));
     }
     let path = resolve(root, &path)?;
-    Ok((Var { root, path }, end))
+    Ok((
+        Var {
+            root,
+            path: path.into(),
+        },
+        end,
+    ))
 }
 
 #[cfg(test)]

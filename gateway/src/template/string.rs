@@ -116,7 +116,7 @@ impl StringTemplate {
 
 fn missing(var: &Var) -> String {
     let mut name = var.root.name().to_owned();
-    for key in &var.path {
+    for key in var.path.iter() {
         let _ = write!(name, ".{key}");
     }
     format!("`{name}` has no value")
