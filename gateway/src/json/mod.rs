@@ -241,13 +241,30 @@ impl<'a> Json<'a> {
     /// place `hint` (which it then updates to where `key` was).
     #[inline]
     fn get_near(self, key: &Key, hint: &AtomicU32) -> Option<Json<'a>> {
-        let mut entries = self.entries()?;
-        let guess = hint.load(Ordering::Relaxed);
-        if let Some((name, value)) = entries.nth(guess as usize)
-            && name.is_key(key)
-        {
-            return Some(value);
+        let nodes = self.doc.nodes.as_slice();
+        let object = nodes
+            .get(self.at as usize)
+            .filter(|node| node.is_object())?;
+        let end = object.next(self.at);
+        // Members are a key node and the value's nodes: stepping over a
+        // member reads only its value's node.
+        let mut at = self.at + 1;
+        for _ in 0..hint.load(Ordering::Relaxed) {
+            match nodes.get(at as usize + 1) {
+                Some(value) if at < end => at = value.next(at + 1),
+                _ => break,
+            }
         }
+        if at < end && self.doc.at(at).is_key(key) {
+            return Some(self.doc.at(at + 1));
+        }
+        self.find_member(key, hint)
+    }
+
+    /// [`Json::get_near`] when the member is not at its place: looked for
+    /// among all, out of line so that the usual case stays small.
+    #[inline(never)]
+    fn find_member(self, key: &Key, hint: &AtomicU32) -> Option<Json<'a>> {
         let key = key.text.as_str();
         let (place, (_, value)) = self
             .entries()?
@@ -279,25 +296,24 @@ impl<'a> Json<'a> {
         })
     }
 
-    /// Whether this is the plain string `key`: a short one is compared as
+    /// Whether this is the string `key`: a short plain one is compared as
     /// one word, without a call to `memcmp`.
     #[inline]
     fn is_key(self, key: &Key) -> bool {
         let Some(node) = self.node() else {
             return false;
         };
-        let (start, end) = (node.start as usize, node.end() as usize);
-        let kind = node.kind();
-        if kind != Kind::Str || end - start != key.text.len() {
-            return kind == Kind::EscapedStr && self.is(&key.text);
+        if !node.is_plain_of_length(key.length) {
+            return node.kind() == Kind::EscapedStr && self.is(&key.text);
         }
+        let start = node.start as usize;
         let bytes = self.doc.text.as_bytes();
-        match (key.word, bytes.get(start..start + 8)) {
-            (Some((word, mask)), Some(window)) => {
-                let window: [u8; 8] = window.try_into().unwrap_or_default();
-                u64::from_le_bytes(window) & mask == word
-            }
-            _ => bytes.get(start..end) == Some(key.text.as_bytes()),
+        match (
+            key.word,
+            bytes.get(start..).and_then(<[u8]>::first_chunk::<8>),
+        ) {
+            (Some((word, mask)), Some(window)) => u64::from_le_bytes(*window) & mask == word,
+            _ => bytes.get(start..start + key.text.len()) == Some(key.text.as_bytes()),
         }
     }
 
@@ -392,13 +408,20 @@ pub fn find<'a>(value: Json<'a>, path: &[String]) -> Option<Json<'a>> {
 #[derive(Default)]
 pub struct KeyPath {
     keys: Vec<String>,
-    compiled: Box<[Key]>,
-    hints: Box<[AtomicU32]>,
+    steps: Box<[Step]>,
+}
+
+/// A key of a [`KeyPath`] and where it was found last.
+struct Step {
+    key: Key,
+    hint: AtomicU32,
 }
 
 /// A key of a [`KeyPath`], ready to compare.
 struct Key {
     text: String,
+    /// The text's length, as a node states it.
+    length: u32,
     /// For a key of at most 8 bytes: its bytes as a little-endian word, and
     /// the mask that keeps that many bytes of a word.
     word: Option<(u64, u64)>,
@@ -415,6 +438,7 @@ impl Key {
         });
         Self {
             text: text.to_owned(),
+            length: u32::try_from(text.len()).unwrap_or(u32::MAX),
             word,
         }
     }
@@ -424,23 +448,24 @@ impl KeyPath {
     /// Follows the path from `value`, as [`find`] does.
     #[inline]
     pub fn find<'a>(&self, value: Json<'a>) -> Option<Json<'a>> {
-        self.compiled
-            .iter()
-            .zip(&self.hints)
-            .try_fold(value, |current, (key, hint)| current.get_near(key, hint))
-            .filter(|found| !found.is_null())
+        let mut current = value;
+        for step in &self.steps {
+            current = current.get_near(&step.key, &step.hint)?;
+        }
+        Some(current).filter(|found| !found.is_null())
     }
 }
 
 impl From<Vec<String>> for KeyPath {
     fn from(keys: Vec<String>) -> Self {
-        let hints = keys.iter().map(|_| AtomicU32::new(0)).collect();
-        let compiled = keys.iter().map(|key| Key::new(key)).collect();
-        Self {
-            keys,
-            compiled,
-            hints,
-        }
+        let steps = keys
+            .iter()
+            .map(|key| Step {
+                key: Key::new(key),
+                hint: AtomicU32::new(0),
+            })
+            .collect();
+        Self { keys, steps }
     }
 }
 

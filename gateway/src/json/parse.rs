@@ -8,7 +8,8 @@
 //! into the one loop: on answers of short strings, calling them cost more
 //! than scanning.
 
-/// What a node is.
+/// What a node is. The containers come last, the object last of all:
+/// [`Node`] tells them by comparing its bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Kind {
     Null,
@@ -34,10 +35,6 @@ impl Kind {
         Self::Array,
         Self::Object,
     ];
-
-    fn is_container(self) -> bool {
-        matches!(self, Self::Array | Self::Object)
-    }
 }
 
 /// The bits of [`Node::info`] below its kind.
@@ -76,6 +73,19 @@ impl Node {
         Kind::ALL[(self.info >> KIND_SHIFT) as usize]
     }
 
+    /// Whether the node is an object (the last kind: one comparison).
+    #[inline]
+    pub(super) fn is_object(self) -> bool {
+        self.info >= (Kind::Object as u32) << KIND_SHIFT
+    }
+
+    /// Whether the node is a string without escapes of `length` bytes
+    /// (one comparison: the kind and the length are one word).
+    #[inline]
+    pub(super) fn is_plain_of_length(self, length: u32) -> bool {
+        self.info == ((Kind::Str as u32) << KIND_SHIFT | length)
+    }
+
     /// Where a scalar's text ends (before the closing quote for a string).
     #[inline]
     pub(super) fn end(self) -> u32 {
@@ -86,7 +96,7 @@ impl Node {
     /// inside it.
     #[inline]
     pub(super) fn next(self, index: u32) -> u32 {
-        if self.kind().is_container() {
+        if self.info >= (Kind::Array as u32) << KIND_SHIFT {
             self.info & PAYLOAD
         } else {
             index + 1
