@@ -142,7 +142,9 @@ fn pack(text: &str) -> Option<u128> {
         8..=15 => {
             let last = u64::from_le_bytes(*word(length - 8)?);
             // The bytes after the first eight, at the bottom.
-            (u64::from_le_bytes(*word(0)?), last >> (8 * (16 - length)))
+            let unused_bits = u32::try_from(8 * (16 - length)).unwrap_or(64);
+            let after_first = last.checked_shr(unused_bits).unwrap_or(0);
+            (u64::from_le_bytes(*word(0)?), after_first)
         }
         _ => return None,
     };

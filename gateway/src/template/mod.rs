@@ -219,7 +219,7 @@ pub(crate) mod tests {
         assert!(error.contains("unknown variable `$argz.id`"), "{error}");
         let (var, len) = parse_var("$this.user_id}", &accept_all).unwrap();
         assert_eq!(var.root, Root::This);
-        assert_eq!(var.path, vec!["user_id".to_owned()]);
+        assert_eq!(*var.path, ["user_id"]);
         assert_eq!(len, "$this.user_id".len());
     }
 
@@ -227,10 +227,10 @@ pub(crate) mod tests {
     fn request_variables_take_header_names_with_dashes() {
         let (var, len) = parse_var("$request.headers.x-tenant}", &accept_all).unwrap();
         assert_eq!(var.root, Root::Request);
-        assert_eq!(var.path, ["headers", "x-tenant"]);
+        assert_eq!(*var.path, ["headers", "x-tenant"]);
         assert_eq!(len, "$request.headers.x-tenant".len());
         let (var, len) = parse_var("$args.a-b", &accept_all).unwrap();
-        assert_eq!((var.path, len), (vec!["a".to_owned()], "$args.a".len()));
+        assert_eq!((&*var.path, len), (&["a".to_owned()][..], "$args.a".len()));
     }
 
     #[test]
@@ -249,7 +249,8 @@ pub(crate) mod tests {
         };
         let vars = Vars::field(&Value::Null, None).with_caller(caller);
         let value = |root, path: &[&str]| {
-            let path = path.iter().map(|&part| part.to_owned()).collect();
+            let path = path.iter().map(|&part| part.to_owned()).collect::<Vec<_>>();
+            let path = path.into();
             vars.get(&Var { root, path }).map(Cow::into_owned)
         };
         assert_eq!(
@@ -265,7 +266,7 @@ pub(crate) mod tests {
         let anonymous = Vars::field(&Value::Null, None);
         let var = Var {
             root: Root::Jwt,
-            path: vec!["sub".to_owned()],
+            path: vec!["sub".to_owned()].into(),
         };
         assert_eq!(anonymous.get(&var), None);
     }
