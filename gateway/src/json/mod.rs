@@ -7,12 +7,14 @@
 //! template reads the parent object or a bus event becomes a subscription's
 //! root value.
 
+mod build;
 mod parse;
 
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+pub use build::DocBuilder;
 use parse::{Kind, Node};
 
 /// A parsed JSON document, shared (in an `Arc`) by every field that reads
@@ -74,6 +76,15 @@ impl Doc {
             doc: self,
             at: index,
         }
+    }
+}
+
+#[cfg(test)]
+impl Doc {
+    /// Whether two documents have the same text and the same nodes: a
+    /// document written value by value must be the one its text parses to.
+    pub(crate) fn same_as(&self, other: &Doc) -> bool {
+        self.text == other.text && self.nodes == other.nodes
     }
 }
 

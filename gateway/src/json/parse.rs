@@ -50,7 +50,7 @@ const MAX_LENGTH: usize = PAYLOAD as usize;
 /// memory traffic. Members of an object are a key node followed by the
 /// value's nodes; items of an array follow one another, up to the
 /// container's next node.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Node {
     /// Where the value's text starts (inside the quotes for a string).
     pub(super) start: u32,
@@ -60,7 +60,9 @@ pub(super) struct Node {
 }
 
 impl Node {
-    fn new(kind: Kind, start: usize, payload: usize) -> Self {
+    /// A node of `kind` whose text starts at `start`, with a scalar's
+    /// length or a container's next node.
+    pub(super) fn new(kind: Kind, start: usize, payload: usize) -> Self {
         Self {
             start: offset(start),
             info: ((kind as u32) << KIND_SHIFT) | offset(payload),
@@ -71,6 +73,19 @@ impl Node {
     #[inline]
     pub(super) fn kind(self) -> Kind {
         Kind::ALL[(self.info >> KIND_SHIFT) as usize]
+    }
+
+    /// The node of a document placed after `text` bytes and `nodes`
+    /// nodes of another.
+    pub(super) fn moved(self, text: usize, nodes: usize) -> Self {
+        let kind = self.kind();
+        let payload = self.info & PAYLOAD;
+        let payload = if self.info >= (Kind::Array as u32) << KIND_SHIFT {
+            payload as usize + nodes
+        } else {
+            payload as usize
+        };
+        Self::new(kind, self.start as usize + text, payload)
     }
 
     /// Whether the node is an object (the last kind: one comparison).
@@ -150,12 +165,18 @@ const PLAIN: [bool; 256] = {
 /// How deeply containers may nest.
 const MAX_NESTING: usize = 1024;
 
+/// Whether a document of `length` bytes fits in nodes.
+pub(super) fn fits(length: usize) -> Result<(), String> {
+    if length > MAX_LENGTH {
+        return Err("the document is larger than 512 MiB".to_owned());
+    }
+    Ok(())
+}
+
 /// Parses `text` (UTF-8: one JSON value, with optional whitespace around
 /// it).
 pub(super) fn parse(text: &[u8]) -> Result<Vec<Node>, String> {
-    if text.len() > MAX_LENGTH {
-        return Err("the document is larger than 512 MiB".to_owned());
-    }
+    fits(text.len())?;
     let mut nodes = Vec::with_capacity(text.len() / 8 + 1);
     run(text, &mut nodes)?;
     Ok(nodes)
@@ -295,7 +316,7 @@ fn string(text: &[u8], quote: usize, nodes: &mut Vec<Node>) -> Result<usize, Str
     let mut pos = start;
     let mut escaped = false;
     loop {
-        pos += text.get(pos..).map_or(0, plain_length);
+        pos = plain_end(text, pos);
         match text.get(pos) {
             Some(b'"') => break,
             Some(b'\\') => {
@@ -369,22 +390,20 @@ fn unexpected(text: &[u8], pos: usize, wanted: &str) -> String {
     }
 }
 
-/// How many bytes at the start of `bytes` a string holds as they are,
-/// looked at eight at a time.
-fn plain_length(bytes: &[u8]) -> usize {
-    let mut at = 0;
-    while let Some(word) = bytes
-        .get(at..at + 8)
-        .and_then(|chunk| <[u8; 8]>::try_from(chunk).ok())
-    {
-        let special = special_bytes(u64::from_le_bytes(word));
+/// Where the bytes a string holds as they are end, from `pos`: looked at
+/// eight at a time.
+#[allow(clippy::inline_always)]
+#[inline(always)]
+fn plain_end(text: &[u8], mut pos: usize) -> usize {
+    while let Some(word) = text.get(pos..).and_then(<[u8]>::first_chunk::<8>) {
+        let special = special_bytes(u64::from_le_bytes(*word));
         if special != 0 {
-            return at + (special.trailing_zeros() / 8) as usize;
+            return pos + (special.trailing_zeros() / 8) as usize;
         }
-        at += 8;
+        pos += 8;
     }
-    let rest = bytes.get(at..).unwrap_or_default();
-    at + rest
+    let rest = text.get(pos..).unwrap_or_default();
+    pos + rest
         .iter()
         .position(|&byte| !PLAIN[usize::from(byte)])
         .unwrap_or(rest.len())
@@ -428,7 +447,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn plain_length_stops_at_the_first_special_byte_wherever_it_is() {
+    fn plain_runs_stop_at_the_first_special_byte_wherever_it_is() {
         for length in 0..20 {
             for special in [b'"', b'\\', b'\n', 0x1f, 0] {
                 let mut bytes = vec![b'a'; length];
@@ -436,9 +455,12 @@ mod tests {
                 let plain = bytes.len();
                 bytes.push(special);
                 bytes.extend_from_slice(b"\"\\x");
-                assert_eq!(plain_length(&bytes), plain, "{length} then {special:#x}");
+                assert_eq!(plain_end(&bytes, 0), plain, "{length} then {special:#x}");
+                let mut shifted = vec![b'"'; 3];
+                shifted.extend_from_slice(&bytes);
+                assert_eq!(plain_end(&shifted, 3), plain + 3);
             }
-            assert_eq!(plain_length(&vec![b'z'; length]), length);
+            assert_eq!(plain_end(&vec![b'z'; length], 0), length);
         }
     }
 

@@ -212,10 +212,7 @@ impl GrpcSource {
             .record_source_call(&self.name, outcome, started.elapsed());
         let name = self.name.clone();
         let messages = opened?.map(move |message| match message {
-            Ok(message) => to_json(message).map_err(|reason| SourceError::BadResponse {
-                source_name: name.clone(),
-                reason,
-            }),
+            Ok(message) => Ok(message),
             Err(status) => Err(SourceError::GrpcStatus {
                 source_name: name.clone(),
                 status: code_name(status.code()),
@@ -260,15 +257,11 @@ impl GrpcSource {
             grpc.unary(request, method_path(method), self.codec(method))
                 .await
         };
-        let response = match tokio::time::timeout(self.limits.timeout, call).await {
-            Ok(Ok(response)) => response.into_inner(),
-            Ok(Err(status)) => return Err(self.status_error(&status)),
-            Err(_) => return Err(self.timeout_error()),
-        };
-        to_json(response).map_err(|reason| SourceError::BadResponse {
-            source_name: self.name.clone(),
-            reason,
-        })
+        match tokio::time::timeout(self.limits.timeout, call).await {
+            Ok(Ok(response)) => Ok(response.into_inner()),
+            Ok(Err(status)) => Err(self.status_error(&status)),
+            Err(_) => Err(self.timeout_error()),
+        }
     }
 
     fn timeout_error(&self) -> SourceError {
@@ -329,11 +322,6 @@ fn idempotent_methods(pool: &DescriptorPool, names: &[String]) -> Result<HashSet
         .collect()
 }
 
-/// A message's canonical proto3 JSON text ([`transcode`]) as a document.
-fn to_json(text: Vec<u8>) -> Result<Doc, String> {
-    Doc::parse(text)
-}
-
 fn method_path(method: &MethodDescriptor) -> PathAndQuery {
     let path = format!("/{}/{}", method.parent_service().full_name(), method.name());
     PathAndQuery::from_str(&path).expect("service and method names form a valid path")
@@ -363,7 +351,7 @@ fn code_name(code: Code) -> &'static str {
 }
 
 /// Encodes [`DynamicMessage`] requests of a method known at run time, and
-/// decodes its responses straight into canonical JSON text.
+/// decodes its responses straight into documents of their canonical JSON.
 #[derive(Debug, Clone)]
 struct DynamicCodec(Arc<Transcoder>);
 
@@ -375,7 +363,7 @@ struct DynamicDecoder(Arc<Transcoder>);
 
 impl Codec for DynamicCodec {
     type Encode = DynamicMessage;
-    type Decode = Vec<u8>;
+    type Decode = Doc;
     type Encoder = DynamicEncoder;
     type Decoder = DynamicDecoder;
 
@@ -399,19 +387,20 @@ impl Encoder for DynamicEncoder {
 }
 
 impl Decoder for DynamicDecoder {
-    type Item = Vec<u8>;
+    type Item = Doc;
     type Error = Status;
 
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, Self::Error> {
         let length = src.remaining();
-        let text = if src.chunk().len() == length {
-            let text = self.0.message_json(src.chunk());
+        let decoded = if src.chunk().len() == length {
+            let doc = self.0.message_doc(src.chunk());
             src.advance(length);
-            text
+            doc
         } else {
-            self.0.message_json(&src.copy_to_bytes(length))
+            self.0.message_doc(&src.copy_to_bytes(length))
         };
-        text.map(Some)
+        decoded
+            .map(Some)
             .map_err(|error| Status::internal(format!("cannot decode the response: {error}")))
     }
 }

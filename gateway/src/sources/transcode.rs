@@ -20,6 +20,8 @@ use prost_reflect::{
 };
 use rustc_hash::FxHashMap;
 
+use crate::json::{Doc, DocBuilder};
+
 /// Writes messages of one type (and the types inside it) as JSON text:
 /// what to do with each field is worked out once, from the descriptors,
 /// when it is built.
@@ -42,28 +44,42 @@ impl Transcoder {
 
     /// The message in `bytes` as canonical JSON text.
     pub fn message_json(&self, bytes: &[u8]) -> Result<Vec<u8>, String> {
-        let mut out = Vec::with_capacity(bytes.len() * 2);
+        self.message(bytes).map(DocBuilder::into_text)
+    }
+
+    /// The message in `bytes` as a document of its canonical JSON, its
+    /// nodes recorded as it is written rather than parsed afterwards.
+    pub fn message_doc(&self, bytes: &[u8]) -> Result<Doc, String> {
+        self.message(bytes)?.finish()
+    }
+
+    fn message(&self, bytes: &[u8]) -> Result<DocBuilder, String> {
+        let mut out = DocBuilder::with_capacity(bytes.len() * 2);
         if self.write(0, bytes, &mut out).is_ok() {
             return Ok(out);
         }
-        out.clear();
         let descriptor = &self.layouts[0].descriptor;
-        serialized(descriptor, bytes, &mut out).map_err(|()| {
+        let mut text = Vec::with_capacity(bytes.len() * 2);
+        serialized(descriptor, bytes, &mut text).map_err(|()| {
             match DynamicMessage::decode(descriptor.clone(), bytes) {
                 Err(error) => error.to_string(),
                 Ok(_) => "the message cannot be written as JSON".to_owned(),
             }
         })?;
+        let mut out = DocBuilder::with_capacity(text.len());
+        out.text_value(&text)?;
         Ok(out)
     }
 
-    fn write(&self, layout: usize, bytes: &[u8], out: &mut Vec<u8>) -> Written {
+    fn write(&self, layout: usize, bytes: &[u8], out: &mut DocBuilder) -> Written {
         let layout = &self.layouts[layout];
         match layout.form {
             Form::Fields => {}
             Form::Timestamp => return timestamp(bytes, out),
             Form::Serialized => {
-                return serialized(&layout.descriptor, bytes, out).map_err(|()| Unsupported);
+                let mut text = Vec::new();
+                serialized(&layout.descriptor, bytes, &mut text).map_err(|()| Unsupported)?;
+                return out.text_value(&text).map_err(|_| Unsupported);
             }
         }
         let mut wire = read_fields(bytes)?;
@@ -73,7 +89,7 @@ impl Transcoder {
         if !wire.is_sorted_by_key(|(number, _)| *number) {
             wire.sort_by_key(|(number, _)| *number);
         }
-        out.push(b'{');
+        out.open_object();
         let mut first = true;
         let mut rest = wire.as_slice();
         for field in &layout.fields {
@@ -100,19 +116,19 @@ impl Transcoder {
                 continue;
             }
             if !first {
-                out.push(b',');
+                out.comma();
             }
             first = false;
-            out.extend_from_slice(&field.key);
+            out.key(&field.key);
             let found = found.iter().map(|(_, wire)| *wire);
             match &field.shape {
-                _ if count == 0 => out.extend_from_slice(&field.default),
+                _ if count == 0 => out.append_doc(&field.default),
                 Shape::Single(kind) => self.single(kind, found, out)?,
                 Shape::List(kind) => self.list(kind, found, out)?,
                 Shape::Map(key, value) => self.map(key, value, found, out)?,
             }
         }
-        out.push(b'}');
+        out.close();
         Ok(())
     }
 
@@ -123,7 +139,7 @@ impl Transcoder {
         &self,
         kind: &Value,
         mut found: impl DoubleEndedIterator<Item = Wire<'b>>,
-        out: &mut Vec<u8>,
+        out: &mut DocBuilder,
     ) -> Written {
         if let Value::Message(layout) = kind {
             let bytes = |wire| match wire {
@@ -148,13 +164,13 @@ impl Transcoder {
         &self,
         kind: &Value,
         found: impl Iterator<Item = Wire<'b>>,
-        out: &mut Vec<u8>,
+        out: &mut DocBuilder,
     ) -> Written {
-        out.push(b'[');
+        out.open_array();
         let mut first = true;
-        let mut item = |wire: Wire<'_>, out: &mut Vec<u8>| {
+        let mut item = |wire: Wire<'_>, out: &mut DocBuilder| {
             if !first {
-                out.push(b',');
+                out.comma();
             }
             first = false;
             self.scalar(kind, wire, out)
@@ -174,7 +190,7 @@ impl Transcoder {
                 (wire, _) => item(wire, out)?,
             }
         }
-        out.push(b']');
+        out.close();
         Ok(())
     }
 
@@ -183,9 +199,9 @@ impl Transcoder {
         key: &MapPart,
         value: &MapPart,
         found: impl Iterator<Item = Wire<'b>>,
-        out: &mut Vec<u8>,
+        out: &mut DocBuilder,
     ) -> Written {
-        let mut entries: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut entries: Vec<(Vec<u8>, DocBuilder)> = Vec::new();
         for wire in found {
             let Wire::Bytes(bytes) = wire else {
                 return Err(Unsupported);
@@ -202,67 +218,72 @@ impl Transcoder {
                 Some(wire) => self.map_key(&key.kind, wire, &mut key_text)?,
                 None => key_text.extend_from_slice(&key.default),
             }
-            let mut value_text = Vec::new();
+            let mut value_doc = DocBuilder::default();
             if part(2).next().is_some() {
-                self.single(&value.kind, part(2), &mut value_text)?;
+                self.single(&value.kind, part(2), &mut value_doc)?;
             } else if let Value::Message(layout) = value.kind {
-                self.write(layout, &[], &mut value_text)?;
+                self.write(layout, &[], &mut value_doc)?;
             } else {
-                value_text.extend_from_slice(&value.default);
+                value_doc
+                    .text_value(&value.default)
+                    .map_err(|_| Unsupported)?;
             }
             entries.retain(|(earlier, _)| *earlier != key_text);
-            entries.push((key_text, value_text));
+            entries.push((key_text, value_doc));
         }
-        out.push(b'{');
-        for (index, (key, value)) in entries.iter().enumerate() {
+        out.open_object();
+        for (index, (mut key, value)) in entries.into_iter().enumerate() {
             if index > 0 {
-                out.push(b',');
+                out.comma();
             }
-            out.extend_from_slice(key);
-            out.push(b':');
-            out.extend_from_slice(value);
+            key.push(b':');
+            out.key(&key);
+            out.append(value);
         }
-        out.push(b'}');
+        out.close();
         Ok(())
     }
 
     /// A map key: always a JSON string.
     fn map_key(&self, kind: &Value, wire: Wire<'_>, out: &mut Vec<u8>) -> Written {
+        let mut written = DocBuilder::default();
+        self.scalar(kind, wire, &mut written)?;
+        let text = written.into_text();
         if matches!(kind, Value::String) {
-            return self.scalar(kind, wire, out);
+            out.extend_from_slice(&text);
+            return Ok(());
         }
-        let mut text = Vec::new();
-        self.scalar(kind, wire, &mut text)?;
         let text = std::str::from_utf8(&text).map_err(|_| Unsupported)?;
         string(text.trim_matches('"'), out);
         Ok(())
     }
 
     #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
-    fn scalar(&self, kind: &Value, wire: Wire<'_>, out: &mut Vec<u8>) -> Written {
+    fn scalar(&self, kind: &Value, wire: Wire<'_>, out: &mut DocBuilder) -> Written {
         match (kind, wire) {
-            (Value::Double, Wire::Fixed64(bits)) => float(f64::from_bits(bits), out),
-            (Value::Float, Wire::Fixed32(bits)) => float(f32::from_bits(bits), out),
-            (Value::Int32, Wire::Varint(v)) => number(v as i32, out),
-            (Value::Uint32, Wire::Varint(v)) => number(v as u32, out),
-            (Value::Sint32, Wire::Varint(v)) => number(zigzag(v) as i32, out),
-            (Value::Fixed32, Wire::Fixed32(v)) => number(v, out),
-            (Value::Sfixed32, Wire::Fixed32(v)) => number(v as i32, out),
+            (Value::Double, Wire::Fixed64(bits)) => out.scalar(|t| float(f64::from_bits(bits), t)),
+            (Value::Float, Wire::Fixed32(bits)) => out.scalar(|t| float(f32::from_bits(bits), t)),
+            (Value::Int32, Wire::Varint(v)) => out.scalar(|t| number(v as i32, t)),
+            (Value::Uint32, Wire::Varint(v)) => out.scalar(|t| number(v as u32, t)),
+            (Value::Sint32, Wire::Varint(v)) => out.scalar(|t| number(zigzag(v) as i32, t)),
+            (Value::Fixed32, Wire::Fixed32(v)) => out.scalar(|t| number(v, t)),
+            (Value::Sfixed32, Wire::Fixed32(v)) => out.scalar(|t| number(v as i32, t)),
             (Value::Int64, Wire::Varint(v)) | (Value::Sfixed64, Wire::Fixed64(v)) => {
-                quoted(v as i64, out);
+                out.scalar(|t| quoted(v as i64, t));
             }
             (Value::Uint64, Wire::Varint(v)) | (Value::Fixed64, Wire::Fixed64(v)) => {
-                quoted(v, out);
+                out.scalar(|t| quoted(v, t));
             }
-            (Value::Sint64, Wire::Varint(v)) => quoted(zigzag(v), out),
-            (Value::Bool, Wire::Varint(v)) => {
-                out.extend_from_slice(if v == 0 { b"false" } else { b"true" });
-            }
+            (Value::Sint64, Wire::Varint(v)) => out.scalar(|t| quoted(zigzag(v), t)),
+            (Value::Bool, Wire::Varint(v)) => out.scalar(|t| {
+                t.extend_from_slice(if v == 0 { b"false" } else { b"true" });
+            }),
             (Value::String, Wire::Bytes(bytes)) => {
-                string(std::str::from_utf8(bytes).map_err(|_| Unsupported)?, out);
+                let text = std::str::from_utf8(bytes).map_err(|_| Unsupported)?;
+                out.scalar(|t| string(text, t));
             }
-            (Value::Bytes, Wire::Bytes(bytes)) => base64(bytes, out),
-            (Value::Enum(names), Wire::Varint(v)) => names.write(v as i32, out),
+            (Value::Bytes, Wire::Bytes(bytes)) => out.scalar(|t| base64(bytes, t)),
+            (Value::Enum(names), Wire::Varint(v)) => out.scalar(|t| names.write(v as i32, t)),
             (Value::Message(layout), Wire::Bytes(bytes)) => self.write(*layout, bytes, out)?,
             _ => return Err(Unsupported),
         }
@@ -353,8 +374,9 @@ struct FieldPlan {
     presence: bool,
     /// The index of its oneof in [`Layout::oneofs`].
     oneof: Option<usize>,
-    /// The text written when it is not on the wire (and has no presence).
-    default: Vec<u8>,
+    /// The value written when it is not on the wire (and has no
+    /// presence).
+    default: Doc,
 }
 
 #[derive(Debug)]
@@ -496,7 +518,7 @@ impl Builder {
                     .oneofs()
                     .position(|candidate| candidate.name() == oneof.name())
             }),
-            default: default_text(field),
+            default: Doc::parse(default_text(field)).unwrap_or_else(|_| Doc::null()),
         }
     }
 
@@ -572,7 +594,7 @@ fn default_text(field: &FieldDescriptor) -> Vec<u8> {
     out
 }
 
-fn timestamp(bytes: &[u8], out: &mut Vec<u8>) -> Written {
+fn timestamp(bytes: &[u8], out: &mut DocBuilder) -> Written {
     /// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z.
     const RANGE: std::ops::RangeInclusive<i64> = -62_135_596_800..=253_402_300_799;
     let mut timestamp = prost_types::Timestamp::default();
@@ -589,7 +611,7 @@ fn timestamp(bytes: &[u8], out: &mut Vec<u8>) -> Written {
     if !RANGE.contains(&timestamp.seconds) || !(0..1_000_000_000).contains(&timestamp.nanos) {
         return Err(Unsupported);
     }
-    rfc3339(timestamp.seconds, timestamp.nanos, out);
+    out.scalar(|text| rfc3339(timestamp.seconds, timestamp.nanos, text));
     Ok(())
 }
 
@@ -824,14 +846,18 @@ message Everything {
     /// Both texts of the message encoded in `bytes`, as JSON values; this
     /// reader's must be its own, not prost-reflect's.
     fn both(descriptor: &MessageDescriptor, bytes: &[u8]) -> (Value, Value) {
-        let mut ours = Vec::new();
+        let mut written = DocBuilder::default();
         Transcoder::new(descriptor)
-            .write(0, bytes, &mut ours)
+            .write(0, bytes, &mut written)
             .expect("read without prost-reflect");
+        let written = written.finish().unwrap();
+        let ours = written.root().raw().to_owned();
+        let parsed = Doc::parse(ours.clone()).unwrap();
+        assert!(written.same_as(&parsed), "nodes as written: {ours}");
         let mut theirs = Vec::new();
         serialized(descriptor, bytes, &mut theirs).unwrap();
         (
-            serde_json::from_slice(&ours).unwrap(),
+            serde_json::from_str(&ours).unwrap(),
             serde_json::from_slice(&theirs).unwrap(),
         )
     }

@@ -1,0 +1,202 @@
+//! Documents written rather than parsed: a [`DocBuilder`] takes JSON text
+//! a value at a time and records each value's node as it is written, so
+//! that a document made by the gateway itself (a protobuf message
+//! transcoded to JSON) is not parsed again.
+//!
+//! The builder trusts its writer for scalars: each is one well-formed
+//! JSON scalar, told apart by its first byte. Text it did not write value
+//! by value goes through [`DocBuilder::text_value`], which parses it.
+
+use super::Doc;
+use super::parse::{self, Kind, Node};
+
+/// A document being written.
+#[derive(Debug, Default)]
+pub struct DocBuilder {
+    text: Vec<u8>,
+    nodes: Vec<Node>,
+    /// The open containers' nodes, innermost last.
+    open: Vec<usize>,
+}
+
+impl DocBuilder {
+    /// An empty builder with room for `bytes` of text.
+    pub fn with_capacity(bytes: usize) -> Self {
+        Self {
+            text: Vec::with_capacity(bytes),
+            nodes: Vec::with_capacity(bytes / 8 + 1),
+            open: Vec::new(),
+        }
+    }
+
+    /// Opens an object.
+    pub fn open_object(&mut self) {
+        self.open(Kind::Object, b'{');
+    }
+
+    /// Opens a list.
+    pub fn open_array(&mut self) {
+        self.open(Kind::Array, b'[');
+    }
+
+    fn open(&mut self, kind: Kind, bracket: u8) {
+        self.open.push(self.nodes.len());
+        self.nodes.push(Node::new(kind, self.text.len(), 0));
+        self.text.push(bracket);
+    }
+
+    /// Closes the innermost open object or list.
+    pub fn close(&mut self) {
+        let next = self.nodes.len();
+        let Some(node) = self.open.pop().and_then(|at| self.nodes.get_mut(at)) else {
+            return;
+        };
+        let kind = node.kind();
+        *node = Node::new(kind, node.start as usize, next);
+        self.text
+            .push(if kind == Kind::Object { b'}' } else { b']' });
+    }
+
+    /// Writes the comma between two members or items.
+    pub fn comma(&mut self) {
+        self.text.push(b',');
+    }
+
+    /// Writes a member's key as its JSON text and the colon: `"name":`.
+    pub fn key(&mut self, key_and_colon: &[u8]) {
+        let start = self.text.len();
+        self.text.extend_from_slice(key_and_colon);
+        let end = self.text.len().saturating_sub(1);
+        self.string_node(start, end);
+    }
+
+    /// Writes one scalar (a string, a number, `true`, `false` or `null`)
+    /// with `write`, which must write exactly one well-formed scalar.
+    pub fn scalar(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+        let start = self.text.len();
+        write(&mut self.text);
+        let end = self.text.len();
+        let kind = match self.text.get(start) {
+            Some(b'"') => return self.string_node(start, end),
+            Some(b't') => Kind::True,
+            Some(b'f') => Kind::False,
+            Some(b'n') => Kind::Null,
+            _ => Kind::Number,
+        };
+        self.nodes.push(Node::new(kind, start, end - start));
+    }
+
+    /// Records the string whose quoted text spans `start..end`.
+    fn string_node(&mut self, start: usize, end: usize) {
+        let inside = start + 1..end.saturating_sub(1).max(start + 1);
+        let escaped = self
+            .text
+            .get(inside.clone())
+            .is_some_and(|bytes| bytes.contains(&b'\\'));
+        let kind = if escaped { Kind::EscapedStr } else { Kind::Str };
+        self.nodes
+            .push(Node::new(kind, inside.start, inside.end - inside.start));
+    }
+
+    /// Writes one JSON value given as text, parsing it for its nodes.
+    pub fn text_value(&mut self, json: &[u8]) -> Result<(), String> {
+        let nodes = parse::parse(json)?;
+        self.extend(json, &nodes);
+        Ok(())
+    }
+
+    /// Writes the value of a document.
+    pub fn append_doc(&mut self, doc: &Doc) {
+        self.extend(doc.text.as_bytes(), &doc.nodes);
+    }
+
+    /// Writes the value another builder wrote.
+    pub fn append(&mut self, other: Self) {
+        self.extend(&other.text, &other.nodes);
+    }
+
+    fn extend(&mut self, text: &[u8], nodes: &[Node]) {
+        let (text_base, node_base) = (self.text.len(), self.nodes.len());
+        self.text.extend_from_slice(text);
+        self.nodes
+            .extend(nodes.iter().map(|node| node.moved(text_base, node_base)));
+    }
+
+    /// The document written; the text must be one complete value.
+    pub fn finish(self) -> Result<Doc, String> {
+        if !self.open.is_empty() || self.nodes.is_empty() {
+            return Err("the document is incomplete".to_owned());
+        }
+        parse::fits(self.text.len())?;
+        let text = String::from_utf8(self.text)
+            .map_err(|error| format!("invalid UTF-8: {}", error.utf8_error()))?;
+        Ok(Doc {
+            text,
+            nodes: self.nodes,
+        })
+    }
+
+    /// The text written.
+    pub fn into_text(self) -> Vec<u8> {
+        self.text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every value of a document, as (its raw text, whether it is an
+    /// object, a list, a string) in node order.
+    fn values(doc: &Doc) -> Vec<(String, Kind)> {
+        (0..u32::try_from(doc.nodes.len()).unwrap())
+            .map(|at| {
+                let json = doc.at(at);
+                (json.raw().to_owned(), json.node().unwrap().kind())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_written_document_has_the_nodes_its_text_parses_to() {
+        let mut builder = DocBuilder::default();
+        builder.open_object();
+        builder.key(br#""name":"#);
+        builder.scalar(|out| out.extend_from_slice(br#""a\"b""#));
+        builder.comma();
+        builder.key(br#""tags":"#);
+        builder.open_array();
+        builder.scalar(|out| out.extend_from_slice(b"-1.5"));
+        builder.comma();
+        builder.scalar(|out| out.extend_from_slice(b"true"));
+        builder.comma();
+        builder.text_value(br#"{"x": [null, "y"]}"#).unwrap();
+        builder.comma();
+        builder.open_object();
+        builder.close();
+        builder.close();
+        builder.comma();
+        builder.key(br#""n":"#);
+        builder.scalar(|out| out.extend_from_slice(b"null"));
+        builder.close();
+        let written = builder.finish().unwrap();
+        let parsed = Doc::parse(written.text.clone()).unwrap();
+        assert!(written.same_as(&parsed));
+        assert_eq!(values(&written), values(&parsed));
+        assert_eq!(
+            written.root().get("name").unwrap().as_str().unwrap(),
+            "a\"b"
+        );
+        let tags = written.root().get("tags").unwrap();
+        assert_eq!(tags.items().unwrap().count(), 4);
+        assert!(written.root().get("n").unwrap().is_null());
+    }
+
+    #[test]
+    fn an_unfinished_document_is_an_error() {
+        let mut builder = DocBuilder::default();
+        builder.open_array();
+        assert!(builder.finish().is_err());
+        assert!(DocBuilder::default().finish().is_err());
+    }
+}
