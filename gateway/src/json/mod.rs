@@ -508,6 +508,19 @@ impl fmt::Debug for KeyPath {
     }
 }
 
+/// Writes `text` as a JSON string, escaped as `serde_json` escapes it:
+/// most texts need no escape and are copied between quotes.
+pub fn write_string(text: &str, out: &mut Vec<u8>) {
+    if parse::is_plain(text.as_bytes()) {
+        out.reserve(text.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else if serde_json::to_writer(&mut *out, text).is_err() {
+        out.extend_from_slice(b"null");
+    }
+}
+
 /// A backend value as a `serde_json` value (for templates and events).
 pub fn to_plain(json: Json<'_>) -> serde_json::Value {
     serde_json::from_str(json.raw()).unwrap_or(serde_json::Value::Null)
@@ -609,6 +622,23 @@ mod tests {
         assert_eq!(root.get("d").unwrap().raw(), "{}");
         assert_eq!(root.raw(), value.text);
         assert_eq!(root.get("b").unwrap().items().unwrap().count(), 2);
+    }
+
+    #[test]
+    fn strings_are_written_as_serde_json_writes_them() {
+        for text in [
+            "",
+            "plain é",
+            "a\"b",
+            "back\\slash",
+            "line\nbreak",
+            "\u{1}\u{1f}",
+            "tab\t",
+        ] {
+            let mut out = Vec::new();
+            write_string(text, &mut out);
+            assert_eq!(out, serde_json::to_vec(text).unwrap(), "{text:?}");
+        }
     }
 
     #[test]

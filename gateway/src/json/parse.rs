@@ -409,6 +409,12 @@ fn plain_end(text: &[u8], mut pos: usize) -> usize {
         .unwrap_or(rest.len())
 }
 
+/// Whether `text` can stand between quotes as it is: no quote, backslash
+/// or control character.
+pub(super) fn is_plain(text: &[u8]) -> bool {
+    plain_end(text, 0) == text.len()
+}
+
 /// The high bit of each byte of `word` that a string may not hold as it is
 /// (a quote, a backslash, a control character), exact up to the lowest one.
 fn special_bytes(word: u64) -> u64 {

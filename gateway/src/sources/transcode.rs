@@ -747,11 +747,11 @@ fn zigzag(value: u64) -> i64 {
     (value >> 1) as i64 ^ -((value & 1) as i64)
 }
 
-fn number(value: impl serde::Serialize, out: &mut Vec<u8>) {
-    let _ = sonic_rs::to_writer(out, &value);
+fn number(value: impl itoa::Integer, out: &mut Vec<u8>) {
+    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
 }
 
-fn quoted(value: impl serde::Serialize, out: &mut Vec<u8>) {
+fn quoted(value: impl itoa::Integer, out: &mut Vec<u8>) {
     out.push(b'"');
     number(value, out);
     out.push(b'"');
@@ -773,7 +773,7 @@ fn float<F: Into<f64> + serde::Serialize + Copy>(value: F, out: &mut Vec<u8>) {
 }
 
 fn string(text: &str, out: &mut Vec<u8>) {
-    let _ = sonic_rs::to_writer(out, text);
+    crate::json::write_string(text, out);
 }
 
 /// Standard base64 with padding, in quotes.
