@@ -530,7 +530,11 @@ pub fn to_plain(json: Json<'_>) -> serde_json::Value {
 /// whether an id is a number or a string.
 #[inline]
 pub fn key_text(json: Json<'_>) -> Cow<'_, str> {
-    json.as_str().unwrap_or(Cow::Borrowed(json.raw()))
+    match json.kind() {
+        Kind::Str => Cow::Borrowed(json.span()),
+        Kind::EscapedStr => json.as_str().unwrap_or_default(),
+        _ => Cow::Borrowed(json.raw()),
+    }
 }
 
 #[cfg(test)]
