@@ -9,7 +9,6 @@
 //! Every other fetched field (own calls, subgraph entities, keys built
 //! from several values) is filed per parent, as [`super::execute::Slot`]s.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::marker::PhantomData;
@@ -152,18 +151,10 @@ fn pack(text: &str) -> Option<u128> {
     Some(u128::from(low) | u128::from(high) << 64)
 }
 
-/// A field's result found by its parent's key: borrowed from the answers,
-/// as the walker and the writer read it.
-pub(crate) enum Filed<'r> {
-    /// One value (`null` included).
-    One(Json<'r>),
-    /// Loaded items (`None` where a key found nothing).
-    Many(Vec<Option<Json<'r>>>),
-    /// Nothing.
-    Null,
-    /// The load failed, or a non-null entity was not found.
-    Failed(Cow<'r, GraphqlError>),
-}
+/// A field's result, found by its parent's key or filed per parent:
+/// borrowed from the answers, as the walker and the writer read it. A
+/// single value may be `null`; a failure is shared, not copied.
+pub(crate) type Filed<'r> = Resolved<Json<'r>, Arc<GraphqlError>>;
 
 impl<'r> Filed<'r> {
     /// A result filed per parent, as read.
@@ -177,7 +168,7 @@ impl<'r> Filed<'r> {
                     .collect(),
             ),
             Slot::Null => Self::Null,
-            Slot::Failed(error) => Self::Failed(Cow::Borrowed(error)),
+            Slot::Failed(error) => Self::Failed(error.clone()),
         }
     }
 }
@@ -318,7 +309,7 @@ impl KeyedResults {
                 load.texts.get(&text).map(|index| (load, index))
             })
         };
-        let resolved = match key.items() {
+        Some(match key.items() {
             Some(items) => {
                 let located = items.map(locate).collect::<Option<Vec<_>>>()?;
                 resolve(definition, keyed.entity, &located, &ByKey(PhantomData))
@@ -329,12 +320,6 @@ impl KeyedResults {
                 &[locate(key)?],
                 &ByKey(PhantomData),
             ),
-        };
-        Some(match resolved {
-            Resolved::One(item) => Filed::One(item),
-            Resolved::Many(items) => Filed::Many(items),
-            Resolved::Null => Filed::Null,
-            Resolved::Failed(error) => Filed::Failed(error),
         })
     }
 }
@@ -412,15 +397,15 @@ struct ByKey<'r>(PhantomData<&'r KeyedLoad>);
 impl<'r> KeyItems for ByKey<'r> {
     type Key = (&'r KeyedLoad, usize);
     type Item = Json<'r>;
-    type Error = Cow<'r, GraphqlError>;
+    type Error = Arc<GraphqlError>;
 
     fn first(&self, (load, index): Self::Key) -> Result<Option<Json<'r>>, Self::Error> {
-        load.first(index).map_err(|error| Cow::Borrowed(&**error))
+        load.first(index).map_err(Arc::clone)
     }
 
     fn all(&self, (load, index): Self::Key) -> Result<Vec<Option<Json<'r>>>, Self::Error> {
         if let Some(error) = &load.failed[index] {
-            return Err(Cow::Borrowed(error));
+            return Err(error.clone());
         }
         Ok(load.found[index]
             .iter()
@@ -429,7 +414,7 @@ impl<'r> KeyItems for ByKey<'r> {
     }
 
     fn not_found(&self, entity: &str, (load, index): Self::Key) -> Self::Error {
-        Cow::Owned(not_found(entity, &load.keys[index]))
+        Arc::new(not_found(entity, &load.keys[index]))
     }
 }
 

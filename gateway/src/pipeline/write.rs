@@ -169,7 +169,7 @@ impl Writer<'_> {
             Some(Filed::One(json)) => self.loaded(field, shape, json, at, reported),
             Some(Filed::Many(items)) => self.many(field, shape, &items, at),
             Some(Filed::Failed(error)) => {
-                self.fail(field, error.into_owned(), at);
+                self.fail(field, Arc::unwrap_or_clone(error), at);
                 self.null_if(shape)
             }
             Some(Filed::Null) | None => self.value(field, shape, None, at, reported),
