@@ -9,8 +9,6 @@
 //! Every other fetched field (own calls, subgraph entities, keys built
 //! from several values) is filed per parent, as [`super::execute::Slot`]s.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -65,37 +63,42 @@ impl<'p> Keyed<'p> {
 }
 
 /// Key texts and their indexes. Ids and codes are short: a text of up
-/// to 15 bytes is packed with its length into one integer, so that
-/// finding it hashes two words and follows no pointer.
+/// to 15 bytes is packed with its length into two words, kept in a small
+/// open-addressed table, so that finding it hashes two words and follows
+/// no pointer.
 #[derive(Debug, Default)]
 pub(crate) struct KeyIndex {
-    short: HashMap<u128, usize, BuildHasherDefault<PackedHasher>>,
+    /// A power of two in length (or empty); linear probing.
+    short: Vec<Place>,
+    /// How many of `short` are taken.
+    taken: usize,
     long: FxHashMap<String, usize>,
 }
 
-/// Hashes a packed key text: a folded multiply of its two halves, which
-/// spreads a difference in any byte over the whole hash (keys such as
-/// `SKU-0042` differ only in their last bytes).
-#[derive(Default)]
-struct PackedHasher(u64);
+/// A place of [`KeyIndex::short`]: a packed text and its index plus one
+/// (zero when the place is free).
+#[derive(Debug, Clone, Copy, Default)]
+struct Place {
+    packed: Packed,
+    index: u32,
+}
 
-impl Hasher for PackedHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
+/// A short text as two words: its bytes, its length in the top byte.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Packed {
+    low: u64,
+    high: u64,
+}
 
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.write_u128(u128::from(byte) ^ u128::from(self.0));
-        }
-    }
-
+impl Packed {
+    /// A folded multiply of the two words, which spreads a difference in
+    /// any byte over the whole hash (keys such as `SKU-0042` differ only
+    /// in their last bytes).
     #[allow(clippy::cast_possible_truncation)]
-    fn write_u128(&mut self, packed: u128) {
+    fn hash(self) -> usize {
         const SEED: u64 = 0x9e37_79b9_7f4a_7c15;
-        let (low, high) = (packed as u64, (packed >> 64) as u64);
-        let folded = u128::from(low ^ SEED) * u128::from(high ^ SEED.rotate_left(32));
-        self.0 = (folded as u64) ^ ((folded >> 64) as u64);
+        let folded = u128::from(self.low ^ SEED) * u128::from(self.high ^ SEED.rotate_left(32));
+        ((folded as u64) ^ ((folded >> 64) as u64)) as usize
     }
 }
 
@@ -104,25 +107,69 @@ impl KeyIndex {
     #[inline]
     pub(crate) fn get(&self, text: &str) -> Option<usize> {
         match pack(text) {
-            Some(packed) => self.short.get(&packed).copied(),
+            Some(packed) => self.get_short(packed),
             None => self.long.get(text).copied(),
+        }
+    }
+
+    #[inline]
+    fn get_short(&self, packed: Packed) -> Option<usize> {
+        let mask = self.short.len().checked_sub(1)?;
+        let mut at = packed.hash() & mask;
+        loop {
+            let slot = self.short.get(at)?;
+            if slot.index == 0 {
+                return None;
+            }
+            if slot.packed == packed {
+                return Some(slot.index as usize - 1);
+            }
+            at = (at + 1) & mask;
         }
     }
 
     /// Gives `text` the index `index`.
     pub(crate) fn insert(&mut self, text: &str, index: usize) {
-        match pack(text) {
-            Some(packed) => self.short.insert(packed, index),
-            None => self.long.insert(text.to_owned(), index),
-        };
+        match (pack(text), u32::try_from(index + 1)) {
+            (Some(packed), Ok(index)) => self.insert_short(Place { packed, index }),
+            _ => {
+                self.long.insert(text.to_owned(), index);
+            }
+        }
+    }
+
+    fn insert_short(&mut self, new: Place) {
+        if (self.taken + 1) * 2 > self.short.len() {
+            self.grow();
+        }
+        let mask = self.short.len() - 1;
+        let mut at = new.packed.hash() & mask;
+        while let Some(slot) = self.short.get_mut(at) {
+            if slot.index == 0 || slot.packed == new.packed {
+                self.taken += usize::from(slot.index == 0);
+                *slot = new;
+                return;
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    /// Doubles the table (at least sixteen places), placing every text again.
+    fn grow(&mut self) {
+        let size = (self.short.len() * 2).max(16);
+        let old = std::mem::replace(&mut self.short, vec![Place::default(); size]);
+        self.taken = 0;
+        for slot in old.into_iter().filter(|slot| slot.index != 0) {
+            self.insert_short(slot);
+        }
     }
 }
 
-/// A text of up to 15 bytes as one integer: its bytes (read as whole
+/// A text of up to 15 bytes as two words: its bytes (read as whole
 /// words, some of them twice, so that nothing is copied byte by byte
 /// through the stack), with its length in the top byte.
 #[inline]
-fn pack(text: &str) -> Option<u128> {
+fn pack(text: &str) -> Option<Packed> {
     let bytes = text.as_bytes();
     let length = bytes.len();
     let word = |at: usize| bytes.get(at..at + 8).and_then(|b| b.first_chunk::<8>());
@@ -148,7 +195,7 @@ fn pack(text: &str) -> Option<u128> {
         _ => return None,
     };
     let high = high | (length as u64) << 56;
-    Some(u128::from(low) | u128::from(high) << 64)
+    Some(Packed { low, high })
 }
 
 /// A field's result, found by its parent's key or filed per parent:
