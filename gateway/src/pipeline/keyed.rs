@@ -345,10 +345,10 @@ impl KeyedResults {
         keyed: &Keyed<'_>,
         key: Json<'_>,
     ) -> Option<Filed<'_>> {
-        if self.loads.is_empty() {
-            return None;
-        }
-        let loads = self.by_field.get(field as usize)?;
+        let loads = self
+            .by_field
+            .get(field as usize)
+            .filter(|loads| !loads.is_empty())?;
         let locate = |key: Json<'_>| {
             let text = json::key_text(key);
             loads.iter().find_map(|&load| {
