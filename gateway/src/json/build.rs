@@ -125,10 +125,8 @@ impl DocBuilder {
             return Err("the document is incomplete".to_owned());
         }
         parse::fits(self.text.len())?;
-        let text = String::from_utf8(self.text)
-            .map_err(|error| format!("invalid UTF-8: {}", error.utf8_error()))?;
         Ok(Doc {
-            text,
+            text: super::utf8(self.text)?,
             nodes: self.nodes,
         })
     }
@@ -161,8 +159,8 @@ fn has_backslash(bytes: &[u8]) -> bool {
 mod tests {
     use super::*;
 
-    /// Every value of a document, as (its raw text, whether it is an
-    /// object, a list, a string) in node order.
+    /// Every value of a document, as its raw text and its kind, in node
+    /// order.
     fn values(doc: &Doc) -> Vec<(String, Kind)> {
         (0..u32::try_from(doc.nodes.len()).unwrap())
             .map(|at| {

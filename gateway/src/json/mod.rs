@@ -27,8 +27,7 @@ pub struct Doc {
 impl Doc {
     /// Parses one JSON value; the error says what is wrong and where.
     pub fn parse(text: impl Into<Vec<u8>>) -> Result<Self, String> {
-        let text = String::from_utf8(text.into())
-            .map_err(|error| format!("invalid UTF-8: {}", error.utf8_error()))?;
+        let text = utf8(text.into())?;
         let nodes = parse::parse(text.as_bytes())?;
         Ok(Self { text, nodes })
     }
@@ -77,6 +76,11 @@ impl Doc {
             at: index,
         }
     }
+}
+
+/// A document's text as a string; the error says where it is not UTF-8.
+fn utf8(text: Vec<u8>) -> Result<String, String> {
+    String::from_utf8(text).map_err(|error| format!("invalid UTF-8: {}", error.utf8_error()))
 }
 
 #[cfg(test)]

@@ -117,12 +117,12 @@ impl KeyIndex {
         let mask = self.short.len().checked_sub(1)?;
         let mut at = packed.hash() & mask;
         loop {
-            let slot = self.short.get(at)?;
-            if slot.index == 0 {
+            let place = self.short.get(at)?;
+            if place.index == 0 {
                 return None;
             }
-            if slot.packed == packed {
-                return Some(slot.index as usize - 1);
+            if place.packed == packed {
+                return Some(place.index as usize - 1);
             }
             at = (at + 1) & mask;
         }
@@ -144,10 +144,10 @@ impl KeyIndex {
         }
         let mask = self.short.len() - 1;
         let mut at = new.packed.hash() & mask;
-        while let Some(slot) = self.short.get_mut(at) {
-            if slot.index == 0 || slot.packed == new.packed {
-                self.taken += usize::from(slot.index == 0);
-                *slot = new;
+        while let Some(place) = self.short.get_mut(at) {
+            if place.index == 0 || place.packed == new.packed {
+                self.taken += usize::from(place.index == 0);
+                *place = new;
                 return;
             }
             at = (at + 1) & mask;
@@ -159,8 +159,8 @@ impl KeyIndex {
         let size = (self.short.len() * 2).max(16);
         let old = std::mem::replace(&mut self.short, vec![Place::default(); size]);
         self.taken = 0;
-        for slot in old.into_iter().filter(|slot| slot.index != 0) {
-            self.insert_short(slot);
+        for place in old.into_iter().filter(|place| place.index != 0) {
+            self.insert_short(place);
         }
     }
 }

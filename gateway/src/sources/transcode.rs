@@ -59,15 +59,13 @@ impl Transcoder {
             return Ok(out);
         }
         let descriptor = &self.layouts[0].descriptor;
-        let mut text = Vec::with_capacity(bytes.len() * 2);
-        serialized(descriptor, bytes, &mut text).map_err(|()| {
-            match DynamicMessage::decode(descriptor.clone(), bytes) {
+        let mut out = DocBuilder::default();
+        serialized_value(descriptor, bytes, &mut out).map_err(
+            |()| match DynamicMessage::decode(descriptor.clone(), bytes) {
                 Err(error) => error.to_string(),
                 Ok(_) => "the message cannot be written as JSON".to_owned(),
-            }
-        })?;
-        let mut out = DocBuilder::with_capacity(text.len());
-        out.text_value(&text)?;
+            },
+        )?;
         Ok(out)
     }
 
@@ -77,9 +75,7 @@ impl Transcoder {
             Form::Fields => {}
             Form::Timestamp => return timestamp(bytes, out),
             Form::Serialized => {
-                let mut text = Vec::new();
-                serialized(&layout.descriptor, bytes, &mut text).map_err(|()| Unsupported)?;
-                return out.text_value(&text).map_err(|_| Unsupported);
+                return serialized_value(&layout.descriptor, bytes, out).map_err(|()| Unsupported);
             }
         }
         let mut wire = read_fields(bytes)?;
@@ -682,6 +678,17 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 fn serialized(descriptor: &MessageDescriptor, bytes: &[u8], out: &mut Vec<u8>) -> Result<(), ()> {
     let message = DynamicMessage::decode(descriptor.clone(), bytes).map_err(|_| ())?;
     sonic_rs::to_writer(out, &Canonical(&message)).map_err(|_| ())
+}
+
+/// [`serialized`], written to `out` as one value.
+fn serialized_value(
+    descriptor: &MessageDescriptor,
+    bytes: &[u8],
+    out: &mut DocBuilder,
+) -> Result<(), ()> {
+    let mut text = Vec::with_capacity(bytes.len() * 2);
+    serialized(descriptor, bytes, &mut text)?;
+    out.text_value(&text).map_err(|_| ())
 }
 
 /// Serializes a message with the canonical options.
