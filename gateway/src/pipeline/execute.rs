@@ -1051,7 +1051,7 @@ impl<'p> LoadGroup<'p> {
             };
             loaded.chunks.push(answer.as_ref().ok().cloned());
             let keys = chunk * size..((chunk + 1) * size).min(self.keys.len());
-            if self.batch.connector.speaks_graphql() {
+            if self.batch.graphql {
                 self.load_entities(&answer, chunk, keys, &mut loaded);
                 continue;
             }
@@ -1162,7 +1162,7 @@ struct PerParent<'g, 'p> {
 
 impl PerParent<'_, '_> {
     fn by_position(&self) -> bool {
-        self.group.batch.connector.speaks_graphql()
+        self.group.batch.graphql
     }
 
     fn found(&self, &(chunk, at): &(usize, u32)) -> Option<Found> {

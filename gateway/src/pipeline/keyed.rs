@@ -45,10 +45,7 @@ impl<'p> Keyed<'p> {
         let ValueTemplate::Var(var) = template else {
             return None;
         };
-        // The connector is asked last: that is a call through a pointer.
-        let plain = var.root == Root::This
-            && batch.key_names.len() == 1
-            && !batch.connector.speaks_graphql();
+        let plain = var.root == Root::This && batch.key_names.len() == 1 && !batch.graphql;
         plain.then_some(Self {
             batch,
             path: &var.path,

@@ -59,6 +59,7 @@ use crate::schema::model::{
     Binding, EntityPlan, FetchPlan, FieldDef, GroupedPlan, Model, RequiredField, SubgraphEntity,
     SubgraphField, SubgraphReference, SubgraphTypes,
 };
+use crate::sources::Connector as _;
 use crate::sources::batching::BatchPlan;
 use crate::sources::graphql::{SubgraphEntities, SubgraphQuery, SubgraphSubscription};
 use crate::template::{Root, ValueTemplate, Var};
@@ -702,6 +703,7 @@ fn entities_batch(
 ) -> Arc<BatchPlan> {
     Arc::new(BatchPlan {
         id: NEXT_BATCH_ID.fetch_add(1, Ordering::Relaxed),
+        graphql: connector.speaks_graphql(),
         match_paths: key.iter().map(|name| vec![name.clone()].into()).collect(),
         key_names: connector.key_names.clone(),
         response: vec!["data".to_owned(), "_entities".to_owned()].into(),

@@ -1079,6 +1079,7 @@ impl<'d> Builder<'d> {
         self.next_plan_id += 1;
         Arc::new(BatchPlan {
             id: self.next_plan_id,
+            graphql: connected.connector.speaks_graphql(),
             connector: connected.connector,
             key_names: connected.batch_names,
             match_paths: match_paths.into_iter().map(KeyPath::from).collect(),

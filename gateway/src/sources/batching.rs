@@ -44,6 +44,9 @@ pub struct BatchPlan {
     pub id: usize,
     /// Renders the call from `$batch.<key field>` lists.
     pub connector: Box<dyn Connector>,
+    /// Whether the connector [`Connector::speaks_graphql`], asked once
+    /// when the plan is made: the executor asks for every parent.
+    pub graphql: bool,
     /// The names under `$batch`, one per key component.
     pub key_names: Vec<String>,
     /// Where each key component stands in an answered item. A connector
