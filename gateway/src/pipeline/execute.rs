@@ -73,17 +73,7 @@ impl Found {
 }
 
 /// The result of one fetched field under one parent.
-#[derive(Debug, Clone)]
-pub enum Slot {
-    /// One value.
-    One(Found),
-    /// A list of loaded items (`None` where a key found nothing).
-    Many(Vec<Option<Found>>),
-    /// Nothing (not found, or no key).
-    Null,
-    /// The fetch failed; the error is reported at every path showing it.
-    Failed(Arc<GraphqlError>),
-}
+pub type Slot = Resolved<Found, Arc<GraphqlError>>;
 
 /// What a run produced: every fetched field's result, and the errors
 /// subgraphs answered beside them.
@@ -1144,12 +1134,7 @@ fn loaded_slot<'p>(
             Err(error) => Slot::Failed(error),
         };
     }
-    match resolve(definition, entity, keys, &items) {
-        Resolved::One(found) => Slot::One(found),
-        Resolved::Many(found) => Slot::Many(found),
-        Resolved::Null => Slot::Null,
-        Resolved::Failed(error) => Slot::Failed(error),
-    }
+    resolve(definition, entity, keys, &items)
 }
 
 /// What the keys of a group found, for a field filed per parent.

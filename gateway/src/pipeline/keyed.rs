@@ -387,16 +387,19 @@ pub(crate) trait KeyItems {
     fn not_found(&self, entity: &str, key: Self::Key) -> Self::Error;
 }
 
-/// A loaded field's value from what its keys found: the rules are the
-/// same for results filed per parent and per key.
-pub(crate) enum Resolved<T, E> {
-    /// One item.
+/// A fetched field's value: filed per parent ([`Slot`]) or found by its
+/// parent's key ([`Filed`]); [`resolve`] decides a loaded one by the same
+/// rules for both.
+#[derive(Debug, Clone)]
+pub enum Resolved<T, E> {
+    /// One value.
     One(T),
-    /// A list (`None` where a key found nothing).
+    /// A list of loaded items (`None` where a key found nothing).
     Many(Vec<Option<T>>),
-    /// Nothing.
+    /// Nothing (not found, or no key).
     Null,
-    /// The load failed, or a non-null entity was not found.
+    /// The fetch failed, or a non-null entity was not found; the error is
+    /// reported at every path showing it.
     Failed(E),
 }
 
