@@ -205,6 +205,7 @@ fn run(text: &[u8], nodes: &mut Vec<Node>) -> Result<(), String> {
     'value: loop {
         match text.get(pos) {
             Some(b'"') => pos = string(text, pos, nodes)?,
+            Some(b'0'..=b'9') => pos = number(text, pos, nodes)?,
             Some(&bracket @ (b'{' | b'[')) => {
                 if open.len() >= MAX_NESTING {
                     return Err(format!("containers nest deeper than {MAX_NESTING}"));
@@ -236,6 +237,18 @@ fn run(text: &[u8], nodes: &mut Vec<Node>) -> Result<(), String> {
         // A value is complete: close what it completes, or go on with the
         // next member or item.
         loop {
+            if text.get(pos) == Some(&b',') && inside != In::Nothing {
+                pos += 1;
+                if inside == In::Object {
+                    if text.get(pos) != Some(&b'"') {
+                        pos = skip_whitespace(text, pos);
+                    }
+                    pos = key(text, pos, nodes)?;
+                } else {
+                    pos = skip_whitespace(text, pos);
+                }
+                continue 'value;
+            }
             pos = skip_whitespace(text, pos);
             match (inside, text.get(pos)) {
                 (In::Nothing, None) => return Ok(()),
@@ -301,9 +314,12 @@ fn key(text: &[u8], pos: usize, nodes: &mut Vec<Node>) -> Result<usize, String> 
     if text.get(pos) != Some(&b'"') {
         return Err(unexpected(text, pos, "a string key"));
     }
-    let pos = skip_whitespace(text, string(text, pos, nodes)?);
+    let mut pos = string(text, pos, nodes)?;
     if text.get(pos) != Some(&b':') {
-        return Err(unexpected(text, pos, "`:`"));
+        pos = skip_whitespace(text, pos);
+        if text.get(pos) != Some(&b':') {
+            return Err(unexpected(text, pos, "`:`"));
+        }
     }
     Ok(skip_whitespace(text, pos + 1))
 }
@@ -313,23 +329,36 @@ fn key(text: &[u8], pos: usize, nodes: &mut Vec<Node>) -> Result<usize, String> 
 #[inline(always)]
 fn string(text: &[u8], quote: usize, nodes: &mut Vec<Node>) -> Result<usize, String> {
     let start = quote + 1;
-    let mut pos = start;
-    let mut escaped = false;
+    let end = plain_end(text, start);
+    if text.get(end) == Some(&b'"') {
+        push(nodes, Kind::Str, start, end);
+        return Ok(end + 1);
+    }
+    escaped_string(text, start, end, nodes)
+}
+
+/// The rest of a string from `pos`, where its plain bytes stop short of
+/// the closing quote: an escape, a control character or the end.
+#[inline(never)]
+fn escaped_string(
+    text: &[u8],
+    start: usize,
+    mut pos: usize,
+    nodes: &mut Vec<Node>,
+) -> Result<usize, String> {
     loop {
-        pos = plain_end(text, pos);
         match text.get(pos) {
             Some(b'"') => break,
             Some(b'\\') => {
-                escaped = true;
                 pos += escape_length(&text[pos..])
                     .ok_or_else(|| format!("an invalid escape in a string at byte {pos}"))?;
             }
             Some(_) => return Err(format!("a control character in a string at byte {pos}")),
             None => return Err(unexpected(text, pos, "the end of a string")),
         }
+        pos = plain_end(text, pos);
     }
-    let kind = if escaped { Kind::EscapedStr } else { Kind::Str };
-    push(nodes, kind, start, pos);
+    push(nodes, Kind::EscapedStr, start, pos);
     Ok(pos + 1)
 }
 
@@ -352,31 +381,55 @@ fn literal(
 #[allow(clippy::inline_always)]
 #[inline(always)]
 fn number(text: &[u8], start: usize, nodes: &mut Vec<Node>) -> Result<usize, String> {
-    let digits = |mut pos: usize| {
-        let from = pos;
-        while text.get(pos).is_some_and(u8::is_ascii_digit) {
-            pos += 1;
-        }
-        (pos > from).then_some(pos)
-    };
-    let invalid = || format!("an invalid number at byte {start}");
     let mut pos = start + usize::from(text[start] == b'-');
     pos = match text.get(pos) {
         Some(b'0') => pos + 1,
-        _ => digits(pos).ok_or_else(invalid)?,
+        Some(b'1'..=b'9') => digits_end(text, pos + 1),
+        _ => return Err(invalid_number(start)),
+    };
+    if let Some(b'.' | b'e' | b'E') = text.get(pos) {
+        pos = fraction_and_exponent(text, start, pos)?;
+    }
+    push(nodes, Kind::Number, start, pos);
+    Ok(pos)
+}
+
+#[allow(clippy::inline_always)]
+#[inline(always)]
+fn digits_end(text: &[u8], mut pos: usize) -> usize {
+    while text.get(pos).is_some_and(u8::is_ascii_digit) {
+        pos += 1;
+    }
+    pos
+}
+
+/// A number's fraction and exponent, either optional, from `pos`.
+#[inline(never)]
+fn fraction_and_exponent(text: &[u8], start: usize, mut pos: usize) -> Result<usize, String> {
+    let digits = |from: usize| {
+        let end = digits_end(text, from);
+        if end > from {
+            Ok(end)
+        } else {
+            Err(invalid_number(start))
+        }
     };
     if text.get(pos) == Some(&b'.') {
-        pos = digits(pos + 1).ok_or_else(invalid)?;
+        pos = digits(pos + 1)?;
     }
     if matches!(text.get(pos), Some(b'e' | b'E')) {
         pos += 1;
         if matches!(text.get(pos), Some(b'+' | b'-')) {
             pos += 1;
         }
-        pos = digits(pos).ok_or_else(invalid)?;
+        pos = digits(pos)?;
     }
-    push(nodes, Kind::Number, start, pos);
     Ok(pos)
+}
+
+#[cold]
+fn invalid_number(start: usize) -> String {
+    format!("an invalid number at byte {start}")
 }
 
 #[cold]
@@ -525,6 +578,25 @@ mod tests {
                 format!("a control character in a string at byte {at}")
             );
         }
+    }
+
+    #[test]
+    fn whitespace_between_tokens_reads_as_compact_json_does() {
+        let compact = r#"{"a":[1,-2.5e3,"x\n"],"b":{"c":true,"d":null},"e":0}"#;
+        let spaced = " {\n \"a\" : [ 1 ,\t-2.5e3 , \"x\\n\" ] ,\r\n \"b\":{ \"c\" :true , \"d\":null } , \"e\" : 0 } ";
+        let texts = |text: &str| -> Vec<(Kind, String)> {
+            let nodes = parse(text.as_bytes()).unwrap();
+            let scalar = |node: &Node| text[node.start as usize..node.end() as usize].to_owned();
+            nodes
+                .iter()
+                .map(|node| match node.kind() {
+                    Kind::Array | Kind::Object => (node.kind(), String::new()),
+                    kind => (kind, scalar(node)),
+                })
+                .collect()
+        };
+        assert_eq!(texts(spaced), texts(compact));
+        assert_eq!(texts(compact).len(), 14);
     }
 
     #[test]
