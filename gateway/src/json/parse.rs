@@ -228,7 +228,7 @@ fn run(text: &[u8], nodes: &mut Vec<Node>) -> Result<(), String> {
                     continue 'value;
                 }
             }
-            Some(b'-' | b'0'..=b'9') => pos = number(text, pos, nodes)?,
+            Some(b'-') => pos = number(text, pos, nodes)?,
             Some(b't') => pos = literal(text, pos, b"true", Kind::True, nodes)?,
             Some(b'f') => pos = literal(text, pos, b"false", Kind::False, nodes)?,
             Some(b'n') => pos = literal(text, pos, b"null", Kind::Null, nodes)?,
