@@ -126,11 +126,23 @@ impl Results {
         parent: Json<'_>,
     ) -> Option<Filed<'_>> {
         match Keyed::of(definition) {
-            Some(keyed) => match keyed.key_of(parent) {
-                Some(key) => self.keyed.filed(field.id, definition, &keyed, key),
-                None => Some(Filed::Null),
-            },
+            Some(keyed) => self.filed_by_key(field, definition, &keyed, keyed.key_of(parent)),
             None => self.slots.get(&slot_key(parent, field)).map(Filed::of_slot),
+        }
+    }
+
+    /// The result of `field` (of `definition`, loaded as `keyed` says)
+    /// under a parent whose key is `key`; `None` while it is not fetched.
+    pub(crate) fn filed_by_key(
+        &self,
+        field: &Field,
+        definition: &FieldDef,
+        keyed: &Keyed<'_>,
+        key: Option<Json<'_>>,
+    ) -> Option<Filed<'_>> {
+        match key {
+            Some(key) => self.keyed.filed(field.id, definition, keyed, key),
+            None => Some(Filed::Null),
         }
     }
 
