@@ -5,6 +5,8 @@
 //!
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -386,5 +388,100 @@ async fn grpc_errors_carry_their_status() {
     assert_eq!(
         body["errors"][0]["extensions"]["grpcStatus"],
         "INVALID_ARGUMENT"
+    );
+}
+
+const SHARED_ENTITY_SCHEMA: &str = r#"
+type Query {
+  parts: [Part]! @rest(source: "stub", get: "/parts")
+}
+
+type Part {
+  id: ID!
+  kindId: ID!
+  kind: Kind @entity(key: "$this.kindId")
+  weight: Int!
+}
+
+type Kind @key(fields: "id") @rest(source: "stub", get: "/kinds?ids={$batch.id}") {
+  id: ID!
+  size: Int!
+  label: String
+}
+"#;
+
+/// Entities named by several parents: the good one is written in full
+/// under each, the broken one (`size` is no Int) fails under each parent
+/// naming it, with the error at that parent's path and that parent's
+/// `kind` nulled; one call loads both. The first part is nulled after its
+/// kind was written (its `weight` is no Int): the next part naming that
+/// kind writes it again.
+#[tokio::test]
+async fn an_entity_many_parents_name_is_written_or_failed_under_each() {
+    let kind_calls = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&kind_calls);
+    let stub = StubBackend::start(
+        Router::new()
+            .route(
+                "/parts",
+                get(|| async {
+                    axum::Json(json!([
+                        { "id": "p1", "kindId": "good", "weight": "heavy" },
+                        { "id": "p2", "kindId": "bad", "weight": 2 },
+                        { "id": "p3", "kindId": "good", "weight": 3 },
+                        { "id": "p4", "kindId": "bad", "weight": 4 },
+                        { "id": "p5", "kindId": "good", "weight": 5 },
+                    ]))
+                }),
+            )
+            .route(
+                "/kinds",
+                get(move || {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    async {
+                        axum::Json(json!([
+                            { "id": "bad", "size": "large", "label": "broken" },
+                            { "id": "good", "size": 3, "label": "fine" },
+                        ]))
+                    }
+                }),
+            ),
+    )
+    .await;
+    let (_dir, gateway) = over_stub(&stub, SHARED_ENTITY_SCHEMA, 1000).await;
+    let body = gateway
+        .query("{ parts { id kind { size label } weight } }")
+        .await;
+    let good = json!({ "size": 3, "label": "fine" });
+    assert_eq!(
+        body["data"]["parts"],
+        json!([
+            null,
+            { "id": "p2", "kind": null, "weight": 2 },
+            { "id": "p3", "kind": good, "weight": 3 },
+            { "id": "p4", "kind": null, "weight": 4 },
+            { "id": "p5", "kind": good, "weight": 5 },
+        ]),
+        "{body}"
+    );
+    assert_eq!(error_codes(&body), ["SOURCE_BAD_RESPONSE"; 3], "{body}");
+    let paths: Vec<&Value> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|error| &error["path"])
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            &json!(["parts", 0, "weight"]),
+            &json!(["parts", 1, "kind", "size"]),
+            &json!(["parts", 3, "kind", "size"])
+        ]
+    );
+    assert_eq!(
+        kind_calls.load(Ordering::SeqCst),
+        1,
+        "one call for both kinds"
     );
 }

@@ -207,7 +207,13 @@ impl Writer<'_> {
         if !reported && let Some(keyed) = Keyed::of(definition) {
             return self.keyed(field, definition, &keyed, parent, at);
         }
-        self.filed(field, shape, results.filed(field, definition, parent), at, reported)
+        self.filed(
+            field,
+            shape,
+            results.filed(field, definition, parent),
+            at,
+            reported,
+        )
     }
 
     /// Writes a field loaded by its parent's key: copied when written for
