@@ -205,7 +205,7 @@ fn run(text: &[u8], nodes: &mut Vec<Node>) -> Result<(), String> {
     'value: loop {
         match text.get(pos) {
             Some(b'"') => pos = string(text, pos, nodes)?,
-            Some(b'0'..=b'9') => pos = number(text, pos, nodes)?,
+            Some(b'-' | b'0'..=b'9') => pos = number(text, pos, nodes)?,
             Some(&bracket @ (b'{' | b'[')) => {
                 if open.len() >= MAX_NESTING {
                     return Err(format!("containers nest deeper than {MAX_NESTING}"));
@@ -228,7 +228,6 @@ fn run(text: &[u8], nodes: &mut Vec<Node>) -> Result<(), String> {
                     continue 'value;
                 }
             }
-            Some(b'-') => pos = number(text, pos, nodes)?,
             Some(b't') => pos = literal(text, pos, b"true", Kind::True, nodes)?,
             Some(b'f') => pos = literal(text, pos, b"false", Kind::False, nodes)?,
             Some(b'n') => pos = literal(text, pos, b"null", Kind::Null, nodes)?,
