@@ -236,30 +236,25 @@ fn run(text: &[u8], nodes: &mut Vec<Node>) -> Result<(), String> {
         // A value is complete: close what it completes, or go on with the
         // next member or item.
         loop {
+            // A comma, most often right after the value, is looked for
+            // first; whitespace before anything else is skipped and the
+            // byte after it looked at again.
             if text.get(pos) == Some(&b',') && inside != In::Nothing {
-                pos += 1;
+                pos = skip_whitespace(text, pos + 1);
                 if inside == In::Object {
-                    if text.get(pos) != Some(&b'"') {
-                        pos = skip_whitespace(text, pos);
-                    }
                     pos = key(text, pos, nodes)?;
-                } else {
-                    pos = skip_whitespace(text, pos);
                 }
                 continue 'value;
             }
-            pos = skip_whitespace(text, pos);
+            let after_space = skip_whitespace(text, pos);
+            if after_space != pos {
+                pos = after_space;
+                continue;
+            }
             match (inside, text.get(pos)) {
                 (In::Nothing, None) => return Ok(()),
                 (In::Nothing, Some(_)) => {
                     return Err(unexpected(text, pos, "the end of the document"));
-                }
-                (_, Some(b',')) => {
-                    pos = skip_whitespace(text, pos + 1);
-                    if inside == In::Object {
-                        pos = key(text, pos, nodes)?;
-                    }
-                    continue 'value;
                 }
                 (In::Object, Some(b'}')) | (In::Array, Some(b']')) => {
                     pos = close(pos, nodes, &mut open, &mut inside);
