@@ -1140,7 +1140,7 @@ fn loaded_slot<'p>(
         pick,
     };
     // A subgraph's answer for the parent is the field's value itself.
-    if let (None, Some(&key), true) = (entity, keys.first(), items.by_position()) {
+    if let (None, Some(&key), true) = (entity, keys.first(), group.batch.graphql) {
         return match items.first(key) {
             Ok(found) => found.map_or(Slot::Null, Slot::One),
             Err(error) => Slot::Failed(error),
@@ -1158,10 +1158,6 @@ struct PerParent<'g, 'p> {
 }
 
 impl PerParent<'_, '_> {
-    fn by_position(&self) -> bool {
-        self.group.batch.graphql
-    }
-
     fn found(&self, &(chunk, at): &(usize, u32)) -> Option<Found> {
         Some(Found {
             answer: self.loaded.chunks[chunk].clone()?,

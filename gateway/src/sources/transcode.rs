@@ -20,7 +20,7 @@ use prost_reflect::{
 };
 use rustc_hash::FxHashMap;
 
-use crate::json::{Doc, DocBuilder};
+use crate::json::{Doc, DocBuilder, write_string};
 
 /// Writes messages of one type (and the types inside it) as JSON text:
 /// what to do with each field is worked out once, from the descriptors,
@@ -250,7 +250,7 @@ impl Transcoder {
             return Ok(());
         }
         let text = std::str::from_utf8(&text).map_err(|_| Unsupported)?;
-        string(text.trim_matches('"'), out);
+        write_string(text.trim_matches('"'), out);
         Ok(())
     }
 
@@ -276,7 +276,7 @@ impl Transcoder {
             }),
             (Value::String, Wire::Bytes(bytes)) => {
                 let text = std::str::from_utf8(bytes).map_err(|_| Unsupported)?;
-                out.scalar(|t| string(text, t));
+                out.scalar(|t| write_string(text, t));
             }
             (Value::Bytes, Wire::Bytes(bytes)) => out.scalar(|t| base64(bytes, t)),
             (Value::Enum(names), Wire::Varint(v)) => out.scalar(|t| names.write(v as i32, t)),
@@ -493,7 +493,7 @@ impl Builder {
 
     fn field(&mut self, field: &FieldDescriptor) -> FieldPlan {
         let mut key = Vec::new();
-        string(field.json_name(), &mut key);
+        write_string(field.json_name(), &mut key);
         key.push(b':');
         let shape = match field.kind() {
             Kind::Message(entry) if field.is_map() => Shape::Map(
@@ -548,7 +548,7 @@ impl Builder {
                     .values()
                     .map(|value| {
                         let mut name = Vec::new();
-                        string(value.name(), &mut name);
+                        write_string(value.name(), &mut name);
                         (value.number(), name)
                     })
                     .collect(),
@@ -570,7 +570,7 @@ fn default_text(field: &FieldDescriptor) -> Vec<u8> {
         ProtoValue::U64(value) => quoted(value, &mut out),
         ProtoValue::F32(value) => float(value, &mut out),
         ProtoValue::F64(value) => float(value, &mut out),
-        ProtoValue::String(value) => string(&value, &mut out),
+        ProtoValue::String(value) => write_string(&value, &mut out),
         ProtoValue::Bytes(value) => base64(&value, &mut out),
         ProtoValue::EnumNumber(number) => {
             if let Kind::Enum(descriptor) = field.kind() {
@@ -578,7 +578,7 @@ fn default_text(field: &FieldDescriptor) -> Vec<u8> {
                     _ if descriptor.full_name() == "google.protobuf.NullValue" => {
                         out.extend_from_slice(b"null");
                     }
-                    Some(value) => string(value.name(), &mut out),
+                    Some(value) => write_string(value.name(), &mut out),
                     None => self::number(number, &mut out),
                 }
             }
@@ -777,10 +777,6 @@ fn float<F: Into<f64> + serde::Serialize + Copy>(value: F, out: &mut Vec<u8>) {
     } else {
         out.extend_from_slice(b"\"-Infinity\"");
     }
-}
-
-fn string(text: &str, out: &mut Vec<u8>) {
-    crate::json::write_string(text, out);
 }
 
 /// Standard base64 with padding, in quotes.
