@@ -57,17 +57,57 @@ impl DocBuilder {
             .push(if kind == Kind::Object { b'}' } else { b']' });
     }
 
+    /// Where the builder is, to go back to with [`Self::rewind`].
+    pub fn mark(&self) -> Mark {
+        Mark {
+            text: self.text.len(),
+            nodes: self.nodes.len(),
+            open: self.open.len(),
+        }
+    }
+
+    /// Forgets what was written since `mark`, open containers included.
+    pub fn rewind(&mut self, mark: Mark) {
+        self.text.truncate(mark.text);
+        self.nodes.truncate(mark.nodes);
+        self.open.truncate(mark.open);
+    }
+
     /// Writes the comma between two members or items.
     pub fn comma(&mut self) {
         self.text.push(b',');
     }
 
-    /// Writes a member's key as its JSON text and the colon: `"name":`.
-    pub fn key(&mut self, key_and_colon: &[u8]) {
-        let start = self.text.len();
-        self.text.extend_from_slice(key_and_colon);
-        let end = self.text.len().saturating_sub(1);
-        self.string_node(start, end);
+    /// Writes a member's key and the colon.
+    pub fn key(&mut self, key: &MemberKey) {
+        let start = self.text.len() + 1;
+        self.text.extend_from_slice(&key.text);
+        let kind = if key.escaped {
+            Kind::EscapedStr
+        } else {
+            Kind::Str
+        };
+        // Inside the quotes: the text less its quotes and colon.
+        self.nodes
+            .push(Node::new(kind, start, key.text.len().saturating_sub(3)));
+    }
+
+    /// Writes the bytes of a protobuf `string` as a JSON string; the error
+    /// says they are not UTF-8. Plain ASCII, the usual case, is copied
+    /// between quotes after one scan.
+    pub fn wire_string(&mut self, bytes: &[u8]) -> Result<(), std::str::Utf8Error> {
+        if !parse::is_plain_ascii(bytes) {
+            let text = std::str::from_utf8(bytes)?;
+            self.scalar(|out| super::write_string(text, out));
+            return Ok(());
+        }
+        let start = self.text.len() + 1;
+        self.text.reserve(bytes.len() + 2);
+        self.text.push(b'"');
+        self.text.extend_from_slice(bytes);
+        self.text.push(b'"');
+        self.nodes.push(Node::new(Kind::Str, start, bytes.len()));
+        Ok(())
     }
 
     /// Writes one scalar (a string, a number, `true`, `false` or `null`)
@@ -137,6 +177,41 @@ impl DocBuilder {
     }
 }
 
+/// A place in a [`DocBuilder`], from [`DocBuilder::mark`].
+#[derive(Debug, Clone, Copy)]
+pub struct Mark {
+    text: usize,
+    nodes: usize,
+    open: usize,
+}
+
+/// A member's key as written, `"name":`, with whether it holds an escape:
+/// worked out once for keys written many times.
+#[derive(Debug, Clone)]
+pub struct MemberKey {
+    text: Vec<u8>,
+    escaped: bool,
+}
+
+impl MemberKey {
+    /// The key `name`.
+    pub fn new(name: &str) -> Self {
+        let mut quoted = Vec::with_capacity(name.len() + 3);
+        super::write_string(name, &mut quoted);
+        Self::quoted(quoted)
+    }
+
+    /// The key whose JSON string (quotes included) is `quoted`.
+    pub fn quoted(mut quoted: Vec<u8>) -> Self {
+        let escaped = has_backslash(&quoted);
+        quoted.push(b':');
+        Self {
+            text: quoted,
+            escaped,
+        }
+    }
+}
+
 /// Whether `bytes` hold a backslash, looked for eight bytes at a time:
 /// the strings written are mostly short, where `memchr` costs more.
 /// Inside a string written as JSON only an escape is not plain, so this
@@ -177,10 +252,10 @@ mod tests {
     fn a_written_document_has_the_nodes_its_text_parses_to() {
         let mut builder = DocBuilder::default();
         builder.open_object();
-        builder.key(br#""name":"#);
+        builder.key(&MemberKey::new("name"));
         builder.scalar(|out| out.extend_from_slice(br#""a\"b""#));
         builder.comma();
-        builder.key(br#""tags":"#);
+        builder.key(&MemberKey::new("tags"));
         builder.open_array();
         builder.scalar(|out| out.extend_from_slice(b"-1.5"));
         builder.comma();
@@ -192,8 +267,21 @@ mod tests {
         builder.close();
         builder.close();
         builder.comma();
-        builder.key(br#""n":"#);
+        builder.key(&MemberKey::new("n"));
         builder.scalar(|out| out.extend_from_slice(b"null"));
+        builder.comma();
+        builder.key(&MemberKey::new("q\"uote\n"));
+        builder.wire_string("plain ascii".as_bytes()).unwrap();
+        builder.comma();
+        builder.key(&MemberKey::quoted(br#""wire""#.to_vec()));
+        builder.open_array();
+        for text in ["é", "tab\t", "\"", ""] {
+            builder.wire_string(text.as_bytes()).unwrap();
+            builder.comma();
+        }
+        assert!(builder.wire_string(&[b'a', 0xff]).is_err());
+        builder.scalar(|out| out.extend_from_slice(b"0"));
+        builder.close();
         builder.close();
         let written = builder.finish().unwrap();
         let parsed = Doc::parse(written.text.clone()).unwrap();
@@ -206,6 +294,17 @@ mod tests {
         let tags = written.root().get("tags").unwrap();
         assert_eq!(tags.items().unwrap().count(), 4);
         assert!(written.root().get("n").unwrap().is_null());
+        let quoted = written.root().get("q\"uote\n").unwrap();
+        assert_eq!(quoted.as_str().unwrap(), "plain ascii");
+        let wire: Vec<_> = written
+            .root()
+            .get("wire")
+            .unwrap()
+            .items()
+            .unwrap()
+            .collect();
+        let texts: Vec<_> = wire.iter().filter_map(|item| item.as_str()).collect();
+        assert_eq!(texts, ["é", "tab\t", "\"", ""]);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-pub use build::DocBuilder;
+pub use build::{DocBuilder, Mark, MemberKey};
 use parse::{Kind, Node};
 
 /// A parsed JSON document, shared (in an `Arc`) by every field that reads

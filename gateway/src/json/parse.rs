@@ -462,6 +462,22 @@ pub(super) fn is_plain(text: &[u8]) -> bool {
     plain_end(text, 0) == text.len()
 }
 
+/// Whether `bytes` are ASCII that can stand between quotes as they are:
+/// such bytes are valid UTF-8 too, so one scan settles both.
+pub(super) fn is_plain_ascii(bytes: &[u8]) -> bool {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = bytes.chunks_exact(8);
+    let special = words.by_ref().any(|word| {
+        let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
+        (special_bytes(word) | (word & HIGH)) != 0
+    });
+    !special
+        && words
+            .remainder()
+            .iter()
+            .all(|&byte| byte.is_ascii() && PLAIN[usize::from(byte)])
+}
+
 /// The high bit of each byte of `word` that a string may not hold as it is
 /// (a quote, a backslash, a control character), exact up to the lowest one.
 fn special_bytes(word: u64) -> u64 {
@@ -571,6 +587,21 @@ mod tests {
                 parse(format!("\"{prefix}\u{1f}\"").as_bytes()).unwrap_err(),
                 format!("a control character in a string at byte {at}")
             );
+        }
+    }
+
+    #[test]
+    fn plain_ascii_is_told_from_special_and_non_ascii_bytes_wherever_they_stand() {
+        for length in 0..24 {
+            let plain = "a".repeat(length);
+            assert!(is_plain_ascii(plain.as_bytes()), "{plain:?}");
+            for at in 0..length {
+                for odd in [b'"', b'\\', 0x1f, 0x80, 0xc3] {
+                    let mut bytes = plain.clone().into_bytes();
+                    bytes[at] = odd;
+                    assert!(!is_plain_ascii(&bytes), "{odd:#x} at {at} of {length}");
+                }
+            }
         }
     }
 

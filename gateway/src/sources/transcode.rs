@@ -20,7 +20,7 @@ use prost_reflect::{
 };
 use rustc_hash::FxHashMap;
 
-use crate::json::{Doc, DocBuilder, write_string};
+use crate::json::{Doc, DocBuilder, MemberKey, write_string};
 
 /// Writes messages of one type (and the types inside it) as JSON text:
 /// what to do with each field is worked out once, from the descriptors,
@@ -78,6 +78,83 @@ impl Transcoder {
                 return serialized_value(&layout.descriptor, bytes, out).map_err(|()| Unsupported);
             }
         }
+        if layout.streams {
+            let mark = out.mark();
+            match self.write_in_order(layout, bytes, out) {
+                Ok(()) => return Ok(()),
+                Err(Stop::Unsupported) => return Err(Unsupported),
+                Err(Stop::Unordered) => out.rewind(mark),
+            }
+        }
+        self.write_sorted(layout, bytes, out)
+    }
+
+    /// Writes a message whose fields come in number order, each singular
+    /// one at most once (as encoders write them), in one pass along the
+    /// wire and the layout together; `Unordered` as soon as the wire is
+    /// not so.
+    fn write_in_order(
+        &self,
+        layout: &Layout,
+        bytes: &[u8],
+        out: &mut DocBuilder,
+    ) -> Result<(), Stop> {
+        let mut wire = InOrder { bytes, last: 0 };
+        let mut next = wire.next()?;
+        out.open_object();
+        let mut first = true;
+        for field in &layout.fields {
+            while let Some((number, _)) = next
+                && number < field.number
+            {
+                next = wire.next()?;
+            }
+            let found = match next {
+                Some((number, found)) if number == field.number => Some(found),
+                _ => None,
+            };
+            if found.is_none() && field.presence {
+                continue;
+            }
+            if !first {
+                out.comma();
+            }
+            first = false;
+            out.key(&field.key);
+            let Some(found) = found else {
+                out.append_doc(&field.default);
+                continue;
+            };
+            next = wire.next()?;
+            let again =
+                |next: Option<(u32, Wire<'_>)>| next.is_some_and(|(n, _)| n == field.number);
+            match &field.shape {
+                Shape::Single(_) if again(next) => return Err(Stop::Unordered),
+                Shape::Single(kind) => self.scalar(kind, found, out)?,
+                Shape::List(kind) => {
+                    out.open_array();
+                    let mut first_item = true;
+                    self.items(kind, found, &mut first_item, out)?;
+                    while let Some((_, item)) = next.filter(|_| again(next)) {
+                        self.items(kind, item, &mut first_item, out)?;
+                        next = wire.next()?;
+                    }
+                    out.close();
+                }
+                Shape::Map(..) => return Err(Stop::Unordered),
+            }
+        }
+        out.close();
+        // The fields after the last known one: unknown, but read, so that
+        // a malformed message is one wherever it is malformed.
+        while next.is_some() {
+            next = wire.next()?;
+        }
+        Ok(())
+    }
+
+    /// Writes a message whatever the order of its fields on the wire.
+    fn write_sorted(&self, layout: &Layout, bytes: &[u8], out: &mut DocBuilder) -> Written {
         let mut wire = read_fields(bytes)?;
         let winners = layout.oneof_winners(&wire);
         // Encoders write fields in number order; the sort is for the
@@ -164,30 +241,43 @@ impl Transcoder {
     ) -> Written {
         out.open_array();
         let mut first = true;
-        let mut item = |wire: Wire<'_>, out: &mut DocBuilder| {
-            if !first {
-                out.comma();
-            }
-            first = false;
-            self.scalar(kind, wire, out)
-        };
         for wire in found {
-            match (wire, kind.packed_width()) {
-                (Wire::Bytes(mut bytes), Some(width)) => {
-                    while !bytes.is_empty() {
-                        let element = match width {
-                            0 => Wire::Varint(varint(&mut bytes)?),
-                            4 => Wire::Fixed32(u32::from_le_bytes(take(&mut bytes)?)),
-                            _ => Wire::Fixed64(u64::from_le_bytes(take(&mut bytes)?)),
-                        };
-                        item(element, out)?;
-                    }
-                }
-                (wire, _) => item(wire, out)?,
-            }
+            self.items(kind, wire, &mut first, out)?;
         }
         out.close();
         Ok(())
+    }
+
+    /// Writes the items one occurrence of a list field holds: a packed
+    /// run of them, or one. `first` says whether none is written yet.
+    fn items(
+        &self,
+        kind: &Value,
+        wire: Wire<'_>,
+        first: &mut bool,
+        out: &mut DocBuilder,
+    ) -> Written {
+        let mut item = |wire: Wire<'_>, out: &mut DocBuilder| {
+            if !*first {
+                out.comma();
+            }
+            *first = false;
+            self.scalar(kind, wire, out)
+        };
+        match (wire, kind.packed_width()) {
+            (Wire::Bytes(mut bytes), Some(width)) => {
+                while !bytes.is_empty() {
+                    let element = match width {
+                        0 => Wire::Varint(varint(&mut bytes)?),
+                        4 => Wire::Fixed32(u32::from_le_bytes(take(&mut bytes)?)),
+                        _ => Wire::Fixed64(u64::from_le_bytes(take(&mut bytes)?)),
+                    };
+                    item(element, out)?;
+                }
+                Ok(())
+            }
+            (wire, _) => item(wire, out),
+        }
     }
 
     fn map<'b>(
@@ -228,12 +318,11 @@ impl Transcoder {
             entries.push((key_text, value_doc));
         }
         out.open_object();
-        for (index, (mut key, value)) in entries.into_iter().enumerate() {
+        for (index, (key, value)) in entries.into_iter().enumerate() {
             if index > 0 {
                 out.comma();
             }
-            key.push(b':');
-            out.key(&key);
+            out.key(&MemberKey::quoted(key));
             out.append(value);
         }
         out.close();
@@ -275,8 +364,7 @@ impl Transcoder {
                 t.extend_from_slice(if v == 0 { b"false" } else { b"true" });
             }),
             (Value::String, Wire::Bytes(bytes)) => {
-                let text = std::str::from_utf8(bytes).map_err(|_| Unsupported)?;
-                out.scalar(|t| write_string(text, t));
+                out.wire_string(bytes).map_err(|_| Unsupported)?;
             }
             (Value::Bytes, Wire::Bytes(bytes)) => out.scalar(|t| base64(bytes, t)),
             (Value::Enum(names), Wire::Varint(v)) => out.scalar(|t| names.write(v as i32, t)),
@@ -293,6 +381,20 @@ impl Transcoder {
 struct Unsupported;
 
 type Written = Result<(), Unsupported>;
+
+/// Why a message was not written in one pass along its wire.
+enum Stop {
+    Unsupported,
+    /// Its fields are not in number order, or a singular one comes more
+    /// than once: it is written field by field instead.
+    Unordered,
+}
+
+impl From<Unsupported> for Stop {
+    fn from(Unsupported: Unsupported) -> Self {
+        Self::Unsupported
+    }
+}
 
 /// One field occurrence on the wire.
 #[derive(Debug, Clone, Copy)]
@@ -333,6 +435,9 @@ struct Layout {
     fields: Vec<FieldPlan>,
     /// The numbers of each oneof's members, by oneof index.
     oneofs: Vec<Vec<u32>>,
+    /// Whether a message whose fields are in order is written in one pass
+    /// along its wire: when it has no oneof and no map.
+    streams: bool,
 }
 
 impl Layout {
@@ -364,7 +469,7 @@ enum Form {
 struct FieldPlan {
     number: u32,
     /// `"jsonName":`
-    key: Vec<u8>,
+    key: MemberKey,
     shape: Shape,
     /// Written only when set.
     presence: bool,
@@ -478,6 +583,7 @@ impl Builder {
                 .oneofs()
                 .map(|oneof| oneof.fields().map(|field| field.number()).collect())
                 .collect(),
+            streams: false,
         });
         self.by_name
             .insert(descriptor.full_name().to_owned(), index);
@@ -485,16 +591,18 @@ impl Builder {
             let fields = descriptor
                 .fields()
                 .map(|field| self.field(&field))
-                .collect();
-            self.layouts[index].fields = fields;
+                .collect::<Vec<_>>();
+            let layout = &mut self.layouts[index];
+            layout.streams = layout.oneofs.is_empty()
+                && !fields
+                    .iter()
+                    .any(|field| matches!(field.shape, Shape::Map(..)));
+            layout.fields = fields;
         }
         index
     }
 
     fn field(&mut self, field: &FieldDescriptor) -> FieldPlan {
-        let mut key = Vec::new();
-        write_string(field.json_name(), &mut key);
-        key.push(b':');
         let shape = match field.kind() {
             Kind::Message(entry) if field.is_map() => Shape::Map(
                 self.map_part(&entry.map_entry_key_field()),
@@ -505,7 +613,7 @@ impl Builder {
         };
         FieldPlan {
             number: field.number(),
-            key,
+            key: MemberKey::new(field.json_name()),
             shape,
             presence: field.supports_presence(),
             oneof: field.containing_oneof().and_then(|oneof| {
@@ -594,7 +702,9 @@ fn timestamp(bytes: &[u8], out: &mut DocBuilder) -> Written {
     /// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z.
     const RANGE: std::ops::RangeInclusive<i64> = -62_135_596_800..=253_402_300_799;
     let mut timestamp = prost_types::Timestamp::default();
-    for (number, wire) in read_fields(bytes)? {
+    let mut bytes = bytes;
+    while !bytes.is_empty() {
+        let (number, wire) = next_field(&mut bytes)?;
         match (number, wire) {
             #[allow(clippy::cast_possible_wrap)]
             (1, Wire::Varint(seconds)) => timestamp.seconds = seconds as i64,
@@ -708,26 +818,52 @@ fn read_fields(mut bytes: &[u8]) -> Result<Vec<(u32, Wire<'_>)>, Unsupported> {
     // grow it.
     let mut fields = Vec::with_capacity((bytes.len() / 4 + 1).min(64));
     while !bytes.is_empty() {
-        let tag = varint(&mut bytes)?;
-        let number = u32::try_from(tag >> 3).map_err(|_| Unsupported)?;
-        let wire = match tag & 7 {
-            0 => Wire::Varint(varint(&mut bytes)?),
-            1 => Wire::Fixed64(u64::from_le_bytes(take(&mut bytes)?)),
-            2 => {
-                let length = usize::try_from(varint(&mut bytes)?).map_err(|_| Unsupported)?;
-                if length > bytes.len() {
-                    return Err(Unsupported);
-                }
-                let (value, rest) = bytes.split_at(length);
-                bytes = rest;
-                Wire::Bytes(value)
-            }
-            5 => Wire::Fixed32(u32::from_le_bytes(take(&mut bytes)?)),
-            _ => return Err(Unsupported),
-        };
-        fields.push((number, wire));
+        fields.push(next_field(&mut bytes)?);
     }
     Ok(fields)
+}
+
+/// The field occurrence `bytes` start with, which it reads past.
+fn next_field<'b>(bytes: &mut &'b [u8]) -> Result<(u32, Wire<'b>), Unsupported> {
+    let tag = varint(bytes)?;
+    let number = u32::try_from(tag >> 3).map_err(|_| Unsupported)?;
+    let wire = match tag & 7 {
+        0 => Wire::Varint(varint(bytes)?),
+        1 => Wire::Fixed64(u64::from_le_bytes(take(bytes)?)),
+        2 => {
+            let length = usize::try_from(varint(bytes)?).map_err(|_| Unsupported)?;
+            if length > bytes.len() {
+                return Err(Unsupported);
+            }
+            let (value, rest) = bytes.split_at(length);
+            *bytes = rest;
+            Wire::Bytes(value)
+        }
+        5 => Wire::Fixed32(u32::from_le_bytes(take(bytes)?)),
+        _ => return Err(Unsupported),
+    };
+    Ok((number, wire))
+}
+
+/// A message's field occurrences one at a time, as long as their numbers
+/// never go down.
+struct InOrder<'b> {
+    bytes: &'b [u8],
+    last: u32,
+}
+
+impl<'b> InOrder<'b> {
+    fn next(&mut self) -> Result<Option<(u32, Wire<'b>)>, Stop> {
+        if self.bytes.is_empty() {
+            return Ok(None);
+        }
+        let (number, wire) = next_field(&mut self.bytes)?;
+        if number < self.last {
+            return Err(Stop::Unordered);
+        }
+        self.last = number;
+        Ok(Some((number, wire)))
+    }
 }
 
 fn varint(bytes: &mut &[u8]) -> Result<u64, Unsupported> {
@@ -832,9 +968,18 @@ message Everything {
   google.protobuf.StringValue wrapped = 30; google.protobuf.Struct extra = 31;
   repeated double doubles = 32;
 }
+
+message Plain {
+  string name = 1; int64 count = 3; repeated int32 values = 4; Inner inner = 5;
+  repeated string labels = 6; google.protobuf.Timestamp at = 7;
+}
 "#;
 
     fn descriptor() -> MessageDescriptor {
+        message("test.v1.Everything")
+    }
+
+    fn message(name: &str) -> MessageDescriptor {
         let dir = std::env::temp_dir().join(format!("weft-transcode-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("everything.proto"), PROTO).unwrap();
@@ -843,7 +988,7 @@ message Everything {
         compiler.open_file("everything.proto").unwrap();
         let pool =
             DescriptorPool::from_file_descriptor_set(compiler.file_descriptor_set()).unwrap();
-        pool.get_message_by_name("test.v1.Everything").unwrap()
+        pool.get_message_by_name(name).unwrap()
     }
 
     /// Both texts of the message encoded in `bytes`, as JSON values; this
@@ -913,6 +1058,61 @@ message Everything {
         assert_eq!(ours, theirs);
         assert_eq!(ours["inner"], json!({ "label": "first", "counts": [5, 6] }));
         assert!(ours.get("text").is_none(), "{ours}");
+    }
+
+    #[test]
+    fn fields_in_order_are_written_in_one_pass_and_any_order_as_prost_writes_it() {
+        let descriptor = message("test.v1.Plain");
+        let transcoder = Transcoder::new(&descriptor);
+        let in_one_pass = |bytes: &[u8]| {
+            let mut out = DocBuilder::default();
+            match transcoder.write_in_order(&transcoder.layouts[0], bytes, &mut out) {
+                Ok(()) => true,
+                Err(Stop::Unordered) => false,
+                Err(Stop::Unsupported) => panic!("{bytes:?} is not read"),
+            }
+        };
+        let full = encoded(
+            &descriptor,
+            &json!({
+                "name": "n\"é", "count": "-5", "values": [1, -2], "inner": { "label": "in", "counts": [3] },
+                "labels": ["a", "b"], "at": "2024-01-01T04:02:12.5Z",
+            }),
+        );
+        let name =
+            |text: &str| [&[0x0a, u8::try_from(text.len()).unwrap()], text.as_bytes()].concat();
+        let count = |n: u8| vec![0x18, n];
+        let value = |n: u8| vec![0x20, n];
+        let unknown = |number: u8| vec![number << 3, 0x01];
+        let inner = |label: &str| {
+            let label = [
+                &[0x0a, u8::try_from(label.len()).unwrap()],
+                label.as_bytes(),
+            ]
+            .concat();
+            [vec![0x2a, u8::try_from(label.len()).unwrap()], label].concat()
+        };
+        let cases: [(Vec<u8>, bool); 8] = [
+            (full, true),
+            (Vec::new(), true),
+            ([value(1), value(2), unknown(9), unknown(10)].concat(), true),
+            ([name("x"), unknown(2), count(3)].concat(), true),
+            ([count(3), name("x")].concat(), false),
+            ([name("first"), name("last")].concat(), false),
+            ([value(1), inner("i"), value(2)].concat(), false),
+            ([inner("a"), inner("b")].concat(), false),
+        ];
+        for (bytes, streams) in cases {
+            assert_eq!(in_one_pass(&bytes), streams, "{bytes:?}");
+            let (ours, theirs) = both(&descriptor, &bytes);
+            assert_eq!(ours, theirs, "{bytes:?}");
+        }
+        let mut truncated = name("abc");
+        truncated.pop();
+        let mut out = DocBuilder::default();
+        let read = transcoder.write_in_order(&transcoder.layouts[0], &truncated, &mut out);
+        assert!(matches!(read, Err(Stop::Unsupported)));
+        assert!(transcoder.message_json(&truncated).is_err());
     }
 
     #[test]
