@@ -527,6 +527,10 @@ pub fn write_string(text: &str, out: &mut Vec<u8>) {
 
 /// A backend value as a `serde_json` value (for templates and events).
 pub fn to_plain(json: Json<'_>) -> serde_json::Value {
+    // Most keys are plain strings: copied, not parsed.
+    if json.kind() == Kind::Str {
+        return serde_json::Value::String(json.span().to_owned());
+    }
     serde_json::from_str(json.raw()).unwrap_or(serde_json::Value::Null)
 }
 

@@ -166,7 +166,7 @@ mod tests {
     fn model() -> Model {
         let mut model = Model::default();
         let status = EnumValues {
-            names: ["PAID".to_owned()].into(),
+            names: ["PAID".to_owned()].into_iter().collect(),
         };
         model
             .types

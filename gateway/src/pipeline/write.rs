@@ -643,7 +643,7 @@ mod tests {
     #[test]
     fn enums_accept_their_names_and_protobuf_prefixed_names() {
         let values = ShapeKind::Enum(Arc::new(EnumValues {
-            names: ["BOOKS".to_owned()].into(),
+            names: ["BOOKS".to_owned()].into_iter().collect(),
         }));
         assert_eq!(scalar(&values, &json!("BOOKS")), Ok("\"BOOKS\"".to_owned()));
         assert_eq!(

@@ -10,6 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use prost_reflect::MethodDescriptor;
+use rustc_hash::FxHashSet;
 use serde_json::Value;
 
 use crate::error::Place;
@@ -143,8 +144,8 @@ impl Shape {
 /// The values of an enum type.
 #[derive(Debug, Default)]
 pub struct EnumValues {
-    /// The GraphQL value names.
-    pub names: HashSet<String>,
+    /// The GraphQL value names (looked up for every enum value written).
+    pub names: FxHashSet<String>,
 }
 
 impl EnumValues {

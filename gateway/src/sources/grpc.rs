@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use bytes::Buf as _;
+use bytes::{Buf as _, BufMut as _};
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
 use http::uri::PathAndQuery;
@@ -29,6 +29,7 @@ use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
+use super::encode::RequestEncoder;
 use super::transcode::Transcoder;
 use super::{Connector, Forward, Limits, Prepared, measured, settle};
 use crate::config::{Descriptors, GrpcSourceConfig, SourceConfig};
@@ -48,6 +49,8 @@ pub struct GrpcSource {
     /// The full names (`package.Service.Method`) of the methods that may be
     /// retried.
     idempotent: HashSet<String>,
+    /// How each method's request is written, by the method's full name.
+    requests: HashMap<String, RequestEncoder>,
     /// How each method's response is read, by the method's full name.
     responses: HashMap<String, Arc<Transcoder>>,
     forward: Forward,
@@ -105,14 +108,16 @@ impl GrpcSource {
             .map_err(|_| format!("`{}` is not a valid endpoint URI", config.endpoint))?
             .connect_timeout(limits.timeout)
             .connect_lazy();
-        let responses = pool
+        let (requests, responses) = pool
             .services()
             .flat_map(|service| service.methods().collect::<Vec<_>>())
             .map(|method| {
+                let name = method.full_name().to_owned();
+                let encoder = RequestEncoder::new(&method.input());
                 let transcoder = Arc::new(Transcoder::new(&method.output()));
-                (method.full_name().to_owned(), transcoder)
+                ((name.clone(), encoder), (name, transcoder))
             })
-            .collect();
+            .unzip();
         Ok(Self {
             name: name.to_owned(),
             pool,
@@ -120,6 +125,7 @@ impl GrpcSource {
             limits,
             metrics,
             idempotent,
+            requests,
             responses,
             forward: Forward::new(source),
         })
@@ -226,16 +232,21 @@ impl GrpcSource {
         &self,
         method: &MethodDescriptor,
         request: &Value,
-    ) -> Result<DynamicMessage, SourceError> {
-        DynamicMessage::deserialize(method.input(), request).map_err(|error| {
-            SourceError::BadRequest {
+    ) -> Result<Vec<u8>, SourceError> {
+        let encoder = self.requests.get(method.full_name());
+        if let Some(encoded) = encoder.and_then(|encoder| encoder.encode(request)) {
+            return Ok(encoded);
+        }
+        let message = DynamicMessage::deserialize(method.input(), request);
+        message
+            .map(|message| message.encode_to_vec())
+            .map_err(|error| SourceError::BadRequest {
                 source_name: self.name.clone(),
                 reason: format!(
                     "the request does not fit {}: {error}",
                     method.input().full_name()
                 ),
-            }
-        })
+            })
     }
 
     async fn exchange(
@@ -350,7 +361,7 @@ fn code_name(code: Code) -> &'static str {
     }
 }
 
-/// Encodes [`DynamicMessage`] requests of a method known at run time, and
+/// Sends requests of a method known at run time, encoded already, and
 /// decodes its responses straight into documents of their canonical JSON.
 #[derive(Debug, Clone)]
 struct DynamicCodec(Arc<Transcoder>);
@@ -362,7 +373,7 @@ struct DynamicEncoder;
 struct DynamicDecoder(Arc<Transcoder>);
 
 impl Codec for DynamicCodec {
-    type Encode = DynamicMessage;
+    type Encode = Vec<u8>;
     type Decode = Doc;
     type Encoder = DynamicEncoder;
     type Decoder = DynamicDecoder;
@@ -377,12 +388,12 @@ impl Codec for DynamicCodec {
 }
 
 impl Encoder for DynamicEncoder {
-    type Item = DynamicMessage;
+    type Item = Vec<u8>;
     type Error = Status;
 
     fn encode(&mut self, item: Self::Item, dst: &mut EncodeBuf<'_>) -> Result<(), Self::Error> {
-        item.encode(dst)
-            .map_err(|error| Status::internal(error.to_string()))
+        dst.put_slice(&item);
+        Ok(())
     }
 }
 

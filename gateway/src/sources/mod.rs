@@ -18,6 +18,7 @@
 //! that failed transiently is sent again after a backoff ([`resilience`]).
 
 pub mod batching;
+pub(crate) mod encode;
 pub mod graphql;
 pub(crate) mod graphql_ws;
 pub mod grpc;

@@ -726,18 +726,14 @@ fn timestamp(bytes: &[u8], out: &mut DocBuilder) -> Written {
 fn rfc3339(seconds: i64, nanos: i32, out: &mut Vec<u8>) {
     let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
     let (year, month, day) = civil_from_days(days);
-    out.push(b'"');
-    for (value, width, after) in [
-        (year, 4, b'-'),
-        (month, 2, b'-'),
-        (day, 2, b'T'),
-        (second_of_day / 3600, 2, b':'),
-        (second_of_day / 60 % 60, 2, b':'),
-    ] {
-        padded(value, width, out);
-        out.push(after);
-    }
-    padded(second_of_day % 60, 2, out);
+    // Filled in place and copied once: a timestamp is in every product.
+    let mut text = *b"\"0000-00-00T00:00:00.000000000Z\"";
+    padded(&mut text[1..5], year);
+    padded(&mut text[6..8], month);
+    padded(&mut text[9..11], day);
+    padded(&mut text[12..14], second_of_day / 3600);
+    padded(&mut text[15..17], second_of_day / 60 % 60);
+    padded(&mut text[18..20], second_of_day % 60);
     let nanos = i64::from(nanos);
     let (fraction, width) = match nanos {
         0 => (0, 0),
@@ -745,23 +741,21 @@ fn rfc3339(seconds: i64, nanos: i32, out: &mut Vec<u8>) {
         _ if nanos % 1_000 == 0 => (nanos / 1_000, 6),
         _ => (nanos, 9),
     };
+    out.extend_from_slice(&text[..20]);
     if width > 0 {
-        out.push(b'.');
-        padded(fraction, width, out);
+        padded(&mut text[21..21 + width], fraction);
+        out.extend_from_slice(&text[20..21 + width]);
     }
     out.extend_from_slice(b"Z\"");
 }
 
-/// Writes `value` (not negative, at most `width` digits, `width` at most
-/// 9) with leading zeros to `width` digits.
-fn padded(mut value: i64, width: u32, out: &mut Vec<u8>) {
-    let mut digits = [b'0'; 9];
-    let width = (width as usize).min(digits.len());
-    for digit in digits[..width].iter_mut().rev() {
+/// Writes `value` (not negative, with no more digits than `digits` has
+/// room for) into `digits`, with leading zeros.
+fn padded(digits: &mut [u8], mut value: i64) {
+    for digit in digits.iter_mut().rev() {
         *digit = b'0' + u8::try_from(value % 10).unwrap_or(0);
         value /= 10;
     }
-    out.extend_from_slice(&digits[..width]);
 }
 
 /// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's
@@ -935,7 +929,7 @@ fn base64(bytes: &[u8], out: &mut Vec<u8>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use prost::Message as _;
     use prost_reflect::DescriptorPool;
     use serde_json::{Value, json};
@@ -973,13 +967,22 @@ message Plain {
   string name = 1; int64 count = 3; repeated int32 values = 4; Inner inner = 5;
   repeated string labels = 6; google.protobuf.Timestamp at = 7;
 }
+
+message Request {
+  string sku = 1; repeated string skus = 2; int32 a = 3; int64 b = 4; uint32 c = 5;
+  uint64 d = 6; sint32 e = 7; sint64 f = 8; fixed32 g = 9; fixed64 h = 10; sfixed32 i = 11;
+  sfixed64 j = 12; bool k = 13; Color color = 14; Inner inner = 15; repeated Inner inners = 16;
+  repeated int32 packed = 17; repeated sint64 zig = 18; repeated Color colors = 19;
+  repeated bool flags = 20; int32 snake_case = 21;
+}
 "#;
 
     fn descriptor() -> MessageDescriptor {
         message("test.v1.Everything")
     }
 
-    fn message(name: &str) -> MessageDescriptor {
+    /// The message `name` of the test protos.
+    pub(crate) fn message(name: &str) -> MessageDescriptor {
         let dir = std::env::temp_dir().join(format!("weft-transcode-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("everything.proto"), PROTO).unwrap();
