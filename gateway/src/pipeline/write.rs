@@ -16,7 +16,6 @@
 //! where the executor placed them (`placed`): at the `null` they explain,
 //! or at the field that made the call.
 
-use std::io::Write as _;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -235,8 +234,12 @@ impl Writer<'_> {
             return Ok(());
         }
         let (start, errors) = (self.out.len(), self.errors.len());
-        let filed = self.results.filed_by_key(field, definition, keyed, key);
-        let written = self.filed(field, &definition.shape, filed, at, false);
+        let shape = &definition.shape;
+        let written = match self.results.filed_by_key(field, definition, keyed, key) {
+            // Found by key from now on: not kept by identity as well.
+            Some(Filed::One(json)) => self.value(field, shape, Some(json), at, false),
+            filed => self.filed(field, shape, filed, at, false),
+        };
         if written.is_ok()
             && self.errors.len() == errors
             && let Some(text) = text
@@ -497,7 +500,7 @@ fn write_scalar(out: &mut Vec<u8>, kind: &ShapeKind, json: Json<'_>) -> Result<(
             if json.is_number() {
                 out.extend_from_slice(json.raw_bytes());
             } else {
-                let _ = write!(out, "{n}");
+                out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
             }
         }),
         ShapeKind::Float => float(json).map(|n| text(out, &n)),

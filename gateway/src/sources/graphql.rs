@@ -18,7 +18,7 @@ use reqwest::header::HeaderMap;
 use serde_json::{Map, Value, json};
 
 use super::rest::static_headers;
-use super::{Connector, Forward, Limits, Prepared, measured};
+use super::{Connector, Forward, Limits, Prepared, described, measured};
 use crate::config::{Config, GraphqlSourceConfig, SourceConfig, SourceKind, SubgraphSdl};
 use crate::error::{Diagnostics, SourceError};
 use crate::json::{Doc, Json};
@@ -149,7 +149,7 @@ impl GraphqlSource {
 
     /// A prepared call of `document` with `variables`.
     fn prepare(self: &Arc<Self>, document: &str, variables: Value, caller: Caller<'_>) -> Prepared {
-        let description = format!("{document} {variables}");
+        let description = described(document, &variables);
         let body = json!({ "query": document, "variables": variables });
         let headers = self.forward.pick(caller.headers);
         let source = self.clone();

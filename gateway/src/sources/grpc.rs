@@ -31,7 +31,7 @@ use tonic::{Code, Status};
 
 use super::encode::RequestEncoder;
 use super::transcode::Transcoder;
-use super::{Connector, Forward, Limits, Prepared, measured, settle};
+use super::{Connector, Forward, Limits, Prepared, described, measured, settle};
 use crate::config::{Descriptors, GrpcSourceConfig, SourceConfig};
 use crate::error::SourceError;
 use crate::json::Doc;
@@ -449,7 +449,7 @@ impl Connector for GrpcCall {
         let metadata = source.forwarded(vars.caller.headers);
         Ok(Prepared {
             source: source.name.clone(),
-            description: format!("{} {request}", method.full_name()),
+            description: described(method.full_name(), &request),
             body_at: method.full_name().len(),
             max_in_flight: source.limits.max_request_concurrency,
             call: async move { source.unary(&method, request, retryable, metadata).await }.boxed(),

@@ -83,6 +83,18 @@ pub struct Prepared {
     pub call: BoxFuture<'static, Result<Doc, SourceError>>,
 }
 
+/// A call's description: `what` and its JSON body. The body goes through
+/// `serde_json::to_string`, which writes to a buffer: formatting it through
+/// `Display` cost more than the rest of preparing a batch of keys.
+fn described(what: &str, body: &serde_json::Value) -> String {
+    let body = serde_json::to_string(body).unwrap_or_default();
+    let mut description = String::with_capacity(what.len() + 1 + body.len());
+    description.push_str(what);
+    description.push(' ');
+    description.push_str(&body);
+    description
+}
+
 impl fmt::Debug for Prepared {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Prepared")

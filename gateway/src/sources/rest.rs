@@ -14,7 +14,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
 use serde_json::Value;
 
-use super::{Connector, Forward, Limits, Prepared, measured};
+use super::{Connector, Forward, Limits, Prepared, described, measured};
 use crate::config::{RestSourceConfig, SourceConfig};
 use crate::error::SourceError;
 use crate::json::Doc;
@@ -275,7 +275,7 @@ impl Connector for RestCall {
         let mut description = format!("{} {target}", self.method);
         let body_at = description.len();
         if let Some(body) = &body {
-            description = format!("{description} {body}");
+            description = described(&description, body);
         }
         let source = self.source.clone();
         let method = self.method.clone();
