@@ -284,6 +284,15 @@ async fn serve(
     }
 }
 
+/// The connections `listener` accepts, with Nagle's algorithm off, as
+/// production gRPC servers run: with it on, an answer's trailers wait for
+/// the client to acknowledge its data, which a client delays by 40 ms.
+fn incoming_without_delay(
+    listener: tokio::net::TcpListener,
+) -> tonic::transport::server::TcpIncoming {
+    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))
+}
+
 /// Serves the catalog and its reflection services on `listener`.
 async fn serve_catalog(
     listener: tokio::net::TcpListener,
@@ -296,7 +305,7 @@ async fn serve_catalog(
         .add_service(catalog::server(calls, stock_interval))
         .add_service(v1)
         .add_service(v1alpha)
-        .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
+        .serve_with_incoming(incoming_without_delay(listener))
         .await
         .map_err(io::Error::other)
 }

@@ -338,7 +338,7 @@ pub fn table(rows: &[Row], options: &Options, pinned: bool) -> String {
     for row in rows {
         let _ = writeln!(
             out,
-            "| {} | {:.1} kB | {:.1} | {:.1} ms | {:.1} ms | {:.2} ms | {:.2} ms | {} | {:.0} MiB |",
+            "| {} | {:.1} kB | {:.1} | {:.1} ms | {:.1} ms | {:.3} ms | {:.3} ms | {} | {:.0} MiB |",
             row.query,
             kilobytes(row.bytes),
             row.throughput,
@@ -362,10 +362,11 @@ pub(super) fn placement(pinned: bool) -> &'static str {
     }
 }
 
-/// The gateway's CPU per request over its backends', as a table cell.
+/// The gateway's CPU per request over its backends', as a table cell:
+/// two decimals, so that a ratio just over a bound does not read as on it.
 pub(super) fn ratio(gateway_ms: f64, backends_ms: f64) -> String {
     if backends_ms > 0.0 {
-        format!("{:.1}×", gateway_ms / backends_ms)
+        format!("{:.2}×", gateway_ms / backends_ms)
     } else {
         "n/a".to_owned()
     }
