@@ -31,6 +31,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -151,25 +152,46 @@ impl Response {
     pub fn to_bytes(&self) -> Vec<u8> {
         let data = self.data.as_deref().unwrap_or_default();
         let mut out = Vec::with_capacity(data.len() + 64);
-        out.push(b'{');
-        if let Some(data) = &self.data {
-            out.extend_from_slice(b"\"data\":");
-            out.extend_from_slice(data);
-        }
+        out.extend_from_slice(head(self.data.is_some()));
+        out.extend_from_slice(data);
+        self.write_tail(self.data.is_some(), &mut out);
+        out
+    }
+
+    /// [`Self::to_bytes`] in three parts, `data` in the middle, not
+    /// copied: a large response's copy cost as much as writing it.
+    pub fn into_parts(mut self) -> [Bytes; 3] {
+        let data = self.data.take();
+        let mut tail = Vec::with_capacity(64);
+        self.write_tail(data.is_some(), &mut tail);
+        [
+            Bytes::from_static(head(data.is_some())),
+            Bytes::from(data.unwrap_or_default()),
+            Bytes::from(tail),
+        ]
+    }
+
+    /// What follows `data`: the errors, the extensions and the closing
+    /// brace.
+    fn write_tail(&self, has_data: bool, out: &mut Vec<u8>) {
         if !self.errors.is_empty() {
-            if self.data.is_some() {
+            if has_data {
                 out.push(b',');
             }
             out.extend_from_slice(b"\"errors\":");
-            let _ = serde_json::to_writer(&mut out, &self.errors);
+            let _ = serde_json::to_writer(&mut *out, &self.errors);
         }
         if let Some(extensions) = &self.extensions {
             out.extend_from_slice(b",\"extensions\":");
-            let _ = serde_json::to_writer(&mut out, extensions);
+            let _ = serde_json::to_writer(&mut *out, extensions);
         }
         out.push(b'}');
-        out
     }
+}
+
+/// What precedes a response's `data`.
+fn head(has_data: bool) -> &'static [u8] {
+    if has_data { b"{\"data\":" } else { b"{" }
 }
 
 /// A planned request with its coerced variables, ready to run (once, or

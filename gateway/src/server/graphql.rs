@@ -221,7 +221,8 @@ async fn execute(
     gateway
         .metrics
         .record_graphql_request(response.errors.is_empty(), elapsed);
-    let answer = respond::graphql(media, &response);
+    let (calls, errors) = (response.calls, response.errors.len());
+    let answer = respond::graphql(media, response);
     if gateway.log.requests {
         tracing::info!(
             target: "weft::request",
@@ -229,8 +230,8 @@ async fn execute(
             operation = operation.as_deref().unwrap_or(""),
             status = answer.status().as_u16(),
             duration_ms = (elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0,
-            calls = response.calls,
-            errors = response.errors.len(),
+            calls,
+            errors,
             "request"
         );
     }
