@@ -11,11 +11,11 @@
 //! integer given as a string, a `null`, a key the message lacks) is left
 //! to prost-reflect, which writes the same bytes or names what is wrong.
 
-use std::collections::HashMap;
-
-use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
+use prost_reflect::{EnumDescriptor, FieldDescriptor, MessageDescriptor};
 use rustc_hash::FxHashMap;
 use serde_json::Value;
+
+use super::transcode::{Layouts, ValueKind};
 
 /// Encodes requests of one message type (and the types inside it): what
 /// to do with each field is worked out once, when it is built.
@@ -36,25 +36,8 @@ struct FieldPlan {
     packed: bool,
 }
 
-#[derive(Debug)]
-enum Scalar {
-    Int32,
-    Int64,
-    Uint32,
-    Uint64,
-    Sint32,
-    Sint64,
-    Fixed32,
-    Fixed64,
-    Sfixed32,
-    Sfixed64,
-    Bool,
-    String,
-    /// Value numbers by name.
-    Enum(FxHashMap<String, i32>),
-    /// The index of its layout.
-    Message(usize),
-}
+/// How one value is written; an enum carries its numbers by name.
+type Scalar = ValueKind<FxHashMap<String, i32>>;
 
 /// A value as it goes on the wire.
 enum Wire {
@@ -69,7 +52,7 @@ impl RequestEncoder {
         let mut builder = Builder::default();
         builder.add(descriptor);
         Self {
-            layouts: builder.layouts,
+            layouts: builder.layouts.layouts,
         }
     }
 
@@ -195,7 +178,9 @@ fn scalar(kind: &Scalar, value: &Value) -> Option<Wire> {
             };
             Wire::Varint(i64::from(number) as u64)
         }
-        Scalar::String | Scalar::Message(_) => return None,
+        Scalar::String | Scalar::Message(_) | Scalar::Double | Scalar::Float | Scalar::Bytes => {
+            return None;
+        }
     })
 }
 
@@ -239,19 +224,15 @@ fn varint(mut value: u64, out: &mut Vec<u8>) {
 /// Works out the layouts of a message type and every type inside it.
 #[derive(Default)]
 struct Builder {
-    layouts: Vec<Option<Vec<FieldPlan>>>,
-    by_name: HashMap<String, usize>,
+    layouts: Layouts<Option<Vec<FieldPlan>>>,
 }
 
 impl Builder {
     fn add(&mut self, descriptor: &MessageDescriptor) -> usize {
-        if let Some(index) = self.by_name.get(descriptor.full_name()) {
-            return *index;
-        }
-        let index = self.layouts.len();
-        self.layouts.push(None);
-        self.by_name
-            .insert(descriptor.full_name().to_owned(), index);
+        let index = match self.layouts.reserve(descriptor, || None) {
+            Ok(index) => index,
+            Err(known) => return known,
+        };
         let well_known = descriptor.full_name().starts_with("google.protobuf.");
         if well_known || descriptor.oneofs().len() > 0 {
             return index;
@@ -260,7 +241,7 @@ impl Builder {
             .fields()
             .map(|field| self.field(&field))
             .collect();
-        self.layouts[index] = fields;
+        self.layouts.layouts[index] = fields;
         index
     }
 
@@ -268,28 +249,16 @@ impl Builder {
         if field.is_map() || field.is_group() {
             return None;
         }
-        let kind = match field.kind() {
-            Kind::Int32 => Scalar::Int32,
-            Kind::Int64 => Scalar::Int64,
-            Kind::Uint32 => Scalar::Uint32,
-            Kind::Uint64 => Scalar::Uint64,
-            Kind::Sint32 => Scalar::Sint32,
-            Kind::Sint64 => Scalar::Sint64,
-            Kind::Fixed32 => Scalar::Fixed32,
-            Kind::Fixed64 => Scalar::Fixed64,
-            Kind::Sfixed32 => Scalar::Sfixed32,
-            Kind::Sfixed64 => Scalar::Sfixed64,
-            Kind::Bool => Scalar::Bool,
-            Kind::String => Scalar::String,
-            Kind::Enum(descriptor) => Scalar::Enum(
-                descriptor
-                    .values()
-                    .map(|value| (value.name().to_owned(), value.number()))
-                    .collect(),
-            ),
-            Kind::Message(descriptor) => Scalar::Message(self.add(&descriptor)),
-            Kind::Double | Kind::Float | Kind::Bytes => return None,
+        let numbers = |descriptor: &EnumDescriptor| {
+            let values = descriptor.values();
+            values
+                .map(|value| (value.name().to_owned(), value.number()))
+                .collect()
         };
+        let kind = Scalar::of(&field.kind(), numbers, |descriptor| self.add(descriptor));
+        if matches!(kind, Scalar::Double | Scalar::Float | Scalar::Bytes) {
+            return None;
+        }
         Some(FieldPlan {
             number: field.number(),
             json_name: field.json_name().to_owned(),
@@ -303,18 +272,10 @@ impl Builder {
 
 #[cfg(test)]
 mod tests {
-    use prost::Message as _;
-    use prost_reflect::DynamicMessage;
     use serde_json::json;
 
     use super::*;
-    use crate::sources::transcode::tests::message;
-
-    fn theirs(descriptor: &MessageDescriptor, request: &Value) -> Vec<u8> {
-        DynamicMessage::deserialize(descriptor.clone(), request)
-            .unwrap()
-            .encode_to_vec()
-    }
+    use crate::sources::transcode::tests::{encoded, message};
 
     #[test]
     fn requests_are_encoded_as_prost_reflect_encodes_them() {
@@ -340,7 +301,7 @@ mod tests {
             let ours = encoder
                 .encode(&case)
                 .unwrap_or_else(|| panic!("left over: {case}"));
-            assert_eq!(ours, theirs(&descriptor, &case), "for {case}");
+            assert_eq!(ours, encoded(&descriptor, &case), "for {case}");
         }
     }
 

@@ -16,7 +16,8 @@
 use std::collections::HashMap;
 
 use prost_reflect::{
-    DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, SerializeOptions, Value as ProtoValue,
+    DynamicMessage, EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor, SerializeOptions,
+    Value as ProtoValue,
 };
 use rustc_hash::FxHashMap;
 
@@ -38,7 +39,7 @@ impl Transcoder {
         let mut builder = Builder::default();
         builder.add(descriptor);
         Self {
-            layouts: builder.layouts,
+            layouts: builder.layouts.layouts,
         }
     }
 
@@ -495,8 +496,13 @@ struct MapPart {
 }
 
 /// How one value is read from the wire and written.
+type Value = ValueKind<EnumNames>;
+
+/// A protobuf value's kind, as the reader here and the request encoder
+/// (`super::encode`) each prepare it; `E` is what an enum carries for
+/// them (its names by number, or its numbers by name).
 #[derive(Debug)]
-enum Value {
+pub(crate) enum ValueKind<E> {
     Double,
     Float,
     Int32,
@@ -512,12 +518,40 @@ enum Value {
     Bool,
     String,
     Bytes,
-    Enum(EnumNames),
+    Enum(E),
     /// The index of its layout.
     Message(usize),
 }
 
-impl Value {
+impl<E> ValueKind<E> {
+    /// The kind of `kind`: an enum's carried as `enumeration` makes it,
+    /// a message's layout index as `message` gives it.
+    pub(crate) fn of(
+        kind: &Kind,
+        enumeration: impl FnOnce(&EnumDescriptor) -> E,
+        message: impl FnOnce(&MessageDescriptor) -> usize,
+    ) -> Self {
+        match kind {
+            Kind::Double => Self::Double,
+            Kind::Float => Self::Float,
+            Kind::Int32 => Self::Int32,
+            Kind::Int64 => Self::Int64,
+            Kind::Uint32 => Self::Uint32,
+            Kind::Uint64 => Self::Uint64,
+            Kind::Sint32 => Self::Sint32,
+            Kind::Sint64 => Self::Sint64,
+            Kind::Fixed32 => Self::Fixed32,
+            Kind::Fixed64 => Self::Fixed64,
+            Kind::Sfixed32 => Self::Sfixed32,
+            Kind::Sfixed64 => Self::Sfixed64,
+            Kind::Bool => Self::Bool,
+            Kind::String => Self::String,
+            Kind::Bytes => Self::Bytes,
+            Kind::Enum(descriptor) => Self::Enum(enumeration(descriptor)),
+            Kind::Message(descriptor) => Self::Message(message(descriptor)),
+        }
+    }
+
     /// How a packed list stores each element: `0` as varints, else in that
     /// many bytes; `None` when the kind cannot be packed.
     fn packed_width(&self) -> Option<usize> {
@@ -557,25 +591,57 @@ impl EnumNames {
     }
 }
 
+/// The layouts of message types, each type's once, by index: a type
+/// that holds itself refers to its own index.
+#[derive(Debug)]
+pub(crate) struct Layouts<L> {
+    pub(crate) layouts: Vec<L>,
+    by_name: HashMap<String, usize>,
+}
+
+impl<L> Default for Layouts<L> {
+    fn default() -> Self {
+        Self {
+            layouts: Vec::new(),
+            by_name: HashMap::new(),
+        }
+    }
+}
+
+impl<L> Layouts<L> {
+    /// `Err` with the index of `descriptor`'s layout when it has one; else
+    /// `Ok` with the index `first` now holds, to be completed once the
+    /// type's fields (which may name it) are worked out.
+    pub(crate) fn reserve(
+        &mut self,
+        descriptor: &MessageDescriptor,
+        first: impl FnOnce() -> L,
+    ) -> Result<usize, usize> {
+        if let Some(index) = self.by_name.get(descriptor.full_name()) {
+            return Err(*index);
+        }
+        let index = self.layouts.len();
+        self.layouts.push(first());
+        self.by_name
+            .insert(descriptor.full_name().to_owned(), index);
+        Ok(index)
+    }
+}
+
 /// Works out the layouts of a message type and every type inside it.
 #[derive(Default)]
 struct Builder {
-    layouts: Vec<Layout>,
-    by_name: HashMap<String, usize>,
+    layouts: Layouts<Layout>,
 }
 
 impl Builder {
     fn add(&mut self, descriptor: &MessageDescriptor) -> usize {
-        if let Some(index) = self.by_name.get(descriptor.full_name()) {
-            return *index;
-        }
-        let index = self.layouts.len();
         let form = match descriptor.full_name() {
             "google.protobuf.Timestamp" => Form::Timestamp,
             name if SPECIAL.contains(&name) => Form::Serialized,
             _ => Form::Fields,
         };
-        self.layouts.push(Layout {
+        let layout = || Layout {
             descriptor: descriptor.clone(),
             form,
             fields: Vec::new(),
@@ -584,15 +650,17 @@ impl Builder {
                 .map(|oneof| oneof.fields().map(|field| field.number()).collect())
                 .collect(),
             streams: false,
-        });
-        self.by_name
-            .insert(descriptor.full_name().to_owned(), index);
+        };
+        let index = match self.layouts.reserve(descriptor, layout) {
+            Ok(index) => index,
+            Err(known) => return known,
+        };
         if form == Form::Fields {
             let fields = descriptor
                 .fields()
                 .map(|field| self.field(&field))
                 .collect::<Vec<_>>();
-            let layout = &mut self.layouts[index];
+            let layout = &mut self.layouts.layouts[index];
             layout.streams = layout.oneofs.is_empty()
                 && !fields
                     .iter()
@@ -634,35 +702,18 @@ impl Builder {
     }
 
     fn value(&mut self, kind: &Kind) -> Value {
-        match kind {
-            Kind::Double => Value::Double,
-            Kind::Float => Value::Float,
-            Kind::Int32 => Value::Int32,
-            Kind::Int64 => Value::Int64,
-            Kind::Uint32 => Value::Uint32,
-            Kind::Uint64 => Value::Uint64,
-            Kind::Sint32 => Value::Sint32,
-            Kind::Sint64 => Value::Sint64,
-            Kind::Fixed32 => Value::Fixed32,
-            Kind::Fixed64 => Value::Fixed64,
-            Kind::Sfixed32 => Value::Sfixed32,
-            Kind::Sfixed64 => Value::Sfixed64,
-            Kind::Bool => Value::Bool,
-            Kind::String => Value::String,
-            Kind::Bytes => Value::Bytes,
-            Kind::Enum(descriptor) => Value::Enum(EnumNames {
-                null: descriptor.full_name() == "google.protobuf.NullValue",
-                names: descriptor
-                    .values()
-                    .map(|value| {
-                        let mut name = Vec::new();
-                        write_string(value.name(), &mut name);
-                        (value.number(), name)
-                    })
-                    .collect(),
-            }),
-            Kind::Message(descriptor) => Value::Message(self.add(descriptor)),
-        }
+        let names = |descriptor: &EnumDescriptor| EnumNames {
+            null: descriptor.full_name() == "google.protobuf.NullValue",
+            names: descriptor
+                .values()
+                .map(|value| {
+                    let mut name = Vec::new();
+                    write_string(value.name(), &mut name);
+                    (value.number(), name)
+                })
+                .collect(),
+        };
+        Value::of(kind, names, |descriptor| self.add(descriptor))
     }
 }
 
@@ -983,14 +1034,18 @@ message Request {
 
     /// The message `name` of the test protos.
     pub(crate) fn message(name: &str) -> MessageDescriptor {
-        let dir = std::env::temp_dir().join(format!("weft-transcode-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("everything.proto"), PROTO).unwrap();
-        let mut compiler = protox::Compiler::new([&dir]).unwrap();
-        compiler.include_imports(true);
-        compiler.open_file("everything.proto").unwrap();
-        let pool =
-            DescriptorPool::from_file_descriptor_set(compiler.file_descriptor_set()).unwrap();
+        // Compiled once: tests running side by side must not write the
+        // file while another reads it.
+        static POOL: std::sync::OnceLock<DescriptorPool> = std::sync::OnceLock::new();
+        let pool = POOL.get_or_init(|| {
+            let dir = std::env::temp_dir().join(format!("weft-transcode-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("everything.proto"), PROTO).unwrap();
+            let mut compiler = protox::Compiler::new([&dir]).unwrap();
+            compiler.include_imports(true);
+            compiler.open_file("everything.proto").unwrap();
+            DescriptorPool::from_file_descriptor_set(compiler.file_descriptor_set()).unwrap()
+        });
         pool.get_message_by_name(name).unwrap()
     }
 
@@ -1013,7 +1068,8 @@ message Request {
         )
     }
 
-    fn encoded(descriptor: &MessageDescriptor, value: &Value) -> Vec<u8> {
+    /// `value` encoded by prost-reflect as a message of `descriptor`.
+    pub(crate) fn encoded(descriptor: &MessageDescriptor, value: &Value) -> Vec<u8> {
         DynamicMessage::deserialize(descriptor.clone(), value)
             .unwrap()
             .encode_to_vec()
