@@ -2,12 +2,14 @@
 //!
 //! A [`GrpcSource`] reads the source's `.proto` files at start-up (with
 //! `protox`, no `protoc` needed) into a descriptor pool, and keeps one lazily
-//! connected HTTP/2 channel. Requests and responses are
-//! [`DynamicMessage`]s converted to and from JSON with the canonical proto3
-//! JSON mapping: field names in lowerCamelCase, enums by name, 64-bit
+//! connected HTTP/2 channel. Requests and responses follow the canonical
+//! proto3 JSON mapping: field names in lowerCamelCase, enums by name, 64-bit
 //! integers as strings, well-known types in their JSON forms, and default
-//! values included so that a `0` is a `0` and not a missing field. Adding a
-//! gRPC service is therefore configuration only.
+//! values included so that a `0` is a `0` and not a missing field. Requests
+//! are encoded from their JSON (`super::encode`, prost-reflect's
+//! [`DynamicMessage`] for the shapes it leaves) and answers read from the
+//! wire into documents (`super::transcode`), each method's way worked out
+//! at start-up. Adding a gRPC service is therefore configuration only.
 //!
 //! Unary calls to the methods listed in the source's `idempotent_methods`
 //! are retried after a transient failure (see [`super::resilience`]); each
@@ -49,10 +51,9 @@ pub struct GrpcSource {
     /// The full names (`package.Service.Method`) of the methods that may be
     /// retried.
     idempotent: HashSet<String>,
-    /// How each method's request is written, by the method's full name.
-    requests: HashMap<String, RequestEncoder>,
-    /// How each method's response is read, by the method's full name.
-    responses: HashMap<String, Arc<Transcoder>>,
+    /// How each method's requests are written and its responses read, by
+    /// the method's full name; worked out at start-up.
+    methods: HashMap<String, MethodCoding>,
     forward: Forward,
 }
 
@@ -108,16 +109,11 @@ impl GrpcSource {
             .map_err(|_| format!("`{}` is not a valid endpoint URI", config.endpoint))?
             .connect_timeout(limits.timeout)
             .connect_lazy();
-        let (requests, responses) = pool
+        let methods = pool
             .services()
             .flat_map(|service| service.methods().collect::<Vec<_>>())
-            .map(|method| {
-                let name = method.full_name().to_owned();
-                let encoder = RequestEncoder::new(&method.input());
-                let transcoder = Arc::new(Transcoder::new(&method.output()));
-                ((name.clone(), encoder), (name, transcoder))
-            })
-            .unzip();
+            .map(|method| (method.full_name().to_owned(), MethodCoding::new(&method)))
+            .collect();
         Ok(Self {
             name: name.to_owned(),
             pool,
@@ -125,8 +121,7 @@ impl GrpcSource {
             limits,
             metrics,
             idempotent,
-            requests,
-            responses,
+            methods,
             forward: Forward::new(source),
         })
     }
@@ -134,7 +129,8 @@ impl GrpcSource {
     /// The codec of `method`: its responses are read with the transcoder
     /// built for them at start-up.
     fn codec(&self, method: &MethodDescriptor) -> DynamicCodec {
-        let transcoder = self.responses.get(method.full_name()).cloned();
+        let known = self.methods.get(method.full_name());
+        let transcoder = known.map(|coding| coding.response.clone());
         DynamicCodec(transcoder.unwrap_or_else(|| Arc::new(Transcoder::new(&method.output()))))
     }
 
@@ -233,8 +229,8 @@ impl GrpcSource {
         method: &MethodDescriptor,
         request: &Value,
     ) -> Result<Vec<u8>, SourceError> {
-        let encoder = self.requests.get(method.full_name());
-        if let Some(encoded) = encoder.and_then(|encoder| encoder.encode(request)) {
+        let known = self.methods.get(method.full_name());
+        if let Some(encoded) = known.and_then(|coding| coding.request.encode(request)) {
             return Ok(encoded);
         }
         let message = DynamicMessage::deserialize(method.input(), request);
@@ -358,6 +354,22 @@ fn code_name(code: Code) -> &'static str {
         Code::Unavailable => "UNAVAILABLE",
         Code::DataLoss => "DATA_LOSS",
         Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// How one method's requests are written and its responses read.
+#[derive(Debug)]
+struct MethodCoding {
+    request: RequestEncoder,
+    response: Arc<Transcoder>,
+}
+
+impl MethodCoding {
+    fn new(method: &MethodDescriptor) -> Self {
+        Self {
+            request: RequestEncoder::new(&method.input()),
+            response: Arc::new(Transcoder::new(&method.output())),
+        }
     }
 }
 
