@@ -227,6 +227,21 @@ impl<'a> Json<'a> {
         })
     }
 
+    /// The text of a string (quotes and escapes kept) or of a number as
+    /// the backend wrote it, and whether it is a number; `None` for any
+    /// other value. The writer's most common read, decoded once.
+    #[inline]
+    pub fn scalar_text(self) -> Option<(&'a [u8], bool)> {
+        let node = self.node()?;
+        let (start, end, number) = match node.kind() {
+            Kind::Str | Kind::EscapedStr => (node.start - 1, node.end() + 1, false),
+            Kind::Number => (node.start, node.end(), true),
+            _ => return None,
+        };
+        let text = self.doc.text.as_bytes().get(start as usize..end as usize)?;
+        Some((text, number))
+    }
+
     #[inline]
     fn raw_range(self, node: Node) -> std::ops::Range<usize> {
         let start = node.start as usize;
@@ -463,11 +478,19 @@ impl KeyPath {
     /// Follows the path from `value`, as [`find`] does.
     #[inline]
     pub fn find<'a>(&self, value: Json<'a>) -> Option<Json<'a>> {
-        let mut current = value;
-        for step in &self.steps {
-            current = current.get_near(&step.key, &step.hint)?;
-        }
-        Some(current).filter(|found| !found.is_null())
+        // Most paths are one key: found without a loop over steps.
+        let found = match &*self.steps {
+            [step] => value.get_near(&step.key, &step.hint),
+            steps => Self::follow(steps, value),
+        };
+        found.filter(|found| !found.is_null())
+    }
+
+    #[inline(never)]
+    fn follow<'a>(steps: &[Step], value: Json<'a>) -> Option<Json<'a>> {
+        steps.iter().try_fold(value, |current, step| {
+            current.get_near(&step.key, &step.hint)
+        })
     }
 }
 

@@ -196,7 +196,13 @@ impl Writer<'_> {
             return self.null_if(shape);
         }
         if let Binding::Project(path) = &definition.binding {
-            let found = path.find(parent).or_else(|| self.null_node(parent, path));
+            let found = path.find(parent);
+            if let Some(json) = found
+                && write_plain(&mut self.out, &shape.kind, json)
+            {
+                return Ok(());
+            }
+            let found = found.or_else(|| self.null_node(parent, path));
             let reported = found.is_none() && self.report_missing(field, definition, parent, at);
             return self.value(field, shape, found, at, reported);
         }
@@ -491,11 +497,10 @@ impl Writer<'_> {
 /// Writes a scalar or enum value of `kind`; the error says what did not fit.
 /// Strings and integers are copied as the backend wrote them.
 fn write_scalar(out: &mut Vec<u8>, kind: &ShapeKind, json: Json<'_>) -> Result<(), String> {
+    if write_plain(out, kind, json) {
+        return Ok(());
+    }
     let written = match kind {
-        ShapeKind::Int if json.is_number() && fits_without_parsing(json.raw_bytes()) => {
-            out.extend_from_slice(json.raw_bytes());
-            Some(())
-        }
         ShapeKind::Int => int(json).map(|n| {
             if json.is_number() {
                 out.extend_from_slice(json.raw_bytes());
@@ -505,10 +510,7 @@ fn write_scalar(out: &mut Vec<u8>, kind: &ShapeKind, json: Json<'_>) -> Result<(
         }),
         ShapeKind::Float => float(json).map(|n| text(out, &n)),
         ShapeKind::String | ShapeKind::Id => {
-            if json.is_string() {
-                out.extend_from_slice(json.raw_bytes());
-                Some(())
-            } else if json.is_number() {
+            if json.is_number() {
                 out.push(b'"');
                 out.extend_from_slice(json.raw_bytes());
                 out.push(b'"');
@@ -537,6 +539,25 @@ fn write_scalar(out: &mut Vec<u8>, kind: &ShapeKind, json: Json<'_>) -> Result<(
         }
     };
     written.ok_or_else(|| mismatch(expected(kind), json))
+}
+
+/// Writes the most common scalars, those copied as the backend wrote
+/// them: an `Int` of at most nine digits, a string as a `String` or `ID`.
+/// Whether it wrote `json`; anything else is left to [`write_scalar`].
+#[inline]
+fn write_plain(out: &mut Vec<u8>, kind: &ShapeKind, json: Json<'_>) -> bool {
+    let Some((text, number)) = json.scalar_text() else {
+        return false;
+    };
+    let plain = match kind {
+        ShapeKind::Int => number && fits_without_parsing(text),
+        ShapeKind::String | ShapeKind::Id => !number,
+        _ => false,
+    };
+    if plain {
+        out.extend_from_slice(text);
+    }
+    plain
 }
 
 /// Whether a JSON number is an integer of at most nine digits, which
