@@ -23,7 +23,8 @@ use tracing::Instrument as _;
 use super::authorize::Denied;
 use super::coerce_variables::Variables;
 use super::keyed::{
-    Asked, Filed, KeyIndex, KeyItems, Keyed, KeyedLoad, KeyedResults, Resolved, not_found, resolve,
+    Asked, Filed, KeyIndex, KeyItems, Keyed, KeyedLoad, KeyedResults, Places, Resolved, not_found,
+    resolve,
 };
 use super::normalize::{Field, FieldKind, OperationKind, SelectionSet};
 use super::placed::{self, Placed, SubgraphError};
@@ -924,7 +925,7 @@ fn group_for<'p>(groups: &mut Vec<LoadGroup<'p>>, batch: &'p Arc<BatchPlan>, arg
 /// the errors a subgraph answered beside them.
 struct Loaded {
     chunks: Vec<Option<Arc<Doc>>>,
-    found: Vec<Vec<Vec<(usize, u32)>>>,
+    found: Vec<Vec<Places>>,
     failed: Vec<Option<Arc<GraphqlError>>>,
     /// By pick, then key index: subgraph errors at the field loaded for it.
     errors: Vec<Vec<Vec<Arc<SubgraphError>>>>,
@@ -1041,7 +1042,7 @@ impl<'p> LoadGroup<'p> {
         let picks = self.picks.len().max(1);
         let mut loaded = Loaded {
             chunks: Vec::with_capacity(self.chunks.len()),
-            found: vec![vec![Vec::new(); self.keys.len()]; picks],
+            found: vec![vec![Places::new(); self.keys.len()]; picks],
             failed: vec![None; self.keys.len()],
             errors: vec![vec![Vec::new(); self.keys.len()]; picks],
             placed: Placed::default(),

@@ -13,6 +13,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 
 use super::execute::Slot;
 use crate::error::{GraphqlError, codes};
@@ -217,6 +218,10 @@ impl<'r> Filed<'r> {
     }
 }
 
+/// Where a key's items are, as (chunk, place in its answer). Most keys
+/// name one entity: its place is kept inline, without an allocation.
+pub(crate) type Places = SmallVec<[(usize, u32); 1]>;
+
 /// One round's answers of a batch, by key.
 #[derive(Debug)]
 pub(crate) struct KeyedLoad {
@@ -226,8 +231,8 @@ pub(crate) struct KeyedLoad {
     pub(crate) keys: Vec<Key>,
     /// The answers (`None` for a chunk that failed).
     pub(crate) chunks: Vec<Option<Arc<Doc>>>,
-    /// Per key: the items it found, as (chunk, place in its answer).
-    pub(crate) found: Vec<Vec<(usize, u32)>>,
+    /// Per key: the items it found.
+    pub(crate) found: Vec<Places>,
     /// Per key: why its chunk failed.
     pub(crate) failed: Vec<Option<Arc<GraphqlError>>>,
     /// The keyed fields that asked, each with the keys its parents named.
