@@ -233,12 +233,12 @@ impl<'a> Json<'a> {
     #[inline]
     pub fn scalar_text(self) -> Option<(&'a [u8], bool)> {
         let node = self.node()?;
-        let (start, end, number) = match node.kind() {
-            Kind::Str | Kind::EscapedStr => (node.start - 1, node.end() + 1, false),
-            Kind::Number => (node.start, node.end(), true),
+        let number = match node.kind() {
+            Kind::Str | Kind::EscapedStr => false,
+            Kind::Number => true,
             _ => return None,
         };
-        let text = self.doc.text.as_bytes().get(start as usize..end as usize)?;
+        let text = self.doc.text.as_bytes().get(self.raw_range(node))?;
         Some((text, number))
     }
 
