@@ -481,3 +481,95 @@ async fn an_entity_many_parents_name_is_written_or_failed_under_each() {
         "one call for both kinds"
     );
 }
+
+const GROUPED_SCHEMA: &str = r#"
+type Query {
+  shelves: [Shelf]! @rest(source: "stub", get: "/shelves")
+}
+
+type Shelf {
+  id: ID!
+  boxes: [Box] @rest(source: "stub", get: "/boxes?shelfIds={$batch.id}", groupBy: "shelfId")
+}
+
+type Box {
+  id: ID!
+  weight: Int!
+  label: Int
+}
+"#;
+
+const SHELVES: usize = 8;
+const BOXES: usize = 96;
+/// Boxes whose weight is no Int.
+const BAD_BOXES: [usize; 2] = [13, 70];
+/// A box whose label is no Int.
+const BAD_LABEL: usize = 41;
+
+fn boxes_json() -> Value {
+    (0..BOXES)
+        .map(|n| {
+            let weight = if BAD_BOXES.contains(&n) {
+                json!("heavy")
+            } else {
+                json!(n)
+            };
+            let label = if n == BAD_LABEL { json!("x") } else { json!(n) };
+            json!({ "id": format!("b{n}"), "shelfId": format!("s{}", n % SHELVES), "weight": weight, "label": label })
+        })
+        .collect()
+}
+
+/// Many grouped items, listed in an order unlike their parents': each
+/// parent gets its own items in the answer's order; a broken item is
+/// nulled, and a broken nullable field, with its error at its path under
+/// its own parent.
+#[tokio::test]
+async fn grouped_items_are_written_under_their_parents_with_errors_at_their_paths() {
+    let stub = StubBackend::start(
+        Router::new()
+            .route(
+                "/shelves",
+                get(|| async {
+                    let shelves: Vec<Value> = (0..SHELVES)
+                        .rev()
+                        .map(|n| json!({ "id": format!("s{n}") }))
+                        .collect();
+                    axum::Json(Value::from(shelves))
+                }),
+            )
+            .route("/boxes", get(|| async { axum::Json(boxes_json()) })),
+    )
+    .await;
+    let (_dir, gateway) = over_stub(&stub, GROUPED_SCHEMA, 1000).await;
+    let body = gateway
+        .query("{ shelves { id boxes { id weight label } } }")
+        .await;
+    let mut expected_paths = BTreeSet::new();
+    let expected: Vec<Value> = (0..SHELVES)
+        .rev()
+        .enumerate()
+        .map(|(place, shelf)| {
+            let boxes: Vec<Value> = (0..BOXES)
+                .filter(|n| n % SHELVES == shelf)
+                .enumerate()
+                .map(|(index, n)| {
+                    let path = |field: &str| json!(["shelves", place, "boxes", index, field]);
+                    if BAD_BOXES.contains(&n) {
+                        expected_paths.insert(path("weight").to_string());
+                        Value::Null
+                    } else if n == BAD_LABEL {
+                        expected_paths.insert(path("label").to_string());
+                        json!({ "id": format!("b{n}"), "weight": n, "label": null })
+                    } else {
+                        json!({ "id": format!("b{n}"), "weight": n, "label": n })
+                    }
+                })
+                .collect();
+            json!({ "id": format!("s{shelf}"), "boxes": boxes })
+        })
+        .collect();
+    assert_eq!(body["data"]["shelves"], Value::from(expected), "{body}");
+    assert_eq!(error_codes(&body), ["SOURCE_BAD_RESPONSE"; 3], "{body}");
+    assert_eq!(error_paths(&body), expected_paths, "{body}");
+}

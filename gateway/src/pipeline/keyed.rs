@@ -337,6 +337,48 @@ impl KeyedResults {
         &self.loads[index]
     }
 
+    /// Every item the keys of the field `field` found, each once, in the
+    /// order of their answers; empty when there are too many loads or
+    /// chunks to order them.
+    pub(crate) fn items_in_answer_order(&self, field: u32) -> Vec<Json<'_>> {
+        let Some(loads) = self.by_field.get(field as usize) else {
+            return Vec::new();
+        };
+        // A place as one number (load, chunk, node), so that ordering
+        // them compares single words.
+        let packed = |load: usize, (chunk, at): (usize, u32)| {
+            let load = u64::from(u16::try_from(load).ok()?);
+            let chunk = u64::from(u16::try_from(chunk).ok()?);
+            Some(load << 48 | chunk << 32 | u64::from(at))
+        };
+        let mut places = Vec::new();
+        for &index in loads {
+            let load = &self.loads[index];
+            for asked in load.asked.iter().filter(|asked| asked.field == field) {
+                for &key in &asked.keys {
+                    if load.failed[key].is_none() {
+                        for &place in &load.found[key] {
+                            let Some(place) = packed(index, place) else {
+                                return Vec::new();
+                            };
+                            places.push(place);
+                        }
+                    }
+                }
+            }
+        }
+        places.sort_unstable();
+        places.dedup();
+        places
+            .into_iter()
+            .filter_map(|place| {
+                let load = &self.loads[(place >> 48) as usize];
+                #[allow(clippy::cast_possible_truncation)]
+                load.item(((place >> 32 & 0xffff) as usize, place as u32))
+            })
+            .collect()
+    }
+
     /// The result of the field `field` (loaded as `keyed` says) under
     /// the parent whose key is `key`; `None` while some key is not
     /// loaded.

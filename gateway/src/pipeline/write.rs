@@ -87,6 +87,7 @@ pub fn write(
         introspection,
         shared: FxHashMap::default(),
         by_key: WrittenByKey::default(),
+        ahead: Ahead::default(),
     };
     if writer
         .object(&operation.selection, root, &At::Root)
@@ -111,7 +112,28 @@ struct Writer<'w> {
     /// written once and copied after that.
     shared: FxHashMap<(usize, (usize, u32)), Range<usize>>,
     by_key: WrittenByKey,
+    ahead: Ahead,
 }
+
+/// The items of large grouped loads, written ahead in the order of their
+/// answers. The writer meets such items parent by parent (a user's
+/// orders, then the next user's), which jumps about an answer of
+/// hundreds of kilobytes that has left the cache by then; written in
+/// the answer's order, the reads run straight through it, and each item
+/// is then copied where it belongs.
+#[derive(Default)]
+struct Ahead {
+    /// The fields whose items were written ahead (or found too few).
+    fields: Vec<u32>,
+    /// Where each item was written whole, without errors, by its
+    /// selection's address and the item's identity.
+    written: FxHashMap<(usize, (usize, u32)), Range<usize>>,
+    text: Vec<u8>,
+}
+
+/// How many items a grouped load must have to be written ahead: below
+/// this, its answer is small enough to stay in cache.
+const AHEAD_MIN_ITEMS: usize = 64;
 
 /// Where a field loaded by its parent's key was written whole, without
 /// errors, for each key: every parent naming that key has the same
@@ -225,6 +247,9 @@ impl Writer<'_> {
         parent: Json<'_>,
         at: &At<'_>,
     ) -> Result<(), Null> {
+        if keyed.entity.is_none() && !self.ahead.fields.contains(&field.id) {
+            self.write_ahead(field, definition);
+        }
         let key = keyed.key_of(parent);
         let text = key.filter(|key| !key.is_array()).map(json::key_text);
         if let Some(text) = &text
@@ -247,6 +272,69 @@ impl Writer<'_> {
             self.by_key.insert(field.id, &text, start..self.out.len());
         }
         written
+    }
+
+    /// Writes the items of a grouped load for `field` ahead, when there
+    /// are enough of them (see [`Ahead`]). Writing each uses the main
+    /// output's place: copies of shared objects stay within the text
+    /// ahead. An item whose writing reported an error is not kept, so
+    /// that the error is reported where the item stands.
+    #[inline(never)]
+    fn write_ahead(&mut self, field: &Field, definition: &FieldDef) {
+        self.ahead.fields.push(field.id);
+        let Some(selection) = &field.selection else {
+            return;
+        };
+        if !matches!(definition.shape.kind, ShapeKind::List(_)) {
+            return;
+        }
+        let items = self.results.keyed_items(field.id);
+        if items.len() < AHEAD_MIN_ITEMS {
+            return;
+        }
+        self.ahead.written.reserve(items.len());
+        let room = self.out.capacity() - self.out.len();
+        let mut text = std::mem::take(&mut self.ahead.text);
+        text.reserve(room);
+        let out = std::mem::replace(&mut self.out, text);
+        let shared = std::mem::take(&mut self.shared);
+        let by_key = std::mem::take(&mut self.by_key);
+        let errors = self.errors.len();
+        for item in items.into_iter().filter(|item| item.is_object()) {
+            let Ok(set) = selection.of_value(item) else {
+                continue;
+            };
+            let start = self.out.len();
+            if self.object(set, item, &At::Root).is_ok() && self.errors.len() == errors {
+                let key = (std::ptr::from_ref(set).addr(), item.identity());
+                self.ahead.written.insert(key, start..self.out.len());
+            } else {
+                self.errors.truncate(errors);
+                self.cut_back(start);
+            }
+        }
+        self.ahead.text = std::mem::replace(&mut self.out, out);
+        self.shared = shared;
+        self.by_key = by_key;
+    }
+
+    /// Writes an object, or copies it when it was written ahead.
+    #[inline]
+    fn object_or_ahead(
+        &mut self,
+        selection: &SelectionSet,
+        json: Json<'_>,
+        at: &At<'_>,
+    ) -> Result<(), Null> {
+        if !self.ahead.written.is_empty() {
+            let key = (std::ptr::from_ref(selection).addr(), json.identity());
+            if let Some(written) = self.ahead.written.get(&key) {
+                self.out
+                    .extend_from_slice(&self.ahead.text[written.clone()]);
+                return Ok(());
+            }
+        }
+        self.object(selection, json, at)
     }
 
     /// Writes a fetched field's result as filed.
@@ -387,7 +475,7 @@ impl Writer<'_> {
             }
             ShapeKind::Object if json.is_object() => match &field.selection {
                 Some(selection) => match selection.of_value(json) {
-                    Ok(selection) => self.object(selection, json, at),
+                    Ok(selection) => self.object_or_ahead(selection, json, at),
                     Err(reason) => {
                         self.bad_response(field, reason, at);
                         Err(Null)
@@ -420,14 +508,19 @@ impl Writer<'_> {
     ) -> Result<(), Null> {
         match written {
             Err(Null) if shape.nullable => {
-                self.out.truncate(start);
-                self.shared.retain(|_, written| written.end <= start);
-                self.by_key.cut_back(start);
+                self.cut_back(start);
                 self.out.extend_from_slice(b"null");
                 Ok(())
             }
             other => other,
         }
+    }
+
+    /// Forgets what was written from `start` on, and the copies kept of it.
+    fn cut_back(&mut self, start: usize) {
+        self.out.truncate(start);
+        self.shared.retain(|_, written| written.end <= start);
+        self.by_key.cut_back(start);
     }
 
     fn list<'v>(
