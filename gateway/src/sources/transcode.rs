@@ -868,7 +868,12 @@ fn read_fields(mut bytes: &[u8]) -> Result<Vec<(u32, Wire<'_>)>, Unsupported> {
     Ok(fields)
 }
 
-/// The field occurrence `bytes` start with, which it reads past.
+/// The field occurrence `bytes` start with, which it reads past. Inlined:
+/// returned through memory, the occurrence was stored in parts and read
+/// back whole, which the processor cannot forward from store to load, and
+/// that wait cost more than the rest of the field's transcoding.
+#[allow(clippy::inline_always)]
+#[inline(always)]
 fn next_field<'b>(bytes: &mut &'b [u8]) -> Result<(u32, Wire<'b>), Unsupported> {
     let tag = varint(bytes)?;
     let number = u32::try_from(tag >> 3).map_err(|_| Unsupported)?;
@@ -898,6 +903,9 @@ struct InOrder<'b> {
 }
 
 impl<'b> InOrder<'b> {
+    /// The next occurrence; inlined, as [`next_field`] is.
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
     fn next(&mut self) -> Result<Option<(u32, Wire<'b>)>, Stop> {
         if self.bytes.is_empty() {
             return Ok(None);
