@@ -13,13 +13,14 @@
 use std::collections::BTreeSet;
 
 use serde_json::Value;
+use smallvec::smallvec;
 
 use crate::Gateway;
 use crate::error::Diagnostics;
 use crate::json::{Json, find};
 use crate::pipeline::GraphqlRequest;
 use crate::schema::model::{Binding, FieldDef, GroupedPlan, Model};
-use crate::sources::batching::Recording;
+use crate::sources::batching::{Key, Recording};
 use crate::template::Caller;
 
 /// How many sample parents a probe asks for at most.
@@ -104,7 +105,7 @@ async fn probe_field(
     plan: &GroupedPlan,
     keys: &[Value],
 ) -> Option<crate::error::Diagnostic> {
-    let keys: Vec<Vec<Value>> = keys.iter().map(|key| vec![key.clone()]).collect();
+    let keys: Vec<Key> = keys.iter().map(|key| smallvec![key.clone()]).collect();
     let prepared = plan
         .batch
         .prepare_many(&Value::Null, &keys, Caller::default())

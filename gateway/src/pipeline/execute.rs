@@ -982,7 +982,7 @@ impl<'p> LoadGroup<'p> {
         let text = json::key_text(json);
         match self.texts.get(&text) {
             Some(index) => index,
-            None => self.push(&text, vec![json::to_plain(json)]),
+            None => self.push(&text, smallvec::smallvec![json::to_plain(json)]),
         }
     }
 

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
+use smallvec::{SmallVec, smallvec};
 
 use super::{Connector, Prepared};
 use crate::error::SourceError;
@@ -67,8 +68,9 @@ pub struct BatchPlan {
     pub fields: Vec<String>,
 }
 
-/// A key: one JSON value per key component.
-pub type Key = Vec<Value>;
+/// A key: one JSON value per key component. Most keys have one, kept
+/// inline.
+pub type Key = SmallVec<[Value; 1]>;
 
 /// What a finished call answered, shared by everything that asked for it.
 pub type Answer = Result<Arc<Doc>, SourceError>;
@@ -78,7 +80,7 @@ impl BatchPlan {
     /// key, the named entries of an object for a compound one.
     pub fn key_of(&self, key: Value) -> Key {
         match (self.key_names.as_slice(), key) {
-            ([_], key) => vec![key],
+            ([_], key) => smallvec![key],
             (names, Value::Object(mut entries)) => names
                 .iter()
                 .map(|name| entries.remove(name).unwrap_or(Value::Null))
