@@ -496,6 +496,11 @@ type Box {
   id: ID!
   weight: Int!
   label: Int
+  things: [Thing!]! @rest(source: "stub", get: "/things?boxIds={$batch.id}", groupBy: "boxId")
+}
+
+type Thing {
+  id: ID!
 }
 "#;
 
@@ -520,10 +525,18 @@ fn boxes_json() -> Value {
         .collect()
 }
 
+/// Two things in each box, listed after all boxes' first things.
+fn things_json() -> Value {
+    (0..2 * BOXES)
+        .map(|n| json!({ "id": format!("t{n}"), "boxId": format!("b{}", n % BOXES) }))
+        .collect()
+}
+
 /// Many grouped items, listed in an order unlike their parents': each
 /// parent gets its own items in the answer's order; a broken item is
 /// nulled, and a broken nullable field, with its error at its path under
-/// its own parent.
+/// its own parent; the items grouped under each item are its own, the
+/// broken ones' included.
 #[tokio::test]
 async fn grouped_items_are_written_under_their_parents_with_errors_at_their_paths() {
     let stub = StubBackend::start(
@@ -538,12 +551,13 @@ async fn grouped_items_are_written_under_their_parents_with_errors_at_their_path
                     axum::Json(Value::from(shelves))
                 }),
             )
-            .route("/boxes", get(|| async { axum::Json(boxes_json()) })),
+            .route("/boxes", get(|| async { axum::Json(boxes_json()) }))
+            .route("/things", get(|| async { axum::Json(things_json()) })),
     )
     .await;
     let (_dir, gateway) = over_stub(&stub, GROUPED_SCHEMA, 1000).await;
     let body = gateway
-        .query("{ shelves { id boxes { id weight label } } }")
+        .query("{ shelves { id boxes { id weight label things { id } } } }")
         .await;
     let mut expected_paths = BTreeSet::new();
     let expected: Vec<Value> = (0..SHELVES)
@@ -555,14 +569,15 @@ async fn grouped_items_are_written_under_their_parents_with_errors_at_their_path
                 .enumerate()
                 .map(|(index, n)| {
                     let path = |field: &str| json!(["shelves", place, "boxes", index, field]);
+                    let things = json!([{ "id": format!("t{n}") }, { "id": format!("t{}", n + BOXES) }]);
                     if BAD_BOXES.contains(&n) {
                         expected_paths.insert(path("weight").to_string());
                         Value::Null
                     } else if n == BAD_LABEL {
                         expected_paths.insert(path("label").to_string());
-                        json!({ "id": format!("b{n}"), "weight": n, "label": null })
+                        json!({ "id": format!("b{n}"), "weight": n, "label": null, "things": things })
                     } else {
-                        json!({ "id": format!("b{n}"), "weight": n, "label": n })
+                        json!({ "id": format!("b{n}"), "weight": n, "label": n, "things": things })
                     }
                 })
                 .collect();

@@ -125,6 +125,9 @@ struct Writer<'w> {
 struct Ahead {
     /// The fields whose items were written ahead (or found too few).
     fields: Vec<u32>,
+    /// Whether items are being written ahead: a grouped field inside them
+    /// is written with them, in the same order.
+    writing: bool,
     /// Where each item was written whole, without errors, by its
     /// selection's address and the item's identity.
     written: FxHashMap<(usize, (usize, u32)), Range<usize>>,
@@ -247,7 +250,7 @@ impl Writer<'_> {
         parent: Json<'_>,
         at: &At<'_>,
     ) -> Result<(), Null> {
-        if keyed.entity.is_none() && !self.ahead.fields.contains(&field.id) {
+        if keyed.entity.is_none() && !self.ahead.writing && !self.ahead.fields.contains(&field.id) {
             self.write_ahead(field, definition);
         }
         let key = keyed.key_of(parent);
@@ -275,10 +278,11 @@ impl Writer<'_> {
     }
 
     /// Writes the items of a grouped load for `field` ahead, when there
-    /// are enough of them (see [`Ahead`]). Writing each uses the main
-    /// output's place: copies of shared objects stay within the text
-    /// ahead. An item whose writing reported an error is not kept, so
-    /// that the error is reported where the item stands.
+    /// are enough of them (see [`Ahead`]), after what was written ahead
+    /// before. Writing each uses the main output's place: copies of shared
+    /// objects stay within the text ahead. An item whose writing reported
+    /// an error is not kept, so that the error is reported where the item
+    /// stands.
     #[inline(never)]
     fn write_ahead(&mut self, field: &Field, definition: &FieldDef) {
         self.ahead.fields.push(field.id);
@@ -300,6 +304,7 @@ impl Writer<'_> {
         let shared = std::mem::take(&mut self.shared);
         let by_key = std::mem::take(&mut self.by_key);
         let errors = self.errors.len();
+        self.ahead.writing = true;
         for item in items.into_iter().filter(|item| item.is_object()) {
             let Ok(set) = selection.of_value(item) else {
                 continue;
@@ -313,6 +318,7 @@ impl Writer<'_> {
                 self.cut_back(start);
             }
         }
+        self.ahead.writing = false;
         self.ahead.text = std::mem::replace(&mut self.out, out);
         self.shared = shared;
         self.by_key = by_key;
