@@ -295,6 +295,11 @@ impl KeyedLoad {
     /// The items the walker goes on with for a field that asked:
     /// `first_only` keeps each key's first.
     pub(crate) fn walked(&self, asked: &Asked) -> impl Iterator<Item = Json<'_>> {
+        self.places(asked).filter_map(|place| self.item(place))
+    }
+
+    /// Where the items of [`Self::walked`] are, key by key.
+    fn places(&self, asked: &Asked) -> impl Iterator<Item = (usize, u32)> {
         asked
             .keys
             .iter()
@@ -302,9 +307,8 @@ impl KeyedLoad {
             .flat_map(move |&index| {
                 let found = &self.found[index];
                 let taken = if asked.first_only { 1 } else { found.len() };
-                found.iter().take(taken)
+                found.iter().take(taken).copied()
             })
-            .filter_map(|&place| self.item(place))
     }
 }
 
@@ -337,36 +341,11 @@ impl KeyedResults {
         &self.loads[index]
     }
 
-    /// Every item the keys of the field `field` found, each once, in the
-    /// order of their answers; empty when there are too many loads or
-    /// chunks to order them.
+    /// The items of the field `field` ([`KeyedLoad::walked`] of every load
+    /// it asked), each once, in the order of their answers; empty when
+    /// there are too many loads or chunks to order them.
     pub(crate) fn items_in_answer_order(&self, field: u32) -> Vec<Json<'_>> {
-        let Some(loads) = self.by_field.get(field as usize) else {
-            return Vec::new();
-        };
-        // A place as one number (load, chunk, node), so that ordering
-        // them compares single words.
-        let packed = |load: usize, (chunk, at): (usize, u32)| {
-            let load = u64::from(u16::try_from(load).ok()?);
-            let chunk = u64::from(u16::try_from(chunk).ok()?);
-            Some(load << 48 | chunk << 32 | u64::from(at))
-        };
-        let mut places = Vec::new();
-        for &index in loads {
-            let load = &self.loads[index];
-            for asked in load.asked.iter().filter(|asked| asked.field == field) {
-                for &key in &asked.keys {
-                    if load.failed[key].is_none() {
-                        for &place in &load.found[key] {
-                            let Some(place) = packed(index, place) else {
-                                return Vec::new();
-                            };
-                            places.push(place);
-                        }
-                    }
-                }
-            }
-        }
+        let mut places = self.packed_places(field).unwrap_or_default();
         places.sort_unstable();
         places.dedup();
         places
@@ -377,6 +356,24 @@ impl KeyedResults {
                 load.item(((place >> 32 & 0xffff) as usize, place as u32))
             })
             .collect()
+    }
+
+    /// The places of the field's items, each as one number (load, chunk,
+    /// node), so that ordering them compares single words; `None` when a
+    /// load or chunk index does not fit in 16 bits.
+    fn packed_places(&self, field: u32) -> Option<Vec<u64>> {
+        let mut places = Vec::new();
+        for &index in self.by_field.get(field as usize)? {
+            let load = &self.loads[index];
+            let packed_load = u64::from(u16::try_from(index).ok()?) << 48;
+            for asked in load.asked.iter().filter(|asked| asked.field == field) {
+                for (chunk, at) in load.places(asked) {
+                    let chunk = u64::from(u16::try_from(chunk).ok()?);
+                    places.push(packed_load | chunk << 32 | u64::from(at));
+                }
+            }
+        }
+        Some(places)
     }
 
     /// The result of the field `field` (loaded as `keyed` says) under
