@@ -108,7 +108,7 @@ async fn probe_field(
     let keys: Vec<Key> = keys.iter().map(|key| smallvec![key.clone()]).collect();
     let prepared = plan
         .batch
-        .prepare_many(&Value::Null, &keys, Caller::default())
+        .prepare_many(&Value::Null, &keys, Caller::default(), None)
         .into_iter()
         .next()?
         .ok()?;

@@ -346,6 +346,55 @@ async fn what_does_not_exist_is_null_without_errors() {
 }
 
 /// Two fields asking the same backend the same thing share one call.
+/// Two selections of one product batch at one level share its call, and
+/// each gets what it selected: the call's answer holds the members both
+/// read.
+#[tokio::test]
+async fn one_batch_answers_every_selection_that_shares_it() {
+    let (services, _dir, gateway) = demo().await;
+    let body = gateway
+        .query(
+            r#"{
+                a: user(id: "1") { orders { items { product { name } } } }
+                b: user(id: "1") { orders { items { product {
+                    priceCents category tags dimensions { widthMm } createdAt
+                } } } }
+            }"#,
+        )
+        .await;
+    assert_eq!(body.get("errors"), None, "{body}");
+    let items = || orders_of("1").into_iter().flat_map(|order| &order.items);
+    let products = |selected: fn(&ProductRecord) -> Value| -> Vec<Value> {
+        items().map(|item| selected(product(&item.sku))).collect()
+    };
+    let answered = |alias: &str| -> Vec<Value> {
+        let orders = body["data"][alias]["orders"].as_array().unwrap();
+        let items = orders
+            .iter()
+            .flat_map(|order| order["items"].as_array().unwrap());
+        items.map(|item| item["product"].clone()).collect()
+    };
+    assert_eq!(answered("a"), products(|seed| json!({ "name": seed.name })));
+    assert_eq!(
+        answered("b"),
+        products(|seed| json!({
+            "priceCents": seed.price_cents,
+            "category": category_name(seed.category),
+            "tags": seed.tags,
+            "dimensions": { "widthMm": seed.dimensions.width_mm },
+            "createdAt": data::rfc3339(seed.created_at),
+        }))
+    );
+    assert_eq!(
+        calls(&services),
+        expected_calls(&[
+            ("users", users::ROUTE_GET, 1),
+            ("orders", orders::ROUTE_BY_USERS, 1),
+            ("catalog", catalog::ROUTE_BATCH_GET_PRODUCTS, 1),
+        ])
+    );
+}
+
 #[tokio::test]
 async fn identical_calls_in_one_request_are_made_once() {
     let (services, _dir, gateway) = demo().await;

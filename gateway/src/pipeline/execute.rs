@@ -34,7 +34,7 @@ use crate::events::EventBus;
 use crate::json::{self, Doc, Json, find};
 use crate::schema::model::{Binding, FieldDef, PublishPlan};
 use crate::sources::Prepared;
-use crate::sources::batching::{Answer, BatchPlan, Calls, Key, key_text};
+use crate::sources::batching::{Answer, BatchPlan, CallId, Calls, Key, key_text};
 use crate::template::{Caller, Root, ValueTemplate, Vars};
 
 /// Where a fetched field's result is filed: its parent object (its
@@ -818,7 +818,7 @@ fn done<'p>(key: SlotKey, slot: Slot) -> Pending<'p> {
 #[derive(Default)]
 struct Sender {
     calls: Vec<(Prepared, bool)>,
-    index: FxHashMap<(String, String), usize>,
+    index: FxHashMap<CallId, usize>,
 }
 
 impl Sender {
@@ -832,7 +832,7 @@ impl Sender {
         if let Some(answer) = calls.answered(&prepared) {
             return Err(answer);
         }
-        let id = (prepared.source.clone(), prepared.description.clone());
+        let id = prepared.id();
         if let Some(&index) = self.index.get(&id) {
             return Ok(index);
         }
@@ -1017,15 +1017,32 @@ impl<'p> LoadGroup<'p> {
     }
 
     fn prepare(&mut self, sender: &mut Sender, calls: &Calls, caller: Caller<'_>) {
+        let reads = self.reads();
         self.chunks = self
             .batch
-            .prepare_many(&self.args, &self.keys, caller)
+            .prepare_many(&self.args, &self.keys, caller, reads.as_ref())
             .into_iter()
             .map(|prepared| match prepared {
                 Ok(prepared) => sender.add(calls, prepared, true),
                 Err(error) => Err(Err(error)),
             })
             .collect();
+    }
+
+    /// The members of each answered item that anything reads: what the
+    /// asking fields' selections read, and where each item's key
+    /// stands. `None` when some field may read anything.
+    fn reads(&self) -> Option<Arc<[String]>> {
+        let mut members = Vec::new();
+        for field in &self.asked_fields {
+            members.extend(field.reads.as_deref()?.iter().cloned());
+        }
+        for path in &self.batch.match_paths {
+            members.push(path.first()?.clone());
+        }
+        members.sort_unstable();
+        members.dedup();
+        Some(members.into())
     }
 
     /// The group's answers by key, once loaded, and the keyed fields

@@ -154,6 +154,10 @@ pub struct Field {
     /// Fetched for another field's `@requires` without being selected: not
     /// written to the response.
     pub hidden: bool,
+    /// For a field loaded by its parent's key: the members of each loaded
+    /// item its selection reads, by their names in the answer (sorted);
+    /// `None` when it may read any. Set by the planner.
+    pub reads: Option<Arc<[String]>>,
 }
 
 /// What a selected field is.
@@ -648,6 +652,7 @@ impl<'d> Normalizer<'d> {
             selection,
             location,
             hidden: false,
+            reads: None,
         })
     }
 }

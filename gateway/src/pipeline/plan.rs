@@ -11,12 +11,14 @@
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use graphql_tools::static_graphql::query::{
     self, Definition, Document, OperationDefinition, Selection,
 };
 
+use super::keyed::Keyed;
 use super::normalize::{Field, FieldKind, Operation, OperationKind, SelectionSet};
 use crate::schema::model::{Access, Binding, Model};
 
@@ -57,6 +59,7 @@ static PLANNED: AtomicU64 = AtomicU64::new(0);
 /// Plans a normalized operation of `document`.
 pub fn plan(mut operation: Operation, document: &Document, text: &str, model: &Model) -> Plan {
     super::subgraph::bind(&mut operation, model);
+    mark_reads(&mut operation.selection);
     let mut steps = Vec::new();
     collect_steps(&operation.selection, "", 0, &mut steps);
     steps.sort_by_key(|step| step.level);
@@ -71,6 +74,49 @@ pub fn plan(mut operation: Operation, document: &Document, text: &str, model: &M
         size_hint: AtomicUsize::new(1024),
         slot_hint: AtomicUsize::new(0),
     }
+}
+
+/// Sets [`Field::reads`] on every field loaded by its parent's key.
+fn mark_reads(set: &mut SelectionSet) {
+    for set in set.sets_mut() {
+        for field in &mut set.fields {
+            if let Some(selection) = &mut field.selection {
+                mark_reads(selection);
+            }
+            if let FieldKind::Schema(definition) = &field.kind
+                && Keyed::of(definition).is_some()
+            {
+                field.reads = field.selection.as_ref().and_then(item_reads);
+            }
+        }
+    }
+}
+
+/// The members of an item that `selection` reads: the first key of each
+/// field's path in it, or of the key a field below is loaded by. `None`
+/// when it may read others: on an interface or union (whose type may be
+/// told by any member), or under a field of any other binding (whose
+/// templates may read any).
+fn item_reads(selection: &SelectionSet) -> Option<Arc<[String]>> {
+    if selection.by_type.is_some() {
+        return None;
+    }
+    let mut members = Vec::new();
+    for field in &selection.fields {
+        let definition = match &field.kind {
+            FieldKind::Typename(_) => continue,
+            FieldKind::Introspection => return None,
+            FieldKind::Schema(definition) => definition,
+        };
+        let path = match &definition.binding {
+            Binding::Project(path) => path,
+            _ => Keyed::of(definition)?.path,
+        };
+        members.push(path.first()?.clone());
+    }
+    members.sort_unstable();
+    members.dedup();
+    Some(members.into())
 }
 
 fn collect_steps(set: &SelectionSet, prefix: &str, level: usize, steps: &mut Vec<Step>) {

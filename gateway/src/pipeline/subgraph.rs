@@ -448,6 +448,7 @@ impl Binder<'_> {
                 selection: None,
                 location: Location { line: 0, column: 0 },
                 hidden: true,
+                reads: None,
             });
             self.next_hidden -= 1;
             set.fetches = true;

@@ -23,7 +23,7 @@ use super::model::{EventMessage, EventPlan, PublishPlan, StreamPlan};
 use super::proto_check;
 use crate::error::Diagnostic;
 use crate::sources::Connector;
-use crate::sources::grpc::GrpcCall;
+use crate::sources::grpc::{GrpcCall, Projections};
 use crate::sources::rest::RestCall;
 use crate::sources::transcode::Transcoder;
 use crate::template::{Root, StringTemplate, UrlTemplate, ValueTemplate};
@@ -272,6 +272,7 @@ fn grpc_call(
         method: parts.method,
         request: parts.request,
         retryable,
+        projections: Projections::default(),
     };
     Ok((Box::new(call), parts.response, max_batch_size))
 }

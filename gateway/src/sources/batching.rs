@@ -19,7 +19,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use smallvec::{SmallVec, smallvec};
 
-use super::{Connector, Prepared};
+use super::{Connector, Prepared, Reads};
 use crate::error::SourceError;
 use crate::json::{self, Doc, Items, Json, KeyPath};
 use crate::template::{Caller, Vars};
@@ -90,14 +90,18 @@ impl BatchPlan {
     }
 
     /// One call per chunk of at most `max_batch_size` distinct keys.
+    ///
+    /// With `reads`, only those members of each answered item are read
+    /// (see [`Connector::prepare_reading`]).
     pub fn prepare_many(
         &self,
         args: &Value,
         keys: &[Key],
         caller: Caller<'_>,
+        reads: Option<&Arc<[String]>>,
     ) -> Vec<Result<Prepared, SourceError>> {
         keys.chunks(self.max_batch_size.max(1))
-            .map(|chunk| self.prepare_chunk(args, chunk, caller))
+            .map(|chunk| self.prepare_chunk(args, chunk, caller, reads))
             .collect()
     }
 
@@ -106,6 +110,7 @@ impl BatchPlan {
         args: &Value,
         keys: &[Key],
         caller: Caller<'_>,
+        reads: Option<&Arc<[String]>>,
     ) -> Result<Prepared, SourceError> {
         let columns: Map<String, Value> = self
             .key_names
@@ -123,7 +128,14 @@ impl BatchPlan {
             batch: Some(&batch),
             caller,
         };
-        self.connector.prepare(&vars)
+        match reads {
+            Some(members) => {
+                let items = &self.response;
+                self.connector
+                    .prepare_reading(&vars, &Reads { items, members })
+            }
+            None => self.connector.prepare(&vars),
+        }
     }
 
     /// The items of a batch answer: the list at `response` (none when it
@@ -186,10 +198,25 @@ pub fn key_text(key: &[Value]) -> String {
 /// The calls of one request (or of one subscription event).
 #[derive(Debug, Default)]
 pub struct Calls {
-    answers: HashMap<(String, String), Answer>,
+    answers: HashMap<CallId, Answer>,
     log: Option<Vec<CallRecord>>,
     bodies: bool,
     made: usize,
+}
+
+/// What tells calls apart: two calls with the same source and
+/// description that read the same of their answers are one call.
+pub(crate) type CallId = (String, String, Option<Arc<[String]>>);
+
+impl Prepared {
+    /// What tells this call from others.
+    pub(crate) fn id(&self) -> CallId {
+        (
+            self.source.clone(),
+            self.description.clone(),
+            self.reads.clone(),
+        )
+    }
 }
 
 /// Whether a request's backend calls are listed in its answer
@@ -210,6 +237,7 @@ pub enum Recording {
 pub struct Sent {
     source: String,
     description: String,
+    reads: Option<Arc<[String]>>,
     body_at: usize,
     answer: Answer,
     elapsed: Duration,
@@ -228,9 +256,7 @@ impl Calls {
 
     /// The answer of an identical call already made.
     pub fn answered(&self, prepared: &Prepared) -> Option<Answer> {
-        self.answers
-            .get(&(prepared.source.clone(), prepared.description.clone()))
-            .cloned()
+        self.answers.get(&prepared.id()).cloned()
     }
 
     /// Sends a prepared call; yields its answer and how long it took.
@@ -240,6 +266,7 @@ impl Calls {
         Sent {
             source: prepared.source,
             description: prepared.description,
+            reads: prepared.reads,
             body_at: prepared.body_at,
             answer,
             elapsed: started.elapsed(),
@@ -267,8 +294,10 @@ impl Calls {
             });
         }
         if shared {
-            self.answers
-                .insert((sent.source, sent.description), sent.answer.clone());
+            self.answers.insert(
+                (sent.source, sent.description, sent.reads),
+                sent.answer.clone(),
+            );
         }
         sent.answer
     }

@@ -158,6 +158,7 @@ impl GraphqlSource {
             description,
             body_at: document.len(),
             max_in_flight: self.limits.max_request_concurrency,
+            reads: None,
             call: async move { source.send(&body, headers).await }.boxed(),
         }
     }

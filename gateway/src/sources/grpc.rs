@@ -33,7 +33,7 @@ use tonic::{Code, Status};
 
 use super::encode::RequestEncoder;
 use super::transcode::Transcoder;
-use super::{Connector, Forward, Limits, Prepared, described, measured, settle};
+use super::{Connector, Forward, Limits, Prepared, Reads, described, measured, settle};
 use crate::config::{Descriptors, GrpcSourceConfig, SourceConfig};
 use crate::error::SourceError;
 use crate::json::Doc;
@@ -126,9 +126,16 @@ impl GrpcSource {
         })
     }
 
-    /// The codec of `method`: its responses are read with the transcoder
-    /// built for them at start-up.
-    fn codec(&self, method: &MethodDescriptor) -> DynamicCodec {
+    /// The codec of `method`: its responses are read with `transcoder`,
+    /// or else with the one built for them at start-up.
+    fn codec(
+        &self,
+        method: &MethodDescriptor,
+        transcoder: Option<&Arc<Transcoder>>,
+    ) -> DynamicCodec {
+        if let Some(transcoder) = transcoder {
+            return DynamicCodec(transcoder.clone());
+        }
         let known = self.methods.get(method.full_name());
         let transcoder = known.map(|coding| coding.response.clone());
         DynamicCodec(transcoder.unwrap_or_else(|| Arc::new(Transcoder::new(&method.output()))))
@@ -170,8 +177,22 @@ impl GrpcSource {
         retryable: bool,
         metadata: http::HeaderMap,
     ) -> Result<Doc, SourceError> {
+        self.unary_read_by(method, request, retryable, metadata, None)
+            .await
+    }
+
+    /// [`Self::unary`], its response read with `transcoder` when given
+    /// (one that writes only what is read of it).
+    async fn unary_read_by(
+        &self,
+        method: &MethodDescriptor,
+        request: Value,
+        retryable: bool,
+        metadata: http::HeaderMap,
+        transcoder: Option<Arc<Transcoder>>,
+    ) -> Result<Doc, SourceError> {
         measured(&self.metrics, &self.name, &self.limits, retryable, || {
-            self.exchange(method, &request, metadata.clone())
+            self.exchange(method, &request, metadata.clone(), transcoder.as_ref())
         })
         .await
     }
@@ -199,7 +220,7 @@ impl GrpcSource {
                 .map_err(|error| Status::unavailable(error.to_string()))?;
             let mut request = tonic::Request::new(message);
             *request.metadata_mut() = tonic::metadata::MetadataMap::from_headers(metadata);
-            grpc.server_streaming(request, method_path(method), self.codec(method))
+            grpc.server_streaming(request, method_path(method), self.codec(method, None))
                 .await
         };
         let started = std::time::Instant::now();
@@ -250,6 +271,7 @@ impl GrpcSource {
         method: &MethodDescriptor,
         request: &Value,
         mut metadata: http::HeaderMap,
+        transcoder: Option<&Arc<Transcoder>>,
     ) -> Result<Doc, SourceError> {
         crate::traces::inject(&mut metadata);
         let message = self.request_message(method, request)?;
@@ -261,7 +283,7 @@ impl GrpcSource {
             let mut request = tonic::Request::new(message);
             *request.metadata_mut() = tonic::metadata::MetadataMap::from_headers(metadata);
             request.set_timeout(self.limits.timeout);
-            grpc.unary(request, method_path(method), self.codec(method))
+            grpc.unary(request, method_path(method), self.codec(method, transcoder))
                 .await
         };
         match tokio::time::timeout(self.limits.timeout, call).await {
@@ -441,6 +463,40 @@ pub struct GrpcCall {
     /// method of `idempotent_methods`, outside mutations (decided when the
     /// schema is built).
     pub retryable: bool,
+    /// Transcoders of its responses that write only what some batch
+    /// reads of them, by the members read.
+    pub projections: Projections,
+}
+
+/// The projected transcoders of one method's responses (see
+/// [`Transcoder::projected`]), made when first asked; at most
+/// [`MAX_PROJECTIONS`], so that many different selections cannot grow it
+/// without end (the others are answered whole).
+#[derive(Debug, Default)]
+pub struct Projections(std::sync::Mutex<Vec<Projection>>);
+
+/// The members read, and the transcoder that writes only them (`None`
+/// when the answer cannot be cut so).
+type Projection = (Arc<[String]>, Option<Arc<Transcoder>>);
+
+/// How many projections of one method are kept.
+const MAX_PROJECTIONS: usize = 64;
+
+impl Projections {
+    /// The transcoder of `method`'s responses that writes `reads`;
+    /// `None` when the answer cannot be cut so.
+    fn get(&self, method: &MethodDescriptor, reads: &Reads<'_>) -> Option<Arc<Transcoder>> {
+        let mut known = self.0.lock().ok()?;
+        if let Some((_, transcoder)) = known.iter().find(|(members, _)| members == reads.members) {
+            return transcoder.clone();
+        }
+        let transcoder =
+            Transcoder::projected(&method.output(), reads.items, reads.members).map(Arc::new);
+        if known.len() < MAX_PROJECTIONS {
+            known.push((reads.members.clone(), transcoder.clone()));
+        }
+        transcoder
+    }
 }
 
 impl Connector for GrpcCall {
@@ -454,17 +510,38 @@ impl Connector for GrpcCall {
     }
 
     fn prepare(&self, vars: &Vars<'_>) -> Result<Prepared, SourceError> {
+        Ok(self.prepared(vars, None))
+    }
+
+    fn prepare_reading(&self, vars: &Vars<'_>, reads: &Reads<'_>) -> Result<Prepared, SourceError> {
+        let transcoder = self.projections.get(&self.method, reads);
+        let mut prepared = self.prepared(vars, transcoder.clone());
+        if transcoder.is_some() {
+            prepared.reads = Some(reads.members.clone());
+        }
+        Ok(prepared)
+    }
+}
+
+impl GrpcCall {
+    fn prepared(&self, vars: &Vars<'_>, transcoder: Option<Arc<Transcoder>>) -> Prepared {
         let request = self.request.render(vars);
         let source = self.source.clone();
         let method = self.method.clone();
         let retryable = self.retryable;
         let metadata = source.forwarded(vars.caller.headers);
-        Ok(Prepared {
+        Prepared {
             source: source.name.clone(),
             description: described(method.full_name(), &request),
             body_at: method.full_name().len(),
             max_in_flight: source.limits.max_request_concurrency,
-            call: async move { source.unary(&method, request, retryable, metadata).await }.boxed(),
-        })
+            reads: None,
+            call: async move {
+                source
+                    .unary_read_by(&method, request, retryable, metadata, transcoder)
+                    .await
+            }
+            .boxed(),
+        }
     }
 }

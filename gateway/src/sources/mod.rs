@@ -51,6 +51,13 @@ pub trait Connector: Send + Sync + fmt::Debug {
     /// Renders the request; fails when a required value is missing or does
     /// not fit.
     fn prepare(&self, vars: &Vars<'_>) -> Result<Prepared, SourceError>;
+    /// [`Self::prepare`] for a batch of which only `reads` is read: a
+    /// connector that can leave the rest of its answer unwritten does, and
+    /// says so in [`Prepared::reads`]; by default the answer is whole.
+    fn prepare_reading(&self, vars: &Vars<'_>, reads: &Reads<'_>) -> Result<Prepared, SourceError> {
+        let _ = reads;
+        self.prepare(vars)
+    }
 
     /// The name of the source it calls, as in the config.
     fn source_name(&self) -> &str;
@@ -67,6 +74,16 @@ pub trait Connector: Send + Sync + fmt::Debug {
     }
 }
 
+/// What the executor reads of a batch answer's items: the members named
+/// of each item at `items`.
+#[derive(Debug, Clone, Copy)]
+pub struct Reads<'a> {
+    /// Where the items stand in the answer (JSON names from its root).
+    pub items: &'a [String],
+    /// The JSON names of the members read of each item, sorted.
+    pub members: &'a Arc<[String]>,
+}
+
 /// A rendered backend call, not yet sent.
 pub struct Prepared {
     /// The source it goes to.
@@ -79,6 +96,10 @@ pub struct Prepared {
     pub body_at: usize,
     /// How many calls to its source one request may have in flight.
     pub max_in_flight: usize,
+    /// When its answer holds only these members of each item (see
+    /// [`Connector::prepare_reading`]): it is then the same call as
+    /// another only when that one reads the same.
+    pub reads: Option<Arc<[String]>>,
     /// Sends it and yields the backend's JSON.
     pub call: BoxFuture<'static, Result<Doc, SourceError>>,
 }

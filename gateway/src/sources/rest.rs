@@ -285,6 +285,7 @@ impl Connector for RestCall {
             description,
             body_at,
             max_in_flight: source.limits.max_request_concurrency,
+            reads: None,
             call: async move {
                 source
                     .send(method, &target, headers, body.as_ref(), retryable)

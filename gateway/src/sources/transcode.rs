@@ -43,6 +43,39 @@ impl Transcoder {
         }
     }
 
+    /// The transcoder of messages of type `descriptor` that writes, of
+    /// each message found at `items` (JSON names of message fields from
+    /// the root), only the fields whose JSON names are in `members`; the
+    /// rest are skipped on the wire, unread. `None` when `items` does not
+    /// lead to a message type of fields, or when that type stands
+    /// anywhere else in the answer too (cut there, it would lose what is
+    /// read of it).
+    pub fn projected(
+        descriptor: &MessageDescriptor,
+        items: &[String],
+        members: &[String],
+    ) -> Option<Self> {
+        let item = items.iter().try_fold(descriptor.clone(), |message, name| {
+            let field = message.fields().find(|field| field.json_name() == name)?;
+            match field.kind() {
+                Kind::Message(inner) if !field.is_map() => Some(inner),
+                _ => None,
+            }
+        })?;
+        let plain = !SPECIAL.contains(&item.full_name());
+        if !plain || items.is_empty() || uses_of(descriptor, item.full_name()) != 1 {
+            return None;
+        }
+        let mut builder = Builder {
+            kept: Some((item.full_name().to_owned(), members.to_vec())),
+            ..Builder::default()
+        };
+        builder.add(descriptor);
+        Some(Self {
+            layouts: builder.layouts.layouts,
+        })
+    }
+
     /// The message in `bytes` as canonical JSON text.
     pub fn message_json(&self, bytes: &[u8]) -> Result<Vec<u8>, String> {
         self.message(bytes).map(DocBuilder::into_text)
@@ -628,10 +661,33 @@ impl<L> Layouts<L> {
     }
 }
 
+/// How many fields of the messages reachable from `root` (itself
+/// included) are messages of type `target`.
+fn uses_of(root: &MessageDescriptor, target: &str) -> usize {
+    let mut seen = std::collections::HashSet::new();
+    let mut open = vec![root.clone()];
+    let mut uses = 0;
+    while let Some(message) = open.pop() {
+        if !seen.insert(message.full_name().to_owned()) {
+            continue;
+        }
+        for field in message.fields() {
+            if let Kind::Message(inner) = field.kind() {
+                uses += usize::from(inner.full_name() == target);
+                open.push(inner);
+            }
+        }
+    }
+    uses
+}
+
 /// Works out the layouts of a message type and every type inside it.
 #[derive(Default)]
 struct Builder {
     layouts: Layouts<Layout>,
+    /// A message type of which only the fields of these JSON names are
+    /// written.
+    kept: Option<(String, Vec<String>)>,
 }
 
 impl Builder {
@@ -656,8 +712,16 @@ impl Builder {
             Err(known) => return known,
         };
         if form == Form::Fields {
+            let kept = match &self.kept {
+                Some((name, members)) if name == descriptor.full_name() => Some(members.clone()),
+                _ => None,
+            };
             let fields = descriptor
                 .fields()
+                .filter(|field| {
+                    kept.as_ref()
+                        .is_none_or(|kept| kept.iter().any(|name| name == field.json_name()))
+                })
                 .map(|field| self.field(&field))
                 .collect::<Vec<_>>();
             let layout = &mut self.layouts.layouts[index];
@@ -1027,6 +1091,10 @@ message Plain {
   repeated string labels = 6; google.protobuf.Timestamp at = 7;
 }
 
+message Page { repeated Plain items = 1; string token = 2; Inner inner = 3; }
+
+message Twice { repeated Plain items = 1; Plain first = 2; }
+
 message Request {
   string sku = 1; repeated string skus = 2; int32 a = 3; int64 b = 4; uint32 c = 5;
   uint64 d = 6; sint32 e = 7; sint64 f = 8; fixed32 g = 9; fixed64 h = 10; sfixed32 i = 11;
@@ -1081,6 +1149,56 @@ message Request {
         DynamicMessage::deserialize(descriptor.clone(), value)
             .unwrap()
             .encode_to_vec()
+    }
+
+    #[test]
+    fn a_projection_writes_only_the_named_members_of_the_items() {
+        let page = message("test.v1.Page");
+        let plain = json!({
+            "name": "n", "count": "7", "values": [1, 2], "inner": { "label": "x" },
+            "labels": ["a"], "at": "2024-01-01T04:02:12Z",
+        });
+        let bytes = encoded(
+            &page,
+            &json!({ "items": [plain, { "count": "1" }], "token": "t", "inner": { "label": "i" } }),
+        );
+        let members = ["at".to_owned(), "name".to_owned(), "values".to_owned()];
+        let projected = Transcoder::projected(&page, &["items".to_owned()], &members).unwrap();
+        let text = projected.message_json(&bytes).unwrap();
+        let written: Value = serde_json::from_slice(&text).unwrap();
+        assert_eq!(
+            written,
+            json!({
+                "items": [
+                    { "name": "n", "values": [1, 2], "at": "2024-01-01T04:02:12Z" },
+                    { "name": "", "values": [] },
+                ],
+                "token": "t",
+                "inner": { "label": "i", "counts": [] },
+            })
+        );
+        let full: Value =
+            serde_json::from_slice(&Transcoder::new(&page).message_json(&bytes).unwrap()).unwrap();
+        assert_eq!(
+            full["items"][0]["count"], "7",
+            "the whole answer keeps every member"
+        );
+    }
+
+    #[test]
+    fn no_projection_where_the_items_are_not_messages_of_their_own() {
+        let names = ["name".to_owned()];
+        let path = |keys: &[&str]| keys.iter().map(|&key| key.to_owned()).collect::<Vec<_>>();
+        let cut = |name: &str, items: &[&str]| {
+            Transcoder::projected(&message(name), &path(items), &names).is_some()
+        };
+        assert!(cut("test.v1.Page", &["items"]));
+        assert!(!cut("test.v1.Page", &[]), "the root itself");
+        assert!(!cut("test.v1.Page", &["token"]), "a string");
+        assert!(!cut("test.v1.Page", &["missing"]), "no such field");
+        assert!(!cut("test.v1.Page", &["inner"]), "Inner holds an Inner");
+        assert!(!cut("test.v1.Twice", &["items"]), "Plain stands twice");
+        assert!(!cut("test.v1.Plain", &["at"]), "a well-known type");
     }
 
     #[test]
