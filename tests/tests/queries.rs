@@ -36,6 +36,17 @@ fn category_name(category: Category) -> &'static str {
     }
 }
 
+/// The calls of a query on one user's orders and their products, such as
+/// [`USER_QUERY`]: one per service and level, `product_calls` to the
+/// catalog.
+fn user_query_calls(product_calls: u64) -> weft_tests::CallCounts {
+    expected_calls(&[
+        ("users", users::ROUTE_GET, 1),
+        ("orders", orders::ROUTE_BY_USERS, 1),
+        ("catalog", catalog::ROUTE_BATCH_GET_PRODUCTS, product_calls),
+    ])
+}
+
 /// `data` of [`USER_QUERY`], from the seed data.
 fn expected_user_data() -> Value {
     let user = data::user("1").expect("seed user 1");
@@ -91,14 +102,7 @@ async fn the_cross_service_query_makes_one_call_per_service_level() {
     let (services, _dir, gateway) = demo().await;
     let body = gateway.query(USER_QUERY).await;
     assert_eq!(body.get("errors"), None, "{body}");
-    assert_eq!(
-        calls(&services),
-        expected_calls(&[
-            ("users", users::ROUTE_GET, 1),
-            ("orders", orders::ROUTE_BY_USERS, 1),
-            ("catalog", catalog::ROUTE_BATCH_GET_PRODUCTS, 1),
-        ])
-    );
+    assert_eq!(calls(&services), user_query_calls(1));
 }
 
 /// With `max_batch_size = 1` on the catalog, every distinct product is its
@@ -117,14 +121,7 @@ async fn without_batching_each_distinct_product_is_one_call() {
     assert_eq!(body["data"], expected_user_data());
     let products = u64::try_from(distinct_skus(&orders_of("1"))).unwrap();
     assert!(products > 1);
-    assert_eq!(
-        calls(&services),
-        expected_calls(&[
-            ("users", users::ROUTE_GET, 1),
-            ("orders", orders::ROUTE_BY_USERS, 1),
-            ("catalog", catalog::ROUTE_BATCH_GET_PRODUCTS, products),
-        ])
-    );
+    assert_eq!(calls(&services), user_query_calls(products));
 }
 
 #[tokio::test]
@@ -385,14 +382,7 @@ async fn one_batch_answers_every_selection_that_shares_it() {
             "createdAt": data::rfc3339(seed.created_at),
         }))
     );
-    assert_eq!(
-        calls(&services),
-        expected_calls(&[
-            ("users", users::ROUTE_GET, 1),
-            ("orders", orders::ROUTE_BY_USERS, 1),
-            ("catalog", catalog::ROUTE_BATCH_GET_PRODUCTS, 1),
-        ])
-    );
+    assert_eq!(calls(&services), user_query_calls(1));
 }
 
 #[tokio::test]
