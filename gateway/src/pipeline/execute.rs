@@ -1030,15 +1030,20 @@ impl<'p> LoadGroup<'p> {
     }
 
     /// The members of each answered item that anything reads: what the
-    /// asking fields' selections read, and where each item's key
-    /// stands. `None` when some field may read anything.
+    /// asking fields read (see [`Field::reads`]), one field's as planned.
+    /// `None` when some field may read anything.
     fn reads(&self) -> Option<Arc<[String]>> {
-        let mut members = Vec::new();
-        for field in &self.asked_fields {
-            members.extend(field.reads.as_deref()?.iter().cloned());
+        let (first, others) = self.asked_fields.split_first()?;
+        let first = first.reads.as_ref()?;
+        if others
+            .iter()
+            .all(|field| field.reads.as_ref() == Some(first))
+        {
+            return Some(first.clone());
         }
-        for path in &self.batch.match_paths {
-            members.push(path.first()?.clone());
+        let mut members = first.to_vec();
+        for field in others {
+            members.extend(field.reads.as_deref()?.iter().cloned());
         }
         members.sort_unstable();
         members.dedup();

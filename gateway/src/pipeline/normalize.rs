@@ -155,8 +155,9 @@ pub struct Field {
     /// written to the response.
     pub hidden: bool,
     /// For a field loaded by its parent's key: the members of each loaded
-    /// item its selection reads, by their names in the answer (sorted);
-    /// `None` when it may read any. Set by the planner.
+    /// item its selection reads or the item is matched to its key by,
+    /// by their names in the answer (sorted); `None` when it may read
+    /// any. Set by the planner.
     pub reads: Option<Arc<[String]>>,
 }
 

@@ -20,6 +20,7 @@ use graphql_tools::static_graphql::query::{
 
 use super::keyed::Keyed;
 use super::normalize::{Field, FieldKind, Operation, OperationKind, SelectionSet};
+use crate::json::KeyPath;
 use crate::schema::model::{Access, Binding, Model};
 
 /// A planned operation.
@@ -84,24 +85,32 @@ fn mark_reads(set: &mut SelectionSet) {
                 mark_reads(selection);
             }
             if let FieldKind::Schema(definition) = &field.kind
-                && Keyed::of(definition).is_some()
+                && let Some(keyed) = Keyed::of(definition)
             {
-                field.reads = field.selection.as_ref().and_then(item_reads);
+                let matched_by = &keyed.batch.match_paths;
+                field.reads = field
+                    .selection
+                    .as_ref()
+                    .and_then(|selection| item_reads(selection, matched_by));
             }
         }
     }
 }
 
-/// The members of an item that `selection` reads: the first key of each
+/// The members of an item that `selection` reads, with the first key of
+/// each path the item is matched to its key by: the first key of each
 /// field's path in it, or of the key a field below is loaded by. `None`
 /// when it may read others: on an interface or union (whose type may be
 /// told by any member), or under a field of any other binding (whose
 /// templates may read any).
-fn item_reads(selection: &SelectionSet) -> Option<Arc<[String]>> {
+fn item_reads(selection: &SelectionSet, matched_by: &[KeyPath]) -> Option<Arc<[String]>> {
     if selection.by_type.is_some() {
         return None;
     }
     let mut members = Vec::new();
+    for path in matched_by {
+        members.push(path.first()?.clone());
+    }
     for field in &selection.fields {
         let definition = match &field.kind {
             FieldKind::Typename(_) => continue,

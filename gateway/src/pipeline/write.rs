@@ -110,7 +110,7 @@ struct Writer<'w> {
     /// selection's address and the object's identity: an entity that
     /// many parents share (one product under every order item) is
     /// written once and copied after that.
-    shared: FxHashMap<(usize, (usize, u32)), Range<usize>>,
+    shared: FxHashMap<WrittenKey, Range<usize>>,
     by_key: WrittenByKey,
     ahead: Ahead,
 }
@@ -130,8 +130,16 @@ struct Ahead {
     writing: bool,
     /// Where each item was written whole, without errors, by its
     /// selection's address and the item's identity.
-    written: FxHashMap<(usize, (usize, u32)), Range<usize>>,
+    written: FxHashMap<WrittenKey, Range<usize>>,
     text: Vec<u8>,
+}
+
+/// What was written: a selection (by its address) over a value (by its
+/// identity).
+type WrittenKey = (usize, (usize, u32));
+
+fn written_key(selection: &SelectionSet, json: Json<'_>) -> WrittenKey {
+    (std::ptr::from_ref(selection).addr(), json.identity())
 }
 
 /// How many items a grouped load must have to be written ahead: below
@@ -311,7 +319,7 @@ impl Writer<'_> {
             };
             let start = self.out.len();
             if self.object(set, item, &At::Root).is_ok() && self.errors.len() == errors {
-                let key = (std::ptr::from_ref(set).addr(), item.identity());
+                let key = written_key(set, item);
                 self.ahead.written.insert(key, start..self.out.len());
             } else {
                 self.errors.truncate(errors);
@@ -333,7 +341,7 @@ impl Writer<'_> {
         at: &At<'_>,
     ) -> Result<(), Null> {
         if !self.ahead.written.is_empty() {
-            let key = (std::ptr::from_ref(selection).addr(), json.identity());
+            let key = written_key(selection, json);
             if let Some(written) = self.ahead.written.get(&key) {
                 self.out
                     .extend_from_slice(&self.ahead.text[written.clone()]);
@@ -377,7 +385,7 @@ impl Writer<'_> {
         let Some(selection) = field.selection.as_ref().filter(|_| copyable) else {
             return self.value(field, shape, Some(json), at, reported);
         };
-        let key = (std::ptr::from_ref(selection).addr(), json.identity());
+        let key = written_key(selection, json);
         if let Some(written) = self.shared.get(&key) {
             self.out.extend_from_within(written.clone());
             return Ok(());

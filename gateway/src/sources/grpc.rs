@@ -167,23 +167,12 @@ impl GrpcSource {
         self.idempotent.contains(method.full_name())
     }
 
-    /// Calls a unary method with a JSON request; returns the JSON response.
-    /// A `retryable` call is made again after a transient failure, as often
-    /// as the source's `retries` allow.
+    /// Calls a unary method with a JSON request; returns the JSON response,
+    /// read with `transcoder` when given (one that writes only what is
+    /// read of it), else with the method's own. A `retryable` call is made
+    /// again after a transient failure, as often as the source's
+    /// `retries` allow.
     pub async fn unary(
-        &self,
-        method: &MethodDescriptor,
-        request: Value,
-        retryable: bool,
-        metadata: http::HeaderMap,
-    ) -> Result<Doc, SourceError> {
-        self.unary_read_by(method, request, retryable, metadata, None)
-            .await
-    }
-
-    /// [`Self::unary`], its response read with `transcoder` when given
-    /// (one that writes only what is read of it).
-    async fn unary_read_by(
         &self,
         method: &MethodDescriptor,
         request: Value,
@@ -538,7 +527,7 @@ impl GrpcCall {
             reads: None,
             call: async move {
                 source
-                    .unary_read_by(&method, request, retryable, metadata, transcoder)
+                    .unary(&method, request, retryable, metadata, transcoder)
                     .await
             }
             .boxed(),

@@ -55,6 +55,9 @@ impl Transcoder {
         items: &[String],
         members: &[String],
     ) -> Option<Self> {
+        if items.is_empty() {
+            return None;
+        }
         let item = items.iter().try_fold(descriptor.clone(), |message, name| {
             let field = message.fields().find(|field| field.json_name() == name)?;
             match field.kind() {
@@ -63,7 +66,7 @@ impl Transcoder {
             }
         })?;
         let plain = !SPECIAL.contains(&item.full_name());
-        if !plain || items.is_empty() || uses_of(descriptor, item.full_name()) != 1 {
+        if !plain || uses_of(descriptor, item.full_name()) != 1 {
             return None;
         }
         let mut builder = Builder {
