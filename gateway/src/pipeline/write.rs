@@ -229,7 +229,15 @@ impl Writer<'_> {
             return self.null_if(shape);
         }
         if let Binding::Project(path) = &definition.binding {
-            let found = path.find(parent).or_else(|| self.null_node(parent, path));
+            let found = path.find(parent);
+            // Most fields are an id, a string or a small integer, copied
+            // as they are: written without the general path's checks.
+            if let Some(json) = found
+                && write_plain(&mut self.out, &shape.kind, json)
+            {
+                return Ok(());
+            }
+            let found = found.or_else(|| self.null_node(parent, path));
             let reported = found.is_none() && self.report_missing(field, definition, parent, at);
             return self.value(field, shape, found, at, reported);
         }
