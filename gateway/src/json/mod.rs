@@ -7,6 +7,7 @@
 //! template reads the parent object or a bus event becomes a subscription's
 //! root value.
 
+mod append;
 mod build;
 mod parse;
 
@@ -14,6 +15,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+pub use append::{Snippet, append_prefix, append_within};
 pub use build::{DocBuilder, Mark, MemberKey};
 use parse::{Kind, Node};
 
@@ -229,17 +231,20 @@ impl<'a> Json<'a> {
 
     /// The text of a string (quotes and escapes kept) or of a number as
     /// the backend wrote it, and whether it is a number; `None` for any
-    /// other value. The writer's most common read, decoded once.
+    /// other value. The writer's most common read, decoded once. The
+    /// text is given with the rest of the document after it, and its
+    /// length: appended with [`append_prefix`].
     #[inline]
-    pub fn scalar_text(self) -> Option<(&'a [u8], bool)> {
+    pub fn scalar_text(self) -> Option<(&'a [u8], usize, bool)> {
         let node = self.node()?;
         let number = match node.kind() {
             Kind::Str | Kind::EscapedStr => false,
             Kind::Number => true,
             _ => return None,
         };
-        let text = self.doc.text.as_bytes().get(self.raw_range(node))?;
-        Some((text, number))
+        let range = self.raw_range(node);
+        let text = self.doc.text.as_bytes().get(range.start..)?;
+        Some((text, range.len(), number))
     }
 
     #[inline]

@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 
 use crate::config::LimitsConfig;
 use crate::error::{GraphqlError, Location, codes};
-use crate::json::Json;
+use crate::json::{Json, Snippet};
 use crate::schema::model::{FieldDef, InputValue, Model, TypeResolver};
 
 /// What kind of operation runs.
@@ -140,7 +140,7 @@ pub struct Field {
     /// The response key (alias or name).
     pub key: String,
     /// `"key":`, escaped, ready to write.
-    pub key_json: String,
+    pub key_json: Snippet,
     /// What it is.
     pub kind: FieldKind,
     /// Its arguments.
@@ -603,7 +603,7 @@ impl<'d> Normalizer<'d> {
             column: first.position.column,
         };
         let condition = Condition::any(occurrences.iter().map(|(_, c)| c.clone()).collect());
-        let key_json = format!("{}:", Value::String(key.to_owned()));
+        let key_json = Snippet::new(format!("{}:", Value::String(key.to_owned())));
         let (kind, args, selection) = match first.name.as_str() {
             "__typename" => (
                 FieldKind::Typename(Value::String(type_name.to_owned()).to_string()),

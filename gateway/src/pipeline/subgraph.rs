@@ -55,6 +55,7 @@ use super::normalize::{
     Arguments, Condition, Field, FieldKind, Input, Operation, OperationKind, SelectionSet,
 };
 use crate::error::{Location, Place};
+use crate::json::Snippet;
 use crate::schema::model::{
     Binding, EntityPlan, FetchPlan, FieldDef, GroupedPlan, Model, RequiredField, SubgraphEntity,
     SubgraphField, SubgraphReference, SubgraphTypes,
@@ -441,7 +442,7 @@ impl Binder<'_> {
             set.fields.push(Field {
                 id: self.next_hidden,
                 key: name.clone(),
-                key_json: String::new(),
+                key_json: Snippet::new(""),
                 kind: FieldKind::Schema(definition.clone()),
                 args: Arguments::Fixed(Value::Null),
                 condition: Condition::Always,

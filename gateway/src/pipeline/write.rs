@@ -200,7 +200,7 @@ impl Writer<'_> {
                 self.out.push(b',');
             }
             first = false;
-            self.out.extend_from_slice(field.key_json.as_bytes());
+            field.key_json.append_to(&mut self.out);
             self.field(field, parent, &At::Key(&field.key, at))?;
         }
         self.out.push(b'}');
@@ -274,7 +274,7 @@ impl Writer<'_> {
         if let Some(text) = &text
             && let Some(written) = self.by_key.get(field.id, text)
         {
-            self.out.extend_from_within(written);
+            json::append_within(&mut self.out, written);
             return Ok(());
         }
         let (start, errors) = (self.out.len(), self.errors.len());
@@ -395,7 +395,7 @@ impl Writer<'_> {
         };
         let key = written_key(selection, json);
         if let Some(written) = self.shared.get(&key) {
-            self.out.extend_from_within(written.clone());
+            json::append_within(&mut self.out, written.clone());
             return Ok(());
         }
         let (start, errors) = (self.out.len(), self.errors.len());
@@ -653,18 +653,19 @@ fn write_scalar(out: &mut Vec<u8>, kind: &ShapeKind, json: Json<'_>) -> Result<(
 /// Writes the most common scalars, those copied as the backend wrote
 /// them: an `Int` of at most nine digits, a string as a `String` or `ID`.
 /// Whether it wrote `json`; anything else is left to [`write_scalar`].
-#[inline]
+#[allow(clippy::inline_always)]
+#[inline(always)]
 fn write_plain(out: &mut Vec<u8>, kind: &ShapeKind, json: Json<'_>) -> bool {
-    let Some((text, number)) = json.scalar_text() else {
+    let Some((text, length, number)) = json.scalar_text() else {
         return false;
     };
     let plain = match kind {
-        ShapeKind::Int => number && fits_without_parsing(text),
+        ShapeKind::Int => number && text.get(..length).is_some_and(fits_without_parsing),
         ShapeKind::String | ShapeKind::Id => !number,
         _ => false,
     };
     if plain {
-        out.extend_from_slice(text);
+        json::append_prefix(out, text, length);
     }
     plain
 }
