@@ -623,7 +623,9 @@ impl<'p> Walker<'_, 'p> {
             return;
         };
         let results = self.results;
-        if let Some(filed) = results.keyed.filed(field.id, definition, keyed, key) {
+        if results.keyed.loaded(field.id)
+            && let Some(filed) = results.keyed.filed(field.id, definition, keyed, key)
+        {
             if let Some(selection) = &field.selection {
                 self.filed(selection, filed);
             }
@@ -978,6 +980,7 @@ impl<'p> LoadGroup<'p> {
         }
     }
 
+    #[inline]
     fn add_json(&mut self, json: Json<'_>) -> usize {
         let text = json::key_text(json);
         match self.texts.get(&text) {

@@ -336,6 +336,16 @@ impl KeyedResults {
         index
     }
 
+    /// Whether a load filed so far was asked by the field `field`: the
+    /// walker asks this of every keyed field it meets, most often of one
+    /// not loaded yet.
+    #[inline]
+    pub(crate) fn loaded(&self, field: u32) -> bool {
+        self.by_field
+            .get(field as usize)
+            .is_some_and(|loads| !loads.is_empty())
+    }
+
     /// The load at `index`.
     pub(crate) fn load(&self, index: usize) -> &KeyedLoad {
         &self.loads[index]
