@@ -3,10 +3,10 @@
 //! with its span in the text. Strings are not unescaped and numbers are not
 //! converted here: most of them are copied to the response as they are.
 //!
-//! Parsing is iterative (an explicit stack of open containers), so deeply
-//! nested input cannot overflow the stack. The per-value steps are inlined
-//! into the one loop: on answers of short strings, calling them cost more
-//! than scanning.
+//! Containers are parsed by recursion, at most [`MAX_NESTING`] deep, so
+//! deeply nested input cannot overflow the stack. The per-value steps are
+//! inlined into the containers' loops: on answers of short strings,
+//! calling them cost more than scanning.
 
 /// What a node is. The containers come last, the object last of all:
 /// [`Node`] tells them by comparing its bits.
@@ -178,91 +178,117 @@ pub(super) fn fits(length: usize) -> Result<(), String> {
 pub(super) fn parse(text: &[u8]) -> Result<Vec<Node>, String> {
     fits(text.len())?;
     let mut nodes = Vec::with_capacity(text.len() / 8 + 1);
-    run(text, &mut nodes)?;
+    let pos = value(text, skip_whitespace(text, 0), &mut nodes, 0)?;
+    let pos = skip_whitespace(text, pos);
+    if pos < text.len() {
+        return Err(unexpected(text, pos, "the end of the document"));
+    }
     Ok(nodes)
 }
 
-/// The container a value is in.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum In {
-    Nothing,
-    Array,
-    Object,
+/// The value at `pos`, inside `depth` containers; yields where it ends.
+#[allow(clippy::inline_always)]
+#[inline(always)]
+fn value(text: &[u8], pos: usize, nodes: &mut Vec<Node>, depth: usize) -> Result<usize, String> {
+    match text.get(pos) {
+        Some(b'"') => string(text, pos, nodes),
+        Some(b'-' | b'0'..=b'9') => number(text, pos, nodes),
+        Some(b'{') => object(text, pos, nodes, depth),
+        Some(b'[') => array(text, pos, nodes, depth),
+        Some(b't') => literal(text, pos, b"true", Kind::True, nodes),
+        Some(b'f') => literal(text, pos, b"false", Kind::False, nodes),
+        Some(b'n') => literal(text, pos, b"null", Kind::Null, nodes),
+        _ => Err(unexpected(text, pos, "a value")),
+    }
 }
 
-// The position, the node list and the innermost container are locals of
-// this one loop, so that they stay in registers across node pushes (as
-// fields of a parser they were reloaded after each push); the per-value
-// steps take and return the position, and are inlined by hand: the
-// compiler kept them as calls, which cost a fifth of the parse on answers
-// of short strings and numbers (callgrind, the demo's 278 kB orders
-// answer).
-fn run(text: &[u8], nodes: &mut Vec<Node>) -> Result<(), String> {
-    // The open containers (their node and kind), innermost last.
-    let mut open: Vec<(usize, In)> = Vec::new();
-    let mut inside = In::Nothing;
-    let mut pos = skip_whitespace(text, 0);
-    'value: loop {
-        match text.get(pos) {
-            Some(b'"') => pos = string(text, pos, nodes)?,
-            Some(b'-' | b'0'..=b'9') => pos = number(text, pos, nodes)?,
-            Some(&bracket @ (b'{' | b'[')) => {
-                if open.len() >= MAX_NESTING {
-                    return Err(format!("containers nest deeper than {MAX_NESTING}"));
-                }
-                let (kind, container, closing) = if bracket == b'{' {
-                    (Kind::Object, In::Object, b'}')
-                } else {
-                    (Kind::Array, In::Array, b']')
-                };
-                open.push((nodes.len(), inside));
-                nodes.push(Node::new(kind, pos, 0));
-                inside = container;
-                pos = skip_whitespace(text, pos + 1);
-                if text.get(pos) == Some(&closing) {
-                    pos = close(pos, nodes, &mut open, &mut inside);
-                } else {
-                    if inside == In::Object {
-                        pos = key(text, pos, nodes)?;
-                    }
-                    continue 'value;
-                }
-            }
-            Some(b't') => pos = literal(text, pos, b"true", Kind::True, nodes)?,
-            Some(b'f') => pos = literal(text, pos, b"false", Kind::False, nodes)?,
-            Some(b'n') => pos = literal(text, pos, b"null", Kind::Null, nodes)?,
-            _ => return Err(unexpected(text, pos, "a value")),
-        }
-        // A value is complete: close what it completes, or go on with the
-        // next member or item.
+// Containers are parsed by recursion, each to its closing bracket: where
+// the parser is (in an object or a list) is where the code is, not a
+// state looked at for every value, and the container's node is a local.
+// The depth is bounded by `MAX_NESTING`, and so is the stack.
+
+/// The object whose `{` is at `start`, inside `depth` containers.
+fn object(text: &[u8], start: usize, nodes: &mut Vec<Node>, depth: usize) -> Result<usize, String> {
+    let at = open(nodes, Kind::Object, start, depth)?;
+    let mut pos = skip_whitespace(text, start + 1);
+    if text.get(pos) != Some(&b'}') {
         loop {
-            // A comma, most often right after the value, is looked for
-            // first; whitespace before anything else is skipped and the
-            // byte after it looked at again.
-            if text.get(pos) == Some(&b',') && inside != In::Nothing {
-                pos = skip_whitespace(text, pos + 1);
-                if inside == In::Object {
-                    pos = key(text, pos, nodes)?;
+            pos = key(text, pos, nodes)?;
+            pos = value(text, pos, nodes, depth + 1)?;
+            match separator(text, pos, b'}') {
+                Some((b',', comma)) => pos = skip_whitespace(text, comma + 1),
+                Some((_, closing)) => {
+                    pos = closing;
+                    break;
                 }
-                continue 'value;
-            }
-            let after_space = skip_whitespace(text, pos);
-            if after_space != pos {
-                pos = after_space;
-                continue;
-            }
-            match (inside, text.get(pos)) {
-                (In::Nothing, None) => return Ok(()),
-                (In::Nothing, Some(_)) => {
-                    return Err(unexpected(text, pos, "the end of the document"));
-                }
-                (In::Object, Some(b'}')) | (In::Array, Some(b']')) => {
-                    pos = close(pos, nodes, &mut open, &mut inside);
-                }
-                (In::Object, _) => return Err(unexpected(text, pos, "`,` or `}`")),
-                (In::Array, _) => return Err(unexpected(text, pos, "`,` or `]`")),
+                None => return Err(unexpected(text, skip_whitespace(text, pos), "`,` or `}`")),
             }
         }
+    }
+    close(nodes, at);
+    Ok(pos + 1)
+}
+
+/// The list whose `[` is at `start`, inside `depth` containers.
+fn array(text: &[u8], start: usize, nodes: &mut Vec<Node>, depth: usize) -> Result<usize, String> {
+    let at = open(nodes, Kind::Array, start, depth)?;
+    let mut pos = skip_whitespace(text, start + 1);
+    if text.get(pos) != Some(&b']') {
+        loop {
+            pos = value(text, pos, nodes, depth + 1)?;
+            match separator(text, pos, b']') {
+                Some((b',', comma)) => pos = skip_whitespace(text, comma + 1),
+                Some((_, closing)) => {
+                    pos = closing;
+                    break;
+                }
+                None => return Err(unexpected(text, skip_whitespace(text, pos), "`,` or `]`")),
+            }
+        }
+    }
+    close(nodes, at);
+    Ok(pos + 1)
+}
+
+/// What follows a member or an item from `pos`: a comma or the
+/// `closing` bracket, and where it is; `None` for anything else.
+#[allow(clippy::inline_always)]
+#[inline(always)]
+fn separator(text: &[u8], pos: usize, closing: u8) -> Option<(u8, usize)> {
+    // Most often right after the value: whitespace is skipped only when
+    // it is not.
+    match text.get(pos) {
+        Some(&byte) if byte == b',' || byte == closing => Some((byte, pos)),
+        _ => {
+            let pos = skip_whitespace(text, pos);
+            match text.get(pos) {
+                Some(&byte) if byte == b',' || byte == closing => Some((byte, pos)),
+                _ => None,
+            }
+        }
+    }
+}
+
+/// Opens a container of `kind` at `start` inside `depth` others: its
+/// node, whose next node is set when it closes.
+#[allow(clippy::inline_always)]
+#[inline(always)]
+fn open(nodes: &mut Vec<Node>, kind: Kind, start: usize, depth: usize) -> Result<usize, String> {
+    if depth >= MAX_NESTING {
+        return Err(format!("containers nest deeper than {MAX_NESTING}"));
+    }
+    nodes.push(Node::new(kind, start, 0));
+    Ok(nodes.len() - 1)
+}
+
+/// Closes the container whose node is at `at`: its next node is the one
+/// after everything pushed since.
+#[allow(clippy::inline_always)]
+#[inline(always)]
+fn close(nodes: &mut [Node], at: usize) {
+    let next = nodes.len();
+    if let Some(node) = nodes.get_mut(at) {
+        *node = Node::new(node.kind(), node.start as usize, next);
     }
 }
 
@@ -285,20 +311,6 @@ fn skip_whitespace(text: &[u8], mut pos: usize) -> usize {
 #[inline(always)]
 fn push(nodes: &mut Vec<Node>, kind: Kind, start: usize, end: usize) {
     nodes.push(Node::new(kind, start, end - start));
-}
-
-/// Closes the innermost container at its closing bracket at `pos`.
-#[allow(clippy::inline_always)]
-#[inline(always)]
-fn close(pos: usize, nodes: &mut [Node], open: &mut Vec<(usize, In)>, inside: &mut In) -> usize {
-    let next = nodes.len();
-    if let Some((at, outside)) = open.pop() {
-        *inside = outside;
-        if let Some(node) = nodes.get_mut(at) {
-            *node = Node::new(node.kind(), node.start as usize, next);
-        }
-    }
-    pos + 1
 }
 
 /// A member's key at `pos` and its colon; yields the position of its value.
