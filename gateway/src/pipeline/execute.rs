@@ -595,18 +595,26 @@ impl<'p> Walker<'_, 'p> {
                 self.keyed(field, definition, &keyed, parent);
                 continue;
             }
-            let key = slot_key(parent, field);
-            let results = self.results;
-            if let Some(slot) = results.get(key) {
-                if let Some(selection) = &field.selection {
-                    self.slot(selection, slot);
-                }
-            } else if self.waits(definition, parent) {
-                self.waiting = true;
-            } else if self.seen.insert(key) {
-                let request = self.pending(key, field, definition, parent);
-                self.pending.push(request);
+            self.fetched(field, definition, parent);
+        }
+    }
+
+    /// Goes on under a field fetched per parent when its result is
+    /// filed; else asks for it. Out of line: the loop over the fields of
+    /// every object stays small without it.
+    #[inline(never)]
+    fn fetched(&mut self, field: &'p Field, definition: &'p FieldDef, parent: Json<'_>) {
+        let key = slot_key(parent, field);
+        let results = self.results;
+        if let Some(slot) = results.get(key) {
+            if let Some(selection) = &field.selection {
+                self.slot(selection, slot);
             }
+        } else if self.waits(definition, parent) {
+            self.waiting = true;
+        } else if self.seen.insert(key) {
+            let request = self.pending(key, field, definition, parent);
+            self.pending.push(request);
         }
     }
 
