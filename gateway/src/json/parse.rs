@@ -188,7 +188,7 @@ pub(super) fn parse(text: &[u8]) -> Result<Vec<Node>, String> {
 
 /// The value at `pos`, inside `depth` containers; yields where it ends.
 #[allow(clippy::inline_always)]
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn value(text: &[u8], pos: usize, nodes: &mut Vec<Node>, depth: usize) -> Result<usize, String> {
     match text.get(pos) {
         Some(b'"') => string(text, pos, nodes),
@@ -205,7 +205,10 @@ fn value(text: &[u8], pos: usize, nodes: &mut Vec<Node>, depth: usize) -> Result
 // Containers are parsed by recursion, each to its closing bracket: where
 // the parser is (in an object or a list) is where the code is, not a
 // state looked at for every value, and the container's node is a local.
-// The depth is bounded by `MAX_NESTING`, and so is the stack.
+// The depth is bounded by `MAX_NESTING`, and so is the stack. The steps
+// are inlined only where the build is optimized: unoptimized, each
+// inlined body keeps stack slots of its own, and a thousand nested lists
+// took more than a thread's two megabytes.
 
 /// The object whose `{` is at `start`, inside `depth` containers.
 fn object(text: &[u8], start: usize, nodes: &mut Vec<Node>, depth: usize) -> Result<usize, String> {
@@ -253,7 +256,7 @@ fn array(text: &[u8], start: usize, nodes: &mut Vec<Node>, depth: usize) -> Resu
 /// What follows a member or an item from `pos`: a comma or the
 /// `closing` bracket, and where it is; `None` for anything else.
 #[allow(clippy::inline_always)]
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn separator(text: &[u8], pos: usize, closing: u8) -> Option<(u8, usize)> {
     // Most often right after the value: whitespace is skipped only when
     // it is not.
@@ -272,7 +275,7 @@ fn separator(text: &[u8], pos: usize, closing: u8) -> Option<(u8, usize)> {
 /// Opens a container of `kind` at `start` inside `depth` others: its
 /// node, whose next node is set when it closes.
 #[allow(clippy::inline_always)]
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn open(nodes: &mut Vec<Node>, kind: Kind, start: usize, depth: usize) -> Result<usize, String> {
     if depth >= MAX_NESTING {
         return Err(format!("containers nest deeper than {MAX_NESTING}"));
@@ -284,7 +287,7 @@ fn open(nodes: &mut Vec<Node>, kind: Kind, start: usize, depth: usize) -> Result
 /// Closes the container whose node is at `at`: its next node is the one
 /// after everything pushed since.
 #[allow(clippy::inline_always)]
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn close(nodes: &mut [Node], at: usize) {
     let next = nodes.len();
     if let Some(node) = nodes.get_mut(at) {
@@ -293,7 +296,7 @@ fn close(nodes: &mut [Node], at: usize) {
 }
 
 #[allow(clippy::inline_always)]
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn skip_whitespace(text: &[u8], mut pos: usize) -> usize {
     // Every byte of a value or a separator is above the space: one
     // comparison settles the usual case of compact JSON.
@@ -308,14 +311,14 @@ fn skip_whitespace(text: &[u8], mut pos: usize) -> usize {
 
 /// Pushes a node for the scalar spanning `start..end`.
 #[allow(clippy::inline_always)]
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn push(nodes: &mut Vec<Node>, kind: Kind, start: usize, end: usize) {
     nodes.push(Node::new(kind, start, end - start));
 }
 
 /// A member's key at `pos` and its colon; yields the position of its value.
 #[allow(clippy::inline_always)]
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn key(text: &[u8], pos: usize, nodes: &mut Vec<Node>) -> Result<usize, String> {
     if text.get(pos) != Some(&b'"') {
         return Err(unexpected(text, pos, "a string key"));
@@ -332,7 +335,7 @@ fn key(text: &[u8], pos: usize, nodes: &mut Vec<Node>) -> Result<usize, String> 
 
 /// The string whose opening quote is at `quote`.
 #[allow(clippy::inline_always)]
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn string(text: &[u8], quote: usize, nodes: &mut Vec<Node>) -> Result<usize, String> {
     let start = quote + 1;
     let end = plain_end(text, start);
@@ -369,7 +372,7 @@ fn escaped_string(
 }
 
 #[allow(clippy::inline_always)]
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn literal(
     text: &[u8],
     pos: usize,
@@ -385,7 +388,7 @@ fn literal(
 }
 
 #[allow(clippy::inline_always)]
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn number(text: &[u8], start: usize, nodes: &mut Vec<Node>) -> Result<usize, String> {
     let mut pos = start + usize::from(text[start] == b'-');
     pos = match text.get(pos) {
@@ -401,7 +404,7 @@ fn number(text: &[u8], start: usize, nodes: &mut Vec<Node>) -> Result<usize, Str
 }
 
 #[allow(clippy::inline_always)]
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn digits_end(text: &[u8], mut pos: usize) -> usize {
     while text.get(pos).is_some_and(u8::is_ascii_digit) {
         pos += 1;
@@ -453,7 +456,7 @@ fn unexpected(text: &[u8], pos: usize, wanted: &str) -> String {
 /// sixteen at a time where SSE2 is there (most keys and values fit in
 /// one such block), then eight at a time.
 #[allow(clippy::inline_always)]
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn plain_end(text: &[u8], mut pos: usize) -> usize {
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     while let Some(block) = text.get(pos..).and_then(<[u8]>::first_chunk::<16>) {
@@ -503,7 +506,7 @@ pub(super) fn is_plain_ascii(bytes: &[u8]) -> bool {
 /// character, lowest for the first.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[allow(clippy::inline_always)]
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn special_lanes(block: &[u8; 16]) -> u32 {
     use safe_arch::{
         bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, min_u8_m128i, move_mask_i8_m128i,
