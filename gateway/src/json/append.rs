@@ -24,7 +24,10 @@ pub fn append_prefix(out: &mut Vec<u8>, text: &[u8], length: usize) {
 #[inline]
 pub fn append_within(out: &mut Vec<u8>, range: Range<usize>) {
     let length = range.len();
-    match out.get(range.start..).and_then(<[u8]>::first_chunk::<BLOCK>) {
+    match out
+        .get(range.start..)
+        .and_then(<[u8]>::first_chunk::<BLOCK>)
+    {
         Some(&block) if length <= BLOCK => append_block(out, &block, length),
         _ => out.extend_from_within(range),
     }

@@ -557,7 +557,20 @@ impl Writer<'_> {
             if index > 0 {
                 self.out.push(b',');
             }
-            self.value(field, item, json, &At::Index(index, at), false)?;
+            let at = At::Index(index, at);
+            // Most items are objects of the item's type: written without
+            // the general path's checks.
+            if let (ShapeKind::Object, Some(selection), Some(json)) =
+                (&item.kind, &field.selection, json)
+                && json.is_object()
+                && let Ok(selection) = selection.of_value(json)
+            {
+                let start = self.out.len();
+                let written = self.object_or_ahead(selection, json, &at);
+                self.nulled(written, item, start)?;
+                continue;
+            }
+            self.value(field, item, json, &at, false)?;
         }
         self.out.push(b']');
         Ok(())
