@@ -562,7 +562,14 @@ impl<'p> Walker<'_, 'p> {
         }
         if let Some(items) = value.items() {
             for item in items {
-                self.value(selection, item);
+                // Most items are objects: gone into without a call.
+                if item.is_object()
+                    && let Ok(selection) = selection.of_value(item)
+                {
+                    self.object(selection, item, None);
+                } else {
+                    self.value(selection, item);
+                }
             }
         } else if value.is_object()
             && let Ok(selection) = selection.of_value(value)
