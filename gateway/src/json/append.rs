@@ -82,7 +82,12 @@ mod tests {
     #[test]
     fn appended_texts_end_where_they_end_whatever_their_length() {
         for length in 0..80 {
-            let text: Vec<u8> = (0..length).map(|n| b'a' + (n % 26) as u8).collect();
+            let text: Vec<u8> = b"abcdefghijklmnopqrstuvwxyz"
+                .iter()
+                .copied()
+                .cycle()
+                .take(length)
+                .collect();
             let mut out = b"[".to_vec();
             Snippet::new(text.clone()).append_to(&mut out);
             let mut with_more = text.clone();
