@@ -212,40 +212,46 @@ fn value(text: &[u8], pos: usize, nodes: &mut Vec<Node>, depth: usize) -> Result
 
 /// The object whose `{` is at `start`, inside `depth` containers.
 fn object(text: &[u8], start: usize, nodes: &mut Vec<Node>, depth: usize) -> Result<usize, String> {
-    let at = open(nodes, Kind::Object, start, depth)?;
-    let mut pos = skip_whitespace(text, start + 1);
-    if text.get(pos) != Some(&b'}') {
-        loop {
-            pos = key(text, pos, nodes)?;
-            pos = value(text, pos, nodes, depth + 1)?;
-            match separator(text, pos, b'}') {
-                Some((b',', comma)) => pos = skip_whitespace(text, comma + 1),
-                Some((_, closing)) => {
-                    pos = closing;
-                    break;
-                }
-                None => return Err(unexpected(text, skip_whitespace(text, pos), "`,` or `}`")),
-            }
-        }
-    }
-    close(nodes, at);
-    Ok(pos + 1)
+    container(text, start, nodes, depth, Kind::Object)
 }
 
 /// The list whose `[` is at `start`, inside `depth` containers.
 fn array(text: &[u8], start: usize, nodes: &mut Vec<Node>, depth: usize) -> Result<usize, String> {
-    let at = open(nodes, Kind::Array, start, depth)?;
+    container(text, start, nodes, depth, Kind::Array)
+}
+
+/// The container of `kind` (an object or a list) whose bracket is at
+/// `start`: its members (a key and a value) or its items, up to its
+/// closing bracket. Inlined where the kind is known, so that each of
+/// [`object`] and [`array`] looks at it once, not once per value.
+#[allow(clippy::inline_always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn container(
+    text: &[u8],
+    start: usize,
+    nodes: &mut Vec<Node>,
+    depth: usize,
+    kind: Kind,
+) -> Result<usize, String> {
+    let (closing, wanted) = match kind {
+        Kind::Object => (b'}', "`,` or `}`"),
+        _ => (b']', "`,` or `]`"),
+    };
+    let at = open(nodes, kind, start, depth)?;
     let mut pos = skip_whitespace(text, start + 1);
-    if text.get(pos) != Some(&b']') {
+    if text.get(pos) != Some(&closing) {
         loop {
+            if kind == Kind::Object {
+                pos = key(text, pos, nodes)?;
+            }
             pos = value(text, pos, nodes, depth + 1)?;
-            match separator(text, pos, b']') {
+            match separator(text, pos, closing) {
                 Some((b',', comma)) => pos = skip_whitespace(text, comma + 1),
-                Some((_, closing)) => {
-                    pos = closing;
+                Some((_, bracket)) => {
+                    pos = bracket;
                     break;
                 }
-                None => return Err(unexpected(text, skip_whitespace(text, pos), "`,` or `]`")),
+                None => return Err(unexpected(text, skip_whitespace(text, pos), wanted)),
             }
         }
     }
