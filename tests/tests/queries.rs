@@ -342,7 +342,6 @@ async fn what_does_not_exist_is_null_without_errors() {
     );
 }
 
-/// Two fields asking the same backend the same thing share one call.
 /// Two selections of one product batch at one level share its call, and
 /// each gets what it selected: the call's answer holds the members both
 /// read.
@@ -385,6 +384,7 @@ async fn one_batch_answers_every_selection_that_shares_it() {
     assert_eq!(calls(&services), user_query_calls(1));
 }
 
+/// Two fields asking the same backend the same thing share one call.
 #[tokio::test]
 async fn identical_calls_in_one_request_are_made_once() {
     let (services, _dir, gateway) = demo().await;

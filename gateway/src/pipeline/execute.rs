@@ -560,17 +560,24 @@ impl<'p> Walker<'_, 'p> {
         if !selection.fetches {
             return;
         }
-        if let Some(items) = value.items() {
-            for item in items {
-                // Most items are objects: gone into without a call.
-                if item.is_object()
-                    && let Ok(selection) = selection.of_value(item)
-                {
-                    self.object(selection, item, None);
-                } else {
-                    self.value(selection, item);
+        match value.items() {
+            Some(items) => {
+                for item in items {
+                    self.one(selection, item);
                 }
             }
+            None => self.one(selection, value),
+        }
+    }
+
+    /// Goes into one value that is not a list of `selection`'s: most are
+    /// objects, gone into without a call. A list inside a list goes back
+    /// through [`Self::value`].
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
+    fn one(&mut self, selection: &'p SelectionSet, value: Json<'_>) {
+        if value.is_array() {
+            self.value(selection, value);
         } else if value.is_object()
             && let Ok(selection) = selection.of_value(value)
         {

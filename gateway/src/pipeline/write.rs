@@ -495,16 +495,7 @@ impl Writer<'_> {
                     Err(Null)
                 }
             }
-            ShapeKind::Object if json.is_object() => match &field.selection {
-                Some(selection) => match selection.of_value(json) {
-                    Ok(selection) => self.object_or_ahead(selection, json, at),
-                    Err(reason) => {
-                        self.bad_response(field, reason, at);
-                        Err(Null)
-                    }
-                },
-                None => Err(Null),
-            },
+            ShapeKind::Object if json.is_object() => self.object_value(field, json, at),
             ShapeKind::Object => {
                 self.bad_response(field, mismatch("an object", json), at);
                 Err(Null)
@@ -518,6 +509,23 @@ impl Writer<'_> {
             },
         };
         self.nulled(written, shape, start)
+    }
+
+    /// Writes an object value of `field` with the selection of its type;
+    /// an object of no type the selection knows is a bad response.
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
+    fn object_value(&mut self, field: &Field, json: Json<'_>, at: &At<'_>) -> Result<(), Null> {
+        let Some(selection) = &field.selection else {
+            return Err(Null);
+        };
+        match selection.of_value(json) {
+            Ok(selection) => self.object_or_ahead(selection, json, at),
+            Err(reason) => {
+                self.bad_response(field, reason, at);
+                Err(Null)
+            }
+        }
     }
 
     /// On a failure below, cuts the output back to `start` and writes
@@ -558,15 +566,13 @@ impl Writer<'_> {
                 self.out.push(b',');
             }
             let at = At::Index(index, at);
-            // Most items are objects of the item's type: written without
-            // the general path's checks.
-            if let (ShapeKind::Object, Some(selection), Some(json)) =
-                (&item.kind, &field.selection, json)
+            // Most items are objects: written without the general path's
+            // checks.
+            if let (ShapeKind::Object, Some(json)) = (&item.kind, json)
                 && json.is_object()
-                && let Ok(selection) = selection.of_value(json)
             {
                 let start = self.out.len();
-                let written = self.object_or_ahead(selection, json, &at);
+                let written = self.object_value(field, json, &at);
                 self.nulled(written, item, start)?;
                 continue;
             }
