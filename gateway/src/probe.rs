@@ -105,10 +105,10 @@ async fn probe_field(
     plan: &GroupedPlan,
     keys: &[Value],
 ) -> Option<crate::error::Diagnostic> {
-    let keys: Vec<Key> = keys.iter().map(|key| smallvec![key.clone()]).collect();
+    let mut keys: Vec<Key> = keys.iter().map(|key| smallvec![key.clone()]).collect();
     let prepared = plan
         .batch
-        .prepare_many(&Value::Null, &keys, Caller::default(), None)
+        .prepare_many(&Value::Null, &mut keys, Caller::default(), None)
         .into_iter()
         .next()?
         .ok()?;

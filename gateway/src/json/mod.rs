@@ -378,6 +378,7 @@ impl fmt::Debug for Json<'_> {
 }
 
 /// The items of a list, in order.
+#[derive(Clone)]
 pub struct Items<'a> {
     doc: &'a Doc,
     /// The next item's node.

@@ -1045,7 +1045,7 @@ impl<'p> LoadGroup<'p> {
         let reads = self.reads();
         self.chunks = self
             .batch
-            .prepare_many(&self.args, &self.keys, caller, reads.as_ref())
+            .prepare_many(&self.args, &mut self.keys, caller, reads.as_ref())
             .into_iter()
             .map(|prepared| match prepared {
                 Ok(prepared) => sender.add(calls, prepared, true),
@@ -1116,11 +1116,14 @@ impl<'p> LoadGroup<'p> {
                 .map_err(Clone::clone)
                 .and_then(|answer| self.batch.items(answer.root()));
             match items {
-                Ok(items) => self.batch.each_key(items, |text, item| {
-                    if let Some(key) = self.texts.get(text) {
-                        loaded.found[0][key].push((chunk, item.index()));
-                    }
-                }),
+                Ok(items) => {
+                    let room = items.clone().map_or(0, Iterator::count) / keys.len().max(1);
+                    self.batch.each_key(items, |text, item| {
+                        if let Some(key) = self.texts.get(text) {
+                            push_place(&mut loaded.found[0][key], (chunk, item.index()), room);
+                        }
+                    });
+                }
                 Err(error) => loaded.fail(keys, &error),
             }
         }
@@ -1167,6 +1170,16 @@ impl<'p> LoadGroup<'p> {
             }
         }
     }
+}
+
+/// Adds an item's place to a key's. A key that finds more than one item
+/// (a grouped load: a user's orders) is given room for `room` more at
+/// once, the chunk's items per key, rather than growing by doublings.
+fn push_place(places: &mut Places, place: (usize, u32), room: usize) {
+    if places.len() == places.capacity() {
+        places.reserve(room.max(1));
+    }
+    places.push(place);
 }
 
 impl Loaded {

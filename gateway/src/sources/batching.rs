@@ -92,15 +92,16 @@ impl BatchPlan {
     /// One call per chunk of at most `max_batch_size` distinct keys.
     ///
     /// With `reads`, only those members of each answered item are read
-    /// (see [`Connector::prepare_reading`]).
+    /// (see [`Connector::prepare_reading`]). The keys are lent to the
+    /// calls' templates, not copied: they are as they were on return.
     pub fn prepare_many(
         &self,
         args: &Value,
-        keys: &[Key],
+        keys: &mut [Key],
         caller: Caller<'_>,
         reads: Option<&Arc<[String]>>,
     ) -> Vec<Result<Prepared, SourceError>> {
-        keys.chunks(self.max_batch_size.max(1))
+        keys.chunks_mut(self.max_batch_size.max(1))
             .map(|chunk| self.prepare_chunk(args, chunk, caller, reads))
             .collect()
     }
@@ -108,33 +109,55 @@ impl BatchPlan {
     fn prepare_chunk(
         &self,
         args: &Value,
-        keys: &[Key],
+        keys: &mut [Key],
         caller: Caller<'_>,
         reads: Option<&Arc<[String]>>,
     ) -> Result<Prepared, SourceError> {
-        let columns: Map<String, Value> = self
-            .key_names
-            .iter()
-            .enumerate()
-            .map(|(i, name)| {
-                let column = keys.iter().map(|key| key[i].clone()).collect();
-                (name.clone(), column)
-            })
-            .collect();
-        let batch = Value::Object(columns);
+        let batch = self.columns(keys);
         let vars = Vars {
             args,
             this: None,
             batch: Some(&batch),
             caller,
         };
-        match reads {
+        let prepared = match reads {
             Some(members) => {
                 let items = &self.response;
                 self.connector
                     .prepare_reading(&vars, &Reads { items, members })
             }
             None => self.connector.prepare(&vars),
+        };
+        self.restore(keys, batch);
+        prepared
+    }
+
+    /// `$batch`: a list per key component, each holding that component
+    /// of every key, moved out of `keys` (until [`Self::restore`]).
+    fn columns(&self, keys: &mut [Key]) -> Value {
+        let columns: Map<String, Value> = self
+            .key_names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let column = keys.iter_mut().map(|key| key[i].take()).collect();
+                (name.clone(), column)
+            })
+            .collect();
+        Value::Object(columns)
+    }
+
+    /// Moves the components [`Self::columns`] took back into `keys`.
+    fn restore(&self, keys: &mut [Key], batch: Value) {
+        let Value::Object(mut columns) = batch else {
+            return;
+        };
+        for (i, name) in self.key_names.iter().enumerate() {
+            if let Some(Value::Array(column)) = columns.remove(name) {
+                for (key, value) in keys.iter_mut().zip(column) {
+                    key[i] = value;
+                }
+            }
         }
     }
 
@@ -310,5 +333,75 @@ impl Calls {
     /// The calls made, when recording.
     pub fn records(&self) -> Option<&[CallRecord]> {
         self.log.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::FutureExt as _;
+    use serde_json::json;
+
+    use super::*;
+
+    /// Describes each call by the `$batch` it was rendered from.
+    #[derive(Debug)]
+    struct BatchEcho;
+
+    impl Connector for BatchEcho {
+        fn prepare(&self, vars: &Vars<'_>) -> Result<Prepared, SourceError> {
+            Ok(Prepared {
+                source: "echo".to_owned(),
+                description: vars.batch.map(Value::to_string).unwrap_or_default(),
+                body_at: 0,
+                max_in_flight: 1,
+                reads: None,
+                call: async { Ok(Doc::null()) }.boxed(),
+            })
+        }
+
+        fn source_name(&self) -> &'static str {
+            "echo"
+        }
+
+        fn describe(&self) -> String {
+            "echo".to_owned()
+        }
+    }
+
+    fn plan(key_names: &[&str], max_batch_size: usize) -> BatchPlan {
+        BatchPlan {
+            id: 0,
+            connector: Box::new(BatchEcho),
+            graphql: false,
+            key_names: key_names.iter().map(|&name| name.to_owned()).collect(),
+            match_paths: Vec::new(),
+            response: KeyPath::from(Vec::new()),
+            max_batch_size,
+            fields: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn each_chunk_renders_its_keys_by_column_and_the_keys_are_left_as_they_were() {
+        let plan = plan(&["id", "region"], 2);
+        let mut keys: Vec<Key> = vec![
+            smallvec![json!(1), json!("eu")],
+            smallvec![json!("2"), json!(null)],
+            smallvec![json!(3), json!({"zone": "b"})],
+        ];
+        let before = keys.clone();
+        let described: Vec<String> = plan
+            .prepare_many(&Value::Null, &mut keys, Caller::default(), None)
+            .into_iter()
+            .map(|prepared| prepared.unwrap().description)
+            .collect();
+        assert_eq!(
+            described,
+            [
+                r#"{"id":[1,"2"],"region":["eu",null]}"#,
+                r#"{"id":[3],"region":[{"zone":"b"}]}"#
+            ]
+        );
+        assert_eq!(keys, before);
     }
 }
