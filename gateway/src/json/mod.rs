@@ -124,6 +124,13 @@ impl<'a> Json<'a> {
         self.at
     }
 
+    /// How many values its document holds: every [`Json::index`] in it
+    /// is below this.
+    #[inline]
+    pub fn values_in_doc(self) -> usize {
+        self.doc.nodes.len()
+    }
+
     /// The value's identity while its document lives: the document's
     /// address and the value's place in it.
     #[inline]

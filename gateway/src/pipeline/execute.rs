@@ -147,6 +147,28 @@ impl Results {
         }
     }
 
+    /// Where the key that `parent` named for `field` (loaded as `keyed`
+    /// says) is among the keyed loads: see [`KeyedResults::locate`].
+    #[inline]
+    pub(crate) fn locate(
+        &self,
+        field: u32,
+        keyed: &Keyed<'_>,
+        parent: Json<'_>,
+    ) -> Option<(usize, usize)> {
+        self.keyed.locate(field, keyed, parent)
+    }
+
+    /// The result of a keyed field for the key [`Self::locate`] found.
+    pub(crate) fn filed_at(
+        &self,
+        definition: &FieldDef,
+        keyed: &Keyed<'_>,
+        located: (usize, usize),
+    ) -> Filed<'_> {
+        self.keyed.filed_at(definition, keyed, located)
+    }
+
     /// Every item the keys of the keyed field `field` found, each once,
     /// in the order of their answers.
     pub(crate) fn keyed_items(&self, field: u32) -> Vec<Json<'_>> {
@@ -662,7 +684,7 @@ impl<'p> Walker<'_, 'p> {
             }
         } else {
             let index = group.add_json(key);
-            group.asked[asked].ask(index);
+            group.asked[asked].ask_for(parent, index);
         }
     }
 

@@ -11,6 +11,7 @@
 
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
@@ -101,8 +102,10 @@ impl Packed {
 }
 
 impl KeyIndex {
-    /// The index of `text`.
-    #[inline]
+    /// The index of `text`. Inlined where it is called: a call's saving
+    /// and restoring of registers was a third of its cost.
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
     pub(crate) fn get(&self, text: &str) -> Option<usize> {
         match pack(text) {
             Some(packed) => self.get_short(packed),
@@ -251,6 +254,44 @@ pub(crate) struct Asked {
     pub(crate) keys: Vec<usize>,
     /// Whether each key of the group is among `keys`.
     marked: Vec<bool>,
+    /// Which key each parent named.
+    parents: ParentKeys,
+}
+
+/// Which key each parent named, in the order the walker met the parents:
+/// the writer mostly meets them in the same order (both read a level's
+/// items in the order of their answers), so it finds a parent's key at the
+/// next place instead of reading and matching the key's text again.
+#[derive(Debug, Default)]
+struct ParentKeys {
+    /// Each parent met (its identity) and the index of the key it named.
+    named: Vec<((usize, u32), u32)>,
+    /// Where the writer is expected to ask next.
+    next: AtomicUsize,
+}
+
+/// How many places past the expected one a parent is looked for: a
+/// parent the writer skips (or meets twice) does not lose the order.
+const LOOK_AHEAD: usize = 4;
+
+impl ParentKeys {
+    fn record(&mut self, parent: Json<'_>, key: usize) {
+        if let Ok(key) = u32::try_from(key) {
+            self.named.push((parent.identity(), key));
+        }
+    }
+
+    /// The key `parent` named, when it is among the next few places;
+    /// `None` when it is not (the writer then matches the key's text).
+    #[inline]
+    fn get(&self, parent: Json<'_>) -> Option<usize> {
+        let identity = parent.identity();
+        let next = self.next.load(Ordering::Relaxed);
+        let mut ahead = self.named.get(next..)?.iter().take(LOOK_AHEAD);
+        let found = ahead.position(|(named, _)| *named == identity)?;
+        self.next.store(next + found + 1, Ordering::Relaxed);
+        Some(self.named[next + found].1 as usize)
+    }
 }
 
 impl Asked {
@@ -261,7 +302,15 @@ impl Asked {
             first_only: keyed.entity.is_some() || !definition.shape.is_list(),
             keys: Vec::new(),
             marked: Vec::new(),
+            parents: ParentKeys::default(),
         }
+    }
+
+    /// Records that `parent` named the key at `index` (one key, not a
+    /// list of them).
+    pub(crate) fn ask_for(&mut self, parent: Json<'_>, index: usize) {
+        self.ask(index);
+        self.parents.record(parent, index);
     }
 
     /// Records that a parent named the key at `index`.
@@ -292,10 +341,34 @@ impl KeyedLoad {
         }
     }
 
-    /// The items the walker goes on with for a field that asked:
-    /// `first_only` keeps each key's first.
-    pub(crate) fn walked(&self, asked: &Asked) -> impl Iterator<Item = Json<'_>> {
-        self.places(asked).filter_map(|place| self.item(place))
+    /// The items the walker goes on with for a field that asked, each
+    /// once, in the order of their answers (`first_only` keeps each key's
+    /// first).
+    pub(crate) fn walked(&self, asked: &Asked) -> Vec<Json<'_>> {
+        let mut items = Vec::new();
+        self.items_in_answer_order([asked], &mut items);
+        items
+    }
+
+    /// Appends the items of every field of `asked` (as [`Self::walked`]
+    /// finds them) to `items`, each once, in the order of their answers:
+    /// each answer's items are marked in a bit per value of it, then read
+    /// off in order.
+    fn items_in_answer_order<'l, 'a>(
+        &'l self,
+        asked: impl IntoIterator<Item = &'a Asked>,
+        items: &mut Vec<Json<'l>>,
+    ) {
+        let mut marks: Vec<Vec<u64>> = vec![Vec::new(); self.chunks.len()];
+        for asked in asked {
+            for (chunk, at) in self.places(asked) {
+                mark(&mut marks[chunk], self.item((chunk, at)), at);
+            }
+        }
+        for (chunk, marked) in marks.iter().enumerate() {
+            let places = marked_places(marked).map(|at| (chunk, at));
+            items.extend(places.filter_map(|place| self.item(place)));
+        }
     }
 
     /// Where the items of [`Self::walked`] are, key by key.
@@ -352,38 +425,60 @@ impl KeyedResults {
     }
 
     /// The items of the field `field` ([`KeyedLoad::walked`] of every load
-    /// it asked), each once, in the order of their answers; empty when
-    /// there are too many loads or chunks to order them.
+    /// it asked), each once, in the order of their answers.
     pub(crate) fn items_in_answer_order(&self, field: u32) -> Vec<Json<'_>> {
-        let mut places = self.packed_places(field).unwrap_or_default();
-        places.sort_unstable();
-        places.dedup();
-        places
-            .into_iter()
-            .filter_map(|place| {
-                let load = &self.loads[(place >> 48) as usize];
-                #[allow(clippy::cast_possible_truncation)]
-                load.item(((place >> 32 & 0xffff) as usize, place as u32))
-            })
-            .collect()
+        let mut items = Vec::new();
+        for &index in self.by_field.get(field as usize).into_iter().flatten() {
+            let load = &self.loads[index];
+            let asked = load.asked.iter().filter(|asked| asked.field == field);
+            load.items_in_answer_order(asked, &mut items);
+        }
+        items
     }
 
-    /// The places of the field's items, each as one number (load, chunk,
-    /// node), so that ordering them compares single words; `None` when a
-    /// load or chunk index does not fit in 16 bits.
-    fn packed_places(&self, field: u32) -> Option<Vec<u64>> {
-        let mut places = Vec::new();
-        for &index in self.by_field.get(field as usize)? {
-            let load = &self.loads[index];
-            let packed_load = u64::from(u16::try_from(index).ok()?) << 48;
-            for asked in load.asked.iter().filter(|asked| asked.field == field) {
-                for (chunk, at) in load.places(asked) {
-                    let chunk = u64::from(u16::try_from(chunk).ok()?);
-                    places.push(packed_load | chunk << 32 | u64::from(at));
-                }
-            }
-        }
-        Some(places)
+    /// Where the key of the field `field` that `parent` named is: its
+    /// load and its index there. Found where the walker recorded it, else
+    /// by the key's text; `None` for a list of keys, or a key not loaded.
+    #[inline]
+    pub(crate) fn locate(
+        &self,
+        field: u32,
+        keyed: &Keyed<'_>,
+        parent: Json<'_>,
+    ) -> Option<(usize, usize)> {
+        let loads = self.by_field.get(field as usize)?;
+        let recorded = loads.iter().find_map(|&index| {
+            let mut asked = self.loads[index].asked.iter();
+            let key = asked.find_map(|asked| {
+                (asked.field == field)
+                    .then(|| asked.parents.get(parent))
+                    .flatten()
+            })?;
+            Some((index, key))
+        });
+        recorded.or_else(|| {
+            let key = keyed.key_of(parent).filter(|key| !key.is_array())?;
+            let text = json::key_text(key);
+            loads
+                .iter()
+                .find_map(|&index| Some((index, self.loads[index].texts.get(&text)?)))
+        })
+    }
+
+    /// The result of a field of `definition` (loaded as `keyed` says)
+    /// whose parent's key is the one [`Self::locate`] found.
+    pub(crate) fn filed_at(
+        &self,
+        definition: &FieldDef,
+        keyed: &Keyed<'_>,
+        (load, key): (usize, usize),
+    ) -> Filed<'_> {
+        resolve(
+            definition,
+            keyed.entity,
+            &[(&self.loads[load], key)],
+            &ByKey(PhantomData),
+        )
     }
 
     /// The result of the field `field` (loaded as `keyed` says) under
@@ -420,6 +515,28 @@ impl KeyedResults {
             ),
         })
     }
+}
+
+/// Marks the value at `at` of `item`'s document (a bit per value, made
+/// on the first mark).
+fn mark(marked: &mut Vec<u64>, item: Option<Json<'_>>, at: u32) {
+    if marked.is_empty() {
+        let values = item.map_or(0, Json::values_in_doc);
+        marked.resize(values.div_ceil(64), 0);
+    }
+    if let Some(word) = marked.get_mut(at as usize / 64) {
+        *word |= 1 << (at % 64);
+    }
+}
+
+/// The places marked, in order.
+fn marked_places(marked: &[u64]) -> impl Iterator<Item = u32> + '_ {
+    marked.iter().zip(0_u32..).flat_map(|(&word, index)| {
+        std::iter::successors(Some(word).filter(|&word| word != 0), |&word| {
+            Some(word & (word - 1)).filter(|&word| word != 0)
+        })
+        .map(move |word| index * 64 + word.trailing_zeros())
+    })
 }
 
 /// What the keys of a loaded field found, as [`resolve`] reads it.
@@ -522,6 +639,62 @@ impl<'r> KeyItems for ByKey<'r> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn marked_places_come_out_in_order_once_each() {
+        let items: Vec<String> = (0..140).map(|n| n.to_string()).collect();
+        let doc = Doc::parse(format!("[{}]", items.join(","))).unwrap();
+        let mut marked = Vec::new();
+        for at in [129, 3, 64, 3, 1, 63, 128] {
+            mark(&mut marked, Some(doc.at(at)), at);
+        }
+        let places: Vec<u32> = marked_places(&marked).collect();
+        assert_eq!(places, [1, 3, 63, 64, 128, 129]);
+    }
+
+    #[test]
+    fn parents_are_found_in_the_order_they_were_met_skipping_a_few() {
+        let first = Doc::parse(r#"[{"k":"a"},{"k":"b"},{"k":"c"}]"#).unwrap();
+        let second = Doc::parse(r#"[{"k":"a"},{"k":"b"},{"k":"c"}]"#).unwrap();
+        let (one, two, three) = (1, 4, 7);
+        let met = [
+            (first.at(one), 10),
+            (second.at(one), 11),
+            (first.at(two), 12),
+            (first.at(three), 13),
+            (second.at(two), 14),
+            (second.at(three), 15),
+        ];
+        let mut parents = ParentKeys::default();
+        for (parent, key) in met {
+            parents.record(parent, key);
+        }
+        assert_eq!(parents.get(first.at(one)), Some(10));
+        // The same value of another document is another parent.
+        assert_eq!(parents.get(second.at(one)), Some(11));
+        // One skipped, then on from there.
+        assert_eq!(parents.get(first.at(three)), Some(13));
+        assert_eq!(parents.get(second.at(two)), Some(14));
+        // Behind the order: left to the key's text.
+        assert_eq!(parents.get(first.at(two)), None);
+        assert_eq!(parents.get(second.at(three)), Some(15));
+        assert_eq!(parents.get(second.at(three)), None);
+        // Not a parent at all.
+        assert_eq!(parents.get(first.at(0)), None);
+    }
+
+    #[test]
+    fn a_parent_further_ahead_than_the_look_ahead_is_left_to_its_text() {
+        let items: Vec<String> = (0..10).map(|n| n.to_string()).collect();
+        let doc = Doc::parse(format!("[{}]", items.join(","))).unwrap();
+        let mut parents = ParentKeys::default();
+        for at in 1..=10 {
+            parents.record(doc.at(at), at as usize);
+        }
+        let far = u32::try_from(LOOK_AHEAD).unwrap() + 1;
+        assert_eq!(parents.get(doc.at(far)), None);
+        assert_eq!(parents.get(doc.at(1)), Some(1));
+    }
 
     #[test]
     fn key_texts_short_and_long_find_their_own_index() {

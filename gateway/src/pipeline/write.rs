@@ -26,7 +26,7 @@ use serde_json::Value;
 use super::authorize::Denied;
 use super::coerce_variables::Variables;
 use super::execute::{Results, slot_key};
-use super::keyed::{Filed, KeyIndex, Keyed};
+use super::keyed::{Filed, Keyed};
 use super::normalize::{Field, FieldKind, Operation, SelectionSet};
 use super::placed::{self, SubgraphError};
 use crate::error::{GraphqlError, PathSegment, codes};
@@ -152,35 +152,39 @@ const AHEAD_MIN_ITEMS: usize = 64;
 /// the load (three thousand order items name two hundred products).
 #[derive(Default)]
 struct WrittenByKey {
-    /// By field id: each key's place in `written`.
-    keys: Vec<KeyIndex>,
-    /// Empty where what was written has been cut back.
-    written: Vec<Range<usize>>,
+    /// By field id, then load: by key index, where it was written (empty
+    /// where nothing was, or what was has been cut back).
+    written: Vec<Vec<Vec<Range<usize>>>>,
 }
 
 impl WrittenByKey {
-    fn get(&self, field: u32, key: &str) -> Option<Range<usize>> {
-        let index = self.keys.get(field as usize)?.get(key)?;
-        Some(self.written[index].clone()).filter(|written| !written.is_empty())
+    #[inline]
+    fn get(&self, field: u32, (load, key): (usize, usize)) -> Option<Range<usize>> {
+        let written = self.written.get(field as usize)?.get(load)?.get(key)?;
+        Some(written.clone()).filter(|written| !written.is_empty())
     }
 
-    fn insert(&mut self, field: u32, key: &str, written: Range<usize>) {
-        let field = field as usize;
-        if field >= self.keys.len() {
-            self.keys.resize_with(field + 1, KeyIndex::default);
-        }
-        self.keys[field].insert(key, self.written.len());
-        self.written.push(written);
+    fn insert(&mut self, field: u32, (load, key): (usize, usize), written: Range<usize>) {
+        let by_load = grown(&mut self.written, field as usize);
+        let by_key = grown(by_load, load);
+        *grown(by_key, key) = written;
     }
 
     /// Forgets what was written from `start` on.
     fn cut_back(&mut self, start: usize) {
-        for written in &mut self.written {
-            if written.end > start {
-                *written = 0..0;
-            }
+        let all = self.written.iter_mut().flatten().flatten();
+        for written in all.filter(|written| written.end > start) {
+            *written = 0..0;
         }
     }
+}
+
+/// The place `at` of `places`, which grows to hold it.
+fn grown<T: Default>(places: &mut Vec<T>, at: usize) -> &mut T {
+    if at >= places.len() {
+        places.resize_with(at + 1, T::default);
+    }
+    &mut places[at]
 }
 
 impl Writer<'_> {
@@ -269,26 +273,25 @@ impl Writer<'_> {
         if keyed.entity.is_none() && !self.ahead.writing && !self.ahead.fields.contains(&field.id) {
             self.write_ahead(field, definition);
         }
-        let key = keyed.key_of(parent);
-        let text = key.filter(|key| !key.is_array()).map(json::key_text);
-        if let Some(text) = &text
-            && let Some(written) = self.by_key.get(field.id, text)
-        {
+        let results = self.results;
+        let shape = &definition.shape;
+        let Some(located) = results.locate(field.id, keyed, parent) else {
+            let key = keyed.key_of(parent);
+            let filed = results.filed_by_key(field, definition, keyed, key);
+            return self.filed(field, shape, filed, at, false);
+        };
+        if let Some(written) = self.by_key.get(field.id, located) {
             json::append_within(&mut self.out, written);
             return Ok(());
         }
         let (start, errors) = (self.out.len(), self.errors.len());
-        let shape = &definition.shape;
-        let written = match self.results.filed_by_key(field, definition, keyed, key) {
+        let written = match results.filed_at(definition, keyed, located) {
             // Found by key from now on: not kept by identity as well.
-            Some(Filed::One(json)) => self.value(field, shape, Some(json), at, false),
-            filed => self.filed(field, shape, filed, at, false),
+            Filed::One(json) => self.value(field, shape, Some(json), at, false),
+            filed => self.filed(field, shape, Some(filed), at, false),
         };
-        if written.is_ok()
-            && self.errors.len() == errors
-            && let Some(text) = text
-        {
-            self.by_key.insert(field.id, &text, start..self.out.len());
+        if written.is_ok() && self.errors.len() == errors {
+            self.by_key.insert(field.id, located, start..self.out.len());
         }
         written
     }
