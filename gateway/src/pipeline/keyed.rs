@@ -1,10 +1,15 @@
 //! Loads looked up by key. A REST or gRPC batch field whose key is one
 //! value read straight from the parent (`@entity(key: "$this.sku")`,
 //! `groupBy`) gives every parent with the same key the same result: the
-//! executor files its answers once per key ([`KeyedLoad`]), and the walker
-//! and the writer find a parent's result by reading its key again. A level
-//! of three thousand order items naming two hundred products then keeps
-//! two hundred results, not three thousand, and walks each product once.
+//! executor files its answers once per key ([`KeyedLoad`]). A level of
+//! three thousand order items naming two hundred products then keeps two
+//! hundred results, not three thousand, and walks each product once.
+//!
+//! The walker reads each parent's key and records which key it named
+//! ([`Asked`]); it reads a loaded level's items in the order of their
+//! answers, as the writer does, so the writer finds each parent's key at
+//! the next place of that record. Where it meets parents in another order,
+//! it reads the key again and looks its text up.
 //!
 //! Every other fetched field (own calls, subgraph entities, keys built
 //! from several values) is filed per parent, as [`super::execute::Slot`]s.
@@ -390,20 +395,21 @@ impl KeyedLoad {
 #[derive(Debug, Default)]
 pub(crate) struct KeyedResults {
     loads: Vec<KeyedLoad>,
-    /// By field id.
-    by_field: Vec<Vec<usize>>,
+    /// By field id: each load it asked, and where it is in the load's
+    /// `asked`.
+    by_field: Vec<Vec<(usize, usize)>>,
 }
 
 impl KeyedResults {
     /// Files a round's load; yields its index.
     pub(crate) fn add(&mut self, load: KeyedLoad) -> usize {
         let index = self.loads.len();
-        for asked in &load.asked {
+        for (position, asked) in load.asked.iter().enumerate() {
             let field = asked.field as usize;
             if field >= self.by_field.len() {
                 self.by_field.resize_with(field + 1, Vec::new);
             }
-            self.by_field[field].push(index);
+            self.by_field[field].push((index, position));
         }
         self.loads.push(load);
         index
@@ -428,10 +434,9 @@ impl KeyedResults {
     /// it asked), each once, in the order of their answers.
     pub(crate) fn items_in_answer_order(&self, field: u32) -> Vec<Json<'_>> {
         let mut items = Vec::new();
-        for &index in self.by_field.get(field as usize).into_iter().flatten() {
+        for &(index, asked) in self.by_field.get(field as usize).into_iter().flatten() {
             let load = &self.loads[index];
-            let asked = load.asked.iter().filter(|asked| asked.field == field);
-            load.items_in_answer_order(asked, &mut items);
+            load.items_in_answer_order([&load.asked[asked]], &mut items);
         }
         items
     }
@@ -446,23 +451,24 @@ impl KeyedResults {
         keyed: &Keyed<'_>,
         parent: Json<'_>,
     ) -> Option<(usize, usize)> {
-        let loads = self.by_field.get(field as usize)?;
-        let recorded = loads.iter().find_map(|&index| {
-            let mut asked = self.loads[index].asked.iter();
-            let key = asked.find_map(|asked| {
-                (asked.field == field)
-                    .then(|| asked.parents.get(parent))
-                    .flatten()
-            })?;
+        let asked_by = self.by_field.get(field as usize)?;
+        let recorded = asked_by.iter().find_map(|&(index, asked)| {
+            let key = self.loads[index].asked[asked].parents.get(parent)?;
             Some((index, key))
         });
         recorded.or_else(|| {
             let key = keyed.key_of(parent).filter(|key| !key.is_array())?;
-            let text = json::key_text(key);
-            loads
-                .iter()
-                .find_map(|&index| Some((index, self.loads[index].texts.get(&text)?)))
+            self.locate_text(asked_by, key)
         })
+    }
+
+    /// The load (among those `asked_by` names) that loaded `key`, and its
+    /// index there, found by the key's text.
+    fn locate_text(&self, asked_by: &[(usize, usize)], key: Json<'_>) -> Option<(usize, usize)> {
+        let text = json::key_text(key);
+        asked_by
+            .iter()
+            .find_map(|&(index, _)| Some((index, self.loads[index].texts.get(&text)?)))
     }
 
     /// The result of a field of `definition` (loaded as `keyed` says)
@@ -491,16 +497,13 @@ impl KeyedResults {
         keyed: &Keyed<'_>,
         key: Json<'_>,
     ) -> Option<Filed<'_>> {
-        let loads = self
+        let asked_by = self
             .by_field
             .get(field as usize)
-            .filter(|loads| !loads.is_empty())?;
+            .filter(|asked_by| !asked_by.is_empty())?;
         let locate = |key: Json<'_>| {
-            let text = json::key_text(key);
-            loads.iter().find_map(|&load| {
-                let load = &self.loads[load];
-                load.texts.get(&text).map(|index| (load, index))
-            })
+            let (index, key) = self.locate_text(asked_by, key)?;
+            Some((&self.loads[index], key))
         };
         Some(match key.items() {
             Some(items) => {

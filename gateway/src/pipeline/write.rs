@@ -148,8 +148,8 @@ const AHEAD_MIN_ITEMS: usize = 64;
 
 /// Where a field loaded by its parent's key was written whole, without
 /// errors, for each key: every parent naming that key has the same
-/// result, so it is found again by the key alone, without looking up
-/// the load (three thousand order items name two hundred products).
+/// result, so it is found again by the key's place in its load alone
+/// (three thousand order items name two hundred products).
 #[derive(Default)]
 struct WrittenByKey {
     /// By field id, then load: by key index, where it was written (empty
