@@ -147,26 +147,9 @@ impl Results {
         }
     }
 
-    /// Where the key that `parent` named for `field` (loaded as `keyed`
-    /// says) is among the keyed loads: see [`KeyedResults::locate`].
-    #[inline]
-    pub(crate) fn locate(
-        &self,
-        field: u32,
-        keyed: &Keyed<'_>,
-        parent: Json<'_>,
-    ) -> Option<(usize, usize)> {
-        self.keyed.locate(field, keyed, parent)
-    }
-
-    /// The result of a keyed field for the key [`Self::locate`] found.
-    pub(crate) fn filed_at(
-        &self,
-        definition: &FieldDef,
-        keyed: &Keyed<'_>,
-        located: (usize, usize),
-    ) -> Filed<'_> {
-        self.keyed.filed_at(definition, keyed, located)
+    /// The results of fields loaded by their parent's key.
+    pub(crate) fn keyed(&self) -> &KeyedResults {
+        &self.keyed
     }
 
     /// Every item the keys of the keyed field `field` found, each once,

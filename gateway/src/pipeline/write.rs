@@ -275,7 +275,7 @@ impl Writer<'_> {
         }
         let results = self.results;
         let shape = &definition.shape;
-        let Some(located) = results.locate(field.id, keyed, parent) else {
+        let Some(located) = results.keyed().locate(field.id, keyed, parent) else {
             let key = keyed.key_of(parent);
             let filed = results.filed_by_key(field, definition, keyed, key);
             return self.filed(field, shape, filed, at, false);
@@ -285,7 +285,7 @@ impl Writer<'_> {
             return Ok(());
         }
         let (start, errors) = (self.out.len(), self.errors.len());
-        let written = match results.filed_at(definition, keyed, located) {
+        let written = match results.keyed().filed_at(definition, keyed, located) {
             // Found by key from now on: not kept by identity as well.
             Filed::One(json) => self.value(field, shape, Some(json), at, false),
             filed => self.filed(field, shape, Some(filed), at, false),
