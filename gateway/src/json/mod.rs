@@ -64,6 +64,12 @@ impl Doc {
             .unwrap_or_else(Self::null)
     }
 
+    /// How many values the document holds: every [`Json::index`] in it
+    /// is below this.
+    pub fn values(&self) -> usize {
+        self.nodes.len()
+    }
+
     /// The document's value.
     #[inline]
     pub fn root(&self) -> Json<'_> {
@@ -122,13 +128,6 @@ impl<'a> Json<'a> {
     #[inline]
     pub fn index(self) -> u32 {
         self.at
-    }
-
-    /// How many values its document holds: every [`Json::index`] in it
-    /// is below this.
-    #[inline]
-    pub fn values_in_doc(self) -> usize {
-        self.doc.nodes.len()
     }
 
     /// The value's identity while its document lives: the document's

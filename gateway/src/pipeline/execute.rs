@@ -152,12 +152,6 @@ impl Results {
         &self.keyed
     }
 
-    /// Every item the keys of the keyed field `field` found, each once,
-    /// in the order of their answers.
-    pub(crate) fn keyed_items(&self, field: u32) -> Vec<Json<'_>> {
-        self.keyed.items_in_answer_order(field)
-    }
-
     /// Files a result known beforehand (a subscription event).
     pub fn insert(&mut self, key: SlotKey, slot: Slot) {
         self.slots.insert(key, slot);

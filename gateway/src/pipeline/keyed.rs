@@ -348,32 +348,24 @@ impl KeyedLoad {
 
     /// The items the walker goes on with for a field that asked, each
     /// once, in the order of their answers (`first_only` keeps each key's
-    /// first).
+    /// first): each answer's items are marked in a bit per value of it,
+    /// then read off in order.
     pub(crate) fn walked(&self, asked: &Asked) -> Vec<Json<'_>> {
-        let mut items = Vec::new();
-        self.items_in_answer_order([asked], &mut items);
-        items
-    }
-
-    /// Appends the items of every field of `asked` (as [`Self::walked`]
-    /// finds them) to `items`, each once, in the order of their answers:
-    /// each answer's items are marked in a bit per value of it, then read
-    /// off in order.
-    fn items_in_answer_order<'l, 'a>(
-        &'l self,
-        asked: impl IntoIterator<Item = &'a Asked>,
-        items: &mut Vec<Json<'l>>,
-    ) {
-        let mut marks: Vec<Vec<u64>> = vec![Vec::new(); self.chunks.len()];
-        for asked in asked {
-            for (chunk, at) in self.places(asked) {
-                mark(&mut marks[chunk], self.item((chunk, at)), at);
-            }
+        let words =
+            |answer: &Option<Arc<Doc>>| answer.as_ref().map_or(0, |doc| doc.values().div_ceil(64));
+        let mut marks: Vec<Vec<u64>> = self
+            .chunks
+            .iter()
+            .map(|answer| vec![0; words(answer)])
+            .collect();
+        for (chunk, at) in self.places(asked) {
+            mark(&mut marks[chunk], at);
         }
-        for (chunk, marked) in marks.iter().enumerate() {
-            let places = marked_places(marked).map(|at| (chunk, at));
-            items.extend(places.filter_map(|place| self.item(place)));
-        }
+        let marked = marks
+            .iter()
+            .enumerate()
+            .flat_map(|(chunk, marked)| marked_places(marked).map(move |at| (chunk, at)));
+        marked.filter_map(|place| self.item(place)).collect()
     }
 
     /// Where the items of [`Self::walked`] are, key by key.
@@ -433,12 +425,13 @@ impl KeyedResults {
     /// The items of the field `field` ([`KeyedLoad::walked`] of every load
     /// it asked), each once, in the order of their answers.
     pub(crate) fn items_in_answer_order(&self, field: u32) -> Vec<Json<'_>> {
-        let mut items = Vec::new();
-        for &(index, asked) in self.by_field.get(field as usize).into_iter().flatten() {
-            let load = &self.loads[index];
-            load.items_in_answer_order([&load.asked[asked]], &mut items);
-        }
-        items
+        let asked_by = self.by_field.get(field as usize).into_iter().flatten();
+        asked_by
+            .flat_map(|&(index, asked)| {
+                let load = &self.loads[index];
+                load.walked(&load.asked[asked])
+            })
+            .collect()
     }
 
     /// Where the key of the field `field` that `parent` named is: its
@@ -520,13 +513,8 @@ impl KeyedResults {
     }
 }
 
-/// Marks the value at `at` of `item`'s document (a bit per value, made
-/// on the first mark).
-fn mark(marked: &mut Vec<u64>, item: Option<Json<'_>>, at: u32) {
-    if marked.is_empty() {
-        let values = item.map_or(0, Json::values_in_doc);
-        marked.resize(values.div_ceil(64), 0);
-    }
+/// Marks the value at `at` in a bit per value of its document.
+fn mark(marked: &mut [u64], at: u32) {
     if let Some(word) = marked.get_mut(at as usize / 64) {
         *word |= 1 << (at % 64);
     }
@@ -647,9 +635,9 @@ mod tests {
     fn marked_places_come_out_in_order_once_each() {
         let items: Vec<String> = (0..140).map(|n| n.to_string()).collect();
         let doc = Doc::parse(format!("[{}]", items.join(","))).unwrap();
-        let mut marked = Vec::new();
+        let mut marked = vec![0; doc.values().div_ceil(64)];
         for at in [129, 3, 64, 3, 1, 63, 128] {
-            mark(&mut marked, Some(doc.at(at)), at);
+            mark(&mut marked, at);
         }
         let places: Vec<u32> = marked_places(&marked).collect();
         assert_eq!(places, [1, 3, 63, 64, 128, 129]);

@@ -311,7 +311,7 @@ impl Writer<'_> {
         if !matches!(definition.shape.kind, ShapeKind::List(_)) {
             return;
         }
-        let items = self.results.keyed_items(field.id);
+        let items = self.results.keyed().items_in_answer_order(field.id);
         if items.len() < AHEAD_MIN_ITEMS {
             return;
         }
