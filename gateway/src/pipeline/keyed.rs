@@ -361,11 +361,17 @@ impl KeyedLoad {
         for (chunk, at) in self.places(asked) {
             mark(&mut marks[chunk], at);
         }
-        let marked = marks
+        let count = marks
             .iter()
-            .enumerate()
-            .flat_map(|(chunk, marked)| marked_places(marked).map(move |at| (chunk, at)));
-        marked.filter_map(|place| self.item(place)).collect()
+            .flatten()
+            .map(|word| word.count_ones() as usize)
+            .sum();
+        let mut items = Vec::with_capacity(count);
+        for (chunk, marked) in marks.iter().enumerate() {
+            let places = marked_places(marked).map(|at| (chunk, at));
+            items.extend(places.filter_map(|place| self.item(place)));
+        }
+        items
     }
 
     /// Where the items of [`Self::walked`] are, key by key.
@@ -426,12 +432,16 @@ impl KeyedResults {
     /// it asked), each once, in the order of their answers.
     pub(crate) fn items_in_answer_order(&self, field: u32) -> Vec<Json<'_>> {
         let asked_by = self.by_field.get(field as usize).into_iter().flatten();
-        asked_by
-            .flat_map(|&(index, asked)| {
-                let load = &self.loads[index];
-                load.walked(&load.asked[asked])
-            })
-            .collect()
+        let mut walked = asked_by.map(|&(index, asked)| {
+            let load = &self.loads[index];
+            load.walked(&load.asked[asked])
+        });
+        // Most fields ask one load: its items are the field's.
+        let mut items = walked.next().unwrap_or_default();
+        for more in walked {
+            items.extend(more);
+        }
+        items
     }
 
     /// Where the key of the field `field` that `parent` named is: its
