@@ -15,6 +15,7 @@
 //! it, as GraphQL requires.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 use serde_json::Value;
@@ -126,7 +127,7 @@ impl Results {
         definition: &FieldDef,
         parent: Json<'_>,
     ) -> Option<Filed<'_>> {
-        match Keyed::of(definition) {
+        match Keyed::of_field(field) {
             Some(keyed) => self.filed_by_key(field, definition, &keyed, keyed.key_of(parent)),
             None => self.slots.get(&slot_key(parent, field)).map(Filed::of_slot),
         }
@@ -604,7 +605,7 @@ impl<'p> Walker<'_, 'p> {
                 }
                 continue;
             }
-            if let Some(keyed) = Keyed::of(definition) {
+            if let Some(keyed) = Keyed::of_field(field) {
                 self.keyed(field, definition, &keyed, parent);
                 continue;
             }
@@ -682,7 +683,10 @@ impl<'p> Walker<'_, 'p> {
         };
         let group = group_for(&mut self.loads, keyed.batch, args);
         let loads = &mut self.loads[group];
-        loads.asked.push(Asked::new(field.id, definition, keyed));
+        let parents = field.parents_hint.load(Ordering::Relaxed) as usize;
+        loads
+            .asked
+            .push(Asked::new(field.id, definition, keyed, parents));
         loads.asked_fields.push(field);
         let asked = loads.asked.len() - 1;
         self.keyed.push((field.id, group, asked));
@@ -1085,6 +1089,10 @@ impl<'p> LoadGroup<'p> {
             failed: loaded.failed,
             asked: self.asked,
         };
+        for (asked, field) in load.asked.iter().zip(&self.asked_fields) {
+            let parents = u32::try_from(asked.parents()).unwrap_or(u32::MAX);
+            field.parents_hint.store(parents, Ordering::Relaxed);
+        }
         (load, self.asked_fields)
     }
 

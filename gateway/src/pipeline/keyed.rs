@@ -22,6 +22,7 @@ use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
 use super::execute::Slot;
+use super::normalize::{Field, FieldKind};
 use crate::error::{GraphqlError, codes};
 use crate::json::{self, Doc, Json, KeyPath};
 use crate::schema::model::{Binding, FieldDef};
@@ -60,10 +61,40 @@ impl<'p> Keyed<'p> {
         })
     }
 
+    /// How `field` is loaded, when it is a field of the schema loaded by a
+    /// key read from its parent: worked out on its first use and kept
+    /// with the field, since the walker and the writer ask for every
+    /// parent.
+    #[inline]
+    pub(crate) fn of_field(field: &'p Field) -> Option<Self> {
+        let by = field.keyed.get_or_init(|| match &field.kind {
+            FieldKind::Schema(definition) => Self::of(definition).map(|keyed| KeyedBy {
+                batch: keyed.batch.clone(),
+                path: keyed.path.clone(),
+                entity: keyed.entity.map(str::to_owned),
+            }),
+            _ => None,
+        });
+        by.as_ref().map(|by| Self {
+            batch: &by.batch,
+            path: &by.path,
+            entity: by.entity.as_deref(),
+        })
+    }
+
     /// The parent's key (or list of keys); `None` when it has none.
     pub(crate) fn key_of<'j>(&self, parent: Json<'j>) -> Option<Json<'j>> {
         self.path.find(parent)
     }
+}
+
+/// What [`Keyed`] borrows from a field's definition, kept with a planned
+/// field (see [`Keyed::of_field`]).
+#[derive(Debug)]
+pub(crate) struct KeyedBy {
+    batch: Arc<BatchPlan>,
+    path: KeyPath,
+    entity: Option<String>,
 }
 
 /// Key texts and their indexes. Ids and codes are short: a text of up
@@ -275,6 +306,9 @@ struct ParentKeys {
     next: AtomicUsize,
 }
 
+/// The most parents [`Asked::new`] makes room for up front (1 MiB).
+const MAX_PARENTS_ROOM: usize = 1 << 16;
+
 /// How many places past the expected one a parent is looked for: a
 /// parent the writer skips (or meets twice) does not lose the order.
 const LOOK_AHEAD: usize = 4;
@@ -300,15 +334,30 @@ impl ParentKeys {
 }
 
 impl Asked {
-    /// A field of `definition` with no key asked yet.
-    pub(crate) fn new(field: u32, definition: &FieldDef, keyed: &Keyed<'_>) -> Self {
+    /// A field of `definition` with no key asked yet, whose record of
+    /// parents has room for `parents` (at most [`MAX_PARENTS_ROOM`]: one
+    /// large request does not size every later one).
+    pub(crate) fn new(
+        field: u32,
+        definition: &FieldDef,
+        keyed: &Keyed<'_>,
+        parents: usize,
+    ) -> Self {
         Self {
             field,
             first_only: keyed.entity.is_some() || !definition.shape.is_list(),
             keys: Vec::new(),
             marked: Vec::new(),
-            parents: ParentKeys::default(),
+            parents: ParentKeys {
+                named: Vec::with_capacity(parents.min(MAX_PARENTS_ROOM)),
+                next: AtomicUsize::new(0),
+            },
         }
+    }
+
+    /// How many parents named a key, one each.
+    pub(crate) fn parents(&self) -> usize {
+        self.parents.named.len()
     }
 
     /// Records that `parent` named the key at `index` (one key, not a

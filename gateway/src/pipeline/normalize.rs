@@ -11,6 +11,8 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::sync::OnceLock;
+use std::sync::atomic::AtomicU32;
 
 use graphql_tools::static_graphql::query::{
     self, Definition, Directive, Document, OperationDefinition, Selection, VariableDefinition,
@@ -18,6 +20,7 @@ use graphql_tools::static_graphql::query::{
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
+use super::keyed::KeyedBy;
 use crate::config::LimitsConfig;
 use crate::error::{GraphqlError, Location, codes};
 use crate::json::{Json, Snippet};
@@ -159,6 +162,12 @@ pub struct Field {
     /// by their names in the answer (sorted); `None` when it may read
     /// any. Set by the planner.
     pub reads: Option<Arc<[String]>>,
+    /// For a field loaded by its parent's key: how many parents named a
+    /// key in the last run of its plan, to size the walker's record of
+    /// them (which grows past it as needed).
+    pub parents_hint: AtomicU32,
+    /// How it is loaded by its parent's key, if it is: worked out once.
+    pub(crate) keyed: OnceLock<Option<KeyedBy>>,
 }
 
 /// What a selected field is.
@@ -654,6 +663,8 @@ impl<'d> Normalizer<'d> {
             location,
             hidden: false,
             reads: None,
+            parents_hint: AtomicU32::new(0),
+            keyed: OnceLock::new(),
         })
     }
 }

@@ -45,8 +45,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use graphql_tools::static_graphql::query::VariableDefinition;
 use serde_json::Value;
@@ -450,6 +450,8 @@ impl Binder<'_> {
                 location: Location { line: 0, column: 0 },
                 hidden: true,
                 reads: None,
+                parents_hint: AtomicU32::new(0),
+                keyed: OnceLock::new(),
             });
             self.next_hidden -= 1;
             set.fetches = true;

@@ -248,7 +248,7 @@ impl Writer<'_> {
         let results = self.results;
         let placed = results.placed().of_field(slot_key(parent, field));
         let reported = self.report(field, placed, at);
-        if !reported && let Some(keyed) = Keyed::of(definition) {
+        if !reported && let Some(keyed) = Keyed::of_field(field) {
             return self.keyed(field, definition, &keyed, parent, at);
         }
         self.filed(
