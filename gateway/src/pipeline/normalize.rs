@@ -165,7 +165,7 @@ pub struct Field {
     /// For a field loaded by its parent's key: how many parents named a
     /// key in the last run of its plan, to size the walker's record of
     /// them (which grows past it as needed).
-    pub parents_hint: AtomicU32,
+    pub(crate) parents_hint: AtomicU32,
     /// How it is loaded by its parent's key, if it is: worked out once.
     pub(crate) keyed: OnceLock<Option<KeyedBy>>,
 }
