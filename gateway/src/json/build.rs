@@ -144,7 +144,7 @@ impl DocBuilder {
 
     /// Writes the value of a document.
     pub fn append_doc(&mut self, doc: &Doc) {
-        self.extend(doc.text.as_bytes(), &doc.nodes);
+        self.extend(&doc.text, &doc.nodes);
     }
 
     /// Writes the value another builder wrote.
@@ -165,8 +165,11 @@ impl DocBuilder {
             return Err("the document is incomplete".to_owned());
         }
         parse::fits(self.text.len())?;
+        if let Err(error) = std::str::from_utf8(&self.text) {
+            return Err(format!("invalid UTF-8: {error}"));
+        }
         Ok(Doc {
-            text: super::utf8(self.text)?,
+            text: self.text.into(),
             nodes: self.nodes,
         })
     }

@@ -15,23 +15,43 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use bytes::Bytes;
+
 pub use append::{Snippet, append_prefix, append_within};
 pub use build::{DocBuilder, Mark, MemberKey};
 use parse::{Kind, Node};
 
+/// The smallest body [`Doc::parse_body`] keeps without a copy.
+const KEPT_BODY_MIN: usize = 64 << 10;
+
 /// A parsed JSON document, shared (in an `Arc`) by every field that reads
-/// from it.
+/// from it. Its text is kept as it came (a backend's body is not copied),
+/// and is valid UTF-8: [`parse`](parse::parse) checks that as it reads
+/// the strings.
 pub struct Doc {
-    text: String,
+    text: Bytes,
     nodes: Vec<Node>,
 }
 
 impl Doc {
     /// Parses one JSON value; the error says what is wrong and where.
-    pub fn parse(text: impl Into<Vec<u8>>) -> Result<Self, String> {
-        let text = utf8(text.into())?;
-        let nodes = parse::parse(text.as_bytes())?;
+    pub fn parse(text: impl Into<Bytes>) -> Result<Self, String> {
+        let text = text.into();
+        let nodes = parse::parse(&text)?;
         Ok(Self { text, nodes })
+    }
+
+    /// Parses a body read from a connection. A large body is kept as it
+    /// came, without a copy; a small one is copied out of the buffer it
+    /// was read into, which it would otherwise keep whole (often hundreds
+    /// of kilobytes) for as long as the document lives.
+    pub fn parse_body(body: Bytes) -> Result<Self, String> {
+        let text = if body.len() < KEPT_BODY_MIN {
+            Bytes::copy_from_slice(&body)
+        } else {
+            body
+        };
+        Self::parse(text)
     }
 
     /// The document `null`.
@@ -51,7 +71,7 @@ impl Doc {
 
     fn known(text: &'static [u8]) -> Self {
         Self::parse(text).unwrap_or_else(|_| Self {
-            text: String::new(),
+            text: Bytes::new(),
             nodes: Vec::new(),
         })
     }
@@ -84,11 +104,6 @@ impl Doc {
             at: index,
         }
     }
-}
-
-/// A document's text as a string; the error says where it is not UTF-8.
-fn utf8(text: Vec<u8>) -> Result<String, String> {
-    String::from_utf8(text).map_err(|error| format!("invalid UTF-8: {}", error.utf8_error()))
 }
 
 #[cfg(test)]
@@ -190,8 +205,15 @@ impl<'a> Json<'a> {
     /// A string's JSON text between its quotes (escapes kept).
     #[inline]
     fn span(self) -> &'a str {
-        self.node().map_or("", |node| {
-            self.text(node.start as usize..node.end() as usize)
+        std::str::from_utf8(self.span_bytes()).unwrap_or_default()
+    }
+
+    /// [`Json::span`] as bytes, read without a check of its characters.
+    #[inline]
+    fn span_bytes(self) -> &'a [u8] {
+        self.node().map_or(b"", |node| {
+            let range = node.start as usize..node.end() as usize;
+            self.doc.text.get(range).unwrap_or_default()
         })
     }
 
@@ -211,7 +233,7 @@ impl<'a> Json<'a> {
 
     /// The value as a document of its own.
     pub fn to_doc(self) -> Doc {
-        Doc::parse(self.raw()).unwrap_or_else(|_| Doc::null())
+        Doc::parse(Bytes::copy_from_slice(self.raw_bytes())).unwrap_or_else(|_| Doc::null())
     }
 
     /// The value's JSON text as the backend wrote it.
@@ -227,11 +249,7 @@ impl<'a> Json<'a> {
     #[inline]
     pub fn raw_bytes(self) -> &'a [u8] {
         self.node().map_or(b"null", |node| {
-            self.doc
-                .text
-                .as_bytes()
-                .get(self.raw_range(node))
-                .unwrap_or_default()
+            self.doc.text.get(self.raw_range(node)).unwrap_or_default()
         })
     }
 
@@ -249,7 +267,7 @@ impl<'a> Json<'a> {
             _ => return None,
         };
         let range = self.raw_range(node);
-        let text = self.doc.text.as_bytes().get(range.start..)?;
+        let text = self.doc.text.get(range.start..)?;
         Some((text, range.len(), number))
     }
 
@@ -258,16 +276,17 @@ impl<'a> Json<'a> {
         let start = node.start as usize;
         match node.kind() {
             Kind::Str | Kind::EscapedStr => start - 1..node.end() as usize + 1,
-            Kind::Array | Kind::Object => {
-                start..parse::container_end(self.doc.text.as_bytes(), start)
-            }
+            Kind::Array | Kind::Object => start..parse::container_end(&self.doc.text, start),
             _ => start..node.end() as usize,
         }
     }
 
+    /// The text at `range`: a value's span, which holds whole characters
+    /// of a text the parser found valid.
     #[inline]
     fn text(self, range: std::ops::Range<usize>) -> &'a str {
-        self.doc.text.get(range).unwrap_or_default()
+        let bytes = self.doc.text.get(range).unwrap_or_default();
+        std::str::from_utf8(bytes).unwrap_or_default()
     }
 
     /// The member `key` of an object.
@@ -348,7 +367,7 @@ impl<'a> Json<'a> {
             return node.kind() == Kind::EscapedStr && self.is(&key.text);
         }
         let start = node.start as usize;
-        let bytes = self.doc.text.as_bytes();
+        let bytes = &self.doc.text;
         match (
             key.word,
             bytes.get(start..).and_then(<[u8]>::first_chunk::<8>),
@@ -369,8 +388,7 @@ impl<'a> Json<'a> {
             // compared before the bytes.
             Kind::Str => {
                 let (start, end) = (node.start as usize, node.end() as usize);
-                end - start == text.len()
-                    && self.doc.text.as_bytes().get(start..end) == Some(text.as_bytes())
+                end - start == text.len() && self.doc.text.get(start..end) == Some(text.as_bytes())
             }
             _ => self.as_str().is_some_and(|own| own == text),
         }
@@ -572,11 +590,11 @@ pub fn to_plain(json: Json<'_>) -> serde_json::Value {
 /// A key as text, so that `7` and `"7"` match: backends often disagree on
 /// whether an id is a number or a string.
 #[inline]
-pub fn key_text(json: Json<'_>) -> Cow<'_, str> {
+pub fn key_text(json: Json<'_>) -> Cow<'_, [u8]> {
     match json.kind() {
-        Kind::Str => Cow::Borrowed(json.span()),
-        Kind::EscapedStr => json.as_str().unwrap_or_default(),
-        _ => Cow::Borrowed(json.raw()),
+        Kind::Str => Cow::Borrowed(json.span_bytes()),
+        Kind::EscapedStr => Cow::Owned(json.as_str().unwrap_or_default().into_owned().into_bytes()),
+        _ => Cow::Borrowed(json.raw_bytes()),
     }
 }
 

@@ -1,6 +1,6 @@
 //! The JSON parser behind [`Doc`](super::Doc): one pass over the bytes
-//! that checks the grammar (RFC 8259) and records every value as a node
-//! with its span in the text. Strings are not unescaped and numbers are not
+//! that checks the grammar (RFC 8259) and that the text is UTF-8, and
+//! records every value as a node with its span in the text. Strings are not unescaped and numbers are not
 //! converted here: most of them are copied to the response as they are.
 //!
 //! Containers are parsed by recursion, at most [`MAX_NESTING`] deep, so
@@ -344,37 +344,59 @@ fn key(text: &[u8], pos: usize, nodes: &mut Vec<Node>) -> Result<usize, String> 
 #[cfg_attr(not(debug_assertions), inline(always))]
 fn string(text: &[u8], quote: usize, nodes: &mut Vec<Node>) -> Result<usize, String> {
     let start = quote + 1;
-    let end = plain_end(text, start);
+    let end = plain_end::<true>(text, start);
     if text.get(end) == Some(&b'"') {
         push(nodes, Kind::Str, start, end);
         return Ok(end + 1);
     }
-    escaped_string(text, start, end, nodes)
+    string_rest(text, start, end, nodes)
 }
 
-/// The rest of a string from `pos`, where its plain bytes stop short of
-/// the closing quote: an escape, a control character or the end.
+/// The rest of a string from `pos`, where its plain ASCII bytes stop
+/// short of the closing quote: an escape, other characters (checked to be
+/// UTF-8), a control character or the end.
 #[inline(never)]
-fn escaped_string(
+fn string_rest(
     text: &[u8],
     start: usize,
     mut pos: usize,
     nodes: &mut Vec<Node>,
 ) -> Result<usize, String> {
+    let mut escaped = false;
     loop {
         match text.get(pos) {
             Some(b'"') => break,
             Some(b'\\') => {
+                escaped = true;
                 pos += escape_length(&text[pos..])
                     .ok_or_else(|| format!("an invalid escape in a string at byte {pos}"))?;
             }
+            Some(byte) if !byte.is_ascii() => pos = characters_end(text, pos)?,
             Some(_) => return Err(format!("a control character in a string at byte {pos}")),
             None => return Err(unexpected(text, pos, "the end of a string")),
         }
-        pos = plain_end(text, pos);
+        pos = plain_end::<true>(text, pos);
     }
-    push(nodes, Kind::EscapedStr, start, pos);
+    let kind = if escaped { Kind::EscapedStr } else { Kind::Str };
+    push(nodes, kind, start, pos);
     Ok(pos + 1)
+}
+
+/// Where the run of bytes above ASCII from `pos` ends, once checked to
+/// be UTF-8: such a run holds whole characters, as every byte of a
+/// character beyond ASCII is above it. Checking runs inside strings
+/// checks the whole document: anywhere else, such a byte breaks the
+/// grammar.
+fn characters_end(text: &[u8], pos: usize) -> Result<usize, String> {
+    let run = text.get(pos..).unwrap_or_default();
+    let length = run.iter().position(u8::is_ascii).unwrap_or(run.len());
+    match std::str::from_utf8(&run[..length]) {
+        Ok(_) => Ok(pos + length),
+        Err(error) => Err(format!(
+            "invalid UTF-8 in a string at byte {}",
+            pos + error.valid_up_to()
+        )),
+    }
 }
 
 #[allow(clippy::inline_always)]
@@ -460,20 +482,21 @@ fn unexpected(text: &[u8], pos: usize, wanted: &str) -> String {
 
 /// Where the bytes a string holds as they are end, from `pos`: looked at
 /// sixteen at a time where SSE2 is there (most keys and values fit in
-/// one such block), then eight at a time.
+/// one such block), then eight at a time. With `ASCII`, a byte above ASCII
+/// ends them too.
 #[allow(clippy::inline_always)]
 #[cfg_attr(not(debug_assertions), inline(always))]
-fn plain_end(text: &[u8], mut pos: usize) -> usize {
+fn plain_end<const ASCII: bool>(text: &[u8], mut pos: usize) -> usize {
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     while let Some(block) = text.get(pos..).and_then(<[u8]>::first_chunk::<16>) {
-        let special = special_lanes(block);
+        let special = special_lanes::<ASCII>(block);
         if special != 0 {
             return pos + special.trailing_zeros() as usize;
         }
         pos += 16;
     }
     while let Some(word) = text.get(pos..).and_then(<[u8]>::first_chunk::<8>) {
-        let special = special_bytes(u64::from_le_bytes(*word));
+        let special = special_bytes::<ASCII>(u64::from_le_bytes(*word));
         if special != 0 {
             return pos + (special.trailing_zeros() / 8) as usize;
         }
@@ -482,38 +505,28 @@ fn plain_end(text: &[u8], mut pos: usize) -> usize {
     let rest = text.get(pos..).unwrap_or_default();
     pos + rest
         .iter()
-        .position(|&byte| !PLAIN[usize::from(byte)])
+        .position(|&byte| !PLAIN[usize::from(byte)] || (ASCII && !byte.is_ascii()))
         .unwrap_or(rest.len())
 }
 
 /// Whether `text` can stand between quotes as it is: no quote, backslash
 /// or control character.
 pub(super) fn is_plain(text: &[u8]) -> bool {
-    plain_end(text, 0) == text.len()
+    plain_end::<false>(text, 0) == text.len()
 }
 
 /// Whether `bytes` are ASCII that can stand between quotes as they are:
 /// such bytes are valid UTF-8 too, so one scan settles both.
 pub(super) fn is_plain_ascii(bytes: &[u8]) -> bool {
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut words = bytes.chunks_exact(8);
-    let special = words.by_ref().any(|word| {
-        let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
-        (special_bytes(word) | (word & HIGH)) != 0
-    });
-    !special
-        && words
-            .remainder()
-            .iter()
-            .all(|&byte| byte.is_ascii() && PLAIN[usize::from(byte)])
+    plain_end::<true>(bytes, 0) == bytes.len()
 }
 
-/// One bit per byte of `block` that is a quote, a backslash or a control
-/// character, lowest for the first.
+/// One bit per byte of `block` that is a quote, a backslash, a control
+/// character or with `ASCII` a byte above ASCII, lowest for the first.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[allow(clippy::inline_always)]
 #[cfg_attr(not(debug_assertions), inline(always))]
-fn special_lanes(block: &[u8; 16]) -> u32 {
+fn special_lanes<const ASCII: bool>(block: &[u8; 16]) -> u32 {
     use safe_arch::{
         bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, min_u8_m128i, move_mask_i8_m128i,
         set_splat_i8_m128i,
@@ -527,19 +540,28 @@ fn special_lanes(block: &[u8; 16]) -> u32 {
     // A control character is its own minimum with 0x1f.
     let lowest = min_u8_m128i(bytes, set_splat_i8_m128i(LAST_CONTROL));
     let control = cmp_eq_mask_i8_m128i(lowest, bytes);
-    move_mask_i8_m128i(bitor_m128i(bitor_m128i(quote, backslash), control)).cast_unsigned()
+    let special = bitor_m128i(bitor_m128i(quote, backslash), control);
+    // A byte above ASCII has its high bit set, the one the mask takes.
+    let special = if ASCII {
+        bitor_m128i(special, bytes)
+    } else {
+        special
+    };
+    move_mask_i8_m128i(special).cast_unsigned()
 }
 
 /// The high bit of each byte of `word` that a string may not hold as it is
-/// (a quote, a backslash, a control character), exact up to the lowest one.
-fn special_bytes(word: u64) -> u64 {
+/// (a quote, a backslash, a control character, and with `ASCII` a byte
+/// above ASCII), exact up to the lowest one.
+fn special_bytes<const ASCII: bool>(word: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x;
     let quote = zero_byte(word ^ (ONES * u64::from(b'"')));
     let backslash = zero_byte(word ^ (ONES * u64::from(b'\\')));
     let control = word.wrapping_sub(ONES * 0x20) & !word;
-    (quote | backslash | control) & HIGH
+    let above_ascii = if ASCII { word } else { 0 };
+    (quote | backslash | control | above_ascii) & HIGH
 }
 
 /// The length of the escape sequence `text` starts with, if valid.
@@ -576,12 +598,16 @@ mod tests {
                 let plain = bytes.len();
                 bytes.push(special);
                 bytes.extend_from_slice(b"\"\\x");
-                assert_eq!(plain_end(&bytes, 0), plain, "{length} then {special:#x}");
+                assert_eq!(
+                    plain_end::<false>(&bytes, 0),
+                    plain,
+                    "{length} then {special:#x}"
+                );
                 let mut shifted = vec![b'"'; 3];
                 shifted.extend_from_slice(&bytes);
-                assert_eq!(plain_end(&shifted, 3), plain + 3);
+                assert_eq!(plain_end::<false>(&shifted, 3), plain + 3);
             }
-            assert_eq!(plain_end(&vec![b'z'; length], 0), length);
+            assert_eq!(plain_end::<false>(&vec![b'z'; length], 0), length);
         }
     }
 
@@ -640,6 +666,27 @@ mod tests {
                 format!("a control character in a string at byte {at}")
             );
         }
+    }
+
+    #[test]
+    fn text_that_is_not_utf8_is_refused_where_it_breaks() {
+        for (bytes, reason) in [
+            (&b"\"ab\xff\""[..], "invalid UTF-8 in a string at byte 3"),
+            (b"[\"\xc3\xa9\xc3\"]", "invalid UTF-8 in a string at byte 4"),
+            (b"{\"\xe2\x82\":1}", "invalid UTF-8 in a string at byte 2"),
+            (
+                b"\"\\n\xed\xa0\x80\"",
+                "invalid UTF-8 in a string at byte 3",
+            ),
+            (
+                b"[1,\xc3\xa9]",
+                "expected a value at byte 3, found `\\u{c3}`",
+            ),
+        ] {
+            assert_eq!(parse(bytes).unwrap_err(), reason, "{bytes:?}");
+        }
+        let mixed = "\"a\u{e9}\u{20ac}\u{1f600}b\\n\u{e9}\"";
+        assert_eq!(parse(mixed.as_bytes()).unwrap()[0].kind(), Kind::EscapedStr);
     }
 
     #[test]

@@ -1022,7 +1022,7 @@ impl<'p> LoadGroup<'p> {
     fn add(&mut self, key: Key) -> usize {
         let matched = self.batch.match_paths.len().max(1).min(key.len());
         let text = key_text(&key[..matched]);
-        match self.texts.get(&text) {
+        match self.texts.get(text.as_bytes()) {
             Some(index) => {
                 if let Some(known) = self.keys.get_mut(index) {
                     for (known, value) in known.iter_mut().zip(key).skip(matched) {
@@ -1033,11 +1033,11 @@ impl<'p> LoadGroup<'p> {
                 }
                 index
             }
-            None => self.push(&text, key),
+            None => self.push(text.as_bytes(), key),
         }
     }
 
-    fn push(&mut self, text: &str, key: Key) -> usize {
+    fn push(&mut self, text: &[u8], key: Key) -> usize {
         let index = self.keys.len();
         self.texts.insert(text, index);
         self.keys.push(key);

@@ -107,7 +107,7 @@ pub(crate) struct KeyIndex {
     short: Vec<Place>,
     /// How many of `short` are taken.
     taken: usize,
-    long: FxHashMap<String, usize>,
+    long: FxHashMap<Box<[u8]>, usize>,
 }
 
 /// A place of [`KeyIndex::short`]: a packed text and its index plus one
@@ -142,7 +142,7 @@ impl KeyIndex {
     /// and restoring of registers was a third of its cost.
     #[allow(clippy::inline_always)]
     #[inline(always)]
-    pub(crate) fn get(&self, text: &str) -> Option<usize> {
+    pub(crate) fn get(&self, text: &[u8]) -> Option<usize> {
         match pack(text) {
             Some(packed) => self.get_short(packed),
             None => self.long.get(text).copied(),
@@ -166,11 +166,11 @@ impl KeyIndex {
     }
 
     /// Gives `text` the index `index`.
-    pub(crate) fn insert(&mut self, text: &str, index: usize) {
+    pub(crate) fn insert(&mut self, text: &[u8], index: usize) {
         match (pack(text), u32::try_from(index + 1)) {
             (Some(packed), Ok(index)) => self.insert_short(Place { packed, index }),
             _ => {
-                self.long.insert(text.to_owned(), index);
+                self.long.insert(text.into(), index);
             }
         }
     }
@@ -206,8 +206,7 @@ impl KeyIndex {
 /// words, some of them twice, so that nothing is copied byte by byte
 /// through the stack), with its length in the top byte.
 #[inline]
-fn pack(text: &str) -> Option<Packed> {
-    let bytes = text.as_bytes();
+fn pack(bytes: &[u8]) -> Option<Packed> {
     let length = bytes.len();
     let word = |at: usize| bytes.get(at..at + 8).and_then(|b| b.first_chunk::<8>());
     let half = |at: usize| bytes.get(at..at + 4).and_then(|b| b.first_chunk::<4>());
@@ -761,14 +760,14 @@ mod tests {
         ];
         let mut index = KeyIndex::default();
         for (at, text) in texts.iter().enumerate() {
-            index.insert(text, at);
+            index.insert(text.as_bytes(), at);
         }
         for (at, text) in texts.iter().enumerate() {
-            assert_eq!(index.get(text), Some(at), "{text:?}");
+            assert_eq!(index.get(text.as_bytes()), Some(at), "{text:?}");
         }
-        assert_eq!(index.get("SKU-0044"), None);
-        assert_eq!(index.get("sixteen bytes!!?"), None);
-        assert_eq!(index.get("\0"), None);
+        assert_eq!(index.get(b"SKU-0044"), None);
+        assert_eq!(index.get(b"sixteen bytes!!?"), None);
+        assert_eq!(index.get(b"\0"), None);
     }
 
     #[test]
@@ -788,10 +787,10 @@ mod tests {
         texts.dedup();
         let mut index = KeyIndex::default();
         for (at, text) in texts.iter().enumerate() {
-            index.insert(text, at);
+            index.insert(text.as_bytes(), at);
         }
         for (at, text) in texts.iter().enumerate() {
-            assert_eq!(index.get(text), Some(at), "{text:?}");
+            assert_eq!(index.get(text.as_bytes()), Some(at), "{text:?}");
         }
     }
 }

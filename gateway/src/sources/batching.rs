@@ -175,8 +175,8 @@ impl BatchPlan {
     }
 
     /// Calls `found` with each item that has a key, and its key's text.
-    pub fn each_key<'a>(&self, items: Option<Items<'a>>, mut found: impl FnMut(&str, Json<'a>)) {
-        let mut text = String::new();
+    pub fn each_key<'a>(&self, items: Option<Items<'a>>, mut found: impl FnMut(&[u8], Json<'a>)) {
+        let mut text = Vec::new();
         for item in items.into_iter().flatten() {
             if let [path] = self.match_paths.as_slice() {
                 if let Some(part) = path.find(item) {
@@ -191,9 +191,9 @@ impl BatchPlan {
                     break;
                 };
                 if n > 0 {
-                    text.push('\u{1f}');
+                    text.push(KEY_SEPARATOR);
                 }
-                text.push_str(&json::key_text(part));
+                text.extend_from_slice(&json::key_text(part));
             }
             if !text.is_empty() {
                 found(&text, item);
@@ -202,13 +202,16 @@ impl BatchPlan {
     }
 }
 
+/// What stands between the parts of a key of several parts in its text.
+const KEY_SEPARATOR: u8 = 0x1f;
+
 /// A key as text, so that `7` and `"7"` match: backends often disagree on
 /// whether an id is a number or a string.
 pub fn key_text(key: &[Value]) -> String {
     let mut text = String::new();
     for (i, part) in key.iter().enumerate() {
         if i > 0 {
-            text.push('\u{1f}');
+            text.push(char::from(KEY_SEPARATOR));
         }
         match part {
             Value::String(part) => text.push_str(part),

@@ -104,11 +104,10 @@ impl GraphqlSource {
                 status: status.as_u16(),
             });
         }
-        let bytes = response
-            .bytes()
+        let bytes = super::body_bytes(response)
             .await
             .map_err(|error| self.transport_error(&error))?;
-        let doc = Doc::parse(bytes).map_err(|reason| SourceError::BadResponse {
+        let doc = Doc::parse_body(bytes).map_err(|reason| SourceError::BadResponse {
             source_name: self.name.clone(),
             reason: format!("the body is not JSON: {reason}"),
         })?;

@@ -116,6 +116,32 @@ fn described(what: &str, body: &serde_json::Value) -> String {
     description
 }
 
+/// The most a body's declared length reserves up front; a larger body
+/// grows its buffer as it arrives.
+const MAX_PRESIZE: usize = 16 << 20;
+
+/// A response's body. A body that arrives in one chunk (the usual case)
+/// is that chunk, without a copy; one of several chunks is copied once
+/// into a buffer of its declared length.
+async fn body_bytes(mut response: reqwest::Response) -> Result<bytes::Bytes, reqwest::Error> {
+    let Some(first) = response.chunk().await? else {
+        return Ok(bytes::Bytes::new());
+    };
+    let Some(second) = response.chunk().await? else {
+        return Ok(first);
+    };
+    let rest = response.content_length().unwrap_or(0);
+    let declared = usize::try_from(rest).unwrap_or(usize::MAX);
+    let room = declared.saturating_add(first.len() + second.len());
+    let mut body = Vec::with_capacity(room.min(MAX_PRESIZE));
+    body.extend_from_slice(&first);
+    body.extend_from_slice(&second);
+    while let Some(chunk) = response.chunk().await? {
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.into())
+}
+
 impl fmt::Debug for Prepared {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Prepared")

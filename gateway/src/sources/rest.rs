@@ -19,10 +19,6 @@ use crate::config::{RestSourceConfig, SourceConfig};
 use crate::error::SourceError;
 use crate::json::Doc;
 use crate::metrics::Metrics;
-
-/// The most a body's declared length reserves up front; a larger body
-/// grows its buffer as it arrives.
-const MAX_PRESIZE: usize = 16 << 20;
 use crate::template::{StringTemplate, UrlTemplate, ValueTemplate, Vars};
 
 /// A source's base URL, parsed once.
@@ -172,30 +168,16 @@ impl RestSource {
                 status: status.as_u16(),
             });
         }
-        let bytes = self.body(response).await?;
+        let bytes = super::body_bytes(response)
+            .await
+            .map_err(|error| self.transport_error(&error))?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Doc::null());
         }
-        Doc::parse(bytes).map_err(|reason| SourceError::BadResponse {
+        Doc::parse_body(bytes).map_err(|reason| SourceError::BadResponse {
             source_name: self.name.clone(),
             reason: format!("the body is not JSON: {reason}"),
         })
-    }
-
-    /// The response body, copied once from the chunks into one buffer
-    /// (`Response::bytes` copies a large body twice on its way to a
-    /// document).
-    async fn body(&self, mut response: reqwest::Response) -> Result<Vec<u8>, SourceError> {
-        let expected = response.content_length().unwrap_or(0);
-        let mut body = Vec::with_capacity(usize::try_from(expected).unwrap_or(0).min(MAX_PRESIZE));
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|error| self.transport_error(&error))?
-        {
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
     }
 
     fn transport_error(&self, error: &reqwest::Error) -> SourceError {
