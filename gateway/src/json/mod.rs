@@ -593,9 +593,17 @@ pub fn to_plain(json: Json<'_>) -> serde_json::Value {
 pub fn key_text(json: Json<'_>) -> Cow<'_, [u8]> {
     match json.kind() {
         Kind::Str => Cow::Borrowed(json.span_bytes()),
-        Kind::EscapedStr => Cow::Owned(json.as_str().unwrap_or_default().into_owned().into_bytes()),
+        Kind::EscapedStr => unescaped(json),
         _ => Cow::Borrowed(json.raw_bytes()),
     }
+}
+
+/// A string with escapes, unescaped: rare in keys, so kept out of
+/// [`key_text`], which is inlined where keys are read.
+#[cold]
+#[inline(never)]
+fn unescaped(json: Json<'_>) -> Cow<'_, [u8]> {
+    Cow::Owned(json.as_str().unwrap_or_default().into_owned().into_bytes())
 }
 
 #[cfg(test)]
