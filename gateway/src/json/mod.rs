@@ -205,7 +205,7 @@ impl<'a> Json<'a> {
     /// A string's JSON text between its quotes (escapes kept).
     #[inline]
     fn span(self) -> &'a str {
-        std::str::from_utf8(self.span_bytes()).unwrap_or_default()
+        checked_text(self.span_bytes())
     }
 
     /// [`Json::span`] as bytes, read without a check of its characters.
@@ -239,13 +239,11 @@ impl<'a> Json<'a> {
     /// The value's JSON text as the backend wrote it.
     #[inline]
     pub fn raw(self) -> &'a str {
-        self.node()
-            .map_or("null", |node| self.text(self.raw_range(node)))
+        checked_text(self.raw_bytes())
     }
 
-    /// [`Json::raw`] as bytes: what the writer copies, without the
-    /// character-boundary checks of slicing a `str` (spans are built on
-    /// ASCII delimiters).
+    /// [`Json::raw`] as bytes: what the writer copies, without the check
+    /// of its characters that reading it as a `str` takes.
     #[inline]
     pub fn raw_bytes(self) -> &'a [u8] {
         self.node().map_or(b"null", |node| {
@@ -279,14 +277,6 @@ impl<'a> Json<'a> {
             Kind::Array | Kind::Object => start..parse::container_end(&self.doc.text, start),
             _ => start..node.end() as usize,
         }
-    }
-
-    /// The text at `range`: a value's span, which holds whole characters
-    /// of a text the parser found valid.
-    #[inline]
-    fn text(self, range: std::ops::Range<usize>) -> &'a str {
-        let bytes = self.doc.text.get(range).unwrap_or_default();
-        std::str::from_utf8(bytes).unwrap_or_default()
     }
 
     /// The member `key` of an object.
@@ -585,6 +575,13 @@ pub fn to_plain(json: Json<'_>) -> serde_json::Value {
         return serde_json::Value::String(json.span().to_owned());
     }
     serde_json::from_str(json.raw()).unwrap_or(serde_json::Value::Null)
+}
+
+/// A value's bytes as text. They hold whole characters of a text the
+/// parser found valid, so the check does not fail.
+#[inline]
+fn checked_text(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or_default()
 }
 
 /// A key as text, so that `7` and `"7"` match: backends often disagree on
