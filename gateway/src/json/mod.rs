@@ -586,7 +586,8 @@ fn checked_text(bytes: &[u8]) -> &str {
 
 /// A key as text, so that `7` and `"7"` match: backends often disagree on
 /// whether an id is a number or a string.
-#[inline]
+#[allow(clippy::inline_always)]
+#[inline(always)]
 pub fn key_text(json: Json<'_>) -> Cow<'_, [u8]> {
     match json.kind() {
         Kind::Str => Cow::Borrowed(json.span_bytes()),

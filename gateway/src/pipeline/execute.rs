@@ -587,7 +587,11 @@ impl<'p> Walker<'_, 'p> {
     }
 
     fn object(&mut self, selection: &'p SelectionSet, parent: Json<'_>, only: Option<u32>) {
-        for field in &selection.fields {
+        let fields = selection
+            .walked()
+            .iter()
+            .filter_map(|&at| selection.fields.get(at));
+        for field in fields {
             if only.is_some_and(|id| id != field.id) || !field.condition.holds(self.variables) {
                 continue;
             }
@@ -1005,7 +1009,10 @@ impl<'p> LoadGroup<'p> {
         }
     }
 
-    #[inline]
+    /// Inlined where keys are added, one per parent: a call's saving and
+    /// restoring of registers cost as much as the lookup.
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
     fn add_json(&mut self, json: Json<'_>) -> usize {
         let text = json::key_text(json);
         match self.texts.get(&text) {

@@ -24,7 +24,7 @@ use super::keyed::KeyedBy;
 use crate::config::LimitsConfig;
 use crate::error::{GraphqlError, Location, codes};
 use crate::json::{Json, Snippet};
-use crate::schema::model::{FieldDef, InputValue, Model, TypeResolver};
+use crate::schema::model::{Binding, FieldDef, InputValue, Model, TypeResolver};
 
 /// What kind of operation runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +75,9 @@ pub struct SelectionSet {
     pub fetches: bool,
     /// For an interface or union: the selection of each object type.
     pub by_type: Option<ByType>,
+    /// The places in `fields` of those the executor's walk goes into:
+    /// worked out once the plan is done (see [`SelectionSet::walked`]).
+    pub(crate) walked: OnceLock<Box<[usize]>>,
 }
 
 /// The selection on an interface or union, per object type a value of it
@@ -97,6 +100,28 @@ impl SelectionSet {
             None => Ok(self),
             Some(by_type) => by_type.of_value(value),
         }
+    }
+
+    /// The fields the executor's walk goes into, by their place in
+    /// `fields`: all but those that can lead to no fetch (`__typename`,
+    /// and a member of the parent with no fetch below it), which most
+    /// fields of a large answer are. Worked out on first use, so only once
+    /// planning (which may bind fields anew) is done.
+    pub(crate) fn walked(&self) -> &[usize] {
+        self.walked.get_or_init(|| {
+            let leads_to_fetch = |field: &Field| match &field.kind {
+                FieldKind::Schema(definition) => {
+                    !matches!(definition.binding, Binding::Project(_))
+                        || field.selection.as_ref().is_some_and(|set| set.fetches)
+                }
+                FieldKind::Typename(_) | FieldKind::Introspection => false,
+            };
+            let fields = self.fields.iter().enumerate();
+            fields
+                .filter(|(_, field)| leads_to_fetch(field))
+                .map(|(place, _)| place)
+                .collect()
+        })
     }
 
     /// The selections of object types this one stands for: itself, or one
@@ -509,6 +534,7 @@ impl<'d> Normalizer<'d> {
             fields,
             fetches,
             by_type: None,
+            walked: OnceLock::new(),
         })
     }
 
@@ -534,6 +560,7 @@ impl<'d> Normalizer<'d> {
                 resolver: found.resolver.clone(),
                 sets: by_type,
             }),
+            walked: OnceLock::new(),
         })
     }
 

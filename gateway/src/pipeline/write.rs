@@ -343,7 +343,10 @@ impl Writer<'_> {
         self.by_key = by_key;
     }
 
-    /// Writes an object, or copies it when it was written ahead.
+    /// Writes an object, or copies it when it was written ahead. While
+    /// items are being written ahead, every object met stands below their
+    /// field, where nothing is written ahead (see [`Self::keyed`]): it is
+    /// written without a look.
     #[inline]
     fn object_or_ahead(
         &mut self,
@@ -351,7 +354,7 @@ impl Writer<'_> {
         json: Json<'_>,
         at: &At<'_>,
     ) -> Result<(), Null> {
-        if !self.ahead.written.is_empty() {
+        if !self.ahead.writing && !self.ahead.written.is_empty() {
             let key = written_key(selection, json);
             if let Some(written) = self.ahead.written.get(&key) {
                 self.out
