@@ -305,14 +305,15 @@ impl<'a> Json<'a> {
                 _ => break,
             }
         }
-        if at < end && self.doc.at(at).is_key(key) {
+        if at < end && self.doc.at(at).is_short_key(key) {
             return Some(self.doc.at(at + 1));
         }
         self.find_member(key, hint)
     }
 
-    /// [`Json::get_near`] when the member is not at its place: looked for
-    /// among all, out of line so that the usual case stays small.
+    /// [`Json::get_near`] when the member is not at its place, or not one
+    /// it compares there: looked for among all, out of line so that the
+    /// usual case stays small.
     #[inline(never)]
     fn find_member(self, key: &Key, hint: &AtomicU32) -> Option<Json<'a>> {
         let key = key.text.as_str();
@@ -346,25 +347,22 @@ impl<'a> Json<'a> {
         })
     }
 
-    /// Whether this is the string `key`: a short plain one is compared as
-    /// one word, without a call to `memcmp`.
+    /// Whether this is the plain string `key` of at most 16 bytes, compared
+    /// as one number without a call: `false` for anything else (a longer
+    /// or escaped key, or one too near the end of the text to be read so),
+    /// which [`Json::find_member`] then looks for among all members.
     #[inline]
-    fn is_key(self, key: &Key) -> bool {
-        let Some(node) = self.node() else {
+    fn is_short_key(self, key: &Key) -> bool {
+        let (Some(node), Some((word, mask))) = (self.node(), key.word) else {
             return false;
         };
-        if !node.is_plain_of_length(key.length) {
-            return node.kind() == Kind::EscapedStr && self.is(&key.text);
-        }
-        let start = node.start as usize;
-        let bytes = &self.doc.text;
-        match (
-            key.word,
-            bytes.get(start..).and_then(<[u8]>::first_chunk::<8>),
-        ) {
-            (Some((word, mask)), Some(window)) => u64::from_le_bytes(*window) & mask == word,
-            _ => bytes.get(start..start + key.text.len()) == Some(key.text.as_bytes()),
-        }
+        let window = self
+            .doc
+            .text
+            .get(node.start as usize..)
+            .and_then(<[u8]>::first_chunk::<16>);
+        node.is_plain_of_length(key.length)
+            && window.is_some_and(|window| u128::from_le_bytes(*window) & mask == word)
     }
 
     /// Whether this is the string `text`.
@@ -472,19 +470,19 @@ struct Key {
     text: String,
     /// The text's length, as a node states it.
     length: u32,
-    /// For a key of at most 8 bytes: its bytes as a little-endian word, and
-    /// the mask that keeps that many bytes of a word.
-    word: Option<(u64, u64)>,
+    /// For a key of at most 16 bytes: its bytes as a little-endian
+    /// number, and the mask that keeps that many bytes of one.
+    word: Option<(u128, u128)>,
 }
 
 impl Key {
     fn new(text: &str) -> Self {
-        let word = (text.len() <= 8).then(|| {
-            let mut bytes = [0_u8; 8];
+        let word = (text.len() <= 16).then(|| {
+            let mut bytes = [0_u8; 16];
             bytes[..text.len()].copy_from_slice(text.as_bytes());
-            let unused_bits = u32::try_from(64 - 8 * text.len()).unwrap_or(64);
-            let mask = u64::MAX.checked_shr(unused_bits).unwrap_or(0);
-            (u64::from_le_bytes(bytes), mask)
+            let unused_bits = u32::try_from(128 - 8 * text.len()).unwrap_or(128);
+            let mask = u128::MAX.checked_shr(unused_bits).unwrap_or(0);
+            (u128::from_le_bytes(bytes), mask)
         });
         Self {
             text: text.to_owned(),
@@ -659,15 +657,21 @@ mod tests {
     #[test]
     fn key_paths_compare_short_long_escaped_and_last_keys() {
         let path = |key: &str| KeyPath::from(vec![key.to_owned()]);
-        let value = doc(r#"{"quantity":1,"a_long_key_name":2,"q\u0075":3,"":4,"quantitx":5}"#);
+        let value = doc(
+            r#"{"quantity":1,"a_long_key_name":2,"q\u0075":3,"":4,"quantitx":5,"exactly16bytes__":6,"seventeen_bytes_k":7}"#,
+        );
         for (key, expected) in [
             ("quantity", Some(1)),
             ("a_long_key_name", Some(2)),
             ("qu", Some(3)),
             ("", Some(4)),
             ("quantitx", Some(5)),
+            ("exactly16bytes__", Some(6)),
+            ("seventeen_bytes_k", Some(7)),
             ("quant", None),
             ("quantityy", None),
+            ("exactly16bytes_", None),
+            ("seventeen_bytes_", None),
         ] {
             for _ in 0..2 {
                 assert_eq!(
