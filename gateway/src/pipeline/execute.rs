@@ -114,7 +114,11 @@ impl Results {
         self.slots.is_empty()
     }
 
-    /// The result filed under `key`.
+    /// The result filed under `key`. Out of line: inlined in the writer's
+    /// loop over an object's fields, its hashing of the parent was hoisted
+    /// out of the loop, and so done for every object written, though most
+    /// of their fields are not filed so.
+    #[inline(never)]
     pub fn get(&self, key: SlotKey) -> Option<&Slot> {
         self.slots.get(&key)
     }
@@ -129,7 +133,7 @@ impl Results {
     ) -> Option<Filed<'_>> {
         match Keyed::of_field(field) {
             Some(keyed) => self.filed_by_key(field, definition, &keyed, keyed.key_of(parent)),
-            None => self.slots.get(&slot_key(parent, field)).map(Filed::of_slot),
+            None => self.get(slot_key(parent, field)).map(Filed::of_slot),
         }
     }
 

@@ -95,21 +95,35 @@ impl Placed {
     }
 
     /// The errors placed at `value`.
+    #[inline]
     pub(crate) fn of_value(&self, value: Json<'_>) -> &[Arc<SubgraphError>] {
         if self.at_values.is_empty() {
             return &[];
         }
-        self.at_values
-            .get(&value.identity())
-            .map_or(&[], Vec::as_slice)
+        self.at_value_placed(value.identity())
     }
 
     /// The errors placed at the field filed under `key`.
+    #[inline]
     pub(crate) fn of_field(&self, key: SlotKey) -> &[Arc<SubgraphError>] {
         // Asked for every fetched field written: most answers place none.
         if self.at_fields.is_empty() {
             return &[];
         }
+        self.at_field_placed(key)
+    }
+
+    // The lookups are out of line, for the reason given at `Results::get`.
+
+    #[cold]
+    #[inline(never)]
+    fn at_value_placed(&self, identity: (usize, u32)) -> &[Arc<SubgraphError>] {
+        self.at_values.get(&identity).map_or(&[], Vec::as_slice)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn at_field_placed(&self, key: SlotKey) -> &[Arc<SubgraphError>] {
         self.at_fields.get(&key).map_or(&[], Vec::as_slice)
     }
 }
