@@ -415,9 +415,10 @@ impl KeyedLoad {
             .map(|word| word.count_ones() as usize)
             .sum();
         let mut items = Vec::with_capacity(count);
-        for (chunk, marked) in marks.iter().enumerate() {
-            let places = marked_places(marked).map(|at| (chunk, at));
-            items.extend(places.filter_map(|place| self.item(place)));
+        for (marked, answer) in marks.iter().zip(&self.chunks) {
+            if let Some(answer) = answer {
+                each_marked(marked, |at| items.push(answer.at(at)));
+            }
         }
         items
     }
@@ -578,14 +579,15 @@ fn mark(marked: &mut [u64], at: u32) {
     }
 }
 
-/// The places marked, in order.
-fn marked_places(marked: &[u64]) -> impl Iterator<Item = u32> + '_ {
-    marked.iter().zip(0_u32..).flat_map(|(&word, index)| {
-        std::iter::successors(Some(word).filter(|&word| word != 0), |&word| {
-            Some(word & (word - 1)).filter(|&word| word != 0)
-        })
-        .map(move |word| index * 64 + word.trailing_zeros())
-    })
+/// Calls `each` with the places marked, in order.
+fn each_marked(marked: &[u64], mut each: impl FnMut(u32)) {
+    for (index, &word) in (0_u32..).zip(marked) {
+        let mut word = word;
+        while word != 0 {
+            each(index * 64 + word.trailing_zeros());
+            word &= word - 1;
+        }
+    }
 }
 
 /// What the keys of a loaded field found, as [`resolve`] reads it.
@@ -697,7 +699,8 @@ mod tests {
         for at in [129, 3, 64, 3, 1, 63, 128] {
             mark(&mut marked, at);
         }
-        let places: Vec<u32> = marked_places(&marked).collect();
+        let mut places = Vec::new();
+        each_marked(&marked, |at| places.push(at));
         assert_eq!(places, [1, 3, 63, 64, 128, 129]);
     }
 
