@@ -1,7 +1,8 @@
 //! The JSON parser behind [`Doc`](super::Doc): one pass over the bytes
 //! that checks the grammar (RFC 8259) and that the text is UTF-8, and
-//! records every value as a node with its span in the text. Strings are not unescaped and numbers are not
-//! converted here: most of them are copied to the response as they are.
+//! records every value as a node with its span in the text. Strings are
+//! not unescaped and numbers are not converted here: most of them are
+//! copied to the response as they are.
 //!
 //! Containers are parsed by recursion, at most [`MAX_NESTING`] deep, so
 //! deeply nested input cannot overflow the stack. The per-value steps are
