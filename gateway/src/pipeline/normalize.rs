@@ -24,7 +24,7 @@ use super::keyed::KeyedBy;
 use crate::config::LimitsConfig;
 use crate::error::{GraphqlError, Location, codes};
 use crate::json::{Json, Snippet};
-use crate::schema::model::{Binding, FieldDef, InputValue, Model, TypeResolver};
+use crate::schema::model::{FieldDef, InputValue, Model, TypeResolver};
 
 /// What kind of operation runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,16 +109,9 @@ impl SelectionSet {
     /// planning (which may bind fields anew) is done.
     pub(crate) fn walked(&self) -> &[usize] {
         self.walked.get_or_init(|| {
-            let leads_to_fetch = |field: &Field| match &field.kind {
-                FieldKind::Schema(definition) => {
-                    !matches!(definition.binding, Binding::Project(_))
-                        || field.selection.as_ref().is_some_and(|set| set.fetches)
-                }
-                FieldKind::Typename(_) | FieldKind::Introspection => false,
-            };
             let fields = self.fields.iter().enumerate();
             fields
-                .filter(|(_, field)| leads_to_fetch(field))
+                .filter(|(_, field)| field.leads_to_fetch())
                 .map(|(place, _)| place)
                 .collect()
         })
@@ -193,6 +186,17 @@ pub struct Field {
     pub(crate) parents_hint: AtomicU32,
     /// How it is loaded by its parent's key, if it is: worked out once.
     pub(crate) keyed: OnceLock<Option<KeyedBy>>,
+}
+
+impl Field {
+    /// Whether the field or something below it needs a step of its own
+    /// (see [`crate::schema::model::Binding::is_fetched`]), as its
+    /// selection says at the time.
+    fn leads_to_fetch(&self) -> bool {
+        let fetched =
+            matches!(&self.kind, FieldKind::Schema(definition) if definition.binding.is_fetched());
+        fetched || self.selection.as_ref().is_some_and(|set| set.fetches)
+    }
 }
 
 /// What a selected field is.
@@ -525,10 +529,7 @@ impl<'d> Normalizer<'d> {
         for (key, found) in occurrences {
             fields.push(self.field(type_name, key, found)?);
         }
-        let fetches = fields.iter().any(|field| {
-            let fetched = matches!(&field.kind, FieldKind::Schema(definition) if definition.binding.is_fetched());
-            fetched || field.selection.as_ref().is_some_and(|selection| selection.fetches)
-        });
+        let fetches = fields.iter().any(Field::leads_to_fetch);
         Ok(SelectionSet {
             type_name: type_name.to_owned(),
             fields,
